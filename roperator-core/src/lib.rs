@@ -1,0 +1,5 @@
+//! roperator: declarative Kubernetes operators.
+//!
+//! (Crate documentation is written with the engine; see issue 3.)
+
+pub mod leader;
