@@ -93,3 +93,11 @@ pub fn apply(
         ))),
     }
 }
+
+/// Records, in `new.metadata.managedFields`, the fields a non-apply write (create, update, or a
+/// JSON/merge/strategic patch) set, under `ctx.field_manager` with operation `Update`, so that a
+/// later server-side apply sees who owns what. `old` is the object before the write.
+pub fn track_update(old: Option<&Value>, new: &mut Value, ctx: &PatchContext<'_>) {
+    // Scaffolding until the server-side-apply engine lands: ownership is not tracked yet.
+    let _ = (old, new, ctx);
+}
