@@ -2,7 +2,7 @@
 
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
-use kube::core::ErrorResponse;
+use kube::core::Status;
 use roperator_testkit::ApiServer;
 use serde_json::json;
 
@@ -15,7 +15,7 @@ fn cm(name: &str, labels: serde_json::Value) -> ConfigMap {
     .expect("valid configmap")
 }
 
-fn api_err(e: kube::Error) -> ErrorResponse {
+fn api_err(e: kube::Error) -> Status {
     match e {
         kube::Error::Api(s) => *s,
         other => panic!("expected an API error, got {other:?}"),

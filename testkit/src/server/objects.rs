@@ -287,12 +287,10 @@ fn new_object(
     check_kind(st, t, &mut v)?;
     let path_ns = t.ns.clone().unwrap_or_default();
     let body_ns = meta_str(&v, "namespace").unwrap_or("").to_string();
-    if t.ty.namespaced {
-        if !body_ns.is_empty() && body_ns != path_ns {
-            return Err(ApiError::bad_request(
-                "the namespace of the provided object does not match the namespace sent on the request",
-            ));
-        }
+    if t.ty.namespaced && !body_ns.is_empty() && body_ns != path_ns {
+        return Err(ApiError::bad_request(
+            "the namespace of the provided object does not match the namespace sent on the request",
+        ));
     }
     let mut name = meta_str(&v, "name").unwrap_or("").to_string();
     let generate = meta_str(&v, "generateName").unwrap_or("").to_string();
@@ -471,10 +469,10 @@ fn write_over(
         ));
     }
     if is_deleting(&new) && finalizers(&new).is_empty() {
-        let mut last = gc::remove_now(st, work, r, new);
+        let last = gc::remove_now(st, work, r, new);
         return Ok((
             200,
-            Bytes::from(serde_json::to_vec(&mut last).unwrap_or_default()),
+            Bytes::from(serde_json::to_vec(&last).unwrap_or_default()),
         ));
     }
     let json = st.put(r, Some(&live), &mut new);
