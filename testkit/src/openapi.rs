@@ -1,7 +1,9 @@
 //! The `/openapi/v2` and `/openapi/v3` documents, generated from the served types.
-//!
-//! Scaffolding: the real generator (k8s-openapi schemars schemas for built-ins, CRD schemas for
-//! custom resources, patch-merge-key extensions) lands with the patch engines.
+
+mod catalog;
+mod list_types;
+
+pub(crate) use catalog::{Catalog, Cursor, ListType};
 
 use serde_json::{Value, json};
 
