@@ -63,7 +63,9 @@ impl Catalog {
         if missing.is_empty() {
             return current;
         }
-        let mut guard = CATALOG.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut guard = CATALOG
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         let base = guard.clone().unwrap_or_default();
         let mut next = Catalog {
             definitions: base.definitions.clone(),
@@ -228,7 +230,10 @@ impl<'a> Cursor<'a> {
             let Some(name) = reference_name(current.schema) else {
                 return current;
             };
-            let Some(target) = current.definitions.and_then(|defs| defs.get_key_value(name)) else {
+            let Some(target) = current
+                .definitions
+                .and_then(|defs| defs.get_key_value(name))
+            else {
                 return current;
             };
             current = Cursor {
@@ -283,7 +288,9 @@ impl<'a> Cursor<'a> {
     /// An extension (`x-kubernetes-...`) on this position or, failing that, on the schema it
     /// refers to.
     pub(crate) fn extension(self, key: &str) -> Option<&'a Value> {
-        self.schema.get(key).or_else(|| self.resolved().schema.get(key))
+        self.schema
+            .get(key)
+            .or_else(|| self.resolved().schema.get(key))
     }
 
     /// The merge key of a list under strategic merge patch (`None`: the list is replaced).
@@ -301,7 +308,10 @@ impl<'a> Cursor<'a> {
 
     /// The server-side-apply list type: `map` with keys, `set`, or atomic.
     pub(crate) fn list_type(self) -> ListType<'a> {
-        match self.extension("x-kubernetes-list-type").and_then(Value::as_str) {
+        match self
+            .extension("x-kubernetes-list-type")
+            .and_then(Value::as_str)
+        {
             Some("map") => {
                 let keys = self
                     .extension("x-kubernetes-list-map-keys")
@@ -318,7 +328,8 @@ impl<'a> Cursor<'a> {
     /// `true` when a map is replaced as a whole under server-side apply.
     pub(crate) fn is_atomic_map(self) -> bool {
         matches!(
-            self.extension("x-kubernetes-map-type").and_then(Value::as_str),
+            self.extension("x-kubernetes-map-type")
+                .and_then(Value::as_str),
             Some("atomic")
         ) || (self.extension("x-kubernetes-preserve-unknown-fields") == Some(&Value::Bool(true))
             && self.resolved().schema.get("properties").is_none())

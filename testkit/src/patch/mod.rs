@@ -3,9 +3,14 @@
 //! The HTTP layer reads the object, calls [`apply`] and stores what comes back; nothing here
 //! touches the store.
 
+mod strategic;
+#[cfg(test)]
+pub(crate) mod test_types;
+
 use serde_json::Value;
 
-use crate::registry::ResourceType;
+use crate::openapi::Catalog;
+use crate::registry::{ResourceType, TypeSchema};
 
 /// The patch flavours, by `Content-Type`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,6 +65,10 @@ pub enum PatchError {
     /// per conflicting field: (manager, field path).
     #[error("Apply failed with {} conflict(s)", .0.len())]
     Conflicts(Vec<(String, String)>),
+    /// The patch flavour is not accepted for this type, e.g. a strategic merge patch on a custom
+    /// resource (415 UnsupportedMediaType).
+    #[error("{0}")]
+    UnsupportedMediaType(String),
 }
 
 /// Applies `body` to `live` (None when the object does not exist yet, which only apply allows).
@@ -69,7 +78,6 @@ pub fn apply(
     body: &[u8],
     ctx: &PatchContext<'_>,
 ) -> Result<Value, PatchError> {
-    let _ = ctx;
     match patch_type {
         PatchType::Json => {
             let live = live.ok_or_else(|| PatchError::Invalid("object does not exist".into()))?;
@@ -87,8 +95,21 @@ pub fn apply(
             json_patch::merge(&mut doc, &patch);
             Ok(doc)
         }
-        // Scaffolding until the strategic-merge and server-side-apply engines land.
-        PatchType::StrategicMerge | PatchType::Apply => Err(PatchError::Invalid(format!(
+        PatchType::StrategicMerge => {
+            let live = live.ok_or_else(|| PatchError::Invalid("object does not exist".into()))?;
+            if !matches!(ctx.resource.schema, TypeSchema::BuiltIn { .. }) {
+                return Err(PatchError::UnsupportedMediaType(
+                    "the body of the request was in an unknown format - accepted media types include: \
+                     application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml"
+                        .into(),
+                ));
+            }
+            let patch: Value = serde_json::from_slice(body)
+                .map_err(|e| PatchError::Malformed(format!("invalid JSON: {e}")))?;
+            let catalog = Catalog::for_types([ctx.resource]);
+            strategic::merge(live, &patch, catalog.root(ctx.resource))
+        }
+        PatchType::Apply => Err(PatchError::Invalid(format!(
             "{patch_type:?} patches are not supported yet"
         ))),
     }
