@@ -60,7 +60,7 @@ impl Catalog {
             .filter(|t| matches!(t.schema, TypeSchema::BuiltIn { .. }))
             .filter(|t| !current.roots.contains_key(&type_key(t)))
             .collect();
-        if missing.is_empty() {
+        if missing.is_empty() && !current.definitions.is_empty() {
             return current;
         }
         let mut guard = CATALOG
@@ -71,6 +71,9 @@ impl Catalog {
             definitions: base.definitions.clone(),
             roots: base.roots.clone(),
         };
+        if next.definitions.is_empty() {
+            next.add_support_types();
+        }
         for resource in missing {
             next.add(resource);
         }
@@ -102,12 +105,6 @@ impl Catalog {
                 name
             }
         };
-        if let Some(Value::Object(definition)) = definitions.get_mut(&name) {
-            definition.insert(
-                "x-kubernetes-group-version-kind".into(),
-                json!([{"group": resource.group, "version": resource.version, "kind": resource.kind}]),
-            );
-        }
         for (def_name, mut definition) in definitions {
             if self.definitions.contains_key(&def_name) {
                 continue;
@@ -129,6 +126,21 @@ impl Catalog {
             }
         }
         self.roots.insert(type_key(resource), name);
+    }
+
+    /// The apimachinery types every group-version document refers to.
+    fn add_support_types(&mut self) {
+        use k8s_openapi::apimachinery::pkg::apis::meta::v1 as meta;
+        let mut generator = SchemaSettings::openapi3().into_generator();
+        generator.subschema_for::<meta::ObjectMeta>();
+        generator.subschema_for::<meta::ListMeta>();
+        generator.subschema_for::<meta::Status>();
+        generator.subschema_for::<meta::DeleteOptions>();
+        generator.subschema_for::<meta::Patch>();
+        for (def_name, mut definition) in generator.take_definitions(true) {
+            annotate(&def_name, &mut definition);
+            self.definitions.entry(def_name).or_insert(definition);
+        }
     }
 
     /// The definition name of a built-in kind's schema, if it is in the catalog.

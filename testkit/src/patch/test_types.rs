@@ -16,7 +16,18 @@ fn built_in(group: &str, kind: &str, plural: &str, schema: TypeSchema) -> Resour
         namespaced: true,
         short_names: vec![],
         categories: vec![],
-        verbs: vec!["get".into(), "patch".into()],
+        verbs: [
+            "create",
+            "delete",
+            "deletecollection",
+            "get",
+            "list",
+            "patch",
+            "update",
+            "watch",
+        ]
+        .map(String::from)
+        .to_vec(),
         subresources: Subresources {
             status: true,
             scale: false,
@@ -65,7 +76,9 @@ pub(crate) fn pod() -> ResourceType {
 }
 
 pub(crate) fn config_map() -> ResourceType {
-    built_in("", "ConfigMap", "configmaps", schema_of!(ConfigMap))
+    let mut rt = built_in("", "ConfigMap", "configmaps", schema_of!(ConfigMap));
+    rt.subresources.status = false;
+    rt
 }
 
 /// A namespaced custom resource `example.com/v1 Widget` with the given schema.
