@@ -11,7 +11,7 @@ use std::sync::{Arc, RwLock};
 use schemars::generate::SchemaSettings;
 use serde_json::{Map, Value, json};
 
-use super::list_types::{EXTRA_MAP_KEYS, LIST_TYPES, ListKind, RETAIN_KEYS};
+use super::list_types::{ATOMIC_STRUCTS, EXTRA_MAP_KEYS, LIST_TYPES, ListKind, RETAIN_KEYS};
 use crate::registry::{ResourceType, TypeSchema};
 
 /// All built-in definitions generated so far, by definition name, plus the definition name of
@@ -155,7 +155,6 @@ impl Catalog {
         Some(Cursor {
             definitions: Some(&self.definitions),
             schema,
-            name: Some(name),
         })
     }
 }
@@ -170,6 +169,11 @@ pub(crate) fn reference_name(schema: &Value) -> Option<&str> {
 }
 
 fn annotate(def_name: &str, definition: &mut Value) {
+    if ATOMIC_STRUCTS.contains(&def_name)
+        && let Value::Object(map) = definition
+    {
+        map.insert("x-kubernetes-map-type".into(), json!("atomic"));
+    }
     let Some(Value::Object(properties)) = definition.get_mut("properties") else {
         return;
     };
@@ -221,8 +225,6 @@ pub(crate) struct Cursor<'a> {
     definitions: Option<&'a Map<String, Value>>,
     /// The schema at this position, references not yet followed.
     pub(crate) schema: &'a Value,
-    /// The definition name when the position is a named definition.
-    pub(crate) name: Option<&'a str>,
 }
 
 impl<'a> Cursor<'a> {
@@ -231,7 +233,6 @@ impl<'a> Cursor<'a> {
         Cursor {
             definitions: None,
             schema,
-            name: None,
         }
     }
 
@@ -242,16 +243,12 @@ impl<'a> Cursor<'a> {
             let Some(name) = reference_name(current.schema) else {
                 return current;
             };
-            let Some(target) = current
-                .definitions
-                .and_then(|defs| defs.get_key_value(name))
-            else {
+            let Some(target) = current.definitions.and_then(|defs| defs.get(name)) else {
                 return current;
             };
             current = Cursor {
                 definitions: current.definitions,
-                schema: target.1,
-                name: Some(target.0.as_str()),
+                schema: target,
             };
         }
         current
@@ -265,7 +262,6 @@ impl<'a> Cursor<'a> {
         Some(Cursor {
             definitions: resolved.definitions,
             schema,
-            name: None,
         })
     }
 
@@ -276,7 +272,6 @@ impl<'a> Cursor<'a> {
         schema.is_object().then_some(Cursor {
             definitions: resolved.definitions,
             schema,
-            name: None,
         })
     }
 
@@ -293,7 +288,6 @@ impl<'a> Cursor<'a> {
         Some(Cursor {
             definitions: resolved.definitions,
             schema,
-            name: None,
         })
     }
 

@@ -749,3 +749,21 @@ pub(crate) const RETAIN_KEYS: &[(&str, &str)] = &[
     ("io.k8s.api.core.v1.PodSpec", "volumes"),
     ("io.k8s.api.apps.v1.DeploymentSpec", "strategy"),
 ];
+
+/// Struct types upstream marks `+structType=atomic` (`x-kubernetes-map-type: atomic` on the
+/// definition): server-side apply owns and replaces them as one field. k8s-openapi's merge code
+/// does not record this, so the list is kept by hand from the upstream type definitions.
+pub(crate) const ATOMIC_STRUCTS: &[&str] = &[
+    "io.k8s.apimachinery.pkg.apis.meta.v1.LabelSelector",
+    "io.k8s.api.core.v1.LocalObjectReference",
+    "io.k8s.api.core.v1.ObjectReference",
+    "io.k8s.api.core.v1.TypedLocalObjectReference",
+    "io.k8s.api.core.v1.ConfigMapKeySelector",
+    "io.k8s.api.core.v1.SecretKeySelector",
+    "io.k8s.api.core.v1.ObjectFieldSelector",
+    "io.k8s.api.core.v1.ResourceFieldSelector",
+    "io.k8s.api.core.v1.NodeSelector",
+    "io.k8s.api.core.v1.NodeSelectorTerm",
+    "io.k8s.api.core.v1.TopologySelectorTerm",
+    "io.k8s.api.core.v1.SecretReference",
+];

@@ -3,6 +3,9 @@
 //! The HTTP layer reads the object, calls [`apply`] and stores what comes back; nothing here
 //! touches the store.
 
+mod fields;
+mod managed;
+mod server_side;
 mod strategic;
 #[cfg(test)]
 pub(crate) mod test_types;
@@ -109,9 +112,7 @@ pub fn apply(
             let catalog = Catalog::for_types([ctx.resource]);
             strategic::merge(live, &patch, catalog.root(ctx.resource))
         }
-        PatchType::Apply => Err(PatchError::Invalid(format!(
-            "{patch_type:?} patches are not supported yet"
-        ))),
+        PatchType::Apply => server_side::apply(live, body, ctx),
     }
 }
 
@@ -119,6 +120,5 @@ pub fn apply(
 /// JSON/merge/strategic patch) set, under `ctx.field_manager` with operation `Update`, so that a
 /// later server-side apply sees who owns what. `old` is the object before the write.
 pub fn track_update(old: Option<&Value>, new: &mut Value, ctx: &PatchContext<'_>) {
-    // Scaffolding until the server-side-apply engine lands: ownership is not tracked yet.
-    let _ = (old, new, ctx);
+    managed::track_update(old, new, ctx);
 }
