@@ -124,7 +124,7 @@ fn prune_at(schema: &Value, value: &mut Value, is_root: bool) {
                     .and_then(|p| p.get(key))
                     .or_else(|| additional.filter(|a| a.is_object()));
                 match child_schema {
-                    Some(child_schema) => !(child.is_null() && !flag(child_schema, "nullable")),
+                    Some(child_schema) => !child.is_null() || flag(child_schema, "nullable"),
                     None => preserve || additional == Some(&Value::Bool(true)),
                 }
             });

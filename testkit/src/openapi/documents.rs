@@ -529,6 +529,9 @@ fn content_hash(bytes: &[u8]) -> String {
     format!("{:016X}{:016X}", first.finish(), second.finish())
 }
 
+/// A group-version's definition roots and path items.
+type GroupVersion = (BTreeSet<String>, Vec<(String, PathItem)>);
+
 pub(super) fn generate(types: &[ResourceType]) -> Documents {
     let catalog = Catalog::for_types(types);
     let mut definitions = Definitions {
@@ -536,7 +539,7 @@ pub(super) fn generate(types: &[ResourceType]) -> Documents {
         local: Map::new(),
     };
     // group-version path → (definition roots, path items)
-    let mut groups: BTreeMap<String, (BTreeSet<String>, Vec<(String, PathItem)>)> = BTreeMap::new();
+    let mut groups: BTreeMap<String, GroupVersion> = BTreeMap::new();
     for resource in types {
         let root = match &resource.schema {
             TypeSchema::BuiltIn { .. } => match catalog.root_name(resource) {

@@ -1,7 +1,47 @@
-//! The four patch flavours the API server accepts, as pure functions on JSON values.
+//! The four patch flavours the API server accepts, as pure functions on JSON values, and the
+//! field-ownership record (`metadata.managedFields`) that server-side apply keeps.
 //!
 //! The HTTP layer reads the object, calls [`apply`] and stores what comes back; nothing here
-//! touches the store.
+//! touches the store. After every non-apply write (create, update, JSON/merge/strategic patch)
+//! it calls [`track_update`] so that ownership stays right for later applies.
+//!
+//! * JSON patch (RFC 6902, including `test`) and JSON merge patch (RFC 7386): exact.
+//! * Strategic merge patch: built-in types only (custom resources get `415`, as upstream);
+//!   merge keys and strategies from the upstream `x-kubernetes-patch-*` markers, see
+//!   `strategic.rs` for the directives and the two small approximations.
+//! * Server-side apply (`application/apply-patch+yaml`), modelled:
+//!   - `fieldManager` is required; the body is YAML or JSON and must carry the type's
+//!     `apiVersion` and `kind` (and the object's name, when it exists);
+//!   - ownership per manager in `FieldsV1` form, one entry per (manager, operation,
+//!     subresource), with `apiVersion` and `time`; identity and server-set metadata
+//!     (`name`, `uid`, `resourceVersion`...) are owned by nobody, and for types with a status
+//!     subresource `status` is owned only through `/status` and the rest only through the main
+//!     resource;
+//!   - merging by the server-side-apply list types (`x-kubernetes-list-type: map` with
+//!     `x-kubernetes-list-map-keys`, `set`, atomic by default) and atomic maps/structs;
+//!   - a conflict (`409`, one cause per field) when an applied value differs from the live one
+//!     and another manager owns that field; `force=true` takes ownership instead; applying an
+//!     equal value shares ownership;
+//!   - fields a manager applied before and no longer applies are removed from the object unless
+//!     another manager owns them; list items go with all their fields;
+//!   - applying to an object that does not exist creates it (`live = None`);
+//!   - `Update` ownership for non-apply writes ([`track_update`]): the writer owns what it
+//!     changed, and other managers lose those fields without a conflict; a client that sends
+//!     `managedFields` different from the stored ones replaces them.
+//! * Server-side apply, not modelled: defaulting of the applied configuration before ownership
+//!   is computed (a key field such as a port's `protocol` must be given to be part of the item's
+//!   key), version conversion of managed fields, the upgrade of client-side-apply ownership
+//!   (`kubectl-client-side-apply` and the last-applied annotation), `x-kubernetes-list-type`
+//!   markers of built-in types beyond the generated table (unmarked built-in lists are atomic),
+//!   and the capping of `Update` entries.
+//!
+//! ```
+//! use roperator_testkit::patch::PatchType;
+//! assert_eq!(
+//!     PatchType::from_content_type("application/apply-patch+yaml; charset=utf-8"),
+//!     Some(PatchType::Apply)
+//! );
+//! ```
 
 mod fields;
 mod managed;
@@ -66,7 +106,7 @@ pub enum PatchError {
     Invalid(String),
     /// Server-side apply conflicts with fields owned by other managers (409 Conflict); one entry
     /// per conflicting field: (manager, field path).
-    #[error("Apply failed with {} conflict(s)", .0.len())]
+    #[error("{}", conflict_message(.0))]
     Conflicts(Vec<(String, String)>),
     /// The patch flavour is not accepted for this type, e.g. a strategic merge patch on a custom
     /// resource (415 UnsupportedMediaType).
@@ -121,4 +161,32 @@ pub fn apply(
 /// later server-side apply sees who owns what. `old` is the object before the write.
 pub fn track_update(old: Option<&Value>, new: &mut Value, ctx: &PatchContext<'_>) {
     managed::track_update(old, new, ctx);
+}
+
+/// The message of a server-side-apply conflict, worded as the API server words it.
+fn conflict_message(conflicts: &[(String, String)]) -> String {
+    if let [(manager, path)] = conflicts {
+        return format!("Apply failed with 1 conflict: conflict with \"{manager}\": {path}");
+    }
+    let mut managers: Vec<&str> = conflicts.iter().map(|(m, _)| m.as_str()).collect();
+    managers.dedup();
+    let parts: Vec<String> = managers
+        .iter()
+        .map(|manager| {
+            let paths: Vec<&str> = conflicts
+                .iter()
+                .filter(|(m, _)| m == manager)
+                .map(|(_, p)| p.as_str())
+                .collect();
+            match paths.as_slice() {
+                [one] => format!("conflict with \"{manager}\": {one}"),
+                many => format!("conflicts with \"{manager}\":\n- {}", many.join("\n- ")),
+            }
+        })
+        .collect();
+    format!(
+        "Apply failed with {} conflicts: {}",
+        conflicts.len(),
+        parts.join("\n")
+    )
 }

@@ -151,14 +151,18 @@ pub(crate) fn apply(
             .filter(|e| !e.is(manager, "Apply", subresource))
             .flat_map(|e| e.fields.iter().cloned())
             .collect();
-        let mut dropped: Vec<&Vec<String>> = previous
+        let dropped: Vec<&Vec<String>> = previous
             .difference(&applied_set)
             .filter(|path| !owns_within(&others, path) && !owns_within(&applied_set, path))
             .collect();
-        // Deepest first, so that removing an item never hides a field below it.
-        dropped.sort_by_key(|path| std::cmp::Reverse(path.len()));
-        for path in dropped {
-            remove_at(&mut merged, path);
+        // A dropped item takes its fields with it; removing those first could unkey the item.
+        for path in &dropped {
+            let under_dropped = dropped
+                .iter()
+                .any(|other| other.len() < path.len() && path.starts_with(other));
+            if !under_dropped {
+                remove_at(&mut merged, path);
+            }
         }
 
         match entries
@@ -229,3 +233,6 @@ fn check_identity(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests;
