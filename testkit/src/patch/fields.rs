@@ -75,11 +75,21 @@ pub(crate) fn to_fields_v1(set: &FieldSet) -> Value {
     render(&root)
 }
 
+/// The value of key field `key` of a list-map item. A missing `protocol` counts as `TCP`, the
+/// default every built-in port list applies before the real server computes item identity.
+pub(crate) fn key_value(item: &Value, key: &str) -> Option<Value> {
+    match item.get(key) {
+        Some(value) => Some(value.clone()),
+        None if key == "protocol" => Some(Value::String("TCP".into())),
+        None => None,
+    }
+}
+
 /// The key element of a list-map item (`k:{"name":"app"}`), `None` when the item lacks every key.
 fn key_element(item: &Value, keys: &[&str]) -> Option<String> {
     let fields: Map<String, Value> = keys
         .iter()
-        .filter_map(|k| item.get(*k).map(|v| (k.to_string(), v.clone())))
+        .filter_map(|k| key_value(item, k).map(|v| (k.to_string(), v)))
         .collect();
     if fields.is_empty() {
         None
@@ -189,7 +199,8 @@ fn selector(element: &str) -> Option<Selector> {
 }
 
 fn matches_key(item: &Value, key: &Map<String, Value>) -> bool {
-    key.iter().all(|(k, v)| item.get(k) == Some(v))
+    key.iter()
+        .all(|(k, v)| key_value(item, k).as_ref() == Some(v))
 }
 
 /// The value at `path` in `value`.

@@ -167,18 +167,22 @@ pub(crate) fn track_update(old: Option<&Value>, new: &mut Value, ctx: &PatchCont
         (Some(sent), stored) if Some(sent) != stored.as_ref() => read(new),
         _ => old.map(read).unwrap_or_default(),
     };
-    let changed: FieldSet = with_schema(ctx, |schema| match old {
-        Some(old) => changed_fields(old, new, schema),
-        None => fields_of(new, schema),
-    })
-    .into_iter()
-    .filter(|path| is_tracked(path, ctx))
-    .collect();
+    let (changed, present) = with_schema(ctx, |schema| {
+        let present = fields_of(new, schema);
+        let changed: FieldSet = match old {
+            Some(old) => changed_fields(old, new, schema),
+            None => present.clone(),
+        };
+        (changed, present)
+    });
+    let changed: FieldSet = changed
+        .into_iter()
+        .filter(|path| is_tracked(path, ctx))
+        .collect();
     if changed.is_empty() {
         write(new, &entries);
         return;
     }
-    let present = with_schema(ctx, |schema| fields_of(new, schema));
     for entry in entries.iter_mut() {
         if !entry.is(manager, "Update", subresource) {
             entry.fields.retain(|path| !changed.contains(path));

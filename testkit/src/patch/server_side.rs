@@ -48,7 +48,10 @@ fn merge(live: &mut Value, applied: &Value, schema: Option<Cursor<'_>>) {
             match schema.map_or(ListType::Atomic, |s| s.list_type()) {
                 ListType::Map(keys) if !keys.is_empty() => {
                     let item_schema = schema.and_then(|s| s.items());
-                    let same = |a: &Value, b: &Value| keys.iter().all(|k| a.get(*k) == b.get(*k));
+                    let same = |a: &Value, b: &Value| {
+                        keys.iter()
+                            .all(|k| fields::key_value(a, k) == fields::key_value(b, k))
+                    };
                     for item in applied_items {
                         match live_items.iter_mut().find(|existing| same(existing, item)) {
                             Some(existing) => merge(existing, item, item_schema),

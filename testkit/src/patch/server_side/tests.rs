@@ -347,3 +347,27 @@ fn yaml_bodies_are_accepted() {
     let out = apply(PatchType::Apply, None, yaml, &ctx(&resource, "mgr", false)).expect("applied");
     assert_eq!(out["data"], json!({"key": "value", "count": "3"}));
 }
+
+#[test]
+fn a_port_without_protocol_is_the_same_item_as_its_tcp_form() {
+    let resource = test_types::deployment();
+    let live = ssa(&resource, None, "alice", false, &deployment(1, "nginx:1")).expect("created");
+    let mut config = deployment(1, "nginx:1");
+    config["spec"]["template"]["spec"]["containers"][0]["ports"] =
+        json!([{"containerPort": 80, "name": "http"}]);
+    let out = ssa(&resource, Some(&live), "alice", false, &config).expect("applied");
+    let ports = &out["spec"]["template"]["spec"]["containers"][0]["ports"];
+    assert_eq!(
+        ports,
+        &json!([{"containerPort": 80, "name": "http"}]),
+        "protocol was alice's and is dropped; one item"
+    );
+    let fields = &entry(&out, "alice", "Apply").expect("entry")["fieldsV1"]["f:spec"]["f:template"]
+        ["f:spec"]["f:containers"]["k:{\"name\":\"app\"}"]["f:ports"];
+    assert!(
+        fields
+            .get("k:{\"containerPort\":80,\"protocol\":\"TCP\"}")
+            .is_some(),
+        "{fields}"
+    );
+}
