@@ -185,16 +185,18 @@ fn annotate(def_name: &str, definition: &mut Value) {
             continue;
         };
         match kind {
-            ListKind::Map(keys) => {
+            ListKind::Map(keys @ [first, ..]) => {
                 let map_keys = EXTRA_MAP_KEYS
                     .iter()
                     .find(|(d, f, _)| *d == def_name && f == field)
                     .map_or(*keys, |(_, _, extra)| *extra);
                 property.insert("x-kubernetes-list-type".into(), json!("map"));
                 property.insert("x-kubernetes-list-map-keys".into(), json!(map_keys));
-                property.insert("x-kubernetes-patch-merge-key".into(), json!(keys[0]));
+                property.insert("x-kubernetes-patch-merge-key".into(), json!(first));
                 property.insert("x-kubernetes-patch-strategy".into(), json!("merge"));
             }
+            // A keyed list without keys cannot merge by key: left atomic.
+            ListKind::Map([]) => {}
             ListKind::Set => {
                 property.insert("x-kubernetes-list-type".into(), json!("set"));
                 property.insert("x-kubernetes-patch-strategy".into(), json!("merge"));

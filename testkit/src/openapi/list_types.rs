@@ -5,6 +5,8 @@
 //! and `x-kubernetes-list-type` markers that the schemars schemas do not carry. Each row is
 //! `(definition name, JSON field, kind)`. Any list not listed is atomic (replaced whole), which is
 //! what both strategic merge patch and server-side apply do for lists without a strategy.
+//! (`StatefulSetSpec.volumeClaimTemplates`, which k8s-openapi merges on `metadata.name`, is left
+//! out: upstream declares it atomic.)
 
 /// How a field of a built-in type merges.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -109,11 +111,6 @@ pub(crate) const LIST_TYPES: &[(&str, &str, ListKind)] = &[
         "io.k8s.api.apps.v1.ReplicaSetStatus",
         "conditions",
         ListKind::Map(&["type"]),
-    ),
-    (
-        "io.k8s.api.apps.v1.StatefulSetSpec",
-        "volumeClaimTemplates",
-        ListKind::Map(&[]),
     ),
     (
         "io.k8s.api.apps.v1.StatefulSetStatus",

@@ -218,3 +218,25 @@ fn v2_uses_definitions_references_only() {
             .any(|p| p["name"] == "fieldValidation" && p["type"] == "string")
     );
 }
+
+#[test]
+fn every_built_in_type_generates_and_every_table_row_names_a_real_field() {
+    let types = crate::registry::builtin_types();
+    let catalog = Catalog::for_types(&types);
+    for t in &types {
+        assert!(catalog.root(t).is_some(), "{} has a schema", t.kind);
+    }
+    let mut checked = 0;
+    for (def, field, _) in list_types::LIST_TYPES {
+        if let Some(definition) = catalog.definitions.get(*def) {
+            assert!(
+                definition["properties"].get(*field).is_some(),
+                "{def} has no property {field}"
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked > 20, "only {checked} rows checked");
+    let doc = v3_group_version(&types, "", "v1").expect("core/v1");
+    assert!(doc["components"]["schemas"]["io.k8s.api.core.v1.Pod"].is_object());
+}
