@@ -200,9 +200,15 @@ fn non_resource(inner: &Inner, method: &Method, r: Route) -> Response<ResponseBo
         Route::ApiGroups => Some(discovery::api_groups(&types)),
         Route::Group(g) => discovery::api_group(&types, &g),
         Route::GroupVersion(g, v) => discovery::resource_list(&types, &g, &v),
-        Route::OpenApiV2 => Some(crate::openapi::v2_document(&types)),
+        // The documents are large; the cached serialized forms avoid rebuilding them per request.
+        Route::OpenApiV2 => return bytes_response(200, crate::openapi::v2_document_json(&types)),
         Route::OpenApiV3Index => Some(crate::openapi::v3_index(&types)),
-        Route::OpenApiV3(g, v) => crate::openapi::v3_group_version(&types, &g, &v),
+        Route::OpenApiV3(g, v) => {
+            return match crate::openapi::v3_group_version_json(&types, &g, &v) {
+                Some(doc) => bytes_response(200, doc),
+                None => error_response(&not_found_path()),
+            };
+        }
         Route::Resource { .. } | Route::Unknown => None,
     };
     match doc {

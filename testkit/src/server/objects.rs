@@ -250,6 +250,8 @@ pub(crate) fn after_removal(st: &mut State, work: &mut Queue, r: &ObjRef, last: 
         }
     }
     st.unregister_versions(id, &[]);
+    // The real server ends watches on a kind that is no longer served.
+    st.watchers.retain(|w| w.filter.bucket != id);
 }
 
 fn ensure_namespace(st: &State, t: &Target, ns: &str) -> Result<(), ApiError> {
