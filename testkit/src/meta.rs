@@ -78,6 +78,24 @@ pub(crate) fn spec_changed(old: &Value, new: &Value, status_subresource: bool) -
     strip(old) != strip(new)
 }
 
+/// Whether the type's registry strategy maintains `metadata.generation` (custom resources and the
+/// built-ins whose spec a controller reconciles; ConfigMaps, Secrets, Namespaces, RBAC objects and
+/// the like have none on a real server).
+pub(crate) fn tracks_generation(ty: &crate::registry::ResourceType) -> bool {
+    matches!(ty.schema, crate::registry::TypeSchema::Custom { .. })
+        || matches!(
+            (ty.group.as_str(), ty.kind.as_str()),
+            (
+                "apps",
+                "Deployment" | "ReplicaSet" | "StatefulSet" | "DaemonSet"
+            ) | ("batch", "Job" | "CronJob")
+                | ("networking.k8s.io", "Ingress" | "NetworkPolicy")
+                | ("policy", "PodDisruptionBudget")
+                | ("apiextensions.k8s.io", "CustomResourceDefinition")
+                | ("", "Pod")
+        )
+}
+
 /// `metadata.<field>` as a string.
 pub(crate) fn meta_str<'a>(v: &'a Value, field: &str) -> Option<&'a str> {
     v.get("metadata")

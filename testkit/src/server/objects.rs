@@ -11,7 +11,8 @@ use super::gc::{self, Deleted, Propagation, Queue, Work};
 use super::query::{hex_decode, hex_encode};
 use crate::errors::{ApiError, cause};
 use crate::meta::{
-    finalizers, is_deleting, meta_mut, meta_str, name_suffix, now, spec_changed, validate_name,
+    finalizers, is_deleting, meta_mut, meta_str, name_suffix, now, spec_changed, tracks_generation,
+    validate_name,
 };
 use crate::patch::{self, PatchContext, PatchError, PatchType};
 use crate::registry::{ResourceType, TypeSchema, crd_types};
@@ -335,7 +336,11 @@ fn new_object(
     }
     meta.insert("uid".into(), json!(uuid::Uuid::new_v4().to_string()));
     meta.insert("creationTimestamp".into(), json!(now()));
-    meta.insert("generation".into(), json!(1));
+    if tracks_generation(&t.ty) {
+        meta.insert("generation".into(), json!(1));
+    } else {
+        meta.remove("generation");
+    }
     meta.remove("deletionTimestamp");
     meta.remove("deletionGracePeriodSeconds");
     meta.remove("resourceVersion");
@@ -437,7 +442,9 @@ fn write_over(
         .and_then(Value::as_i64)
         .unwrap_or(1);
     let bumped = spec_changed(&live, &new, status_sub);
-    if let Some(meta) = meta_mut(&mut new) {
+    if tracks_generation(&t.ty)
+        && let Some(meta) = meta_mut(&mut new)
+    {
         meta.insert(
             "generation".into(),
             json!(if bumped { generation + 1 } else { generation }),
@@ -661,6 +668,14 @@ pub(crate) fn list(inner: &Inner, t: &Target, q: &Query) -> Reply {
 
 pub(crate) fn create(inner: &Inner, t: &Target, body: &[u8], q: &Query) -> Reply {
     let v = parse_object(body)?;
+    if meta_str(&v, "resourceVersion").is_some_and(|rv| !rv.is_empty()) {
+        // What the real storage layer answers (as a 500, not a validation error).
+        return Err(ApiError::new(
+            500,
+            "InternalError",
+            "Internal error occurred: resourceVersion should not be set on objects to be created",
+        ));
+    }
     let mut st = inner.lock();
     let mut work = Queue::new();
     let reply = new_object(&mut st, &mut work, t, v, q, true);
