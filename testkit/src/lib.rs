@@ -47,9 +47,12 @@
 //!   [`schema`] for the keywords modelled).
 //! - Object metadata: `uid`, `creationTimestamp`, `resourceVersion` from one global counter,
 //!   `generation` starting at 1 and bumped only when something outside metadata (and outside
-//!   status for types with the subresource) changes, `generateName`, name validation (DNS-1123
-//!   subdomain; label for Namespaces; DNS-1035 label for Services; path segments for RBAC),
-//!   refusal of objects in a missing (`404`) or terminating (`403`) namespace.
+//!   status for types with the subresource) changes — on the kinds whose real strategy keeps a
+//!   generation (custom resources, workloads, Pods, Ingress, NetworkPolicy, PDBs, CRDs; not
+//!   ConfigMaps, Secrets, Namespaces...), `generateName`, name validation (DNS-1123 subdomain;
+//!   label for Namespaces; DNS-1035 label for Services; path segments for RBAC), label key and
+//!   value validation, refusal of objects in a missing (`404`) or terminating (`403`) namespace,
+//!   and of creates that carry a `resourceVersion` (`500`, as the storage layer answers).
 //! - Verbs: create, get, list (label selectors `=`, `==`, `!=`, `in`, `notin`, `key`, `!key`;
 //!   field selectors `metadata.name`, `metadata.namespace` and a few per-kind fields; `limit` and
 //!   `continue`), update (`409` on a stale `resourceVersion`; without one, allowed for built-ins

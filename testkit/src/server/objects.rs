@@ -12,7 +12,7 @@ use super::query::{hex_decode, hex_encode};
 use crate::errors::{ApiError, cause};
 use crate::meta::{
     finalizers, is_deleting, meta_mut, meta_str, name_suffix, now, spec_changed, tracks_generation,
-    validate_name,
+    validate_labels, validate_name,
 };
 use crate::patch::{self, PatchContext, PatchError, PatchType};
 use crate::registry::{ResourceType, TypeSchema, crd_types};
@@ -142,6 +142,15 @@ fn check_kind(st: &State, t: &Target, v: &mut Value) -> Result<(), ApiError> {
 fn validate_body(st: &State, t: &Target, v: &mut Value, name: &str) -> Result<(), ApiError> {
     if let Some(c) = validate_name(&t.ty.kind, name) {
         return Err(ApiError::invalid(&t.ty.kind, &t.ty.group, name, &[c]));
+    }
+    let label_causes = validate_labels(v);
+    if !label_causes.is_empty() {
+        return Err(ApiError::invalid(
+            &t.ty.kind,
+            &t.ty.group,
+            name,
+            &label_causes,
+        ));
     }
     match &t.ty.schema {
         TypeSchema::BuiltIn { decode, .. } => decode(v).map_err(|e| {
