@@ -89,6 +89,7 @@
 //! - Custom resources served at several versions share one storage; an object is served at the
 //!   requested version by rewriting `apiVersion` only (no conversion webhooks).
 //! - Core `v1` Events and `events.k8s.io/v1` Events are stored separately.
+//! - Items of a list response always carry `apiVersion` and `kind`, for built-in types too.
 //! - [`ApiServer::simulate_workloads`] stands in for controllers and kubelets: Deployments and
 //!   StatefulSets are reported available in the same write; nothing else runs (no Pods are
 //!   created, Jobs never complete).

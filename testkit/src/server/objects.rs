@@ -213,16 +213,31 @@ fn crd_status(v: &mut Value) {
     });
 }
 
-/// Serves what a stored CRD defines.
+/// Serves what a stored CRD defines (and stops serving versions it no longer serves).
 fn crd_serve(st: &mut State, v: &Value) {
     let Ok(types) = crd_types(v) else { return };
     let versions: Vec<String> = types.iter().map(|t| t.version.clone()).collect();
-    let mut bucket = None;
     for ty in types {
-        bucket = Some(st.register(ty, true));
+        st.register(ty, true);
     }
-    if let Some(b) = bucket {
-        st.unregister_versions(b, &versions);
+    let group = v
+        .pointer("/spec/group")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    let plural = v
+        .pointer("/spec/names/plural")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    if let Some(id) = st
+        .buckets
+        .iter()
+        .position(|b| b.custom && b.primary().group == group && b.primary().plural == plural)
+    {
+        if versions.is_empty() {
+            st.unregister_versions(id, &[]);
+        } else {
+            st.unregister_versions(id, &versions);
+        }
     }
 }
 
