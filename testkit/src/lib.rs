@@ -62,6 +62,9 @@
 //!   changes nothing does not bump `resourceVersion` and emits no event.
 //! - The `status` subresource: writes there change only `.status`; writes to the main resource
 //!   keep the stored status; status sent on create is dropped.
+//! - The `scale` subresource (`autoscaling/v1` Scale) for Deployments, ReplicaSets,
+//!   StatefulSets and custom resources that declare it (their `specReplicasPath`,
+//!   `statusReplicasPath` and `labelSelectorPath`).
 //! - Finalizers and `deletionTimestamp`; new finalizers on an object being deleted are refused.
 //! - Garbage collection by ownerReferences: background, foreground (`foregroundDeletion`
 //!   finalizer held until dependents with `blockOwnerDeletion` are gone), orphan (references
@@ -100,7 +103,7 @@
 //!   `clusterIP`...). Pods get only `status.phase: Pending`.
 //! - Protobuf, Table (`as=Table`) and aggregated discovery responses: clients fall back to JSON,
 //!   as kubectl does.
-//! - The `scale` subresource, `pods/log`, `exec`, `proxy`, `eviction`, `token` and other
+//! - `pods/log`, `exec`, `proxy`, `eviction`, `token` and other
 //!   connect-style subresources.
 //! - Graceful deletion periods (deletion is immediate unless finalizers hold it).
 #![warn(missing_docs)]

@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use super::objects::{self, Target};
 use super::query::{Route, parse_query, route};
-use super::{Inner, ResponseBody, discovery, served_types, watch};
+use super::{Inner, ResponseBody, discovery, scale, served_types, watch};
 use crate::errors::ApiError;
 use crate::faults::FaultTarget;
 use crate::log::RequestRecord;
@@ -86,6 +86,7 @@ fn resolve(st: &State, group: &str, version: &str, rest: &[String]) -> Result<Ta
     let sub = match sub.map(String::as_str) {
         None => None,
         Some("status") if ty.subresources.status => Some("status".to_string()),
+        Some("scale") if ty.subresources.scale => Some("scale".to_string()),
         // The namespace controller's finalize subresource: treated as an update of the namespace.
         Some("finalize") if ty.kind == "Namespace" && group.is_empty() => None,
         Some(_) => return Err(not_found_path()),
@@ -281,6 +282,21 @@ async fn resource_request(
             return watch::watch(inner.clone(), &t, &q).unwrap_or_else(|e| error_response(&e));
         }
         return watch::watch(inner.clone(), &t, query).unwrap_or_else(|e| error_response(&e));
+    }
+    if t.sub.as_deref() == Some("scale") {
+        let result = match verb {
+            "get" => scale::get(inner, &t),
+            "update" => scale::update(inner, &t, &body, query),
+            "patch" => scale::patch(inner, &t, &body, content_type, query),
+            _ => Err(ApiError::method_not_allowed(format!(
+                "the server does not allow this method on the requested resource ({method} {}/scale)",
+                t.ty.plural
+            ))),
+        };
+        return match result {
+            Ok((code, bytes)) => bytes_response(code, bytes),
+            Err(e) => error_response(&e),
+        };
     }
     let result = match verb {
         "get" => objects::get(inner, &t),

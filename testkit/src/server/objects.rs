@@ -30,7 +30,7 @@ pub(crate) struct Target {
 }
 
 impl Target {
-    fn obj_ref(&self, name: &str) -> ObjRef {
+    pub(crate) fn obj_ref(&self, name: &str) -> ObjRef {
         ObjRef {
             bucket: self.bucket,
             ns: self.ns.clone().unwrap_or_default(),
@@ -38,11 +38,11 @@ impl Target {
         }
     }
 
-    fn name(&self) -> &str {
+    pub(crate) fn name(&self) -> &str {
         self.name.as_deref().unwrap_or("")
     }
 
-    fn not_found(&self, name: &str) -> ApiError {
+    pub(crate) fn not_found(&self, name: &str) -> ApiError {
         ApiError::not_found(&self.ty.group, &self.ty.plural, name)
     }
 
@@ -53,7 +53,7 @@ impl Target {
 
 pub(crate) type Reply = Result<(u16, Bytes), ApiError>;
 
-type Query = HashMap<String, String>;
+pub(crate) type Query = HashMap<String, String>;
 
 fn dry_run(q: &Query) -> bool {
     q.get("dryRun").is_some_and(|v| v == "All")
@@ -411,7 +411,7 @@ fn new_object(
 /// Writes `new` over `live` with every rule of an update: identity fields kept, status rules,
 /// finalizer rules, generation, no-op detection, finishing a deletion.
 #[allow(clippy::too_many_arguments)]
-fn write_over(
+pub(crate) fn write_over(
     st: &mut State,
     work: &mut Queue,
     t: &Target,
@@ -571,7 +571,7 @@ fn same_object(a: &Value, b: &Value) -> bool {
     strip(a) == strip(b)
 }
 
-fn finish(st: &mut State, mut work: Queue, reply: Reply) -> Reply {
+pub(crate) fn finish(st: &mut State, mut work: Queue, reply: Reply) -> Reply {
     gc::drain(st, &mut work);
     reply
 }
