@@ -334,7 +334,11 @@ async fn custom_resources_are_validated_defaulted_and_refuse_strategic_patches()
     let server = ApiServer::new();
     let (kubectl, _listening) = Kubectl::new(&server).await;
     let crd = kubectl.file("crd.yaml", WIDGET_CRD);
-    kubectl.ok(&["apply", "-f", path_str(&crd)]).await;
+    kubectl
+        .ok(&["apply", "--server-side", "-f", path_str(&crd)])
+        .await;
+    let explained = kubectl.ok(&["explain", "widget.spec.size"]).await;
+    assert!(explained.contains("integer"), "{explained}");
 
     let bad = kubectl.file(
         "bad.yaml",
@@ -382,4 +386,30 @@ async fn custom_resources_are_validated_defaulted_and_refuse_strategic_patches()
         .await;
     let patched = kubectl.json(&["get", "widget", "w"]).await;
     assert_eq!(patched["spec"]["size"], 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn moving_from_client_side_to_server_side_apply_keeps_ownership() {
+    let server = ApiServer::new();
+    let (kubectl, _listening) = Kubectl::new(&server).await;
+    let v1 = kubectl.file("v1.yaml", DEPLOYMENT_V1);
+    kubectl.ok(&["apply", "-f", path_str(&v1)]).await;
+    let live = kubectl.json(&["get", "deployment", "web"]).await;
+    assert_eq!(
+        managers(&live),
+        [(
+            "kubectl-client-side-apply".to_string(),
+            "Update".to_string()
+        )]
+    );
+    // kubectl rewrites the client-side manager's ownership into its server-side one (with a JSON
+    // patch of managedFields) before applying, so changing a field it owned is no conflict.
+    let scaled = DEPLOYMENT_V1.replace("replicas: 2", "replicas: 4");
+    let v2 = kubectl.file("v2.yaml", &scaled);
+    kubectl
+        .ok(&["apply", "--server-side", "-f", path_str(&v2)])
+        .await;
+    let live = kubectl.json(&["get", "deployment", "web"]).await;
+    assert_eq!(live["spec"]["replicas"], 4);
+    assert!(managers(&live).contains(&("kubectl".to_string(), "Apply".to_string())));
 }
