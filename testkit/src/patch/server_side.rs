@@ -90,6 +90,14 @@ pub(crate) fn apply(
     };
     let applied = parse(body)?;
     check_identity(&applied, live, ctx)?;
+    if applied
+        .pointer("/metadata/managedFields")
+        .is_some_and(|m| !m.is_null())
+    {
+        return Err(PatchError::Malformed(
+            "metadata.managedFields must be nil".into(),
+        ));
+    }
     let subresource = subresource(ctx);
     let api_version = ctx.resource.api_version();
 

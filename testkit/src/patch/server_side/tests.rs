@@ -330,6 +330,15 @@ fn apply_needs_a_field_manager_and_a_matching_type() {
         "{err:?}"
     );
 
+    let mut with_managed = deployment(1, "x");
+    with_managed["metadata"]["managedFields"] = json!([{"manager": "me", "operation": "Apply"}]);
+    let err =
+        ssa(&resource, None, "mgr", false, &with_managed).expect_err("managedFields in an apply");
+    assert!(
+        matches!(err, PatchError::Malformed(ref m) if m.contains("managedFields")),
+        "{err:?}"
+    );
+
     let err = apply(
         PatchType::Apply,
         None,
