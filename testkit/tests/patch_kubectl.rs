@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use roperator_testkit::ApiServer;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 struct Kubectl {
     kubeconfig: PathBuf,
