@@ -424,7 +424,12 @@ pub(crate) fn write_over(
     let status_sub = t.ty.subresources.status;
     if t.status_write() {
         let status = new.get("status").cloned();
+        // Ownership recorded by a server-side apply to /status survives the status-only rule.
+        let managed = new.pointer("/metadata/managedFields").cloned();
         new = live.clone();
+        if let (Some(managed), Some(meta)) = (managed, meta_mut(&mut new)) {
+            meta.insert("managedFields".into(), managed);
+        }
         match status {
             Some(s) => new["status"] = s,
             None => {
@@ -559,12 +564,19 @@ fn v_copy_identity(live: &Value, new: &mut Value) {
     }
 }
 
-/// Equal apart from managedFields (which every write would otherwise touch).
+/// Equal apart from the times in managedFields (which every write would otherwise touch); a
+/// change of ownership alone (a second manager applying the same values) is a change.
 fn same_object(a: &Value, b: &Value) -> bool {
     let strip = |v: &Value| {
         let mut v = v.clone();
-        if let Some(m) = meta_mut(&mut v) {
-            m.remove("managedFields");
+        if let Some(Value::Array(entries)) =
+            meta_mut(&mut v).and_then(|m| m.get_mut("managedFields"))
+        {
+            for entry in entries.iter_mut() {
+                if let Some(entry) = entry.as_object_mut() {
+                    entry.remove("time");
+                }
+            }
         }
         v
     };
