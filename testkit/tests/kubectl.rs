@@ -130,7 +130,21 @@ async fn delete_wait_blocks_until_finalizers_are_gone() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn");
-    tokio::time::sleep(Duration::from_millis(800)).await;
+    // Wait until kubectl has deleted (the finalizer keeps the object) and is waiting on it.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while server
+        .requests()
+        .count(|r| r.verb == "watch" || r.verb == "get" && r.name.as_deref() == Some("held"))
+        == 0
+        || server.requests().count(|r| r.verb == "delete") == 0
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "kubectl never deleted and waited"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
     assert!(
         child.try_wait().expect("poll").is_none(),
         "kubectl waits while the finalizer holds"
@@ -165,13 +179,25 @@ async fn get_watch_prints_events() {
             "--output-watch-events",
             "-o",
             "json",
-            "--request-timeout=5s",
+            "--request-timeout=8s",
         ])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn");
-    tokio::time::sleep(Duration::from_millis(700)).await;
+    // Write only once kubectl's watch is open, so both changes arrive as watch events.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while server
+        .requests()
+        .count(|r| r.verb == "watch" && r.resource == "configmaps")
+        == 0
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "kubectl never started watching"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     server
         .load_yaml("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: w1\n")
         .expect("load");
