@@ -231,3 +231,72 @@ async fn several_served_versions_share_storage_and_can_be_withdrawn() {
     );
     assert!(at_v2.get("shared").await.is_ok());
 }
+
+#[tokio::test]
+async fn custom_objects_are_validated_and_pruned_by_their_schema() {
+    let server = ApiServer::new();
+    let mut def = crd();
+    def["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"] = json!({
+        "type": "object",
+        "required": ["message"],
+        "properties": {"message": {"type": "string"}, "replicas": {"type": "integer"}}
+    });
+    server.register_crd(&def).expect("register");
+    let echoes: Api<DynamicObject> =
+        Api::default_namespaced_with(server.client(), &echo_resource());
+
+    let mut missing = echo("m", "x");
+    missing.data["spec"] = json!({"replicas": 1});
+    let err = api_err(
+        echoes
+            .create(&PostParams::default(), &missing)
+            .await
+            .expect_err("required"),
+    );
+    assert_eq!((err.code, err.reason.as_str()), (422, "Invalid"));
+    assert!(err.message.contains("spec.message"), "{}", err.message);
+
+    let mut wrong_type = echo("t", "x");
+    wrong_type.data["spec"]["replicas"] = json!("three");
+    let err = api_err(
+        echoes
+            .create(&PostParams::default(), &wrong_type)
+            .await
+            .expect_err("type"),
+    );
+    assert_eq!(err.code, 422);
+    assert!(err.message.contains("spec.replicas"), "{}", err.message);
+
+    let mut extra = echo("p", "x");
+    extra.data["spec"]["unknown"] = json!("dropped");
+    let created = echoes
+        .create(&PostParams::default(), &extra)
+        .await
+        .expect("create");
+    assert!(
+        created.data["spec"].get("unknown").is_none(),
+        "unknown fields are pruned"
+    );
+}
+
+#[tokio::test]
+async fn cluster_scoped_kinds_have_no_namespace() {
+    let server = ApiServer::new();
+    let mut def = crd();
+    def["spec"]["scope"] = json!("Cluster");
+    server.register_crd(&def).expect("register");
+    let cluster: Api<DynamicObject> = Api::all_with(server.client(), &echo_resource());
+    let mut body = echo("c", "x");
+    body.metadata.namespace = Some("default".into());
+    let created = cluster
+        .create(&PostParams::default(), &body)
+        .await
+        .expect("create");
+    assert!(created.metadata.namespace.is_none());
+    let namespaced: Api<DynamicObject> =
+        Api::default_namespaced_with(server.client(), &echo_resource());
+    assert_eq!(
+        api_err(namespaced.get("c").await.expect_err("no namespaced path")).code,
+        404
+    );
+}
