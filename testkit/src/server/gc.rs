@@ -349,7 +349,7 @@ pub(crate) fn drain(st: &mut State, work: &mut Queue) {
                 if !r.ns.is_empty() {
                     work.push_back(Work::Namespace(r.ns.clone()));
                 }
-                super::objects::after_removal(st, work, &r, &last);
+                super::crd::after_removal(st, work, &r, &last);
             }
             Work::Evaluate(dep) => evaluate(st, work, &dep),
             Work::Foreground(uid) => check_foreground(st, work, &uid),

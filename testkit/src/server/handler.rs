@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use super::objects::{self, Target};
 use super::query::{Route, parse_query, route};
-use super::{Inner, ResponseBody, discovery, scale, served_types, watch};
+use super::{Inner, ResponseBody, delete, discovery, list, scale, served_types, watch};
 use crate::errors::ApiError;
 use crate::faults::FaultTarget;
 use crate::log::RequestRecord;
@@ -311,12 +311,12 @@ async fn resource_request(
     }
     let result = match verb {
         "get" => objects::get(inner, &t),
-        "list" => objects::list(inner, &t, query),
+        "list" => list::list(inner, &t, query),
         "create" => objects::create(inner, &t, &body, query),
         "update" => objects::update(inner, &t, &body, query),
         "patch" => objects::patch(inner, &t, &body, content_type, query),
-        "delete" => objects::delete(inner, &t, &body, query),
-        _ => objects::delete_collection(inner, &t, &body, query),
+        "delete" => delete::delete(inner, &t, &body, query),
+        _ => delete::delete_collection(inner, &t, &body, query),
     };
     match result {
         Ok((code, bytes)) => bytes_response(code, bytes),

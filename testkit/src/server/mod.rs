@@ -1,8 +1,11 @@
 //! The API server value users hold: construction, the in-process service, and test helpers.
 
+mod crd;
+mod delete;
 mod discovery;
 mod gc;
 mod handler;
+mod list;
 mod listen;
 mod objects;
 mod query;
