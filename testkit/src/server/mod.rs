@@ -6,6 +6,7 @@ mod handler;
 mod listen;
 mod objects;
 mod query;
+mod scale;
 mod watch;
 mod workloads;
 
