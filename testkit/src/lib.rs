@@ -102,7 +102,9 @@
 //!   webhooks), and defaulting of built-in fields (a Deployment's `strategy`, a Service's
 //!   `clusterIP`...). Pods get only `status.phase: Pending`.
 //! - Protobuf, Table (`as=Table`) and aggregated discovery responses: clients fall back to JSON,
-//!   as kubectl does.
+//!   as kubectl does. Protobuf request bodies get `415`: kubectl's typed generators
+//!   (`kubectl create deployment|configmap|secret ...`, `kubectl run`) send protobuf, so use
+//!   `kubectl create -f` / `kubectl apply -f` with a manifest instead.
 //! - `pods/log`, `exec`, `proxy`, `eviction`, `token` and other
 //!   connect-style subresources.
 //! - Graceful deletion periods (deletion is immediate unless finalizers hold it).

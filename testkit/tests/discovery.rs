@@ -153,3 +153,27 @@ async fn unknown_paths_methods_and_media_types() {
     .await;
     assert_eq!(code, 404, "configmaps have no status subresource");
 }
+
+#[tokio::test]
+async fn protobuf_bodies_are_refused_with_415() {
+    let server = ApiServer::new();
+    let client = server.client();
+    let (code, body) = raw(
+        &client,
+        "POST",
+        "/api/v1/namespaces/default/configmaps",
+        "application/vnd.kubernetes.protobuf",
+        "k8s\0",
+    )
+    .await;
+    assert_eq!(
+        (code, body["reason"].as_str()),
+        (415, Some("UnsupportedMediaType"))
+    );
+    assert!(
+        body["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("protobuf")),
+        "{body}"
+    );
+}

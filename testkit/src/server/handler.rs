@@ -273,6 +273,17 @@ async fn resource_request(
     if let Some(err) = outcome.error {
         return error_response(&err);
     }
+    if matches!(verb, "create" | "update")
+        && content_type.starts_with("application/vnd.kubernetes.protobuf")
+    {
+        // kubectl's typed commands (`kubectl create deployment ...`) send protobuf; without the
+        // generated protobuf schemas the body cannot be read, so say so plainly.
+        return error_response(&ApiError::new(
+            415,
+            "UnsupportedMediaType",
+            "the body of the request was in an unknown format - roperator-testkit accepts application/json and application/yaml bodies, not application/vnd.kubernetes.protobuf (use kubectl create -f / apply -f)",
+        ));
+    }
     if verb == "watch" {
         let mut t = t;
         if let Some(name) = t.name.take() {

@@ -898,6 +898,14 @@ pub(crate) fn delete(inner: &Inner, t: &Target, body: &[u8], q: &Query) -> Reply
     let mut st = inner.lock();
     let r = t.obj_ref(&name);
     let live = st.get_value(&r).ok_or_else(|| t.not_found(&name))?;
+    if t.ty.kind == "Namespace"
+        && t.ty.group.is_empty()
+        && matches!(name.as_str(), "default" | "kube-system" | "kube-public")
+    {
+        return Err(ApiError::forbidden(format!(
+            "namespaces \"{name}\" is forbidden: this namespace may not be deleted"
+        )));
+    }
     let live_uid = meta_str(&live, "uid").unwrap_or("").to_string();
     if let Some(uid) = &opts.uid
         && *uid != live_uid
