@@ -9,6 +9,13 @@
 //! `x-kubernetes-group-version-kind` extensions and the query parameters the server accepts
 //! (`fieldValidation` on PATCH is what tells kubectl to leave validation to the server).
 //!
+//! `/openapi/v2` is generated as JSON only. kubectl 1.32 asks for it in protobuf, and only as a
+//! fallback: it computes strategic merge patches from the v3 documents, explains from them, and
+//! leaves validation to the server once a v3 PATCH operation lists `fieldValidation` — so the
+//! server should answer a protobuf request for v2 with `406 Not Acceptable` rather than JSON.
+//! [`unknown_fields`] and [`prune_unknown_fields`] give the server what `fieldValidation=Strict`
+//! and the dropping of undeclared fields need, from the same schemas.
+//!
 //! Generating the documents takes a while (a Pod's schema alone is large), so they are cached
 //! and regenerated only when the set of served types changes (a fingerprint of the types is
 //! compared on every call).

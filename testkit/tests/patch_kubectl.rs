@@ -413,3 +413,53 @@ async fn moving_from_client_side_to_server_side_apply_keeps_ownership() {
     assert_eq!(live["spec"]["replicas"], 4);
     assert!(managers(&live).contains(&("kubectl".to_string(), "Apply".to_string())));
 }
+
+const SERVICE: &str = r#"
+apiVersion: v1
+kind: Service
+metadata:
+  name: web
+  namespace: default
+spec:
+  selector: {app: web}
+  ports:
+  - {name: http, port: 80, targetPort: 8080}
+  - {name: https, port: 443, targetPort: 8443}
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn service_ports_without_protocol_apply_both_ways() {
+    let server = ApiServer::new();
+    let (kubectl, _listening) = Kubectl::new(&server).await;
+    let v1 = kubectl.file("svc.yaml", SERVICE);
+    kubectl
+        .ok(&["apply", "--server-side", "-f", path_str(&v1)])
+        .await;
+    let moved = SERVICE.replace("targetPort: 8443", "targetPort: 9443");
+    let v2 = kubectl.file("svc2.yaml", &moved);
+    kubectl
+        .ok(&["apply", "--server-side", "-f", path_str(&v2)])
+        .await;
+    let live = kubectl.json(&["get", "service", "web"]).await;
+    let ports = live["spec"]["ports"].as_array().expect("ports");
+    assert_eq!(ports.len(), 2, "{ports:?}");
+    assert_eq!(ports[1]["targetPort"], 9443);
+    let owned = &live["metadata"]["managedFields"][0]["fieldsV1"]["f:spec"]["f:ports"];
+    assert!(
+        owned.get("k:{\"port\":443,\"protocol\":\"TCP\"}").is_some(),
+        "{owned}"
+    );
+
+    // Client-side apply of the same file by another name merges by port.
+    let other = SERVICE.replace("name: web\n  namespace", "name: api\n  namespace");
+    let v3 = kubectl.file("api.yaml", &other);
+    kubectl.ok(&["apply", "-f", path_str(&v3)]).await;
+    let edited = other.replace("targetPort: 8080", "targetPort: 7070");
+    let v4 = kubectl.file("api2.yaml", &edited);
+    kubectl.ok(&["apply", "-f", path_str(&v4)]).await;
+    let api = kubectl.json(&["get", "service", "api"]).await;
+    let ports = api["spec"]["ports"].as_array().expect("ports");
+    assert_eq!(ports.len(), 2, "{ports:?}");
+    assert_eq!(ports[0]["targetPort"], 7070);
+    assert_eq!(ports[1]["targetPort"], 8443);
+}

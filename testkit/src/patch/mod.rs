@@ -11,7 +11,9 @@
 //!   `strategic.rs` for the directives and the two small approximations.
 //! * Server-side apply (`application/apply-patch+yaml`), modelled:
 //!   - `fieldManager` is required; the body is YAML or JSON and must carry the type's
-//!     `apiVersion` and `kind` (and the object's name, when it exists);
+//!     `apiVersion` and `kind` (and the object's name, when it exists), no `managedFields`, no
+//!     field the schema does not declare and no list-map item without its keys (`400`, with
+//!     the upstream `failed to create typed patch object` messages);
 //!   - ownership per manager in `FieldsV1` form, one entry per (manager, operation,
 //!     subresource), with `apiVersion` and `time`; identity and server-set metadata
 //!     (`name`, `uid`, `resourceVersion`...) are owned by nobody, and for types with a status

@@ -412,3 +412,28 @@ fn fields_still_as_kubectl_last_applied_them_are_taken_over_without_force() {
     let err = ssa(&resource, Some(&drifted), "kubectl", false, &config).expect_err("conflict");
     assert!(matches!(err, PatchError::Conflicts(_)), "{err:?}");
 }
+
+#[test]
+fn configurations_that_do_not_fit_the_schema_are_refused() {
+    let resource = test_types::deployment();
+    let mut typo = deployment(1, "nginx:1");
+    typo["spec"]["replica"] = json!(3);
+    let err = ssa(&resource, None, "mgr", false, &typo).expect_err("undeclared field");
+    assert_eq!(
+        err,
+        PatchError::Malformed(
+            "failed to create typed patch object (default/web; apps/v1, Kind=Deployment): .spec.replica: field not declared in schema".into()
+        )
+    );
+
+    let widget = test_types::widget(test_types::widget_schema());
+    let keyless = json!({"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"},
+        "spec": {"size": 1, "ports": [{"name": "a"}, {"port": 80}]}});
+    let err = ssa(&widget, None, "mgr", false, &keyless).expect_err("item without its key");
+    assert!(
+        matches!(&err, PatchError::Malformed(m) if m.ends_with(
+            ".spec.ports: element 1: associative list with keys has an element that omits key field \"name\" (and doesn't have default value)"
+        )),
+        "{err:?}"
+    );
+}
