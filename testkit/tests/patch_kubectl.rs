@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use roperator_testkit::ApiServer;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 struct Kubectl {
     kubeconfig: PathBuf,
@@ -334,7 +334,11 @@ async fn custom_resources_are_validated_defaulted_and_refuse_strategic_patches()
     let server = ApiServer::new();
     let (kubectl, _listening) = Kubectl::new(&server).await;
     let crd = kubectl.file("crd.yaml", WIDGET_CRD);
-    kubectl.ok(&["apply", "-f", path_str(&crd)]).await;
+    kubectl
+        .ok(&["apply", "--server-side", "-f", path_str(&crd)])
+        .await;
+    let explained = kubectl.ok(&["explain", "widget.spec.size"]).await;
+    assert!(explained.contains("integer"), "{explained}");
 
     let bad = kubectl.file(
         "bad.yaml",
@@ -382,4 +386,80 @@ async fn custom_resources_are_validated_defaulted_and_refuse_strategic_patches()
         .await;
     let patched = kubectl.json(&["get", "widget", "w"]).await;
     assert_eq!(patched["spec"]["size"], 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn moving_from_client_side_to_server_side_apply_keeps_ownership() {
+    let server = ApiServer::new();
+    let (kubectl, _listening) = Kubectl::new(&server).await;
+    let v1 = kubectl.file("v1.yaml", DEPLOYMENT_V1);
+    kubectl.ok(&["apply", "-f", path_str(&v1)]).await;
+    let live = kubectl.json(&["get", "deployment", "web"]).await;
+    assert_eq!(
+        managers(&live),
+        [(
+            "kubectl-client-side-apply".to_string(),
+            "Update".to_string()
+        )]
+    );
+    // kubectl rewrites the client-side manager's ownership into its server-side one (with a JSON
+    // patch of managedFields) before applying, so changing a field it owned is no conflict.
+    let scaled = DEPLOYMENT_V1.replace("replicas: 2", "replicas: 4");
+    let v2 = kubectl.file("v2.yaml", &scaled);
+    kubectl
+        .ok(&["apply", "--server-side", "-f", path_str(&v2)])
+        .await;
+    let live = kubectl.json(&["get", "deployment", "web"]).await;
+    assert_eq!(live["spec"]["replicas"], 4);
+    assert!(managers(&live).contains(&("kubectl".to_string(), "Apply".to_string())));
+}
+
+const SERVICE: &str = r#"
+apiVersion: v1
+kind: Service
+metadata:
+  name: web
+  namespace: default
+spec:
+  selector: {app: web}
+  ports:
+  - {name: http, port: 80, targetPort: 8080}
+  - {name: https, port: 443, targetPort: 8443}
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn service_ports_without_protocol_apply_both_ways() {
+    let server = ApiServer::new();
+    let (kubectl, _listening) = Kubectl::new(&server).await;
+    let v1 = kubectl.file("svc.yaml", SERVICE);
+    kubectl
+        .ok(&["apply", "--server-side", "-f", path_str(&v1)])
+        .await;
+    let moved = SERVICE.replace("targetPort: 8443", "targetPort: 9443");
+    let v2 = kubectl.file("svc2.yaml", &moved);
+    kubectl
+        .ok(&["apply", "--server-side", "-f", path_str(&v2)])
+        .await;
+    let live = kubectl.json(&["get", "service", "web"]).await;
+    let ports = live["spec"]["ports"].as_array().expect("ports");
+    assert_eq!(ports.len(), 2, "{ports:?}");
+    assert_eq!(ports[1]["targetPort"], 9443);
+    let owned = &live["metadata"]["managedFields"][0]["fieldsV1"]["f:spec"]["f:ports"];
+    assert!(
+        owned.get("k:{\"port\":443,\"protocol\":\"TCP\"}").is_some(),
+        "{owned}"
+    );
+
+    // Client-side apply of the same file by another name merges by port.
+    let other = SERVICE.replace("name: web\n  namespace", "name: api\n  namespace");
+    let v3 = kubectl.file("api.yaml", &other);
+    kubectl.ok(&["apply", "-f", path_str(&v3)]).await;
+    let edited = other.replace("targetPort: 8080", "targetPort: 7070");
+    let v4 = kubectl.file("api2.yaml", &edited);
+    kubectl.ok(&["apply", "-f", path_str(&v4)]).await;
+    let api = kubectl.json(&["get", "service", "api"]).await;
+    let ports = api["spec"]["ports"].as_array().expect("ports");
+    assert_eq!(ports.len(), 2, "{ports:?}");
+    assert_eq!(ports[0]["targetPort"], 7070);
+    assert_eq!(ports[1]["targetPort"], 8443);
 }
