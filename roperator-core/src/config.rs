@@ -129,6 +129,7 @@ pub struct OperatorConfig {
     pub(crate) shutdown_grace: Duration,
     pub(crate) finalizer: Option<String>,
     pub(crate) server_address: Option<SocketAddr>,
+    pub(crate) version: String,
 }
 
 impl OperatorConfig {
@@ -153,6 +154,7 @@ impl OperatorConfig {
             shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
             finalizer: None,
             server_address: Some(DEFAULT_SERVER_ADDRESS),
+            version: env!("CARGO_PKG_VERSION").to_string(),
         }
     }
 
@@ -245,6 +247,14 @@ impl OperatorConfig {
         self
     }
 
+    /// The operator's version, sent in the user agent of every request as
+    /// `<name>/<version>` so that its writes can be told apart in an audit log (default: this
+    /// crate's version). Pass your crate's: `.with_version(env!("CARGO_PKG_VERSION"))`.
+    pub fn with_version(mut self, version: impl Into<String>) -> Self {
+        self.version = version.into();
+        self
+    }
+
     /// Serves no metrics or health endpoints.
     pub fn without_server(mut self) -> Self {
         self.server_address = None;
@@ -283,6 +293,7 @@ impl OperatorConfig {
     /// use roperator_core::prelude::*;
     ///
     /// let err = OperatorConfig::new("demo", &k8s_types::core::v1::ConfigMap)
+    ///     .with_child(k8s_types::core::v1::Secret, ChildConfig::replace())
     ///     .with_finalizer("cleanup")
     ///     .validate()
     ///     .unwrap_err();
@@ -328,10 +339,10 @@ impl OperatorConfig {
                 }
             }
         }
-        if let Some(selector) = &self.parent_selector {
-            if let Err(e) = selector.parse::<kube::core::Selector>() {
-                return fail(format!("parent selector {selector:?} is invalid: {e}"));
-            }
+        if let Some(selector) = &self.parent_selector
+            && let Err(e) = check_selector(selector)
+        {
+            return fail(format!("parent selector {selector:?} is invalid: {e}"));
         }
         if self.max_concurrent_syncs == 0 {
             return fail("max concurrent syncs must be at least 1".to_string());
@@ -397,6 +408,105 @@ fn check_finalizer(finalizer: &str) -> Result<(), Error> {
     Ok(())
 }
 
+/// Checks a label selector in the API server's string syntax: comma-separated `key`, `!key`,
+/// `key=value`, `key==value`, `key!=value`, `key in (v1,v2)`, `key notin (v1,v2)`.
+fn check_selector(selector: &str) -> Result<(), String> {
+    let mut parts = Vec::new();
+    let (mut depth, mut start) = (0i32, 0usize);
+    for (i, c) in selector.char_indices() {
+        match c {
+            '(' => depth += 1,
+            ')' => depth -= 1,
+            ',' if depth == 0 => {
+                parts.push(&selector[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+        if !(0..=1).contains(&depth) {
+            return Err("unbalanced parentheses".to_string());
+        }
+    }
+    if depth != 0 {
+        return Err("unbalanced parentheses".to_string());
+    }
+    parts.push(&selector[start..]);
+    for part in parts {
+        let part = part.trim();
+        if part.is_empty() {
+            return Err("empty requirement".to_string());
+        }
+        if let Some(key) = part.strip_prefix('!') {
+            check_label_key(key.trim())?;
+            continue;
+        }
+        if let Some((key, values)) = split_set(part) {
+            check_label_key(key)?;
+            for v in values.split(',') {
+                check_label_value(v.trim())?;
+            }
+            continue;
+        }
+        let (key, value) = if let Some((k, v)) = part.split_once("!=") {
+            (k, Some(v))
+        } else if let Some((k, v)) = part.split_once("==") {
+            (k, Some(v))
+        } else if let Some((k, v)) = part.split_once('=') {
+            (k, Some(v))
+        } else {
+            (part, None)
+        };
+        check_label_key(key.trim())?;
+        if let Some(v) = value {
+            check_label_value(v.trim())?;
+        }
+    }
+    Ok(())
+}
+
+fn split_set(part: &str) -> Option<(&str, &str)> {
+    let open = part.find('(')?;
+    let inner = part[open + 1..].strip_suffix(')')?;
+    let head = part[..open].trim_end();
+    let key = head
+        .strip_suffix(" notin")
+        .or_else(|| head.strip_suffix(" in"))?;
+    Some((key.trim(), inner))
+}
+
+fn check_label_key(key: &str) -> Result<(), String> {
+    let (prefix, name) = match key.split_once('/') {
+        Some((p, n)) => (Some(p), n),
+        None => (None, key),
+    };
+    if let Some(prefix) = prefix
+        && !crate::names::is_dns_subdomain(prefix)
+    {
+        return Err(format!("label key {key:?} has an invalid prefix"));
+    }
+    if !is_label_name(name) || name.is_empty() {
+        return Err(format!("label key {key:?} is not a valid label name"));
+    }
+    Ok(())
+}
+
+fn check_label_value(value: &str) -> Result<(), String> {
+    if value.is_empty() || is_label_name(value) {
+        Ok(())
+    } else {
+        Err(format!("label value {value:?} is not valid"))
+    }
+}
+
+/// Up to 63 alphanumerics, '-', '_' or '.', alphanumeric at both ends.
+fn is_label_name(s: &str) -> bool {
+    s.len() <= 63
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        && s.chars().next().is_none_or(|c| c.is_ascii_alphanumeric())
+        && s.chars().last().is_none_or(|c| c.is_ascii_alphanumeric())
+}
+
 fn is_dns_label_like(s: &str) -> bool {
     crate::names::is_dns_label(s)
 }
@@ -407,7 +517,7 @@ mod tests {
     use crate::k8s_types;
 
     fn base() -> OperatorConfig {
-        OperatorConfig::new("demo", &k8s_types::core::v1::ConfigMap)
+        OperatorConfig::new("demo", k8s_types::core::v1::ConfigMap)
             .with_child(k8s_types::core::v1::Secret, ChildConfig::replace())
     }
 
@@ -440,9 +550,11 @@ mod tests {
 
     #[test]
     fn rejects_bad_settings_with_a_message_naming_them() {
-        assert!(err(OperatorConfig::new("Demo", &k8s_types::core::v1::ConfigMap)).contains("\"Demo\""));
         assert!(
-            err(OperatorConfig::new("demo", &k8s_types::core::v1::ConfigMap))
+            err(OperatorConfig::new("Demo", k8s_types::core::v1::ConfigMap)).contains("\"Demo\"")
+        );
+        assert!(
+            err(OperatorConfig::new("demo", k8s_types::core::v1::ConfigMap))
                 .contains("no child types")
         );
         assert!(
@@ -458,6 +570,17 @@ mod tests {
                 .contains("cluster-scoped")
         );
         assert!(err(base().with_parent_selector("a in (")).contains("parent selector"));
+        assert!(err(base().with_parent_selector("a=b,,c")).contains("parent selector"));
+        assert!(err(base().with_parent_selector("bad key=x")).contains("parent selector"));
+        for ok in [
+            "tier=web",
+            "tier==web,env!=dev",
+            "!legacy",
+            "app in (a, b),x notin (c)",
+            "example.com/team",
+        ] {
+            assert!(base().with_parent_selector(ok).validate().is_ok(), "{ok}");
+        }
         assert!(err(base().with_max_concurrent_syncs(0)).contains("at least 1"));
         assert!(
             err(base().with_error_backoff(Duration::from_secs(2), Duration::from_secs(1)))
@@ -465,7 +588,13 @@ mod tests {
         );
         assert!(err(base().with_sync_timeout(Duration::ZERO)).contains("timeout"));
         assert!(err(base().within_namespace("Not_A_Namespace")).contains("Not_A_Namespace"));
-        for bad in ["cleanup", "example/cleanup", "example.com/", "Example.com/x", "a.b/c/d"] {
+        for bad in [
+            "cleanup",
+            "example/cleanup",
+            "example.com/",
+            "Example.com/x",
+            "a.b/c/d",
+        ] {
             assert!(
                 err(base().with_finalizer(bad)).contains("domain-qualified"),
                 "{bad}"
@@ -489,7 +618,7 @@ mod tests {
 
     #[test]
     fn accepts_a_cluster_scoped_parent_with_cluster_scoped_children() {
-        let c = OperatorConfig::new("demo", &k8s_types::core::v1::Namespace)
+        let c = OperatorConfig::new("demo", k8s_types::core::v1::Namespace)
             .with_child(k8s_types::rbac::v1::ClusterRole, ChildConfig::replace())
             .with_child(k8s_types::core::v1::ConfigMap, ChildConfig::on_delete())
             .with_finalizer("demo.example.com/cleanup");

@@ -49,9 +49,7 @@ pub enum Error {
     },
 
     /// No Kubernetes configuration could be found (no kubeconfig, not in a cluster).
-    #[error(
-        "no Kubernetes configuration found (set KUBECONFIG, or run inside a cluster): {0}"
-    )]
+    #[error("no Kubernetes configuration found (set KUBECONFIG, or run inside a cluster): {0}")]
     KubeConfig(#[source] kube::config::InferConfigError),
 
     /// A Kubernetes client could not be built from the configuration.

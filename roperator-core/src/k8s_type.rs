@@ -65,7 +65,8 @@ impl K8sType {
             api_version: intern(T::api_version(&())),
             kind: intern(T::kind(&())),
             plural: intern(T::plural(&())),
-            namespaced: TypeId::of::<T::Scope>() != TypeId::of::<k8s_openapi::ClusterResourceScope>(),
+            namespaced: TypeId::of::<T::Scope>()
+                != TypeId::of::<k8s_openapi::ClusterResourceScope>(),
         }
     }
 
@@ -97,19 +98,6 @@ impl K8sType {
             api_version: self.api_version.to_string(),
             kind: self.kind.to_string(),
             plural: self.plural.to_string(),
-        }
-    }
-
-    /// The URL of the collection, e.g. `/apis/apps/v1/namespaces/ns/deployments`.
-    pub(crate) fn collection_path(&self, namespace: Option<&str>) -> String {
-        let base = if self.group().is_empty() {
-            format!("/api/{}", self.api_version)
-        } else {
-            format!("/apis/{}", self.api_version)
-        };
-        match namespace {
-            Some(ns) if self.namespaced => format!("{base}/namespaces/{ns}/{}", self.plural),
-            _ => format!("{base}/{}", self.plural),
         }
     }
 }
@@ -402,22 +390,6 @@ mod tests {
         assert_eq!((core.group(), core.version()), ("", "v1"));
         let apps = k8s_types::apps::v1::Deployment;
         assert_eq!((apps.group(), apps.version()), ("apps", "v1"));
-    }
-
-    #[test]
-    fn collection_paths_follow_the_api_layout() {
-        assert_eq!(
-            k8s_types::core::v1::Service.collection_path(Some("ns")),
-            "/api/v1/namespaces/ns/services"
-        );
-        assert_eq!(
-            k8s_types::apps::v1::Deployment.collection_path(None),
-            "/apis/apps/v1/deployments"
-        );
-        assert_eq!(
-            k8s_types::core::v1::Namespace.collection_path(Some("ignored")),
-            "/api/v1/namespaces"
-        );
     }
 
     #[test]

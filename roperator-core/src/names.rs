@@ -41,7 +41,15 @@ mod tests {
         for ok in ["a.b", "web-1.example.com", "a"] {
             assert!(is_dns_subdomain(ok), "{ok}");
         }
-        for bad in ["", ".a", "a..b", "a.", "Web", "a/b", "x".repeat(254).as_str()] {
+        for bad in [
+            "",
+            ".a",
+            "a..b",
+            "a.",
+            "Web",
+            "a/b",
+            "x".repeat(254).as_str(),
+        ] {
             assert!(!is_dns_subdomain(bad), "{bad}");
         }
     }

@@ -26,8 +26,13 @@ pub(crate) struct Object {
 impl Object {
     /// Pulls the metadata out of `json`. Fails only when the object has no name.
     pub fn from_json(json: Value) -> Result<Self, String> {
-        let text = |ptr: &str| json.pointer(ptr).and_then(Value::as_str).map(str::to_string);
-        let name = text("/metadata/name").ok_or_else(|| "object has no metadata.name".to_string())?;
+        let text = |ptr: &str| {
+            json.pointer(ptr)
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        };
+        let name =
+            text("/metadata/name").ok_or_else(|| "object has no metadata.name".to_string())?;
         let label_parent = json
             .pointer("/metadata/labels")
             .and_then(|labels| labels.get(PARENT_UID_LABEL))

@@ -176,7 +176,9 @@ fn to_object(value: &impl Serialize, role: &str) -> Result<Object, Error> {
         source,
     })?;
     Object::from_json(json).map_err(|msg| {
-        Error::Config(format!("the {role} of a hand-built SyncRequest is unusable: {msg}"))
+        Error::Config(format!(
+            "the {role} of a hand-built SyncRequest is unusable: {msg}"
+        ))
     })
 }
 
@@ -216,7 +218,10 @@ mod tests {
         let req = SyncRequest::new(&parent(json!({"replicas": "three"}))).unwrap();
         let err = req.parent::<Parent>().unwrap_err().to_string();
         assert!(err.contains("parent P ns/p"), "{err}");
-        assert!(err.contains("replicas") || err.contains("invalid type"), "{err}");
+        assert!(
+            err.contains("replicas") || err.contains("invalid type"),
+            "{err}"
+        );
         assert!(req.parent::<Parent>().is_err());
         let ok = SyncRequest::new(&parent(json!({"replicas": 3}))).unwrap();
         assert!(ok.parent::<Parent>().is_ok());
@@ -243,20 +248,28 @@ mod tests {
             Some(&dep)
         );
         assert_eq!(req.all_children().count(), 2);
-        assert_eq!((req.parent_name(), req.parent_namespace(), req.parent_uid()), ("p", Some("ns"), "u"));
+        assert_eq!(
+            (req.parent_name(), req.parent_namespace(), req.parent_uid()),
+            ("p", Some("ns"), "u")
+        );
     }
 
     #[test]
     fn a_child_that_does_not_deserialize_is_an_error_naming_it() {
         let bad = json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web", "namespace": "ns"}, "spec": {"ports": "many"}});
-        let req = SyncRequest::new(&parent(json!({}))).unwrap().with_child(&bad).unwrap();
+        let req = SyncRequest::new(&parent(json!({})))
+            .unwrap()
+            .with_child(&bad)
+            .unwrap();
         let err = req.children::<Service>().unwrap_err().to_string();
         assert!(err.contains("child Service ns/web"), "{err}");
     }
 
     #[test]
     fn hand_built_requests_need_named_objects() {
-        let err = SyncRequest::new(&json!({"metadata": {}})).unwrap_err().to_string();
+        let err = SyncRequest::new(&json!({"metadata": {}}))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("metadata.name"), "{err}");
     }
 }

@@ -1,0 +1,1 @@
+//! Exhaustive tests of validation and planning.
