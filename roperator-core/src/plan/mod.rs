@@ -130,24 +130,20 @@ pub(crate) fn plan(
                 object: full,
             }),
             Some(live) if live.deleting => {} // wait until it is gone, then create it again
-            Some(live) => {
-                if !is_changed(live, d, &full) {
-                } else {
-                    match d.update {
-                        UpdateStrategy::OnDelete => {}
-                        UpdateStrategy::Recreate => actions.push(Action::Delete {
-                            child_type: d.child_type,
-                            observed: Arc::clone(live),
-                            reason: DeleteReason::Recreate,
-                        }),
-                        UpdateStrategy::Replace => actions.push(Action::Replace {
-                            child_type: d.child_type,
-                            object: replacement(live, &full),
-                            observed: Arc::clone(live),
-                        }),
-                    }
-                }
-            }
+            Some(live) if !is_changed(live, d, &full) => {}
+            Some(live) => match d.update {
+                UpdateStrategy::OnDelete => {}
+                UpdateStrategy::Recreate => actions.push(Action::Delete {
+                    child_type: d.child_type,
+                    observed: Arc::clone(live),
+                    reason: DeleteReason::Recreate,
+                }),
+                UpdateStrategy::Replace => actions.push(Action::Replace {
+                    child_type: d.child_type,
+                    object: replacement(live, &full),
+                    observed: Arc::clone(live),
+                }),
+            },
         }
         wanted.insert(id);
     }
