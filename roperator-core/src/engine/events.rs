@@ -3,6 +3,7 @@
 
 use k8s_openapi::api::core::v1::ObjectReference;
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+use futures::StreamExt;
 use tokio::sync::mpsc;
 
 use crate::k8s_type::K8sType;
@@ -28,11 +29,18 @@ impl Events {
             },
         );
         tokio::spawn(async move {
-            while let Some((reference, event)) = rx.recv().await {
-                if let Err(e) = recorder.publish(&event, &reference).await {
-                    tracing::debug!(error = %e, "could not publish an event");
-                }
-            }
+            // A few at a time, so that a burst (a create storm) drains quickly.
+            let stream = futures::stream::poll_fn(move |cx| rx.poll_recv(cx));
+            stream
+                .for_each_concurrent(8, |(reference, event)| {
+                    let recorder = &recorder;
+                    async move {
+                        if let Err(e) = recorder.publish(&event, &reference).await {
+                            tracing::debug!(error = %e, "could not publish an event");
+                        }
+                    }
+                })
+                .await;
         });
         Self { tx }
     }

@@ -166,8 +166,27 @@ async fn a_resync_of_a_thousand_converged_parents_writes_nothing() {
     for i in 0..1000 {
         create_echo(&server, &format!("s{i:04}"), json!({"message": "same"})).await;
     }
-    op.converge(LONG).await.unwrap();
-    assert_eq!(managed_children(&server).len(), 3000);
+    // Resyncs keep the queue busy, so convergence is read from the server: every child exists
+    // and every parent shows its status.
+    op.wait_until(LONG, || {
+        managed_children(&server).len() == 3000
+            && server
+                .objects("test.roperator.io/v1", "Echo", Some(NS))
+                .iter()
+                .all(|p| p["status"]["observedGeneration"] == 1)
+    })
+    .await
+    .unwrap();
+    // Events about the creations are published in the background; let them drain.
+    let mut last = usize::MAX;
+    loop {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let now = server.objects("events.k8s.io/v1", "Event", Some(NS)).len();
+        if now == last {
+            break;
+        }
+        last = now;
+    }
     server.clear_requests();
     let before = metric(&op, "roperator_syncs_total{result=\"success\"}");
     // Wait for at least one full resync of every parent.
