@@ -1,9 +1,9 @@
 //! Kubernetes Events on parents, published in the background so that a slow or failing events
 //! API never holds up a sync.
 
+use futures::StreamExt;
 use k8s_openapi::api::core::v1::ObjectReference;
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
-use futures::StreamExt;
 use tokio::sync::mpsc;
 
 use crate::k8s_type::K8sType;

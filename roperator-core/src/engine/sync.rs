@@ -257,7 +257,9 @@ async fn sync_once(
                     return SyncOutcome::NotLeader;
                 }
             };
-            let creates = actions.iter().any(|a| matches!(a, plan::Action::Create { .. }));
+            let creates = actions
+                .iter()
+                .any(|a| matches!(a, plan::Action::Create { .. }));
             if creates {
                 match engine.writer.parent_is_live(&parent).await {
                     Ok(true) => {}

@@ -296,10 +296,15 @@ impl Writer {
     /// its children, and their deletion may be seen before the parent's; without this read the
     /// engine would create them again for a parent that is gone.
     pub async fn parent_is_live(&self, parent: &Object) -> Result<bool, WriteError> {
-        let what = format!("read of {} {}", self.parent_type.kind, parent.display_name());
+        let what = format!(
+            "read of {} {}",
+            self.parent_type.kind,
+            parent.display_name()
+        );
         match self.parent_api(parent).get_opt(&parent.name).await {
-            Ok(Some(live)) => Ok(to_object(&live)
-                .is_some_and(|o| o.uid == parent.uid && !o.deleting)),
+            Ok(Some(live)) => {
+                Ok(to_object(&live).is_some_and(|o| o.uid == parent.uid && !o.deleting))
+            }
             Ok(None) => Ok(false),
             Err(e) => Err(self.classify(what, e)),
         }
