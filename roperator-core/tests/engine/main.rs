@@ -5,4 +5,5 @@ mod common;
 mod e2e;
 mod faults;
 mod finalize;
+mod observability;
 mod policies;
