@@ -59,6 +59,14 @@ pub(crate) struct Cache {
     state: Mutex<State>,
 }
 
+/// The same version of the same object: typically the watch echoing a write whose result the
+/// writer already put in the cache. Nothing changed, so nothing needs a sync.
+fn is_same(new: &Object, old: &Object) -> bool {
+    new.uid == old.uid
+        && !new.resource_version.is_empty()
+        && new.resource_version == old.resource_version
+}
+
 /// Resource versions are opaque by contract but integers in every API server in practice; when
 /// both are, an older one never overwrites a newer one (a watch event can arrive after the
 /// response of a later write that the writer already put in the cache).
@@ -85,7 +93,7 @@ impl Cache {
         let key = ObjectKey::of(&obj);
         let mut s = self.lock();
         if let Some(old) = s.parents.get(&key) {
-            if is_older(&obj, old) {
+            if is_older(&obj, old) || is_same(&obj, old) {
                 return None;
             }
             if old.uid != obj.uid {
@@ -118,7 +126,7 @@ impl Cache {
         let mut s = self.lock();
         let mut owners = Vec::new();
         if let Some(old) = s.children.get(&key) {
-            if is_older(&obj, old) {
+            if is_older(&obj, old) || is_same(&obj, old) {
                 return owners;
             }
             if let Some(old_parent) = old.parent_uid.clone()
@@ -248,6 +256,9 @@ mod tests {
             vec![pk.clone()]
         );
         assert!(cache.upsert_child(0, child("c", "C", "P", "4")).is_empty());
+        // The watch echoing a version the cache has already seen queues nothing.
+        assert!(cache.upsert_child(0, child("c", "C", "P", "5")).is_empty());
+        assert!(cache.upsert_parent(parent("p", "P", "1")).is_none());
         let (_, children) = cache.snapshot(&pk).unwrap();
         assert_eq!(children.len(), 1);
         assert_eq!(children[0].resource_version, "5");

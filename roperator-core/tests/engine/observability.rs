@@ -70,7 +70,12 @@ async fn a_status_that_changes_on_every_call_is_slowed_down_and_reported() {
     let counter = Arc::clone(&calls);
     let op = TestOperator::start(&server, config(), move |_req: &SyncRequest| {
         let n = counter.fetch_add(1, Ordering::SeqCst);
-        Ok::<_, Error>(SyncResponse::new().with_status(&json!({"calls": n})))
+        // Asking for an immediate resync while changing the status every time: each sync writes.
+        Ok::<_, Error>(
+            SyncResponse::new()
+                .with_status(&json!({"calls": n}))
+                .resync_after(Duration::from_millis(1)),
+        )
     });
     create_echo(&server, "hot", json!({})).await;
     op.wait_until(LONG, || {
@@ -83,7 +88,7 @@ async fn a_status_that_changes_on_every_call_is_slowed_down_and_reported() {
     server.clear_requests();
     tokio::time::sleep(Duration::from_secs(2)).await;
     let status_writes = operator_writes(&server).len();
-    // Unchecked, every status write would trigger the next sync at once: hundreds per second.
+    // Unchecked, a sync (and a write) every millisecond: hundreds per second.
     // Spaced by the backoff (at most 500 ms here), a handful.
     assert!(status_writes <= 12, "{status_writes} status writes in 2 s");
     assert!(
