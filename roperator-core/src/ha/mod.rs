@@ -2,6 +2,7 @@
 
 mod config;
 mod store;
+pub mod transport;
 mod types;
 
 pub use config::{
@@ -9,4 +10,5 @@ pub use config::{
     parse_peer_list,
 };
 pub use store::{DataDir, DataDirError, DirState, LogStore, StateMachineStore};
+pub use transport::NetworkFaults;
 pub use types::{Command, Entry, NodeId, RaftNode, TypeConfig};
