@@ -126,7 +126,12 @@ impl Inner {
         {
             let mut t = lock(&self.tenure);
             if !t.token.is_cancelled() && (t.confirmed_at.is_some() || t.leading) {
-                tracing::info!(node = self.node_id, term = t.term, why, "write permits revoked");
+                tracing::info!(
+                    node = self.node_id,
+                    term = t.term,
+                    why,
+                    "write permits revoked"
+                );
             }
             t.token.cancel();
             t.token = CancellationToken::new();

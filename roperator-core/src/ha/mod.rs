@@ -20,6 +20,7 @@
 
 mod config;
 mod gate;
+mod incarnation;
 mod metrics;
 mod node;
 mod store;
@@ -31,6 +32,7 @@ pub use config::{
     parse_peer_list,
 };
 pub use gate::{MembershipError, RaftGate};
+pub use incarnation::Incarnations;
 pub use metrics::HaMetrics;
 pub use node::{StartError, StartOptions, start, start_with};
 pub use store::{DataDir, DataDirError, DirState, LogStore, StateMachineStore};

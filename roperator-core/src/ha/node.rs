@@ -9,6 +9,7 @@ use tokio::net::TcpListener;
 
 use super::config::{ConfigError, RaftConfig, TransportSecurity};
 use super::gate::RaftGate;
+use super::incarnation::Incarnations;
 use super::store::{DataDir, DataDirError, DirState, LogStore, StateMachineStore};
 use super::transport::{Network, NetworkFaults, PeerStatus, RaftServer, TlsError, TlsMaterial};
 use super::types::RaftNode;
@@ -82,22 +83,23 @@ pub async fn start_with(config: RaftConfig, options: StartOptions) -> Result<Raf
         Some(TransportSecurity::Tls(paths)) => Some(TlsMaterial::load(paths)?),
         _ => None,
     };
-    let network = Network::new(
+    let probe_network = Network::new(
         node_id,
         &config.cluster_name,
         tls.as_ref().map(|t| t.client.clone()),
         options.faults.clone(),
+        None,
     );
-    let (dir, dir_state) = DataDir::open(&config.data_dir, node_id, &config.cluster_name)?;
+    let (mut dir, dir_state) = DataDir::open(&config.data_dir, node_id, &config.cluster_name)?;
     let probe_window = options
         .probe_window
         .unwrap_or(config.timing.election_timeout_max * 2);
 
     let mut peers_initialized = false;
     if dir_state == DirState::Fresh && !config.is_single_node() {
-        let statuses = probe_peers(&config, &network, probe_window).await;
+        let statuses = probe_peers(&config, &probe_network, probe_window).await;
         for status in &statuses {
-            if status.initialized && status.members.contains(&node_id) {
+            if status.your_incarnation.is_some() {
                 return Err(DataDirError::Wiped {
                     dir: config.data_dir.clone(),
                     node_id,
@@ -113,8 +115,16 @@ pub async fn start_with(config: RaftConfig, options: StartOptions) -> Result<Raf
         dir.claim()?;
     }
 
+    let incarnations = Incarnations::load(&dir)?;
+    let network = Network::new(
+        node_id,
+        &config.cluster_name,
+        tls.as_ref().map(|t| t.client.clone()),
+        options.faults.clone(),
+        Some(incarnations.clone()),
+    );
     let log = LogStore::open(&dir)?;
-    let machine = StateMachineStore::open(&dir)?;
+    let machine = StateMachineStore::open(&dir, Some(incarnations.clone()))?;
     let raft_config = Arc::new(config.openraft_config()?);
     let raft_err = |e: &dyn std::fmt::Display| StartError::Raft {
         node_id,
@@ -126,16 +136,14 @@ pub async fn start_with(config: RaftConfig, options: StartOptions) -> Result<Raf
 
     let server = match (options.listener, config.listen) {
         (Some(listener), _) => Some(listener),
-        (None, Some(addr)) if !config.is_single_node() => {
-            Some(
-                TcpListener::bind(addr)
-                    .await
-                    .map_err(|source| StartError::Listen {
-                        addr: addr.to_string(),
-                        source,
-                    })?,
-            )
-        }
+        (None, Some(addr)) if !config.is_single_node() => Some(
+            TcpListener::bind(addr)
+                .await
+                .map_err(|source| StartError::Listen {
+                    addr: addr.to_string(),
+                    source,
+                })?,
+        ),
         _ => None,
     }
     .map(|listener| {
@@ -146,6 +154,7 @@ pub async fn start_with(config: RaftConfig, options: StartOptions) -> Result<Raf
             &config.cluster_name,
             tls.as_ref().map(|t| t.server.clone()),
             options.faults.clone(),
+            incarnations.clone(),
         )
         .map_err(|source| StartError::Listen {
             addr: "bound listener".to_string(),
@@ -163,7 +172,10 @@ pub async fn start_with(config: RaftConfig, options: StartOptions) -> Result<Raf
             .iter()
             .map(|(id, addr)| (*id, BasicNode::new(addr)))
             .collect();
-        tracing::info!(?members, "initializing the raft group (first start of ordinal 0)");
+        tracing::info!(
+            ?members,
+            "initializing the raft group (first start of ordinal 0)"
+        );
         if let Err(e) = raft.initialize(members).await {
             // Another start raced us, or a peer's log reached us first: already initialized.
             tracing::info!(error = %e, "raft group not initialized by this node");

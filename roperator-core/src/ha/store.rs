@@ -23,6 +23,7 @@ use openraft::{
 };
 use serde::{Deserialize, Serialize};
 
+use super::incarnation::Incarnations;
 use super::types::{Entry, NodeId, TypeConfig};
 
 /// Why the data directory cannot be used.
@@ -72,12 +73,12 @@ pub enum DataDirError {
     },
     /// The directory is empty but the cluster already counts this node as a member.
     #[error(
-        "raft data directory {} is empty, but node {node_id} is already a member of the running \
-         cluster (peer {peer} reports members {members:?}): the directory was wiped, and rejoining \
-         with an empty log could elect two leaders or lose committed entries. Recovery: on the \
-         leader remove node {node_id} from the membership (RaftGate::remove_member), restart this \
-         pod so it starts as a new, empty learner, then add it again (RaftGate::add_member); or \
-         restore the directory from a backup.",
+        "raft data directory {} is empty, but peer {peer} already knows node {node_id} with Raft \
+         state (members {members:?}): the directory was wiped, and rejoining with an empty log \
+         and no memory of its votes could elect two leaders in one term or lose committed \
+         entries. Recovery: on the leader remove node {node_id} from the membership \
+         (RaftGate::remove_member), restart this pod so it starts as a new, empty node, then add \
+         it again (RaftGate::add_member); or restore the directory from a backup.",
         dir.display()
     )]
     Wiped {
@@ -97,6 +98,9 @@ pub enum DataDirError {
 struct Identity {
     node_id: u64,
     cluster: String,
+    /// Random, chosen when the directory is first claimed: a wiped and re-created directory gets
+    /// another one, which is how peers recognise it.
+    incarnation: String,
 }
 
 /// The data directory of one node.
@@ -105,6 +109,7 @@ pub struct DataDir {
     dir: PathBuf,
     node_id: u64,
     cluster: String,
+    incarnation: Option<String>,
 }
 
 /// Whether a data directory already holds this node's history.
@@ -130,14 +135,16 @@ impl DataDir {
         cluster: &str,
     ) -> Result<(Self, DirState), DataDirError> {
         let dir = dir.into();
-        let this = Self {
+        let mut this = Self {
             dir: dir.clone(),
             node_id,
             cluster: cluster.to_string(),
+            incarnation: None,
         };
         std::fs::create_dir_all(&dir).map_err(|source| this.io(&dir, "create", source))?;
         match this.read_json::<Identity>(IDENTITY)? {
             Some(id) if id.node_id == node_id && id.cluster == cluster => {
+                this.incarnation = Some(id.incarnation);
                 Ok((this, DirState::Existing))
             }
             Some(id) => Err(DataDirError::NotOurs {
@@ -161,15 +168,25 @@ impl DataDir {
         &self.dir
     }
 
-    /// Records that this directory belongs to this node; done once the node is allowed to join.
-    pub fn claim(&self) -> Result<(), DataDirError> {
+    /// Records that this directory belongs to this node, under a new incarnation; done once the
+    /// node is allowed to join.
+    pub fn claim(&mut self) -> Result<(), DataDirError> {
+        let incarnation = format!("{:032x}", rand::random::<u128>());
         self.write_json(
             IDENTITY,
             &Identity {
                 node_id: self.node_id,
                 cluster: self.cluster.clone(),
+                incarnation: incarnation.clone(),
             },
-        )
+        )?;
+        self.incarnation = Some(incarnation);
+        Ok(())
+    }
+
+    /// The incarnation of this directory (`None` until claimed).
+    pub fn incarnation(&self) -> Option<&str> {
+        self.incarnation.as_deref()
     }
 
     fn io(&self, file: &Path, action: &'static str, source: std::io::Error) -> DataDirError {
@@ -181,7 +198,7 @@ impl DataDir {
         }
     }
 
-    fn read_json<T: serde::de::DeserializeOwned>(
+    pub(crate) fn read_json<T: serde::de::DeserializeOwned>(
         &self,
         name: &str,
     ) -> Result<Option<T>, DataDirError> {
@@ -201,7 +218,11 @@ impl DataDir {
     }
 
     /// Replaces `name` atomically and durably.
-    fn write_json<T: Serialize>(&self, name: &str, value: &T) -> Result<(), DataDirError> {
+    pub(crate) fn write_json<T: Serialize>(
+        &self,
+        name: &str,
+        value: &T,
+    ) -> Result<(), DataDirError> {
         let path = self.dir.join(name);
         let tmp = self.dir.join(format!("{name}.tmp"));
         let bytes = serde_json::to_vec(value).map_err(|e| DataDirError::Corrupt {
@@ -424,6 +445,7 @@ struct StoredSnapshot {
 #[derive(Debug)]
 struct MachineInner {
     dir: DataDir,
+    incarnations: Option<Incarnations>,
     state: MachineState,
     snapshot: Option<StoredSnapshot>,
     snapshots_built: u64,
@@ -437,7 +459,7 @@ pub struct StateMachineStore {
 
 impl StateMachineStore {
     /// Restores the state machine from the last snapshot in `dir`.
-    pub fn open(dir: &DataDir) -> Result<Self, DataDirError> {
+    pub fn open(dir: &DataDir, incarnations: Option<Incarnations>) -> Result<Self, DataDirError> {
         let snapshot = dir.read_json::<StoredSnapshot>(SNAPSHOT)?;
         let state = match &snapshot {
             Some(s) => serde_json::from_slice(&s.data).map_err(|e| DataDirError::Corrupt {
@@ -450,6 +472,7 @@ impl StateMachineStore {
         Ok(Self {
             inner: Arc::new(Mutex::new(MachineInner {
                 dir: dir.clone(),
+                incarnations,
                 state,
                 snapshot,
                 snapshots_built: 0,
@@ -528,6 +551,9 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
             inner.state.last_applied = Some(e.log_id);
             if let EntryPayload::Membership(m) = &e.payload {
                 inner.state.membership = StoredMembership::new(Some(e.log_id), m.clone());
+                if let Some(inc) = &inner.incarnations {
+                    inc.forget_except(m.nodes().map(|(id, _)| *id).collect());
+                }
             }
             out.push(());
         }
@@ -558,7 +584,18 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
             data,
         })
         .await?;
-        lock(&self.inner).state = state;
+        let mut inner = lock(&self.inner);
+        if let Some(inc) = &inner.incarnations {
+            inc.forget_except(
+                state
+                    .membership
+                    .membership()
+                    .nodes()
+                    .map(|(id, _)| *id)
+                    .collect(),
+            );
+        }
+        inner.state = state;
         Ok(())
     }
 
@@ -587,7 +624,7 @@ mod tests {
     #[tokio::test]
     async fn restart_keeps_vote_and_log() {
         let tmp = tempfile::tempdir().unwrap();
-        let (dir, state) = DataDir::open(tmp.path(), 0, "c").unwrap();
+        let (mut dir, state) = DataDir::open(tmp.path(), 0, "c").unwrap();
         assert_eq!(state, DirState::Fresh);
         dir.claim().unwrap();
         let mut log = LogStore::open(&dir).unwrap();
@@ -625,9 +662,9 @@ mod tests {
     #[tokio::test]
     async fn snapshot_restores_membership_after_restart() {
         let tmp = tempfile::tempdir().unwrap();
-        let (dir, _) = DataDir::open(tmp.path(), 0, "c").unwrap();
+        let (mut dir, _) = DataDir::open(tmp.path(), 0, "c").unwrap();
         dir.claim().unwrap();
-        let mut sm = StateMachineStore::open(&dir).unwrap();
+        let mut sm = StateMachineStore::open(&dir, None).unwrap();
         let members = Membership::new(
             vec![[0, 1, 2].into()],
             BTreeMap::from([
@@ -642,7 +679,7 @@ mod tests {
         let built = sm.build_snapshot().await.unwrap();
         assert_eq!(built.meta.last_log_id.map(|l| l.index), Some(2));
 
-        let mut sm = StateMachineStore::open(&dir).unwrap();
+        let mut sm = StateMachineStore::open(&dir, None).unwrap();
         let (applied, membership) = sm.applied_state().await.unwrap();
         assert_eq!(applied.map(|l| l.index), Some(2));
         assert_eq!(
@@ -655,7 +692,7 @@ mod tests {
     #[test]
     fn directory_of_another_node_or_partly_deleted_is_refused() {
         let tmp = tempfile::tempdir().unwrap();
-        let (dir, _) = DataDir::open(tmp.path(), 1, "c").unwrap();
+        let (mut dir, _) = DataDir::open(tmp.path(), 1, "c").unwrap();
         dir.claim().unwrap();
         let err = DataDir::open(tmp.path(), 2, "c").unwrap_err().to_string();
         assert!(err.contains("belongs to node 1"), "{err}");

@@ -24,8 +24,10 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 
 use super::{
-    CLUSTER_HEADER, FROM_HEADER, NetworkFaults, PeerStatus, TransportError, split_host,
+    CLUSTER_HEADER, FROM_HEADER, INCARNATION_HEADER, NetworkFaults, PeerStatus, TransportError,
+    split_host,
 };
+use crate::ha::incarnation::Incarnations;
 use crate::ha::types::{NodeId, TypeConfig};
 
 /// Idle connections kept per peer; openraft runs a few RPC streams to each peer at once
@@ -43,16 +45,19 @@ struct Shared {
     cluster: String,
     tls: Option<tokio_rustls::TlsConnector>,
     faults: NetworkFaults,
+    incarnations: Option<Incarnations>,
     peers: Mutex<HashMap<(NodeId, String), PeerClient>>,
 }
 
 impl Network {
-    /// A factory for node `self_id`; `tls: None` means plaintext.
+    /// A factory for node `self_id`; `tls: None` means plaintext. Without `incarnations` (before
+    /// the data directory is claimed) only [`PeerClient::status`] is meaningful.
     pub fn new(
         self_id: NodeId,
         cluster: &str,
         tls: Option<Arc<rustls::ClientConfig>>,
         faults: NetworkFaults,
+        incarnations: Option<Incarnations>,
     ) -> Self {
         Self {
             shared: Arc::new(Shared {
@@ -60,6 +65,7 @@ impl Network {
                 cluster: cluster.to_string(),
                 tls: tls.map(tokio_rustls::TlsConnector::from),
                 faults,
+                incarnations,
                 peers: Mutex::new(HashMap::new()),
             }),
         }
@@ -67,11 +73,7 @@ impl Network {
 
     /// The client for `target` at `addr` (shared, so its connections are reused).
     pub fn client(&self, target: NodeId, addr: &str) -> PeerClient {
-        let mut peers = self
-            .shared
-            .peers
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
+        let mut peers = self.shared.peers.lock().unwrap_or_else(|p| p.into_inner());
         peers
             .entry((target, addr.to_string()))
             .or_insert_with(|| PeerClient {
@@ -191,13 +193,17 @@ impl PeerClient {
             Some(s) => s,
             None => self.connect().await?,
         };
-        let request = http::Request::builder()
+        let mut request = http::Request::builder()
             .method(method)
             .uri(path)
             .header(http::header::HOST, split_host(&self.inner.addr))
             .header(http::header::CONTENT_TYPE, "application/json")
             .header(FROM_HEADER, shared.self_id.to_string())
-            .header(CLUSTER_HEADER, shared.cluster.as_str())
+            .header(CLUSTER_HEADER, shared.cluster.as_str());
+        if let Some(inc) = &shared.incarnations {
+            request = request.header(INCARNATION_HEADER, inc.own());
+        }
+        let request = request
             .body(Full::new(body))
             .map_err(|e| CallError::Network(self.error(format!("request: {e}"))))?;
         let response = sender
@@ -205,6 +211,11 @@ impl PeerClient {
             .await
             .map_err(|e| CallError::Network(self.error(format!("send: {e}"))))?;
         let status = response.status();
+        let peer_incarnation = response
+            .headers()
+            .get(INCARNATION_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
         let body = response
             .into_body()
             .collect()
@@ -212,6 +223,12 @@ impl PeerClient {
             .map_err(|e| CallError::Network(self.error(format!("read reply: {e}"))))?
             .to_bytes();
         self.put_idle(sender);
+        if let (Some(incs), Some(peer)) = (&shared.incarnations, &peer_incarnation) {
+            // A reply from a peer whose directory was wiped must not count (for instance as a
+            // vote it no longer remembers casting).
+            incs.check(self.inner.target, peer)
+                .map_err(|reason| CallError::Unreachable(self.error(reason)))?;
+        }
         if !status.is_success() {
             return Err(CallError::Unreachable(self.error(format!(
                 "HTTP {status}: {}",
@@ -308,10 +325,13 @@ impl RaftNetwork<TypeConfig> for PeerClient {
         InstallSnapshotResponse<NodeId>,
         RPCError<NodeId, BasicNode, RaftError<NodeId, InstallSnapshotError>>,
     > {
-        let reply: Result<InstallSnapshotResponse<NodeId>, RaftError<NodeId, InstallSnapshotError>> =
-            self.call("/raft/snapshot", &rpc, option.hard_ttl())
-                .await
-                .map_err(|e| self.rpc_error(RPCTypes::InstallSnapshot, e))?;
+        let reply: Result<
+            InstallSnapshotResponse<NodeId>,
+            RaftError<NodeId, InstallSnapshotError>,
+        > = self
+            .call("/raft/snapshot", &rpc, option.hard_ttl())
+            .await
+            .map_err(|e| self.rpc_error(RPCTypes::InstallSnapshot, e))?;
         reply.map_err(|e| self.remote(e))
     }
 

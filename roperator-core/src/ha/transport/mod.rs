@@ -20,6 +20,7 @@ pub use tls::{TlsError, TlsMaterial};
 
 pub(crate) const FROM_HEADER: &str = "x-roperator-raft-from";
 pub(crate) const CLUSTER_HEADER: &str = "x-roperator-raft-cluster";
+pub(crate) const INCARNATION_HEADER: &str = "x-roperator-raft-incarnation";
 
 /// A transport failure (reported to openraft as `Unreachable` or `Timeout`).
 #[derive(Debug, Clone, thiserror::Error)]
@@ -46,6 +47,9 @@ pub struct PeerStatus {
     pub leader: Option<u64>,
     /// Its current term.
     pub term: u64,
+    /// The incarnation it recorded for the asking node: `Some` means the asking node already took
+    /// part in the group with some data directory.
+    pub your_incarnation: Option<String>,
 }
 
 /// Fault injection for tests: drops traffic between given nodes.

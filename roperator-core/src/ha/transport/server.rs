@@ -16,7 +16,8 @@ use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use super::{CLUSTER_HEADER, FROM_HEADER, NetworkFaults, PeerStatus};
+use super::{CLUSTER_HEADER, FROM_HEADER, INCARNATION_HEADER, NetworkFaults, PeerStatus};
+use crate::ha::incarnation::Incarnations;
 use crate::ha::types::{NodeId, RaftNode, TypeConfig};
 
 /// Snapshots of the tiny state machine are a few hundred bytes; anything this large is not ours.
@@ -44,6 +45,7 @@ struct Ctx {
     node_id: NodeId,
     cluster: String,
     faults: NetworkFaults,
+    incarnations: Incarnations,
 }
 
 impl RaftServer {
@@ -55,6 +57,7 @@ impl RaftServer {
         cluster: &str,
         tls: Option<Arc<rustls::ServerConfig>>,
         faults: NetworkFaults,
+        incarnations: Incarnations,
     ) -> std::io::Result<Self> {
         let local_addr = listener.local_addr()?;
         let stop = CancellationToken::new();
@@ -63,6 +66,7 @@ impl RaftServer {
             node_id,
             cluster: cluster.to_string(),
             faults,
+            incarnations,
         };
         let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
         let task = tokio::spawn(accept_loop(listener, ctx, acceptor, stop.clone()));
@@ -174,7 +178,7 @@ async fn body<T: DeserializeOwned>(
         .map_err(|e| reply(http::StatusCode::BAD_REQUEST, format!("body: {e}")))
 }
 
-fn status(ctx: &Ctx) -> PeerStatus {
+fn status(ctx: &Ctx, from: Option<NodeId>) -> PeerStatus {
     let metrics = ctx.raft.metrics().borrow().clone();
     let membership = metrics.membership_config.membership();
     PeerStatus {
@@ -183,10 +187,19 @@ fn status(ctx: &Ctx) -> PeerStatus {
         members: membership.nodes().map(|(id, _)| *id).collect(),
         leader: metrics.current_leader,
         term: metrics.current_term,
+        your_incarnation: from.and_then(|f| ctx.incarnations.known(f)),
     }
 }
 
 async fn route(ctx: Ctx, req: http::Request<Incoming>) -> http::Response<Full<Bytes>> {
+    let mut response = dispatch(&ctx, req).await;
+    if let Ok(v) = http::HeaderValue::from_str(ctx.incarnations.own()) {
+        response.headers_mut().insert(INCARNATION_HEADER, v);
+    }
+    response
+}
+
+async fn dispatch(ctx: &Ctx, req: http::Request<Incoming>) -> http::Response<Full<Bytes>> {
     let cluster = req
         .headers()
         .get(CLUSTER_HEADER)
@@ -210,8 +223,27 @@ async fn route(ctx: Ctx, req: http::Request<Incoming>) -> http::Response<Full<By
     {
         return reply(http::StatusCode::SERVICE_UNAVAILABLE, "injected partition");
     }
+    if req.uri().path() == "/raft/status" && req.method() == http::Method::GET {
+        return json(&status(ctx, from));
+    }
+    let incarnation = req
+        .headers()
+        .get(INCARNATION_HEADER)
+        .and_then(|v| v.to_str().ok());
+    match (from, incarnation) {
+        (Some(from), Some(inc)) => {
+            if let Err(reason) = ctx.incarnations.check(from, inc) {
+                return reply(http::StatusCode::CONFLICT, reason);
+            }
+        }
+        _ => {
+            return reply(
+                http::StatusCode::BAD_REQUEST,
+                format!("raft RPCs must carry {FROM_HEADER} and {INCARNATION_HEADER}"),
+            );
+        }
+    }
     match (req.method().clone(), req.uri().path()) {
-        (http::Method::GET, "/raft/status") => json(&status(&ctx)),
         (http::Method::POST, "/raft/append") => {
             match body::<AppendEntriesRequest<TypeConfig>>(req).await {
                 Ok(rpc) => json(&ctx.raft.append_entries(rpc).await.map_err(fatal)),
@@ -228,10 +260,7 @@ async fn route(ctx: Ctx, req: http::Request<Incoming>) -> http::Response<Full<By
                 Err(r) => r,
             }
         }
-        (_, path) => reply(
-            http::StatusCode::NOT_FOUND,
-            format!("no raft route {path}"),
-        ),
+        (_, path) => reply(http::StatusCode::NOT_FOUND, format!("no raft route {path}")),
     }
 }
 

@@ -105,10 +105,9 @@ impl TlsMaterial {
     ) -> Result<Self, TlsError> {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let roots = Arc::new(roots);
-        let verifier =
-            WebPkiClientVerifier::builder_with_provider(roots.clone(), provider.clone())
-                .build()
-                .map_err(|e| TlsError::Rustls(format!("client verifier: {e}")))?;
+        let verifier = WebPkiClientVerifier::builder_with_provider(roots.clone(), provider.clone())
+            .build()
+            .map_err(|e| TlsError::Rustls(format!("client verifier: {e}")))?;
         let mut server = ServerConfig::builder_with_provider(provider.clone())
             .with_safe_default_protocol_versions()
             .map_err(|e| TlsError::Rustls(e.to_string()))?
@@ -127,5 +126,15 @@ impl TlsMaterial {
             client: Arc::new(client),
             server: Arc::new(server),
         })
+    }
+
+    /// The configuration for dialling peers (presents this replica's certificate).
+    pub fn client_config(&self) -> Arc<ClientConfig> {
+        self.client.clone()
+    }
+
+    /// The configuration for accepting peers (requires a certificate signed by the CA).
+    pub fn server_config(&self) -> Arc<ServerConfig> {
+        self.server.clone()
     }
 }

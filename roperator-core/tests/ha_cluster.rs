@@ -1,0 +1,344 @@
+//! Three replicas under Raft on loopback: election, failover, fencing, restarts, TLS.
+
+mod ha_support;
+
+use std::time::{Duration, Instant};
+
+use ha_support::{Ca, Cluster};
+use roperator_core::ha::{self, DataDirError, StartError};
+use roperator_core::leader::{LeaderGate, NotLeader};
+
+const ELECTION: Duration = Duration::from_secs(10);
+
+async fn exactly_one_leader(tls: bool) {
+    let cluster = Cluster::start(3, tls).await;
+    let leader = cluster.wait_for_leader(None, ELECTION).await;
+    // Give a competing leader every chance to show up, then check again.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(cluster.leaders(), vec![leader]);
+    for gate in cluster.running() {
+        let result = gate.acquire().await;
+        if gate.node_id() == leader {
+            let permit = result.expect("the leader may write");
+            assert!(permit.is_valid());
+            assert!(permit.term() >= 1);
+        } else {
+            assert_eq!(
+                result.unwrap_err(),
+                NotLeader::Follower {
+                    leader_id: Some(leader)
+                }
+            );
+        }
+    }
+    cluster.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_plaintext_replicas_elect_exactly_one_leader() {
+    exactly_one_leader(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_mtls_replicas_elect_exactly_one_leader() {
+    exactly_one_leader(true).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killing_the_leader_hands_over_within_about_an_election_timeout() {
+    let mut cluster = Cluster::start(3, false).await;
+    let old = cluster.wait_for_leader(None, ELECTION).await;
+    let permit = cluster.gate(old).acquire().await.unwrap();
+    let killed_at = Instant::now();
+    cluster.kill(old).await;
+    assert!(
+        !permit.is_valid(),
+        "a stopped leader's permit must be revoked"
+    );
+    let (new, at) = cluster.first_acquire(ELECTION).await;
+    assert_ne!(new, old);
+    let took = at - killed_at;
+    // Followers wait out the leader lease (max election timeout) and then an election timeout.
+    let bound = cluster.timing.election_timeout_max * 3;
+    assert!(
+        took < bound,
+        "failover took {took:?}, expected under {bound:?}"
+    );
+    let term = cluster.gate(new).acquire().await.unwrap().term();
+    assert!(term > permit.term());
+    cluster.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn isolated_leader_loses_its_permits_before_the_new_leader_gets_one() {
+    let cluster = Cluster::start(3, false).await;
+    let old = cluster.wait_for_leader(None, ELECTION).await;
+    let old_gate = cluster.gate(old).clone();
+    let mut old_state = old_gate.subscribe();
+
+    cluster.faults.isolate(old, [0, 1, 2]);
+    let cut_at = Instant::now();
+
+    // The old leader keeps asking for permits the whole time; record its last success.
+    let poller = {
+        let gate = old_gate.clone();
+        tokio::spawn(async move {
+            let mut last_valid = None;
+            let stop = Instant::now() + Duration::from_secs(4);
+            while Instant::now() < stop {
+                if let Ok(p) = gate.acquire().await {
+                    // A permit is only good while valid: its validity ends at the latest when
+                    // its lease runs out, so sample it until it lapses.
+                    while p.is_valid() {
+                        last_valid = Some(Instant::now());
+                        tokio::time::sleep(Duration::from_millis(1)).await;
+                    }
+                }
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+            last_valid
+        })
+    };
+
+    let new = cluster.wait_for_leader(Some(old), ELECTION).await;
+    let new_gate = cluster.gate(new).clone();
+    let new_permit_at = loop {
+        if new_gate.acquire().await.is_ok() {
+            break Instant::now();
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    };
+    let old_last_valid = poller.await.unwrap();
+    if let Some(last) = old_last_valid {
+        assert!(
+            last < new_permit_at,
+            "old leader still held a valid permit {:?} after the new leader's first permit",
+            last - new_permit_at
+        );
+    }
+    // The old leader also published that it no longer leads.
+    old_state
+        .wait_for(|s| !s.is_leader)
+        .await
+        .expect("state channel open");
+    assert!(old_gate.acquire().await.is_err());
+    assert!(new_permit_at > cut_at);
+
+    cluster.faults.heal();
+    cluster.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restarted_nodes_keep_their_history_and_never_make_two_leaders_in_a_term() {
+    let mut cluster = Cluster::start(3, false).await;
+    let mut leaders_by_term = std::collections::BTreeMap::<u64, u64>::new();
+    for round in 0..3 {
+        let leader = cluster.wait_for_leader(None, ELECTION).await;
+        let term = cluster.gate(leader).acquire().await.unwrap().term();
+        if let Some(previous) = leaders_by_term.insert(term, leader) {
+            assert_eq!(previous, leader, "two leaders in term {term}");
+        }
+        let victim = (leader + round) % 3;
+        let before = cluster.gate(victim).raft().metrics().borrow().current_term;
+        cluster.kill(victim).await;
+        cluster
+            .restart(victim)
+            .await
+            .expect("restart with its data dir");
+        let after = cluster.gate(victim).raft().metrics().borrow().current_term;
+        assert!(
+            after >= before,
+            "node {victim} forgot its term: {before} -> {after}"
+        );
+    }
+    // Any two gates that ever published leadership for the same term agree on who it was.
+    let leader = cluster.wait_for_leader(None, ELECTION).await;
+    let term = cluster.gate(leader).acquire().await.unwrap().term();
+    if let Some(previous) = leaders_by_term.insert(term, leader) {
+        assert_eq!(previous, leader);
+    }
+    cluster.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wiped_data_dir_is_refused_with_the_recovery_steps() {
+    let mut cluster = Cluster::start(3, false).await;
+    let leader = cluster.wait_for_leader(None, ELECTION).await;
+    let victim = (leader + 1) % 3;
+    cluster.kill(victim).await;
+    std::fs::remove_dir_all(cluster.data_dir(victim)).unwrap();
+    let err = cluster.restart(victim).await.unwrap_err();
+    match &err {
+        StartError::DataDir(DataDirError::Wiped { node_id, .. }) => assert_eq!(*node_id, victim),
+        other => panic!("expected a wiped-dir refusal, got {other}"),
+    }
+    let msg = err.to_string();
+    assert!(
+        msg.contains(&cluster.data_dir(victim).display().to_string()),
+        "{msg}"
+    );
+    assert!(msg.contains("remove_member"), "{msg}");
+    cluster.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_with_a_certificate_from_another_ca_is_refused() {
+    let cluster = Cluster::start(3, true).await;
+    let leader = cluster.wait_for_leader(None, ELECTION).await;
+
+    // A fourth process claims to be node 1's twin but holds a certificate of another CA.
+    let rogue_ca = Ca::new(cluster.data.path(), "rogue-ca");
+    let mut rogue_paths = rogue_ca.issue("rogue", "localhost");
+    let genuine_ca = match &cluster.security {
+        ha_support::Security::Tls(p) => p[0].ca.clone(),
+        ha_support::Security::Plaintext => unreachable!(),
+    };
+    // Trusting the real CA is not enough: the rogue's own certificate is not signed by it.
+    rogue_paths.ca = genuine_ca;
+    let network = ha::transport::Network::new(
+        1,
+        "roperator",
+        Some(
+            ha::transport::TlsMaterial::load(&rogue_paths)
+                .unwrap()
+                .client_config(),
+        ),
+        ha::NetworkFaults::default(),
+        None,
+    );
+    let addr = cluster.peers()[&leader].clone();
+    let err = network
+        .client(leader, &addr)
+        .status(Duration::from_secs(2))
+        .await
+        .expect_err("the leader must refuse a client certificate from another CA");
+    assert!(
+        err.reason.contains("TLS") || err.reason.contains("send") || err.reason.contains("read"),
+        "{err}"
+    );
+
+    // With a certificate from the cluster CA the same request succeeds.
+    let genuine = match &cluster.security {
+        ha_support::Security::Tls(p) => p[1].clone(),
+        ha_support::Security::Plaintext => unreachable!(),
+    };
+    let network = ha::transport::Network::new(
+        1,
+        "roperator",
+        Some(
+            ha::transport::TlsMaterial::load(&genuine)
+                .unwrap()
+                .client_config(),
+        ),
+        ha::NetworkFaults::default(),
+        None,
+    );
+    let status = network
+        .client(leader, &addr)
+        .status(Duration::from_secs(2))
+        .await
+        .unwrap();
+    assert_eq!(status.leader, Some(leader));
+    cluster.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_whose_certificate_does_not_name_the_peer_is_refused() {
+    let cluster = Cluster::start(3, true).await;
+    let leader = cluster.wait_for_leader(None, ELECTION).await;
+    let paths = match &cluster.security {
+        ha_support::Security::Tls(p) => p[0].clone(),
+        ha_support::Security::Plaintext => unreachable!(),
+    };
+    let network = ha::transport::Network::new(
+        0,
+        "roperator",
+        Some(
+            ha::transport::TlsMaterial::load(&paths)
+                .unwrap()
+                .client_config(),
+        ),
+        ha::NetworkFaults::default(),
+        None,
+    );
+    // Same server, but dialled under a name its certificate does not carry.
+    let addr = format!("127.0.0.1:{}", cluster.addrs[leader as usize].port());
+    let err = network
+        .client(leader, &addr)
+        .status(Duration::from_secs(2))
+        .await
+        .unwrap_err();
+    assert!(err.reason.contains("TLS"), "{err}");
+    cluster.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_single_replica_is_a_one_node_group_that_leads_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let gate = ha::start(ha::RaftConfig::single_node(dir.path()))
+        .await
+        .unwrap();
+    let mut state = gate.subscribe();
+    tokio::time::timeout(ELECTION, state.wait_for(|s| s.is_leader))
+        .await
+        .expect("single node elects itself")
+        .unwrap();
+    let permit = gate.acquire().await.unwrap();
+    assert!(permit.is_valid());
+    let term = permit.term();
+    gate.step_down().await;
+    assert!(!permit.is_valid());
+    assert_eq!(gate.acquire().await.unwrap_err(), NotLeader::ShuttingDown);
+
+    // It keeps its history across restarts.
+    let gate = ha::start(ha::RaftConfig::single_node(dir.path()))
+        .await
+        .unwrap();
+    let mut state = gate.subscribe();
+    tokio::time::timeout(ELECTION, state.wait_for(|s| s.is_leader))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(gate.acquire().await.unwrap().term() >= term);
+    gate.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_higher_term_seen_on_an_object_makes_the_leader_step_down() {
+    let cluster = Cluster::start(3, false).await;
+    let leader = cluster.wait_for_leader(None, ELECTION).await;
+    let gate = cluster.gate(leader);
+    let permit = gate.acquire().await.unwrap();
+    gate.observe_term(permit.term() + 5);
+    assert!(!permit.is_valid(), "permit must be revoked at once");
+    assert!(gate.acquire().await.is_err());
+    assert!(!gate.subscribe().borrow().is_leader);
+    cluster.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_report_term_leader_and_refusals() {
+    let cluster = Cluster::start(3, false).await;
+    let leader = cluster.wait_for_leader(None, ELECTION).await;
+    let follower = (leader + 1) % 3;
+    assert!(cluster.gate(follower).acquire().await.is_err());
+    let mut registry = prometheus_client::registry::Registry::default();
+    cluster.gate(follower).register_metrics(&mut registry);
+    let mut text = String::new();
+    prometheus_client::encoding::text::encode(&mut text, &registry).unwrap();
+    assert!(
+        text.contains(&format!("roperator_raft_leader_id {leader}")),
+        "{text}"
+    );
+    assert!(text.contains("roperator_raft_is_leader 0"), "{text}");
+    assert!(
+        text.contains("roperator_raft_writes_refused_total 1"),
+        "{text}"
+    );
+    let mut registry = prometheus_client::registry::Registry::default();
+    cluster.gate(leader).register_metrics(&mut registry);
+    let mut text = String::new();
+    prometheus_client::encoding::text::encode(&mut text, &registry).unwrap();
+    assert!(text.contains("roperator_raft_is_leader 1"), "{text}");
+    cluster.shutdown().await;
+}
