@@ -55,7 +55,11 @@ pub enum Security {
     Tls(Vec<TlsPaths>),
 }
 
+/// Every `(node, term)` in which a replica published confirmed leadership, in order.
+pub type History = std::sync::Arc<std::sync::Mutex<Vec<(u64, u64)>>>;
+
 pub struct Cluster {
+    pub history: History,
     pub gates: Vec<Option<RaftGate>>,
     pub addrs: Vec<SocketAddr>,
     pub data: tempfile::TempDir,
@@ -95,6 +99,7 @@ impl Cluster {
             Security::Plaintext
         };
         let mut cluster = Self {
+            history: History::default(),
             gates: (0..n).map(|_| None).collect(),
             addrs,
             data,
@@ -140,7 +145,7 @@ impl Cluster {
         i: u64,
         listener: TcpListener,
     ) -> Result<RaftGate, ha::StartError> {
-        ha::start_with(
+        let gate = ha::start_with(
             self.config(i),
             StartOptions {
                 listener: Some(listener),
@@ -148,7 +153,32 @@ impl Cluster {
                 probe_window: None,
             },
         )
-        .await
+        .await?;
+        let mut state = gate.subscribe();
+        let history = self.history.clone();
+        tokio::spawn(async move {
+            loop {
+                let s = state.borrow_and_update().clone();
+                if s.is_leader {
+                    history.lock().unwrap().push((i, s.term));
+                }
+                if state.changed().await.is_err() {
+                    return;
+                }
+            }
+        });
+        Ok(gate)
+    }
+
+    /// Panics if two replicas ever published leadership for the same term.
+    pub fn assert_one_leader_per_term(&self) {
+        let history = self.history.lock().unwrap();
+        let mut by_term = BTreeMap::new();
+        for (node, term) in history.iter() {
+            let first = by_term.entry(*term).or_insert(*node);
+            assert_eq!(first, node, "two leaders in term {term}: {history:?}");
+        }
+        assert!(!by_term.is_empty(), "no leadership was ever published");
     }
 
     /// Restarts node `i` on its old address and data directory.
