@@ -225,6 +225,7 @@ async fn an_isolated_leader_writes_nothing_after_the_new_leader_starts() {
         })
     };
     tokio::time::sleep(Duration::from_millis(500)).await;
+    let cut = SystemTime::now();
     cluster.faults.isolate(old, [0, 1, 2]);
     let new = cluster
         .wait_for_leader(Some(old), Duration::from_secs(10))
@@ -251,6 +252,18 @@ async fn an_isolated_leader_writes_nothing_after_the_new_leader_starts() {
         last_old < first_new,
         "old leader wrote {:?} after the new leader's first write",
         last_old.duration_since(first_new).unwrap_or_default()
+    );
+    // The old leader was busy right up to the cut, so the ordering above is not an accident of
+    // it having gone quiet early.
+    assert!(
+        last_old + Duration::from_millis(200) > cut,
+        "the old leader's last write was {:?} before the cut",
+        cut.duration_since(last_old).unwrap_or_default()
+    );
+    eprintln!(
+        "old leader's last write {:?} after the cut, new leader's first write {:?} after the cut",
+        last_old.duration_since(cut).unwrap_or_default(),
+        first_new.duration_since(cut).unwrap_or_default()
     );
     let others: BTreeSet<&String> = log
         .iter()
