@@ -30,15 +30,44 @@ fn main() {
         let mut samples = Vec::with_capacity(RUNS);
         for run in 0..RUNS {
             let old = cluster.wait_for_leader(None, Duration::from_secs(10)).await;
-            // Let the restarted node catch up so every run starts from a healthy group.
-            tokio::time::sleep(Duration::from_millis(300)).await;
             let killed_at = Instant::now();
             cluster.kill(old).await;
-            let (new, at) = cluster.first_acquire(Duration::from_secs(10)).await;
+            let elected = {
+                let cluster = &cluster;
+                async move {
+                    loop {
+                        let leader = cluster.running().find(|g| {
+                            g.raft().metrics().borrow().state == openraft::ServerState::Leader
+                        });
+                        if leader.is_some() {
+                            return Instant::now();
+                        }
+                        tokio::time::sleep(Duration::from_millis(1)).await;
+                    }
+                }
+            };
+            let (elected_at, (new, at)) =
+                tokio::join!(elected, cluster.first_acquire(Duration::from_secs(10)));
             let took = at - killed_at;
-            println!("run {run:2}: leader {old} killed, node {new} writes after {took:?}");
+            println!(
+                "run {run:2}: leader {old} killed, node {new} elected after {:?}, writes after {took:?}",
+                elected_at - killed_at
+            );
             samples.push(took);
             cluster.restart(old).await.expect("restart the killed node");
+            // Every run starts from a healthy group: the restarted node follows the new leader
+            // and has its whole log.
+            let want = cluster.gate(new).raft().metrics().borrow().last_log_index;
+            cluster
+                .gate(old)
+                .raft()
+                .wait(Some(Duration::from_secs(10)))
+                .metrics(
+                    |m| m.current_leader == Some(new) && m.last_log_index >= want,
+                    "restarted node caught up",
+                )
+                .await
+                .expect("the restarted node catches up");
         }
         cluster.assert_one_leader_per_term();
         cluster.shutdown().await;

@@ -358,3 +358,28 @@ async fn metrics_report_term_leader_and_refusals() {
     assert!(text.contains("roperator_raft_is_leader 1"), "{text}");
     cluster.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_leader_catches_up_with_the_new_leaders_log() {
+    let mut cluster = Cluster::start(3, false).await;
+    let old = cluster.wait_for_leader(None, ELECTION).await;
+    cluster.kill(old).await;
+    let new = cluster.wait_for_leader(Some(old), ELECTION).await;
+    let want = cluster
+        .gate(new)
+        .raft()
+        .metrics()
+        .borrow()
+        .last_log_index
+        .expect("the new leader has a log");
+    cluster.restart(old).await.unwrap();
+    let caught_up = cluster
+        .gate(old)
+        .raft()
+        .wait(Some(Duration::from_secs(3)))
+        .log_index_at_least(Some(want), "restarted node replicates the new leader's log")
+        .await;
+    let m = cluster.gate(old).raft().metrics().borrow().clone();
+    assert!(caught_up.is_ok(), "restarted node stuck: {m:?}");
+    cluster.shutdown().await;
+}

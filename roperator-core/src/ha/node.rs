@@ -122,7 +122,8 @@ pub async fn start_with(config: RaftConfig, options: StartOptions) -> Result<Raf
         tls.as_ref().map(|t| t.client.clone()),
         options.faults.clone(),
         Some(incarnations.clone()),
-    );
+    )
+    .with_backoff(config.timing.heartbeat * 2);
     let log = LogStore::open(&dir)?;
     let machine = StateMachineStore::open(&dir, Some(incarnations.clone()))?;
     let raft_config = Arc::new(config.openraft_config()?);

@@ -105,7 +105,7 @@ impl Cluster {
             data,
             faults: NetworkFaults::default(),
             security,
-            timing: ha::Timing::default(),
+            timing: timing_from_env(),
         };
         for (i, listener) in listeners.into_iter().enumerate() {
             let gate = cluster
@@ -262,4 +262,21 @@ pub async fn bind_again(addr: SocketAddr) -> TcpListener {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     panic!("cannot bind {addr} again");
+}
+
+/// Default timing, or the `ROPERATOR_RAFT_*_MS` variables of `RaftConfig::from_env` (for
+/// exploring timings with the failover bench).
+pub fn timing_from_env() -> ha::Timing {
+    let d = ha::Timing::default();
+    let ms = |name: &str, default: Duration| {
+        std::env::var(name)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .map_or(default, Duration::from_millis)
+    };
+    ha::Timing {
+        heartbeat: ms("ROPERATOR_RAFT_HEARTBEAT_MS", d.heartbeat),
+        election_timeout_min: ms("ROPERATOR_RAFT_ELECTION_MIN_MS", d.election_timeout_min),
+        election_timeout_max: ms("ROPERATOR_RAFT_ELECTION_MAX_MS", d.election_timeout_max),
+    }
 }

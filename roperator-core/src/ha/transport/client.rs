@@ -46,6 +46,7 @@ struct Shared {
     tls: Option<tokio_rustls::TlsConnector>,
     faults: NetworkFaults,
     incarnations: Option<Incarnations>,
+    backoff: Duration,
     peers: Mutex<HashMap<(NodeId, String), PeerClient>>,
 }
 
@@ -66,8 +67,25 @@ impl Network {
                 tls: tls.map(tokio_rustls::TlsConnector::from),
                 faults,
                 incarnations,
+                backoff: Duration::from_millis(500),
                 peers: Mutex::new(HashMap::new()),
             }),
+        }
+    }
+
+    /// How long openraft waits before retrying an unreachable peer (default 500 ms). A restarted
+    /// peer is caught up at most this long after it is back.
+    pub fn with_backoff(self, backoff: Duration) -> Self {
+        let mut shared = match Arc::try_unwrap(self.shared) {
+            Ok(shared) => shared,
+            Err(shared) => {
+                // Clients were already handed out; they keep the old setting.
+                return Self { shared };
+            }
+        };
+        shared.backoff = backoff;
+        Self {
+            shared: Arc::new(shared),
         }
     }
 
@@ -305,6 +323,10 @@ impl PeerClient {
 }
 
 impl RaftNetwork<TypeConfig> for PeerClient {
+    fn backoff(&self) -> openraft::network::Backoff {
+        openraft::network::Backoff::new(std::iter::repeat(self.inner.shared.backoff))
+    }
+
     async fn append_entries(
         &mut self,
         rpc: AppendEntriesRequest<TypeConfig>,
