@@ -1,0 +1,212 @@
+//! Starting a replica: check the data directory, start Raft and its server, bootstrap once.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use openraft::BasicNode;
+use tokio::net::TcpListener;
+
+use super::config::{ConfigError, RaftConfig, TransportSecurity};
+use super::gate::RaftGate;
+use super::incarnation::Incarnations;
+use super::store::{DataDir, DataDirError, DirState, LogStore, StateMachineStore};
+use super::transport::{Network, NetworkFaults, PeerStatus, RaftServer, TlsError, TlsMaterial};
+use super::types::RaftNode;
+
+/// Why a replica could not join its group.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The configuration is incomplete or inconsistent.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The data directory cannot be used (including a wiped directory of a known member).
+    #[error(transparent)]
+    DataDir(#[from] DataDirError),
+    /// The TLS files cannot be used.
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+    /// The Raft listener could not be bound.
+    #[error("cannot listen for raft peers on {addr}: {source}")]
+    Listen {
+        /// The address.
+        addr: String,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// openraft refused to start.
+    #[error("raft node {node_id} failed to start: {reason}")]
+    Raft {
+        /// This node.
+        node_id: u64,
+        /// openraft's error.
+        reason: String,
+    },
+}
+
+/// Extras for [`start_with`], mostly for tests.
+#[derive(Debug, Default)]
+pub struct StartOptions {
+    /// An already bound listener (tests bind port 0 first to learn their addresses).
+    pub listener: Option<TcpListener>,
+    /// Shared fault injection (partitions).
+    pub faults: NetworkFaults,
+    /// How long a node with an empty data directory asks its peers whether they already know it
+    /// (default: twice the maximum election timeout).
+    pub probe_window: Option<Duration>,
+}
+
+/// Starts this replica's Raft node and returns its gate. See [`start_with`].
+///
+/// ```no_run
+/// # async fn run() -> Result<(), roperator_core::ha::StartError> {
+/// // One replica: a one-node group that elects itself, no listener, no TLS.
+/// let gate = roperator_core::ha::start(roperator_core::ha::RaftConfig::single_node("/tmp/raft")).await?;
+/// # Ok(()) }
+/// ```
+pub async fn start(config: RaftConfig) -> Result<RaftGate, StartError> {
+    start_with(config, StartOptions::default()).await
+}
+
+/// Starts this replica's Raft node.
+///
+/// 1. Opens the data directory, refusing one that belongs to another node.
+/// 2. If the directory is empty, asks the peers whether the cluster already counts this node as a
+///    member; if so the directory was wiped and the start is refused ([`DataDirError::Wiped`]).
+/// 3. Starts openraft with the durable store and the server.
+/// 4. Ordinal 0 initializes the cluster with the full member set, only if it is uninitialized and
+///    no peer reports an initialized cluster. Restarted nodes never initialize again.
+pub async fn start_with(config: RaftConfig, options: StartOptions) -> Result<RaftGate, StartError> {
+    config.validate()?;
+    let node_id = config.node_id;
+    let tls = match &config.security {
+        Some(TransportSecurity::Tls(paths)) => Some(TlsMaterial::load(paths)?),
+        _ => None,
+    };
+    let probe_network = Network::new(
+        node_id,
+        &config.cluster_name,
+        tls.as_ref().map(|t| t.client.clone()),
+        options.faults.clone(),
+        None,
+    );
+    let (mut dir, dir_state) = DataDir::open(&config.data_dir, node_id, &config.cluster_name)?;
+    let probe_window = options
+        .probe_window
+        .unwrap_or(config.timing.election_timeout_max * 2);
+
+    let mut peers_initialized = false;
+    if dir_state == DirState::Fresh && !config.is_single_node() {
+        let statuses = probe_peers(&config, &probe_network, probe_window).await;
+        for status in &statuses {
+            if status.your_incarnation.is_some() {
+                return Err(DataDirError::Wiped {
+                    dir: config.data_dir.clone(),
+                    node_id,
+                    peer: status.node_id,
+                    members: status.members.clone(),
+                }
+                .into());
+            }
+        }
+        peers_initialized = statuses.iter().any(|s| s.initialized);
+    }
+    if dir_state == DirState::Fresh {
+        dir.claim()?;
+    }
+
+    let incarnations = Incarnations::load(&dir)?;
+    let network = Network::new(
+        node_id,
+        &config.cluster_name,
+        tls.as_ref().map(|t| t.client.clone()),
+        options.faults.clone(),
+        Some(incarnations.clone()),
+    )
+    .with_backoff(config.timing.heartbeat * 2);
+    let log = LogStore::open(&dir)?;
+    let machine = StateMachineStore::open(&dir, Some(incarnations.clone()))?;
+    let raft_config = Arc::new(config.openraft_config()?);
+    let raft_err = |e: &dyn std::fmt::Display| StartError::Raft {
+        node_id,
+        reason: e.to_string(),
+    };
+    let raft = RaftNode::new(node_id, raft_config, network, log, machine)
+        .await
+        .map_err(|e| raft_err(&e))?;
+
+    let server = match (options.listener, config.listen) {
+        (Some(listener), _) => Some(listener),
+        (None, Some(addr)) if !config.is_single_node() => Some(
+            TcpListener::bind(addr)
+                .await
+                .map_err(|source| StartError::Listen {
+                    addr: addr.to_string(),
+                    source,
+                })?,
+        ),
+        _ => None,
+    }
+    .map(|listener| {
+        RaftServer::start(
+            listener,
+            raft.clone(),
+            node_id,
+            &config.cluster_name,
+            tls.as_ref().map(|t| t.server.clone()),
+            options.faults.clone(),
+            incarnations.clone(),
+        )
+        .map_err(|source| StartError::Listen {
+            addr: "bound listener".to_string(),
+            source,
+        })
+    })
+    .transpose()?;
+
+    if node_id == 0
+        && !peers_initialized
+        && !raft.is_initialized().await.map_err(|e| raft_err(&e))?
+    {
+        let members: BTreeMap<u64, BasicNode> = config
+            .peers
+            .iter()
+            .map(|(id, addr)| (*id, BasicNode::new(addr)))
+            .collect();
+        tracing::info!(
+            ?members,
+            "initializing the raft group (first start of ordinal 0)"
+        );
+        if let Err(e) = raft.initialize(members).await {
+            // Another start raced us, or a peer's log reached us first: already initialized.
+            tracing::info!(error = %e, "raft group not initialized by this node");
+        }
+    }
+
+    Ok(RaftGate::new(
+        raft,
+        node_id,
+        config.replica_name.clone(),
+        config.timing,
+        server,
+    ))
+}
+
+/// Asks every other member for its status until one answers or `window` has passed.
+async fn probe_peers(config: &RaftConfig, network: &Network, window: Duration) -> Vec<PeerStatus> {
+    let deadline = Instant::now() + window;
+    let per_try = (window / 4).max(Duration::from_millis(50));
+    loop {
+        let mut statuses = Vec::new();
+        for (id, addr) in config.peers.iter().filter(|(id, _)| **id != config.node_id) {
+            match network.client(*id, addr).status(per_try).await {
+                Ok(s) => statuses.push(s),
+                Err(e) => tracing::debug!(error = %e, "peer status probe failed"),
+            }
+        }
+        if !statuses.is_empty() || Instant::now() >= deadline {
+            return statuses;
+        }
+        tokio::time::sleep(per_try.min(deadline.saturating_duration_since(Instant::now()))).await;
+    }
+}

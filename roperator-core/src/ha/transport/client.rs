@@ -1,0 +1,371 @@
+//! The sending side: one small pool of HTTP/1 connections per peer.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::client::conn::http1::SendRequest;
+use hyper_util::rt::TokioIo;
+use openraft::error::{
+    Fatal, InstallSnapshotError, NetworkError, RPCError, RaftError, RemoteError, Timeout,
+    Unreachable,
+};
+use openraft::network::RPCOption;
+use openraft::raft::{
+    AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse,
+    VoteRequest, VoteResponse,
+};
+use openraft::{BasicNode, RPCTypes, RaftNetwork, RaftNetworkFactory};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpStream;
+
+use super::{
+    CLUSTER_HEADER, FROM_HEADER, INCARNATION_HEADER, NetworkFaults, PeerStatus, TransportError,
+    split_host,
+};
+use crate::ha::incarnation::Incarnations;
+use crate::ha::types::{NodeId, TypeConfig};
+
+/// Idle connections kept per peer; openraft runs a few RPC streams to each peer at once
+/// (replication, heartbeats for leadership checks, votes).
+const POOL_SIZE: usize = 4;
+
+/// The openraft network factory of one node.
+#[derive(Clone)]
+pub struct Network {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    self_id: NodeId,
+    cluster: String,
+    tls: Option<tokio_rustls::TlsConnector>,
+    faults: NetworkFaults,
+    incarnations: Option<Incarnations>,
+    backoff: Duration,
+    peers: Mutex<HashMap<(NodeId, String), PeerClient>>,
+}
+
+impl Network {
+    /// A factory for node `self_id`; `tls: None` means plaintext. Without `incarnations` (before
+    /// the data directory is claimed) only [`PeerClient::status`] is meaningful.
+    pub fn new(
+        self_id: NodeId,
+        cluster: &str,
+        tls: Option<Arc<rustls::ClientConfig>>,
+        faults: NetworkFaults,
+        incarnations: Option<Incarnations>,
+    ) -> Self {
+        Self {
+            shared: Arc::new(Shared {
+                self_id,
+                cluster: cluster.to_string(),
+                tls: tls.map(tokio_rustls::TlsConnector::from),
+                faults,
+                incarnations,
+                backoff: Duration::from_millis(500),
+                peers: Mutex::new(HashMap::new()),
+            }),
+        }
+    }
+
+    /// How long openraft waits before retrying an unreachable peer (default 500 ms). A restarted
+    /// peer is caught up at most this long after it is back.
+    pub fn with_backoff(self, backoff: Duration) -> Self {
+        let mut shared = match Arc::try_unwrap(self.shared) {
+            Ok(shared) => shared,
+            Err(shared) => {
+                // Clients were already handed out; they keep the old setting.
+                return Self { shared };
+            }
+        };
+        shared.backoff = backoff;
+        Self {
+            shared: Arc::new(shared),
+        }
+    }
+
+    /// The client for `target` at `addr` (shared, so its connections are reused).
+    pub fn client(&self, target: NodeId, addr: &str) -> PeerClient {
+        let mut peers = self.shared.peers.lock().unwrap_or_else(|p| p.into_inner());
+        peers
+            .entry((target, addr.to_string()))
+            .or_insert_with(|| PeerClient {
+                inner: Arc::new(PeerInner {
+                    shared: self.shared.clone(),
+                    target,
+                    addr: addr.to_string(),
+                    pool: Mutex::new(Vec::new()),
+                }),
+            })
+            .clone()
+    }
+}
+
+impl RaftNetworkFactory<TypeConfig> for Network {
+    type Network = PeerClient;
+
+    async fn new_client(&mut self, target: NodeId, node: &BasicNode) -> PeerClient {
+        self.client(target, &node.addr)
+    }
+}
+
+/// RPCs to one peer.
+#[derive(Clone)]
+pub struct PeerClient {
+    inner: Arc<PeerInner>,
+}
+
+struct PeerInner {
+    shared: Arc<Shared>,
+    target: NodeId,
+    addr: String,
+    pool: Mutex<Vec<SendRequest<Full<Bytes>>>>,
+}
+
+enum CallError {
+    Unreachable(TransportError),
+    Network(TransportError),
+    Timeout(Duration),
+}
+
+async fn handshake<S>(io: S) -> Result<SendRequest<Full<Bytes>>, hyper::Error>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(io)).await?;
+    tokio::spawn(async move {
+        if let Err(e) = conn.await {
+            tracing::debug!(error = %e, "raft peer connection closed");
+        }
+    });
+    Ok(sender)
+}
+
+impl PeerClient {
+    fn error(&self, reason: impl std::fmt::Display) -> TransportError {
+        TransportError {
+            target: self.inner.target,
+            addr: self.inner.addr.clone(),
+            reason: reason.to_string(),
+        }
+    }
+
+    async fn connect(&self) -> Result<SendRequest<Full<Bytes>>, CallError> {
+        let stream = TcpStream::connect(&self.inner.addr)
+            .await
+            .map_err(|e| CallError::Unreachable(self.error(format!("connect: {e}"))))?;
+        // Heartbeats are tiny; waiting to coalesce them only delays elections.
+        let _ = stream.set_nodelay(true);
+        let sender = match &self.inner.shared.tls {
+            Some(connector) => {
+                let name = rustls_pki_types::ServerName::try_from(
+                    split_host(&self.inner.addr).to_string(),
+                )
+                .map_err(|e| CallError::Unreachable(self.error(format!("peer name: {e}"))))?;
+                let tls = connector
+                    .connect(name, stream)
+                    .await
+                    .map_err(|e| CallError::Unreachable(self.error(format!("TLS: {e}"))))?;
+                handshake(tls).await
+            }
+            None => handshake(stream).await,
+        };
+        sender.map_err(|e| CallError::Unreachable(self.error(format!("HTTP handshake: {e}"))))
+    }
+
+    fn take_idle(&self) -> Option<SendRequest<Full<Bytes>>> {
+        let mut pool = self.inner.pool.lock().unwrap_or_else(|p| p.into_inner());
+        while let Some(sender) = pool.pop() {
+            if sender.is_ready() {
+                return Some(sender);
+            }
+        }
+        None
+    }
+
+    fn put_idle(&self, sender: SendRequest<Full<Bytes>>) {
+        let mut pool = self.inner.pool.lock().unwrap_or_else(|p| p.into_inner());
+        if pool.len() < POOL_SIZE {
+            pool.push(sender);
+        }
+    }
+
+    async fn request(
+        &self,
+        method: http::Method,
+        path: &str,
+        body: Bytes,
+    ) -> Result<Bytes, CallError> {
+        let shared = &self.inner.shared;
+        if shared.faults.is_blocked(shared.self_id, self.inner.target) {
+            return Err(CallError::Unreachable(
+                self.error("traffic dropped (injected partition)"),
+            ));
+        }
+        let mut sender = match self.take_idle() {
+            Some(s) => s,
+            None => self.connect().await?,
+        };
+        let mut request = http::Request::builder()
+            .method(method)
+            .uri(path)
+            .header(http::header::HOST, split_host(&self.inner.addr))
+            .header(http::header::CONTENT_TYPE, "application/json")
+            .header(FROM_HEADER, shared.self_id.to_string())
+            .header(CLUSTER_HEADER, shared.cluster.as_str());
+        if let Some(inc) = &shared.incarnations {
+            request = request.header(INCARNATION_HEADER, inc.own());
+        }
+        let request = request
+            .body(Full::new(body))
+            .map_err(|e| CallError::Network(self.error(format!("request: {e}"))))?;
+        let response = sender
+            .send_request(request)
+            .await
+            .map_err(|e| CallError::Network(self.error(format!("send: {e}"))))?;
+        let status = response.status();
+        let peer_incarnation = response
+            .headers()
+            .get(INCARNATION_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| CallError::Network(self.error(format!("read reply: {e}"))))?
+            .to_bytes();
+        self.put_idle(sender);
+        if let (Some(incs), Some(peer)) = (&shared.incarnations, &peer_incarnation) {
+            // A reply from a peer whose directory was wiped must not count (for instance as a
+            // vote it no longer remembers casting).
+            incs.check(self.inner.target, peer)
+                .map_err(|reason| CallError::Unreachable(self.error(reason)))?;
+        }
+        if !status.is_success() {
+            return Err(CallError::Unreachable(self.error(format!(
+                "HTTP {status}: {}",
+                String::from_utf8_lossy(&body)
+            ))));
+        }
+        Ok(body)
+    }
+
+    async fn call<Req, Reply>(
+        &self,
+        path: &str,
+        req: &Req,
+        ttl: Duration,
+    ) -> Result<Reply, CallError>
+    where
+        Req: Serialize,
+        Reply: DeserializeOwned,
+    {
+        let body = serde_json::to_vec(req)
+            .map_err(|e| CallError::Network(self.error(format!("encode: {e}"))))?;
+        let reply = tokio::time::timeout(
+            ttl,
+            self.request(http::Method::POST, path, Bytes::from(body)),
+        )
+        .await
+        .map_err(|_| CallError::Timeout(ttl))??;
+        serde_json::from_slice(&reply)
+            .map_err(|e| CallError::Network(self.error(format!("decode reply: {e}"))))
+    }
+
+    fn rpc_error<E: std::error::Error>(
+        &self,
+        action: RPCTypes,
+        e: CallError,
+    ) -> RPCError<NodeId, BasicNode, E> {
+        match e {
+            CallError::Unreachable(e) => RPCError::Unreachable(Unreachable::new(&e)),
+            CallError::Network(e) => RPCError::Network(NetworkError::new(&e)),
+            CallError::Timeout(timeout) => RPCError::Timeout(Timeout {
+                action,
+                id: self.inner.shared.self_id,
+                target: self.inner.target,
+                timeout,
+            }),
+        }
+    }
+
+    fn remote<E: std::error::Error>(&self, e: E) -> RPCError<NodeId, BasicNode, E> {
+        RPCError::RemoteError(RemoteError::new_with_node(
+            self.inner.target,
+            BasicNode::new(&self.inner.addr),
+            e,
+        ))
+    }
+
+    /// Asks the peer about its membership (start-up check for wiped data directories).
+    pub async fn status(&self, ttl: Duration) -> Result<PeerStatus, TransportError> {
+        let fetch = async {
+            let body = self
+                .request(http::Method::GET, "/raft/status", Bytes::new())
+                .await?;
+            serde_json::from_slice(&body)
+                .map_err(|e| CallError::Network(self.error(format!("decode status: {e}"))))
+        };
+        match tokio::time::timeout(ttl, fetch).await {
+            Ok(Ok(status)) => Ok(status),
+            Ok(Err(CallError::Unreachable(e) | CallError::Network(e))) => Err(e),
+            Ok(Err(CallError::Timeout(_))) | Err(_) => {
+                Err(self.error(format!("no reply within {ttl:?}")))
+            }
+        }
+    }
+}
+
+impl RaftNetwork<TypeConfig> for PeerClient {
+    fn backoff(&self) -> openraft::network::Backoff {
+        openraft::network::Backoff::new(std::iter::repeat(self.inner.shared.backoff))
+    }
+
+    async fn append_entries(
+        &mut self,
+        rpc: AppendEntriesRequest<TypeConfig>,
+        option: RPCOption,
+    ) -> Result<AppendEntriesResponse<NodeId>, RPCError<NodeId, BasicNode, RaftError<NodeId>>> {
+        let reply: Result<AppendEntriesResponse<NodeId>, Fatal<NodeId>> = self
+            .call("/raft/append", &rpc, option.hard_ttl())
+            .await
+            .map_err(|e| self.rpc_error(RPCTypes::AppendEntries, e))?;
+        reply.map_err(|f| self.remote(RaftError::Fatal(f)))
+    }
+
+    async fn install_snapshot(
+        &mut self,
+        rpc: InstallSnapshotRequest<TypeConfig>,
+        option: RPCOption,
+    ) -> Result<
+        InstallSnapshotResponse<NodeId>,
+        RPCError<NodeId, BasicNode, RaftError<NodeId, InstallSnapshotError>>,
+    > {
+        let reply: Result<
+            InstallSnapshotResponse<NodeId>,
+            RaftError<NodeId, InstallSnapshotError>,
+        > = self
+            .call("/raft/snapshot", &rpc, option.hard_ttl())
+            .await
+            .map_err(|e| self.rpc_error(RPCTypes::InstallSnapshot, e))?;
+        reply.map_err(|e| self.remote(e))
+    }
+
+    async fn vote(
+        &mut self,
+        rpc: VoteRequest<NodeId>,
+        option: RPCOption,
+    ) -> Result<VoteResponse<NodeId>, RPCError<NodeId, BasicNode, RaftError<NodeId>>> {
+        let reply: Result<VoteResponse<NodeId>, Fatal<NodeId>> = self
+            .call("/raft/vote", &rpc, option.hard_ttl())
+            .await
+            .map_err(|e| self.rpc_error(RPCTypes::Vote, e))?;
+        reply.map_err(|f| self.remote(RaftError::Fatal(f)))
+    }
+}

@@ -1,0 +1,274 @@
+//! The receiving side: an HTTP/1 server that hands RPCs to the local Raft node.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use openraft::raft::{AppendEntriesRequest, InstallSnapshotRequest, VoteRequest};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpListener;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use super::{CLUSTER_HEADER, FROM_HEADER, INCARNATION_HEADER, NetworkFaults, PeerStatus};
+use crate::ha::incarnation::Incarnations;
+use crate::ha::types::{NodeId, RaftNode, TypeConfig};
+
+/// Snapshots of the tiny state machine are a few hundred bytes; anything this large is not ours.
+const MAX_BODY: usize = 16 * 1024 * 1024;
+
+/// A running Raft RPC server; stops (and drops every open connection) on [`RaftServer::stop`] or
+/// when dropped.
+pub struct RaftServer {
+    local_addr: SocketAddr,
+    stop: CancellationToken,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for RaftServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RaftServer")
+            .field("local_addr", &self.local_addr)
+            .finish()
+    }
+}
+
+#[derive(Clone)]
+struct Ctx {
+    raft: RaftNode,
+    node_id: NodeId,
+    cluster: String,
+    faults: NetworkFaults,
+    incarnations: Incarnations,
+}
+
+impl RaftServer {
+    /// Serves RPCs for `raft` on `listener`; `tls: None` means plaintext.
+    pub fn start(
+        listener: TcpListener,
+        raft: RaftNode,
+        node_id: NodeId,
+        cluster: &str,
+        tls: Option<Arc<rustls::ServerConfig>>,
+        faults: NetworkFaults,
+        incarnations: Incarnations,
+    ) -> std::io::Result<Self> {
+        let local_addr = listener.local_addr()?;
+        let stop = CancellationToken::new();
+        let ctx = Ctx {
+            raft,
+            node_id,
+            cluster: cluster.to_string(),
+            faults,
+            incarnations,
+        };
+        let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
+        let task = tokio::spawn(accept_loop(listener, ctx, acceptor, stop.clone()));
+        Ok(Self {
+            local_addr,
+            stop,
+            task: Some(task),
+        })
+    }
+
+    /// The address the server listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Stops accepting and closes every connection.
+    pub async fn stop(mut self) {
+        self.stop.cancel();
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for RaftServer {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    ctx: Ctx,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    stop: CancellationToken,
+) {
+    // Dropping the set aborts every connection task, so a stopped node really goes silent.
+    let mut connections = JoinSet::new();
+    loop {
+        let (stream, peer) = tokio::select! {
+            _ = stop.cancelled() => break,
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    tracing::warn!(error = %e, "raft server: accept failed");
+                    continue;
+                }
+            },
+            Some(_) = connections.join_next(), if !connections.is_empty() => continue,
+        };
+        let _ = stream.set_nodelay(true);
+        let ctx = ctx.clone();
+        let tls = tls.clone();
+        connections.spawn(async move {
+            match tls {
+                Some(acceptor) => match acceptor.accept(stream).await {
+                    Ok(stream) => serve(stream, ctx).await,
+                    Err(e) => {
+                        tracing::warn!(%peer, error = %e, "raft server: TLS handshake refused")
+                    }
+                },
+                None => serve(stream, ctx).await,
+            }
+        });
+    }
+}
+
+async fn serve<S>(io: S, ctx: Ctx)
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let service = service_fn(move |req| {
+        let ctx = ctx.clone();
+        async move { Ok::<_, std::convert::Infallible>(route(ctx, req).await) }
+    });
+    if let Err(e) = hyper::server::conn::http1::Builder::new()
+        .serve_connection(TokioIo::new(io), service)
+        .await
+    {
+        tracing::debug!(error = %e, "raft server: connection ended");
+    }
+}
+
+fn reply(status: http::StatusCode, body: impl Into<Bytes>) -> http::Response<Full<Bytes>> {
+    let mut response = http::Response::new(Full::new(body.into()));
+    *response.status_mut() = status;
+    response
+}
+
+fn json<T: Serialize>(value: &T) -> http::Response<Full<Bytes>> {
+    match serde_json::to_vec(value) {
+        Ok(body) => reply(http::StatusCode::OK, body),
+        Err(e) => reply(
+            http::StatusCode::INTERNAL_SERVER_ERROR,
+            format!("cannot encode reply: {e}"),
+        ),
+    }
+}
+
+async fn body<T: DeserializeOwned>(
+    req: http::Request<Incoming>,
+) -> Result<T, http::Response<Full<Bytes>>> {
+    let bytes = Limited::new(req.into_body(), MAX_BODY)
+        .collect()
+        .await
+        .map_err(|e| reply(http::StatusCode::BAD_REQUEST, format!("body: {e}")))?
+        .to_bytes();
+    serde_json::from_slice(&bytes)
+        .map_err(|e| reply(http::StatusCode::BAD_REQUEST, format!("body: {e}")))
+}
+
+fn status(ctx: &Ctx, from: Option<NodeId>) -> PeerStatus {
+    let metrics = ctx.raft.metrics().borrow().clone();
+    let membership = metrics.membership_config.membership();
+    PeerStatus {
+        node_id: ctx.node_id,
+        initialized: metrics.membership_config.log_id().is_some(),
+        members: membership.nodes().map(|(id, _)| *id).collect(),
+        leader: metrics.current_leader,
+        term: metrics.current_term,
+        your_incarnation: from.and_then(|f| ctx.incarnations.known(f)),
+    }
+}
+
+async fn route(ctx: Ctx, req: http::Request<Incoming>) -> http::Response<Full<Bytes>> {
+    let mut response = dispatch(&ctx, req).await;
+    if let Ok(v) = http::HeaderValue::from_str(ctx.incarnations.own()) {
+        response.headers_mut().insert(INCARNATION_HEADER, v);
+    }
+    response
+}
+
+async fn dispatch(ctx: &Ctx, req: http::Request<Incoming>) -> http::Response<Full<Bytes>> {
+    let cluster = req
+        .headers()
+        .get(CLUSTER_HEADER)
+        .and_then(|v| v.to_str().ok());
+    if cluster != Some(ctx.cluster.as_str()) {
+        return reply(
+            http::StatusCode::FORBIDDEN,
+            format!(
+                "node {} belongs to cluster `{}`, the request to {:?}",
+                ctx.node_id, ctx.cluster, cluster
+            ),
+        );
+    }
+    let from = req
+        .headers()
+        .get(FROM_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<NodeId>().ok());
+    if let Some(from) = from
+        && ctx.faults.is_blocked(from, ctx.node_id)
+    {
+        return reply(http::StatusCode::SERVICE_UNAVAILABLE, "injected partition");
+    }
+    if req.uri().path() == "/raft/status" && req.method() == http::Method::GET {
+        return json(&status(ctx, from));
+    }
+    let incarnation = req
+        .headers()
+        .get(INCARNATION_HEADER)
+        .and_then(|v| v.to_str().ok());
+    match (from, incarnation) {
+        (Some(from), Some(inc)) => {
+            if let Err(reason) = ctx.incarnations.check(from, inc) {
+                return reply(http::StatusCode::CONFLICT, reason);
+            }
+        }
+        _ => {
+            return reply(
+                http::StatusCode::BAD_REQUEST,
+                format!("raft RPCs must carry {FROM_HEADER} and {INCARNATION_HEADER}"),
+            );
+        }
+    }
+    match (req.method().clone(), req.uri().path()) {
+        (http::Method::POST, "/raft/append") => {
+            match body::<AppendEntriesRequest<TypeConfig>>(req).await {
+                Ok(rpc) => json(&ctx.raft.append_entries(rpc).await.map_err(fatal)),
+                Err(r) => r,
+            }
+        }
+        (http::Method::POST, "/raft/vote") => match body::<VoteRequest<NodeId>>(req).await {
+            Ok(rpc) => json(&ctx.raft.vote(rpc).await.map_err(fatal)),
+            Err(r) => r,
+        },
+        (http::Method::POST, "/raft/snapshot") => {
+            match body::<InstallSnapshotRequest<TypeConfig>>(req).await {
+                Ok(rpc) => json(&ctx.raft.install_snapshot(rpc).await),
+                Err(r) => r,
+            }
+        }
+        (_, path) => reply(http::StatusCode::NOT_FOUND, format!("no raft route {path}")),
+    }
+}
+
+/// Append and vote can only fail fatally (their API error type is `Infallible`, which has no
+/// serde form), so only the fatal part goes on the wire.
+fn fatal(e: openraft::error::RaftError<NodeId>) -> openraft::error::Fatal<NodeId> {
+    match e {
+        openraft::error::RaftError::Fatal(f) => f,
+        openraft::error::RaftError::APIError(never) => match never {},
+    }
+}

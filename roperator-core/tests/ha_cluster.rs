@@ -1,0 +1,385 @@
+//! Three replicas under Raft on loopback: election, failover, fencing, restarts, TLS.
+
+mod ha_support;
+
+use std::time::{Duration, Instant};
+
+use ha_support::{Ca, Cluster};
+use roperator_core::ha::{self, DataDirError, StartError};
+use roperator_core::leader::{LeaderGate, NotLeader};
+
+const ELECTION: Duration = Duration::from_secs(10);
+
+async fn exactly_one_leader(tls: bool) {
+    let cluster = Cluster::start(3, tls).await;
+    let leader = cluster.wait_for_leader(None, ELECTION).await;
+    // Give a competing leader every chance to show up, then check again.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(cluster.leaders(), vec![leader]);
+    for gate in cluster.running() {
+        let result = gate.acquire().await;
+        if gate.node_id() == leader {
+            let permit = result.expect("the leader may write");
+            assert!(permit.is_valid());
+            assert!(permit.term() >= 1);
+        } else {
+            assert_eq!(
+                result.unwrap_err(),
+                NotLeader::Follower {
+                    leader_id: Some(leader)
+                }
+            );
+        }
+    }
+    cluster.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_plaintext_replicas_elect_exactly_one_leader() {
+    exactly_one_leader(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_mtls_replicas_elect_exactly_one_leader() {
+    exactly_one_leader(true).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killing_the_leader_hands_over_within_about_an_election_timeout() {
+    let mut cluster = Cluster::start(3, false).await;
+    let old = cluster.wait_for_leader(None, ELECTION).await;
+    let permit = cluster.gate(old).acquire().await.unwrap();
+    let killed_at = Instant::now();
+    cluster.kill(old).await;
+    assert!(
+        !permit.is_valid(),
+        "a stopped leader's permit must be revoked"
+    );
+    let (new, at) = cluster.first_acquire(ELECTION).await;
+    assert_ne!(new, old);
+    let took = at - killed_at;
+    // Followers wait out the leader lease (max election timeout) and then an election timeout.
+    let bound = cluster.timing.election_timeout_max * 3;
+    assert!(
+        took < bound,
+        "failover took {took:?}, expected under {bound:?}"
+    );
+    let term = cluster.gate(new).acquire().await.unwrap().term();
+    assert!(term > permit.term());
+    cluster.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn isolated_leader_loses_its_permits_before_the_new_leader_gets_one() {
+    let cluster = Cluster::start(3, false).await;
+    let old = cluster.wait_for_leader(None, ELECTION).await;
+    let old_gate = cluster.gate(old).clone();
+    let mut old_state = old_gate.subscribe();
+    let held = old_gate
+        .acquire()
+        .await
+        .expect("leader holds a permit before the cut");
+
+    cluster.faults.isolate(old, [0, 1, 2]);
+
+    // The old leader keeps the permit it had and keeps asking for new ones; record the last
+    // instant at which it held a valid one.
+    let poller = {
+        let gate = old_gate.clone();
+        tokio::spawn(async move {
+            let mut last_valid = None;
+            let stop = Instant::now() + Duration::from_secs(4);
+            let mut permits = vec![held];
+            while Instant::now() < stop {
+                if let Ok(p) = gate.acquire().await {
+                    permits.push(p);
+                }
+                let now = Instant::now();
+                if permits.iter().any(|p| p.is_valid()) {
+                    last_valid = Some(now);
+                }
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+            (
+                last_valid,
+                permits.iter().any(|p| p.revoked().is_cancelled()),
+            )
+        })
+    };
+
+    let new = cluster.wait_for_leader(Some(old), ELECTION).await;
+    let new_gate = cluster.gate(new).clone();
+    let new_permit_at = loop {
+        if new_gate.acquire().await.is_ok() {
+            break Instant::now();
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    };
+    let (old_last_valid, revoked) = poller.await.unwrap();
+    let old_last_valid = old_last_valid.expect("the old leader held a valid permit at the cut");
+    assert!(
+        old_last_valid < new_permit_at,
+        "old leader still held a valid permit {:?} after the new leader's first permit",
+        old_last_valid - new_permit_at
+    );
+    assert!(
+        revoked,
+        "the old leader's permits were cancelled, not just expired"
+    );
+    old_state
+        .wait_for(|s| !s.is_leader)
+        .await
+        .expect("state channel open");
+    assert!(old_gate.acquire().await.is_err());
+
+    // After healing, the old leader follows and there was never a second leader in a term.
+    cluster.faults.heal();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(cluster.leaders(), vec![new]);
+    cluster.assert_one_leader_per_term();
+    cluster.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restarted_nodes_keep_their_history_and_never_make_two_leaders_in_a_term() {
+    let mut cluster = Cluster::start(3, false).await;
+    for round in 0..4 {
+        let leader = cluster.wait_for_leader(None, ELECTION).await;
+        // Alternate between restarting the leader and a follower.
+        let victim = (leader + round % 2) % 3;
+        let before = cluster.gate(victim).raft().metrics().borrow().current_term;
+        let vote_before = cluster.gate(victim).raft().metrics().borrow().vote;
+        cluster.kill(victim).await;
+        cluster
+            .restart(victim)
+            .await
+            .expect("restart with its data dir");
+        // The restarted node reports the vote it loaded from disk as soon as its core runs.
+        let m = cluster
+            .gate(victim)
+            .raft()
+            .wait(Some(Duration::from_secs(2)))
+            .metrics(
+                |m| m.running_state.is_ok() && m.vote.leader_id().term > 0,
+                "vote loaded",
+            )
+            .await
+            .expect("restarted node publishes its metrics");
+        assert!(
+            m.current_term >= before && m.vote >= vote_before,
+            "node {victim} forgot its vote: {vote_before} -> {}",
+            m.vote
+        );
+    }
+    cluster.wait_for_leader(None, ELECTION).await;
+    cluster.assert_one_leader_per_term();
+    cluster.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wiped_data_dir_is_refused_with_the_recovery_steps() {
+    let mut cluster = Cluster::start(3, false).await;
+    let leader = cluster.wait_for_leader(None, ELECTION).await;
+    let victim = (leader + 1) % 3;
+    cluster.kill(victim).await;
+    std::fs::remove_dir_all(cluster.data_dir(victim)).unwrap();
+    let err = cluster.restart(victim).await.unwrap_err();
+    match &err {
+        StartError::DataDir(DataDirError::Wiped { node_id, .. }) => assert_eq!(*node_id, victim),
+        other => panic!("expected a wiped-dir refusal, got {other}"),
+    }
+    let msg = err.to_string();
+    assert!(
+        msg.contains(&cluster.data_dir(victim).display().to_string()),
+        "{msg}"
+    );
+    assert!(msg.contains("remove_member"), "{msg}");
+    cluster.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_with_a_certificate_from_another_ca_is_refused() {
+    let cluster = Cluster::start(3, true).await;
+    let leader = cluster.wait_for_leader(None, ELECTION).await;
+
+    // A fourth process claims to be node 1's twin but holds a certificate of another CA.
+    let rogue_ca = Ca::new(cluster.data.path(), "rogue-ca");
+    let mut rogue_paths = rogue_ca.issue("rogue", "localhost");
+    let genuine_ca = match &cluster.security {
+        ha_support::Security::Tls(p) => p[0].ca.clone(),
+        ha_support::Security::Plaintext => unreachable!(),
+    };
+    // Trusting the real CA is not enough: the rogue's own certificate is not signed by it.
+    rogue_paths.ca = genuine_ca;
+    let network = ha::transport::Network::new(
+        1,
+        "roperator",
+        Some(
+            ha::transport::TlsMaterial::load(&rogue_paths)
+                .unwrap()
+                .client_config(),
+        ),
+        ha::NetworkFaults::default(),
+        None,
+    );
+    let addr = cluster.peers()[&leader].clone();
+    let err = network
+        .client(leader, &addr)
+        .status(Duration::from_secs(2))
+        .await
+        .expect_err("the leader must refuse a client certificate from another CA");
+    assert!(
+        err.reason.contains("TLS") || err.reason.contains("send") || err.reason.contains("read"),
+        "{err}"
+    );
+
+    // With a certificate from the cluster CA the same request succeeds.
+    let genuine = match &cluster.security {
+        ha_support::Security::Tls(p) => p[1].clone(),
+        ha_support::Security::Plaintext => unreachable!(),
+    };
+    let network = ha::transport::Network::new(
+        1,
+        "roperator",
+        Some(
+            ha::transport::TlsMaterial::load(&genuine)
+                .unwrap()
+                .client_config(),
+        ),
+        ha::NetworkFaults::default(),
+        None,
+    );
+    let status = network
+        .client(leader, &addr)
+        .status(Duration::from_secs(2))
+        .await
+        .unwrap();
+    assert_eq!(status.leader, Some(leader));
+    cluster.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_whose_certificate_does_not_name_the_peer_is_refused() {
+    let cluster = Cluster::start(3, true).await;
+    let leader = cluster.wait_for_leader(None, ELECTION).await;
+    let paths = match &cluster.security {
+        ha_support::Security::Tls(p) => p[0].clone(),
+        ha_support::Security::Plaintext => unreachable!(),
+    };
+    let network = ha::transport::Network::new(
+        0,
+        "roperator",
+        Some(
+            ha::transport::TlsMaterial::load(&paths)
+                .unwrap()
+                .client_config(),
+        ),
+        ha::NetworkFaults::default(),
+        None,
+    );
+    // Same server, but dialled under a name its certificate does not carry.
+    let addr = format!("127.0.0.1:{}", cluster.addrs[leader as usize].port());
+    let err = network
+        .client(leader, &addr)
+        .status(Duration::from_secs(2))
+        .await
+        .unwrap_err();
+    assert!(err.reason.contains("TLS"), "{err}");
+    cluster.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_single_replica_is_a_one_node_group_that_leads_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let gate = ha::start(ha::RaftConfig::single_node(dir.path()))
+        .await
+        .unwrap();
+    let mut state = gate.subscribe();
+    tokio::time::timeout(ELECTION, state.wait_for(|s| s.is_leader))
+        .await
+        .expect("single node elects itself")
+        .unwrap();
+    let permit = gate.acquire().await.unwrap();
+    assert!(permit.is_valid());
+    let term = permit.term();
+    gate.step_down().await;
+    assert!(!permit.is_valid());
+    assert_eq!(gate.acquire().await.unwrap_err(), NotLeader::ShuttingDown);
+
+    // It keeps its history across restarts.
+    let gate = ha::start(ha::RaftConfig::single_node(dir.path()))
+        .await
+        .unwrap();
+    let mut state = gate.subscribe();
+    tokio::time::timeout(ELECTION, state.wait_for(|s| s.is_leader))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(gate.acquire().await.unwrap().term() >= term);
+    gate.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_higher_term_seen_on_an_object_makes_the_leader_step_down() {
+    let cluster = Cluster::start(3, false).await;
+    let leader = cluster.wait_for_leader(None, ELECTION).await;
+    let gate = cluster.gate(leader);
+    let permit = gate.acquire().await.unwrap();
+    gate.observe_term(permit.term() + 5);
+    assert!(!permit.is_valid(), "permit must be revoked at once");
+    assert!(gate.acquire().await.is_err());
+    assert!(!gate.subscribe().borrow().is_leader);
+    cluster.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_report_term_leader_and_refusals() {
+    let cluster = Cluster::start(3, false).await;
+    let leader = cluster.wait_for_leader(None, ELECTION).await;
+    let follower = (leader + 1) % 3;
+    assert!(cluster.gate(follower).acquire().await.is_err());
+    let mut registry = prometheus_client::registry::Registry::default();
+    cluster.gate(follower).register_metrics(&mut registry);
+    let mut text = String::new();
+    prometheus_client::encoding::text::encode(&mut text, &registry).unwrap();
+    assert!(
+        text.contains(&format!("roperator_raft_leader_id {leader}")),
+        "{text}"
+    );
+    assert!(text.contains("roperator_raft_is_leader 0"), "{text}");
+    assert!(
+        text.contains("roperator_raft_writes_refused_total 1"),
+        "{text}"
+    );
+    let mut registry = prometheus_client::registry::Registry::default();
+    cluster.gate(leader).register_metrics(&mut registry);
+    let mut text = String::new();
+    prometheus_client::encoding::text::encode(&mut text, &registry).unwrap();
+    assert!(text.contains("roperator_raft_is_leader 1"), "{text}");
+    cluster.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_leader_catches_up_with_the_new_leaders_log() {
+    let mut cluster = Cluster::start(3, false).await;
+    let old = cluster.wait_for_leader(None, ELECTION).await;
+    cluster.kill(old).await;
+    let new = cluster.wait_for_leader(Some(old), ELECTION).await;
+    let want = cluster
+        .gate(new)
+        .raft()
+        .metrics()
+        .borrow()
+        .last_log_index
+        .expect("the new leader has a log");
+    cluster.restart(old).await.unwrap();
+    let caught_up = cluster
+        .gate(old)
+        .raft()
+        .wait(Some(Duration::from_secs(3)))
+        .log_index_at_least(Some(want), "restarted node replicates the new leader's log")
+        .await;
+    let m = cluster.gate(old).raft().metrics().borrow().clone();
+    assert!(caught_up.is_ok(), "restarted node stuck: {m:?}");
+    cluster.shutdown().await;
+}
