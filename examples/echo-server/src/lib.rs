@@ -1,0 +1,19 @@
+//! The echo-server example operator.
+//!
+//! An [`EchoServer`] custom resource asks for an HTTP server answering every request with a fixed
+//! message. The operator's sync function turns each one into a Deployment running
+//! [`hashicorp/http-echo`](https://github.com/hashicorp/http-echo) and a Service in front of it,
+//! and reports readiness back in the parent's status.
+//!
+//! The crate is split so that every part can be read and tested alone:
+//! - [`resource`]: the custom resource type and its CRD,
+//! - [`children`]: the pure functions building the desired Deployment and Service,
+//! - [`status`]: the pure function deriving the status from the observed Deployment.
+
+#![warn(missing_docs)]
+
+pub mod children;
+pub mod resource;
+pub mod status;
+
+pub use resource::{EchoServer, EchoServerSpec, EchoServerStatus, Phase, crd, crd_yaml};
