@@ -1,0 +1,273 @@
+//! From an HTTP request to a response: routing, fault injection, the request log.
+
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use bytes::Bytes;
+use http::{Method, Response, StatusCode};
+use http_body_util::{BodyExt, Full};
+use serde_json::Value;
+
+use super::objects::{self, Target};
+use super::query::{Route, parse_query, route};
+use super::{Inner, ResponseBody, discovery, served_types, watch};
+use crate::errors::ApiError;
+use crate::faults::FaultTarget;
+use crate::log::RequestRecord;
+use crate::patch::PatchType;
+use crate::store::State;
+
+pub(crate) fn bytes_response(code: u16, body: Bytes) -> Response<ResponseBody> {
+    let mut resp = Response::new(Full::new(body).map_err(|e| match e {}).boxed_unsync());
+    *resp.status_mut() = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    resp.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/json"),
+    );
+    resp
+}
+
+fn value_response(code: u16, v: &Value) -> Response<ResponseBody> {
+    bytes_response(code, Bytes::from(serde_json::to_vec(v).unwrap_or_default()))
+}
+
+pub(crate) fn error_response(err: &ApiError) -> Response<ResponseBody> {
+    let mut resp = value_response(err.code, &err.body());
+    if let Some(secs) = err.retry_after
+        && let Ok(v) = http::HeaderValue::from_str(&secs.to_string())
+    {
+        resp.headers_mut().insert(http::header::RETRY_AFTER, v);
+    }
+    resp
+}
+
+fn not_found_path() -> ApiError {
+    let mut e = ApiError::new(
+        404,
+        "NotFound",
+        "the server could not find the requested resource",
+    );
+    e.details = Some(
+        serde_json::json!({"causes": [{"reason": "UnexpectedServerResponse", "message": "404 page not found"}]}),
+    );
+    e
+}
+
+/// Resolves `/api/v1/...` or `/apis/g/v/...` against the served types.
+fn resolve(st: &State, group: &str, version: &str, rest: &[String]) -> Result<Target, ApiError> {
+    let namespaced_form = rest.len() >= 3
+        && rest[0] == "namespaces"
+        && st
+            .lookup(group, version, &rest[2])
+            .is_some_and(|b| st.buckets[b].primary().namespaced);
+    let (ns, plural, name, sub, extra) = if namespaced_form {
+        (
+            Some(rest[1].clone()),
+            &rest[2],
+            rest.get(3),
+            rest.get(4),
+            rest.len() > 5,
+        )
+    } else {
+        (None, &rest[0], rest.get(1), rest.get(2), rest.len() > 3)
+    };
+    let bucket = st
+        .lookup(group, version, plural)
+        .ok_or_else(not_found_path)?;
+    let ty = st.buckets[bucket]
+        .types
+        .iter()
+        .find(|t| t.version == version)
+        .cloned()
+        .ok_or_else(not_found_path)?;
+    if extra || (!ty.namespaced && ns.is_some()) {
+        return Err(not_found_path());
+    }
+    let sub = match sub.map(String::as_str) {
+        None => None,
+        Some("status") if ty.subresources.status => Some("status".to_string()),
+        // The namespace controller's finalize subresource: treated as an update of the namespace.
+        Some("finalize") if ty.kind == "Namespace" && group.is_empty() => None,
+        Some(_) => return Err(not_found_path()),
+    };
+    Ok(Target {
+        bucket,
+        ty,
+        ns,
+        name: name.cloned(),
+        sub,
+    })
+}
+
+fn audit_verb(method: &Method, has_name: bool, watch: bool) -> Option<&'static str> {
+    Some(match (method.as_str(), has_name) {
+        ("GET", true) if watch => "watch",
+        ("GET", true) => "get",
+        ("GET", false) if watch => "watch",
+        ("GET", false) => "list",
+        ("POST", false) => "create",
+        ("PUT", true) => "update",
+        ("PATCH", true) => "patch",
+        ("DELETE", true) => "delete",
+        ("DELETE", false) => "deletecollection",
+        _ => return None,
+    })
+}
+
+pub(crate) async fn handle(
+    inner: Arc<Inner>,
+    parts: http::request::Parts,
+    body: Bytes,
+) -> Response<ResponseBody> {
+    let path = parts.uri.path().to_string();
+    let query = parse_query(parts.uri.query());
+    let header = |name: http::header::HeaderName| {
+        parts
+            .headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string()
+    };
+    let user_agent = header(http::header::USER_AGENT);
+    let content_type = header(http::header::CONTENT_TYPE);
+    let mut record = RequestRecord {
+        verb: parts.method.as_str().to_ascii_lowercase(),
+        path: path.clone(),
+        resource: String::new(),
+        namespace: None,
+        name: None,
+        subresource: None,
+        status: 200,
+        user_agent,
+        time: SystemTime::now(),
+        patch_type: None,
+    };
+    let response = match route(&path) {
+        Route::Resource {
+            group,
+            version,
+            rest,
+        } => {
+            resource_request(
+                &inner,
+                &parts.method,
+                &group,
+                &version,
+                &rest,
+                &query,
+                &content_type,
+                body,
+                &mut record,
+            )
+            .await
+        }
+        other => non_resource(&inner, &parts.method, other),
+    };
+    record.status = response.status().as_u16();
+    if inner.record_requests {
+        inner.log.push(record);
+    }
+    response
+}
+
+fn non_resource(inner: &Inner, method: &Method, r: Route) -> Response<ResponseBody> {
+    if method != Method::GET {
+        return error_response(&ApiError::method_not_allowed(format!(
+            "the server does not allow this method on the requested resource ({method})"
+        )));
+    }
+    let types = served_types(&inner.lock());
+    let doc = match r {
+        Route::Version => Some(discovery::version()),
+        Route::Healthz => return bytes_response(200, Bytes::from_static(b"ok")),
+        Route::ApiVersions => Some(discovery::api_versions()),
+        Route::ApiGroups => Some(discovery::api_groups(&types)),
+        Route::Group(g) => discovery::api_group(&types, &g),
+        Route::GroupVersion(g, v) => discovery::resource_list(&types, &g, &v),
+        Route::OpenApiV2 => Some(crate::openapi::v2_document(&types)),
+        Route::OpenApiV3Index => Some(crate::openapi::v3_index(&types)),
+        Route::OpenApiV3(g, v) => crate::openapi::v3_group_version(&types, &g, &v),
+        Route::Resource { .. } | Route::Unknown => None,
+    };
+    match doc {
+        Some(d) => value_response(200, &d),
+        None => error_response(&not_found_path()),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn resource_request(
+    inner: &Arc<Inner>,
+    method: &Method,
+    group: &str,
+    version: &str,
+    rest: &[String],
+    query: &std::collections::HashMap<String, String>,
+    content_type: &str,
+    body: Bytes,
+    record: &mut RequestRecord,
+) -> Response<ResponseBody> {
+    if rest.is_empty() {
+        return non_resource(
+            inner,
+            method,
+            Route::GroupVersion(group.to_string(), version.to_string()),
+        );
+    }
+    let resolved = resolve(&inner.lock(), group, version, rest);
+    let t = match resolved {
+        Ok(t) => t,
+        Err(e) => return error_response(&e),
+    };
+    let watch = query.get("watch").is_some_and(|w| w == "true" || w == "1");
+    record.resource = t.ty.plural.clone();
+    record.namespace = t.ns.clone();
+    record.name = t.name.clone();
+    record.subresource = t.sub.clone();
+    let Some(verb) = audit_verb(method, t.name.is_some(), watch) else {
+        return error_response(&ApiError::method_not_allowed(format!(
+            "the server does not allow this method on the requested resource ({method} {})",
+            t.ty.plural
+        )));
+    };
+    record.verb = verb.to_string();
+    if verb == "patch" {
+        record.patch_type = PatchType::from_content_type(content_type);
+    }
+    let outcome = inner.faults.check(&FaultTarget {
+        verb,
+        resource: &t.ty.plural,
+        namespace: t.ns.as_deref(),
+        name: t.name.as_deref(),
+    });
+    if let Some(latency) = outcome.latency {
+        tokio::time::sleep(latency).await;
+    }
+    if let Some(err) = outcome.error {
+        return error_response(&err);
+    }
+    if verb == "watch" {
+        let mut t = t;
+        if let Some(name) = t.name.take() {
+            // `GET .../configmaps/x?watch=true` is a watch of that one object.
+            let mut q = query.clone();
+            q.insert("fieldSelector".into(), format!("metadata.name={name}"));
+            return watch::watch(inner.clone(), &t, &q).unwrap_or_else(|e| error_response(&e));
+        }
+        return watch::watch(inner.clone(), &t, query).unwrap_or_else(|e| error_response(&e));
+    }
+    let result = match verb {
+        "get" => objects::get(inner, &t),
+        "list" => objects::list(inner, &t, query),
+        "create" => objects::create(inner, &t, &body, query),
+        "update" => objects::update(inner, &t, &body, query),
+        "patch" => objects::patch(inner, &t, &body, content_type, query),
+        "delete" => objects::delete(inner, &t, &body, query),
+        _ => objects::delete_collection(inner, &t, &body, query),
+    };
+    match result {
+        Ok((code, bytes)) => bytes_response(code, bytes),
+        Err(e) => error_response(&e),
+    }
+}

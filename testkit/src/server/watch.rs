@@ -1,0 +1,175 @@
+//! Watch streams in the real wire format: one JSON event per line, chunked, with
+//! resourceVersion resume, bookmarks, `timeoutSeconds` and `410 Gone` for expired versions.
+
+use std::collections::{HashMap, VecDeque};
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::Response;
+use http_body::Frame;
+use http_body_util::{BodyExt, StreamBody};
+use serde_json::json;
+use tokio::sync::mpsc;
+use tokio::time::{Instant, Interval, MissedTickBehavior};
+
+use super::objects::{Target, filter_for};
+use super::{Inner, ResponseBody};
+use crate::errors::ApiError;
+use crate::store::{WatchItem, Watcher, watch_line};
+
+struct WatchState {
+    pending: VecDeque<Bytes>,
+    rx: mpsc::Receiver<WatchItem>,
+    deadline: Option<Instant>,
+    bookmarks: Option<Interval>,
+    last_rv: u64,
+    inner: Arc<Inner>,
+    kind: String,
+    api_version: String,
+}
+
+fn bookmark_line(kind: &str, api_version: &str, rv: u64, initial_end: bool) -> Bytes {
+    let mut meta = json!({"resourceVersion": rv.to_string(), "creationTimestamp": null});
+    if initial_end {
+        meta["annotations"] = json!({"k8s.io/initial-events-end": "true"});
+    }
+    let object = json!({"kind": kind, "apiVersion": api_version, "metadata": meta});
+    watch_line("BOOKMARK", &serde_json::to_vec(&object).unwrap_or_default())
+}
+
+fn stream_response(state: WatchState) -> Response<ResponseBody> {
+    let stream = futures::stream::unfold(state, |mut s| async move {
+        loop {
+            if let Some(line) = s.pending.pop_front() {
+                return Some((Ok::<_, Infallible>(Frame::data(line)), s));
+            }
+            let deadline = s.deadline;
+            let has_deadline = deadline.is_some();
+            let has_bookmarks = s.bookmarks.is_some();
+            tokio::select! {
+                item = s.rx.recv() => match item {
+                    Some(item) => {
+                        s.last_rv = s.last_rv.max(item.rv);
+                        return Some((Ok(Frame::data(item.line)), s));
+                    }
+                    None => return None,
+                },
+                _ = tokio::time::sleep_until(deadline.unwrap_or_else(Instant::now)), if has_deadline => return None,
+                _ = async { if let Some(t) = s.bookmarks.as_mut() { t.tick().await; } }, if has_bookmarks => {
+                    // Every event up to the server's current resourceVersion is already queued
+                    // for this watcher (events are queued under the same lock), so draining the
+                    // queue first makes the bookmark a correct resume point.
+                    let rv = s.inner.lock().rv;
+                    while let Ok(item) = s.rx.try_recv() {
+                        s.last_rv = s.last_rv.max(item.rv);
+                        s.pending.push_back(item.line);
+                    }
+                    let rv = rv.max(s.last_rv);
+                    s.pending.push_back(bookmark_line(&s.kind, &s.api_version, rv, false));
+                }
+            }
+        }
+    });
+    let body = StreamBody::new(stream).boxed_unsync();
+    let mut resp = Response::new(body);
+    resp.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/json"),
+    );
+    resp
+}
+
+fn expired_line(requested: u64, oldest: u64) -> Bytes {
+    let status = ApiError::gone(format!("too old resource version: {requested} ({oldest})")).body();
+    watch_line("ERROR", &serde_json::to_vec(&status).unwrap_or_default())
+}
+
+pub(crate) fn watch(
+    inner: Arc<Inner>,
+    t: &Target,
+    q: &HashMap<String, String>,
+) -> Result<Response<ResponseBody>, ApiError> {
+    let filter = filter_for(t, q)?;
+    let timeout = match q.get("timeoutSeconds").filter(|s| !s.is_empty()) {
+        Some(s) => Some(
+            s.parse::<u64>()
+                .map_err(|_| ApiError::bad_request(format!("invalid timeoutSeconds {s:?}")))?,
+        ),
+        None => None,
+    };
+    let bookmarks = q.get("allowWatchBookmarks").is_some_and(|b| b == "true");
+    let send_initial = q.get("sendInitialEvents").is_some_and(|b| b == "true");
+    let rv = match q
+        .get("resourceVersion")
+        .filter(|s| !s.is_empty() && *s != "0")
+    {
+        Some(s) => Some(
+            s.parse::<u64>()
+                .map_err(|_| ApiError::bad_request(format!("invalid resource version: {s:?}")))?,
+        ),
+        None => None,
+    };
+    let (tx, rx) = mpsc::channel(inner.watch_buffer);
+    let mut pending = VecDeque::new();
+    let last_rv;
+    {
+        let mut st = inner.lock();
+        match rv {
+            Some(rv) if !send_initial => match st.replay(&filter, rv) {
+                Some(items) => {
+                    last_rv = items.last().map(|i| i.rv).unwrap_or(rv);
+                    pending.extend(items.into_iter().map(|i| i.line));
+                }
+                None => {
+                    let oldest = st.compacted + 1;
+                    drop(st);
+                    let (_tx, rx) = mpsc::channel(1);
+                    return Ok(stream_response(WatchState {
+                        pending: VecDeque::from([expired_line(rv, oldest)]),
+                        rx,
+                        deadline: Some(Instant::now()),
+                        bookmarks: None,
+                        last_rv: rv,
+                        inner: inner.clone(),
+                        kind: t.ty.kind.clone(),
+                        api_version: t.ty.api_version(),
+                    }));
+                }
+            },
+            _ => {
+                // No resourceVersion (or "0", or sendInitialEvents): start with the current state.
+                let bucket = &st.buckets[t.bucket];
+                for ((ns, _), s) in bucket.objects.iter() {
+                    if filter.ns.as_ref().is_some_and(|n| n != ns) || !filter.matches_bytes(&s.json)
+                    {
+                        continue;
+                    }
+                    pending.push_back(watch_line("ADDED", &s.json));
+                }
+                last_rv = st.rv;
+                if send_initial && bookmarks {
+                    pending.push_back(bookmark_line(&t.ty.kind, &t.ty.api_version(), st.rv, true));
+                }
+            }
+        }
+        st.watchers.push(Watcher { filter, tx });
+    }
+    let bookmarks = bookmarks.then(|| {
+        let period = inner.bookmark_interval.max(Duration::from_millis(10));
+        let mut i = tokio::time::interval_at(Instant::now() + period, period);
+        i.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        i
+    });
+    Ok(stream_response(WatchState {
+        pending,
+        rx,
+        deadline: timeout.map(|s| Instant::now() + Duration::from_secs(s)),
+        bookmarks,
+        last_rv,
+        kind: t.ty.kind.clone(),
+        api_version: t.ty.api_version(),
+        inner,
+    }))
+}

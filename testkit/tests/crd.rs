@@ -1,0 +1,197 @@
+//! CustomResourceDefinitions: registering serves the kinds at once, deleting stops serving them.
+
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::api::{
+    Api, ApiResource, DeleteParams, DynamicObject, GroupVersionKind, Patch, PatchParams, PostParams,
+};
+use kube::core::Status;
+use kube::discovery::Discovery;
+use roperator_testkit::ApiServer;
+use serde_json::json;
+
+fn api_err(e: kube::Error) -> Status {
+    match e {
+        kube::Error::Api(s) => *s,
+        other => panic!("expected an API error, got {other:?}"),
+    }
+}
+
+fn crd() -> serde_json::Value {
+    json!({
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": "echoes.example.com"},
+        "spec": {
+            "group": "example.com",
+            "scope": "Namespaced",
+            "names": {"plural": "echoes", "singular": "echo", "kind": "Echo", "shortNames": ["ec"]},
+            "versions": [{
+                "name": "v1", "served": true, "storage": true,
+                "subresources": {"status": {}},
+                "schema": {"openAPIV3Schema": {
+                    "type": "object",
+                    "properties": {
+                        "spec": {"type": "object", "properties": {"message": {"type": "string"}}},
+                        "status": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}
+                    }
+                }}
+            }]
+        }
+    })
+}
+
+fn echo_resource() -> ApiResource {
+    ApiResource::from_gvk_with_plural(
+        &GroupVersionKind::gvk("example.com", "v1", "Echo"),
+        "echoes",
+    )
+}
+
+fn echo(name: &str, message: &str) -> DynamicObject {
+    serde_json::from_value(json!({
+        "apiVersion": "example.com/v1", "kind": "Echo",
+        "metadata": {"name": name},
+        "spec": {"message": message}
+    }))
+    .expect("echo")
+}
+
+#[tokio::test]
+async fn creating_a_crd_serves_its_kind_and_deleting_it_stops() {
+    let server = ApiServer::new();
+    let crds: Api<CustomResourceDefinition> = Api::all(server.client());
+    let body: CustomResourceDefinition = serde_json::from_value(crd()).expect("crd");
+    let created = crds
+        .create(&PostParams::default(), &body)
+        .await
+        .expect("create crd");
+    let conditions = serde_json::to_value(created.status).expect("status");
+    assert!(
+        conditions["conditions"].as_array().is_some_and(|c| c
+            .iter()
+            .any(|c| c["type"] == "Established" && c["status"] == "True")),
+        "{conditions}"
+    );
+
+    let discovery = Discovery::new(server.client())
+        .run()
+        .await
+        .expect("discovery");
+    let (found, caps) = discovery
+        .groups()
+        .flat_map(|g| g.recommended_resources())
+        .find(|(r, _)| r.kind == "Echo")
+        .expect("Echo discovered");
+    assert_eq!(found.plural, "echoes");
+    assert!(
+        caps.subresources.iter().any(|(s, _)| s.plural == "status"),
+        "status subresource listed"
+    );
+
+    let echoes: Api<DynamicObject> =
+        Api::default_namespaced_with(server.client(), &echo_resource());
+    echoes
+        .create(&PostParams::default(), &echo("hello", "hi"))
+        .await
+        .expect("create echo");
+    let got = echoes.get("hello").await.expect("get echo");
+    assert_eq!(got.data["spec"]["message"], "hi");
+
+    crds.delete("echoes.example.com", &DeleteParams::default())
+        .await
+        .expect("delete crd");
+    let err = api_err(echoes.get("hello").await.expect_err("no longer served"));
+    assert_eq!(err.code, 404);
+    let discovery = Discovery::new(server.client())
+        .run()
+        .await
+        .expect("discovery");
+    assert!(
+        !discovery
+            .groups()
+            .flat_map(|g| g.recommended_resources())
+            .any(|(r, _)| r.kind == "Echo")
+    );
+}
+
+#[tokio::test]
+async fn register_crd_helper_and_custom_resource_rules() {
+    let server = ApiServer::new();
+    server.register_crd(&crd()).expect("register");
+    let echoes: Api<DynamicObject> =
+        Api::default_namespaced_with(server.client(), &echo_resource());
+    let created = echoes
+        .create(&PostParams::default(), &echo("a", "one"))
+        .await
+        .expect("create");
+    assert_eq!(created.metadata.generation, Some(1));
+
+    // Custom resources refuse updates without a resourceVersion.
+    let mut unconditional = created.clone();
+    unconditional.metadata.resource_version = None;
+    let err = api_err(
+        echoes
+            .replace("a", &PostParams::default(), &unconditional)
+            .await
+            .expect_err("refused"),
+    );
+    assert_eq!((err.code, err.reason.as_str()), (422, "Invalid"));
+
+    // Status goes through the subresource only, and does not bump generation.
+    let after = echoes
+        .patch_status(
+            "a",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"status": {"seen": true}})),
+        )
+        .await
+        .expect("status");
+    assert_eq!(after.data["status"]["seen"], true);
+    assert_eq!(after.metadata.generation, Some(1));
+    let after = echoes
+        .patch(
+            "a",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"message": "two"}, "status": {"seen": false}})),
+        )
+        .await
+        .expect("spec");
+    assert_eq!(after.data["status"]["seen"], true);
+    assert_eq!(after.metadata.generation, Some(2));
+
+    // Created objects drop any status they were sent with.
+    let mut with_status = echo("b", "x");
+    with_status.data["status"] = json!({"seen": true});
+    let created = echoes
+        .create(&PostParams::default(), &with_status)
+        .await
+        .expect("create");
+    assert!(created.data.get("status").is_none());
+
+    assert_eq!(
+        server
+            .objects("example.com/v1", "Echo", Some("default"))
+            .len(),
+        2
+    );
+}
+
+#[tokio::test]
+async fn kinds_must_match_the_path() {
+    let server = ApiServer::new();
+    server.register_crd(&crd()).expect("register");
+    let echoes: Api<DynamicObject> =
+        Api::default_namespaced_with(server.client(), &echo_resource());
+    let mut wrong = echo("w", "x");
+    wrong.types = Some(kube::api::TypeMeta {
+        api_version: "example.com/v2".into(),
+        kind: "Echo".into(),
+    });
+    let err = api_err(
+        echoes
+            .create(&PostParams::default(), &wrong)
+            .await
+            .expect_err("wrong version"),
+    );
+    assert_eq!(err.code, 400);
+}

@@ -1,0 +1,225 @@
+//! Create, get, list, update, delete through `kube::Client`, against the in-process server.
+
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
+use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
+use kube::core::Status;
+use roperator_testkit::ApiServer;
+use serde_json::json;
+
+fn cm(name: &str, labels: serde_json::Value) -> ConfigMap {
+    serde_json::from_value(json!({
+        "apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": name, "labels": labels},
+        "data": {"k": "v"}
+    }))
+    .expect("valid configmap")
+}
+
+fn api_err(e: kube::Error) -> Status {
+    match e {
+        kube::Error::Api(s) => *s,
+        other => panic!("expected an API error, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn default_namespaces_exist() {
+    let server = ApiServer::new();
+    let ns: Api<Namespace> = Api::all(server.client());
+    let names: Vec<String> = ns
+        .list(&ListParams::default())
+        .await
+        .expect("list")
+        .items
+        .into_iter()
+        .filter_map(|n| n.metadata.name)
+        .collect();
+    for want in ["default", "kube-system", "kube-public"] {
+        assert!(
+            names.iter().any(|n| n == want),
+            "{want} missing from {names:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn create_get_update_delete_round_trip() {
+    let server = ApiServer::new();
+    let cms: Api<ConfigMap> = Api::default_namespaced(server.client());
+    let created = cms
+        .create(&PostParams::default(), &cm("a", json!({"app": "web"})))
+        .await
+        .expect("create");
+    let meta = &created.metadata;
+    assert!(meta.uid.is_some());
+    assert!(meta.creation_timestamp.is_some());
+    assert_eq!(meta.generation, Some(1));
+    assert_eq!(meta.namespace.as_deref(), Some("default"));
+    let rv1: u64 = meta
+        .resource_version
+        .as_deref()
+        .unwrap_or("")
+        .parse()
+        .expect("numeric rv");
+
+    let err = api_err(
+        cms.create(&PostParams::default(), &cm("a", json!({})))
+            .await
+            .expect_err("duplicate"),
+    );
+    assert_eq!((err.code, err.reason.as_str()), (409, "AlreadyExists"));
+
+    let mut got = cms.get("a").await.expect("get");
+    got.data = Some([("k".to_string(), "w".to_string())].into());
+    let updated = cms
+        .replace("a", &PostParams::default(), &got)
+        .await
+        .expect("replace");
+    let rv2: u64 = updated
+        .metadata
+        .resource_version
+        .as_deref()
+        .unwrap_or("")
+        .parse()
+        .expect("rv");
+    assert!(rv2 > rv1);
+
+    // The old resourceVersion is now stale.
+    let err = api_err(
+        cms.replace("a", &PostParams::default(), &got)
+            .await
+            .expect_err("stale"),
+    );
+    assert_eq!((err.code, err.reason.as_str()), (409, "Conflict"));
+
+    cms.delete("a", &DeleteParams::default())
+        .await
+        .expect("delete");
+    let err = api_err(cms.get("a").await.expect_err("gone"));
+    assert_eq!((err.code, err.reason.as_str()), (404, "NotFound"));
+}
+
+#[tokio::test]
+async fn list_with_label_and_field_selectors() {
+    let server = ApiServer::new();
+    let cms: Api<ConfigMap> = Api::default_namespaced(server.client());
+    for (name, labels) in [
+        ("a", json!({"app": "web", "tier": "front"})),
+        ("b", json!({"app": "api"})),
+        ("c", json!({"app": "db", "legacy": "yes"})),
+    ] {
+        cms.create(&PostParams::default(), &cm(name, labels))
+            .await
+            .expect("create");
+    }
+    let names = |l: kube::api::ObjectList<ConfigMap>| -> Vec<String> {
+        l.items
+            .into_iter()
+            .filter_map(|c| c.metadata.name)
+            .collect()
+    };
+    let sel = |s: &str| ListParams::default().labels(s);
+    assert_eq!(names(cms.list(&sel("app=web")).await.expect("list")), ["a"]);
+    assert_eq!(
+        names(cms.list(&sel("app!=web")).await.expect("list")),
+        ["b", "c"]
+    );
+    assert_eq!(
+        names(cms.list(&sel("app in (api,db)")).await.expect("list")),
+        ["b", "c"]
+    );
+    assert_eq!(
+        names(cms.list(&sel("app notin (api,db)")).await.expect("list")),
+        ["a"]
+    );
+    assert_eq!(names(cms.list(&sel("tier")).await.expect("list")), ["a"]);
+    assert_eq!(
+        names(cms.list(&sel("!legacy")).await.expect("list")),
+        ["a", "b"]
+    );
+    let by_name = ListParams::default().fields("metadata.name=b");
+    assert_eq!(names(cms.list(&by_name).await.expect("list")), ["b"]);
+
+    let err = api_err(
+        cms.list(&ListParams::default().fields("data.k=v"))
+            .await
+            .expect_err("bad field"),
+    );
+    assert_eq!(err.code, 400);
+}
+
+#[tokio::test]
+async fn paging_with_limit_and_continue() {
+    let server = ApiServer::new();
+    let cms: Api<ConfigMap> = Api::default_namespaced(server.client());
+    for i in 0..7 {
+        cms.create(&PostParams::default(), &cm(&format!("cm-{i}"), json!({})))
+            .await
+            .expect("create");
+    }
+    let mut seen = Vec::new();
+    let mut params = ListParams::default().limit(3);
+    let mut pages = 0;
+    loop {
+        let page = cms.list(&params).await.expect("page");
+        pages += 1;
+        seen.extend(page.items.into_iter().filter_map(|c| c.metadata.name));
+        match page.metadata.continue_ {
+            Some(c) if !c.is_empty() => params = params.continue_token(&c),
+            _ => break,
+        }
+    }
+    assert_eq!(pages, 3);
+    assert_eq!(seen, (0..7).map(|i| format!("cm-{i}")).collect::<Vec<_>>());
+}
+
+#[tokio::test]
+async fn merge_and_json_patch() {
+    let server = ApiServer::new();
+    let cms: Api<ConfigMap> = Api::default_namespaced(server.client());
+    cms.create(&PostParams::default(), &cm("p", json!({})))
+        .await
+        .expect("create");
+    let merged = cms
+        .patch(
+            "p",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"data": {"extra": "1"}})),
+        )
+        .await
+        .expect("merge patch");
+    assert_eq!(
+        merged
+            .data
+            .as_ref()
+            .and_then(|d| d.get("extra"))
+            .map(String::as_str),
+        Some("1")
+    );
+    let ops: json_patch::Patch = serde_json::from_value(json!([
+        {"op": "test", "path": "/data/k", "value": "v"},
+        {"op": "replace", "path": "/data/k", "value": "z"}
+    ]))
+    .expect("patch");
+    let patched = cms
+        .patch("p", &PatchParams::default(), &Patch::Json::<()>(ops))
+        .await
+        .expect("json patch");
+    assert_eq!(
+        patched
+            .data
+            .as_ref()
+            .and_then(|d| d.get("k"))
+            .map(String::as_str),
+        Some("z")
+    );
+    let failing: json_patch::Patch =
+        serde_json::from_value(json!([{"op": "test", "path": "/data/k", "value": "nope"}]))
+            .expect("patch");
+    let err = api_err(
+        cms.patch("p", &PatchParams::default(), &Patch::Json::<()>(failing))
+            .await
+            .expect_err("test op"),
+    );
+    assert_eq!(err.code, 422);
+}

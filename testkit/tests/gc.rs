@@ -1,0 +1,249 @@
+//! Garbage collection by ownerReferences, deletion options and deletecollection.
+
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
+use kube::api::{
+    Api, DeleteParams, ListParams, Patch, PatchParams, PostParams, Preconditions, PropagationPolicy,
+};
+use kube::core::Status;
+use roperator_testkit::ApiServer;
+use serde_json::{Value, json};
+
+fn api_err(e: kube::Error) -> Status {
+    match e {
+        kube::Error::Api(s) => *s,
+        other => panic!("expected an API error, got {other:?}"),
+    }
+}
+
+async fn make(
+    cms: &Api<ConfigMap>,
+    name: &str,
+    owners: &[&ConfigMap],
+    finalizers: &[&str],
+) -> ConfigMap {
+    let refs: Vec<Value> = owners
+        .iter()
+        .map(|o| {
+            json!({
+                "apiVersion": "v1", "kind": "ConfigMap",
+                "name": o.metadata.name, "uid": o.metadata.uid,
+                "controller": true, "blockOwnerDeletion": true
+            })
+        })
+        .collect();
+    let mut meta = json!({"name": name, "finalizers": finalizers});
+    if !refs.is_empty() {
+        meta["ownerReferences"] = json!(refs);
+    }
+    let body: ConfigMap = serde_json::from_value(json!({"metadata": meta})).expect("cm");
+    cms.create(&PostParams::default(), &body)
+        .await
+        .expect("create")
+}
+
+async fn exists(cms: &Api<ConfigMap>, name: &str) -> bool {
+    cms.get_opt(name).await.expect("get").is_some()
+}
+
+#[tokio::test]
+async fn background_deletion_removes_dependents_through_chains() {
+    let server = ApiServer::new();
+    let cms: Api<ConfigMap> = Api::default_namespaced(server.client());
+    let a = make(&cms, "a", &[], &[]).await;
+    let b = make(&cms, "b", &[&a], &[]).await;
+    make(&cms, "c", &[&b], &[]).await;
+    cms.delete("a", &DeleteParams::background())
+        .await
+        .expect("delete");
+    for name in ["a", "b", "c"] {
+        assert!(!exists(&cms, name).await, "{name} should be gone");
+    }
+}
+
+#[tokio::test]
+async fn foreground_deletion_waits_for_blocking_dependents() {
+    let server = ApiServer::new();
+    let cms: Api<ConfigMap> = Api::default_namespaced(server.client());
+    let owner = make(&cms, "owner", &[], &[]).await;
+    make(&cms, "held", &[&owner], &["example.com/hold"]).await;
+    make(&cms, "free", &[&owner], &[]).await;
+    let res = cms
+        .delete("owner", &DeleteParams::foreground())
+        .await
+        .expect("delete");
+    let pending = res.left().expect("owner still present");
+    assert!(pending.metadata.deletion_timestamp.is_some());
+    assert!(
+        pending
+            .metadata
+            .finalizers
+            .unwrap_or_default()
+            .contains(&"foregroundDeletion".to_string())
+    );
+    assert!(!exists(&cms, "free").await);
+    let held = cms.get("held").await.expect("held still there");
+    assert!(held.metadata.deletion_timestamp.is_some());
+    assert!(
+        exists(&cms, "owner").await,
+        "owner waits for its blocking dependent"
+    );
+
+    cms.patch(
+        "held",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"metadata": {"finalizers": null}})),
+    )
+    .await
+    .expect("release");
+    assert!(!exists(&cms, "held").await);
+    assert!(
+        !exists(&cms, "owner").await,
+        "owner goes once the dependent is gone"
+    );
+}
+
+#[tokio::test]
+async fn orphan_deletion_keeps_dependents_without_the_reference() {
+    let server = ApiServer::new();
+    let cms: Api<ConfigMap> = Api::default_namespaced(server.client());
+    let owner = make(&cms, "owner", &[], &[]).await;
+    make(&cms, "child", &[&owner], &[]).await;
+    cms.delete("owner", &DeleteParams::orphan())
+        .await
+        .expect("delete");
+    assert!(!exists(&cms, "owner").await);
+    let child = cms.get("child").await.expect("child kept");
+    assert!(
+        child
+            .metadata
+            .owner_references
+            .unwrap_or_default()
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn dependents_of_missing_owners_are_collected() {
+    let server = ApiServer::new();
+    let cms: Api<ConfigMap> = Api::default_namespaced(server.client());
+    let ghost: ConfigMap = serde_json::from_value(
+        json!({"metadata": {"name": "ghost", "uid": "00000000-0000-0000-0000-000000000000"}}),
+    )
+    .expect("cm");
+    make(&cms, "orphaned", &[&ghost], &[]).await;
+    assert!(!exists(&cms, "orphaned").await);
+
+    // With one live owner left, only the dangling reference is dropped.
+    let live = make(&cms, "live", &[], &[]).await;
+    make(&cms, "two-owners", &[&live, &ghost], &[]).await;
+    let kept = cms.get("two-owners").await.expect("kept");
+    let refs = kept.metadata.owner_references.unwrap_or_default();
+    assert_eq!(refs.len(), 1);
+    assert_eq!(refs[0].name, "live");
+}
+
+#[tokio::test]
+async fn delete_preconditions() {
+    let server = ApiServer::new();
+    let cms: Api<ConfigMap> = Api::default_namespaced(server.client());
+    let a = make(&cms, "a", &[], &[]).await;
+    let wrong_uid = DeleteParams {
+        preconditions: Some(Preconditions {
+            uid: Some("nope".into()),
+            resource_version: None,
+        }),
+        ..DeleteParams::default()
+    };
+    let err = api_err(cms.delete("a", &wrong_uid).await.expect_err("uid mismatch"));
+    assert_eq!((err.code, err.reason.as_str()), (409, "Conflict"));
+    let wrong_rv = DeleteParams {
+        preconditions: Some(Preconditions {
+            uid: None,
+            resource_version: Some("1".into()),
+        }),
+        ..DeleteParams::default()
+    };
+    let err = api_err(cms.delete("a", &wrong_rv).await.expect_err("rv mismatch"));
+    assert_eq!(err.code, 409);
+    let right = DeleteParams {
+        preconditions: Some(Preconditions {
+            uid: a.metadata.uid.clone(),
+            resource_version: a.metadata.resource_version.clone(),
+        }),
+        propagation_policy: Some(PropagationPolicy::Background),
+        ..DeleteParams::default()
+    };
+    cms.delete("a", &right).await.expect("delete");
+    assert!(!exists(&cms, "a").await);
+}
+
+#[tokio::test]
+async fn delete_collection_with_label_selector() {
+    let server = ApiServer::new();
+    let cms: Api<ConfigMap> = Api::default_namespaced(server.client());
+    for (name, app) in [("a", "web"), ("b", "web"), ("c", "db")] {
+        let body: ConfigMap =
+            serde_json::from_value(json!({"metadata": {"name": name, "labels": {"app": app}}}))
+                .expect("cm");
+        cms.create(&PostParams::default(), &body)
+            .await
+            .expect("create");
+    }
+    cms.delete_collection(
+        &DeleteParams::default(),
+        &ListParams::default().labels("app=web"),
+    )
+    .await
+    .expect("deletecollection");
+    let left: Vec<String> = cms
+        .list(&ListParams::default())
+        .await
+        .expect("list")
+        .items
+        .into_iter()
+        .filter_map(|c| c.metadata.name)
+        .collect();
+    assert_eq!(left, ["c"]);
+    assert_eq!(server.requests().count(|r| r.verb == "deletecollection"), 1);
+}
+
+#[tokio::test]
+async fn deleting_a_namespace_deletes_its_content() {
+    let server = ApiServer::new();
+    let nss: Api<Namespace> = Api::all(server.client());
+    let ns: Namespace = serde_json::from_value(json!({"metadata": {"name": "team"}})).expect("ns");
+    nss.create(&PostParams::default(), &ns)
+        .await
+        .expect("create ns");
+    let cms: Api<ConfigMap> = Api::namespaced(server.client(), "team");
+    make(&cms, "held", &[], &["example.com/hold"]).await;
+    make(&cms, "free", &[], &[]).await;
+    nss.delete("team", &DeleteParams::default())
+        .await
+        .expect("delete ns");
+    let terminating = nss.get("team").await.expect("still terminating");
+    assert_eq!(
+        terminating.status.and_then(|s| s.phase).as_deref(),
+        Some("Terminating")
+    );
+    assert!(!exists(&cms, "free").await);
+    // New content is refused while terminating.
+    let body: ConfigMap = serde_json::from_value(json!({"metadata": {"name": "new"}})).expect("cm");
+    let err = api_err(
+        cms.create(&PostParams::default(), &body)
+            .await
+            .expect_err("terminating"),
+    );
+    assert_eq!(err.code, 403);
+    cms.patch(
+        "held",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"metadata": {"finalizers": null}})),
+    )
+    .await
+    .expect("release");
+    assert!(
+        nss.get_opt("team").await.expect("get").is_none(),
+        "namespace goes once empty"
+    );
+}

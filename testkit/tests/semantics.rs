@@ -1,0 +1,308 @@
+//! Object semantics: generation, status subresource, finalizers, errors for bad bodies.
+
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::ConfigMap;
+use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
+use kube::core::Status;
+use roperator_testkit::ApiServer;
+use serde_json::json;
+
+fn api_err(e: kube::Error) -> Status {
+    match e {
+        kube::Error::Api(s) => *s,
+        other => panic!("expected an API error, got {other:?}"),
+    }
+}
+
+fn deployment(name: &str, replicas: i32) -> Deployment {
+    serde_json::from_value(json!({
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": name},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": {"app": name}},
+            "template": {
+                "metadata": {"labels": {"app": name}},
+                "spec": {"containers": [{"name": "c", "image": "nginx"}]}
+            }
+        }
+    }))
+    .expect("valid deployment")
+}
+
+#[tokio::test]
+async fn generation_bumps_only_on_spec_changes() {
+    let server = ApiServer::new();
+    let deps: Api<Deployment> = Api::default_namespaced(server.client());
+    let d = deps
+        .create(&PostParams::default(), &deployment("web", 1))
+        .await
+        .expect("create");
+    assert_eq!(d.metadata.generation, Some(1));
+    let labelled = deps
+        .patch(
+            "web",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {"labels": {"x": "y"}}})),
+        )
+        .await
+        .expect("label");
+    assert_eq!(labelled.metadata.generation, Some(1));
+    let scaled = deps
+        .patch(
+            "web",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"replicas": 3}})),
+        )
+        .await
+        .expect("scale");
+    assert_eq!(scaled.metadata.generation, Some(2));
+    let status = deps
+        .patch_status(
+            "web",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"status": {"replicas": 3}})),
+        )
+        .await
+        .expect("status");
+    assert_eq!(status.metadata.generation, Some(2));
+}
+
+#[tokio::test]
+async fn status_subresource_separates_spec_and_status_writes() {
+    let server = ApiServer::new();
+    let deps: Api<Deployment> = Api::default_namespaced(server.client());
+    deps.create(&PostParams::default(), &deployment("web", 1))
+        .await
+        .expect("create");
+    // A status write cannot change spec.
+    let after = deps
+        .patch_status(
+            "web",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"replicas": 9}, "status": {"readyReplicas": 1}})),
+        )
+        .await
+        .expect("status write");
+    assert_eq!(after.spec.replicas, Some(1));
+    assert_eq!(
+        after.status.as_ref().and_then(|s| s.ready_replicas),
+        Some(1)
+    );
+    // A main-resource write cannot change status.
+    let after = deps
+        .patch(
+            "web",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"replicas": 2}, "status": {"readyReplicas": 7}})),
+        )
+        .await
+        .expect("main write");
+    assert_eq!(after.spec.replicas, Some(2));
+    assert_eq!(
+        after.status.as_ref().and_then(|s| s.ready_replicas),
+        Some(1)
+    );
+}
+
+#[tokio::test]
+async fn finalizers_hold_deletion_until_removed() {
+    let server = ApiServer::new();
+    let cms: Api<ConfigMap> = Api::default_namespaced(server.client());
+    let body: ConfigMap = serde_json::from_value(json!({
+        "apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": "held", "finalizers": ["example.com/hold"]}
+    }))
+    .expect("cm");
+    cms.create(&PostParams::default(), &body)
+        .await
+        .expect("create");
+    let pending = cms
+        .delete("held", &DeleteParams::default())
+        .await
+        .expect("delete");
+    let obj = pending.left().expect("object still there");
+    assert!(obj.metadata.deletion_timestamp.is_some());
+    assert!(cms.get("held").await.is_ok());
+
+    let err = api_err(
+        cms.patch(
+            "held",
+            &PatchParams::default(),
+            &Patch::Merge(
+                json!({"metadata": {"finalizers": ["example.com/hold", "example.com/new"]}}),
+            ),
+        )
+        .await
+        .expect_err("new finalizer refused"),
+    );
+    assert_eq!((err.code, err.reason.as_str()), (422, "Invalid"));
+
+    cms.patch(
+        "held",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"metadata": {"finalizers": null}})),
+    )
+    .await
+    .expect("remove finalizer");
+    let err = api_err(cms.get("held").await.expect_err("gone"));
+    assert_eq!(err.code, 404);
+}
+
+#[tokio::test]
+async fn bodies_that_do_not_decode_are_bad_requests() {
+    let server = ApiServer::new();
+    let client = server.client();
+    let req = http::Request::post("/api/v1/namespaces/default/configmaps")
+        .header("content-type", "application/json")
+        .body(serde_json::to_vec(&json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}, "data": "not-a-map"})).expect("json"))
+        .expect("request");
+    let err = client.request::<ConfigMap>(req).await.expect_err("refused");
+    let err = api_err(err);
+    assert_eq!((err.code, err.reason.as_str()), (400, "BadRequest"));
+
+    let req = http::Request::post("/api/v1/namespaces/default/configmaps")
+        .header("content-type", "application/json")
+        .body(b"{not json".to_vec())
+        .expect("request");
+    let err = api_err(client.request::<ConfigMap>(req).await.expect_err("refused"));
+    assert_eq!(err.code, 400);
+
+    let req = http::Request::post("/api/v1/namespaces/default/configmaps")
+        .header("content-type", "application/json")
+        .body(
+            serde_json::to_vec(
+                &json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "x"}}),
+            )
+            .expect("json"),
+        )
+        .expect("request");
+    let err = api_err(client.request::<ConfigMap>(req).await.expect_err("refused"));
+    assert_eq!(err.code, 400);
+
+    let req = http::Request::put("/api/v1/namespaces/default/configmaps/other")
+        .header("content-type", "application/json")
+        .body(
+            serde_json::to_vec(
+                &json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}}),
+            )
+            .expect("json"),
+        )
+        .expect("request");
+    let err = api_err(client.request::<ConfigMap>(req).await.expect_err("refused"));
+    assert_eq!(err.code, 400);
+    assert!(
+        err.message.contains("does not match the name on the URL"),
+        "{}",
+        err.message
+    );
+}
+
+#[tokio::test]
+async fn names_and_namespaces_are_checked() {
+    let server = ApiServer::new();
+    let bad: ConfigMap =
+        serde_json::from_value(json!({"metadata": {"name": "Not_Valid"}})).expect("cm");
+    let cms: Api<ConfigMap> = Api::default_namespaced(server.client());
+    let err = api_err(
+        cms.create(&PostParams::default(), &bad)
+            .await
+            .expect_err("invalid name"),
+    );
+    assert_eq!((err.code, err.reason.as_str()), (422, "Invalid"));
+
+    let elsewhere: Api<ConfigMap> = Api::namespaced(server.client(), "missing");
+    let ok: ConfigMap = serde_json::from_value(json!({"metadata": {"name": "fine"}})).expect("cm");
+    let err = api_err(
+        elsewhere
+            .create(&PostParams::default(), &ok)
+            .await
+            .expect_err("no namespace"),
+    );
+    assert_eq!((err.code, err.reason.as_str()), (404, "NotFound"));
+    assert!(
+        err.message.contains("namespaces \"missing\" not found"),
+        "{}",
+        err.message
+    );
+}
+
+#[tokio::test]
+async fn generate_name_appends_a_suffix() {
+    let server = ApiServer::new();
+    let cms: Api<ConfigMap> = Api::default_namespaced(server.client());
+    let body: ConfigMap =
+        serde_json::from_value(json!({"metadata": {"generateName": "job-"}})).expect("cm");
+    let a = cms
+        .create(&PostParams::default(), &body)
+        .await
+        .expect("create");
+    let b = cms
+        .create(&PostParams::default(), &body)
+        .await
+        .expect("create");
+    let (a, b) = (
+        a.metadata.name.unwrap_or_default(),
+        b.metadata.name.unwrap_or_default(),
+    );
+    assert!(a.starts_with("job-") && a.len() == 9, "{a}");
+    assert_ne!(a, b);
+}
+
+#[tokio::test]
+async fn simulate_workloads_marks_deployments_available() {
+    let server = ApiServer::new();
+    server.simulate_workloads(true);
+    let deps: Api<Deployment> = Api::default_namespaced(server.client());
+    let d = deps
+        .create(&PostParams::default(), &deployment("web", 3))
+        .await
+        .expect("create");
+    let status = serde_json::to_value(d.status).expect("status");
+    assert_eq!(status["availableReplicas"], 3);
+    assert_eq!(status["readyReplicas"], 3);
+    assert_eq!(status["observedGeneration"], 1);
+    let conditions = status["conditions"].as_array().cloned().unwrap_or_default();
+    assert!(
+        conditions
+            .iter()
+            .any(|c| c["type"] == "Available" && c["status"] == "True"),
+        "{conditions:?}"
+    );
+}
+
+#[tokio::test]
+async fn request_log_counts_writes() {
+    let server = ApiServer::new();
+    let cms: Api<ConfigMap> = Api::default_namespaced(server.client());
+    server.clear_requests();
+    let body: ConfigMap = serde_json::from_value(json!({"metadata": {"name": "a"}})).expect("cm");
+    cms.create(&PostParams::default(), &body)
+        .await
+        .expect("create");
+    cms.get("a").await.expect("get");
+    cms.patch(
+        "a",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"data": {"x": "1"}})),
+    )
+    .await
+    .expect("patch");
+    let log = server.requests();
+    assert_eq!(log.writes().len(), 2);
+    assert_eq!(
+        log.count(|r| r.verb == "get" && r.name.as_deref() == Some("a")),
+        1
+    );
+    let patch = log
+        .records()
+        .into_iter()
+        .find(|r| r.verb == "patch")
+        .expect("patch recorded");
+    assert_eq!(patch.status, 200);
+    assert_eq!(patch.resource, "configmaps");
+    assert_eq!(
+        patch.patch_type,
+        Some(roperator_testkit::patch::PatchType::Merge)
+    );
+}

@@ -1,0 +1,318 @@
+//! Watches through `kube::runtime::watcher` and raw watch requests: wire format, resume,
+//! bookmarks, 410 Gone, timeouts, selectors, slow watchers.
+
+use std::time::Duration;
+
+use futures::{StreamExt, TryStreamExt};
+use k8s_openapi::api::core::v1::ConfigMap;
+use kube::api::{Api, DeleteParams, ListParams, PostParams, WatchEvent, WatchParams};
+use kube::runtime::watcher::{self, Event};
+use roperator_testkit::ApiServer;
+use serde_json::json;
+
+fn cm(name: &str, app: &str) -> ConfigMap {
+    serde_json::from_value(json!({
+        "apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": name, "labels": {"app": app}},
+        "data": {"k": "v"}
+    }))
+    .expect("valid configmap")
+}
+
+async fn next<S, T>(stream: &mut S) -> T
+where
+    S: futures::Stream<Item = T> + Unpin,
+{
+    tokio::time::timeout(Duration::from_secs(5), stream.next())
+        .await
+        .expect("event within 5s")
+        .expect("stream still open")
+}
+
+#[tokio::test]
+async fn runtime_watcher_sees_initial_state_then_changes() {
+    let server = ApiServer::new();
+    let cms: Api<ConfigMap> = Api::default_namespaced(server.client());
+    cms.create(&PostParams::default(), &cm("before", "web"))
+        .await
+        .expect("create");
+    let mut stream = watcher::watcher(cms.clone(), watcher::Config::default()).boxed();
+    let mut initial = Vec::new();
+    loop {
+        match next(&mut stream).await.expect("watch ok") {
+            Event::Init => {}
+            Event::InitApply(o) => initial.push(o.metadata.name.unwrap_or_default()),
+            Event::InitDone => break,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(initial, ["before"]);
+    cms.create(&PostParams::default(), &cm("after", "web"))
+        .await
+        .expect("create");
+    match next(&mut stream).await.expect("watch ok") {
+        Event::Apply(o) => assert_eq!(o.metadata.name.as_deref(), Some("after")),
+        other => panic!("unexpected {other:?}"),
+    }
+    cms.delete("after", &DeleteParams::default())
+        .await
+        .expect("delete");
+    match next(&mut stream).await.expect("watch ok") {
+        Event::Delete(o) => assert_eq!(o.metadata.name.as_deref(), Some("after")),
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn streaming_list_watcher_works() {
+    let server = ApiServer::new();
+    let cms: Api<ConfigMap> = Api::default_namespaced(server.client());
+    cms.create(&PostParams::default(), &cm("a", "web"))
+        .await
+        .expect("create");
+    let cfg = watcher::Config::default().streaming_lists();
+    let mut stream = watcher::watcher(cms.clone(), cfg).boxed();
+    let mut initial = Vec::new();
+    loop {
+        match next(&mut stream).await.expect("watch ok") {
+            Event::Init => {}
+            Event::InitApply(o) => initial.push(o.metadata.name.unwrap_or_default()),
+            Event::InitDone => break,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(initial, ["a"]);
+}
+
+#[tokio::test]
+async fn resume_from_resource_version_replays_history() {
+    let server = ApiServer::new();
+    let cms: Api<ConfigMap> = Api::default_namespaced(server.client());
+    let first = cms
+        .create(&PostParams::default(), &cm("one", "web"))
+        .await
+        .expect("create");
+    let rv = first.metadata.resource_version.expect("rv");
+    cms.create(&PostParams::default(), &cm("two", "web"))
+        .await
+        .expect("create");
+    cms.delete("one", &DeleteParams::default())
+        .await
+        .expect("delete");
+    let mut events = cms
+        .watch(&WatchParams::default().disable_bookmarks().timeout(5), &rv)
+        .await
+        .expect("watch")
+        .boxed();
+    match next(&mut events).await.expect("event") {
+        WatchEvent::Added(o) => assert_eq!(o.metadata.name.as_deref(), Some("two")),
+        other => panic!("unexpected {other:?}"),
+    }
+    match next(&mut events).await.expect("event") {
+        WatchEvent::Deleted(o) => assert_eq!(o.metadata.name.as_deref(), Some("one")),
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn expired_resource_version_gets_410() {
+    let server = ApiServer::builder().history_window(2).build();
+    let cms: Api<ConfigMap> = Api::default_namespaced(server.client());
+    let first = cms
+        .create(&PostParams::default(), &cm("a", "web"))
+        .await
+        .expect("create");
+    for name in ["b", "c", "d"] {
+        cms.create(&PostParams::default(), &cm(name, "web"))
+            .await
+            .expect("create");
+    }
+    let rv = first.metadata.resource_version.expect("rv");
+    let mut events = cms
+        .watch(&WatchParams::default().disable_bookmarks(), &rv)
+        .await
+        .expect("watch")
+        .boxed();
+    match next(&mut events).await.expect("event") {
+        WatchEvent::Error(e) => assert_eq!((e.code, e.reason.as_str()), (410, "Expired")),
+        other => panic!("unexpected {other:?}"),
+    }
+
+    // compact_history expires everything before now.
+    let server = ApiServer::new();
+    let cms: Api<ConfigMap> = Api::default_namespaced(server.client());
+    let made = cms
+        .create(&PostParams::default(), &cm("a", "web"))
+        .await
+        .expect("create");
+    cms.create(&PostParams::default(), &cm("b", "web"))
+        .await
+        .expect("create");
+    server.compact_history();
+    let rv = made.metadata.resource_version.expect("rv");
+    let mut events = cms
+        .watch(&WatchParams::default().disable_bookmarks(), &rv)
+        .await
+        .expect("watch")
+        .boxed();
+    match next(&mut events).await.expect("event") {
+        WatchEvent::Error(e) => assert_eq!(e.code, 410),
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn bookmarks_arrive_when_asked_for() {
+    let server = ApiServer::builder()
+        .bookmark_interval(Duration::from_millis(50))
+        .build();
+    let cms: Api<ConfigMap> = Api::default_namespaced(server.client());
+    let list = cms.list(&ListParams::default()).await.expect("list");
+    let rv = list.metadata.resource_version.expect("rv");
+    let mut events = cms
+        .watch(&WatchParams::default(), &rv)
+        .await
+        .expect("watch")
+        .boxed();
+    cms.create(&PostParams::default(), &cm("a", "web"))
+        .await
+        .expect("create");
+    let mut saw_added = false;
+    loop {
+        match next(&mut events).await.expect("event") {
+            WatchEvent::Added(_) => saw_added = true,
+            WatchEvent::Bookmark(b) => {
+                let brv: u64 = b.metadata.resource_version.parse().expect("numeric");
+                assert!(brv > rv.parse::<u64>().expect("numeric"));
+                break;
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert!(saw_added, "the ADDED event precedes a later bookmark");
+}
+
+#[tokio::test]
+async fn timeout_seconds_ends_the_stream() {
+    let server = ApiServer::new();
+    let cms: Api<ConfigMap> = Api::default_namespaced(server.client());
+    let rv = cms
+        .list(&ListParams::default())
+        .await
+        .expect("list")
+        .metadata
+        .resource_version
+        .expect("rv");
+    let started = std::time::Instant::now();
+    let events: Vec<_> = cms
+        .watch(&WatchParams::default().disable_bookmarks().timeout(1), &rv)
+        .await
+        .expect("watch")
+        .try_collect()
+        .await
+        .expect("clean end");
+    assert!(events.is_empty());
+    assert!(started.elapsed() >= Duration::from_millis(900));
+}
+
+#[tokio::test]
+async fn label_selector_turns_transitions_into_added_and_deleted() {
+    let server = ApiServer::new();
+    let cms: Api<ConfigMap> = Api::default_namespaced(server.client());
+    let rv = cms
+        .list(&ListParams::default())
+        .await
+        .expect("list")
+        .metadata
+        .resource_version
+        .expect("rv");
+    let mut events = cms
+        .watch(
+            &WatchParams::default().disable_bookmarks().labels("app=web"),
+            &rv,
+        )
+        .await
+        .expect("watch")
+        .boxed();
+    cms.create(&PostParams::default(), &cm("x", "db"))
+        .await
+        .expect("create");
+    let mut c = cms.get("x").await.expect("get");
+    c.metadata.labels = Some([("app".to_string(), "web".to_string())].into());
+    let c = cms
+        .replace("x", &PostParams::default(), &c)
+        .await
+        .expect("relabel");
+    match next(&mut events).await.expect("event") {
+        WatchEvent::Added(o) => assert_eq!(o.metadata.name.as_deref(), Some("x")),
+        other => panic!("unexpected {other:?}"),
+    }
+    let mut c = c;
+    c.metadata.labels = Some([("app".to_string(), "db".to_string())].into());
+    cms.replace("x", &PostParams::default(), &c)
+        .await
+        .expect("relabel back");
+    match next(&mut events).await.expect("event") {
+        WatchEvent::Deleted(o) => assert_eq!(o.metadata.name.as_deref(), Some("x")),
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn slow_watcher_is_cut_without_blocking_writers() {
+    let server = ApiServer::builder().watch_buffer(8).build();
+    let cms: Api<ConfigMap> = Api::default_namespaced(server.client());
+    let rv = cms
+        .list(&ListParams::default())
+        .await
+        .expect("list")
+        .metadata
+        .resource_version
+        .expect("rv");
+    // A watcher that never reads.
+    let stalled = cms
+        .watch(&WatchParams::default().disable_bookmarks(), &rv)
+        .await
+        .expect("watch");
+    let writes = async {
+        for i in 0..200 {
+            cms.create(&PostParams::default(), &cm(&format!("w-{i}"), "web"))
+                .await
+                .expect("create");
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(10), writes)
+        .await
+        .expect("writers never block");
+    // The stalled watcher got what fitted in its buffer, then its stream ended.
+    let got: Vec<_> = tokio::time::timeout(Duration::from_secs(5), stalled.collect::<Vec<_>>())
+        .await
+        .expect("stream ends");
+    assert!(
+        !got.is_empty() && got.len() < 200,
+        "got {} events",
+        got.len()
+    );
+}
+
+#[tokio::test]
+async fn cut_watches_ends_open_streams() {
+    let server = ApiServer::new();
+    let cms: Api<ConfigMap> = Api::default_namespaced(server.client());
+    let rv = cms
+        .list(&ListParams::default())
+        .await
+        .expect("list")
+        .metadata
+        .resource_version
+        .expect("rv");
+    let stream = cms
+        .watch(&WatchParams::default().disable_bookmarks(), &rv)
+        .await
+        .expect("watch");
+    server.cut_watches();
+    let got: Vec<_> = tokio::time::timeout(Duration::from_secs(5), stream.collect::<Vec<_>>())
+        .await
+        .expect("stream ends after cut");
+    assert!(got.is_empty());
+}
