@@ -8,11 +8,13 @@
 //! The crate is split so that every part can be read and tested alone:
 //! - [`resource`]: the custom resource type and its CRD,
 //! - [`children`]: the pure functions building the desired Deployment and Service,
-//! - [`status`]: the pure function deriving the status from the observed Deployment.
+//! - [`status`]: the pure function deriving the status from the observed Deployment,
+//! - [`embedded`]: the in-memory cluster of the `--embedded` mode.
 
 #![warn(missing_docs)]
 
 pub mod children;
+pub mod embedded;
 pub mod resource;
 pub mod status;
 
