@@ -1,6 +1,96 @@
 //! roperator: declarative Kubernetes operators.
 //!
-//! (Crate documentation is written with the engine; see issue 3.)
+//! You write one function: given a *parent* object (your custom resource) and the *children*
+//! it currently owns, return the children that should exist and the status the parent should
+//! show. The engine does the rest: it watches parents and children, calls your function when
+//! anything relevant changes, creates, updates and deletes children to match, writes the
+//! parent's status, runs your finalizer with retries, and writes only while this replica is
+//! allowed to (see [`leader`]).
+//!
+//! ```no_run
+//! use roperator_core::prelude::*;
+//! use serde_json::json;
+//!
+//! pub static ECHO: K8sType = K8sType {
+//!     api_version: "examples.roperator.io/v1alpha1",
+//!     kind: "EchoServer",
+//!     plural: "echoservers",
+//!     namespaced: true,
+//! };
+//!
+//! fn sync(req: &SyncRequest) -> Result<SyncResponse, Error> {
+//!     let message = req.parent_json()["spec"]["message"].clone();
+//!     Ok(SyncResponse::new()
+//!         .with_child(&json!({
+//!             "apiVersion": "v1", "kind": "ConfigMap",
+//!             "metadata": { "name": req.parent_name() },
+//!             "data": { "message": message }
+//!         }))
+//!         .with_status(&json!({ "message": message })))
+//! }
+//!
+//! fn main() -> Result<(), Error> {
+//!     let config = OperatorConfig::new("echo-server", &ECHO)
+//!         .with_child(k8s_types::core::v1::ConfigMap, ChildConfig::replace());
+//!     run_operator(config, sync)
+//! }
+//! ```
+//!
+//! What the engine guarantees:
+//! - A failed sync (error, panic, timeout, invalid response) changes nothing: no child is
+//!   written or deleted; the failure is logged, counted, shown as a Warning Event on the parent
+//!   and retried with backoff.
+//! - A child becomes exactly what the handler returns: a field the handler stops returning is
+//!   removed. Fields others set (the API server's defaults, other controllers) are left alone and
+//!   do not count as change, so a converged operator writes nothing.
+//! - Children are keyed by type, namespace and name, and only objects carrying this operator's
+//!   labels and the parent's controller reference are ever touched.
+#![warn(missing_docs)]
+
+mod config;
+mod engine;
+mod error;
+mod handler;
+mod k8s_type;
+pub mod leader;
+mod names;
+mod object;
+mod operator;
+mod plan;
+mod rbac;
+mod request;
+mod response;
 
 pub mod ha;
-pub mod leader;
+
+#[cfg(feature = "testkit")]
+pub mod testkit;
+
+pub use config::{
+    ChildConfig, DEFAULT_BACKOFF_INITIAL, DEFAULT_BACKOFF_MAX, DEFAULT_MAX_CONCURRENT_SYNCS,
+    DEFAULT_RESYNC_PERIOD, DEFAULT_SERVER_ADDRESS, DEFAULT_SHUTDOWN_GRACE, DEFAULT_SYNC_TIMEOUT,
+    NamespaceScope, OperatorConfig, UpdateStrategy,
+};
+pub use error::Error;
+pub use handler::{AsyncHandler, Handler};
+pub use k8s_type::{K8sType, k8s_types};
+pub use leader::{AlwaysLeader, LeaderGate, LeaderState, NotLeader, WritePermit};
+pub use names::{
+    LAST_APPLIED_ANNOTATION, LEADER_TERM_ANNOTATION, MANAGED_BY_LABEL, PARENT_UID_LABEL,
+};
+pub use operator::{Monitor, Operator, run_operator};
+pub use request::SyncRequest;
+pub use response::{FinalizeResponse, SyncResponse};
+
+/// Everything a typical operator needs, in one `use`.
+///
+/// ```
+/// use roperator_core::prelude::*;
+/// let _ = OperatorConfig::new("demo", &k8s_types::core::v1::Namespace);
+/// ```
+pub mod prelude {
+    pub use crate::{
+        AsyncHandler, ChildConfig, Error, FinalizeResponse, Handler, K8sType, Operator,
+        OperatorConfig, SyncRequest, SyncResponse, k8s_types, run_operator,
+    };
+}

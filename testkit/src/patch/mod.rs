@@ -1,11 +1,59 @@
-//! The four patch flavours the API server accepts, as pure functions on JSON values.
+//! The four patch flavours the API server accepts, as pure functions on JSON values, and the
+//! field-ownership record (`metadata.managedFields`) that server-side apply keeps.
 //!
 //! The HTTP layer reads the object, calls [`apply`] and stores what comes back; nothing here
-//! touches the store.
+//! touches the store. After every non-apply write (create, update, JSON/merge/strategic patch)
+//! it calls [`track_update`] so that ownership stays right for later applies.
+//!
+//! * JSON patch (RFC 6902, including `test`) and JSON merge patch (RFC 7386): exact.
+//! * Strategic merge patch: built-in types only (custom resources get `415`, as upstream);
+//!   merge keys and strategies from the upstream `x-kubernetes-patch-*` markers, see
+//!   `strategic.rs` for the directives and the two small approximations.
+//! * Server-side apply (`application/apply-patch+yaml`), modelled:
+//!   - `fieldManager` is required; the body is YAML or JSON and must carry the type's
+//!     `apiVersion` and `kind` (and the object's name, when it exists);
+//!   - ownership per manager in `FieldsV1` form, one entry per (manager, operation,
+//!     subresource), with `apiVersion` and `time`; identity and server-set metadata
+//!     (`name`, `uid`, `resourceVersion`...) are owned by nobody, and for types with a status
+//!     subresource `status` is owned only through `/status` and the rest only through the main
+//!     resource;
+//!   - merging by the server-side-apply list types (`x-kubernetes-list-type: map` with
+//!     `x-kubernetes-list-map-keys`, `set`, atomic by default) and atomic maps/structs;
+//!   - a conflict (`409`, one cause per field) when an applied value differs from the live one
+//!     and another manager owns that field; `force=true` takes ownership instead; applying an
+//!     equal value shares ownership;
+//!   - fields a manager applied before and no longer applies are removed from the object unless
+//!     another manager owns them; list items go with all their fields;
+//!   - applying to an object that does not exist creates it (`live = None`);
+//!   - `Update` ownership for non-apply writes ([`track_update`]): the writer owns what it
+//!     changed, and other managers lose those fields without a conflict; a client that sends
+//!     `managedFields` different from the stored ones replaces them.
+//! * Server-side apply, not modelled: defaulting of the applied configuration before ownership
+//!   is computed (a key field such as a port's `protocol` must be given to be part of the item's
+//!   key), version conversion of managed fields, the upgrade of client-side-apply ownership
+//!   (`kubectl-client-side-apply` and the last-applied annotation), `x-kubernetes-list-type`
+//!   markers of built-in types beyond the generated table (unmarked built-in lists are atomic),
+//!   and the capping of `Update` entries.
+//!
+//! ```
+//! use roperator_testkit::patch::PatchType;
+//! assert_eq!(
+//!     PatchType::from_content_type("application/apply-patch+yaml; charset=utf-8"),
+//!     Some(PatchType::Apply)
+//! );
+//! ```
+
+mod fields;
+mod managed;
+mod server_side;
+mod strategic;
+#[cfg(test)]
+pub(crate) mod test_types;
 
 use serde_json::Value;
 
-use crate::registry::ResourceType;
+use crate::openapi::Catalog;
+use crate::registry::{ResourceType, TypeSchema};
 
 /// The patch flavours, by `Content-Type`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,8 +106,12 @@ pub enum PatchError {
     Invalid(String),
     /// Server-side apply conflicts with fields owned by other managers (409 Conflict); one entry
     /// per conflicting field: (manager, field path).
-    #[error("Apply failed with {} conflict(s)", .0.len())]
+    #[error("{}", conflict_message(.0))]
     Conflicts(Vec<(String, String)>),
+    /// The patch flavour is not accepted for this type, e.g. a strategic merge patch on a custom
+    /// resource (415 UnsupportedMediaType).
+    #[error("{0}")]
+    UnsupportedMediaType(String),
 }
 
 /// Applies `body` to `live` (None when the object does not exist yet, which only apply allows).
@@ -69,7 +121,6 @@ pub fn apply(
     body: &[u8],
     ctx: &PatchContext<'_>,
 ) -> Result<Value, PatchError> {
-    let _ = ctx;
     match patch_type {
         PatchType::Json => {
             let live = live.ok_or_else(|| PatchError::Invalid("object does not exist".into()))?;
@@ -87,10 +138,21 @@ pub fn apply(
             json_patch::merge(&mut doc, &patch);
             Ok(doc)
         }
-        // Scaffolding until the strategic-merge and server-side-apply engines land.
-        PatchType::StrategicMerge | PatchType::Apply => Err(PatchError::Invalid(format!(
-            "{patch_type:?} patches are not supported yet"
-        ))),
+        PatchType::StrategicMerge => {
+            let live = live.ok_or_else(|| PatchError::Invalid("object does not exist".into()))?;
+            if !matches!(ctx.resource.schema, TypeSchema::BuiltIn { .. }) {
+                return Err(PatchError::UnsupportedMediaType(
+                    "the body of the request was in an unknown format - accepted media types include: \
+                     application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml"
+                        .into(),
+                ));
+            }
+            let patch: Value = serde_json::from_slice(body)
+                .map_err(|e| PatchError::Malformed(format!("invalid JSON: {e}")))?;
+            let catalog = Catalog::for_types([ctx.resource]);
+            strategic::merge(live, &patch, catalog.root(ctx.resource))
+        }
+        PatchType::Apply => server_side::apply(live, body, ctx),
     }
 }
 
@@ -98,6 +160,33 @@ pub fn apply(
 /// JSON/merge/strategic patch) set, under `ctx.field_manager` with operation `Update`, so that a
 /// later server-side apply sees who owns what. `old` is the object before the write.
 pub fn track_update(old: Option<&Value>, new: &mut Value, ctx: &PatchContext<'_>) {
-    // Scaffolding until the server-side-apply engine lands: ownership is not tracked yet.
-    let _ = (old, new, ctx);
+    managed::track_update(old, new, ctx);
+}
+
+/// The message of a server-side-apply conflict, worded as the API server words it.
+fn conflict_message(conflicts: &[(String, String)]) -> String {
+    if let [(manager, path)] = conflicts {
+        return format!("Apply failed with 1 conflict: conflict with \"{manager}\": {path}");
+    }
+    let mut managers: Vec<&str> = conflicts.iter().map(|(m, _)| m.as_str()).collect();
+    managers.dedup();
+    let parts: Vec<String> = managers
+        .iter()
+        .map(|manager| {
+            let paths: Vec<&str> = conflicts
+                .iter()
+                .filter(|(m, _)| m == manager)
+                .map(|(_, p)| p.as_str())
+                .collect();
+            match paths.as_slice() {
+                [one] => format!("conflict with \"{manager}\": {one}"),
+                many => format!("conflicts with \"{manager}\":\n- {}", many.join("\n- ")),
+            }
+        })
+        .collect();
+    format!(
+        "Apply failed with {} conflicts: {}",
+        conflicts.len(),
+        parts.join("\n")
+    )
 }

@@ -99,6 +99,21 @@ fn resolve(st: &State, group: &str, version: &str, rest: &[String]) -> Result<Ta
     })
 }
 
+fn body_name(body: &[u8]) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Meta {
+        name: Option<String>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Named {
+        metadata: Option<Meta>,
+    }
+    serde_json::from_slice::<Named>(body)
+        .ok()
+        .and_then(|n| n.metadata)
+        .and_then(|m| m.name)
+}
+
 fn audit_verb(method: &Method, has_name: bool, watch: bool) -> Option<&'static str> {
     Some(match (method.as_str(), has_name) {
         ("GET", true) if watch => "watch",
@@ -232,6 +247,10 @@ async fn resource_request(
         )));
     };
     record.verb = verb.to_string();
+    if verb == "create" {
+        // Audit logs (and fault rules) name the created object, which only the body knows.
+        record.name = body_name(&body);
+    }
     if verb == "patch" {
         record.patch_type = PatchType::from_content_type(content_type);
     }
@@ -239,7 +258,7 @@ async fn resource_request(
         verb,
         resource: &t.ty.plural,
         namespace: t.ns.as_deref(),
-        name: t.name.as_deref(),
+        name: record.name.as_deref(),
     });
     if let Some(latency) = outcome.latency {
         tokio::time::sleep(latency).await;

@@ -734,6 +734,7 @@ pub(crate) fn patch(
     let patched = patch::apply(pt, live.as_ref(), body, &ctx).map_err(|e| match e {
         PatchError::Malformed(m) => ApiError::bad_request(m),
         PatchError::Invalid(m) => ApiError::new(422, "Invalid", m),
+        PatchError::UnsupportedMediaType(m) => ApiError::new(415, "UnsupportedMediaType", m),
         PatchError::Conflicts(c) => {
             let causes: Vec<Value> = c
                 .iter()

@@ -1,0 +1,91 @@
+//! Kubernetes Events on parents, published in the background so that a slow or failing events
+//! API never holds up a sync.
+
+use k8s_openapi::api::core::v1::ObjectReference;
+use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+use tokio::sync::mpsc;
+
+use crate::k8s_type::K8sType;
+use crate::object::Object;
+
+/// An Event note is at most 1 kB.
+const MAX_NOTE: usize = 1000;
+
+#[derive(Clone)]
+pub(crate) struct Events {
+    tx: mpsc::Sender<(ObjectReference, Event)>,
+}
+
+impl Events {
+    /// Starts the publisher; it stops when every [`Events`] handle is dropped.
+    pub fn start(client: kube::Client, operator: &str, instance: Option<String>) -> Self {
+        let (tx, mut rx) = mpsc::channel::<(ObjectReference, Event)>(1024);
+        let recorder = Recorder::new(
+            client,
+            Reporter {
+                controller: operator.to_string(),
+                instance,
+            },
+        );
+        tokio::spawn(async move {
+            while let Some((reference, event)) = rx.recv().await {
+                if let Err(e) = recorder.publish(&event, &reference).await {
+                    tracing::debug!(error = %e, "could not publish an event");
+                }
+            }
+        });
+        Self { tx }
+    }
+
+    fn send(
+        &self,
+        parent_type: &K8sType,
+        parent: &Object,
+        type_: EventType,
+        reason: &str,
+        action: &str,
+        note: String,
+    ) {
+        let mut note = note;
+        if note.len() > MAX_NOTE {
+            let mut cut = MAX_NOTE;
+            while !note.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            note.truncate(cut);
+        }
+        let reference = ObjectReference {
+            api_version: Some(parent_type.api_version.to_string()),
+            kind: Some(parent_type.kind.to_string()),
+            name: Some(parent.name.clone()),
+            namespace: parent.namespace.clone(),
+            uid: Some(parent.uid.clone()),
+            resource_version: None,
+            field_path: None,
+        };
+        let event = Event {
+            type_,
+            reason: reason.to_string(),
+            note: Some(note),
+            action: action.to_string(),
+            secondary: None,
+        };
+        // Dropping an Event under extreme load is better than stalling syncs.
+        let _ = self.tx.try_send((reference, event));
+    }
+
+    pub fn warning(&self, parent_type: &K8sType, parent: &Object, reason: &str, note: String) {
+        self.send(
+            parent_type,
+            parent,
+            EventType::Warning,
+            reason,
+            "Sync",
+            note,
+        );
+    }
+
+    pub fn normal(&self, parent_type: &K8sType, parent: &Object, reason: &str, note: String) {
+        self.send(parent_type, parent, EventType::Normal, reason, "Sync", note);
+    }
+}

@@ -1,0 +1,207 @@
+//! The work queue: parent keys waiting for a sync, now or at a given time.
+//!
+//! A key is in the queue at most once (events coalesce), is never handed out while a sync of
+//! it runs (a change during the sync marks it dirty, and it comes back when the sync ends), and
+//! has at most one timer (a later schedule replaces the earlier one).
+
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::sync::{Mutex, MutexGuard};
+
+use tokio::sync::Notify;
+use tokio::time::Instant;
+
+use super::cache::ObjectKey;
+
+#[derive(Default)]
+struct State {
+    ready: VecDeque<ObjectKey>,
+    in_ready: HashSet<ObjectKey>,
+    running: HashSet<ObjectKey>,
+    dirty: HashSet<ObjectKey>,
+    timers: BTreeMap<(Instant, u64), ObjectKey>,
+    timer_of: HashMap<ObjectKey, (Instant, u64)>,
+    /// Keys that may not run before a time (hot-loop guard); events wait for it.
+    holds: HashMap<ObjectKey, Instant>,
+    seq: u64,
+}
+
+#[derive(Default)]
+pub(crate) struct WorkQueue {
+    state: Mutex<State>,
+    notify: Notify,
+}
+
+impl WorkQueue {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Asks for a sync of `key` as soon as possible.
+    pub fn add(&self, key: ObjectKey) {
+        let mut s = self.lock();
+        push(&mut s, key);
+        drop(s);
+        self.notify.notify_one();
+    }
+
+    /// Asks for a sync of `key` at `at`, replacing any earlier timer of it.
+    pub fn add_at(&self, key: ObjectKey, at: Instant) {
+        let mut s = self.lock();
+        if let Some(old) = s.timer_of.remove(&key) {
+            s.timers.remove(&old);
+        }
+        s.seq += 1;
+        let slot = (at, s.seq);
+        s.timers.insert(slot, key.clone());
+        s.timer_of.insert(key, slot);
+        drop(s);
+        self.notify.notify_one();
+    }
+
+    /// Drops the timer and hold of `key` (its parent is gone).
+    pub fn forget(&self, key: &ObjectKey) {
+        let mut s = self.lock();
+        if let Some(old) = s.timer_of.remove(key) {
+            s.timers.remove(&old);
+        }
+        s.holds.remove(key);
+    }
+
+    /// `key` does not run before `until`, whatever happens meanwhile.
+    pub fn hold(&self, key: &ObjectKey, until: Instant) {
+        self.lock().holds.insert(key.clone(), until);
+    }
+
+    /// Waits for the next key to sync and marks it running.
+    pub async fn next(&self) -> ObjectKey {
+        loop {
+            let notified = self.notify.notified();
+            let wake_at = {
+                let mut s = self.lock();
+                let now = Instant::now();
+                while let Some(entry) = s.timers.first_entry() {
+                    if entry.key().0 > now {
+                        break;
+                    }
+                    let key = entry.remove();
+                    s.timer_of.remove(&key);
+                    push(&mut s, key);
+                }
+                if let Some(key) = s.ready.pop_front() {
+                    s.in_ready.remove(&key);
+                    s.running.insert(key.clone());
+                    return key;
+                }
+                s.timers.first_key_value().map(|(slot, _)| slot.0)
+            };
+            match wake_at {
+                Some(at) => {
+                    tokio::select! {
+                        _ = notified => {}
+                        _ = tokio::time::sleep_until(at) => {}
+                    }
+                }
+                None => notified.await,
+            }
+        }
+    }
+
+    /// The sync of `key` ended; if it changed meanwhile, it is queued again.
+    pub fn done(&self, key: &ObjectKey) {
+        let mut s = self.lock();
+        s.running.remove(key);
+        if s.dirty.remove(key) {
+            push(&mut s, key.clone());
+            drop(s);
+            self.notify.notify_one();
+        }
+    }
+
+    /// Keys waiting to run now.
+    pub fn depth(&self) -> usize {
+        self.lock().ready.len()
+    }
+
+    /// `true` when nothing is queued for now and nothing runs (timers may be pending).
+    pub fn is_idle(&self) -> bool {
+        let s = self.lock();
+        s.ready.is_empty() && s.running.is_empty()
+    }
+}
+
+fn push(s: &mut State, key: ObjectKey) {
+    if let Some(until) = s.holds.get(&key).copied() {
+        if until > Instant::now() {
+            if let Some(old) = s.timer_of.remove(&key) {
+                s.timers.remove(&old);
+            }
+            s.seq += 1;
+            let slot = (until, s.seq);
+            s.timers.insert(slot, key.clone());
+            s.timer_of.insert(key, slot);
+            return;
+        }
+        s.holds.remove(&key);
+    }
+    if s.running.contains(&key) {
+        s.dirty.insert(key);
+    } else if s.in_ready.insert(key.clone()) {
+        s.ready.push_back(key);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn key(name: &str) -> ObjectKey {
+        ObjectKey {
+            namespace: None,
+            name: name.into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn events_coalesce_and_a_running_key_is_not_handed_out_twice() {
+        let q = WorkQueue::default();
+        q.add(key("a"));
+        q.add(key("a"));
+        q.add(key("b"));
+        assert_eq!(q.depth(), 2);
+        assert_eq!(q.next().await, key("a"));
+        q.add(key("a")); // changed while running: dirty
+        assert_eq!(q.next().await, key("b"));
+        assert_eq!(q.depth(), 0);
+        q.done(&key("a"));
+        assert_eq!(q.next().await, key("a"));
+        q.done(&key("a"));
+        q.done(&key("b"));
+        assert!(q.is_idle());
+    }
+
+    #[tokio::test]
+    async fn a_later_timer_replaces_an_earlier_one() {
+        let q = WorkQueue::default();
+        let start = Instant::now();
+        let ms = Duration::from_millis;
+        q.add_at(key("a"), start + ms(10));
+        q.add_at(key("a"), start + ms(100));
+        q.add_at(key("b"), start + ms(50));
+        assert_eq!(q.next().await, key("b"));
+        assert!(Instant::now() >= start + ms(50));
+        assert_eq!(q.next().await, key("a"));
+        assert!(Instant::now() >= start + ms(100));
+    }
+
+    #[tokio::test]
+    async fn a_held_key_waits_for_its_hold_even_on_events() {
+        let q = WorkQueue::default();
+        let start = Instant::now();
+        q.hold(&key("a"), start + Duration::from_millis(60));
+        q.add(key("a"));
+        assert_eq!(q.depth(), 0);
+        assert_eq!(q.next().await, key("a"));
+        assert!(Instant::now() >= start + Duration::from_millis(60));
+    }
+}

@@ -1,0 +1,56 @@
+//! Kubernetes name rules, and the labels and annotations the engine puts on what it manages.
+
+/// Label on every child: the operator that manages it. Children are watched through it.
+pub const MANAGED_BY_LABEL: &str = "roperator.io/managed-by";
+/// Label on every child: the UID of its parent.
+pub const PARENT_UID_LABEL: &str = "roperator.io/parent-uid";
+/// Annotation on every child: the desired object as last applied, so that a field the handler
+/// stops returning can be told apart from a field someone else set.
+pub const LAST_APPLIED_ANNOTATION: &str = "roperator.io/last-applied";
+/// Annotation stamped on written children: the leader term of the replica that wrote them.
+pub const LEADER_TERM_ANNOTATION: &str = "roperator.io/leader-term";
+
+/// RFC 1123 label: 1-63 lowercase alphanumerics or '-', alphanumeric at both ends.
+pub fn is_dns_label(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 63
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !s.starts_with('-')
+        && !s.ends_with('-')
+}
+
+/// RFC 1123 subdomain: dot-separated labels, at most 253 characters. Most object names follow
+/// this rule.
+pub fn is_dns_subdomain(s: &str) -> bool {
+    !s.is_empty() && s.len() <= 253 && s.split('.').all(is_dns_label)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_and_subdomains() {
+        for ok in ["a", "a-b", "0abc", "x".repeat(63).as_str()] {
+            assert!(is_dns_label(ok), "{ok}");
+        }
+        for bad in ["", "-a", "a-", "A", "a_b", "a.b", "x".repeat(64).as_str()] {
+            assert!(!is_dns_label(bad), "{bad}");
+        }
+        for ok in ["a.b", "web-1.example.com", "a"] {
+            assert!(is_dns_subdomain(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            ".a",
+            "a..b",
+            "a.",
+            "Web",
+            "a/b",
+            "x".repeat(254).as_str(),
+        ] {
+            assert!(!is_dns_subdomain(bad), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,242 @@
+//! Planning: from the observed children, the desired children and the per-type policies to the
+//! list of writes that makes the first match the second.
+//!
+//! Everything here is pure (no I/O, no clock), so every case is unit-tested below. Invalid
+//! desired children fail the whole plan before anything is written.
+
+mod diff;
+mod validate;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+
+use crate::config::{ChildConfig, UpdateStrategy};
+use crate::k8s_type::K8sType;
+use crate::names::{LAST_APPLIED_ANNOTATION, MANAGED_BY_LABEL, PARENT_UID_LABEL};
+use crate::object::Object;
+
+pub(crate) use diff::is_subset;
+pub(crate) use validate::InvalidResponse;
+
+/// What the planner needs to know besides the children themselves.
+pub(crate) struct PlanContext<'a> {
+    pub operator: &'a str,
+    pub parent_type: K8sType,
+    pub parent: &'a Object,
+    pub child_types: &'a [(K8sType, ChildConfig)],
+}
+
+/// A desired child after validation and normalization.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Desired {
+    pub child_type: K8sType,
+    pub update: UpdateStrategy,
+    pub namespace: Option<String>,
+    pub name: String,
+    /// The handler's object, normalized (namespace filled in, server-owned fields and nulls
+    /// removed). This is what the last-applied annotation records.
+    pub content: Value,
+}
+
+/// Identifies a child among a parent's children: type, namespace and name.
+pub(crate) type ChildId = (K8sType, Option<String>, String);
+
+/// Why a child is deleted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum DeleteReason {
+    /// No longer desired.
+    Prune,
+    /// Changed under the recreate policy; created again on the next sync.
+    Recreate,
+}
+
+/// One write.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Action {
+    /// POST this object.
+    Create { child_type: K8sType, object: Value },
+    /// PUT this object (it carries the observed resourceVersion as precondition).
+    Replace {
+        child_type: K8sType,
+        object: Value,
+        observed: Arc<Object>,
+    },
+    /// DELETE this object with its UID as precondition.
+    Delete {
+        child_type: K8sType,
+        observed: Arc<Object>,
+        reason: DeleteReason,
+    },
+}
+
+impl Action {
+    pub fn verb(&self) -> &'static str {
+        match self {
+            Action::Create { .. } => "create",
+            Action::Replace { .. } => "update",
+            Action::Delete { .. } => "delete",
+        }
+    }
+
+    pub fn child_type(&self) -> K8sType {
+        match self {
+            Action::Create { child_type, .. }
+            | Action::Replace { child_type, .. }
+            | Action::Delete { child_type, .. } => *child_type,
+        }
+    }
+}
+
+/// Validates the handler's children; see [`validate::validate`].
+pub(crate) fn validate(
+    ctx: &PlanContext<'_>,
+    children: &[Value],
+) -> Result<Vec<Desired>, InvalidResponse> {
+    validate::validate(ctx, children)
+}
+
+/// The writes that turn `observed` into `desired`. Creates and updates come first, in the
+/// handler's order, then deletions.
+pub(crate) fn plan(
+    ctx: &PlanContext<'_>,
+    observed: &[Arc<Object>],
+    desired: &[Desired],
+) -> Vec<Action> {
+    let mut by_id: HashMap<ChildId, &Arc<Object>> = HashMap::with_capacity(observed.len());
+    let mut observed_types: Vec<(ChildId, &Arc<Object>)> = Vec::with_capacity(observed.len());
+    for obj in observed {
+        let Some((child_type, _)) = ctx
+            .child_types
+            .iter()
+            .find(|(t, _)| t.matches(&obj.api_version, &obj.kind))
+        else {
+            continue; // not a configured type: never touched
+        };
+        let id = (*child_type, obj.namespace.clone(), obj.name.clone());
+        by_id.insert(id.clone(), obj);
+        observed_types.push((id, obj));
+    }
+
+    let mut actions = Vec::new();
+    let mut wanted = std::collections::HashSet::with_capacity(desired.len());
+    for d in desired {
+        let id = (d.child_type, d.namespace.clone(), d.name.clone());
+        let full = full_object(ctx, d);
+        match by_id.get(&id) {
+            None => actions.push(Action::Create {
+                child_type: d.child_type,
+                object: full,
+            }),
+            Some(live) if live.deleting => {} // wait until it is gone, then create it again
+            Some(live) if !is_changed(live, d, &full) => {}
+            Some(live) => match d.update {
+                UpdateStrategy::OnDelete => {}
+                UpdateStrategy::Recreate => actions.push(Action::Delete {
+                    child_type: d.child_type,
+                    observed: Arc::clone(live),
+                    reason: DeleteReason::Recreate,
+                }),
+                UpdateStrategy::Replace => actions.push(Action::Replace {
+                    child_type: d.child_type,
+                    object: replacement(live, &full),
+                    observed: Arc::clone(live),
+                }),
+            },
+        }
+        wanted.insert(id);
+    }
+    for (id, obj) in observed_types {
+        if !wanted.contains(&id) && !obj.deleting {
+            actions.push(Action::Delete {
+                child_type: id.0,
+                observed: Arc::clone(obj),
+                reason: DeleteReason::Prune,
+            });
+        }
+    }
+    actions
+}
+
+/// The handler's object plus what the engine adds: our labels, the last-applied record and the
+/// parent's controller reference.
+fn full_object(ctx: &PlanContext<'_>, d: &Desired) -> Value {
+    let mut full = d.content.clone();
+    let last_applied = serde_json::to_string(&d.content).unwrap_or_default();
+    let meta = full
+        .as_object_mut()
+        .map(|o| o.entry("metadata").or_insert_with(|| json!({})));
+    let Some(Value::Object(meta)) = meta else {
+        return full; // validation guarantees an object with object metadata
+    };
+    let labels = meta.entry("labels").or_insert_with(|| json!({}));
+    if let Value::Object(labels) = labels {
+        labels.insert(MANAGED_BY_LABEL.into(), json!(ctx.operator));
+        labels.insert(PARENT_UID_LABEL.into(), json!(ctx.parent.uid));
+    }
+    let annotations = meta.entry("annotations").or_insert_with(|| json!({}));
+    if let Value::Object(annotations) = annotations {
+        annotations.insert(LAST_APPLIED_ANNOTATION.into(), json!(last_applied));
+    }
+    let owner = json!({
+        "apiVersion": ctx.parent_type.api_version,
+        "kind": ctx.parent_type.kind,
+        "name": ctx.parent.name,
+        "uid": ctx.parent.uid,
+        "controller": true,
+        "blockOwnerDeletion": true,
+    });
+    let refs = meta.entry("ownerReferences").or_insert_with(|| json!([]));
+    if let Value::Array(refs) = refs {
+        refs.retain(|r| r.get("uid").and_then(Value::as_str) != Some(&ctx.parent.uid));
+        refs.push(owner);
+    }
+    full
+}
+
+/// `true` when the handler's answer changed since we last applied it (including a removed
+/// field), or when the live object drifted away from it. Fields only the live object has are
+/// not a change.
+fn is_changed(live: &Object, d: &Desired, full: &Value) -> bool {
+    let last = last_applied(live);
+    if last.as_ref() != Some(&d.content) {
+        return true;
+    }
+    let mut compare = full.clone();
+    if let Some(Value::Object(a)) = compare.pointer_mut("/metadata/annotations") {
+        a.remove(LAST_APPLIED_ANNOTATION);
+    }
+    !is_subset(&compare, &live.json)
+}
+
+fn last_applied(live: &Object) -> Option<Value> {
+    live.json
+        .pointer("/metadata/annotations")
+        .and_then(|a| a.get(LAST_APPLIED_ANNOTATION))
+        .and_then(Value::as_str)
+        .and_then(|s| serde_json::from_str(s).ok())
+}
+
+/// The body of the PUT: the live object, minus what we applied before and no longer want, plus
+/// the full desired object. It keeps the live resourceVersion, which makes it conditional.
+fn replacement(live: &Object, full: &Value) -> Value {
+    let mut last = last_applied(live);
+    // Our own additions were applied too; keep them out of the removal set so that they are
+    // simply overwritten.
+    if let Some(Value::Object(meta)) = last.as_mut().and_then(|l| l.get_mut("metadata")) {
+        meta.remove("ownerReferences");
+    }
+    let mut body = diff::merge3(&live.json, last.as_ref(), full);
+    if let Some(Value::Object(meta)) = body.get_mut("metadata") {
+        meta.remove("managedFields");
+        meta.insert(
+            "resourceVersion".into(),
+            Value::String(live.resource_version.clone()),
+        );
+    }
+    body
+}
+
+#[cfg(test)]
+mod tests;

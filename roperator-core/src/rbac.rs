@@ -1,0 +1,145 @@
+//! The Kubernetes permissions an operator needs, derived from what the engine actually does.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::rbac::v1::PolicyRule;
+
+use crate::config::{OperatorConfig, UpdateStrategy};
+
+impl OperatorConfig {
+    /// The RBAC rules this operator needs: exactly the verbs the engine issues on each type.
+    ///
+    /// - parent: `list`, `watch`; `patch` when a finalizer is configured (it is added and
+    ///   removed with JSON patches); `update` on the `status` subresource.
+    /// - each child type: `list`, `watch`, `create`, `delete`; `update` when its policy is
+    ///   [`replace`](crate::ChildConfig::replace).
+    /// - `events.k8s.io` events: `create`, `patch`.
+    ///
+    /// Put them in a ClusterRole (or a Role per namespace when the operator is limited to
+    /// namespaces):
+    ///
+    /// ```
+    /// use roperator_core::prelude::*;
+    ///
+    /// let config = OperatorConfig::new("demo", &k8s_types::core::v1::Namespace)
+    ///     .with_child(k8s_types::core::v1::ConfigMap, ChildConfig::replace());
+    /// let rules = config.rbac_rules();
+    /// let configmaps = rules
+    ///     .iter()
+    ///     .find(|r| r.resources.as_deref() == Some(&["configmaps".to_string()][..]))
+    ///     .unwrap();
+    /// assert_eq!(configmaps.verbs, ["create", "delete", "list", "update", "watch"]);
+    /// ```
+    pub fn rbac_rules(&self) -> Vec<PolicyRule> {
+        let mut verbs: BTreeMap<(String, String), Vec<&'static str>> = BTreeMap::new();
+        let mut add = |group: &str, resource: String, v: &[&'static str]| {
+            verbs
+                .entry((group.to_string(), resource))
+                .or_default()
+                .extend_from_slice(v);
+        };
+        let parent = &self.parent;
+        add(
+            parent.group(),
+            parent.plural.to_string(),
+            &["list", "watch"],
+        );
+        if self.finalizer.is_some() {
+            add(parent.group(), parent.plural.to_string(), &["patch"]);
+        }
+        add(
+            parent.group(),
+            format!("{}/status", parent.plural),
+            &["update"],
+        );
+        for (child, config) in &self.children {
+            add(
+                child.group(),
+                child.plural.to_string(),
+                &["list", "watch", "create", "delete"],
+            );
+            if config.update == UpdateStrategy::Replace {
+                add(child.group(), child.plural.to_string(), &["update"]);
+            }
+        }
+        add("events.k8s.io", "events".to_string(), &["create", "patch"]);
+        verbs
+            .into_iter()
+            .map(|((group, resource), mut v)| {
+                v.sort_unstable();
+                v.dedup();
+                PolicyRule {
+                    api_groups: Some(vec![group]),
+                    resources: Some(vec![resource]),
+                    verbs: v.into_iter().map(str::to_string).collect(),
+                    ..PolicyRule::default()
+                }
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::prelude::*;
+
+    fn rules_of(config: &OperatorConfig) -> Vec<(String, String, Vec<String>)> {
+        config
+            .rbac_rules()
+            .into_iter()
+            .map(|r| {
+                (
+                    r.api_groups.unwrap_or_default().join(","),
+                    r.resources.unwrap_or_default().join(","),
+                    r.verbs,
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn verbs_follow_policies_and_finalizer() {
+        static P: K8sType = K8sType {
+            api_version: "x.io/v1",
+            kind: "P",
+            plural: "ps",
+            namespaced: true,
+        };
+        let config = OperatorConfig::new("demo", P)
+            .with_child(k8s_types::apps::v1::Deployment, ChildConfig::replace())
+            .with_child(k8s_types::batch::v1::Job, ChildConfig::recreate())
+            .with_finalizer("x.io/cleanup");
+        let v = |s: &[&str]| s.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            rules_of(&config),
+            vec![
+                (
+                    "apps".into(),
+                    "deployments".into(),
+                    v(&["create", "delete", "list", "update", "watch"])
+                ),
+                (
+                    "batch".into(),
+                    "jobs".into(),
+                    v(&["create", "delete", "list", "watch"])
+                ),
+                (
+                    "events.k8s.io".into(),
+                    "events".into(),
+                    v(&["create", "patch"])
+                ),
+                ("x.io".into(), "ps".into(), v(&["list", "patch", "watch"])),
+                ("x.io".into(), "ps/status".into(), v(&["update"])),
+            ]
+        );
+        let no_finalizer = OperatorConfig::new("demo", P)
+            .with_child(k8s_types::apps::v1::Deployment, ChildConfig::on_delete());
+        let rules = rules_of(&no_finalizer);
+        assert!(rules.contains(&("x.io".into(), "ps".into(), v(&["list", "watch"]))));
+        assert!(rules.contains(&(
+            "apps".into(),
+            "deployments".into(),
+            v(&["create", "delete", "list", "watch"])
+        )));
+    }
+}

@@ -1,0 +1,184 @@
+//! What a handler returns: [`SyncResponse`] and [`FinalizeResponse`].
+
+use std::time::Duration;
+
+use serde::Serialize;
+use serde_json::Value;
+
+/// The desired state of one parent: the children that should exist and the status the parent
+/// should show.
+///
+/// Children are any serializable Kubernetes objects with `apiVersion`, `kind` and
+/// `metadata.name`: k8s-openapi types, `#[derive(CustomResource)]` types, or
+/// `serde_json::Value`. The namespace may be left out; it defaults to the parent's.
+///
+/// ```
+/// use std::time::Duration;
+/// use roperator_core::prelude::*;
+/// use k8s_openapi::api::core::v1::ConfigMap;
+/// use serde_json::json;
+///
+/// let mut config = ConfigMap::default();
+/// config.metadata.name = Some("web-config".into());
+/// config.data = Some([("message".to_string(), "hi".to_string())].into());
+///
+/// let response = SyncResponse::new()
+///     .with_child(&config)
+///     .with_child(&json!({
+///         "apiVersion": "v1", "kind": "Service",
+///         "metadata": { "name": "web" },
+///         "spec": { "ports": [{ "port": 80 }] }
+///     }))
+///     .with_status(&json!({ "ready": false }))
+///     .resync_after(Duration::from_secs(30));
+/// assert_eq!(response.children().len(), 2);
+/// ```
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SyncResponse {
+    pub(crate) status: Option<Value>,
+    pub(crate) children: Vec<Value>,
+    pub(crate) resync_after: Option<Duration>,
+    /// Values that failed to serialize; reported as an invalid response rather than dropped,
+    /// so a child that cannot be serialized is never pruned by accident.
+    pub(crate) serialize_errors: Vec<String>,
+}
+
+impl SyncResponse {
+    /// No children, no status change, the default resync period.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets the parent's status (anything that serializes to a JSON object). The engine adds
+    /// `observedGeneration` and writes it only when it differs from the parent's current status.
+    pub fn with_status(mut self, status: &impl Serialize) -> Self {
+        match serde_json::to_value(status) {
+            Ok(value) => self.status = Some(value),
+            Err(e) => self
+                .serialize_errors
+                .push(format!("the status does not serialize to JSON: {e}")),
+        }
+        self
+    }
+
+    /// Adds a desired child.
+    pub fn with_child(mut self, child: &impl Serialize) -> Self {
+        match serde_json::to_value(child) {
+            Ok(value) => self.children.push(value),
+            Err(e) => self.serialize_errors.push(format!(
+                "desired child #{} does not serialize to JSON: {e}",
+                self.children.len() + self.serialize_errors.len() + 1
+            )),
+        }
+        self
+    }
+
+    /// Adds several desired children.
+    pub fn with_children<'a, T, I>(self, children: I) -> Self
+    where
+        T: Serialize + 'a,
+        I: IntoIterator<Item = &'a T>,
+    {
+        children
+            .into_iter()
+            .fold(self, |response, child| response.with_child(child))
+    }
+
+    /// Asks for the next sync of this parent after `delay` at the latest (sooner if something
+    /// changes), instead of after the global resync period.
+    pub fn resync_after(mut self, delay: Duration) -> Self {
+        self.resync_after = Some(delay);
+        self
+    }
+
+    /// The desired children, as JSON.
+    pub fn children(&self) -> &[Value] {
+        &self.children
+    }
+
+    /// The desired status, as JSON.
+    pub fn status(&self) -> Option<&Value> {
+        self.status.as_ref()
+    }
+}
+
+/// The outcome of [`Handler::finalize`](crate::Handler::finalize): finished (the finalizer is
+/// removed and the parent goes away) or not yet (called again later).
+///
+/// ```
+/// use std::time::Duration;
+/// use roperator_core::prelude::*;
+/// use serde_json::json;
+///
+/// let done = FinalizeResponse::done();
+/// assert!(done.is_done());
+/// let later = FinalizeResponse::retry_after(Duration::from_secs(5))
+///     .with_status(&json!({ "phase": "CleaningUp" }));
+/// assert!(!later.is_done());
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct FinalizeResponse {
+    pub(crate) retry_after: Option<Duration>,
+    pub(crate) status: Option<Value>,
+    pub(crate) serialize_errors: Vec<String>,
+}
+
+impl FinalizeResponse {
+    /// Cleanup is finished: the engine removes its finalizer.
+    pub fn done() -> Self {
+        Self {
+            retry_after: None,
+            status: None,
+            serialize_errors: Vec::new(),
+        }
+    }
+
+    /// Cleanup is not finished: call `finalize` again after `delay`.
+    pub fn retry_after(delay: Duration) -> Self {
+        Self {
+            retry_after: Some(delay),
+            ..Self::done()
+        }
+    }
+
+    /// Sets the parent's status while it is being finalized.
+    pub fn with_status(mut self, status: &impl Serialize) -> Self {
+        match serde_json::to_value(status) {
+            Ok(value) => self.status = Some(value),
+            Err(e) => self
+                .serialize_errors
+                .push(format!("the status does not serialize to JSON: {e}")),
+        }
+        self
+    }
+
+    /// `true` when cleanup is finished.
+    pub fn is_done(&self) -> bool {
+        self.retry_after.is_none()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::ser::Error as _;
+
+    struct Unserializable;
+    impl Serialize for Unserializable {
+        fn serialize<S: serde::Serializer>(&self, _: S) -> Result<S::Ok, S::Error> {
+            Err(S::Error::custom("boom"))
+        }
+    }
+
+    #[test]
+    fn serialization_failures_are_kept_not_dropped() {
+        let response = SyncResponse::new()
+            .with_child(&Unserializable)
+            .with_status(&Unserializable);
+        assert!(response.children().is_empty());
+        assert_eq!(response.serialize_errors.len(), 2);
+        assert!(response.serialize_errors[0].contains("boom"));
+        let finalize = FinalizeResponse::done().with_status(&Unserializable);
+        assert_eq!(finalize.serialize_errors.len(), 1);
+    }
+}

@@ -1,0 +1,309 @@
+//! `application/strategic-merge-patch+json`, as `k8s.io/apimachinery/pkg/util/strategicpatch`
+//! applies it to built-in types.
+//!
+//! Maps merge key by key and `null` deletes a key. A list merges only when its field carries
+//! `x-kubernetes-patch-strategy: merge` in the type's schema (see the catalog's generated table):
+//! lists of objects merge item by item on their `x-kubernetes-patch-merge-key` (containers and env
+//! by `name`, container ports by `containerPort`, Service ports by `port`, volume mounts by
+//! `mountPath`, conditions by `type`, owner references by `uid`...), lists of scalars as a union;
+//! every other list is replaced. The directives understood are `$patch: replace | merge | delete`
+//! (on a map, and as a list item: `{"$patch": "replace"}` replaces the whole list, a keyed item
+//! with `$patch: delete` removes it), `$retainKeys`, `$deleteFromPrimitiveList/<field>` and
+//! `$setElementOrder/<field>`.
+//!
+//! Approximations: items that are not in a `$setElementOrder` list keep their positions instead
+//! of being interleaved the way upstream does it, and a list of scalars marked as a set merges
+//! as a union even where upstream declares no patch strategy.
+
+use serde_json::{Map, Value};
+
+use super::PatchError;
+use crate::openapi::Cursor;
+
+const DIRECTIVE: &str = "$patch";
+const RETAIN_KEYS: &str = "$retainKeys";
+const DELETE_FROM_PRIMITIVE_LIST: &str = "$deleteFromPrimitiveList/";
+const SET_ELEMENT_ORDER: &str = "$setElementOrder/";
+
+/// What became of a map after a patch was merged into it.
+enum Outcome {
+    Kept,
+    Deleted,
+}
+
+/// Merges the strategic merge `patch` into `live`. `schema` is the type's root schema; without
+/// one every list is replaced, as for a type with no patch strategies.
+pub(crate) fn merge(
+    live: &Value,
+    patch: &Value,
+    schema: Option<Cursor<'_>>,
+) -> Result<Value, PatchError> {
+    let Value::Object(patch) = patch else {
+        return Err(PatchError::Malformed(
+            "a strategic merge patch must be a JSON object".into(),
+        ));
+    };
+    let mut doc = match live {
+        Value::Object(map) => map.clone(),
+        _ => Map::new(),
+    };
+    match merge_map(&mut doc, patch, schema, "")? {
+        Outcome::Kept => Ok(Value::Object(doc)),
+        Outcome::Deleted => Err(PatchError::Invalid(
+            "a strategic merge patch cannot delete the whole object".into(),
+        )),
+    }
+}
+
+fn join(path: &str, field: &str) -> String {
+    if path.is_empty() {
+        field.to_string()
+    } else {
+        format!("{path}.{field}")
+    }
+}
+
+fn merge_map(
+    original: &mut Map<String, Value>,
+    patch: &Map<String, Value>,
+    schema: Option<Cursor<'_>>,
+    path: &str,
+) -> Result<Outcome, PatchError> {
+    match patch.get(DIRECTIVE) {
+        None => {}
+        Some(Value::String(directive)) if directive == "merge" => {}
+        Some(Value::String(directive)) if directive == "delete" => return Ok(Outcome::Deleted),
+        Some(Value::String(directive)) if directive == "replace" => {
+            original.clear();
+            let without: Map<String, Value> = patch
+                .iter()
+                .filter(|(k, _)| k.as_str() != DIRECTIVE)
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            // The replacement itself may still hold directives further down.
+            return merge_map(original, &without, schema, path);
+        }
+        Some(other) => {
+            return Err(PatchError::Invalid(format!(
+                "{}: unknown patch directive {other} (expected replace, merge or delete)",
+                display_path(path)
+            )));
+        }
+    }
+
+    if let Some(retain) = patch.get(RETAIN_KEYS) {
+        let Value::Array(retain) = retain else {
+            return Err(PatchError::Invalid(format!(
+                "{}: $retainKeys must be a list of field names",
+                display_path(path)
+            )));
+        };
+        let keep: Vec<&str> = retain.iter().filter_map(Value::as_str).collect();
+        original.retain(|k, _| keep.contains(&k.as_str()));
+    }
+
+    for (key, value) in patch {
+        if key == DIRECTIVE || key == RETAIN_KEYS || key.starts_with(SET_ELEMENT_ORDER) {
+            continue;
+        }
+        if let Some(field) = key.strip_prefix(DELETE_FROM_PRIMITIVE_LIST) {
+            let Value::Array(remove) = value else {
+                return Err(PatchError::Invalid(format!(
+                    "{}: {key} must be a list",
+                    display_path(&join(path, field))
+                )));
+            };
+            if let Some(Value::Array(list)) = original.get_mut(field) {
+                list.retain(|item| !remove.contains(item));
+            }
+            continue;
+        }
+        let field_path = join(path, key);
+        let child = schema.and_then(|s| s.child(key));
+        if value.is_null() {
+            original.remove(key);
+            continue;
+        }
+        match (original.get_mut(key), value) {
+            (Some(Value::Object(existing)), Value::Object(patch_map)) => {
+                if let Outcome::Deleted = merge_map(existing, patch_map, child, &field_path)? {
+                    original.remove(key);
+                }
+            }
+            (Some(Value::Array(existing)), Value::Array(patch_list)) => {
+                merge_list(existing, patch_list, child, &field_path)?;
+            }
+            (_, value) => {
+                if let Some(fresh) = fresh_value(value, child, &field_path)? {
+                    original.insert(key.clone(), fresh);
+                } else {
+                    original.remove(key);
+                }
+            }
+        }
+    }
+
+    for (key, order) in patch {
+        if let Some(field) = key.strip_prefix(SET_ELEMENT_ORDER) {
+            let Value::Array(order) = order else {
+                return Err(PatchError::Invalid(format!(
+                    "{}: {key} must be a list",
+                    display_path(&join(path, field))
+                )));
+            };
+            let merge_key = schema
+                .and_then(|s| s.child(field))
+                .and_then(|c| c.patch_merge_key());
+            if let Some(Value::Array(list)) = original.get_mut(field) {
+                reorder(list, order, merge_key);
+            }
+        }
+    }
+    Ok(Outcome::Kept)
+}
+
+/// A patch value for a field the original does not have: directives are still honoured.
+fn fresh_value(
+    value: &Value,
+    schema: Option<Cursor<'_>>,
+    path: &str,
+) -> Result<Option<Value>, PatchError> {
+    match value {
+        Value::Object(patch_map) => {
+            let mut fresh = Map::new();
+            Ok(match merge_map(&mut fresh, patch_map, schema, path)? {
+                Outcome::Kept => Some(Value::Object(fresh)),
+                Outcome::Deleted => None,
+            })
+        }
+        Value::Array(patch_list) => {
+            let mut fresh = Vec::new();
+            merge_list(&mut fresh, patch_list, schema, path)?;
+            Ok(Some(Value::Array(fresh)))
+        }
+        other => Ok(Some(other.clone())),
+    }
+}
+
+fn is_directive_item(item: &Value, directive: &str) -> bool {
+    item.as_object()
+        .is_some_and(|m| m.get(DIRECTIVE).and_then(Value::as_str) == Some(directive))
+}
+
+fn merge_list(
+    original: &mut Vec<Value>,
+    patch: &[Value],
+    schema: Option<Cursor<'_>>,
+    path: &str,
+) -> Result<(), PatchError> {
+    let strategies = schema.map(|s| s.patch_strategies()).unwrap_or_default();
+    let items_schema = schema.and_then(|s| s.items());
+    let replace_whole = !strategies.contains(&"merge")
+        || patch.iter().any(|item| {
+            is_directive_item(item, "replace") && item.as_object().is_some_and(|m| m.len() == 1)
+        });
+    if replace_whole {
+        let mut fresh = Vec::with_capacity(patch.len());
+        for item in patch {
+            if is_directive_item(item, "replace") && item.as_object().is_some_and(|m| m.len() == 1)
+            {
+                continue;
+            }
+            if let Some(value) = fresh_value(item, items_schema, path)? {
+                fresh.push(value);
+            }
+        }
+        *original = fresh;
+        return Ok(());
+    }
+
+    let Some(merge_key) = schema.and_then(|s| s.patch_merge_key()) else {
+        // A list of scalars with the merge strategy: a union, in order of first appearance.
+        for item in patch {
+            if !original.contains(item) {
+                original.push(item.clone());
+            }
+        }
+        return Ok(());
+    };
+
+    for item in patch {
+        let Value::Object(item_map) = item else {
+            return Err(PatchError::Invalid(format!(
+                "{}: list items must be objects with the merge key {merge_key:?}, got {item}",
+                display_path(path)
+            )));
+        };
+        let Some(key_value) = item_map.get(merge_key) else {
+            return Err(PatchError::Invalid(format!(
+                "{}: map: {item} does not contain declared merge key: {merge_key}",
+                display_path(path)
+            )));
+        };
+        let position = original
+            .iter()
+            .position(|existing| existing.get(merge_key) == Some(key_value));
+        if is_directive_item(item, "delete") {
+            original.retain(|existing| existing.get(merge_key) != Some(key_value));
+            continue;
+        }
+        let item_path = format!("{path}[{merge_key}={}]", scalar_text(key_value));
+        match position {
+            Some(index) => {
+                let outcome = match &mut original[index] {
+                    Value::Object(existing) => {
+                        merge_map(existing, item_map, items_schema, &item_path)?
+                    }
+                    slot => {
+                        let mut fresh = Map::new();
+                        let outcome = merge_map(&mut fresh, item_map, items_schema, &item_path)?;
+                        *slot = Value::Object(fresh);
+                        outcome
+                    }
+                };
+                if let Outcome::Deleted = outcome {
+                    original.remove(index);
+                }
+            }
+            None => {
+                if let Some(value) = fresh_value(item, items_schema, &item_path)? {
+                    original.push(value);
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn scalar_text(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// Puts the items named in `order` into that order within the slots they occupy, leaving the
+/// items the order does not name where they are.
+fn reorder(list: &mut [Value], order: &[Value], merge_key: Option<&str>) {
+    let rank = |item: &Value| {
+        order.iter().position(|wanted| match merge_key {
+            Some(key) => wanted.get(key).is_some() && wanted.get(key) == item.get(key),
+            None => wanted == item,
+        })
+    };
+    let slots: Vec<usize> = (0..list.len())
+        .filter(|&i| rank(&list[i]).is_some())
+        .collect();
+    let mut ranked: Vec<Value> = slots.iter().map(|&i| list[i].clone()).collect();
+    ranked.sort_by_key(|item| rank(item));
+    for (slot, item) in slots.into_iter().zip(ranked) {
+        list[slot] = item;
+    }
+}
+
+fn display_path(path: &str) -> &str {
+    if path.is_empty() { "<root>" } else { path }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,248 @@
+//! kubectl 1.32 against the TCP listener: get -o json, apply -f, get -w, delete --wait,
+//! creating a CRD then one of its objects, over plain HTTP and TLS.
+
+use std::path::PathBuf;
+use std::process::{Output, Stdio};
+use std::time::Duration;
+
+use roperator_testkit::{ApiServer, Listening};
+use serde_json::Value;
+
+struct Kubectl {
+    kubeconfig: PathBuf,
+    dir: tempfile::TempDir,
+}
+
+impl Kubectl {
+    fn new(listening: &Listening) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let kubeconfig = dir.path().join("kubeconfig");
+        listening.write_kubeconfig(&kubeconfig).expect("kubeconfig");
+        Self { kubeconfig, dir }
+    }
+
+    fn command(&self, args: &[&str]) -> std::process::Command {
+        let mut cmd = std::process::Command::new("kubectl");
+        cmd.arg("--kubeconfig")
+            .arg(&self.kubeconfig)
+            .arg("--cache-dir")
+            .arg(self.dir.path().join("cache"))
+            .args(args);
+        cmd
+    }
+
+    async fn run(&self, args: &[&str]) -> Output {
+        let mut cmd = self.command(args);
+        tokio::task::spawn_blocking(move || cmd.output().expect("kubectl runs"))
+            .await
+            .expect("join")
+    }
+
+    async fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args).await;
+        let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+        assert!(
+            out.status.success(),
+            "kubectl {args:?} failed:\n{stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        stdout
+    }
+
+    async fn json(&self, args: &[&str]) -> Value {
+        let mut full = args.to_vec();
+        full.extend(["-o", "json"]);
+        serde_json::from_str(&self.ok(&full).await).expect("kubectl printed JSON")
+    }
+
+    fn file(&self, name: &str, text: &str) -> String {
+        let path = self.dir.path().join(name);
+        std::fs::write(&path, text).expect("write");
+        path.to_str().expect("utf-8").to_string()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn get_apply_and_delete_wait() {
+    let server = ApiServer::new();
+    let listening = server.listen().await;
+    let k = Kubectl::new(&listening);
+    let namespaces = k.json(&["get", "namespaces"]).await;
+    let names: Vec<&str> = namespaces["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter_map(|n| n["metadata"]["name"].as_str())
+        .collect();
+    assert!(
+        names.contains(&"default") && names.contains(&"kube-system"),
+        "{names:?}"
+    );
+
+    let manifest = k.file(
+        "cm.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: demo\n  labels: {app: demo}\ndata:\n  a: b\n",
+    );
+    let out = k.ok(&["apply", "-f", &manifest]).await;
+    assert!(out.contains("configmap/demo created"), "{out}");
+    let got = k.json(&["get", "configmap", "demo"]).await;
+    assert_eq!(got["data"]["a"], "b");
+    let by_label = k.json(&["get", "cm", "-l", "app=demo"]).await;
+    assert_eq!(by_label["items"].as_array().map(Vec::len), Some(1));
+
+    let out = k
+        .ok(&[
+            "delete",
+            "configmap",
+            "demo",
+            "--wait=true",
+            "--timeout=10s",
+        ])
+        .await;
+    assert!(out.contains("deleted"), "{out}");
+    assert!(
+        server
+            .object("v1", "ConfigMap", Some("default"), "demo")
+            .is_none()
+    );
+    let missing = k.run(&["get", "configmap", "demo"]).await;
+    assert!(!missing.status.success());
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("NotFound"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delete_wait_blocks_until_finalizers_are_gone() {
+    let server = ApiServer::new();
+    let listening = server.listen().await;
+    let k = Kubectl::new(&listening);
+    server
+        .load_yaml("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: held\n  finalizers: [example.com/hold]\n")
+        .expect("load");
+    let mut child = k
+        .command(&[
+            "delete",
+            "configmap",
+            "held",
+            "--wait=true",
+            "--timeout=20s",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert!(
+        child.try_wait().expect("poll").is_none(),
+        "kubectl waits while the finalizer holds"
+    );
+    let obj = server
+        .object("v1", "ConfigMap", Some("default"), "held")
+        .expect("still there");
+    assert!(obj["metadata"]["deletionTimestamp"].is_string());
+    server
+        .load_yaml("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: held\n  finalizers: []\n")
+        .expect("release");
+    let status = tokio::task::spawn_blocking(move || child.wait_with_output().expect("wait"))
+        .await
+        .expect("join");
+    assert!(
+        status.status.success(),
+        "{}",
+        String::from_utf8_lossy(&status.stderr)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn get_watch_prints_events() {
+    let server = ApiServer::new();
+    let listening = server.listen().await;
+    let k = Kubectl::new(&listening);
+    let child = k
+        .command(&[
+            "get",
+            "configmaps",
+            "-w",
+            "--output-watch-events",
+            "-o",
+            "json",
+            "--request-timeout=5s",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    server
+        .load_yaml("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: w1\n")
+        .expect("load");
+    server
+        .load_yaml("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: w1\ndata: {k: v2}\n")
+        .expect("load");
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output().expect("wait"))
+        .await
+        .expect("join");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let events: Vec<Value> = serde_json::Deserializer::from_str(&stdout)
+        .into_iter::<Value>()
+        .filter_map(Result::ok)
+        .collect();
+    let kinds: Vec<(&str, &str)> = events
+        .iter()
+        .filter_map(|e| {
+            Some((
+                e["type"].as_str()?,
+                e["object"]["metadata"]["name"].as_str()?,
+            ))
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        [("ADDED", "w1"), ("MODIFIED", "w1")],
+        "stdout: {stdout}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn create_crd_then_an_object_over_tls() {
+    let server = ApiServer::new();
+    let listening = server.listen_tls().await;
+    let k = Kubectl::new(&listening);
+    let crd = k.file(
+        "crd.yaml",
+        r#"apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: widgets.example.com
+spec:
+  group: example.com
+  scope: Namespaced
+  names: {plural: widgets, singular: widget, kind: Widget, shortNames: [wd]}
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    subresources: {status: {}}
+    schema:
+      openAPIV3Schema:
+        type: object
+        properties:
+          spec:
+            type: object
+            properties:
+              size: {type: integer}
+"#,
+    );
+    let out = k.ok(&["create", "-f", &crd]).await;
+    assert!(
+        out.contains("customresourcedefinition.apiextensions.k8s.io/widgets.example.com created"),
+        "{out}"
+    );
+    let widget = k.file(
+        "widget.yaml",
+        "apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: w\nspec:\n  size: 3\n",
+    );
+    let out = k.ok(&["create", "-f", &widget]).await;
+    assert!(out.contains("widget.example.com/w created"), "{out}");
+    let got = k.json(&["get", "wd", "w"]).await;
+    assert_eq!(got["spec"]["size"], 3);
+}
