@@ -53,7 +53,11 @@ pub struct RunArgs {
     pub embedded: bool,
 
     /// Embedded mode: where to write the kubeconfig for kubectl.
-    #[arg(long, env = "ECHO_KUBECONFIG_OUT", default_value = "target/echo-server.kubeconfig")]
+    #[arg(
+        long,
+        env = "ECHO_KUBECONFIG_OUT",
+        default_value = "target/echo-server.kubeconfig"
+    )]
     pub kubeconfig_out: PathBuf,
 
     /// Embedded mode: do not apply the sample EchoServer.

@@ -9,13 +9,19 @@
 //! - [`resource`]: the custom resource type and its CRD,
 //! - [`children`]: the pure functions building the desired Deployment and Service,
 //! - [`status`]: the pure function deriving the status from the observed Deployment,
+//! - [`handler`]: the sync function, the finalize hook and the operator configuration,
 //! - [`embedded`]: the in-memory cluster of the `--embedded` mode.
 
 #![warn(missing_docs)]
 
 pub mod children;
 pub mod embedded;
+pub mod handler;
 pub mod resource;
 pub mod status;
 
+pub use handler::{
+    ECHO_TYPE, EchoError, EchoHandler, ExternalResources, FINALIZER, NothingExternal,
+    operator_config, run, sync,
+};
 pub use resource::{EchoServer, EchoServerSpec, EchoServerStatus, Phase, crd, crd_yaml};

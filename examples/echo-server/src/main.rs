@@ -1,36 +1,147 @@
-//! The `echo-server` binary. See `echo-server --help`.
+//! The `echo-server` binary: runs the operator against a cluster, or against an in-memory API
+//! server (`--embedded`, or when no cluster is reachable). See `echo-server --help`.
+
+mod cli;
+mod logging;
+mod signal;
 
 use std::process::ExitCode;
+use std::time::Duration;
 
-use clap::{Parser, Subcommand};
+use clap::Parser;
+use echo_server::embedded::{EmbeddedCluster, EmbeddedError};
 
-/// The echo-server example operator for roperator.
-#[derive(Debug, Parser)]
-#[command(version, about)]
-struct Cli {
-    #[command(subcommand)]
-    command: Option<Command>,
-}
+use crate::cli::{Cli, Command, RunArgs};
 
-#[derive(Debug, Subcommand)]
-enum Command {
-    /// Prints the EchoServer CustomResourceDefinition as YAML (for `kubectl apply -f -`).
-    Crd,
+/// How long to wait for a configured cluster to answer before deciding there is none.
+const CLUSTER_PROBE_TIMEOUT: Duration = Duration::from_secs(3);
+
+#[derive(Debug, thiserror::Error)]
+enum AppError {
+    #[error(transparent)]
+    Operator(#[from] roperator_core::Error),
+    #[error(transparent)]
+    Embedded(#[from] EmbeddedError),
+    #[error(
+        "running inside a Kubernetes cluster, but its API server cannot be used: {0}\n(check the pod's service account and network policy)"
+    )]
+    InCluster(String),
+    #[error("invalid --namespace {0:?}: namespace names are lowercase letters, digits and '-'")]
+    Namespace(String),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Some(Command::Crd) => match echo_server::crd_yaml() {
-            Ok(yaml) => {
-                print!("{yaml}");
-                ExitCode::SUCCESS
+        Some(Command::Crd) => print_crd(),
+        Some(Command::Run) | None => {
+            if let Err(e) = logging::init(cli.run.log_format, &cli.run.log_level) {
+                eprintln!("error: {e}");
+                return ExitCode::from(2);
             }
-            Err(e) => {
-                eprintln!("error: could not write the CRD as YAML: {e}");
-                ExitCode::FAILURE
+            let runtime = match tokio::runtime::Runtime::new() {
+                Ok(runtime) => runtime,
+                Err(e) => {
+                    eprintln!("error: could not start the async runtime: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            match runtime.block_on(run(cli.run)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    tracing::error!("{e}");
+                    ExitCode::FAILURE
+                }
             }
-        },
-        None => ExitCode::SUCCESS,
+        }
+    }
+}
+
+fn print_crd() -> ExitCode {
+    match echo_server::crd_yaml() {
+        Ok(yaml) => {
+            print!("{yaml}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: could not write the CRD as YAML: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(args: RunArgs) -> Result<(), AppError> {
+    let mut config = echo_server::operator_config().with_server_address(args.metrics_address);
+    for namespace in &args.namespaces {
+        let namespace = namespace.trim();
+        if namespace.is_empty() || namespace.len() > 63 {
+            return Err(AppError::Namespace(namespace.to_string()));
+        }
+        config = config.within_namespace(namespace);
+    }
+
+    if !args.embedded {
+        match cluster_client().await {
+            Ok((client, url)) => {
+                tracing::info!(%url, "running against the Kubernetes cluster");
+                return Ok(echo_server::run(client, config, signal::shutdown()).await?);
+            }
+            Err(NoCluster::InCluster(reason)) => return Err(AppError::InCluster(reason)),
+            Err(NoCluster::Unreachable(reason)) => {
+                tracing::info!(
+                    "no reachable Kubernetes cluster ({reason}); starting an in-memory one"
+                );
+            }
+        }
+    }
+
+    let cluster = EmbeddedCluster::start(&args.kubeconfig_out).await?;
+    tracing::info!(url = %cluster.url(), kubeconfig = %cluster.kubeconfig().display(), "in-memory Kubernetes API server started");
+    if !args.no_sample {
+        let sample = cluster.apply_sample().await?;
+        tracing::info!(
+            "created the sample EchoServer default/{} (deploy/samples/echo.yaml)",
+            kube::ResourceExt::name_any(&sample)
+        );
+    }
+    // The one line a user needs, on stdout so it stands apart from the logs.
+    println!(
+        "\nSee what the operator does with:\n\n    {}\n",
+        cluster.kubectl_hint()
+    );
+    let result = echo_server::run(cluster.server.client(), config, signal::shutdown()).await;
+    drop(cluster);
+    Ok(result?)
+}
+
+enum NoCluster {
+    /// Running in a pod: falling back to an in-memory server would hide a real problem.
+    InCluster(String),
+    Unreachable(String),
+}
+
+/// A client for the cluster of the kubeconfig (or the pod's service account), if it answers.
+async fn cluster_client() -> Result<(kube::Client, String), NoCluster> {
+    let in_cluster = std::env::var_os("KUBERNETES_SERVICE_HOST").is_some();
+    let fail = |reason: String| {
+        if in_cluster {
+            NoCluster::InCluster(reason)
+        } else {
+            NoCluster::Unreachable(reason)
+        }
+    };
+    let config = kube::Config::infer()
+        .await
+        .map_err(|e| fail(format!("no kubeconfig found: {e}")))?;
+    let url = config.cluster_url.to_string();
+    let client = kube::Client::try_from(config)
+        .map_err(|e| fail(format!("cannot build a client for {url}: {e}")))?;
+    match tokio::time::timeout(CLUSTER_PROBE_TIMEOUT, client.apiserver_version()).await {
+        Ok(Ok(_)) => Ok((client, url)),
+        Ok(Err(e)) => Err(fail(format!("{url} does not answer: {e}"))),
+        Err(_) => Err(fail(format!(
+            "{url} did not answer within {} s",
+            CLUSTER_PROBE_TIMEOUT.as_secs()
+        ))),
     }
 }

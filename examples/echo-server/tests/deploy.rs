@@ -7,7 +7,7 @@ use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::{Namespace, Service, ServiceAccount};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
-use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
+use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, PolicyRule, Role, RoleBinding};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -208,4 +208,64 @@ fn the_cert_manager_example_renders() {
         sts_yaml.contains("secretName: echo-server-raft-tls"),
         "the StatefulSet mounts the Secret cert-manager writes"
     );
+}
+
+/// `true` when some rule of `granted` allows `verb` on `resource` in `group`.
+fn allows(granted: &[PolicyRule], group: &str, resource: &str, verb: &str) -> bool {
+    let has = |list: &Option<Vec<String>>, wanted: &str| {
+        list.iter().flatten().any(|v| v == wanted || v == "*")
+    };
+    granted.iter().any(|rule| {
+        has(&rule.api_groups, group)
+            && has(&rule.resources, resource)
+            && rule.verbs.iter().any(|v| v == verb || v == "*")
+    })
+}
+
+#[test]
+fn rbac_covers_every_verb_the_engine_uses_and_nothing_more() {
+    let objects = rendered("deploy");
+    let role: ClusterRole = round_trip(find(&objects, "ClusterRole", "echo-server"));
+    let granted = role.rules.clone().unwrap_or_default();
+    let needed = echo_server::operator_config().rbac_rules();
+    assert!(
+        !needed.is_empty(),
+        "the engine reports the permissions it needs"
+    );
+    for rule in &needed {
+        for group in rule.api_groups.iter().flatten() {
+            for resource in rule.resources.iter().flatten() {
+                for verb in &rule.verbs {
+                    assert!(
+                        allows(&granted, group, resource, verb),
+                        "deploy/rbac.yaml does not allow {verb} on {resource} in group {group:?}, which the engine uses"
+                    );
+                }
+            }
+        }
+    }
+    // Least privilege: everything granted is something the engine uses.
+    for rule in &granted {
+        for group in rule.api_groups.iter().flatten() {
+            for resource in rule.resources.iter().flatten() {
+                for verb in &rule.verbs {
+                    assert!(
+                        allows(&needed, group, resource, verb),
+                        "deploy/rbac.yaml grants {verb} on {resource} in group {group:?}, which the engine never uses"
+                    );
+                }
+            }
+        }
+    }
+    let binding: ClusterRoleBinding =
+        round_trip(find(&objects, "ClusterRoleBinding", "echo-server"));
+    let subject = &binding.subjects.expect("subjects")[0];
+    assert_eq!(
+        (subject.kind.as_str(), subject.name.as_str()),
+        ("ServiceAccount", "echo-server")
+    );
+    assert_eq!(subject.namespace.as_deref(), Some("echo-system"));
+    let sts: StatefulSet = round_trip(find(&objects, "StatefulSet", "echo-server"));
+    let pod = sts.spec.template.spec.expect("pod spec");
+    assert_eq!(pod.service_account_name.as_deref(), Some("echo-server"));
 }
