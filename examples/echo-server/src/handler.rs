@@ -134,6 +134,7 @@ impl<R: ExternalResources> AsyncHandler for EchoHandler<R> {
         sync(request)
     }
 
+    // ANCHOR: finalize
     async fn finalize(&self, request: &SyncRequest) -> Result<FinalizeResponse, EchoError> {
         let namespace = request.parent_namespace().unwrap_or_default();
         let name = request.parent_name();
@@ -152,6 +153,7 @@ impl<R: ExternalResources> AsyncHandler for EchoHandler<R> {
             }
         }
     }
+    // ANCHOR_END: finalize
 }
 
 /// Runs the echo-server operator with `client` until `shutdown` completes.

@@ -25,3 +25,14 @@ pub use handler::{
     operator_config, run, sync,
 };
 pub use resource::{EchoServer, EchoServerSpec, EchoServerStatus, Phase, crd, crd_yaml};
+
+/// The guide's quick start: its Rust samples are compiled and run as doctests of this crate, so
+/// the guide cannot drift from the API.
+#[cfg(doctest)]
+#[doc = include_str!("../../../guide/src/quick-start.md")]
+pub struct QuickStartGuide;
+
+/// The README's sample, compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+pub struct Readme;

@@ -26,8 +26,6 @@ enum AppError {
         "running inside a Kubernetes cluster, but its API server cannot be used: {0}\n(check the pod's service account and network policy)"
     )]
     InCluster(String),
-    #[error("invalid --namespace {0:?}: namespace names are lowercase letters, digits and '-'")]
-    Namespace(String),
 }
 
 fn main() -> ExitCode {
@@ -72,13 +70,13 @@ fn print_crd() -> ExitCode {
 
 async fn run(args: RunArgs) -> Result<(), AppError> {
     let mut config = echo_server::operator_config().with_server_address(args.metrics_address);
-    for namespace in &args.namespaces {
-        let namespace = namespace.trim();
-        if namespace.is_empty() || namespace.len() > 63 {
-            return Err(AppError::Namespace(namespace.to_string()));
-        }
-        config = config.within_namespace(namespace);
+    // Invalid names are reported by the engine's configuration check, naming the namespace.
+    let namespaces: Vec<&str> = args.namespaces.iter().map(|n| n.trim()).collect();
+    if !namespaces.is_empty() {
+        config = config.within_namespaces(namespaces);
     }
+    // Fail before starting anything (an embedded server, a cluster probe) on a bad flag.
+    config.validate()?;
 
     if !args.embedded {
         match cluster_client().await {
