@@ -1,6 +1,6 @@
 //! Command-line flags and environment variables of the `echo-server` binary.
 
-use std::net::SocketAddr;
+use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -36,9 +36,10 @@ pub struct RunArgs {
     #[arg(long = "namespace", env = "ECHO_NAMESPACE", value_delimiter = ',')]
     pub namespaces: Vec<String>,
 
-    /// Where to serve /metrics, /healthz and /readyz. Port 0 picks a free port.
-    #[arg(long, env = "ECHO_METRICS_ADDRESS", default_value = "127.0.0.1:8080")]
-    pub metrics_address: SocketAddr,
+    /// Where to serve /metrics, /healthz and /readyz. Port 0 picks a free port. Default:
+    /// 0.0.0.0:8080 against a cluster, a free loopback port in embedded mode.
+    #[arg(long, env = "ECHO_METRICS_ADDRESS")]
+    pub metrics_address: Option<SocketAddr>,
 
     /// Log format: human-readable text, or one JSON object per line for log collectors.
     #[arg(long, env = "ECHO_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
@@ -72,4 +73,16 @@ pub enum LogFormat {
     Text,
     /// One JSON object per line.
     Json,
+}
+
+impl RunArgs {
+    /// The metrics address for a run against a cluster (`embedded == false`) or embedded.
+    pub fn metrics_address(&self, embedded: bool) -> SocketAddr {
+        self.metrics_address.unwrap_or(if embedded {
+            // Nothing scrapes a demo; a fixed port would only collide with something else.
+            SocketAddr::from((Ipv4Addr::LOCALHOST, 0))
+        } else {
+            roperator_core::DEFAULT_SERVER_ADDRESS
+        })
+    }
 }

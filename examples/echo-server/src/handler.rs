@@ -66,12 +66,27 @@ pub fn sync(request: &SyncRequest) -> Result<SyncResponse, EchoError> {
     children::validate(&echo)?;
     let observed = request.child::<Deployment>(&echo.name_any())?;
     let status = status::status(&echo, observed.as_ref(), Timestamp::now());
+    log_status_change(&echo, &status);
     Ok(SyncResponse::new()
         .with_child(&children::deployment(&echo))
         .with_child(&children::service(&echo))
         .with_status(&status))
 }
 // ANCHOR_END: sync
+
+/// Logs the status the engine is about to write, when it differs from the current one, so that
+/// the log tells the story of each EchoServer (the engine logs the child writes).
+fn log_status_change(echo: &EchoServer, new: &crate::EchoServerStatus) {
+    let current = echo.status.as_ref();
+    if current.is_none_or(|c| c.phase != new.phase || c.message != new.message) {
+        tracing::info!(
+            "EchoServer {}: status {:?}: {}",
+            children::display_name(echo),
+            new.phase,
+            new.message
+        );
+    }
+}
 
 /// Whatever an EchoServer holds outside the cluster, which Kubernetes' garbage collector cannot
 /// remove: a DNS record, an uptime check, an entry in a service catalog...
@@ -170,8 +185,16 @@ pub async fn run(
     config: OperatorConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), roperator_core::Error> {
-    Operator::new_async(client, config, EchoHandler::new(NothingExternal))
-        .with_shutdown_signal(shutdown)
-        .run()
-        .await
+    let operator = Operator::new_async(client, config, EchoHandler::new(NothingExternal))
+        .with_shutdown_signal(shutdown);
+    let monitor = operator.monitor();
+    let announce = tokio::spawn(async move {
+        monitor.wait_ready().await;
+        if let Some(address) = monitor.server_address() {
+            tracing::info!(%address, "caches synced; serving /metrics, /healthz and /readyz");
+        }
+    });
+    let result = operator.run().await;
+    announce.abort();
+    result
 }

@@ -26,6 +26,10 @@ enum AppError {
         "running inside a Kubernetes cluster, but its API server cannot be used: {0}\n(check the pod's service account and network policy)"
     )]
     InCluster(String),
+    #[error(
+        "the EchoServer CRD is not installed in the cluster ({0}); install it with:\n    cargo run -p echo-server -- crd | kubectl apply -f -\nor run with --embedded"
+    )]
+    CrdMissing(String),
 }
 
 fn main() -> ExitCode {
@@ -69,7 +73,7 @@ fn print_crd() -> ExitCode {
 }
 
 async fn run(args: RunArgs) -> Result<(), AppError> {
-    let mut config = echo_server::operator_config().with_server_address(args.metrics_address);
+    let mut config = echo_server::operator_config();
     // Invalid names are reported by the engine's configuration check, naming the namespace.
     let namespaces: Vec<&str> = args.namespaces.iter().map(|n| n.trim()).collect();
     if !namespaces.is_empty() {
@@ -82,6 +86,8 @@ async fn run(args: RunArgs) -> Result<(), AppError> {
         match cluster_client().await {
             Ok((client, url)) => {
                 tracing::info!(%url, "running against the Kubernetes cluster");
+                check_crd_installed(&client).await?;
+                let config = config.with_server_address(args.metrics_address(false));
                 return Ok(echo_server::run(client, config, signal::shutdown()).await?);
             }
             Err(NoCluster::InCluster(reason)) => return Err(AppError::InCluster(reason)),
@@ -107,6 +113,7 @@ async fn run(args: RunArgs) -> Result<(), AppError> {
         "\nSee what the operator does with:\n\n    {}\n",
         cluster.kubectl_hint()
     );
+    let config = config.with_server_address(args.metrics_address(true));
     let result = echo_server::run(cluster.server.client(), config, signal::shutdown()).await;
     drop(cluster);
     Ok(result?)
@@ -140,6 +147,28 @@ async fn cluster_client() -> Result<(kube::Client, String), NoCluster> {
         Err(_) => Err(fail(format!(
             "{url} did not answer within {} s",
             CLUSTER_PROBE_TIMEOUT.as_secs()
+        ))),
+    }
+}
+
+/// Fails with instructions when the cluster does not serve EchoServers. Uses discovery, which
+/// every authenticated client may read, so it needs no extra RBAC.
+async fn check_crd_installed(client: &kube::Client) -> Result<(), AppError> {
+    let group_version = echo_server::ECHO_TYPE.api_version;
+    match client.list_api_group_resources(group_version).await {
+        Ok(list)
+            if list
+                .resources
+                .iter()
+                .any(|r| r.name == echo_server::ECHO_TYPE.plural) =>
+        {
+            Ok(())
+        }
+        Ok(_) => Err(AppError::CrdMissing(format!(
+            "{group_version} has no echoservers"
+        ))),
+        Err(e) => Err(AppError::CrdMissing(format!(
+            "{group_version} is not served: {e}"
         ))),
     }
 }
