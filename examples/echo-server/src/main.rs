@@ -73,6 +73,7 @@ fn print_crd() -> ExitCode {
 }
 
 async fn run(args: RunArgs) -> Result<(), AppError> {
+    let shutdown = signal::shutdown();
     let mut config = echo_server::operator_config();
     // Invalid names are reported by the engine's configuration check, naming the namespace.
     let namespaces: Vec<&str> = args.namespaces.iter().map(|n| n.trim()).collect();
@@ -88,7 +89,7 @@ async fn run(args: RunArgs) -> Result<(), AppError> {
                 tracing::info!(%url, "running against the Kubernetes cluster");
                 check_crd_installed(&client).await?;
                 let config = config.with_server_address(args.metrics_address(false));
-                return Ok(echo_server::run(client, config, signal::shutdown()).await?);
+                return Ok(echo_server::run(client, config, shutdown).await?);
             }
             Err(NoCluster::InCluster(reason)) => return Err(AppError::InCluster(reason)),
             Err(NoCluster::Unreachable(reason)) => {
@@ -114,7 +115,7 @@ async fn run(args: RunArgs) -> Result<(), AppError> {
         cluster.kubectl_hint()
     );
     let config = config.with_server_address(args.metrics_address(true));
-    let result = echo_server::run(cluster.server.client(), config, signal::shutdown()).await;
+    let result = echo_server::run(cluster.server.client(), config, shutdown).await;
     drop(cluster);
     Ok(result?)
 }
