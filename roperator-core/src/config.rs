@@ -139,10 +139,10 @@ impl OperatorConfig {
     /// Defaults: all namespaces, no parent selector, resync every 5 minutes, 16 concurrent
     /// syncs, error backoff from 500 ms up to 5 minutes, 30 s sync timeout, 20 s shutdown grace
     /// period, no finalizer, metrics and health on `0.0.0.0:8080`.
-    pub fn new(name: impl Into<String>, parent: impl Into<K8sType>) -> Self {
+    pub fn new(name: impl Into<String>, parent: &K8sType) -> Self {
         Self {
             name: name.into(),
-            parent: parent.into(),
+            parent: *parent,
             children: Vec::new(),
             namespaces: NamespaceScope::All,
             parent_selector: None,
@@ -517,7 +517,7 @@ mod tests {
     use crate::k8s_types;
 
     fn base() -> OperatorConfig {
-        OperatorConfig::new("demo", k8s_types::core::v1::ConfigMap)
+        OperatorConfig::new("demo", &k8s_types::core::v1::ConfigMap)
             .with_child(k8s_types::core::v1::Secret, ChildConfig::replace())
     }
 
@@ -551,10 +551,10 @@ mod tests {
     #[test]
     fn rejects_bad_settings_with_a_message_naming_them() {
         assert!(
-            err(OperatorConfig::new("Demo", k8s_types::core::v1::ConfigMap)).contains("\"Demo\"")
+            err(OperatorConfig::new("Demo", &k8s_types::core::v1::ConfigMap)).contains("\"Demo\"")
         );
         assert!(
-            err(OperatorConfig::new("demo", k8s_types::core::v1::ConfigMap))
+            err(OperatorConfig::new("demo", &k8s_types::core::v1::ConfigMap))
                 .contains("no child types")
         );
         assert!(
@@ -606,7 +606,7 @@ mod tests {
             plural: "xs",
             namespaced: true,
         };
-        assert!(err(OperatorConfig::new("demo", weird)).contains("parent type"));
+        assert!(err(OperatorConfig::new("demo", &weird)).contains("parent type"));
         let upper = K8sType {
             api_version: "x.io/v1",
             kind: "X",
@@ -618,7 +618,7 @@ mod tests {
 
     #[test]
     fn accepts_a_cluster_scoped_parent_with_cluster_scoped_children() {
-        let c = OperatorConfig::new("demo", k8s_types::core::v1::Namespace)
+        let c = OperatorConfig::new("demo", &k8s_types::core::v1::Namespace)
             .with_child(k8s_types::rbac::v1::ClusterRole, ChildConfig::replace())
             .with_child(k8s_types::core::v1::ConfigMap, ChildConfig::on_delete())
             .with_finalizer("demo.example.com/cleanup");

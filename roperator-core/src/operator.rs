@@ -232,10 +232,15 @@ impl Monitor {
         *self.inner.address.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// `true` when no parent waits for a sync now and none is being synced (timers for later
-    /// resyncs may be pending).
+    /// `true` when there is nothing to do now: no sync in flight and, while this replica
+    /// leads, no parent waiting for one (timers for later resyncs may be pending). A follower
+    /// with nothing in flight is idle: it does not sync until it leads.
     pub fn is_idle(&self) -> bool {
-        self.inner.queue.is_idle()
+        if self.is_leader() {
+            self.inner.queue.is_idle()
+        } else {
+            self.inner.queue.running() == 0
+        }
     }
 
     /// The metrics in the Prometheus/OpenMetrics text format.

@@ -105,7 +105,7 @@ mod tests {
             plural: "ps",
             namespaced: true,
         };
-        let config = OperatorConfig::new("demo", P)
+        let config = OperatorConfig::new("demo", &P)
             .with_child(k8s_types::apps::v1::Deployment, ChildConfig::replace())
             .with_child(k8s_types::batch::v1::Job, ChildConfig::recreate())
             .with_finalizer("x.io/cleanup");
@@ -132,7 +132,7 @@ mod tests {
                 ("x.io".into(), "ps/status".into(), v(&["update"])),
             ]
         );
-        let no_finalizer = OperatorConfig::new("demo", P)
+        let no_finalizer = OperatorConfig::new("demo", &P)
             .with_child(k8s_types::apps::v1::Deployment, ChildConfig::on_delete());
         let rules = rules_of(&no_finalizer);
         assert!(rules.contains(&("x.io".into(), "ps".into(), v(&["list", "watch"]))));

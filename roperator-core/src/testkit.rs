@@ -19,7 +19,6 @@
 //! # }
 //! ```
 
-use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -176,18 +175,6 @@ impl TestOperator {
     /// `true` once the operator stopped (by itself, on an error).
     pub fn is_finished(&self) -> bool {
         self.task.is_finished()
-    }
-
-    /// Waits for the operator to stop by itself (it only does on an error).
-    pub fn finished(self) -> impl Future<Output = Result<(), Error>> {
-        let Self { task, stop, .. } = self;
-        async move {
-            let _keep_running = stop;
-            match task.await {
-                Ok(result) => result,
-                Err(e) => Err(Error::Runtime(std::io::Error::other(e.to_string()))),
-            }
-        }
     }
 }
 

@@ -1,6 +1,7 @@
 //! Kubernetes Events on parents, published in the background so that a slow or failing events
 //! API never holds up a sync.
 
+use futures::StreamExt;
 use k8s_openapi::api::core::v1::ObjectReference;
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use tokio::sync::mpsc;
@@ -28,11 +29,18 @@ impl Events {
             },
         );
         tokio::spawn(async move {
-            while let Some((reference, event)) = rx.recv().await {
-                if let Err(e) = recorder.publish(&event, &reference).await {
-                    tracing::debug!(error = %e, "could not publish an event");
-                }
-            }
+            // A few at a time, so that a burst (a create storm) drains quickly.
+            let stream = futures::stream::poll_fn(move |cx| rx.poll_recv(cx));
+            stream
+                .for_each_concurrent(8, |(reference, event)| {
+                    let recorder = &recorder;
+                    async move {
+                        if let Err(e) = recorder.publish(&event, &reference).await {
+                            tracing::debug!(error = %e, "could not publish an event");
+                        }
+                    }
+                })
+                .await;
         });
         Self { tx }
     }

@@ -122,6 +122,11 @@ impl WorkQueue {
         self.lock().ready.len()
     }
 
+    /// Keys being synced now.
+    pub fn running(&self) -> usize {
+        self.lock().running.len()
+    }
+
     /// `true` when nothing is queued for now and nothing runs (timers may be pending).
     pub fn is_idle(&self) -> bool {
         let s = self.lock();

@@ -257,6 +257,16 @@ async fn sync_once(
                     return SyncOutcome::NotLeader;
                 }
             };
+            let creates = actions
+                .iter()
+                .any(|a| matches!(a, plan::Action::Create { .. }));
+            if creates {
+                match engine.writer.parent_is_live(&parent).await {
+                    Ok(true) => {}
+                    Ok(false) => return SyncOutcome::Idle,
+                    Err(e) => return write_failed(e),
+                }
+            }
             let mut current = Arc::clone(&parent);
             if let (true, Some(f)) = (needs_finalizer, finalizer) {
                 match engine.writer.add_finalizer(&permit, &current, f).await {

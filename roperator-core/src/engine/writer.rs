@@ -291,6 +291,25 @@ impl Writer {
         self.cache.snapshot(&key).map(|(p, _)| p)
     }
 
+    /// `true` when the parent still exists as the engine knows it (same UID, not being deleted).
+    /// Checked before creating children: when a parent is deleted, garbage collection deletes
+    /// its children, and their deletion may be seen before the parent's; without this read the
+    /// engine would create them again for a parent that is gone.
+    pub async fn parent_is_live(&self, parent: &Object) -> Result<bool, WriteError> {
+        let what = format!(
+            "read of {} {}",
+            self.parent_type.kind,
+            parent.display_name()
+        );
+        match self.parent_api(parent).get_opt(&parent.name).await {
+            Ok(Some(live)) => {
+                Ok(to_object(&live).is_some_and(|o| o.uid == parent.uid && !o.deleting))
+            }
+            Ok(None) => Ok(false),
+            Err(e) => Err(self.classify(what, e)),
+        }
+    }
+
     /// Writes the parent's status through the status subresource, conditional on the parent's
     /// resourceVersion.
     pub async fn write_status(

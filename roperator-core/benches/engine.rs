@@ -1,0 +1,315 @@
+//! Engine benchmark on the testkit API server. Prints:
+//! - the time to converge N parents x M children from a create storm, and the writes per new
+//!   parent (must be M + 1, plus 1 with a finalizer);
+//! - no-op resync throughput (syncs/s) of converged parents (target: at least 2,000/s);
+//! - the operator's resident memory at 10,000 parents x 2 children (target: under 150 MB),
+//!   with the API server in a separate process so that only the operator is measured.
+//!
+//! `cargo bench -p roperator-core --features testkit --bench engine`. Sizes can be changed with
+//! `BENCH_PARENTS`, `BENCH_CHILDREN` and `BENCH_RSS_PARENTS`.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use kube::api::{Api, DynamicObject, PostParams};
+use roperator_core::prelude::*;
+use roperator_core::testkit::{ApiServer, TestOperator};
+use serde_json::{Value, json};
+
+static BENCH: K8sType = K8sType {
+    api_version: "bench.roperator.io/v1",
+    kind: "Bench",
+    plural: "benches",
+    namespaced: true,
+};
+
+const NS: &str = "default";
+
+fn crd() -> Value {
+    json!({
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": "benches.bench.roperator.io"},
+        "spec": {
+            "group": "bench.roperator.io",
+            "names": {"kind": "Bench", "plural": "benches", "singular": "bench", "listKind": "BenchList"},
+            "scope": "Namespaced",
+            "versions": [{"name": "v1", "served": true, "storage": true, "subresources": {"status": {}},
+                "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}}}]
+        }
+    })
+}
+
+fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn config(name: &str) -> OperatorConfig {
+    OperatorConfig::new(name, &BENCH)
+        .with_child(k8s_types::core::v1::ConfigMap, ChildConfig::replace())
+        .with_max_concurrent_syncs(32)
+        .without_server()
+}
+
+/// `spec.children` ConfigMaps per parent, each with a little data.
+fn handler(req: &SyncRequest) -> Result<SyncResponse, Error> {
+    let parent = req.parent_json();
+    let n = parent["spec"]["children"].as_u64().unwrap_or(1);
+    let mut response = SyncResponse::new();
+    for i in 0..n {
+        response = response.with_child(&json!({
+            "apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": format!("{}-{i}", req.parent_name())},
+            "data": {"message": parent["spec"]["message"], "index": i.to_string()},
+        }));
+    }
+    Ok(response.with_status(&json!({"children": n})))
+}
+
+fn bench_parent(name: &str, children: usize) -> DynamicObject {
+    serde_json::from_value(json!({
+        "apiVersion": "bench.roperator.io/v1", "kind": "Bench",
+        "metadata": {"name": name, "namespace": NS},
+        "spec": {"message": "hello", "children": children},
+    }))
+    .expect("a valid parent")
+}
+
+fn api(client: kube::Client) -> Api<DynamicObject> {
+    Api::namespaced_with(
+        client,
+        NS,
+        &kube::core::ApiResource {
+            group: "bench.roperator.io".into(),
+            version: "v1".into(),
+            api_version: "bench.roperator.io/v1".into(),
+            kind: "Bench".into(),
+            plural: "benches".into(),
+        },
+    )
+}
+
+async fn create_parents(client: kube::Client, prefix: &str, n: usize, children: usize) {
+    let api = api(client);
+    let mut tasks = futures::stream::iter(0..n)
+        .map(|i| {
+            let api = api.clone();
+            async move {
+                api.create(
+                    &PostParams::default(),
+                    &bench_parent(&format!("{prefix}{i:05}"), children),
+                )
+                .await
+                .expect("parent created")
+            }
+        })
+        .buffer_unordered(16);
+    while tasks.next().await.is_some() {}
+}
+
+use futures::StreamExt;
+
+fn managed(server: &ApiServer, operator: &str) -> usize {
+    server
+        .objects("v1", "ConfigMap", Some(NS))
+        .iter()
+        .filter(|o| o["metadata"]["labels"]["roperator.io/managed-by"] == operator)
+        .count()
+}
+
+fn operator_writes(server: &ApiServer, operator: &str) -> usize {
+    server.requests().count(|r| {
+        r.is_write() && r.user_agent.starts_with(&format!("{operator}/")) && r.resource != "events"
+    })
+}
+
+fn counter(op: &TestOperator, series: &str) -> f64 {
+    op.monitor()
+        .metrics_text()
+        .lines()
+        .find_map(|l| l.strip_prefix(series).and_then(|v| v.trim().parse().ok()))
+        .unwrap_or(0.0)
+}
+
+async fn create_storm(parents: usize, children: usize, finalizer: bool) -> (Duration, f64) {
+    let server = ApiServer::new();
+    server.register_crd(&crd()).expect("CRD");
+    let name = if finalizer { "storm-fin" } else { "storm" };
+    let mut config = config(name);
+    if finalizer {
+        config = config.with_finalizer("bench.roperator.io/cleanup");
+    }
+    let op = TestOperator::start(&server, config, handler);
+    op.wait_ready(Duration::from_secs(60)).await.expect("ready");
+    let start = Instant::now();
+    create_parents(server.client(), "p", parents, children).await;
+    op.wait_until(Duration::from_secs(600), || {
+        managed(&server, name) == parents * children
+            && server
+                .objects("bench.roperator.io/v1", "Bench", Some(NS))
+                .iter()
+                .all(|p| p["status"]["observedGeneration"] == 1)
+    })
+    .await
+    .expect("converged");
+    let elapsed = start.elapsed();
+    op.converge(Duration::from_secs(60)).await.expect("settled");
+    let writes = operator_writes(&server, name) as f64 / parents as f64;
+    op.stop().await.expect("stopped");
+    (elapsed, writes)
+}
+
+async fn noop_resync(parents: usize, children: usize) -> (f64, usize) {
+    let server = ApiServer::new();
+    server.register_crd(&crd()).expect("CRD");
+    let op = TestOperator::start(&server, config("noop"), handler);
+    create_parents(server.client(), "n", parents, children).await;
+    op.wait_until(Duration::from_secs(600), || {
+        managed(&server, "noop") == parents * children
+    })
+    .await
+    .expect("converged");
+    op.converge(Duration::from_secs(60)).await.expect("settled");
+    op.stop().await.expect("stopped");
+    // A second operator with the same name and a tiny resync period: every sync is a no-op.
+    let config = config("noop").with_resync_period(Duration::from_millis(1));
+    let op = TestOperator::start(&server, config, handler);
+    op.wait_ready(Duration::from_secs(60)).await.expect("ready");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    server.clear_requests();
+    let series = "roperator_syncs_total{result=\"success\"}";
+    let before = counter(&op, series);
+    let start = Instant::now();
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let rate = (counter(&op, series) - before) / start.elapsed().as_secs_f64();
+    let writes = operator_writes(&server, "noop");
+    op.stop().await.expect("stopped");
+    (rate, writes)
+}
+
+fn rss_kib() -> (u64, u64) {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+/// Runs the API server in a child process (this same binary), so that the parent's memory is
+/// the operator's alone.
+async fn memory(parents: usize) -> (u64, u64) {
+    let exe = std::env::current_exe().expect("own path");
+    let mut child = Command::new(exe)
+        .env("ROPERATOR_BENCH_ROLE", "server")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("server process");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let url = lines
+        .next()
+        .and_then(Result::ok)
+        .and_then(|l| l.strip_prefix("LISTENING ").map(str::to_string))
+        .expect("the server prints its URL");
+    let config = kube::Config::new(url.parse().expect("url"));
+    let client = kube::Client::try_from(config).expect("client");
+    create_parents(client.clone(), "r", parents, 2).await;
+    let (rss_before, _) = rss_kib();
+    let operator = Operator::new(client.clone(), self::config("mem"), handler);
+    let op = TestOperator::spawn(operator);
+    op.wait_ready(Duration::from_secs(600))
+        .await
+        .expect("ready");
+    let cms: Api<k8s_openapi::api::core::v1::ConfigMap> = Api::namespaced(client, NS);
+    loop {
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let lp = kube::api::ListParams::default().labels("roperator.io/managed-by=mem");
+        let n = cms
+            .list_metadata(&lp)
+            .await
+            .map(|l| l.items.len())
+            .unwrap_or(0);
+        if n == parents * 2 && op.monitor().is_idle() {
+            break;
+        }
+    }
+    op.converge(Duration::from_secs(600))
+        .await
+        .expect("settled");
+    let (rss, hwm) = rss_kib();
+    op.stop().await.expect("stopped");
+    if let Some(mut stdin) = child.stdin.take() {
+        let _ = stdin.write_all(b"stop\n");
+    }
+    let _ = child.wait();
+    eprintln!(
+        "(bench process before the operator started: {} MB)",
+        rss_before / 1024
+    );
+    (rss, hwm)
+}
+
+fn serve() {
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    runtime.block_on(async {
+        let server = ApiServer::builder().record_requests(false).build();
+        server.register_crd(&crd()).expect("CRD");
+        let listening = server.listen().await;
+        println!("LISTENING {}", listening.url());
+        let _ = std::io::stdout().flush();
+        // Serve until the parent closes our stdin.
+        let _ = tokio::task::spawn_blocking(|| {
+            let mut sink = Vec::new();
+            let _ = std::io::stdin().read_to_end(&mut sink);
+        })
+        .await;
+    });
+}
+
+fn main() {
+    if std::env::var("ROPERATOR_BENCH_ROLE").as_deref() == Ok("server") {
+        serve();
+        return;
+    }
+    // `cargo bench` passes `--bench`; this harness has no options of its own.
+    let parents = env_usize("BENCH_PARENTS", 1000);
+    let children = env_usize("BENCH_CHILDREN", 3);
+    let rss_parents = env_usize("BENCH_RSS_PARENTS", 10_000);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async {
+        let (elapsed, writes) = create_storm(parents, children, false).await;
+        println!(
+            "create storm: {parents} parents x {children} children converged in {:.2} s ({:.0} parents/s); writes per new parent: {writes:.2} (expected {})",
+            elapsed.as_secs_f64(),
+            parents as f64 / elapsed.as_secs_f64(),
+            children + 1
+        );
+        let (elapsed, writes) = create_storm(parents / 5, children, true).await;
+        println!(
+            "create storm with a finalizer: {} parents x {children} children in {:.2} s; writes per new parent: {writes:.2} (expected {})",
+            parents / 5,
+            elapsed.as_secs_f64(),
+            children + 2
+        );
+        let (rate, writes) = noop_resync(parents, 2).await;
+        println!("no-op resync: {rate:.0} syncs/s over {parents} converged parents, {writes} writes (target >= 2000/s, 0 writes)");
+        let (rss, hwm) = memory(rss_parents).await;
+        println!(
+            "memory at {rss_parents} parents x 2 children: RSS {:.1} MB, peak {:.1} MB (target < 150 MB)",
+            rss as f64 / 1024.0,
+            hwm as f64 / 1024.0
+        );
+    });
+}

@@ -1,0 +1,186 @@
+//! Shared fixtures: an `Echo` custom resource whose handler returns up to three children.
+
+use std::time::Duration;
+
+use kube::api::{Api, DynamicObject, PostParams};
+use roperator_core::prelude::*;
+use roperator_core::testkit::{ApiServer, TestOperator};
+use serde_json::{Value, json};
+
+pub static ECHO: K8sType = K8sType {
+    api_version: "test.roperator.io/v1",
+    kind: "Echo",
+    plural: "echoes",
+    namespaced: true,
+};
+
+pub const NS: &str = "default";
+pub const OPERATOR: &str = "echo-test";
+
+/// A server with the Echo CRD registered.
+pub fn server() -> ApiServer {
+    let server = ApiServer::new();
+    server
+        .register_crd(&json!({
+            "apiVersion": "apiextensions.k8s.io/v1",
+            "kind": "CustomResourceDefinition",
+            "metadata": {"name": "echoes.test.roperator.io"},
+            "spec": {
+                "group": "test.roperator.io",
+                "names": {"kind": "Echo", "plural": "echoes", "singular": "echo", "listKind": "EchoList"},
+                "scope": "Namespaced",
+                "versions": [{
+                    "name": "v1", "served": true, "storage": true,
+                    "subresources": {"status": {}},
+                    "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}}
+                }]
+            }
+        }))
+        .expect("the Echo CRD registers");
+    server
+}
+
+/// The standard configuration: ConfigMaps replaced, Secrets replaced, fast backoff.
+pub fn config() -> OperatorConfig {
+    OperatorConfig::new(OPERATOR, &ECHO)
+        .with_child(k8s_types::core::v1::ConfigMap, ChildConfig::replace())
+        .with_child(k8s_types::core::v1::Secret, ChildConfig::replace())
+        .with_error_backoff(Duration::from_millis(20), Duration::from_millis(500))
+        .with_max_concurrent_syncs(32)
+        .without_server()
+}
+
+/// The children of an Echo, from its spec:
+/// - ConfigMap `<name>-config` with `message`, plus `extra` when the spec has it;
+/// - ConfigMap `<name>-more` unless `spec.more` is false;
+/// - Secret `<name>-secret` with the message (base64 "aGk=" = "hi" is not checked; any string).
+pub fn desired(parent: &Value) -> Vec<Value> {
+    let name = parent["metadata"]["name"].as_str().unwrap_or_default();
+    let spec = &parent["spec"];
+    let mut data = json!({"message": spec["message"]});
+    if let Some(extra) = spec.get("extra") {
+        data["extra"] = extra.clone();
+    }
+    let mut children = vec![json!({
+        "apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": format!("{name}-config"), "labels": {"app": name}},
+        "data": data,
+    })];
+    if spec.get("more") != Some(&json!(false)) {
+        children.push(json!({
+            "apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": format!("{name}-more")},
+            "data": {"more": "yes"},
+        }));
+    }
+    children.push(json!({
+        "apiVersion": "v1", "kind": "Secret",
+        "metadata": {"name": format!("{name}-secret")},
+        "type": "Opaque",
+        "data": {"token": "c2VjcmV0"},
+    }));
+    children
+}
+
+pub fn echo_handler(req: &SyncRequest) -> Result<SyncResponse, Error> {
+    let parent = req.parent_json();
+    let response = desired(parent)
+        .iter()
+        .fold(SyncResponse::new(), |r, c| r.with_child(c));
+    Ok(response.with_status(&json!({"message": parent["spec"]["message"]})))
+}
+
+pub fn echoes(server: &ApiServer) -> Api<DynamicObject> {
+    Api::namespaced_with(
+        server.client(),
+        NS,
+        &kube::core::ApiResource {
+            group: "test.roperator.io".into(),
+            version: "v1".into(),
+            api_version: "test.roperator.io/v1".into(),
+            kind: "Echo".into(),
+            plural: "echoes".into(),
+        },
+    )
+}
+
+pub fn echo(name: &str, spec: Value) -> DynamicObject {
+    serde_json::from_value(json!({
+        "apiVersion": "test.roperator.io/v1", "kind": "Echo",
+        "metadata": {"name": name, "namespace": NS},
+        "spec": spec,
+    }))
+    .expect("a valid Echo")
+}
+
+pub async fn create_echo(server: &ApiServer, name: &str, spec: Value) {
+    echoes(server)
+        .create(&PostParams::default(), &echo(name, spec))
+        .await
+        .expect("the Echo is created");
+}
+
+/// Writes the operator made (by user agent), leaving out Events.
+pub fn operator_writes(server: &ApiServer) -> Vec<roperator_testkit::RequestRecord> {
+    server
+        .requests()
+        .writes()
+        .into_iter()
+        .filter(|r| r.user_agent.starts_with(&format!("{OPERATOR}/")) && r.resource != "events")
+        .collect()
+}
+
+pub fn configmaps(server: &ApiServer) -> Vec<Value> {
+    server.objects("v1", "ConfigMap", Some(NS))
+}
+
+pub fn secrets(server: &ApiServer) -> Vec<Value> {
+    server.objects("v1", "Secret", Some(NS))
+}
+
+/// The managed children in the server, as (kind, name) sorted.
+pub fn managed_children(server: &ApiServer) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = configmaps(server)
+        .into_iter()
+        .chain(secrets(server))
+        .filter(|o| o["metadata"]["labels"]["roperator.io/managed-by"] == OPERATOR)
+        .map(|o| {
+            (
+                o["kind"].as_str().unwrap_or("").to_string(),
+                o["metadata"]["name"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// The value of a counter in the metrics text, e.g. `roperator_syncs_total{result="success"}`.
+pub fn metric(op: &TestOperator, series: &str) -> f64 {
+    op.monitor()
+        .metrics_text()
+        .lines()
+        .find_map(|line| {
+            line.strip_prefix(series)
+                .and_then(|rest| rest.trim().parse().ok())
+        })
+        .unwrap_or(0.0)
+}
+
+/// Events recorded on the parent `name` (events.k8s.io), as (type, reason, note).
+pub fn events_for(server: &ApiServer, name: &str) -> Vec<(String, String, String)> {
+    server
+        .objects("events.k8s.io/v1", "Event", Some(NS))
+        .into_iter()
+        .filter(|e| e["regarding"]["name"] == name)
+        .map(|e| {
+            (
+                e["type"].as_str().unwrap_or("").to_string(),
+                e["reason"].as_str().unwrap_or("").to_string(),
+                e["note"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect()
+}
+
+pub const LONG: Duration = Duration::from_secs(60);

@@ -1,0 +1,130 @@
+//! Finalizers: added without disturbing others, finalize retried until done, then removed.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use kube::api::{DeleteParams, Patch, PatchParams};
+use roperator_core::prelude::*;
+use roperator_core::testkit::TestOperator;
+use serde_json::json;
+
+use crate::common::*;
+
+const FINALIZER: &str = "test.roperator.io/cleanup";
+
+struct Cleaner {
+    finalize_calls: Arc<Mutex<HashMap<String, u32>>>,
+}
+
+impl Handler for Cleaner {
+    type Error = Error;
+
+    fn sync(&self, req: &SyncRequest) -> Result<SyncResponse, Error> {
+        echo_handler(req)
+    }
+
+    fn finalize(&self, req: &SyncRequest) -> Result<FinalizeResponse, Error> {
+        assert!(req.is_finalizing());
+        let mut calls = self.finalize_calls.lock().unwrap();
+        let n = calls.entry(req.parent_name().to_string()).or_default();
+        *n += 1;
+        if *n < 3 {
+            Ok(FinalizeResponse::retry_after(Duration::from_millis(50))
+                .with_status(&json!({"message": "cleaning up", "attempt": *n})))
+        } else {
+            Ok(FinalizeResponse::done())
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn finalize_is_retried_until_done_and_other_finalizers_are_kept() {
+    let server = server();
+    let calls = Arc::new(Mutex::new(HashMap::new()));
+    let config = config().with_finalizer(FINALIZER);
+    let op = TestOperator::start(
+        &server,
+        config,
+        Cleaner {
+            finalize_calls: Arc::clone(&calls),
+        },
+    );
+
+    let mut with_other = echo("kept", json!({"message": "hi"}));
+    with_other.metadata.finalizers = Some(vec!["other.io/keep".to_string()]);
+    echoes(&server)
+        .create(&Default::default(), &with_other)
+        .await
+        .unwrap();
+    create_echo(&server, "plain", json!({"message": "hi"})).await;
+    op.converge(LONG).await.unwrap();
+
+    let finalizers = |name: &str| {
+        server
+            .object("test.roperator.io/v1", "Echo", Some(NS), name)
+            .map(|o| o["metadata"]["finalizers"].clone())
+    };
+    assert_eq!(
+        finalizers("kept"),
+        Some(json!(["other.io/keep", FINALIZER]))
+    );
+    assert_eq!(finalizers("plain"), Some(json!([FINALIZER])));
+    // 3 children + status + the finalizer, per parent.
+    assert_eq!(operator_writes(&server).len(), 10);
+
+    let api = echoes(&server);
+    api.delete("plain", &DeleteParams::default()).await.unwrap();
+    api.delete("kept", &DeleteParams::default()).await.unwrap();
+    op.wait_until(LONG, || {
+        server
+            .object("test.roperator.io/v1", "Echo", Some(NS), "plain")
+            .is_none()
+    })
+    .await
+    .unwrap();
+    op.wait_until(LONG, || {
+        finalizers("kept") == Some(json!(["other.io/keep"]))
+    })
+    .await
+    .unwrap();
+    assert_eq!(calls.lock().unwrap().get("plain"), Some(&3));
+    assert_eq!(calls.lock().unwrap().get("kept"), Some(&3));
+    // The status written while finalizing is visible on the parent that still exists.
+    let kept = server
+        .object("test.roperator.io/v1", "Echo", Some(NS), "kept")
+        .unwrap();
+    assert_eq!(kept["status"]["attempt"], 2);
+    // While finalizing, children stay; once the parent is gone, garbage collection takes them.
+    assert!(
+        server
+            .object("v1", "ConfigMap", Some(NS), "kept-config")
+            .is_some()
+    );
+    op.wait_until(LONG, || {
+        server
+            .object("v1", "ConfigMap", Some(NS), "plain-config")
+            .is_none()
+    })
+    .await
+    .unwrap();
+
+    // The other finalizer's owner lets go: the parent goes, and no more finalize calls happen.
+    api.patch(
+        "kept",
+        &PatchParams::default(),
+        &Patch::Merge(&json!({"metadata": {"finalizers": null}})),
+    )
+    .await
+    .unwrap();
+    op.wait_until(LONG, || {
+        server
+            .object("test.roperator.io/v1", "Echo", Some(NS), "kept")
+            .is_none()
+    })
+    .await
+    .unwrap();
+    op.converge(LONG).await.unwrap();
+    assert_eq!(calls.lock().unwrap().get("kept"), Some(&3));
+    op.stop().await.unwrap();
+}

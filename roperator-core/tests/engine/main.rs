@@ -1,0 +1,9 @@
+//! The engine against the in-memory API server: behaviour a user would see.
+
+mod bad_input;
+mod common;
+mod e2e;
+mod faults;
+mod finalize;
+mod observability;
+mod policies;

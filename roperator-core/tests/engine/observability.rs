@@ -1,0 +1,139 @@
+//! Health, readiness and metrics endpoints; the hot-loop guard; async handlers; shutdown.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use roperator_core::prelude::*;
+use roperator_core::testkit::TestOperator;
+use serde_json::json;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::common::*;
+
+async fn http_get(address: std::net::SocketAddr, path: &str) -> String {
+    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    stream
+        .write_all(
+            format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes(),
+        )
+        .await
+        .unwrap();
+    let mut out = String::new();
+    stream.read_to_string(&mut out).await.unwrap();
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_readiness_and_metrics_are_served() {
+    let server = server();
+    let config = config().with_server_address(([127, 0, 0, 1], 0));
+    let op = TestOperator::start(&server, config, echo_handler);
+    create_echo(&server, "m", json!({"message": "hi"})).await;
+    op.converge(LONG).await.unwrap();
+    let address = op.monitor().server_address().expect("the server listens");
+    assert!(
+        http_get(address, "/healthz")
+            .await
+            .starts_with("HTTP/1.1 200")
+    );
+    assert!(
+        http_get(address, "/readyz")
+            .await
+            .starts_with("HTTP/1.1 200")
+    );
+    assert!(http_get(address, "/nope").await.starts_with("HTTP/1.1 404"));
+    // Gauges are refreshed every second.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let metrics = http_get(address, "/metrics").await;
+    for needle in [
+        "roperator_syncs_total{result=\"success\"}",
+        "roperator_sync_duration_seconds_bucket",
+        "roperator_writes_total{verb=\"create\",kind=\"ConfigMap\"} 2",
+        "roperator_writes_total{verb=\"create\",kind=\"Secret\"} 1",
+        "roperator_writes_total{verb=\"update_status\",kind=\"Echo\"} 1",
+        "roperator_cached_objects{kind=\"ConfigMap\"} 2",
+        "roperator_cached_objects{kind=\"Echo\"} 1",
+        "roperator_queue_depth 0",
+        "roperator_leader 1",
+        "roperator_write_conflicts_total 0",
+    ] {
+        assert!(metrics.contains(needle), "{needle} missing from\n{metrics}");
+    }
+    op.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_status_that_changes_on_every_call_is_slowed_down_and_reported() {
+    let server = server();
+    let calls = Arc::new(AtomicU64::new(0));
+    let counter = Arc::clone(&calls);
+    let op = TestOperator::start(&server, config(), move |_req: &SyncRequest| {
+        let n = counter.fetch_add(1, Ordering::SeqCst);
+        Ok::<_, Error>(SyncResponse::new().with_status(&json!({"calls": n})))
+    });
+    create_echo(&server, "hot", json!({})).await;
+    op.wait_until(LONG, || {
+        events_for(&server, "hot")
+            .iter()
+            .any(|(t, r, _)| t == "Warning" && r == "HotLoop")
+    })
+    .await
+    .unwrap();
+    server.clear_requests();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let status_writes = operator_writes(&server).len();
+    // Unchecked, every status write would trigger the next sync at once: hundreds per second.
+    // Spaced by the backoff (at most 500 ms here), a handful.
+    assert!(status_writes <= 12, "{status_writes} status writes in 2 s");
+    assert!(
+        status_writes >= 2,
+        "the parent is still synced ({status_writes})"
+    );
+    op.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_async_handler_sees_the_children_it_made() {
+    let server = server();
+    let seen = Arc::new(AtomicU64::new(0));
+    let seen_in = Arc::clone(&seen);
+    let op = TestOperator::start_async(&server, config(), move |req: SyncRequest| {
+        let seen = Arc::clone(&seen_in);
+        async move {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            let configs: Vec<k8s_openapi::api::core::v1::ConfigMap> = req.children()?;
+            seen.fetch_max(configs.len() as u64, Ordering::SeqCst);
+            echo_handler(&req)
+        }
+    });
+    create_echo(&server, "a", json!({"message": "async"})).await;
+    op.converge(LONG).await.unwrap();
+    assert_eq!(managed_children(&server).len(), 3);
+    assert_eq!(
+        seen.load(Ordering::SeqCst),
+        2,
+        "later syncs see both ConfigMaps"
+    );
+    op.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_lets_an_in_flight_sync_finish_its_writes() {
+    let server = server();
+    let op = TestOperator::start(&server, config(), |req: &SyncRequest| {
+        std::thread::sleep(Duration::from_millis(400));
+        echo_handler(req)
+    });
+    op.wait_ready(LONG).await.unwrap();
+    create_echo(&server, "slow", json!({"message": "hi"})).await;
+    op.wait_until(LONG, || !op.monitor().is_idle())
+        .await
+        .unwrap();
+    op.stop().await.unwrap();
+    assert_eq!(
+        managed_children(&server).len(),
+        3,
+        "the sync that was running completed"
+    );
+}

@@ -1,0 +1,261 @@
+//! Update policies, drift, name collisions and the leadership gate.
+
+use std::sync::Arc;
+
+use k8s_openapi::api::core::v1::ConfigMap;
+use kube::api::{Api, Patch, PatchParams, PostParams};
+use roperator_core::leader::{BoxFuture, LeaderGate, LeaderState, NotLeader, WritePermit};
+use roperator_core::prelude::*;
+use roperator_core::testkit::TestOperator;
+use serde_json::{Value, json};
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+use crate::common::*;
+
+fn uid(v: &Value) -> String {
+    v["metadata"]["uid"].as_str().unwrap_or("").to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recreate_replaces_the_object_and_on_delete_never_updates() {
+    let server = server();
+    let config = OperatorConfig::new(OPERATOR, &ECHO)
+        .with_child(k8s_types::core::v1::ConfigMap, ChildConfig::recreate())
+        .with_child(k8s_types::core::v1::Secret, ChildConfig::on_delete())
+        .without_server();
+    let op = TestOperator::start(&server, config, |req: &SyncRequest| {
+        let p = req.parent_json();
+        Ok::<_, Error>(
+            SyncResponse::new()
+                .with_child(&json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "r"}, "data": {"v": p["spec"]["v"]}}))
+                .with_child(&json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"}, "data": {"v": p["spec"]["secret"]}})),
+        )
+    });
+    create_echo(&server, "p", json!({"v": "1", "secret": "MQ=="})).await;
+    op.converge(LONG).await.unwrap();
+    let cm = server.object("v1", "ConfigMap", Some(NS), "r").unwrap();
+    let secret = server.object("v1", "Secret", Some(NS), "s").unwrap();
+
+    echoes(&server)
+        .patch(
+            "p",
+            &PatchParams::default(),
+            &Patch::Merge(&json!({"spec": {"v": "2", "secret": "Mg=="}})),
+        )
+        .await
+        .unwrap();
+    op.wait_until(LONG, || {
+        server
+            .object("v1", "ConfigMap", Some(NS), "r")
+            .is_some_and(|c| c["data"]["v"] == "2")
+    })
+    .await
+    .unwrap();
+    op.converge(LONG).await.unwrap();
+    let cm2 = server.object("v1", "ConfigMap", Some(NS), "r").unwrap();
+    assert_ne!(uid(&cm), uid(&cm2), "recreate makes a new object");
+    let secret2 = server.object("v1", "Secret", Some(NS), "s").unwrap();
+    assert_eq!(secret2["data"]["v"], "MQ==", "on_delete never updates");
+    assert_eq!(
+        secret2["metadata"]["resourceVersion"],
+        secret["metadata"]["resourceVersion"]
+    );
+    let writes = operator_writes(&server);
+    assert!(
+        writes
+            .iter()
+            .all(|w| !(w.verb == "update" && w.resource == "configmaps"))
+    );
+    assert!(
+        writes
+            .iter()
+            .all(|w| w.resource != "secrets" || w.verb == "create")
+    );
+
+    // on_delete: deleting the child by hand brings the new content.
+    Api::<k8s_openapi::api::core::v1::Secret>::namespaced(server.client(), NS)
+        .delete("s", &Default::default())
+        .await
+        .unwrap();
+    op.wait_until(LONG, || {
+        server
+            .object("v1", "Secret", Some(NS), "s")
+            .is_some_and(|s| s["data"]["v"] == "Mg==")
+    })
+    .await
+    .unwrap();
+    op.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drift_is_repaired_but_fields_others_add_are_left_alone() {
+    let server = server();
+    let op = TestOperator::start(&server, config(), echo_handler);
+    create_echo(&server, "d", json!({"message": "hi"})).await;
+    op.converge(LONG).await.unwrap();
+    server.clear_requests();
+    let cms: Api<ConfigMap> = Api::namespaced(server.client(), NS);
+    // Someone adds a label and an annotation: not drift, no write.
+    cms.patch(
+        "d-config",
+        &PatchParams::default(),
+        &Patch::Merge(
+            &json!({"metadata": {"labels": {"team": "x"}, "annotations": {"note": "y"}}}),
+        ),
+    )
+    .await
+    .unwrap();
+    op.converge(LONG).await.unwrap();
+    assert_eq!(operator_writes(&server).len(), 0);
+    // Someone changes a field the handler sets: repaired, and their label survives.
+    cms.patch(
+        "d-config",
+        &PatchParams::default(),
+        &Patch::Merge(&json!({"data": {"message": "tampered"}})),
+    )
+    .await
+    .unwrap();
+    op.wait_until(LONG, || {
+        server
+            .object("v1", "ConfigMap", Some(NS), "d-config")
+            .is_some_and(|c| c["data"]["message"] == "hi")
+    })
+    .await
+    .unwrap();
+    let repaired = server
+        .object("v1", "ConfigMap", Some(NS), "d-config")
+        .unwrap();
+    assert_eq!(repaired["metadata"]["labels"]["team"], "x");
+    op.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_name_taken_by_an_unmanaged_object_is_an_error_not_an_overwrite() {
+    let server = server();
+    let cms: Api<ConfigMap> = Api::namespaced(server.client(), NS);
+    let theirs = roperator_testkit::fixtures::configmap("c-config", [("owner", "someone else")]);
+    cms.create(&PostParams::default(), &theirs).await.unwrap();
+    let op = TestOperator::start(&server, config(), echo_handler);
+    create_echo(&server, "c", json!({"message": "hi"})).await;
+    op.wait_until(LONG, || {
+        events_for(&server, "c").iter().any(|(t, r, n)| {
+            t == "Warning"
+                && r == "NameCollision"
+                && n.contains(
+                    "ConfigMap default/c-config already exists and is not managed by this operator",
+                )
+        })
+    })
+    .await
+    .unwrap();
+    let untouched = server
+        .object("v1", "ConfigMap", Some(NS), "c-config")
+        .unwrap();
+    assert_eq!(untouched["data"], json!({"owner": "someone else"}));
+    assert!(untouched["metadata"].get("ownerReferences").is_none());
+    assert!(
+        operator_writes(&server)
+            .iter()
+            .all(|w| w.verb != "update" && w.verb != "delete")
+    );
+
+    // Once the other object is gone, the operator creates its own.
+    cms.delete("c-config", &Default::default()).await.unwrap();
+    op.wait_until(LONG, || {
+        server
+            .object("v1", "ConfigMap", Some(NS), "c-config")
+            .is_some_and(|c| c["data"]["message"] == "hi")
+    })
+    .await
+    .unwrap();
+    op.stop().await.unwrap();
+}
+
+/// A gate a test switches by hand.
+struct SwitchGate {
+    state: watch::Sender<LeaderState>,
+    revoked: std::sync::Mutex<CancellationToken>,
+}
+
+impl SwitchGate {
+    fn new() -> Self {
+        Self {
+            state: watch::channel(LeaderState::default()).0,
+            revoked: std::sync::Mutex::new(CancellationToken::new()),
+        }
+    }
+
+    fn set_leader(&self, leader: bool, term: u64) {
+        if !leader {
+            self.revoked.lock().unwrap().cancel();
+        } else {
+            *self.revoked.lock().unwrap() = CancellationToken::new();
+        }
+        self.state.send_replace(LeaderState {
+            is_leader: leader,
+            term,
+            leader_id: Some(1),
+        });
+    }
+}
+
+impl LeaderGate for SwitchGate {
+    fn acquire(&self) -> BoxFuture<'_, Result<WritePermit, NotLeader>> {
+        let state = self.state.borrow().clone();
+        let revoked = self.revoked.lock().unwrap().clone();
+        Box::pin(async move {
+            if state.is_leader {
+                Ok(WritePermit::new(state.term, revoked, None))
+            } else {
+                Err(NotLeader::Follower { leader_id: None })
+            }
+        })
+    }
+
+    fn subscribe(&self) -> watch::Receiver<LeaderState> {
+        self.state.subscribe()
+    }
+
+    fn replica_name(&self) -> Option<String> {
+        Some("replica-1".to_string())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_follower_writes_nothing_and_a_new_leader_converges_and_stamps_its_term() {
+    let server = server();
+    let gate = Arc::new(SwitchGate::new());
+    let op = TestOperator::start_with_gate(&server, config(), echo_handler, gate.clone());
+    for i in 0..5 {
+        create_echo(&server, &format!("f{i}"), json!({"message": "hi"})).await;
+    }
+    op.wait_ready(LONG).await.unwrap();
+    op.converge(LONG).await.unwrap();
+    assert!(
+        operator_writes(&server).is_empty(),
+        "a follower must not write"
+    );
+    assert!(op.monitor().is_ready(), "a follower keeps its caches warm");
+
+    gate.set_leader(true, 7);
+    op.wait_until(LONG, || managed_children(&server).len() == 15)
+        .await
+        .unwrap();
+    let cm = server
+        .object("v1", "ConfigMap", Some(NS), "f0-config")
+        .unwrap();
+    assert_eq!(
+        cm["metadata"]["annotations"]["roperator.io/leader-term"],
+        "7"
+    );
+    let writes = operator_writes(&server);
+    assert!(
+        writes
+            .iter()
+            .all(|w| w.user_agent.contains("(replica replica-1)")),
+        "{:?}",
+        writes[0].user_agent
+    );
+    op.stop().await.unwrap();
+}
