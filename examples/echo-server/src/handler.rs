@@ -37,7 +37,7 @@ pub const FINALIZER: &str = "examples.roperator.io/cleanup";
 /// assert_eq!(config.child_types().len(), 2);
 /// ```
 pub fn operator_config() -> OperatorConfig {
-    OperatorConfig::new(OPERATOR_NAME, ECHO_TYPE)
+    OperatorConfig::new(OPERATOR_NAME, &ECHO_TYPE)
         .with_child(k8s_types::apps::v1::Deployment, ChildConfig::replace())
         .with_child(k8s_types::core::v1::Service, ChildConfig::replace())
         .with_finalizer(FINALIZER)
