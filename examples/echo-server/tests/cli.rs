@@ -189,3 +189,22 @@ async fn without_a_cluster_it_starts_embedded_and_cleans_up_on_sigterm() {
     );
     assert!(!kubeconfig.exists(), "the kubeconfig is removed on exit");
 }
+
+#[tokio::test]
+async fn several_replicas_are_refused_while_the_binary_has_no_raft_gate() {
+    let home = tempfile::tempdir().expect("a temporary directory");
+    let child = echo_server(home.path())
+        .env("ROPERATOR_RAFT_REPLICAS", "3")
+        .arg("--embedded")
+        .spawn()
+        .expect("echo-server starts");
+    let (status, output) = finish(child).await;
+    assert!(
+        !status.success(),
+        "three replicas without Raft must not run:\n{output}"
+    );
+    assert!(
+        output.contains("ROPERATOR_RAFT_REPLICAS asks for 3 replicas"),
+        "{output}"
+    );
+}
