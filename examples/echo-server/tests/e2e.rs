@@ -191,3 +191,104 @@ async fn create_update_scale_and_delete_an_echo_server() {
 
     operator.shut_down().await;
 }
+
+/// Fails the first two releases, and counts every call.
+#[derive(Clone, Default)]
+struct FailsTwice {
+    calls: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl echo_server::ExternalResources for FailsTwice {
+    async fn release(&self, _namespace: &str, _name: &str) -> Result<(), String> {
+        let call = self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        if call < 2 {
+            Err("the external service is unavailable".to_string())
+        } else {
+            Ok(())
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deleted_echo_server_stays_until_external_cleanup_succeeds() {
+    let server = ApiServer::new();
+    server
+        .register_crd(&echo_server::crd())
+        .expect("the CRD registers");
+    let external = FailsTwice::default();
+    let config = echo_server::operator_config()
+        .with_server_address(std::net::SocketAddr::from(([127, 0, 0, 1], 0)));
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let operator = roperator_core::Operator::new_async(
+        server.client(),
+        config,
+        echo_server::EchoHandler::new(external.clone()),
+    )
+    .with_shutdown_signal(async {
+        let _ = stopped.await;
+    });
+    let task = tokio::spawn(operator.run());
+
+    let echoes: Api<EchoServer> = Api::namespaced(server.client(), NS);
+    let deployments: Api<Deployment> = Api::namespaced(server.client(), NS);
+    echoes
+        .create(
+            &PostParams::default(),
+            &EchoServer::new("web", EchoServerSpec::new("hi")),
+        )
+        .await
+        .expect("create");
+    eventually("the finalizer", || async {
+        let e = echoes.get("web").await.ok()?;
+        e.finalizers()
+            .iter()
+            .any(|f| f == echo_server::FINALIZER)
+            .then_some(())
+    })
+    .await;
+    echoes
+        .delete("web", &DeleteParams::default())
+        .await
+        .expect("delete");
+
+    // Cleanup fails: the EchoServer stays, being deleted, and says why. (The engine's own status
+    // write triggers an immediate second call, which fails the same way and writes nothing; the
+    // third comes after the retry delay.)
+    let message = eventually("the failed cleanup in the status", || async {
+        let e = echoes.get_opt("web").await.ok()??;
+        e.metadata.deletion_timestamp.as_ref()?;
+        let message = e.status?.message;
+        message.contains("cleanup failed").then_some(message)
+    })
+    .await;
+    assert!(
+        message.contains("the external service is unavailable"),
+        "{message}"
+    );
+
+    // A retry succeeds: the finalizer goes, and so do the EchoServer and its children.
+    eventually("the EchoServer to be gone", || async {
+        echoes
+            .get_opt("web")
+            .await
+            .ok()
+            .and_then(|e| e.is_none().then_some(()))
+    })
+    .await;
+    eventually("the Deployment to be gone", || async {
+        deployments
+            .get_opt("web")
+            .await
+            .ok()
+            .and_then(|d| d.is_none().then_some(()))
+    })
+    .await;
+    assert_eq!(external.calls.load(std::sync::atomic::Ordering::SeqCst), 3);
+
+    let _ = stop.send(());
+    tokio::time::timeout(Duration::from_secs(30), task)
+        .await
+        .expect("stops")
+        .expect("no panic")
+        .expect("clean shutdown");
+}
