@@ -195,3 +195,39 @@ async fn kinds_must_match_the_path() {
     );
     assert_eq!(err.code, 400);
 }
+
+#[tokio::test]
+async fn several_served_versions_share_storage_and_can_be_withdrawn() {
+    let server = ApiServer::new();
+    let mut def = crd();
+    let v1 = def["spec"]["versions"][0].clone();
+    let mut v2 = v1.clone();
+    v2["name"] = json!("v2");
+    v2["storage"] = json!(false);
+    def["spec"]["versions"] = json!([v1, v2]);
+    server.register_crd(&def).expect("register");
+    let at_v1: Api<DynamicObject> = Api::default_namespaced_with(server.client(), &echo_resource());
+    let v2_resource = ApiResource::from_gvk_with_plural(
+        &GroupVersionKind::gvk("example.com", "v2", "Echo"),
+        "echoes",
+    );
+    let at_v2: Api<DynamicObject> = Api::default_namespaced_with(server.client(), &v2_resource);
+    at_v1
+        .create(&PostParams::default(), &echo("shared", "hi"))
+        .await
+        .expect("create at v1");
+    let seen = at_v2.get("shared").await.expect("visible at v2");
+    assert_eq!(
+        seen.types.map(|t| t.api_version).as_deref(),
+        Some("example.com/v2")
+    );
+
+    // Stop serving v1: its path is gone, v2 still serves the object.
+    def["spec"]["versions"][0]["served"] = json!(false);
+    server.register_crd(&def).expect("update");
+    assert_eq!(
+        api_err(at_v1.get("shared").await.expect_err("v1 withdrawn")).code,
+        404
+    );
+    assert!(at_v2.get("shared").await.is_ok());
+}

@@ -246,3 +246,24 @@ spec:
     let got = k.json(&["get", "wd", "w"]).await;
     assert_eq!(got["spec"]["size"], 3);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scale_a_deployment() {
+    let server = ApiServer::new();
+    let listening = server.listen().await;
+    let k = Kubectl::new(&listening);
+    let api =
+        kube::Api::<k8s_openapi::api::apps::v1::Deployment>::default_namespaced(server.client());
+    api.create(
+        &Default::default(),
+        &roperator_testkit::fixtures::deployment("web", "nginx", 1),
+    )
+    .await
+    .expect("create");
+    let out = k.ok(&["scale", "deployment", "web", "--replicas=4"]).await;
+    assert!(out.contains("deployment.apps/web scaled"), "{out}");
+    let live = server
+        .object("apps/v1", "Deployment", Some("default"), "web")
+        .expect("present");
+    assert_eq!(live["spec"]["replicas"], 4);
+}

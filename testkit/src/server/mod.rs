@@ -6,6 +6,7 @@ mod handler;
 mod listen;
 mod objects;
 mod query;
+mod scale;
 mod watch;
 mod workloads;
 
@@ -214,7 +215,16 @@ impl ApiServer {
         ApiServerBuilder::default()
     }
 
-    /// The server as a tower `Service`, for `kube::Client::new`.
+    /// The server as a tower `Service`, for `kube::Client::new` (what [`ApiServer::client`]
+    /// does, with a default namespace of your choice).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let server = roperator_testkit::ApiServer::new();
+    /// let client = kube::Client::new(server.service(), "kube-system");
+    /// assert_eq!(client.default_namespace(), "kube-system");
+    /// # }
+    /// ```
     pub fn service(&self) -> ApiService {
         ApiService {
             inner: self.inner.clone(),

@@ -11,7 +11,8 @@ use super::gc::{self, Deleted, Propagation, Queue, Work};
 use super::query::{hex_decode, hex_encode};
 use crate::errors::{ApiError, cause};
 use crate::meta::{
-    finalizers, is_deleting, meta_mut, meta_str, name_suffix, now, spec_changed, validate_name,
+    finalizers, is_deleting, meta_mut, meta_str, name_suffix, now, spec_changed, tracks_generation,
+    validate_labels, validate_name,
 };
 use crate::patch::{self, PatchContext, PatchError, PatchType};
 use crate::registry::{ResourceType, TypeSchema, crd_types};
@@ -29,7 +30,7 @@ pub(crate) struct Target {
 }
 
 impl Target {
-    fn obj_ref(&self, name: &str) -> ObjRef {
+    pub(crate) fn obj_ref(&self, name: &str) -> ObjRef {
         ObjRef {
             bucket: self.bucket,
             ns: self.ns.clone().unwrap_or_default(),
@@ -37,11 +38,11 @@ impl Target {
         }
     }
 
-    fn name(&self) -> &str {
+    pub(crate) fn name(&self) -> &str {
         self.name.as_deref().unwrap_or("")
     }
 
-    fn not_found(&self, name: &str) -> ApiError {
+    pub(crate) fn not_found(&self, name: &str) -> ApiError {
         ApiError::not_found(&self.ty.group, &self.ty.plural, name)
     }
 
@@ -52,7 +53,7 @@ impl Target {
 
 pub(crate) type Reply = Result<(u16, Bytes), ApiError>;
 
-type Query = HashMap<String, String>;
+pub(crate) type Query = HashMap<String, String>;
 
 fn dry_run(q: &Query) -> bool {
     q.get("dryRun").is_some_and(|v| v == "All")
@@ -142,6 +143,15 @@ fn validate_body(st: &State, t: &Target, v: &mut Value, name: &str) -> Result<()
     if let Some(c) = validate_name(&t.ty.kind, name) {
         return Err(ApiError::invalid(&t.ty.kind, &t.ty.group, name, &[c]));
     }
+    let label_causes = validate_labels(v);
+    if !label_causes.is_empty() {
+        return Err(ApiError::invalid(
+            &t.ty.kind,
+            &t.ty.group,
+            name,
+            &label_causes,
+        ));
+    }
     match &t.ty.schema {
         TypeSchema::BuiltIn { decode, .. } => decode(v).map_err(|e| {
             ApiError::bad_request(format!(
@@ -203,16 +213,31 @@ fn crd_status(v: &mut Value) {
     });
 }
 
-/// Serves what a stored CRD defines.
+/// Serves what a stored CRD defines (and stops serving versions it no longer serves).
 fn crd_serve(st: &mut State, v: &Value) {
     let Ok(types) = crd_types(v) else { return };
     let versions: Vec<String> = types.iter().map(|t| t.version.clone()).collect();
-    let mut bucket = None;
     for ty in types {
-        bucket = Some(st.register(ty, true));
+        st.register(ty, true);
     }
-    if let Some(b) = bucket {
-        st.unregister_versions(b, &versions);
+    let group = v
+        .pointer("/spec/group")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    let plural = v
+        .pointer("/spec/names/plural")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    if let Some(id) = st
+        .buckets
+        .iter()
+        .position(|b| b.custom && b.primary().group == group && b.primary().plural == plural)
+    {
+        if versions.is_empty() {
+            st.unregister_versions(id, &[]);
+        } else {
+            st.unregister_versions(id, &versions);
+        }
     }
 }
 
@@ -250,6 +275,8 @@ pub(crate) fn after_removal(st: &mut State, work: &mut Queue, r: &ObjRef, last: 
         }
     }
     st.unregister_versions(id, &[]);
+    // The real server ends watches on a kind that is no longer served.
+    st.watchers.retain(|w| w.filter.bucket != id);
 }
 
 fn ensure_namespace(st: &State, t: &Target, ns: &str) -> Result<(), ApiError> {
@@ -333,7 +360,11 @@ fn new_object(
     }
     meta.insert("uid".into(), json!(uuid::Uuid::new_v4().to_string()));
     meta.insert("creationTimestamp".into(), json!(now()));
-    meta.insert("generation".into(), json!(1));
+    if tracks_generation(&t.ty) {
+        meta.insert("generation".into(), json!(1));
+    } else {
+        meta.remove("generation");
+    }
     meta.remove("deletionTimestamp");
     meta.remove("deletionGracePeriodSeconds");
     meta.remove("resourceVersion");
@@ -380,7 +411,7 @@ fn new_object(
 /// Writes `new` over `live` with every rule of an update: identity fields kept, status rules,
 /// finalizer rules, generation, no-op detection, finishing a deletion.
 #[allow(clippy::too_many_arguments)]
-fn write_over(
+pub(crate) fn write_over(
     st: &mut State,
     work: &mut Queue,
     t: &Target,
@@ -393,7 +424,12 @@ fn write_over(
     let status_sub = t.ty.subresources.status;
     if t.status_write() {
         let status = new.get("status").cloned();
+        // Ownership recorded by a server-side apply to /status survives the status-only rule.
+        let managed = new.pointer("/metadata/managedFields").cloned();
         new = live.clone();
+        if let (Some(managed), Some(meta)) = (managed, meta_mut(&mut new)) {
+            meta.insert("managedFields".into(), managed);
+        }
         match status {
             Some(s) => new["status"] = s,
             None => {
@@ -435,7 +471,9 @@ fn write_over(
         .and_then(Value::as_i64)
         .unwrap_or(1);
     let bumped = spec_changed(&live, &new, status_sub);
-    if let Some(meta) = meta_mut(&mut new) {
+    if tracks_generation(&t.ty)
+        && let Some(meta) = meta_mut(&mut new)
+    {
         meta.insert(
             "generation".into(),
             json!(if bumped { generation + 1 } else { generation }),
@@ -526,19 +564,26 @@ fn v_copy_identity(live: &Value, new: &mut Value) {
     }
 }
 
-/// Equal apart from managedFields (which every write would otherwise touch).
+/// Equal apart from the times in managedFields (which every write would otherwise touch); a
+/// change of ownership alone (a second manager applying the same values) is a change.
 fn same_object(a: &Value, b: &Value) -> bool {
     let strip = |v: &Value| {
         let mut v = v.clone();
-        if let Some(m) = meta_mut(&mut v) {
-            m.remove("managedFields");
+        if let Some(Value::Array(entries)) =
+            meta_mut(&mut v).and_then(|m| m.get_mut("managedFields"))
+        {
+            for entry in entries.iter_mut() {
+                if let Some(entry) = entry.as_object_mut() {
+                    entry.remove("time");
+                }
+            }
         }
         v
     };
     strip(a) == strip(b)
 }
 
-fn finish(st: &mut State, mut work: Queue, reply: Reply) -> Reply {
+pub(crate) fn finish(st: &mut State, mut work: Queue, reply: Reply) -> Reply {
     gc::drain(st, &mut work);
     reply
 }
@@ -659,6 +704,14 @@ pub(crate) fn list(inner: &Inner, t: &Target, q: &Query) -> Reply {
 
 pub(crate) fn create(inner: &Inner, t: &Target, body: &[u8], q: &Query) -> Reply {
     let v = parse_object(body)?;
+    if meta_str(&v, "resourceVersion").is_some_and(|rv| !rv.is_empty()) {
+        // What the real storage layer answers (as a 500, not a validation error).
+        return Err(ApiError::new(
+            500,
+            "InternalError",
+            "Internal error occurred: resourceVersion should not be set on objects to be created",
+        ));
+    }
     let mut st = inner.lock();
     let mut work = Queue::new();
     let reply = new_object(&mut st, &mut work, t, v, q, true);

@@ -330,6 +330,15 @@ fn apply_needs_a_field_manager_and_a_matching_type() {
         "{err:?}"
     );
 
+    let mut with_managed = deployment(1, "x");
+    with_managed["metadata"]["managedFields"] = json!([{"manager": "me", "operation": "Apply"}]);
+    let err =
+        ssa(&resource, None, "mgr", false, &with_managed).expect_err("managedFields in an apply");
+    assert!(
+        matches!(err, PatchError::Malformed(ref m) if m.contains("managedFields")),
+        "{err:?}"
+    );
+
     let err = apply(
         PatchType::Apply,
         None,
@@ -370,4 +379,36 @@ fn a_port_without_protocol_is_the_same_item_as_its_tcp_form() {
             .is_some(),
         "{fields}"
     );
+}
+
+#[test]
+fn fields_still_as_kubectl_last_applied_them_are_taken_over_without_force() {
+    let resource = test_types::config_map();
+    let last = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "data": {"k": "v"}});
+    let mut live = json!({"apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": "c", "annotations": {"kubectl.kubernetes.io/last-applied-configuration": last.to_string()}},
+        "data": {"k": "v"}});
+    track_update(
+        None,
+        &mut live,
+        &ctx(&resource, "kubectl-client-side-apply", false),
+    );
+    let config = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "data": {"k": "w"}});
+    let out = ssa(&resource, Some(&live), "kubectl", false, &config).expect("taken over");
+    assert_eq!(out["data"]["k"], "w");
+    let annotation =
+        out["metadata"]["annotations"]["kubectl.kubernetes.io/last-applied-configuration"]
+            .as_str()
+            .expect("annotation kept");
+    let recorded: Value = serde_json::from_str(annotation).expect("JSON");
+    assert_eq!(
+        recorded["data"]["k"], "w",
+        "annotation follows the server-side apply"
+    );
+
+    // Once someone else changed the value, the takeover is a conflict again.
+    let mut drifted = live.clone();
+    drifted["data"]["k"] = json!("changed-by-hand");
+    let err = ssa(&resource, Some(&drifted), "kubectl", false, &config).expect_err("conflict");
+    assert!(matches!(err, PatchError::Conflicts(_)), "{err:?}");
 }
