@@ -48,3 +48,30 @@ fn every_include_directive_resolves_to_an_anchored_region() {
         "the quick start includes the real sync, config and finalize code"
     );
 }
+
+/// The README promises two commands; CI must run the very same test command.
+#[test]
+fn ci_runs_the_readme_test_command() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let readme = std::fs::read_to_string(root.join("README.md")).expect("README.md");
+    let commands: Vec<&str> = readme
+        .split("```sh\n")
+        .skip(1)
+        .filter_map(|block| block.split("```").next())
+        .map(str::trim)
+        .collect();
+    assert_eq!(
+        commands,
+        [
+            "cargo run -p echo-server",
+            "cargo test --workspace --all-features"
+        ],
+        "the README shows exactly the run and the test command"
+    );
+    let ci = std::fs::read_to_string(root.join(".ci/run")).expect(".ci/run");
+    assert!(
+        ci.lines().any(|line| line.trim() == commands[1]),
+        ".ci/run must run the README's test command `{}`",
+        commands[1]
+    );
+}
