@@ -32,7 +32,7 @@ pub use resource::{EchoServer, EchoServerSpec, EchoServerStatus, Phase, crd, crd
 #[doc = include_str!("../../../guide/src/quick-start.md")]
 pub struct QuickStartGuide;
 
-/// The README's sample, compiled and run as a doctest.
+/// The README's sample, compiled as a doctest (it is `no_run`: it needs a cluster).
 #[cfg(doctest)]
 #[doc = include_str!("../../../README.md")]
 pub struct Readme;
