@@ -1,1 +1,203 @@
-fn main() {}
+//! The `echo-server` binary: runs the operator against a cluster, or against an in-memory API
+//! server (`--embedded`, or when no cluster is reachable). See `echo-server --help`.
+
+mod cli;
+mod logging;
+mod signal;
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser;
+use echo_server::embedded::{EmbeddedCluster, EmbeddedError};
+
+use crate::cli::{Cli, Command, RunArgs};
+
+/// How long to wait for a configured cluster to answer before deciding there is none.
+const CLUSTER_PROBE_TIMEOUT: Duration = Duration::from_secs(3);
+
+#[derive(Debug, thiserror::Error)]
+enum AppError {
+    #[error(transparent)]
+    Operator(#[from] roperator_core::Error),
+    #[error(transparent)]
+    Embedded(#[from] EmbeddedError),
+    #[error(
+        "running inside a Kubernetes cluster, but its API server cannot be used: {0}\n(check the pod's service account and network policy)"
+    )]
+    InCluster(String),
+    #[error(
+        "the EchoServer CRD is not installed in the cluster ({0}); install it with:\n    cargo run -p echo-server -- crd | kubectl apply -f -\nor run with --embedded"
+    )]
+    CrdMissing(String),
+    #[error(
+        "{0} asks for {1} replicas under Raft, but this build of echo-server has no Raft leader election yet; \
+         replicas would all write at once. Run a single replica (unset {0}) until it has"
+    )]
+    NoRaft(&'static str, String),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Some(Command::Crd) => print_crd(),
+        Some(Command::Run) | None => {
+            if let Err(e) = logging::init(cli.run.log_format, &cli.run.log_level) {
+                eprintln!("error: {e}");
+                return ExitCode::from(2);
+            }
+            let runtime = match tokio::runtime::Runtime::new() {
+                Ok(runtime) => runtime,
+                Err(e) => {
+                    eprintln!("error: could not start the async runtime: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            match runtime.block_on(run(cli.run)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    tracing::error!("{e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}
+
+fn print_crd() -> ExitCode {
+    match echo_server::crd_yaml() {
+        Ok(yaml) => {
+            print!("{yaml}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: could not write the CRD as YAML: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(args: RunArgs) -> Result<(), AppError> {
+    let shutdown = signal::shutdown();
+    let mut config = echo_server::operator_config();
+    // Invalid names are reported by the engine's configuration check, naming the namespace.
+    let namespaces: Vec<&str> = args.namespaces.iter().map(|n| n.trim()).collect();
+    if !namespaces.is_empty() {
+        config = config.within_namespaces(namespaces);
+    }
+    // Fail before starting anything (an embedded server, a cluster probe) on a bad flag.
+    config.validate()?;
+    refuse_replicas_without_raft()?;
+
+    if !args.embedded {
+        match cluster_client().await {
+            Ok((client, url)) => {
+                tracing::info!(%url, "running against the Kubernetes cluster");
+                check_crd_installed(&client).await?;
+                let config = config.with_server_address(args.metrics_address(false));
+                return Ok(echo_server::run(client, config, shutdown).await?);
+            }
+            Err(NoCluster::InCluster(reason)) => return Err(AppError::InCluster(reason)),
+            Err(NoCluster::Unreachable(reason)) => {
+                tracing::info!(
+                    "no reachable Kubernetes cluster ({reason}); starting an in-memory one"
+                );
+            }
+        }
+    }
+
+    let cluster = EmbeddedCluster::start(&args.kubeconfig_out).await?;
+    tracing::info!(url = %cluster.url(), kubeconfig = %cluster.kubeconfig().display(), "in-memory Kubernetes API server started");
+    if !args.no_sample {
+        let sample = cluster.apply_sample().await?;
+        tracing::info!(
+            "created the sample EchoServer default/{} (deploy/samples/echo.yaml)",
+            kube::ResourceExt::name_any(&sample)
+        );
+    }
+    // The one line a user needs, on stdout so it stands apart from the logs.
+    println!(
+        "\nSee what the operator does with:\n\n    {}\n",
+        cluster.kubectl_hint()
+    );
+    let config = config.with_server_address(args.metrics_address(true));
+    let result = echo_server::run(cluster.server.client(), config, shutdown).await;
+    drop(cluster);
+    Ok(result?)
+}
+
+enum NoCluster {
+    /// Running in a pod: falling back to an in-memory server would hide a real problem.
+    InCluster(String),
+    Unreachable(String),
+}
+
+/// A client for the cluster of the kubeconfig (or the pod's service account), if it answers.
+async fn cluster_client() -> Result<(kube::Client, String), NoCluster> {
+    let in_cluster = std::env::var_os("KUBERNETES_SERVICE_HOST").is_some();
+    let fail = |reason: String| {
+        if in_cluster {
+            NoCluster::InCluster(reason)
+        } else {
+            NoCluster::Unreachable(reason)
+        }
+    };
+    let config = kube::Config::infer()
+        .await
+        .map_err(|e| fail(format!("no kubeconfig found: {e}")))?;
+    let url = config.cluster_url.to_string();
+    let client = kube::Client::try_from(config)
+        .map_err(|e| fail(format!("cannot build a client for {url}: {e}")))?;
+    match tokio::time::timeout(CLUSTER_PROBE_TIMEOUT, client.apiserver_version()).await {
+        Ok(Ok(_)) => Ok((client, url)),
+        Ok(Err(e)) => Err(fail(format!("{url} does not answer: {e}"))),
+        Err(_) => Err(fail(format!(
+            "{url} did not answer within {} s",
+            CLUSTER_PROBE_TIMEOUT.as_secs()
+        ))),
+    }
+}
+
+/// Fails with instructions when the cluster does not serve EchoServers. Uses discovery, which
+/// every authenticated client may read, so it needs no extra RBAC.
+async fn check_crd_installed(client: &kube::Client) -> Result<(), AppError> {
+    let group_version = echo_server::ECHO_TYPE.api_version;
+    match client.list_api_group_resources(group_version).await {
+        Ok(list)
+            if list
+                .resources
+                .iter()
+                .any(|r| r.name == echo_server::ECHO_TYPE.plural) =>
+        {
+            Ok(())
+        }
+        Ok(_) => Err(AppError::CrdMissing(format!(
+            "{group_version} has no echoservers"
+        ))),
+        Err(e) => Err(AppError::CrdMissing(format!(
+            "{group_version} is not served: {e}"
+        ))),
+    }
+}
+
+/// Several replicas writing at once would fight over every child; until the Raft gate is wired
+/// into this binary, refuse a multi-replica configuration (as deploy/ sets it) instead.
+fn refuse_replicas_without_raft() -> Result<(), AppError> {
+    for name in ["ROPERATOR_RAFT_REPLICAS", "ROPERATOR_RAFT_PEERS"] {
+        if let Ok(value) = std::env::var(name) {
+            let replicas = if name == "ROPERATOR_RAFT_PEERS" {
+                value
+                    .split(',')
+                    .filter(|p| !p.trim().is_empty())
+                    .count()
+                    .to_string()
+            } else {
+                value.trim().to_string()
+            };
+            if replicas != "1" && replicas != "0" {
+                return Err(AppError::NoRaft(name, replicas));
+            }
+        }
+    }
+    Ok(())
+}

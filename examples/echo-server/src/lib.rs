@@ -1,0 +1,38 @@
+//! The echo-server example operator.
+//!
+//! An [`EchoServer`] custom resource asks for an HTTP server answering every request with a fixed
+//! message. The operator's sync function turns each one into a Deployment running
+//! [`hashicorp/http-echo`](https://github.com/hashicorp/http-echo) and a Service in front of it,
+//! and reports readiness back in the parent's status.
+//!
+//! The crate is split so that every part can be read and tested alone:
+//! - [`resource`]: the custom resource type and its CRD,
+//! - [`children`]: the pure functions building the desired Deployment and Service,
+//! - [`status`]: the pure function deriving the status from the observed Deployment,
+//! - [`handler`]: the sync function, the finalize hook and the operator configuration,
+//! - [`embedded`]: the in-memory cluster of the `--embedded` mode.
+
+#![warn(missing_docs)]
+
+pub mod children;
+pub mod embedded;
+pub mod handler;
+pub mod resource;
+pub mod status;
+
+pub use handler::{
+    ECHO_TYPE, EchoError, EchoHandler, ExternalResources, FINALIZER, NothingExternal,
+    operator_config, run, sync,
+};
+pub use resource::{EchoServer, EchoServerSpec, EchoServerStatus, Phase, crd, crd_yaml};
+
+/// The guide's quick start: its Rust samples are compiled and run as doctests of this crate, so
+/// the guide cannot drift from the API.
+#[cfg(doctest)]
+#[doc = include_str!("../../../guide/src/quick-start.md")]
+pub struct QuickStartGuide;
+
+/// The README's sample, compiled as a doctest (it is `no_run`: it needs a cluster).
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+pub struct Readme;

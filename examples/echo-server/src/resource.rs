@@ -1,0 +1,122 @@
+//! The `EchoServer` custom resource: its spec, its status, and its CustomResourceDefinition.
+//!
+//! The doc comments on the types below become the descriptions in the CRD's schema (what
+//! `kubectl explain echoservers.spec` shows), so they are written for cluster users.
+//!
+//! ```
+//! use echo_server::{EchoServer, EchoServerSpec};
+//!
+//! let echo = EchoServer::new("hello", EchoServerSpec::new("hello, world"));
+//! assert_eq!((echo.spec.replicas, echo.spec.port), (1, 8080));
+//! ```
+
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+use kube::CustomResource;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// The API group of [`EchoServer`].
+pub const GROUP: &str = "examples.roperator.io";
+
+/// An HTTP server that answers every request with `message`.
+// clippy reads the repeated `type_ = ...` of several printcolumns as duplicated attributes.
+#[allow(clippy::duplicated_attributes)]
+#[derive(CustomResource, Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[kube(
+    group = "examples.roperator.io",
+    version = "v1alpha1",
+    kind = "EchoServer",
+    plural = "echoservers",
+    shortname = "echo",
+    namespaced,
+    status = "EchoServerStatus",
+    derive = "PartialEq",
+    doc = "An HTTP server that answers every request with a fixed message.",
+    printcolumn(name = "Message", type_ = "string", json_path = ".spec.message"),
+    printcolumn(name = "Replicas", type_ = "integer", json_path = ".spec.replicas"),
+    printcolumn(name = "Ready", type_ = "integer", json_path = ".status.readyReplicas"),
+    printcolumn(name = "Phase", type_ = "string", json_path = ".status.phase")
+)]
+#[serde(rename_all = "camelCase")]
+pub struct EchoServerSpec {
+    /// The text every HTTP response carries.
+    #[schemars(length(min = 1))]
+    pub message: String,
+    /// How many pods serve it.
+    #[serde(default = "default_replicas")]
+    #[schemars(range(min = 0))]
+    pub replicas: i32,
+    /// The port the pods and the Service listen on.
+    #[serde(default = "default_port")]
+    #[schemars(range(min = 1, max = 65535))]
+    pub port: i32,
+}
+
+fn default_replicas() -> i32 {
+    1
+}
+
+fn default_port() -> i32 {
+    8080
+}
+
+impl EchoServerSpec {
+    /// A spec with `message` and the defaults: one replica on port 8080.
+    pub fn new(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            replicas: default_replicas(),
+            port: default_port(),
+        }
+    }
+}
+
+/// What the operator reports back, derived from the Deployment it manages.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EchoServerStatus {
+    /// `Ready` once every requested replica is ready, `Pending` until then.
+    #[serde(default)]
+    pub phase: Phase,
+    /// Pods of the Deployment that are ready to serve.
+    #[serde(default)]
+    pub ready_replicas: i32,
+    /// A sentence for humans saying what is going on.
+    #[serde(default)]
+    pub message: String,
+    /// The standard `Ready` condition, for tools that wait on conditions
+    /// (`kubectl wait --for=condition=Ready`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conditions: Vec<Condition>,
+    /// The `metadata.generation` this status describes (written by the engine).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+}
+
+/// The life-cycle phase shown in `kubectl get echoservers`.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+pub enum Phase {
+    /// Not every requested replica is ready yet.
+    #[default]
+    Pending,
+    /// Every requested replica is ready.
+    Ready,
+}
+
+/// The CustomResourceDefinition of [`EchoServer`].
+pub fn crd() -> CustomResourceDefinition {
+    use kube::CustomResourceExt;
+    EchoServer::crd()
+}
+
+/// The CustomResourceDefinition of [`EchoServer`] as YAML, exactly as `echo-server crd` prints it
+/// and `deploy/base/crd.yaml` holds it.
+///
+/// ```
+/// let yaml = echo_server::crd_yaml().unwrap();
+/// assert!(yaml.contains("name: echoservers.examples.roperator.io"));
+/// ```
+pub fn crd_yaml() -> Result<String, serde_saphyr::SerializeError> {
+    serde_saphyr::to_string(&crd())
+}

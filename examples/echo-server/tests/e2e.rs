@@ -1,0 +1,294 @@
+//! The echo-server operator, with the real engine, against the testkit's in-memory API server:
+//! create, change the message, scale, delete.
+
+use std::future::Future;
+use std::time::Duration;
+
+use echo_server::{EchoServer, EchoServerSpec, Phase};
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::Service;
+use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
+use kube::{Api, ResourceExt};
+use roperator_testkit::ApiServer;
+use serde_json::json;
+
+const NS: &str = "default";
+
+/// Polls `check` until it returns `Some`, or fails after 15 s describing what was awaited.
+async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn args(d: &Deployment) -> Vec<String> {
+    d.spec
+        .template
+        .spec
+        .as_ref()
+        .and_then(|p| p.containers[0].args.clone())
+        .unwrap_or_default()
+}
+
+/// The operator running in the background against `server`, as the binary runs it.
+struct Running {
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<Result<(), roperator_core::Error>>,
+}
+
+fn start(server: &ApiServer) -> Running {
+    let config = echo_server::operator_config()
+        .with_server_address(std::net::SocketAddr::from(([127, 0, 0, 1], 0)));
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(echo_server::run(server.client(), config, async {
+        let _ = stopped.await;
+    }));
+    Running { stop, task }
+}
+
+impl Running {
+    async fn shut_down(self) {
+        let _ = self.stop.send(());
+        let result = tokio::time::timeout(Duration::from_secs(30), self.task)
+            .await
+            .expect("the operator stops within 30 s of the shutdown signal")
+            .expect("the operator task does not panic");
+        result.expect("the operator shuts down cleanly");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn create_update_scale_and_delete_an_echo_server() {
+    let server = ApiServer::new();
+    server
+        .register_crd(&echo_server::crd())
+        .expect("the CRD registers");
+    server.simulate_workloads(true);
+    let operator = start(&server);
+
+    let client = server.client();
+    let echoes: Api<EchoServer> = Api::namespaced(client.clone(), NS);
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), NS);
+    let services: Api<Service> = Api::namespaced(client.clone(), NS);
+
+    // Create: the children appear, owned by the parent, and the status reaches Ready.
+    let mut echo = EchoServer::new("web", EchoServerSpec::new("hello"));
+    echo.spec.replicas = 2;
+    let created = echoes
+        .create(&PostParams::default(), &echo)
+        .await
+        .expect("create");
+    let uid = created.metadata.uid.clone().expect("a uid");
+    let deployment = eventually("the Deployment", || async {
+        deployments.get_opt("web").await.ok().flatten()
+    })
+    .await;
+    assert_eq!(args(&deployment), ["-text=hello", "-listen=:8080"]);
+    assert_eq!(deployment.spec.replicas, Some(2));
+    let owner = &deployment
+        .metadata
+        .owner_references
+        .as_ref()
+        .expect("owner references")[0];
+    assert_eq!(
+        (owner.uid.as_str(), owner.controller),
+        (uid.as_str(), Some(true))
+    );
+    let service = eventually("the Service", || async {
+        services.get_opt("web").await.ok().flatten()
+    })
+    .await;
+    assert_eq!(
+        service.spec.and_then(|s| s.ports).expect("ports")[0].port,
+        8080
+    );
+    let ready = eventually("status Ready", || async {
+        let e = echoes.get("web").await.ok()?;
+        e.status.filter(|s| s.phase == Phase::Ready)
+    })
+    .await;
+    assert_eq!(ready.ready_replicas, 2);
+    assert_eq!(ready.observed_generation, Some(1));
+    let with_finalizer = echoes.get("web").await.expect("get");
+    assert!(
+        with_finalizer
+            .finalizers()
+            .iter()
+            .any(|f| f == echo_server::FINALIZER),
+        "the engine adds the finalizer"
+    );
+
+    // Update the message: the Deployment's args follow, the status describes generation 2.
+    echoes
+        .patch(
+            "web",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"message": "bonjour"}})),
+        )
+        .await
+        .expect("patch the message");
+    eventually("the new message in the Deployment", || async {
+        let d = deployments.get("web").await.ok()?;
+        (args(&d) == ["-text=bonjour", "-listen=:8080"]).then_some(())
+    })
+    .await;
+    eventually("status of generation 2", || async {
+        let s = echoes.get("web").await.ok()?.status?;
+        (s.observed_generation == Some(2) && s.phase == Phase::Ready).then_some(())
+    })
+    .await;
+
+    // Scale: the Deployment's replicas follow, and so does the status.
+    echoes
+        .patch(
+            "web",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"replicas": 3}})),
+        )
+        .await
+        .expect("patch the replicas");
+    eventually("3 ready replicas in the status", || async {
+        let s = echoes.get("web").await.ok()?.status?;
+        (s.ready_replicas == 3 && s.phase == Phase::Ready).then_some(())
+    })
+    .await;
+    assert_eq!(
+        deployments.get("web").await.expect("get").spec.replicas,
+        Some(3)
+    );
+
+    // Delete: the finalizer is removed, the parent goes, and its children go with it.
+    echoes
+        .delete("web", &DeleteParams::default())
+        .await
+        .expect("delete");
+    eventually("the EchoServer to be gone", || async {
+        echoes
+            .get_opt("web")
+            .await
+            .ok()
+            .and_then(|e| e.is_none().then_some(()))
+    })
+    .await;
+    eventually("the Deployment and Service to be gone", || async {
+        let d = deployments.get_opt("web").await.ok()?;
+        let s = services.get_opt("web").await.ok()?;
+        (d.is_none() && s.is_none()).then_some(())
+    })
+    .await;
+
+    operator.shut_down().await;
+}
+
+/// Fails the first two releases, and counts every call.
+#[derive(Clone, Default)]
+struct FailsTwice {
+    calls: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl echo_server::ExternalResources for FailsTwice {
+    async fn release(&self, _namespace: &str, _name: &str) -> Result<(), String> {
+        let call = self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        if call < 2 {
+            Err("the external service is unavailable".to_string())
+        } else {
+            Ok(())
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deleted_echo_server_stays_until_external_cleanup_succeeds() {
+    let server = ApiServer::new();
+    server
+        .register_crd(&echo_server::crd())
+        .expect("the CRD registers");
+    let external = FailsTwice::default();
+    let config = echo_server::operator_config()
+        .with_server_address(std::net::SocketAddr::from(([127, 0, 0, 1], 0)));
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let operator = roperator_core::Operator::new_async(
+        server.client(),
+        config,
+        echo_server::EchoHandler::new(external.clone()),
+    )
+    .with_shutdown_signal(async {
+        let _ = stopped.await;
+    });
+    let task = tokio::spawn(operator.run());
+
+    let echoes: Api<EchoServer> = Api::namespaced(server.client(), NS);
+    let deployments: Api<Deployment> = Api::namespaced(server.client(), NS);
+    echoes
+        .create(
+            &PostParams::default(),
+            &EchoServer::new("web", EchoServerSpec::new("hi")),
+        )
+        .await
+        .expect("create");
+    eventually("the finalizer", || async {
+        let e = echoes.get("web").await.ok()?;
+        e.finalizers()
+            .iter()
+            .any(|f| f == echo_server::FINALIZER)
+            .then_some(())
+    })
+    .await;
+    echoes
+        .delete("web", &DeleteParams::default())
+        .await
+        .expect("delete");
+
+    // Cleanup fails: the EchoServer stays, being deleted, and says why. (The engine's own status
+    // write triggers an immediate second call, which fails the same way and writes nothing; the
+    // third comes after the retry delay.)
+    let message = eventually("the failed cleanup in the status", || async {
+        let e = echoes.get_opt("web").await.ok()??;
+        e.metadata.deletion_timestamp.as_ref()?;
+        let message = e.status?.message;
+        message.contains("cleanup failed").then_some(message)
+    })
+    .await;
+    assert!(
+        message.contains("the external service is unavailable"),
+        "{message}"
+    );
+
+    // A retry succeeds: the finalizer goes, and so do the EchoServer and its children.
+    eventually("the EchoServer to be gone", || async {
+        echoes
+            .get_opt("web")
+            .await
+            .ok()
+            .and_then(|e| e.is_none().then_some(()))
+    })
+    .await;
+    eventually("the Deployment to be gone", || async {
+        deployments
+            .get_opt("web")
+            .await
+            .ok()
+            .and_then(|d| d.is_none().then_some(()))
+    })
+    .await;
+    assert_eq!(external.calls.load(std::sync::atomic::Ordering::SeqCst), 3);
+
+    let _ = stop.send(());
+    tokio::time::timeout(Duration::from_secs(30), task)
+        .await
+        .expect("stops")
+        .expect("no panic")
+        .expect("clean shutdown");
+}
