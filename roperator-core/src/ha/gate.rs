@@ -396,6 +396,10 @@ impl RaftGate {
     /// Stops this replica's Raft node and server at once, revoking its permits first. This is
     /// also what a crash looks like to the peers.
     pub async fn shutdown(&self) {
+        if self.inner.stopping.is_cancelled() {
+            // Already stopped (for instance killed, then stepped down by the engine).
+            return;
+        }
         self.inner.stopping.cancel();
         self.inner.revoke("shutting down");
         let server = lock(&self.inner.server).take();
