@@ -34,7 +34,7 @@ pub use config::{
 pub use gate::{MembershipError, RaftGate};
 pub use incarnation::Incarnations;
 pub use metrics::HaMetrics;
-pub use node::{StartError, StartOptions, start, start_with};
+pub use node::{StartError, StartOptions, gate_from_env, gate_from_lookup, start, start_with};
 pub use store::{DataDir, DataDirError, DirState, LogStore, StateMachineStore};
 pub use transport::NetworkFaults;
 pub use types::{Command, Entry, NodeId, RaftNode, TypeConfig};
