@@ -356,6 +356,28 @@ async fn metrics_report_term_leader_and_refusals() {
     let mut text = String::new();
     prometheus_client::encoding::text::encode(&mut text, &registry).unwrap();
     assert!(text.contains("roperator_raft_is_leader 1"), "{text}");
+    let since_ack = |gate: &roperator_core::ha::RaftGate| {
+        let mut registry = prometheus_client::registry::Registry::default();
+        gate.register_metrics(&mut registry);
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &registry).unwrap();
+        text.lines()
+            .find_map(|l| l.strip_prefix("roperator_raft_seconds_since_quorum_ack "))
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .expect("the gauge is exported")
+    };
+    let fresh = since_ack(cluster.gate(leader));
+    assert!((0.0..0.5).contains(&fresh), "leader acked {fresh}s ago");
+    assert_eq!(since_ack(cluster.gate(follower)), -1.0);
+    // Cut off, the leader's last quorum acknowledgement ages (until it stops leading).
+    cluster.faults.isolate(leader, [0, 1, 2]);
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let stale = since_ack(cluster.gate(leader));
+    assert!(
+        stale > fresh && stale >= 0.5,
+        "acked {stale}s ago after the cut"
+    );
+    cluster.faults.heal();
     cluster.shutdown().await;
 }
 
