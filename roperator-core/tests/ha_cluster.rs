@@ -405,3 +405,43 @@ async fn a_restarted_leader_catches_up_with_the_new_leaders_log() {
     assert!(caught_up.is_ok(), "restarted node stuck: {m:?}");
     cluster.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_without_a_client_certificate_is_refused() {
+    use rustls_pki_types::CertificateDer;
+    use rustls_pki_types::pem::PemObject;
+
+    let cluster = Cluster::start(3, true).await;
+    let leader = cluster.wait_for_leader(None, ELECTION).await;
+    let ca = match &cluster.security {
+        ha_support::Security::Tls(p) => p[0].ca.clone(),
+        ha_support::Security::Plaintext => unreachable!(),
+    };
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_file_iter(&ca).unwrap() {
+        roots.add(cert.unwrap()).unwrap();
+    }
+    // Trusts the cluster CA, so it would accept the server; but presents no certificate itself.
+    let anonymous = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let network = ha::transport::Network::new(
+        1,
+        "roperator",
+        Some(std::sync::Arc::new(anonymous)),
+        ha::NetworkFaults::default(),
+        None,
+    );
+    let addr = cluster.peers()[&leader].clone();
+    let err = network
+        .client(leader, &addr)
+        .status(Duration::from_secs(2))
+        .await
+        .expect_err("the server requires a client certificate");
+    assert_eq!(err.target, leader, "{err}");
+    cluster.shutdown().await;
+}
