@@ -289,6 +289,13 @@ fn main() {
         .build()
         .expect("runtime");
     runtime.block_on(async {
+        // First, while this process has allocated nothing else.
+        let (rss, hwm) = memory(rss_parents).await;
+        println!(
+            "memory at {rss_parents} parents x 2 children: RSS {:.1} MB, peak {:.1} MB (target < 150 MB)",
+            rss as f64 / 1024.0,
+            hwm as f64 / 1024.0
+        );
         let (elapsed, writes) = create_storm(parents, children, false).await;
         println!(
             "create storm: {parents} parents x {children} children converged in {:.2} s ({:.0} parents/s); writes per new parent: {writes:.2} (expected {})",
@@ -305,11 +312,5 @@ fn main() {
         );
         let (rate, writes) = noop_resync(parents, 2).await;
         println!("no-op resync: {rate:.0} syncs/s over {parents} converged parents, {writes} writes (target >= 2000/s, 0 writes)");
-        let (rss, hwm) = memory(rss_parents).await;
-        println!(
-            "memory at {rss_parents} parents x 2 children: RSS {:.1} MB, peak {:.1} MB (target < 150 MB)",
-            rss as f64 / 1024.0,
-            hwm as f64 / 1024.0
-        );
     });
 }
