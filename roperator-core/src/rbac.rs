@@ -9,9 +9,11 @@ use crate::config::{OperatorConfig, UpdateStrategy};
 impl OperatorConfig {
     /// The RBAC rules this operator needs: exactly the verbs the engine issues on each type.
     ///
-    /// - parent: `list`, `watch`; `patch` when a finalizer is configured (it is added and
-    ///   removed with JSON patches); `update` on the `status` subresource.
-    /// - each child type: `list`, `watch`, `create`, `delete`; `update` when its policy is
+    /// - parent: `get` (confirming it still exists before creating children), `list`,
+    ///   `watch`; `patch` when a finalizer is configured (it is added and removed with JSON
+    ///   patches); `update` on the `status` subresource.
+    /// - each child type: `get` (telling a name collision from a not-yet-seen child of ours),
+    ///   `list`, `watch`, `create`, `delete`; `update` when its policy is
     ///   [`replace`](crate::ChildConfig::replace).
     /// - `events.k8s.io` events: `create`, `patch`.
     ///
@@ -28,7 +30,7 @@ impl OperatorConfig {
     ///     .iter()
     ///     .find(|r| r.resources.as_deref() == Some(&["configmaps".to_string()][..]))
     ///     .unwrap();
-    /// assert_eq!(configmaps.verbs, ["create", "delete", "list", "update", "watch"]);
+    /// assert_eq!(configmaps.verbs, ["create", "delete", "get", "list", "update", "watch"]);
     /// ```
     pub fn rbac_rules(&self) -> Vec<PolicyRule> {
         let mut verbs: BTreeMap<(String, String), Vec<&'static str>> = BTreeMap::new();
@@ -42,7 +44,7 @@ impl OperatorConfig {
         add(
             parent.group(),
             parent.plural.to_string(),
-            &["list", "watch"],
+            &["get", "list", "watch"],
         );
         if self.finalizer.is_some() {
             add(parent.group(), parent.plural.to_string(), &["patch"]);
@@ -56,7 +58,7 @@ impl OperatorConfig {
             add(
                 child.group(),
                 child.plural.to_string(),
-                &["list", "watch", "create", "delete"],
+                &["get", "list", "watch", "create", "delete"],
             );
             if config.update == UpdateStrategy::Replace {
                 add(child.group(), child.plural.to_string(), &["update"]);
@@ -116,30 +118,34 @@ mod tests {
                 (
                     "apps".into(),
                     "deployments".into(),
-                    v(&["create", "delete", "list", "update", "watch"])
+                    v(&["create", "delete", "get", "list", "update", "watch"])
                 ),
                 (
                     "batch".into(),
                     "jobs".into(),
-                    v(&["create", "delete", "list", "watch"])
+                    v(&["create", "delete", "get", "list", "watch"])
                 ),
                 (
                     "events.k8s.io".into(),
                     "events".into(),
                     v(&["create", "patch"])
                 ),
-                ("x.io".into(), "ps".into(), v(&["list", "patch", "watch"])),
+                (
+                    "x.io".into(),
+                    "ps".into(),
+                    v(&["get", "list", "patch", "watch"])
+                ),
                 ("x.io".into(), "ps/status".into(), v(&["update"])),
             ]
         );
         let no_finalizer = OperatorConfig::new("demo", &P)
             .with_child(k8s_types::apps::v1::Deployment, ChildConfig::on_delete());
         let rules = rules_of(&no_finalizer);
-        assert!(rules.contains(&("x.io".into(), "ps".into(), v(&["list", "watch"]))));
+        assert!(rules.contains(&("x.io".into(), "ps".into(), v(&["get", "list", "watch"]))));
         assert!(rules.contains(&(
             "apps".into(),
             "deployments".into(),
-            v(&["create", "delete", "list", "watch"])
+            v(&["create", "delete", "get", "list", "watch"])
         )));
     }
 }

@@ -1,4 +1,113 @@
 //! Kubernetes in a box: an in-memory API server that speaks the real Kubernetes HTTP API.
+//!
+//! The same server is reached two ways: in-process, as a tower `Service` behind
+//! [`ApiServer::client`] (what operator tests use), and over a loopback TCP port
+//! ([`ApiServer::listen`], [`ApiServer::listen_tls`], or the `roperator-testkit serve` binary)
+//! for `kubectl` and other clients.
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use k8s_openapi::api::core::v1::ConfigMap;
+//! use kube::api::{Api, PostParams};
+//! use roperator_testkit::{ApiServer, FaultRule, assert_json_include, fixtures};
+//!
+//! let server = ApiServer::new();
+//! let cms: Api<ConfigMap> = Api::default_namespaced(server.client());
+//! cms.create(&PostParams::default(), &fixtures::configmap("settings", [("mode", "fast")])).await?;
+//! assert_json_include!(
+//!     actual: server.object("v1", "ConfigMap", Some("default"), "settings").unwrap(),
+//!     expected: serde_json::json!({"data": {"mode": "fast"}})
+//! );
+//! // The next write fails the way an overloaded server would.
+//! server.faults().add(FaultRule::new().verb("create").status(429).retry_after(1).every(1));
+//! assert!(cms.create(&PostParams::default(), &fixtures::configmap("other", [])).await.is_err());
+//! assert_eq!(server.requests().writes().len(), 2);
+//! # Ok(()) }
+//! ```
+//!
+//! # When an offline test can be trusted
+//!
+//! ## Faithful (behaves as kube-apiserver does, checked by this crate's tests)
+//! - Paths, verbs and bodies of the JSON API: `/api/v1/...`, `/apis/{group}/{version}/...`,
+//!   namespaced and cluster-scoped types, `metav1.Status` errors with the real `reason`, `code`
+//!   and `details` (NotFound, AlreadyExists, Conflict, Invalid with causes, BadRequest,
+//!   MethodNotAllowed, UnsupportedMediaType, Forbidden for terminating namespaces, Gone).
+//! - Discovery (`/version`, `/api`, `/api/v1`, `/apis`, `/apis/{g}`, `/apis/{g}/{v}` with kinds,
+//!   verbs, short names, categories, singular names and `*/status` subresources) and the
+//!   OpenAPI v2/v3 documents (see [`openapi`]).
+//! - Built-in types at their current versions (Namespace, Pod, Service, Endpoints, ConfigMap,
+//!   Secret, ServiceAccount, Event in `v1` and `events.k8s.io/v1`, PersistentVolumeClaim,
+//!   Deployment, ReplicaSet, StatefulSet, DaemonSet, Job, CronJob, Ingress, NetworkPolicy,
+//!   PodDisruptionBudget, Role, RoleBinding, ClusterRole, ClusterRoleBinding, Lease,
+//!   CustomResourceDefinition); a built-in body that does not decode into its k8s-openapi type is
+//!   a `400 BadRequest`.
+//! - CRDs: creating one serves its kinds at once (scope, served versions, `status` subresource,
+//!   short names, `Established` condition), deleting one removes its objects and stops serving
+//!   them; custom objects are pruned, defaulted and validated against `openAPIV3Schema` (see
+//!   [`schema`] for the keywords modelled).
+//! - Object metadata: `uid`, `creationTimestamp`, `resourceVersion` from one global counter,
+//!   `generation` starting at 1 and bumped only when something outside metadata (and outside
+//!   status for types with the subresource) changes — on the kinds whose real strategy keeps a
+//!   generation (custom resources, workloads, Pods, Ingress, NetworkPolicy, PDBs, CRDs; not
+//!   ConfigMaps, Secrets, Namespaces...), `generateName`, name validation (DNS-1123 subdomain;
+//!   label for Namespaces; DNS-1035 label for Services; path segments for RBAC), label key and
+//!   value validation, refusal of objects in a missing (`404`) or terminating (`403`) namespace,
+//!   and of creates that carry a `resourceVersion` (`500`, as the storage layer answers).
+//! - Verbs: create, get, list (label selectors `=`, `==`, `!=`, `in`, `notin`, `key`, `!key`;
+//!   field selectors `metadata.name`, `metadata.namespace` and a few per-kind fields; `limit` and
+//!   `continue`), update (`409` on a stale `resourceVersion`; without one, allowed for built-ins
+//!   and `422` for custom resources), patch (JSON, merge, strategic merge, server-side apply —
+//!   see [`patch`] for exactly what of server-side apply is modelled), delete with
+//!   `preconditions` and `propagationPolicy`, deletecollection, `dryRun=All`. An update that
+//!   changes nothing does not bump `resourceVersion` and emits no event.
+//! - The `status` subresource: writes there change only `.status`; writes to the main resource
+//!   keep the stored status; status sent on create is dropped.
+//! - The `scale` subresource (`autoscaling/v1` Scale) for Deployments, ReplicaSets,
+//!   StatefulSets and custom resources that declare it (their `specReplicasPath`,
+//!   `statusReplicasPath` and `labelSelectorPath`).
+//! - Finalizers and `deletionTimestamp`; new finalizers on an object being deleted are refused.
+//! - Garbage collection by ownerReferences: background, foreground (`foregroundDeletion`
+//!   finalizer held until dependents with `blockOwnerDeletion` are gone), orphan (references
+//!   removed), chains, and dependents whose owners are absent (deleted) or partly absent (the
+//!   dangling references removed). Deleting a namespace deletes its content and the namespace
+//!   goes when it is empty.
+//! - Watch: on any list path with selectors, resume from any `resourceVersion` inside the
+//!   history window ([`ApiServerBuilder::history_window`]), `410 Gone` (`Expired`) below it as an
+//!   `ERROR` event, `allowWatchBookmarks`, `sendInitialEvents` with the `initial-events-end`
+//!   bookmark (so kube-rs streaming lists work), `timeoutSeconds`, ADDED/MODIFIED/DELETED with
+//!   selector transitions turned into ADDED/DELETED, one JSON object per line, chunked.
+//!
+//! ## Approximated
+//! - Garbage collection and namespace cleanup run synchronously inside the request that
+//!   triggered them, not a moment later in a controller: by the time a delete returns, every
+//!   dependent that goes is gone (or carries a `deletionTimestamp`).
+//! - Bookmarks come every [`ApiServerBuilder::bookmark_interval`] (1 s by default; about a
+//!   minute on a real server).
+//! - A watcher with more than [`ApiServerBuilder::watch_buffer`] undelivered events is cut (its
+//!   stream ends; clients re-watch), like the real server's "forcing watcher close". Writers
+//!   never wait for watchers.
+//! - Lists always read the latest state: `resourceVersion` / `resourceVersionMatch` on lists are
+//!   ignored and `continue` tokens never expire (they resume after the last key, without a
+//!   snapshot).
+//! - Custom resources served at several versions share one storage; an object is served at the
+//!   requested version by rewriting `apiVersion` only (no conversion webhooks).
+//! - Core `v1` Events and `events.k8s.io/v1` Events are stored separately.
+//! - Items of a list response always carry `apiVersion` and `kind`, for built-in types too.
+//! - [`ApiServer::simulate_workloads`] stands in for controllers and kubelets: Deployments and
+//!   StatefulSets are reported available in the same write; nothing else runs (no Pods are
+//!   created, Jobs never complete).
+//!
+//! ## Absent
+//! - Authentication and authorization (every request is allowed), admission (including
+//!   webhooks), and defaulting of built-in fields (a Deployment's `strategy`, a Service's
+//!   `clusterIP`...). Pods get only `status.phase: Pending`.
+//! - Protobuf, Table (`as=Table`) and aggregated discovery responses: clients fall back to JSON,
+//!   as kubectl does. Protobuf request bodies get `415`: kubectl's typed generators
+//!   (`kubectl create deployment|configmap|secret ...`, `kubectl run`) send protobuf, so use
+//!   `kubectl create -f` / `kubectl apply -f` with a manifest instead.
+//! - `pods/log`, `exec`, `proxy`, `eviction`, `token` and other
+//!   connect-style subresources.
+//! - Graceful deletion periods (deletion is immediate unless finalizers hold it).
 #![warn(missing_docs)]
 
 mod errors;

@@ -54,6 +54,48 @@ pub(crate) fn validate_name(kind: &str, name: &str) -> Option<FieldCause> {
     })
 }
 
+fn qualified_name_part(s: &str) -> bool {
+    let b = s.as_bytes();
+    !b.is_empty()
+        && b.len() <= 63
+        && b.iter()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'))
+        && b[0].is_ascii_alphanumeric()
+        && b[b.len() - 1].is_ascii_alphanumeric()
+}
+
+/// Checks `metadata.labels` keys and values with the real server's rules.
+pub(crate) fn validate_labels(v: &Value) -> Vec<FieldCause> {
+    let Some(labels) = v.pointer("/metadata/labels").and_then(Value::as_object) else {
+        return Vec::new();
+    };
+    let mut causes = Vec::new();
+    for (key, value) in labels {
+        let (prefix, name) = match key.rsplit_once('/') {
+            Some((p, n)) => (Some(p), n),
+            None => (None, key.as_str()),
+        };
+        let prefix_ok = prefix.is_none_or(|p| p.len() <= 253 && p.split('.').all(dns_label_chars));
+        if !prefix_ok || !qualified_name_part(name) {
+            causes.push(cause(
+                "FieldValueInvalid",
+                "metadata.labels",
+                format!("Invalid value: {key:?}: name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]'), with an optional DNS subdomain prefix and '/'"),
+            ));
+        }
+        match value.as_str() {
+            Some("") => {}
+            Some(s) if qualified_name_part(s) => {}
+            _ => causes.push(cause(
+                "FieldValueInvalid",
+                "metadata.labels",
+                format!("Invalid value: {value}: a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')"),
+            )),
+        }
+    }
+    causes
+}
+
 /// A `generateName` suffix: five characters from the alphabet the real server uses.
 pub(crate) fn name_suffix(rng: &mut impl rand::Rng) -> String {
     const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
@@ -76,6 +118,24 @@ pub(crate) fn spec_changed(old: &Value, new: &Value, status_subresource: bool) -
         v
     };
     strip(old) != strip(new)
+}
+
+/// Whether the type's registry strategy maintains `metadata.generation` (custom resources and the
+/// built-ins whose spec a controller reconciles; ConfigMaps, Secrets, Namespaces, RBAC objects and
+/// the like have none on a real server).
+pub(crate) fn tracks_generation(ty: &crate::registry::ResourceType) -> bool {
+    matches!(ty.schema, crate::registry::TypeSchema::Custom { .. })
+        || matches!(
+            (ty.group.as_str(), ty.kind.as_str()),
+            (
+                "apps",
+                "Deployment" | "ReplicaSet" | "StatefulSet" | "DaemonSet"
+            ) | ("batch", "Job" | "CronJob")
+                | ("networking.k8s.io", "Ingress" | "NetworkPolicy")
+                | ("policy", "PodDisruptionBudget")
+                | ("apiextensions.k8s.io", "CustomResourceDefinition")
+                | ("", "Pod")
+        )
 }
 
 /// `metadata.<field>` as a string.
@@ -134,5 +194,14 @@ mod tests {
         assert!(validate_name("Namespace", "a.b").is_some());
         assert!(validate_name("Service", "1abc").is_some());
         assert!(validate_name("ClusterRole", "system:controller:x").is_none());
+    }
+
+    #[test]
+    fn labels_follow_the_qualified_name_rules() {
+        let ok = serde_json::json!({"metadata": {"labels": {"app.kubernetes.io/name": "web_1", "empty": ""}}});
+        assert!(validate_labels(&ok).is_empty());
+        let bad =
+            serde_json::json!({"metadata": {"labels": {"-bad": "x", "good": "no spaces", "n": 1}}});
+        assert_eq!(validate_labels(&bad).len(), 3);
     }
 }

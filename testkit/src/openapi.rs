@@ -9,6 +9,13 @@
 //! `x-kubernetes-group-version-kind` extensions and the query parameters the server accepts
 //! (`fieldValidation` on PATCH is what tells kubectl to leave validation to the server).
 //!
+//! `/openapi/v2` is generated as JSON only. kubectl 1.32 asks for it in protobuf, and only as a
+//! fallback: it computes strategic merge patches from the v3 documents, explains from them, and
+//! leaves validation to the server once a v3 PATCH operation lists `fieldValidation` — so the
+//! server should answer a protobuf request for v2 with `406 Not Acceptable` rather than JSON.
+//! [`unknown_fields`] and [`prune_unknown_fields`] give the server what `fieldValidation=Strict`
+//! and the dropping of undeclared fields need, from the same schemas.
+//!
 //! Generating the documents takes a while (a Pod's schema alone is large), so they are cached
 //! and regenerated only when the set of served types changes (a fingerprint of the types is
 //! compared on every call).
@@ -22,6 +29,7 @@
 mod catalog;
 mod documents;
 mod list_types;
+mod unknown;
 
 pub(crate) use catalog::{Catalog, Cursor, ListType};
 
@@ -120,6 +128,52 @@ pub fn v3_group_version_json(types: &[ResourceType], group: &str, version: &str)
     docs.v3
         .get(&group_version_path(group, version))
         .map(|(_, json)| json.clone())
+}
+
+/// The fields of `object` that its type's schema does not declare, as paths such as
+/// `spec.template.spec.containers[0].imagee`, for `fieldValidation=Strict` (refuse with
+/// `400 BadRequest`: `strict decoding error: unknown field "<path>"`) and `Warn` (a `Warning`
+/// header per field). Fields under `x-kubernetes-preserve-unknown-fields` and free-form maps are
+/// never unknown. Empty when the type has no schema.
+///
+/// ```
+/// # let types = roperator_testkit::registry::builtin_types();
+/// # let deployments = types.iter().find(|t| t.kind == "Deployment").expect("built in");
+/// let object = serde_json::json!({"apiVersion": "apps/v1", "kind": "Deployment",
+///     "metadata": {"name": "web"}, "spec": {"replica": 2}});
+/// let unknown = roperator_testkit::openapi::unknown_fields(deployments, &object);
+/// assert_eq!(unknown, ["spec.replica"]);
+/// ```
+pub fn unknown_fields(resource: &ResourceType, object: &Value) -> Vec<String> {
+    match &resource.schema {
+        TypeSchema::BuiltIn { .. } => {
+            let catalog = Catalog::for_types([resource]);
+            catalog
+                .root(resource)
+                .map(|root| unknown::unknown_fields(root, object, false))
+                .unwrap_or_default()
+        }
+        TypeSchema::Custom { open_api_v3_schema } if open_api_v3_schema.is_object() => {
+            unknown::unknown_fields(Cursor::standalone(open_api_v3_schema), object, true)
+        }
+        TypeSchema::Custom { .. } => Vec::new(),
+    }
+}
+
+/// Drops the fields of a built-in object that its type does not declare, as decoding into the
+/// Go type does on a real server when `fieldValidation` is `Ignore` (or, after warning, `Warn`);
+/// returns their paths. Custom objects are pruned by [`crate::schema::validate_and_prune`].
+pub fn prune_unknown_fields(resource: &ResourceType, object: &mut Value) -> Vec<String> {
+    match &resource.schema {
+        TypeSchema::BuiltIn { .. } => {
+            let catalog = Catalog::for_types([resource]);
+            catalog
+                .root(resource)
+                .map(|root| unknown::prune_unknown_fields(root, object, false))
+                .unwrap_or_default()
+        }
+        TypeSchema::Custom { .. } => Vec::new(),
+    }
 }
 
 #[cfg(test)]

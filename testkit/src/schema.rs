@@ -7,10 +7,10 @@
 //! `minItems` / `maxItems`, `minProperties` / `maxProperties`, `items`, `properties`,
 //! `additionalProperties`, `x-kubernetes-preserve-unknown-fields`,
 //! `x-kubernetes-embedded-resource` (keeps `apiVersion`, `kind` and `metadata`, and requires the
-//! first two), `x-kubernetes-list-type: set | map` uniqueness, and `default`.
-//! Absent: `pattern` and string `format`s, `x-kubernetes-validations` (CEL), `oneOf` / `anyOf` /
-//! `allOf` / `not`, and validation of the root `metadata` beyond what the server does for every
-//! object.
+//! first two), `x-kubernetes-list-type: set | map` uniqueness, `pattern` (RE2 syntax upstream,
+//! checked with the `regex` crate, which shares it), and `default`.
+//! Absent: string `format`s, `x-kubernetes-validations` (CEL), `oneOf` / `anyOf` / `allOf` /
+//! `not`, and validation of the root `metadata` beyond what the server does for every object.
 //!
 //! ```
 //! use serde_json::json;
@@ -306,6 +306,18 @@ fn check(schema: &Value, value: &Value, path: &str, is_root: bool, causes: &mut 
                     format!("Too long: may not be more than {max} bytes"),
                 ));
             }
+            if let Some(pattern) = schema.get("pattern").and_then(Value::as_str)
+                && matches_pattern(pattern, s) == Some(false)
+            {
+                causes.push(FieldCause::new(
+                    "FieldValueInvalid",
+                    path,
+                    format!(
+                        "Invalid value: {}: {shown} in body should match '{pattern}'",
+                        quoted(value)
+                    ),
+                ));
+            }
             if let Some(min) = number(schema, "minLength")
                 && length < min
             {
@@ -323,6 +335,26 @@ fn check(schema: &Value, value: &Value, path: &str, is_root: bool, causes: &mut 
         Value::Object(map) => check_object(schema, map, path, is_root, shown, causes),
         _ => {}
     }
+}
+
+/// Whether `text` matches the schema `pattern` (RE2 syntax upstream, which the `regex` crate
+/// shares); `None` for a pattern that does not compile, which upstream refuses when the CRD is
+/// written. Compiled patterns are cached: the same few patterns are checked on every write.
+fn matches_pattern(pattern: &str, text: &str) -> Option<bool> {
+    use std::collections::HashMap;
+    use std::sync::{Mutex, OnceLock};
+    static CACHE: OnceLock<Mutex<HashMap<String, Option<regex::Regex>>>> = OnceLock::new();
+    let cache = CACHE.get_or_init(|| Mutex::new(HashMap::new()));
+    let mut cache = cache
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    if cache.len() > 1024 {
+        cache.clear();
+    }
+    let compiled = cache
+        .entry(pattern.to_string())
+        .or_insert_with(|| regex::Regex::new(pattern).ok());
+    compiled.as_ref().map(|re| re.is_match(text))
 }
 
 fn check_number(

@@ -195,3 +195,108 @@ async fn kinds_must_match_the_path() {
     );
     assert_eq!(err.code, 400);
 }
+
+#[tokio::test]
+async fn several_served_versions_share_storage_and_can_be_withdrawn() {
+    let server = ApiServer::new();
+    let mut def = crd();
+    let v1 = def["spec"]["versions"][0].clone();
+    let mut v2 = v1.clone();
+    v2["name"] = json!("v2");
+    v2["storage"] = json!(false);
+    def["spec"]["versions"] = json!([v1, v2]);
+    server.register_crd(&def).expect("register");
+    let at_v1: Api<DynamicObject> = Api::default_namespaced_with(server.client(), &echo_resource());
+    let v2_resource = ApiResource::from_gvk_with_plural(
+        &GroupVersionKind::gvk("example.com", "v2", "Echo"),
+        "echoes",
+    );
+    let at_v2: Api<DynamicObject> = Api::default_namespaced_with(server.client(), &v2_resource);
+    at_v1
+        .create(&PostParams::default(), &echo("shared", "hi"))
+        .await
+        .expect("create at v1");
+    let seen = at_v2.get("shared").await.expect("visible at v2");
+    assert_eq!(
+        seen.types.map(|t| t.api_version).as_deref(),
+        Some("example.com/v2")
+    );
+
+    // Stop serving v1: its path is gone, v2 still serves the object.
+    def["spec"]["versions"][0]["served"] = json!(false);
+    server.register_crd(&def).expect("update");
+    assert_eq!(
+        api_err(at_v1.get("shared").await.expect_err("v1 withdrawn")).code,
+        404
+    );
+    assert!(at_v2.get("shared").await.is_ok());
+}
+
+#[tokio::test]
+async fn custom_objects_are_validated_and_pruned_by_their_schema() {
+    let server = ApiServer::new();
+    let mut def = crd();
+    def["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"] = json!({
+        "type": "object",
+        "required": ["message"],
+        "properties": {"message": {"type": "string"}, "replicas": {"type": "integer"}}
+    });
+    server.register_crd(&def).expect("register");
+    let echoes: Api<DynamicObject> =
+        Api::default_namespaced_with(server.client(), &echo_resource());
+
+    let mut missing = echo("m", "x");
+    missing.data["spec"] = json!({"replicas": 1});
+    let err = api_err(
+        echoes
+            .create(&PostParams::default(), &missing)
+            .await
+            .expect_err("required"),
+    );
+    assert_eq!((err.code, err.reason.as_str()), (422, "Invalid"));
+    assert!(err.message.contains("spec.message"), "{}", err.message);
+
+    let mut wrong_type = echo("t", "x");
+    wrong_type.data["spec"]["replicas"] = json!("three");
+    let err = api_err(
+        echoes
+            .create(&PostParams::default(), &wrong_type)
+            .await
+            .expect_err("type"),
+    );
+    assert_eq!(err.code, 422);
+    assert!(err.message.contains("spec.replicas"), "{}", err.message);
+
+    let mut extra = echo("p", "x");
+    extra.data["spec"]["unknown"] = json!("dropped");
+    let created = echoes
+        .create(&PostParams::default(), &extra)
+        .await
+        .expect("create");
+    assert!(
+        created.data["spec"].get("unknown").is_none(),
+        "unknown fields are pruned"
+    );
+}
+
+#[tokio::test]
+async fn cluster_scoped_kinds_have_no_namespace() {
+    let server = ApiServer::new();
+    let mut def = crd();
+    def["spec"]["scope"] = json!("Cluster");
+    server.register_crd(&def).expect("register");
+    let cluster: Api<DynamicObject> = Api::all_with(server.client(), &echo_resource());
+    let mut body = echo("c", "x");
+    body.metadata.namespace = Some("default".into());
+    let created = cluster
+        .create(&PostParams::default(), &body)
+        .await
+        .expect("create");
+    assert!(created.metadata.namespace.is_none());
+    let namespaced: Api<DynamicObject> =
+        Api::default_namespaced_with(server.client(), &echo_resource());
+    assert_eq!(
+        api_err(namespaced.get("c").await.expect_err("no namespaced path")).code,
+        404
+    );
+}

@@ -211,6 +211,12 @@ async fn delete_collection_with_label_selector() {
 async fn deleting_a_namespace_deletes_its_content() {
     let server = ApiServer::new();
     let nss: Api<Namespace> = Api::all(server.client());
+    let err = api_err(
+        nss.delete("default", &DeleteParams::default())
+            .await
+            .expect_err("protected"),
+    );
+    assert_eq!((err.code, err.reason.as_str()), (403, "Forbidden"));
     let ns: Namespace = serde_json::from_value(json!({"metadata": {"name": "team"}})).expect("ns");
     nss.create(&PostParams::default(), &ns)
         .await

@@ -130,7 +130,21 @@ async fn delete_wait_blocks_until_finalizers_are_gone() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn");
-    tokio::time::sleep(Duration::from_millis(800)).await;
+    // Wait until kubectl has deleted (the finalizer keeps the object) and is waiting on it.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while server
+        .requests()
+        .count(|r| r.verb == "watch" || r.verb == "get" && r.name.as_deref() == Some("held"))
+        == 0
+        || server.requests().count(|r| r.verb == "delete") == 0
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "kubectl never deleted and waited"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
     assert!(
         child.try_wait().expect("poll").is_none(),
         "kubectl waits while the finalizer holds"
@@ -165,13 +179,25 @@ async fn get_watch_prints_events() {
             "--output-watch-events",
             "-o",
             "json",
-            "--request-timeout=5s",
+            "--request-timeout=8s",
         ])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn");
-    tokio::time::sleep(Duration::from_millis(700)).await;
+    // Write only once kubectl's watch is open, so both changes arrive as watch events.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while server
+        .requests()
+        .count(|r| r.verb == "watch" && r.resource == "configmaps")
+        == 0
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "kubectl never started watching"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     server
         .load_yaml("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: w1\n")
         .expect("load");
@@ -245,4 +271,25 @@ spec:
     assert!(out.contains("widget.example.com/w created"), "{out}");
     let got = k.json(&["get", "wd", "w"]).await;
     assert_eq!(got["spec"]["size"], 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scale_a_deployment() {
+    let server = ApiServer::new();
+    let listening = server.listen().await;
+    let k = Kubectl::new(&listening);
+    let api =
+        kube::Api::<k8s_openapi::api::apps::v1::Deployment>::default_namespaced(server.client());
+    api.create(
+        &Default::default(),
+        &roperator_testkit::fixtures::deployment("web", "nginx", 1),
+    )
+    .await
+    .expect("create");
+    let out = k.ok(&["scale", "deployment", "web", "--replicas=4"]).await;
+    assert!(out.contains("deployment.apps/web scaled"), "{out}");
+    let live = server
+        .object("apps/v1", "Deployment", Some("default"), "web")
+        .expect("present");
+    assert_eq!(live["spec"]["replicas"], 4);
 }

@@ -306,3 +306,31 @@ async fn request_log_counts_writes() {
         Some(roperator_testkit::patch::PatchType::Merge)
     );
 }
+
+#[tokio::test]
+async fn scale_subresource_reads_and_writes_replicas() {
+    use k8s_openapi::api::autoscaling::v1::Scale;
+    let server = ApiServer::new();
+    let deps: Api<Deployment> = Api::default_namespaced(server.client());
+    deps.create(&PostParams::default(), &deployment("web", 2))
+        .await
+        .expect("create");
+    let scale: Scale = deps.get_scale("web").await.expect("get scale");
+    assert_eq!(scale.spec.and_then(|s| s.replicas), Some(2));
+    assert_eq!(
+        scale.status.and_then(|s| s.selector).as_deref(),
+        Some("app=web")
+    );
+    let scaled = deps
+        .patch_scale(
+            "web",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"replicas": 5}})),
+        )
+        .await
+        .expect("patch scale");
+    assert_eq!(scaled.spec.and_then(|s| s.replicas), Some(5));
+    let d = deps.get("web").await.expect("get");
+    assert_eq!(d.spec.replicas, Some(5));
+    assert_eq!(d.metadata.generation, Some(2));
+}

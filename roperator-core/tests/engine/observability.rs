@@ -70,7 +70,12 @@ async fn a_status_that_changes_on_every_call_is_slowed_down_and_reported() {
     let counter = Arc::clone(&calls);
     let op = TestOperator::start(&server, config(), move |_req: &SyncRequest| {
         let n = counter.fetch_add(1, Ordering::SeqCst);
-        Ok::<_, Error>(SyncResponse::new().with_status(&json!({"calls": n})))
+        // Asking for an immediate resync while changing the status every time: each sync writes.
+        Ok::<_, Error>(
+            SyncResponse::new()
+                .with_status(&json!({"calls": n}))
+                .resync_after(Duration::from_millis(1)),
+        )
     });
     create_echo(&server, "hot", json!({})).await;
     op.wait_until(LONG, || {
@@ -83,7 +88,7 @@ async fn a_status_that_changes_on_every_call_is_slowed_down_and_reported() {
     server.clear_requests();
     tokio::time::sleep(Duration::from_secs(2)).await;
     let status_writes = operator_writes(&server).len();
-    // Unchecked, every status write would trigger the next sync at once: hundreds per second.
+    // Unchecked, a sync (and a write) every millisecond: hundreds per second.
     // Spaced by the backoff (at most 500 ms here), a handful.
     assert!(status_writes <= 12, "{status_writes} status writes in 2 s");
     assert!(
@@ -110,10 +115,25 @@ async fn an_async_handler_sees_the_children_it_made() {
     create_echo(&server, "a", json!({"message": "async"})).await;
     op.converge(LONG).await.unwrap();
     assert_eq!(managed_children(&server).len(), 3);
+    echoes(&server)
+        .patch(
+            "a",
+            &Default::default(),
+            &kube::api::Patch::Merge(&json!({"spec": {"message": "again"}})),
+        )
+        .await
+        .unwrap();
+    op.converge(LONG).await.unwrap();
     assert_eq!(
         seen.load(Ordering::SeqCst),
         2,
-        "later syncs see both ConfigMaps"
+        "a later sync sees both ConfigMaps"
+    );
+    assert_eq!(
+        server
+            .object("v1", "ConfigMap", Some(NS), "a-config")
+            .unwrap()["data"]["message"],
+        "again"
     );
     op.stop().await.unwrap();
 }

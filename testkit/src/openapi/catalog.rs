@@ -280,7 +280,8 @@ impl<'a> Cursor<'a> {
     /// The schema of a field of an object, whichever of `properties` or `additionalProperties`
     /// describes it.
     pub(crate) fn child(self, field: &str) -> Option<Self> {
-        self.property(field).or_else(|| self.additional())
+        let resolved = self.resolved();
+        resolved.property(field).or_else(|| resolved.additional())
     }
 
     /// The schema of the items of an array.

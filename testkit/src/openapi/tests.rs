@@ -240,3 +240,43 @@ fn every_built_in_type_generates_and_every_table_row_names_a_real_field() {
     let doc = v3_group_version(&types, "", "v1").expect("core/v1");
     assert!(doc["components"]["schemas"]["io.k8s.api.core.v1.Pod"].is_object());
 }
+
+#[test]
+fn unknown_fields_are_found_in_built_in_and_custom_objects() {
+    let deployment = test_types::deployment();
+    let object = json!({"apiVersion": "apps/v1", "kind": "Deployment",
+    "metadata": {"name": "web", "labels": {"any": "label"}, "bogus": 1},
+    "spec": {"replicas": 1, "template": {"spec": {"containers": [
+        {"name": "a", "image": "x", "imagee": "typo", "resources": {"limits": {"cpu": "1"}}}
+    ]}}}});
+    assert_eq!(
+        unknown_fields(&deployment, &object),
+        ["metadata.bogus", "spec.template.spec.containers[0].imagee"]
+    );
+    let widget = test_types::widget(test_types::widget_schema());
+    let object = json!({"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w", "x": 1},
+        "spec": {"size": 1, "sise": 2, "extra": {"free": true}, "labels": {"a": "b"},
+                 "ports": [{"name": "p", "prot": 1}]},
+        "stray": true});
+    assert_eq!(
+        unknown_fields(&widget, &object),
+        ["spec.ports[0].prot", "spec.sise", "stray"]
+    );
+    assert!(unknown_fields(&test_types::widget(Value::Null), &object).is_empty());
+}
+
+#[test]
+fn unknown_fields_of_built_ins_can_be_pruned() {
+    let deployment = test_types::deployment();
+    let mut object = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
+        "spec": {"replicas": 1, "replica": 2, "template": {"spec": {"containers": [{"name": "a", "imagee": "x"}]}}}});
+    let removed = prune_unknown_fields(&deployment, &mut object);
+    assert_eq!(
+        removed,
+        ["spec.replica", "spec.template.spec.containers[0].imagee"]
+    );
+    assert_eq!(
+        object["spec"],
+        json!({"replicas": 1, "template": {"spec": {"containers": [{"name": "a"}]}}})
+    );
+}

@@ -175,6 +175,44 @@ fn collect_field(
     }
 }
 
+/// The first list-map item in `value` that lacks one of its list's key fields, described as the
+/// API server describes it (`.spec.ports: element 0: associative list with keys has an element
+/// that omits key field "name" (and doesn't have default value)`).
+pub(crate) fn missing_key(value: &Value, schema: Option<Cursor<'_>>) -> Option<String> {
+    fn walk(value: &Value, schema: Option<Cursor<'_>>, path: &str) -> Option<String> {
+        match value {
+            Value::Object(map) => map.iter().find_map(|(key, child)| {
+                walk(
+                    child,
+                    schema.and_then(|s| s.child(key)),
+                    &format!("{path}.{key}"),
+                )
+            }),
+            Value::Array(items) => {
+                let schema = schema?;
+                let ListType::Map(keys) = schema.list_type() else {
+                    return None;
+                };
+                let item_schema = schema.items();
+                items.iter().enumerate().find_map(|(index, item)| {
+                    if let Some(key) = keys.iter().find(|k| key_value(item, k).is_none()) {
+                        return Some(format!(
+                            "{path}: element {index}: associative list with keys has an element that omits key field {key:?} (and doesn't have default value)"
+                        ));
+                    }
+                    let selector: Vec<String> = keys
+                        .iter()
+                        .filter_map(|k| key_value(item, k).map(|v| format!("{k}={v}")))
+                        .collect();
+                    walk(item, item_schema, &format!("{path}[{}]", selector.join(",")))
+                })
+            }
+            _ => None,
+        }
+    }
+    walk(value, schema, "")
+}
+
 /// How a path element selects within a value.
 enum Selector {
     Field(String),

@@ -11,7 +11,9 @@
 //!   `strategic.rs` for the directives and the two small approximations.
 //! * Server-side apply (`application/apply-patch+yaml`), modelled:
 //!   - `fieldManager` is required; the body is YAML or JSON and must carry the type's
-//!     `apiVersion` and `kind` (and the object's name, when it exists);
+//!     `apiVersion` and `kind` (and the object's name, when it exists), no `managedFields`, no
+//!     field the schema does not declare and no list-map item without its keys (`400`, with
+//!     the upstream `failed to create typed patch object` messages);
 //!   - ownership per manager in `FieldsV1` form, one entry per (manager, operation,
 //!     subresource), with `apiVersion` and `time`; identity and server-set metadata
 //!     (`name`, `uid`, `resourceVersion`...) are owned by nobody, and for types with a status
@@ -25,13 +27,15 @@
 //!   - fields a manager applied before and no longer applies are removed from the object unless
 //!     another manager owns them; list items go with all their fields;
 //!   - applying to an object that does not exist creates it (`live = None`);
+//!   - moving from client-side to server-side apply: conflicts on fields whose live value is
+//!     still what `kubectl.kubernetes.io/last-applied-configuration` says are taken over without
+//!     `force`, and a `kubectl*` manager's apply keeps that annotation up to date;
 //!   - `Update` ownership for non-apply writes ([`track_update`]): the writer owns what it
 //!     changed, and other managers lose those fields without a conflict; a client that sends
 //!     `managedFields` different from the stored ones replaces them.
 //! * Server-side apply, not modelled: defaulting of the applied configuration before ownership
 //!   is computed (a key field such as a port's `protocol` must be given to be part of the item's
-//!   key), version conversion of managed fields, the upgrade of client-side-apply ownership
-//!   (`kubectl-client-side-apply` and the last-applied annotation), `x-kubernetes-list-type`
+//!   key), version conversion of managed fields, `x-kubernetes-list-type`
 //!   markers of built-in types beyond the generated table (unmarked built-in lists are atomic),
 //!   and the capping of `Update` entries.
 //!

@@ -151,3 +151,22 @@ fn a_crd_without_a_schema_accepts_anything() {
     validate_and_prune(&Value::Null, &mut object).expect("no schema, no checks");
     assert_eq!(object["spec"]["anything"], json!([1, "two"]));
 }
+
+#[test]
+fn patterns_are_checked() {
+    let schema = json!({"type": "object", "properties": {"spec": {"type": "object", "properties": {
+        "name": {"type": "string", "pattern": "^[a-z]+$"}
+    }}}});
+    let mut ok = json!({"spec": {"name": "abc"}});
+    validate_and_prune(&schema, &mut ok).expect("matches");
+    let mut bad = json!({"spec": {"name": "ABC"}});
+    let causes = validate_and_prune(&schema, &mut bad).expect_err("does not match");
+    assert_eq!(
+        causes,
+        vec![FieldCause {
+            reason: "FieldValueInvalid".into(),
+            message: "Invalid value: \"ABC\": spec.name in body should match '^[a-z]+$'".into(),
+            field: "spec.name".into(),
+        }]
+    );
+}

@@ -88,6 +88,17 @@ pub(crate) fn resource_list(types: &[ResourceType], group: &str, version: &str) 
             r["categories"] = json!(t.categories);
         }
         resources.push(r);
+        if t.subresources.scale {
+            resources.push(json!({
+                "name": format!("{}/scale", t.plural),
+                "singularName": "",
+                "namespaced": t.namespaced,
+                "group": "autoscaling",
+                "version": "v1",
+                "kind": "Scale",
+                "verbs": ["get", "patch", "update"],
+            }));
+        }
         if t.subresources.status {
             resources.push(json!({
                 "name": format!("{}/status", t.plural),

@@ -131,8 +131,10 @@ pub(crate) fn delete_object(
     if let Some(meta) = meta_mut(&mut v) {
         meta.insert("deletionTimestamp".into(), json!(now()));
         meta.insert("deletionGracePeriodSeconds".into(), json!(0));
-        let generation = meta.get("generation").and_then(Value::as_i64).unwrap_or(1);
-        meta.insert("generation".into(), json!(generation + 1));
+        // Setting deletionTimestamp counts as a change for types that track generation.
+        if let Some(generation) = meta.get("generation").and_then(Value::as_i64) {
+            meta.insert("generation".into(), json!(generation + 1));
+        }
     }
     if is_namespace {
         v["status"]["phase"] = json!("Terminating");
@@ -347,7 +349,7 @@ pub(crate) fn drain(st: &mut State, work: &mut Queue) {
                 if !r.ns.is_empty() {
                     work.push_back(Work::Namespace(r.ns.clone()));
                 }
-                super::objects::after_removal(st, work, &r, &last);
+                super::crd::after_removal(st, work, &r, &last);
             }
             Work::Evaluate(dep) => evaluate(st, work, &dep),
             Work::Foreground(uid) => check_foreground(st, work, &uid),

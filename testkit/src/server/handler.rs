@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use super::objects::{self, Target};
 use super::query::{Route, parse_query, route};
-use super::{Inner, ResponseBody, discovery, served_types, watch};
+use super::{Inner, ResponseBody, delete, discovery, list, scale, served_types, watch};
 use crate::errors::ApiError;
 use crate::faults::FaultTarget;
 use crate::log::RequestRecord;
@@ -86,6 +86,7 @@ fn resolve(st: &State, group: &str, version: &str, rest: &[String]) -> Result<Ta
     let sub = match sub.map(String::as_str) {
         None => None,
         Some("status") if ty.subresources.status => Some("status".to_string()),
+        Some("scale") if ty.subresources.scale => Some("scale".to_string()),
         // The namespace controller's finalize subresource: treated as an update of the namespace.
         Some("finalize") if ty.kind == "Namespace" && group.is_empty() => None,
         Some(_) => return Err(not_found_path()),
@@ -200,9 +201,15 @@ fn non_resource(inner: &Inner, method: &Method, r: Route) -> Response<ResponseBo
         Route::ApiGroups => Some(discovery::api_groups(&types)),
         Route::Group(g) => discovery::api_group(&types, &g),
         Route::GroupVersion(g, v) => discovery::resource_list(&types, &g, &v),
-        Route::OpenApiV2 => Some(crate::openapi::v2_document(&types)),
+        // The documents are large; the cached serialized forms avoid rebuilding them per request.
+        Route::OpenApiV2 => return bytes_response(200, crate::openapi::v2_document_json(&types)),
         Route::OpenApiV3Index => Some(crate::openapi::v3_index(&types)),
-        Route::OpenApiV3(g, v) => crate::openapi::v3_group_version(&types, &g, &v),
+        Route::OpenApiV3(g, v) => {
+            return match crate::openapi::v3_group_version_json(&types, &g, &v) {
+                Some(doc) => bytes_response(200, doc),
+                None => error_response(&not_found_path()),
+            };
+        }
         Route::Resource { .. } | Route::Unknown => None,
     };
     match doc {
@@ -266,6 +273,17 @@ async fn resource_request(
     if let Some(err) = outcome.error {
         return error_response(&err);
     }
+    if matches!(verb, "create" | "update")
+        && content_type.starts_with("application/vnd.kubernetes.protobuf")
+    {
+        // kubectl's typed commands (`kubectl create deployment ...`) send protobuf; without the
+        // generated protobuf schemas the body cannot be read, so say so plainly.
+        return error_response(&ApiError::new(
+            415,
+            "UnsupportedMediaType",
+            "the body of the request was in an unknown format - roperator-testkit accepts application/json and application/yaml bodies, not application/vnd.kubernetes.protobuf (use kubectl create -f / apply -f)",
+        ));
+    }
     if verb == "watch" {
         let mut t = t;
         if let Some(name) = t.name.take() {
@@ -276,14 +294,29 @@ async fn resource_request(
         }
         return watch::watch(inner.clone(), &t, query).unwrap_or_else(|e| error_response(&e));
     }
+    if t.sub.as_deref() == Some("scale") {
+        let result = match verb {
+            "get" => scale::get(inner, &t),
+            "update" => scale::update(inner, &t, &body, query),
+            "patch" => scale::patch(inner, &t, &body, content_type, query),
+            _ => Err(ApiError::method_not_allowed(format!(
+                "the server does not allow this method on the requested resource ({method} {}/scale)",
+                t.ty.plural
+            ))),
+        };
+        return match result {
+            Ok((code, bytes)) => bytes_response(code, bytes),
+            Err(e) => error_response(&e),
+        };
+    }
     let result = match verb {
         "get" => objects::get(inner, &t),
-        "list" => objects::list(inner, &t, query),
+        "list" => list::list(inner, &t, query),
         "create" => objects::create(inner, &t, &body, query),
         "update" => objects::update(inner, &t, &body, query),
         "patch" => objects::patch(inner, &t, &body, content_type, query),
-        "delete" => objects::delete(inner, &t, &body, query),
-        _ => objects::delete_collection(inner, &t, &body, query),
+        "delete" => delete::delete(inner, &t, &body, query),
+        _ => delete::delete_collection(inner, &t, &body, query),
     };
     match result {
         Ok((code, bytes)) => bytes_response(code, bytes),

@@ -1,11 +1,15 @@
 //! The API server value users hold: construction, the in-process service, and test helpers.
 
+mod crd;
+mod delete;
 mod discovery;
 mod gc;
 mod handler;
+mod list;
 mod listen;
 mod objects;
 mod query;
+mod scale;
 mod watch;
 mod workloads;
 
@@ -214,7 +218,16 @@ impl ApiServer {
         ApiServerBuilder::default()
     }
 
-    /// The server as a tower `Service`, for `kube::Client::new`.
+    /// The server as a tower `Service`, for `kube::Client::new` (what [`ApiServer::client`]
+    /// does, with a default namespace of your choice).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let server = roperator_testkit::ApiServer::new();
+    /// let client = kube::Client::new(server.service(), "kube-system");
+    /// assert_eq!(client.default_namespace(), "kube-system");
+    /// # }
+    /// ```
     pub fn service(&self) -> ApiService {
         ApiService {
             inner: self.inner.clone(),

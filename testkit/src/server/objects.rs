@@ -7,16 +7,16 @@ use bytes::Bytes;
 use serde_json::{Value, json};
 
 use super::Inner;
-use super::gc::{self, Deleted, Propagation, Queue, Work};
-use super::query::{hex_decode, hex_encode};
+use super::crd::{crd_serve, crd_status};
+use super::gc::{self, Queue, Work};
 use crate::errors::{ApiError, cause};
 use crate::meta::{
-    finalizers, is_deleting, meta_mut, meta_str, name_suffix, now, spec_changed, validate_name,
+    finalizers, is_deleting, meta_mut, meta_str, name_suffix, now, spec_changed, tracks_generation,
+    validate_labels, validate_name,
 };
 use crate::patch::{self, PatchContext, PatchError, PatchType};
 use crate::registry::{ResourceType, TypeSchema, crd_types};
-use crate::selectors::{FieldSelector, LabelSelector};
-use crate::store::{BucketId, Filter, ObjRef, State};
+use crate::store::{BucketId, ObjRef, State};
 
 /// A resolved resource path.
 #[derive(Debug, Clone)]
@@ -29,7 +29,7 @@ pub(crate) struct Target {
 }
 
 impl Target {
-    fn obj_ref(&self, name: &str) -> ObjRef {
+    pub(crate) fn obj_ref(&self, name: &str) -> ObjRef {
         ObjRef {
             bucket: self.bucket,
             ns: self.ns.clone().unwrap_or_default(),
@@ -37,11 +37,11 @@ impl Target {
         }
     }
 
-    fn name(&self) -> &str {
+    pub(crate) fn name(&self) -> &str {
         self.name.as_deref().unwrap_or("")
     }
 
-    fn not_found(&self, name: &str) -> ApiError {
+    pub(crate) fn not_found(&self, name: &str) -> ApiError {
         ApiError::not_found(&self.ty.group, &self.ty.plural, name)
     }
 
@@ -52,18 +52,18 @@ impl Target {
 
 pub(crate) type Reply = Result<(u16, Bytes), ApiError>;
 
-type Query = HashMap<String, String>;
+pub(crate) type Query = HashMap<String, String>;
 
-fn dry_run(q: &Query) -> bool {
+pub(crate) fn dry_run(q: &Query) -> bool {
     q.get("dryRun").is_some_and(|v| v == "All")
 }
 
-fn is_crd(ty: &ResourceType) -> bool {
+pub(crate) fn is_crd(ty: &ResourceType) -> bool {
     ty.group == "apiextensions.k8s.io" && ty.plural == "customresourcedefinitions"
 }
 
 /// Serves a stored object at the requested version (custom resources may be served at several).
-fn at_version(st: &State, t: &Target, json: &Bytes) -> Bytes {
+pub(crate) fn at_version(st: &State, t: &Target, json: &Bytes) -> Bytes {
     if st.buckets[t.bucket].types.len() < 2 {
         return json.clone();
     }
@@ -142,6 +142,15 @@ fn validate_body(st: &State, t: &Target, v: &mut Value, name: &str) -> Result<()
     if let Some(c) = validate_name(&t.ty.kind, name) {
         return Err(ApiError::invalid(&t.ty.kind, &t.ty.group, name, &[c]));
     }
+    let label_causes = validate_labels(v);
+    if !label_causes.is_empty() {
+        return Err(ApiError::invalid(
+            &t.ty.kind,
+            &t.ty.group,
+            name,
+            &label_causes,
+        ));
+    }
     match &t.ty.schema {
         TypeSchema::BuiltIn { decode, .. } => decode(v).map_err(|e| {
             ApiError::bad_request(format!(
@@ -177,79 +186,6 @@ fn validate_body(st: &State, t: &Target, v: &mut Value, name: &str) -> Result<()
         })?;
     }
     Ok(())
-}
-
-/// Fills in what the API server adds to a CRD: accepted names and conditions.
-fn crd_status(v: &mut Value) {
-    let names = v.pointer("/spec/names").cloned().unwrap_or(json!({}));
-    let stored: Vec<Value> = v
-        .pointer("/spec/versions")
-        .and_then(Value::as_array)
-        .map(|vs| {
-            vs.iter()
-                .filter(|x| x.get("storage").and_then(Value::as_bool) == Some(true))
-                .filter_map(|x| x.get("name").cloned())
-                .collect()
-        })
-        .unwrap_or_default();
-    let t = now();
-    v["status"] = json!({
-        "acceptedNames": names,
-        "storedVersions": stored,
-        "conditions": [
-            {"type": "NamesAccepted", "status": "True", "reason": "NoConflicts", "message": "no conflicts found", "lastTransitionTime": t},
-            {"type": "Established", "status": "True", "reason": "InitialNamesAccepted", "message": "the initial names have been accepted", "lastTransitionTime": t},
-        ]
-    });
-}
-
-/// Serves what a stored CRD defines.
-fn crd_serve(st: &mut State, v: &Value) {
-    let Ok(types) = crd_types(v) else { return };
-    let versions: Vec<String> = types.iter().map(|t| t.version.clone()).collect();
-    let mut bucket = None;
-    for ty in types {
-        bucket = Some(st.register(ty, true));
-    }
-    if let Some(b) = bucket {
-        st.unregister_versions(b, &versions);
-    }
-}
-
-/// Called by the garbage collector when an object is gone for good.
-pub(crate) fn after_removal(st: &mut State, work: &mut Queue, r: &ObjRef, last: &Value) {
-    if !is_crd(st.buckets[r.bucket].primary()) {
-        return;
-    }
-    let group = last
-        .pointer("/spec/group")
-        .and_then(Value::as_str)
-        .unwrap_or("");
-    let plural = last
-        .pointer("/spec/names/plural")
-        .and_then(Value::as_str)
-        .unwrap_or("");
-    let Some(id) = st
-        .buckets
-        .iter()
-        .position(|b| b.custom && b.primary().group == group && b.primary().plural == plural)
-    else {
-        return;
-    };
-    // The real server's CRD finalizer deletes every instance before the CRD goes; instances'
-    // own finalizers are not waited for here.
-    let keys: Vec<(String, String)> = st.buckets[id].objects.keys().cloned().collect();
-    for (ns, name) in keys {
-        let r = ObjRef {
-            bucket: id,
-            ns,
-            name,
-        };
-        if let Some(v) = st.get_value(&r) {
-            gc::remove_now(st, work, &r, v);
-        }
-    }
-    st.unregister_versions(id, &[]);
 }
 
 fn ensure_namespace(st: &State, t: &Target, ns: &str) -> Result<(), ApiError> {
@@ -333,7 +269,11 @@ fn new_object(
     }
     meta.insert("uid".into(), json!(uuid::Uuid::new_v4().to_string()));
     meta.insert("creationTimestamp".into(), json!(now()));
-    meta.insert("generation".into(), json!(1));
+    if tracks_generation(&t.ty) {
+        meta.insert("generation".into(), json!(1));
+    } else {
+        meta.remove("generation");
+    }
     meta.remove("deletionTimestamp");
     meta.remove("deletionGracePeriodSeconds");
     meta.remove("resourceVersion");
@@ -380,7 +320,7 @@ fn new_object(
 /// Writes `new` over `live` with every rule of an update: identity fields kept, status rules,
 /// finalizer rules, generation, no-op detection, finishing a deletion.
 #[allow(clippy::too_many_arguments)]
-fn write_over(
+pub(crate) fn write_over(
     st: &mut State,
     work: &mut Queue,
     t: &Target,
@@ -393,7 +333,12 @@ fn write_over(
     let status_sub = t.ty.subresources.status;
     if t.status_write() {
         let status = new.get("status").cloned();
+        // Ownership recorded by a server-side apply to /status survives the status-only rule.
+        let managed = new.pointer("/metadata/managedFields").cloned();
         new = live.clone();
+        if let (Some(managed), Some(meta)) = (managed, meta_mut(&mut new)) {
+            meta.insert("managedFields".into(), managed);
+        }
         match status {
             Some(s) => new["status"] = s,
             None => {
@@ -435,7 +380,9 @@ fn write_over(
         .and_then(Value::as_i64)
         .unwrap_or(1);
     let bumped = spec_changed(&live, &new, status_sub);
-    if let Some(meta) = meta_mut(&mut new) {
+    if tracks_generation(&t.ty)
+        && let Some(meta) = meta_mut(&mut new)
+    {
         meta.insert(
             "generation".into(),
             json!(if bumped { generation + 1 } else { generation }),
@@ -526,19 +473,26 @@ fn v_copy_identity(live: &Value, new: &mut Value) {
     }
 }
 
-/// Equal apart from managedFields (which every write would otherwise touch).
+/// Equal apart from the times in managedFields (which every write would otherwise touch); a
+/// change of ownership alone (a second manager applying the same values) is a change.
 fn same_object(a: &Value, b: &Value) -> bool {
     let strip = |v: &Value| {
         let mut v = v.clone();
-        if let Some(m) = meta_mut(&mut v) {
-            m.remove("managedFields");
+        if let Some(Value::Array(entries)) =
+            meta_mut(&mut v).and_then(|m| m.get_mut("managedFields"))
+        {
+            for entry in entries.iter_mut() {
+                if let Some(entry) = entry.as_object_mut() {
+                    entry.remove("time");
+                }
+            }
         }
         v
     };
     strip(a) == strip(b)
 }
 
-fn finish(st: &mut State, mut work: Queue, reply: Reply) -> Reply {
+pub(crate) fn finish(st: &mut State, mut work: Queue, reply: Reply) -> Reply {
     gc::drain(st, &mut work);
     reply
 }
@@ -550,115 +504,16 @@ pub(crate) fn get(inner: &Inner, t: &Target) -> Reply {
     Ok((200, at_version(&st, t, &stored.json)))
 }
 
-/// The list's filter from the query.
-pub(crate) fn filter_for(t: &Target, q: &Query) -> Result<Filter, ApiError> {
-    let labels = LabelSelector::parse(q.get("labelSelector").map(String::as_str).unwrap_or(""))
-        .map_err(ApiError::bad_request)?;
-    let fields = FieldSelector::parse(
-        q.get("fieldSelector").map(String::as_str).unwrap_or(""),
-        &t.ty.kind,
-    )
-    .map_err(ApiError::bad_request)?;
-    Ok(Filter {
-        bucket: t.bucket,
-        ns: t.ns.clone(),
-        labels,
-        fields,
-    })
-}
-
-pub(crate) fn list(inner: &Inner, t: &Target, q: &Query) -> Reply {
-    let filter = filter_for(t, q)?;
-    let limit: usize = match q.get("limit").filter(|l| !l.is_empty()) {
-        Some(l) => l
-            .parse()
-            .map_err(|_| ApiError::bad_request(format!("invalid limit {l:?}")))?,
-        None => 0,
-    };
-    let start: Option<(String, String)> = match q.get("continue").filter(|c| !c.is_empty()) {
-        Some(token) => {
-            let raw = hex_decode(token)
-                .and_then(|b| String::from_utf8(b).ok())
-                .ok_or_else(|| {
-                    ApiError::bad_request(format!("continue key is not valid: {token:?}"))
-                })?;
-            let (ns, name) = raw.split_once('\0').unwrap_or(("", &raw));
-            Some((ns.to_string(), name.to_string()))
-        }
-        None => None,
-    };
-    let st = inner.lock();
-    let bucket = &st.buckets[t.bucket];
-    let ns = t.ns.clone();
-    let lower = match (&start, &ns) {
-        (Some(k), _) => std::ops::Bound::Excluded(k.clone()),
-        (None, Some(ns)) => std::ops::Bound::Included((ns.clone(), String::new())),
-        (None, None) => std::ops::Bound::Unbounded,
-    };
-    let mut out = Vec::with_capacity(1024);
-    let mut count = 0usize;
-    let mut next = None;
-    for ((o_ns, o_name), s) in bucket.objects.range((lower, std::ops::Bound::Unbounded)) {
-        if let Some(ns) = &ns
-            && o_ns != ns
-        {
-            break;
-        }
-        if !filter.matches_bytes(&s.json) {
-            continue;
-        }
-        if count > 0 {
-            out.push(b',');
-        }
-        out.extend_from_slice(&at_version(&st, t, &s.json));
-        count += 1;
-        if limit > 0 && count == limit {
-            // The token names the last item returned, so the next page starts after it.
-            next = Some(hex_encode(format!("{o_ns}\0{o_name}").as_bytes()));
-            break;
-        }
-    }
-    // Only hand out a continue token when something is actually left.
-    if let Some(tok) = &next {
-        let more = hex_decode(tok)
-            .and_then(|b| String::from_utf8(b).ok())
-            .and_then(|raw| {
-                raw.split_once('\0')
-                    .map(|(a, b)| (a.to_string(), b.to_string()))
-            })
-            .is_some_and(|k| {
-                bucket
-                    .objects
-                    .range((std::ops::Bound::Excluded(k), std::ops::Bound::Unbounded))
-                    .take_while(|((n, _), _)| ns.as_ref().is_none_or(|ns| ns == n))
-                    .any(|(_, s)| filter.matches_bytes(&s.json))
-            });
-        if !more {
-            next = None;
-        }
-    }
-    let mut body = Vec::with_capacity(out.len() + 200);
-    let head = json!({"resourceVersion": st.rv.to_string()});
-    let mut meta = head;
-    if let Some(n) = next {
-        meta["continue"] = json!(n);
-    }
-    body.extend_from_slice(
-        format!(
-            "{{\"kind\":\"{}List\",\"apiVersion\":\"{}\",\"metadata\":{},\"items\":[",
-            t.ty.kind,
-            t.ty.api_version(),
-            meta
-        )
-        .as_bytes(),
-    );
-    body.extend_from_slice(&out);
-    body.extend_from_slice(b"]}");
-    Ok((200, Bytes::from(body)))
-}
-
 pub(crate) fn create(inner: &Inner, t: &Target, body: &[u8], q: &Query) -> Reply {
     let v = parse_object(body)?;
+    if meta_str(&v, "resourceVersion").is_some_and(|rv| !rv.is_empty()) {
+        // What the real storage layer answers (as a 500, not a validation error).
+        return Err(ApiError::new(
+            500,
+            "InternalError",
+            "Internal error occurred: resourceVersion should not be set on objects to be created",
+        ));
+    }
     let mut st = inner.lock();
     let mut work = Queue::new();
     let reply = new_object(&mut st, &mut work, t, v, q, true);
@@ -785,147 +640,6 @@ pub(crate) fn patch(
         }
     };
     finish(&mut st, work, reply)
-}
-
-/// DeleteOptions from the body and the query.
-struct DeleteOptions {
-    policy: Propagation,
-    uid: Option<String>,
-    rv: Option<String>,
-}
-
-fn delete_options(body: &[u8], q: &Query) -> Result<DeleteOptions, ApiError> {
-    let v: Value = if body.iter().all(u8::is_ascii_whitespace) {
-        json!({})
-    } else {
-        serde_json::from_slice(body)
-            .map_err(|e| ApiError::bad_request(format!("invalid DeleteOptions: {e}")))?
-    };
-    let policy_text = v
-        .get("propagationPolicy")
-        .and_then(Value::as_str)
-        .map(str::to_string)
-        .or_else(|| q.get("propagationPolicy").cloned());
-    let orphan = v
-        .get("orphanDependents")
-        .and_then(Value::as_bool)
-        .or_else(|| q.get("orphanDependents").map(|x| x == "true"));
-    let policy = match (policy_text, orphan) {
-        (Some(p), _) => Propagation::parse(&p)?,
-        (None, Some(true)) => Propagation::Orphan,
-        _ => Propagation::Background,
-    };
-    Ok(DeleteOptions {
-        policy,
-        uid: v
-            .pointer("/preconditions/uid")
-            .and_then(Value::as_str)
-            .map(str::to_string),
-        rv: v
-            .pointer("/preconditions/resourceVersion")
-            .and_then(Value::as_str)
-            .map(str::to_string),
-    })
-}
-
-fn success_status(t: &Target, name: &str, uid: &str) -> Bytes {
-    let body = json!({
-        "kind": "Status",
-        "apiVersion": "v1",
-        "metadata": {},
-        "status": "Success",
-        "details": {"name": name, "group": t.ty.group, "kind": t.ty.plural, "uid": uid},
-    });
-    Bytes::from(serde_json::to_vec(&body).unwrap_or_default())
-}
-
-pub(crate) fn delete(inner: &Inner, t: &Target, body: &[u8], q: &Query) -> Reply {
-    let opts = delete_options(body, q)?;
-    let name = t.name().to_string();
-    let mut st = inner.lock();
-    let r = t.obj_ref(&name);
-    let live = st.get_value(&r).ok_or_else(|| t.not_found(&name))?;
-    let live_uid = meta_str(&live, "uid").unwrap_or("").to_string();
-    if let Some(uid) = &opts.uid
-        && *uid != live_uid
-    {
-        return Err(ApiError::conflict(
-            &t.ty.group,
-            &t.ty.plural,
-            &name,
-            &format!(
-                "Precondition failed: UID in precondition: {uid}, UID in object meta: {live_uid}"
-            ),
-        ));
-    }
-    let live_rv = meta_str(&live, "resourceVersion").unwrap_or("").to_string();
-    if let Some(rv) = &opts.rv
-        && *rv != live_rv
-    {
-        return Err(ApiError::conflict(
-            &t.ty.group,
-            &t.ty.plural,
-            &name,
-            &format!(
-                "Precondition failed: ResourceVersion in precondition: {rv}, ResourceVersion in object meta: {live_rv}"
-            ),
-        ));
-    }
-    if dry_run(q) {
-        return Ok((
-            200,
-            Bytes::from(serde_json::to_vec(&live).unwrap_or_default()),
-        ));
-    }
-    let mut work = Queue::new();
-    let reply = match gc::delete_object(&mut st, &mut work, &r, opts.policy) {
-        None => Err(t.not_found(&name)),
-        Some(Deleted::Gone(_)) => Ok((200, success_status(t, &name, &live_uid))),
-        Some(Deleted::Pending(json)) => Ok((200, json)),
-    };
-    finish(&mut st, work, reply)
-}
-
-pub(crate) fn delete_collection(inner: &Inner, t: &Target, body: &[u8], q: &Query) -> Reply {
-    let opts = delete_options(body, q)?;
-    let filter = filter_for(t, q)?;
-    let mut st = inner.lock();
-    let keys: Vec<(String, String)> = st.buckets[t.bucket]
-        .objects
-        .iter()
-        .filter(|((ns, _), _)| t.ns.as_ref().is_none_or(|n| n == ns))
-        .filter(|(_, s)| filter.matches_bytes(&s.json))
-        .map(|(k, _)| k.clone())
-        .collect();
-    let mut work = Queue::new();
-    let mut items: Vec<u8> = Vec::new();
-    for (ns, name) in keys {
-        let r = ObjRef {
-            bucket: t.bucket,
-            ns,
-            name,
-        };
-        let json = match gc::delete_object(&mut st, &mut work, &r, opts.policy) {
-            Some(Deleted::Gone(v)) => Bytes::from(serde_json::to_vec(&v).unwrap_or_default()),
-            Some(Deleted::Pending(json)) => json,
-            None => continue,
-        };
-        if !items.is_empty() {
-            items.push(b',');
-        }
-        items.extend_from_slice(&json);
-        gc::drain(&mut st, &mut work);
-    }
-    let mut body = format!(
-        "{{\"kind\":\"{}List\",\"apiVersion\":\"{}\",\"metadata\":{{\"resourceVersion\":\"{}\"}},\"items\":[",
-        t.ty.kind,
-        t.ty.api_version(),
-        st.rv
-    )
-    .into_bytes();
-    body.extend_from_slice(&items);
-    body.extend_from_slice(b"]}");
-    Ok((200, Bytes::from(body)))
 }
 
 /// Creates or replaces an object given as JSON (fixtures, CRD registration, default namespaces).

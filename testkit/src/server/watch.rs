@@ -14,7 +14,8 @@ use serde_json::json;
 use tokio::sync::mpsc;
 use tokio::time::{Instant, Interval, MissedTickBehavior};
 
-use super::objects::{Target, filter_for};
+use super::list::filter_for;
+use super::objects::Target;
 use super::{Inner, ResponseBody};
 use crate::errors::ApiError;
 use crate::store::{WatchItem, Watcher, watch_line};

@@ -330,6 +330,15 @@ fn apply_needs_a_field_manager_and_a_matching_type() {
         "{err:?}"
     );
 
+    let mut with_managed = deployment(1, "x");
+    with_managed["metadata"]["managedFields"] = json!([{"manager": "me", "operation": "Apply"}]);
+    let err =
+        ssa(&resource, None, "mgr", false, &with_managed).expect_err("managedFields in an apply");
+    assert!(
+        matches!(err, PatchError::Malformed(ref m) if m.contains("managedFields")),
+        "{err:?}"
+    );
+
     let err = apply(
         PatchType::Apply,
         None,
@@ -369,5 +378,62 @@ fn a_port_without_protocol_is_the_same_item_as_its_tcp_form() {
             .get("k:{\"containerPort\":80,\"protocol\":\"TCP\"}")
             .is_some(),
         "{fields}"
+    );
+}
+
+#[test]
+fn fields_still_as_kubectl_last_applied_them_are_taken_over_without_force() {
+    let resource = test_types::config_map();
+    let last = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "data": {"k": "v"}});
+    let mut live = json!({"apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": "c", "annotations": {"kubectl.kubernetes.io/last-applied-configuration": last.to_string()}},
+        "data": {"k": "v"}});
+    track_update(
+        None,
+        &mut live,
+        &ctx(&resource, "kubectl-client-side-apply", false),
+    );
+    let config = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "data": {"k": "w"}});
+    let out = ssa(&resource, Some(&live), "kubectl", false, &config).expect("taken over");
+    assert_eq!(out["data"]["k"], "w");
+    let annotation =
+        out["metadata"]["annotations"]["kubectl.kubernetes.io/last-applied-configuration"]
+            .as_str()
+            .expect("annotation kept");
+    let recorded: Value = serde_json::from_str(annotation).expect("JSON");
+    assert_eq!(
+        recorded["data"]["k"], "w",
+        "annotation follows the server-side apply"
+    );
+
+    // Once someone else changed the value, the takeover is a conflict again.
+    let mut drifted = live.clone();
+    drifted["data"]["k"] = json!("changed-by-hand");
+    let err = ssa(&resource, Some(&drifted), "kubectl", false, &config).expect_err("conflict");
+    assert!(matches!(err, PatchError::Conflicts(_)), "{err:?}");
+}
+
+#[test]
+fn configurations_that_do_not_fit_the_schema_are_refused() {
+    let resource = test_types::deployment();
+    let mut typo = deployment(1, "nginx:1");
+    typo["spec"]["replica"] = json!(3);
+    let err = ssa(&resource, None, "mgr", false, &typo).expect_err("undeclared field");
+    assert_eq!(
+        err,
+        PatchError::Malformed(
+            "failed to create typed patch object (default/web; apps/v1, Kind=Deployment): .spec.replica: field not declared in schema".into()
+        )
+    );
+
+    let widget = test_types::widget(test_types::widget_schema());
+    let keyless = json!({"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"},
+        "spec": {"size": 1, "ports": [{"name": "a"}, {"port": 80}]}});
+    let err = ssa(&widget, None, "mgr", false, &keyless).expect_err("item without its key");
+    assert!(
+        matches!(&err, PatchError::Malformed(m) if m.ends_with(
+            ".spec.ports: element 1: associative list with keys has an element that omits key field \"name\" (and doesn't have default value)"
+        )),
+        "{err:?}"
     );
 }

@@ -1,0 +1,161 @@
+//! `delete` (preconditions, propagation policy) and `deletecollection`.
+
+use bytes::Bytes;
+use serde_json::{Value, json};
+
+use super::Inner;
+use super::gc::{self, Deleted, Propagation, Queue};
+use super::list::filter_for;
+use super::objects::{Query, Reply, Target, dry_run, finish};
+use crate::errors::ApiError;
+use crate::meta::meta_str;
+use crate::store::ObjRef;
+
+/// DeleteOptions from the body and the query.
+struct DeleteOptions {
+    policy: Propagation,
+    uid: Option<String>,
+    rv: Option<String>,
+}
+
+fn delete_options(body: &[u8], q: &Query) -> Result<DeleteOptions, ApiError> {
+    let v: Value = if body.iter().all(u8::is_ascii_whitespace) {
+        json!({})
+    } else {
+        serde_json::from_slice(body)
+            .map_err(|e| ApiError::bad_request(format!("invalid DeleteOptions: {e}")))?
+    };
+    let policy_text = v
+        .get("propagationPolicy")
+        .and_then(Value::as_str)
+        .map(str::to_string)
+        .or_else(|| q.get("propagationPolicy").cloned());
+    let orphan = v
+        .get("orphanDependents")
+        .and_then(Value::as_bool)
+        .or_else(|| q.get("orphanDependents").map(|x| x == "true"));
+    let policy = match (policy_text, orphan) {
+        (Some(p), _) => Propagation::parse(&p)?,
+        (None, Some(true)) => Propagation::Orphan,
+        _ => Propagation::Background,
+    };
+    Ok(DeleteOptions {
+        policy,
+        uid: v
+            .pointer("/preconditions/uid")
+            .and_then(Value::as_str)
+            .map(str::to_string),
+        rv: v
+            .pointer("/preconditions/resourceVersion")
+            .and_then(Value::as_str)
+            .map(str::to_string),
+    })
+}
+
+fn success_status(t: &Target, name: &str, uid: &str) -> Bytes {
+    let body = json!({
+        "kind": "Status",
+        "apiVersion": "v1",
+        "metadata": {},
+        "status": "Success",
+        "details": {"name": name, "group": t.ty.group, "kind": t.ty.plural, "uid": uid},
+    });
+    Bytes::from(serde_json::to_vec(&body).unwrap_or_default())
+}
+
+pub(crate) fn delete(inner: &Inner, t: &Target, body: &[u8], q: &Query) -> Reply {
+    let opts = delete_options(body, q)?;
+    let name = t.name().to_string();
+    let mut st = inner.lock();
+    let r = t.obj_ref(&name);
+    let live = st.get_value(&r).ok_or_else(|| t.not_found(&name))?;
+    if t.ty.kind == "Namespace"
+        && t.ty.group.is_empty()
+        && matches!(name.as_str(), "default" | "kube-system" | "kube-public")
+    {
+        return Err(ApiError::forbidden(format!(
+            "namespaces \"{name}\" is forbidden: this namespace may not be deleted"
+        )));
+    }
+    let live_uid = meta_str(&live, "uid").unwrap_or("").to_string();
+    if let Some(uid) = &opts.uid
+        && *uid != live_uid
+    {
+        return Err(ApiError::conflict(
+            &t.ty.group,
+            &t.ty.plural,
+            &name,
+            &format!(
+                "Precondition failed: UID in precondition: {uid}, UID in object meta: {live_uid}"
+            ),
+        ));
+    }
+    let live_rv = meta_str(&live, "resourceVersion").unwrap_or("").to_string();
+    if let Some(rv) = &opts.rv
+        && *rv != live_rv
+    {
+        return Err(ApiError::conflict(
+            &t.ty.group,
+            &t.ty.plural,
+            &name,
+            &format!(
+                "Precondition failed: ResourceVersion in precondition: {rv}, ResourceVersion in object meta: {live_rv}"
+            ),
+        ));
+    }
+    if dry_run(q) {
+        return Ok((
+            200,
+            Bytes::from(serde_json::to_vec(&live).unwrap_or_default()),
+        ));
+    }
+    let mut work = Queue::new();
+    let reply = match gc::delete_object(&mut st, &mut work, &r, opts.policy) {
+        None => Err(t.not_found(&name)),
+        Some(Deleted::Gone(_)) => Ok((200, success_status(t, &name, &live_uid))),
+        Some(Deleted::Pending(json)) => Ok((200, json)),
+    };
+    finish(&mut st, work, reply)
+}
+
+pub(crate) fn delete_collection(inner: &Inner, t: &Target, body: &[u8], q: &Query) -> Reply {
+    let opts = delete_options(body, q)?;
+    let filter = filter_for(t, q)?;
+    let mut st = inner.lock();
+    let keys: Vec<(String, String)> = st.buckets[t.bucket]
+        .objects
+        .iter()
+        .filter(|((ns, _), _)| t.ns.as_ref().is_none_or(|n| n == ns))
+        .filter(|(_, s)| filter.matches_bytes(&s.json))
+        .map(|(k, _)| k.clone())
+        .collect();
+    let mut work = Queue::new();
+    let mut items: Vec<u8> = Vec::new();
+    for (ns, name) in keys {
+        let r = ObjRef {
+            bucket: t.bucket,
+            ns,
+            name,
+        };
+        let json = match gc::delete_object(&mut st, &mut work, &r, opts.policy) {
+            Some(Deleted::Gone(v)) => Bytes::from(serde_json::to_vec(&v).unwrap_or_default()),
+            Some(Deleted::Pending(json)) => json,
+            None => continue,
+        };
+        if !items.is_empty() {
+            items.push(b',');
+        }
+        items.extend_from_slice(&json);
+        gc::drain(&mut st, &mut work);
+    }
+    let mut body = format!(
+        "{{\"kind\":\"{}List\",\"apiVersion\":\"{}\",\"metadata\":{{\"resourceVersion\":\"{}\"}},\"items\":[",
+        t.ty.kind,
+        t.ty.api_version(),
+        st.rv
+    )
+    .into_bytes();
+    body.extend_from_slice(&items);
+    body.extend_from_slice(b"]}");
+    Ok((200, Bytes::from(body)))
+}
