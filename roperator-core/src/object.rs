@@ -25,7 +25,13 @@ pub(crate) struct Object {
 
 impl Object {
     /// Pulls the metadata out of `json`. Fails only when the object has no name.
-    pub fn from_json(json: Value) -> Result<Self, String> {
+    ///
+    /// `metadata.managedFields` is dropped: the engine never reads it, and on a real API server
+    /// it is often the largest part of an object.
+    pub fn from_json(mut json: Value) -> Result<Self, String> {
+        if let Some(Value::Object(meta)) = json.get_mut("metadata") {
+            meta.remove("managedFields");
+        }
         let text = |ptr: &str| {
             json.pointer(ptr)
                 .and_then(Value::as_str)

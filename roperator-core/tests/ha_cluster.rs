@@ -356,6 +356,28 @@ async fn metrics_report_term_leader_and_refusals() {
     let mut text = String::new();
     prometheus_client::encoding::text::encode(&mut text, &registry).unwrap();
     assert!(text.contains("roperator_raft_is_leader 1"), "{text}");
+    let since_ack = |gate: &roperator_core::ha::RaftGate| {
+        let mut registry = prometheus_client::registry::Registry::default();
+        gate.register_metrics(&mut registry);
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &registry).unwrap();
+        text.lines()
+            .find_map(|l| l.strip_prefix("roperator_raft_seconds_since_quorum_ack "))
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .expect("the gauge is exported")
+    };
+    let fresh = since_ack(cluster.gate(leader));
+    assert!((0.0..0.5).contains(&fresh), "leader acked {fresh}s ago");
+    assert_eq!(since_ack(cluster.gate(follower)), -1.0);
+    // Cut off, the leader's last quorum acknowledgement ages (until it stops leading).
+    cluster.faults.isolate(leader, [0, 1, 2]);
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let stale = since_ack(cluster.gate(leader));
+    assert!(
+        stale > fresh && stale >= 0.5,
+        "acked {stale}s ago after the cut"
+    );
+    cluster.faults.heal();
     cluster.shutdown().await;
 }
 
@@ -381,5 +403,45 @@ async fn a_restarted_leader_catches_up_with_the_new_leaders_log() {
         .await;
     let m = cluster.gate(old).raft().metrics().borrow().clone();
     assert!(caught_up.is_ok(), "restarted node stuck: {m:?}");
+    cluster.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_without_a_client_certificate_is_refused() {
+    use rustls_pki_types::CertificateDer;
+    use rustls_pki_types::pem::PemObject;
+
+    let cluster = Cluster::start(3, true).await;
+    let leader = cluster.wait_for_leader(None, ELECTION).await;
+    let ca = match &cluster.security {
+        ha_support::Security::Tls(p) => p[0].ca.clone(),
+        ha_support::Security::Plaintext => unreachable!(),
+    };
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_file_iter(&ca).unwrap() {
+        roots.add(cert.unwrap()).unwrap();
+    }
+    // Trusts the cluster CA, so it would accept the server; but presents no certificate itself.
+    let anonymous = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let network = ha::transport::Network::new(
+        1,
+        "roperator",
+        Some(std::sync::Arc::new(anonymous)),
+        ha::NetworkFaults::default(),
+        None,
+    );
+    let addr = cluster.peers()[&leader].clone();
+    let err = network
+        .client(leader, &addr)
+        .status(Duration::from_secs(2))
+        .await
+        .expect_err("the server requires a client certificate");
+    assert_eq!(err.target, leader, "{err}");
     cluster.shutdown().await;
 }

@@ -38,11 +38,37 @@ pub(crate) struct ChildKey {
     pub key: ObjectKey,
 }
 
+/// An object as the cache keeps it: what the cache itself looks at, and the JSON as compact
+/// text. A sync parses what it needs; keeping `serde_json::Value` trees for every watched object
+/// would cost several times the memory.
+pub(crate) struct Stored {
+    uid: String,
+    resource_version: String,
+    parent_uid: Option<String>,
+    raw: Arc<str>,
+}
+
+impl Stored {
+    fn new(obj: &Object) -> Self {
+        Self {
+            uid: obj.uid.clone(),
+            resource_version: obj.resource_version.clone(),
+            parent_uid: obj.parent_uid.clone(),
+            raw: Arc::from(serde_json::to_string(&obj.json).unwrap_or_default()),
+        }
+    }
+}
+
+fn parse(raw: &str) -> Option<Arc<Object>> {
+    let json = serde_json::from_str(raw).ok()?;
+    Object::from_json(json).ok().map(Arc::new)
+}
+
 #[derive(Default)]
 struct State {
-    parents: HashMap<ObjectKey, Arc<Object>>,
+    parents: HashMap<ObjectKey, Stored>,
     parent_uids: HashMap<String, ObjectKey>,
-    children: HashMap<ChildKey, Arc<Object>>,
+    children: HashMap<ChildKey, Stored>,
     by_parent: HashMap<String, BTreeSet<ChildKey>>,
 }
 
@@ -61,7 +87,7 @@ pub(crate) struct Cache {
 
 /// The same version of the same object: typically the watch echoing a write whose result the
 /// writer already put in the cache. Nothing changed, so nothing needs a sync.
-fn is_same(new: &Object, old: &Object) -> bool {
+fn is_same(new: &Object, old: &Stored) -> bool {
     new.uid == old.uid
         && !new.resource_version.is_empty()
         && new.resource_version == old.resource_version
@@ -70,7 +96,7 @@ fn is_same(new: &Object, old: &Object) -> bool {
 /// Resource versions are opaque by contract but integers in every API server in practice; when
 /// both are, an older one never overwrites a newer one (a watch event can arrive after the
 /// response of a later write that the writer already put in the cache).
-fn is_older(new: &Object, old: &Object) -> bool {
+fn is_older(new: &Object, old: &Stored) -> bool {
     if new.uid != old.uid {
         return false;
     }
@@ -102,7 +128,7 @@ impl Cache {
             }
         }
         s.parent_uids.insert(obj.uid.clone(), key.clone());
-        s.parents.insert(key.clone(), Arc::new(obj));
+        s.parents.insert(key.clone(), Stored::new(&obj));
         Some(key)
     }
 
@@ -140,7 +166,7 @@ impl Cache {
             owners.extend(s.parent_uids.get(&parent).cloned());
             s.by_parent.entry(parent).or_default().insert(key.clone());
         }
-        s.children.insert(key, Arc::new(obj));
+        s.children.insert(key, Stored::new(&obj));
         owners
     }
 
@@ -187,18 +213,23 @@ impl Cache {
 
     /// The parent and its children, for a sync.
     pub fn snapshot(&self, key: &ObjectKey) -> Option<(Arc<Object>, Vec<Arc<Object>>)> {
-        let s = self.lock();
-        let parent = s.parents.get(key)?.clone();
-        let children = s
-            .by_parent
-            .get(&parent.uid)
-            .map(|set| {
-                set.iter()
-                    .filter_map(|k| s.children.get(k).cloned())
-                    .collect()
-            })
-            .unwrap_or_default();
-        Some((parent, children))
+        // Parsing happens after the lock is released; the texts are shared, not copied.
+        let (parent, children): (Arc<str>, Vec<Arc<str>>) = {
+            let s = self.lock();
+            let stored = s.parents.get(key)?;
+            let children = s
+                .by_parent
+                .get(&stored.uid)
+                .map(|set| {
+                    set.iter()
+                        .filter_map(|k| s.children.get(k).map(|c| Arc::clone(&c.raw)))
+                        .collect()
+                })
+                .unwrap_or_default();
+            (Arc::clone(&stored.raw), children)
+        };
+        let children = children.iter().filter_map(|raw| parse(raw)).collect();
+        Some((parse(&parent)?, children))
     }
 
     pub fn parent_keys(&self) -> Vec<ObjectKey> {

@@ -82,6 +82,9 @@ struct Inner {
     confirming: tokio::sync::Mutex<()>,
     fenced_term: AtomicU64,
     last_leader: Mutex<Option<NodeId>>,
+    /// Start of the last successful quorum round while leading; unlike the tenure's
+    /// `confirmed_at` it survives a lapsed lease, so the metric keeps ageing.
+    last_quorum_ack: Mutex<Option<Instant>>,
     stopping: CancellationToken,
     metrics: HaMetrics,
     server: Mutex<Option<RaftServer>>,
@@ -158,10 +161,6 @@ impl Inner {
         self.metrics
             .leader_id
             .set(m.current_leader.map_or(-1, |l| l as i64));
-        self.metrics.seconds_since_quorum_ack.set(
-            m.millis_since_quorum_ack
-                .map_or(-1.0, |ms| ms as f64 / 1000.0),
-        );
         {
             let mut last = lock(&self.last_leader);
             if m.current_leader.is_some() && *last != m.current_leader {
@@ -225,6 +224,10 @@ impl Inner {
                     }
                     t.confirmed_at = Some(t.confirmed_at.map_or(started, |c| c.max(started)));
                 }
+                *lock(&self.last_quorum_ack) = Some(started);
+                self.metrics
+                    .seconds_since_quorum_ack
+                    .set(started.elapsed().as_secs_f64());
                 self.publish();
                 self.current_permit(Duration::ZERO)
                     .ok_or_else(|| NotLeader::Unconfirmed("the lease ran out".to_string()))
@@ -256,6 +259,17 @@ impl Inner {
                 let t = lock(&self.tenure);
                 (t.leading, t.confirmed_at)
             };
+            // From our own quorum rounds rather than openraft's metric, which is only refreshed
+            // when openraft publishes, and so goes stale exactly when a leader is cut off.
+            let last_ack = if leading {
+                *lock(&self.last_quorum_ack)
+            } else {
+                *lock(&self.last_quorum_ack) = None;
+                None
+            };
+            self.metrics
+                .seconds_since_quorum_ack
+                .set(last_ack.map_or(-1.0, |at| at.elapsed().as_secs_f64()));
             if !leading {
                 continue;
             }
@@ -309,6 +323,7 @@ impl RaftGate {
             confirming: tokio::sync::Mutex::new(()),
             fenced_term: AtomicU64::new(0),
             last_leader: Mutex::new(None),
+            last_quorum_ack: Mutex::new(None),
             stopping: CancellationToken::new(),
             metrics: HaMetrics::default(),
             server: Mutex::new(server),
@@ -396,6 +411,10 @@ impl RaftGate {
     /// Stops this replica's Raft node and server at once, revoking its permits first. This is
     /// also what a crash looks like to the peers.
     pub async fn shutdown(&self) {
+        if self.inner.stopping.is_cancelled() {
+            // Already stopped (for instance killed, then stepped down by the engine).
+            return;
+        }
         self.inner.stopping.cancel();
         self.inner.revoke("shutting down");
         let server = lock(&self.inner.server).take();

@@ -34,7 +34,13 @@ pub use config::{
 pub use gate::{MembershipError, RaftGate};
 pub use incarnation::Incarnations;
 pub use metrics::HaMetrics;
-pub use node::{StartError, StartOptions, start, start_with};
+pub use node::{StartError, StartOptions, gate_from_env, gate_from_lookup, start, start_with};
 pub use store::{DataDir, DataDirError, DirState, LogStore, StateMachineStore};
 pub use transport::NetworkFaults;
 pub use types::{Command, Entry, NodeId, RaftNode, TypeConfig};
+
+/// The guide's high-availability chapter: its Rust sample is compiled as a doctest, so the guide
+/// cannot drift from this module.
+#[cfg(doctest)]
+#[doc = include_str!("../../../guide/src/high-availability.md")]
+pub struct HighAvailabilityGuide;

@@ -13,6 +13,7 @@ use super::incarnation::Incarnations;
 use super::store::{DataDir, DataDirError, DirState, LogStore, StateMachineStore};
 use super::transport::{Network, NetworkFaults, PeerStatus, RaftServer, TlsError, TlsMaterial};
 use super::types::RaftNode;
+use crate::leader::{AlwaysLeader, LeaderGate};
 
 /// Why a replica could not join its group.
 #[derive(Debug, thiserror::Error)]
@@ -192,6 +193,33 @@ pub async fn start_with(config: RaftConfig, options: StartOptions) -> Result<Raf
     ))
 }
 
+/// The leadership gate this process should use, chosen from the environment:
+///
+/// - with `ROPERATOR_RAFT_REPLICAS` or `ROPERATOR_RAFT_PEERS` set, a [`RaftGate`] started from
+///   [`RaftConfig::from_env`] (a `REPLICAS` of 1 gives a durable one-node group);
+/// - with neither (a single replica run locally, the embedded mode), the always-leader gate, so
+///   nothing needs configuring and no data directory is needed.
+///
+/// ```no_run
+/// # async fn run() -> Result<(), roperator_core::ha::StartError> {
+/// let gate = roperator_core::ha::gate_from_env().await?;
+/// // operator.with_leader_gate(gate)
+/// # Ok(()) }
+/// ```
+pub async fn gate_from_env() -> Result<Arc<dyn LeaderGate>, StartError> {
+    gate_from_lookup(|name| std::env::var(name).ok()).await
+}
+
+/// [`gate_from_env`] over any variable source.
+pub async fn gate_from_lookup(
+    get: impl Fn(&str) -> Option<String>,
+) -> Result<Arc<dyn LeaderGate>, StartError> {
+    if get("ROPERATOR_RAFT_REPLICAS").is_none() && get("ROPERATOR_RAFT_PEERS").is_none() {
+        return Ok(Arc::new(AlwaysLeader::new()));
+    }
+    Ok(Arc::new(start(RaftConfig::from_lookup(get)?).await?))
+}
+
 /// Asks every other member for its status until one answers or `window` has passed.
 async fn probe_peers(config: &RaftConfig, network: &Network, window: Duration) -> Vec<PeerStatus> {
     let deadline = Instant::now() + window;
@@ -208,5 +236,44 @@ async fn probe_peers(config: &RaftConfig, network: &Network, window: Duration) -
             return statuses;
         }
         tokio::time::sleep(per_try.min(deadline.saturating_duration_since(Instant::now()))).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn without_membership_variables_the_gate_always_leads() {
+        let gate = gate_from_lookup(|_| None).await.unwrap();
+        assert!(gate.subscribe().borrow().is_leader);
+        assert_eq!(gate.acquire().await.unwrap().term(), 0);
+    }
+
+    #[tokio::test]
+    async fn one_replica_from_the_environment_is_a_durable_one_node_group() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().display().to_string();
+        let get = |name: &str| match name {
+            "ROPERATOR_RAFT_REPLICAS" => Some("1".to_string()),
+            "POD_NAME" => Some("op-0".to_string()),
+            "ROPERATOR_RAFT_SERVICE" => Some("op".to_string()),
+            "POD_NAMESPACE" => Some("ns".to_string()),
+            "ROPERATOR_RAFT_DATA_DIR" => Some(path.clone()),
+            _ => None,
+        };
+        let gate = gate_from_lookup(get).await.unwrap();
+        let mut state = gate.subscribe();
+        tokio::time::timeout(
+            std::time::Duration::from_secs(10),
+            state.wait_for(|s| s.is_leader),
+        )
+        .await
+        .expect("elects itself")
+        .unwrap();
+        assert!(gate.acquire().await.unwrap().term() >= 1);
+        assert_eq!(gate.replica_name().as_deref(), Some("op-0"));
+        gate.step_down().await;
+        assert!(dir.path().join("identity.json").exists());
     }
 }

@@ -115,10 +115,25 @@ async fn an_async_handler_sees_the_children_it_made() {
     create_echo(&server, "a", json!({"message": "async"})).await;
     op.converge(LONG).await.unwrap();
     assert_eq!(managed_children(&server).len(), 3);
+    echoes(&server)
+        .patch(
+            "a",
+            &Default::default(),
+            &kube::api::Patch::Merge(&json!({"spec": {"message": "again"}})),
+        )
+        .await
+        .unwrap();
+    op.converge(LONG).await.unwrap();
     assert_eq!(
         seen.load(Ordering::SeqCst),
         2,
-        "later syncs see both ConfigMaps"
+        "a later sync sees both ConfigMaps"
+    );
+    assert_eq!(
+        server
+            .object("v1", "ConfigMap", Some(NS), "a-config")
+            .unwrap()["data"]["message"],
+        "again"
     );
     op.stop().await.unwrap();
 }

@@ -59,6 +59,10 @@ pub enum Security {
 pub type History = std::sync::Arc<std::sync::Mutex<Vec<(u64, u64)>>>;
 
 pub struct Cluster {
+    /// Nodes `0..initial` form the group at bootstrap; later ones join through `add_member`.
+    pub initial: u64,
+    /// Listeners of replicas not started yet, kept bound so the ports stay ours.
+    pub reserved: std::sync::Mutex<BTreeMap<u64, TcpListener>>,
     pub history: History,
     pub gates: Vec<Option<RaftGate>>,
     pub addrs: Vec<SocketAddr>,
@@ -81,6 +85,13 @@ pub fn init_tracing() {
 impl Cluster {
     /// Starts `n` replicas on loopback ports.
     pub async fn start(n: u64, tls: bool) -> Self {
+        Self::start_members(n, n, tls).await
+    }
+
+    /// Reserves addresses for `total` replicas and starts the first `initial` of them as the
+    /// bootstrapped group.
+    pub async fn start_members(total: u64, initial: u64, tls: bool) -> Self {
+        let n = total;
         init_tracing();
         let data = tempfile::tempdir().unwrap();
         let mut listeners = Vec::new();
@@ -99,6 +110,8 @@ impl Cluster {
             Security::Plaintext
         };
         let mut cluster = Self {
+            initial,
+            reserved: Default::default(),
             history: History::default(),
             gates: (0..n).map(|_| None).collect(),
             addrs,
@@ -108,11 +121,15 @@ impl Cluster {
             timing: timing_from_env(),
         };
         for (i, listener) in listeners.into_iter().enumerate() {
-            let gate = cluster
-                .start_with_listener(i as u64, listener)
-                .await
-                .unwrap();
-            cluster.gates[i] = Some(gate);
+            if (i as u64) < initial {
+                let gate = cluster
+                    .start_with_listener(i as u64, listener)
+                    .await
+                    .unwrap();
+                cluster.gates[i] = Some(gate);
+            } else {
+                cluster.reserved.lock().unwrap().insert(i as u64, listener);
+            }
         }
         cluster
     }
@@ -130,7 +147,16 @@ impl Cluster {
     }
 
     pub fn config(&self, i: u64) -> RaftConfig {
-        let config = RaftConfig::with_peers(i, self.peers(), self.data_dir(i))
+        // The bootstrapped members only know each other; a node added later knows everyone.
+        let peers = if i < self.initial {
+            self.peers()
+                .into_iter()
+                .filter(|(id, _)| *id < self.initial)
+                .collect()
+        } else {
+            self.peers()
+        };
+        let config = RaftConfig::with_peers(i, peers, self.data_dir(i))
             .unwrap()
             .listen_on(self.addrs[i as usize])
             .timing(self.timing);
@@ -183,7 +209,11 @@ impl Cluster {
 
     /// Restarts node `i` on its old address and data directory.
     pub async fn restart(&mut self, i: u64) -> Result<(), ha::StartError> {
-        let listener = bind_again(self.addrs[i as usize]).await;
+        let reserved = self.reserved.lock().unwrap().remove(&i);
+        let listener = match reserved {
+            Some(l) => l,
+            None => bind_again(self.addrs[i as usize]).await,
+        };
         let gate = self.start_with_listener(i, listener).await?;
         self.gates[i as usize] = Some(gate);
         Ok(())
@@ -261,7 +291,8 @@ pub async fn bind_again(addr: SocketAddr) -> TcpListener {
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    panic!("cannot bind {addr} again");
+    let err = TcpListener::bind(addr).await.err();
+    panic!("cannot bind {addr} again: {err:?}");
 }
 
 /// Default timing, or the `ROPERATOR_RAFT_*_MS` variables of `RaftConfig::from_env` (for
