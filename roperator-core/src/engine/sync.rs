@@ -22,6 +22,10 @@ use crate::request::SyncRequest;
 /// changes on every call, like a timestamp): its syncs are then spaced by the error backoff.
 const HOT_LOOP_STREAK: u32 = 10;
 
+/// After deleting a child to recreate it, the next sync comes this soon (the deletion may still
+/// be in progress; then the sync waits and the child's deletion event brings the next one).
+const RECREATE_FOLLOW_UP: Duration = Duration::from_millis(50);
+
 /// How a sync ended.
 #[derive(Debug)]
 pub(crate) enum SyncOutcome {
@@ -286,6 +290,9 @@ async fn sync_once(
                 }
             }
             report_changes(engine, &parent, &changes);
+            // A recreated child is created on the next sync, once its deletion is seen; ask for
+            // that sync now rather than wait for an event.
+            let recreating = changes.iter().any(|c| c.verb == "recreating");
             if let Some(e) = failure {
                 return write_failed(e);
             }
@@ -295,7 +302,11 @@ async fn sync_once(
                 return write_failed(e);
             }
             SyncOutcome::Success {
-                resync_after: response.resync_after,
+                resync_after: if recreating {
+                    Some(RECREATE_FOLLOW_UP)
+                } else {
+                    response.resync_after
+                },
                 wrote: true,
             }
         }
