@@ -259,3 +259,39 @@ async fn a_follower_writes_nothing_and_a_new_leader_converges_and_stamps_its_ter
     );
     op.stop().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn losing_leadership_mid_batch_stops_the_remaining_writes() {
+    let server = server();
+    let gate = Arc::new(SwitchGate::new());
+    gate.set_leader(true, 3);
+    let op = TestOperator::start_with_gate(&server, config(), echo_handler, gate.clone());
+    op.wait_ready(LONG).await.unwrap();
+    // Slow creates keep the batch in flight while leadership goes.
+    server.faults().add(
+        roperator_core::testkit::FaultRule::new()
+            .verb("create")
+            .resource("configmaps")
+            .latency(std::time::Duration::from_millis(400)),
+    );
+    create_echo(&server, "lost", json!({"message": "hi"})).await;
+    tokio::time::sleep(std::time::Duration::from_millis(150)).await;
+    gate.set_leader(false, 3);
+    tokio::time::sleep(std::time::Duration::from_millis(1000)).await;
+    let writes = operator_writes(&server);
+    // At most the create already on the wire; nothing after it (no Secret, no status).
+    assert!(writes.len() <= 1, "{writes:#?}");
+    assert!(writes.iter().all(|w| w.resource == "configmaps"));
+
+    server.faults().clear();
+    gate.set_leader(true, 4);
+    op.wait_until(LONG, || managed_children(&server).len() == 3)
+        .await
+        .unwrap();
+    op.converge(LONG).await.unwrap();
+    let parent = server
+        .object("test.roperator.io/v1", "Echo", Some(NS), "lost")
+        .unwrap();
+    assert_eq!(parent["status"]["message"], "hi");
+    op.stop().await.unwrap();
+}
