@@ -154,10 +154,18 @@ async fn a_name_taken_by_an_unmanaged_object_is_an_error_not_an_overwrite() {
         .unwrap();
     assert_eq!(untouched["data"], json!({"owner": "someone else"}));
     assert!(untouched["metadata"].get("ownerReferences").is_none());
+    // No child was updated or deleted (the parent's status shows the error).
+    assert!(operator_writes(&server).iter().all(|w| {
+        w.subresource.as_deref() == Some("status") || (w.verb != "update" && w.verb != "delete")
+    }));
+    let parent = server
+        .object("test.roperator.io/v1", "Echo", Some(NS), "c")
+        .unwrap();
     assert!(
-        operator_writes(&server)
-            .iter()
-            .all(|w| w.verb != "update" && w.verb != "delete")
+        parent["status"]["syncError"]
+            .as_str()
+            .is_some_and(|e| e.contains("not managed by this operator")),
+        "{parent}"
     );
 
     // Once the other object is gone, the operator creates its own.
@@ -169,6 +177,14 @@ async fn a_name_taken_by_an_unmanaged_object_is_an_error_not_an_overwrite() {
     })
     .await
     .unwrap();
+    op.converge(LONG).await.unwrap();
+    let parent = server
+        .object("test.roperator.io/v1", "Echo", Some(NS), "c")
+        .unwrap();
+    assert_eq!(
+        parent["status"],
+        json!({"message": "hi", "observedGeneration": 1})
+    );
     op.stop().await.unwrap();
 }
 
