@@ -22,6 +22,10 @@ use crate::request::SyncRequest;
 /// changes on every call, like a timestamp): its syncs are then spaced by the error backoff.
 const HOT_LOOP_STREAK: u32 = 10;
 
+/// After deleting a child to recreate it, the next sync comes this soon (the deletion may still
+/// be in progress; then the sync waits and the child's deletion event brings the next one).
+const RECREATE_FOLLOW_UP: Duration = Duration::from_millis(50);
+
 /// How a sync ended.
 #[derive(Debug)]
 pub(crate) enum SyncOutcome {
@@ -59,12 +63,54 @@ pub(crate) async fn sync_task(engine: Arc<Engine>, key: ObjectKey, epoch: Cancel
         outcome = sync_once(&engine, &key, &epoch).instrument(span.clone()) => outcome,
         _ = epoch.cancelled() => SyncOutcome::NotLeader,
     };
+    if let SyncOutcome::Failed {
+        message,
+        warn: true,
+        ..
+    } = &outcome
+    {
+        tokio::select! {
+            _ = show_error(&engine, &key, message).instrument(span.clone()) => {}
+            _ = epoch.cancelled() => {}
+        }
+    }
     engine
         .metrics
         .sync_duration
         .observe(started.elapsed().as_secs_f64());
     let _entered = span.enter();
     finish(&engine, &key, outcome);
+}
+
+/// The field of the parent's status that shows why its last sync failed. The handler's status
+/// replaces the whole status on the next successful sync, which clears it.
+pub(crate) const SYNC_ERROR_FIELD: &str = "syncError";
+
+/// Puts a failed sync's message in the parent's status (only when it is not already there), so
+/// that `kubectl get -o yaml` shows it next to the Events. Children are not touched, and
+/// `observedGeneration` keeps naming the last generation synced successfully.
+async fn show_error(engine: &Engine, key: &ObjectKey, message: &str) {
+    let Some((parent, _)) = engine.cache.snapshot(key) else {
+        return;
+    };
+    let mut status = match parent.status() {
+        Some(Value::Object(map)) => map.clone(),
+        _ => Map::new(),
+    };
+    if status.get(SYNC_ERROR_FIELD).and_then(Value::as_str) == Some(message) {
+        return;
+    }
+    status.insert(SYNC_ERROR_FIELD.into(), Value::String(message.to_string()));
+    let Ok(permit) = engine.gate.acquire().await else {
+        return;
+    };
+    if let Err(e) = engine
+        .writer
+        .write_status(&permit, &parent, Value::Object(status))
+        .await
+    {
+        tracing::debug!(error = %e, "could not show the sync error in the parent's status");
+    }
 }
 
 /// Records the outcome and schedules the parent's next sync; releases the key.
@@ -286,6 +332,9 @@ async fn sync_once(
                 }
             }
             report_changes(engine, &parent, &changes);
+            // A recreated child is created on the next sync, once its deletion is seen; ask for
+            // that sync now rather than wait for an event.
+            let recreating = changes.iter().any(|c| c.verb == "recreating");
             if let Some(e) = failure {
                 return write_failed(e);
             }
@@ -295,7 +344,11 @@ async fn sync_once(
                 return write_failed(e);
             }
             SyncOutcome::Success {
-                resync_after: response.resync_after,
+                resync_after: if recreating {
+                    Some(RECREATE_FOLLOW_UP)
+                } else {
+                    response.resync_after
+                },
                 wrote: true,
             }
         }
@@ -385,7 +438,11 @@ fn desired_status(parent: &Object, handler_status: Option<Value>) -> Result<Opti
     let mut status: Map<String, Value> = match handler_status {
         Some(Value::Object(map)) => map,
         None | Some(Value::Null) => match parent.status() {
-            Some(Value::Object(map)) => map.clone(),
+            Some(Value::Object(map)) => {
+                let mut map = map.clone();
+                map.remove(SYNC_ERROR_FIELD);
+                map
+            }
             _ => Map::new(),
         },
         Some(other) => {

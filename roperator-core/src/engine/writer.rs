@@ -206,7 +206,12 @@ impl Writer {
                     .delete(&observed.name, &dp)
                     .await
                 {
-                    Ok(either) => match either.left() {
+                    // The API server answers with the object: still there (being deleted,
+                    // with a deletionTimestamp) or already gone.
+                    Ok(either) => match either
+                        .left()
+                        .filter(|o| o.metadata.deletion_timestamp.is_some())
+                    {
                         Some(still_there) => self.remember_child(&child_type, &still_there),
                         None => {
                             if let Some(i) = self.type_index(&child_type) {

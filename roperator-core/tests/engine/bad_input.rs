@@ -149,6 +149,21 @@ async fn every_kind_of_bad_input_leaves_children_untouched_and_shows_a_warning()
             )
         });
     }
+    // The parent's status shows the error (a timed-out handler has no answer to show).
+    for (mode, _, note) in cases.iter().filter(|c| c.0 != "hang") {
+        let parent = server
+            .object("test.roperator.io/v1", "Echo", Some(NS), mode)
+            .unwrap();
+        let shown = parent["status"]["syncError"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        assert!(shown.contains(note), "{mode}: {shown:?}");
+        assert_eq!(
+            parent["status"]["observedGeneration"], 1,
+            "{mode}: still the last good one"
+        );
+    }
     // The message changed in every spec, yet no child was written or deleted.
     assert_eq!(child_versions(&server), before);
     let child_writes: Vec<_> = operator_writes(&server)
@@ -174,5 +189,13 @@ async fn every_kind_of_bad_input_leaves_children_untouched_and_shows_a_warning()
     })
     .await
     .unwrap();
+    op.converge(LONG).await.unwrap();
+    let fixed = server
+        .object("test.roperator.io/v1", "Echo", Some(NS), "panic")
+        .unwrap();
+    assert_eq!(
+        fixed["status"],
+        json!({"message": "changed", "observedGeneration": 3})
+    );
     op.stop().await.unwrap();
 }

@@ -154,10 +154,18 @@ async fn a_name_taken_by_an_unmanaged_object_is_an_error_not_an_overwrite() {
         .unwrap();
     assert_eq!(untouched["data"], json!({"owner": "someone else"}));
     assert!(untouched["metadata"].get("ownerReferences").is_none());
+    // No child was updated or deleted (the parent's status shows the error).
+    assert!(operator_writes(&server).iter().all(|w| {
+        w.subresource.as_deref() == Some("status") || (w.verb != "update" && w.verb != "delete")
+    }));
+    let parent = server
+        .object("test.roperator.io/v1", "Echo", Some(NS), "c")
+        .unwrap();
     assert!(
-        operator_writes(&server)
-            .iter()
-            .all(|w| w.verb != "update" && w.verb != "delete")
+        parent["status"]["syncError"]
+            .as_str()
+            .is_some_and(|e| e.contains("not managed by this operator")),
+        "{parent}"
     );
 
     // Once the other object is gone, the operator creates its own.
@@ -169,6 +177,14 @@ async fn a_name_taken_by_an_unmanaged_object_is_an_error_not_an_overwrite() {
     })
     .await
     .unwrap();
+    op.converge(LONG).await.unwrap();
+    let parent = server
+        .object("test.roperator.io/v1", "Echo", Some(NS), "c")
+        .unwrap();
+    assert_eq!(
+        parent["status"],
+        json!({"message": "hi", "observedGeneration": 1})
+    );
     op.stop().await.unwrap();
 }
 
@@ -257,5 +273,41 @@ async fn a_follower_writes_nothing_and_a_new_leader_converges_and_stamps_its_ter
         "{:?}",
         writes[0].user_agent
     );
+    op.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn losing_leadership_mid_batch_stops_the_remaining_writes() {
+    let server = server();
+    let gate = Arc::new(SwitchGate::new());
+    gate.set_leader(true, 3);
+    let op = TestOperator::start_with_gate(&server, config(), echo_handler, gate.clone());
+    op.wait_ready(LONG).await.unwrap();
+    // Slow creates keep the batch in flight while leadership goes.
+    server.faults().add(
+        roperator_core::testkit::FaultRule::new()
+            .verb("create")
+            .resource("configmaps")
+            .latency(std::time::Duration::from_millis(400)),
+    );
+    create_echo(&server, "lost", json!({"message": "hi"})).await;
+    tokio::time::sleep(std::time::Duration::from_millis(150)).await;
+    gate.set_leader(false, 3);
+    tokio::time::sleep(std::time::Duration::from_millis(1000)).await;
+    let writes = operator_writes(&server);
+    // At most the create already on the wire; nothing after it (no Secret, no status).
+    assert!(writes.len() <= 1, "{writes:#?}");
+    assert!(writes.iter().all(|w| w.resource == "configmaps"));
+
+    server.faults().clear();
+    gate.set_leader(true, 4);
+    op.wait_until(LONG, || managed_children(&server).len() == 3)
+        .await
+        .unwrap();
+    op.converge(LONG).await.unwrap();
+    let parent = server
+        .object("test.roperator.io/v1", "Echo", Some(NS), "lost")
+        .unwrap();
+    assert_eq!(parent["status"]["message"], "hi");
     op.stop().await.unwrap();
 }
