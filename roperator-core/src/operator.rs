@@ -113,6 +113,11 @@ impl Operator {
 ///
 /// Blocking: it starts its own async runtime. Use [`Operator`] to run inside one.
 ///
+/// Replicas: when the `ROPERATOR_RAFT_REPLICAS` or `ROPERATOR_RAFT_PEERS` variables are set (as
+/// the StatefulSet in `deploy/` sets them) the replicas elect a leader with Raft and only it
+/// writes ([`ha::gate_from_env`](crate::ha::gate_from_env)); otherwise this process is the only
+/// writer.
+///
 /// ```no_run
 /// use roperator_core::prelude::*;
 ///
@@ -132,7 +137,11 @@ pub fn run_operator(config: OperatorConfig, handler: impl Handler) -> Result<(),
         let kube_config = kube::Config::infer().await.map_err(Error::KubeConfig)?;
         let client = kube::Client::try_from(kube_config).map_err(Error::Client)?;
         let signal = termination_signal().map_err(Error::Runtime)?;
+        let leader = crate::ha::gate_from_env()
+            .await
+            .map_err(Error::Leadership)?;
         Operator::new(client, config, handler)
+            .with_leader_gate(leader)
             .with_shutdown_signal(signal)
             .run()
             .await

@@ -2,12 +2,14 @@
 //! them.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
 use roperator_core::prelude::*;
+use roperator_core::{AlwaysLeader, LeaderGate};
 
 use crate::children::{self, InvalidSpec};
 use crate::{EchoServer, status};
@@ -171,7 +173,8 @@ impl<R: ExternalResources> AsyncHandler for EchoHandler<R> {
     // ANCHOR_END: finalize
 }
 
-/// Runs the echo-server operator with `client` until `shutdown` completes.
+/// Runs the echo-server operator with `client` until `shutdown` completes, as the only replica
+/// (it always holds the write permit).
 ///
 /// ```no_run
 /// # async fn example() -> Result<(), roperator_core::Error> {
@@ -185,7 +188,29 @@ pub async fn run(
     config: OperatorConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), roperator_core::Error> {
+    run_with_leader_gate(client, config, Arc::new(AlwaysLeader::new()), shutdown).await
+}
+
+/// [`run`] as one of several replicas: only while `leader` grants write permits does this
+/// replica write (the binary passes `roperator_core::ha::gate_from_env()`, a Raft gate when
+/// `ROPERATOR_RAFT_REPLICAS` or `ROPERATOR_RAFT_PEERS` is set).
+///
+/// ```no_run
+/// # async fn example() -> Result<(), Box<dyn std::error::Error>> {
+/// let client = kube::Client::try_default().await?;
+/// let gate = roperator_core::ha::gate_from_env().await?;
+/// let shutdown = async { let _ = tokio::signal::ctrl_c().await; };
+/// echo_server::run_with_leader_gate(client, echo_server::operator_config(), gate, shutdown).await?;
+/// # Ok(()) }
+/// ```
+pub async fn run_with_leader_gate(
+    client: kube::Client,
+    config: OperatorConfig,
+    leader: Arc<dyn LeaderGate>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), roperator_core::Error> {
     let operator = Operator::new_async(client, config, EchoHandler::new(NothingExternal))
+        .with_leader_gate(leader)
         .with_shutdown_signal(shutdown);
     let monitor = operator.monitor();
     let announce = tokio::spawn(async move {

@@ -22,7 +22,7 @@ pub mod status;
 
 pub use handler::{
     ECHO_TYPE, EchoError, EchoHandler, ExternalResources, FINALIZER, NothingExternal,
-    operator_config, run, sync,
+    operator_config, run, run_with_leader_gate, sync,
 };
 pub use resource::{EchoServer, EchoServerSpec, EchoServerStatus, Phase, crd, crd_yaml};
 

@@ -30,11 +30,8 @@ enum AppError {
         "the EchoServer CRD is not installed in the cluster ({0}); install it with:\n    cargo run -p echo-server -- crd | kubectl apply -f -\nor run with --embedded"
     )]
     CrdMissing(String),
-    #[error(
-        "{0} asks for {1} replicas under Raft, but this build of echo-server has no Raft leader election yet; \
-         replicas would all write at once. Run a single replica (unset {0}) until it has"
-    )]
-    NoRaft(&'static str, String),
+    #[error("cannot start the Raft leader election among replicas: {0}")]
+    Raft(#[from] roperator_core::ha::StartError),
 }
 
 fn main() -> ExitCode {
@@ -87,7 +84,6 @@ async fn run(args: RunArgs) -> Result<(), AppError> {
     }
     // Fail before starting anything (an embedded server, a cluster probe) on a bad flag.
     config.validate()?;
-    refuse_replicas_without_raft()?;
 
     if !args.embedded {
         match cluster_client().await {
@@ -95,7 +91,12 @@ async fn run(args: RunArgs) -> Result<(), AppError> {
                 tracing::info!(%url, "running against the Kubernetes cluster");
                 check_crd_installed(&client).await?;
                 let config = config.with_server_address(args.metrics_address(false));
-                return Ok(echo_server::run(client, config, shutdown).await?);
+                // A Raft gate when the replica variables are set (deploy/ sets them), else the
+                // always-leader gate of a single replica.
+                let leader = roperator_core::ha::gate_from_env().await?;
+                return Ok(
+                    echo_server::run_with_leader_gate(client, config, leader, shutdown).await?,
+                );
             }
             Err(NoCluster::InCluster(reason)) => return Err(AppError::InCluster(reason)),
             Err(NoCluster::Unreachable(reason)) => {
@@ -178,26 +179,4 @@ async fn check_crd_installed(client: &kube::Client) -> Result<(), AppError> {
             "{group_version} is not served: {e}"
         ))),
     }
-}
-
-/// Several replicas writing at once would fight over every child; until the Raft gate is wired
-/// into this binary, refuse a multi-replica configuration (as deploy/ sets it) instead.
-fn refuse_replicas_without_raft() -> Result<(), AppError> {
-    for name in ["ROPERATOR_RAFT_REPLICAS", "ROPERATOR_RAFT_PEERS"] {
-        if let Ok(value) = std::env::var(name) {
-            let replicas = if name == "ROPERATOR_RAFT_PEERS" {
-                value
-                    .split(',')
-                    .filter(|p| !p.trim().is_empty())
-                    .count()
-                    .to_string()
-            } else {
-                value.trim().to_string()
-            };
-            if replicas != "1" && replicas != "0" {
-                return Err(AppError::NoRaft(name, replicas));
-            }
-        }
-    }
-    Ok(())
 }

@@ -1,6 +1,7 @@
 //! The `echo-server` binary as users run it: the `crd` subcommand, and the choice between a
 //! cluster and the embedded mode. A testkit API server listening on loopback plays the cluster.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
@@ -190,21 +191,116 @@ async fn without_a_cluster_it_starts_embedded_and_cleans_up_on_sigterm() {
     assert!(!kubeconfig.exists(), "the kubeconfig is removed on exit");
 }
 
-#[tokio::test]
-async fn several_replicas_are_refused_while_the_binary_has_no_raft_gate() {
+/// Replicas of a write that the engine made, by the `(replica …)` part of its user agent.
+fn writing_replicas(server: &ApiServer, after: usize) -> BTreeSet<String> {
+    server
+        .requests()
+        .writes()
+        .into_iter()
+        .skip(after)
+        .filter(|r| r.user_agent.starts_with("echo-server/"))
+        .filter_map(|r| {
+            let (_, replica) = r.user_agent.split_once("(replica ")?;
+            Some(replica.trim_end_matches(')').to_string())
+        })
+        .collect()
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
+
+/// Three processes as deploy/ runs them (under Raft, here over loopback in plain text): one
+/// replica writes; when it is killed, another takes over and carries on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_replicas_elect_one_writer_and_fail_over() {
+    let server = ApiServer::new();
+    server.register_crd(&echo_server::crd()).expect("CRD");
+    server.simulate_workloads(true);
+    let listening = server.listen().await;
     let home = tempfile::tempdir().expect("a temporary directory");
-    let child = echo_server(home.path())
-        .env("ROPERATOR_RAFT_REPLICAS", "3")
-        .arg("--embedded")
-        .spawn()
-        .expect("echo-server starts");
-    let (status, output) = finish(child).await;
+    let kubeconfig = home.path().join("kubeconfig");
+    listening.write_kubeconfig(&kubeconfig).expect("kubeconfig");
+
+    let ports: Vec<u16> = (0..3).map(|_| free_port()).collect();
+    let peers = ports
+        .iter()
+        .enumerate()
+        .map(|(id, port)| format!("{id}=127.0.0.1:{port}"))
+        .collect::<Vec<_>>()
+        .join(",");
+    let mut replicas: BTreeMap<String, Child> = BTreeMap::new();
+    for (id, port) in ports.iter().enumerate() {
+        let child = echo_server(home.path())
+            .env("KUBECONFIG", &kubeconfig)
+            .env("ROPERATOR_RAFT_PEERS", &peers)
+            .env("ROPERATOR_RAFT_NODE_ID", id.to_string())
+            .env("ROPERATOR_RAFT_PORT", port.to_string())
+            .env("ROPERATOR_RAFT_INSECURE_PLAINTEXT", "true")
+            .env(
+                "ROPERATOR_RAFT_DATA_DIR",
+                home.path().join(format!("raft-{id}")),
+            )
+            .spawn()
+            .expect("echo-server starts");
+        replicas.insert(format!("node-{id}"), child);
+    }
+
+    let echoes: Api<EchoServer> = Api::namespaced(server.client(), "default");
+    let deployments: Api<Deployment> = Api::namespaced(server.client(), "default");
+    echoes
+        .create(
+            &PostParams::default(),
+            &EchoServer::new("hello", EchoServerSpec::new("one")),
+        )
+        .await
+        .expect("EchoServer created");
+    let args_say = |text: &'static str| {
+        let deployments = deployments.clone();
+        move || {
+            let deployments = deployments.clone();
+            async move {
+                let deployment = deployments.get_opt("hello").await.ok()??;
+                let pod = deployment.spec.template.spec?;
+                let args = pod.containers.first()?.args.clone()?;
+                args.contains(&format!("-text={text}")).then_some(())
+            }
+        }
+    };
+    eventually("the first leader's Deployment", args_say("one")).await;
+    let writers = writing_replicas(&server, 0);
+    assert_eq!(writers.len(), 1, "exactly one replica writes: {writers:?}");
+    let leader = writers.into_iter().next().expect("one writer");
+
+    let before_failover = server.requests().writes().len();
+    let killed = replicas.remove(&leader).expect("the leader is one of ours");
+    let pid = killed.id().expect("running").to_string();
+    let status = Command::new("kill").args(["-KILL", &pid]).status().await;
+    assert!(status.is_ok_and(|s| s.success()), "kill -KILL {pid}");
+
+    let mut echo = echoes.get("hello").await.expect("EchoServer");
+    echo.spec.message = "two".to_string();
+    echo.metadata.managed_fields = None;
+    echoes
+        .replace("hello", &PostParams::default(), &echo)
+        .await
+        .expect("message changed");
+    eventually("the new leader's update", args_say("two")).await;
+    let new_writers = writing_replicas(&server, before_failover);
+    assert_eq!(new_writers.len(), 1, "one new writer: {new_writers:?}");
     assert!(
-        !status.success(),
-        "three replicas without Raft must not run:\n{output}"
+        !new_writers.contains(&leader),
+        "the killed leader {leader} wrote after its death"
     );
-    assert!(
-        output.contains("ROPERATOR_RAFT_REPLICAS asks for 3 replicas"),
-        "{output}"
-    );
+
+    for (name, child) in replicas {
+        let (status, output) = terminate(child).await;
+        assert!(
+            status.success(),
+            "{name} exits cleanly on SIGTERM:\n{output}"
+        );
+    }
 }

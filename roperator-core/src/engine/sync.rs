@@ -343,12 +343,18 @@ async fn sync_once(
             {
                 return write_failed(e);
             }
+            // The handler computed its status from the children as they were before these
+            // writes, and the watch echo of our own writes queues nothing; one follow-up sync
+            // lets the status reflect what the writes produced (it writes nothing if it agrees).
+            let follow_up = if recreating {
+                Some(RECREATE_FOLLOW_UP)
+            } else if !changes.is_empty() {
+                Some(Duration::ZERO)
+            } else {
+                response.resync_after
+            };
             SyncOutcome::Success {
-                resync_after: if recreating {
-                    Some(RECREATE_FOLLOW_UP)
-                } else {
-                    response.resync_after
-                },
+                resync_after: follow_up,
                 wrote: true,
             }
         }
