@@ -5,6 +5,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::object::Object;
+use crate::plan::{Written, WrittenByUid};
 
 /// A parent's (or any object's) place: namespace and name.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -70,6 +71,9 @@ struct State {
     parent_uids: HashMap<String, ObjectKey>,
     children: HashMap<ChildKey, Stored>,
     by_parent: HashMap<String, BTreeSet<ChildKey>>,
+    /// What the server made of our last write, per child UID, for the children where it
+    /// differed from what we sent; dropped with the child.
+    written: HashMap<String, Arc<Written>>,
 }
 
 /// Which watcher an update comes from: the parent type (`None`) or a child type, and the
@@ -151,9 +155,13 @@ impl Cache {
         };
         let mut s = self.lock();
         let mut owners = Vec::new();
+        let mut replaced_uid = None;
         if let Some(old) = s.children.get(&key) {
             if is_older(&obj, old) || is_same(&obj, old) {
                 return owners;
+            }
+            if old.uid != obj.uid {
+                replaced_uid = Some(old.uid.clone());
             }
             if let Some(old_parent) = old.parent_uid.clone()
                 && obj.parent_uid.as_deref() != Some(old_parent.as_str())
@@ -165,6 +173,9 @@ impl Cache {
         if let Some(parent) = obj.parent_uid.clone() {
             owners.extend(s.parent_uids.get(&parent).cloned());
             s.by_parent.entry(parent).or_default().insert(key.clone());
+        }
+        if let Some(uid) = replaced_uid {
+            s.written.remove(&uid);
         }
         s.children.insert(key, Stored::new(&obj));
         owners
@@ -180,6 +191,7 @@ impl Cache {
         let Some(old) = s.children.remove(&key) else {
             return Vec::new();
         };
+        s.written.remove(&old.uid);
         match &old.parent_uid {
             Some(parent) => {
                 unindex(&mut s, parent, &key);
@@ -230,6 +242,36 @@ impl Cache {
         };
         let children = children.iter().filter_map(|raw| parse(raw)).collect();
         Some((parse(&parent)?, children))
+    }
+
+    /// Records what the server made of our write to the child `uid` (`None`: exactly what we
+    /// sent, nothing to remember).
+    pub fn set_written(&self, uid: &str, written: Option<Written>) {
+        let mut s = self.lock();
+        match written {
+            Some(w) => {
+                s.written.insert(uid.to_string(), Arc::new(w));
+            }
+            None => {
+                s.written.remove(uid);
+            }
+        }
+    }
+
+    /// The records of [`Cache::set_written`] for these children, for the planner.
+    pub fn written_for(&self, children: &[Arc<Object>]) -> WrittenByUid {
+        let s = self.lock();
+        if s.written.is_empty() {
+            return WrittenByUid::new();
+        }
+        children
+            .iter()
+            .filter_map(|c| {
+                s.written
+                    .get(&c.uid)
+                    .map(|w| (c.uid.clone(), Arc::clone(w)))
+            })
+            .collect()
     }
 
     pub fn parent_keys(&self) -> Vec<ObjectKey> {

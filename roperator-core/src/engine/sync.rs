@@ -288,7 +288,8 @@ async fn sync_once(
                 Ok(s) => s,
                 Err(message) => return failed("invalid", "InvalidSyncResponse", message),
             };
-            let actions = plan::plan(&ctx, &children, &desired);
+            let written = engine.cache.written_for(&children);
+            let actions = plan::plan(&ctx, &children, &desired, &written);
             let needs_finalizer = finalizer.is_some() && !has_our_finalizer;
             if actions.is_empty() && status.is_none() && !needs_finalizer {
                 return SyncOutcome::Success {

@@ -13,7 +13,7 @@ use crate::k8s_type::K8sType;
 use crate::leader::WritePermit;
 use crate::names::{LEADER_TERM_ANNOTATION, MANAGED_BY_LABEL};
 use crate::object::Object;
-use crate::plan::{Action, DeleteReason};
+use crate::plan::{Action, DeleteReason, Expected};
 
 /// Why a write did not happen.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -104,6 +104,18 @@ impl Writer {
         }
     }
 
+    /// Puts the server's answer to our create or update in the cache, with what the server
+    /// made of the content we sent (see `plan::written`).
+    fn remember_written(&self, t: &K8sType, obj: &DynamicObject, expected: &Expected) {
+        let (Some(i), Some(o)) = (self.type_index(t), to_object(obj)) else {
+            return;
+        };
+        let uid = o.uid.clone();
+        let written = expected.after_write(&o.json);
+        self.cache.upsert_child(i, o);
+        self.cache.set_written(&uid, written);
+    }
+
     /// Carries out one planned action.
     pub async fn apply(
         &self,
@@ -114,7 +126,9 @@ impl Writer {
         let verb = action.verb();
         let child_type = action.child_type();
         match action {
-            Action::Create { object, .. } => {
+            Action::Create {
+                object, expected, ..
+            } => {
                 let ns = object
                     .pointer("/metadata/namespace")
                     .and_then(Value::as_str)
@@ -142,7 +156,7 @@ impl Writer {
                     .await
                 {
                     Ok(created) => {
-                        self.remember_child(&child_type, &created);
+                        self.remember_written(&child_type, &created, &expected);
                         Ok(Change {
                             verb: "created",
                             description: describe(&child_type, ns.as_deref(), &name),
@@ -155,7 +169,10 @@ impl Writer {
                 }
             }
             Action::Replace {
-                object, observed, ..
+                object,
+                observed,
+                expected,
+                ..
             } => {
                 let what = format!(
                     "update {}",
@@ -177,7 +194,7 @@ impl Writer {
                     .replace(&observed.name, &pp, &body)
                     .await
                     .map_err(|e| self.classify(what, e))?;
-                self.remember_child(&child_type, &replaced);
+                self.remember_written(&child_type, &replaced, &expected);
                 Ok(Change {
                     verb: "replaced",
                     description: describe(

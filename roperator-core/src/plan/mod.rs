@@ -3,9 +3,16 @@
 //!
 //! Everything here is pure (no I/O, no clock), so every case is unit-tested below. Invalid
 //! desired children fail the whole plan before anything is written.
+//!
+//! A live child is converged when the handler's answer is the one recorded on it (the
+//! last-applied annotation) and every field of that answer is in the live object with the same
+//! value — or with the value the API server made of it when we last wrote it (a quantity it
+//! canonicalized, a value a webhook rewrote): see [`written`] for that memory, which the caller
+//! passes in. Fields only the live object has (set by the server or by others) are not drift.
 
 mod diff;
 mod validate;
+mod written;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -19,6 +26,10 @@ use crate::object::Object;
 
 pub(crate) use diff::is_subset;
 pub(crate) use validate::InvalidResponse;
+pub(crate) use written::{Expected, Written};
+
+/// What the server made of our last write, per child UID (see [`written`]).
+pub(crate) type WrittenByUid = HashMap<String, Arc<Written>>;
 
 /// What the planner needs to know besides the children themselves.
 pub(crate) struct PlanContext<'a> {
@@ -56,12 +67,17 @@ pub(crate) enum DeleteReason {
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Action {
     /// POST this object.
-    Create { child_type: K8sType, object: Value },
+    Create {
+        child_type: K8sType,
+        object: Value,
+        expected: Expected,
+    },
     /// PUT this object (it carries the observed resourceVersion as precondition).
     Replace {
         child_type: K8sType,
         object: Value,
         observed: Arc<Object>,
+        expected: Expected,
     },
     /// DELETE this object with its UID as precondition.
     Delete {
@@ -98,11 +114,13 @@ pub(crate) fn validate(
 }
 
 /// The writes that turn `observed` into `desired`. Creates and updates come first, in the
-/// handler's order, then deletions.
+/// handler's order, then deletions. `written` is what the server made of our last write to
+/// each child (possibly nothing: then only exact values count as converged).
 pub(crate) fn plan(
     ctx: &PlanContext<'_>,
     observed: &[Arc<Object>],
     desired: &[Desired],
+    written: &WrittenByUid,
 ) -> Vec<Action> {
     let mut by_id: HashMap<ChildId, &Arc<Object>> = HashMap::with_capacity(observed.len());
     let mut observed_types: Vec<(ChildId, &Arc<Object>)> = Vec::with_capacity(observed.len());
@@ -124,13 +142,15 @@ pub(crate) fn plan(
     for d in desired {
         let id = (d.child_type, d.namespace.clone(), d.name.clone());
         let full = full_object(ctx, d);
+        let expected = Expected::new(comparable(&full));
         match by_id.get(&id) {
             None => actions.push(Action::Create {
                 child_type: d.child_type,
                 object: full,
+                expected,
             }),
             Some(live) if live.deleting => {} // wait until it is gone, then create it again
-            Some(live) if !is_changed(live, d, &full) => {}
+            Some(live) if !is_changed(live, d, &expected, written.get(&live.uid)) => {}
             Some(live) => match d.update {
                 UpdateStrategy::OnDelete => {}
                 UpdateStrategy::Recreate => actions.push(Action::Delete {
@@ -142,6 +162,7 @@ pub(crate) fn plan(
                     child_type: d.child_type,
                     object: replacement(live, &full),
                     observed: Arc::clone(live),
+                    expected,
                 }),
             },
         }
@@ -195,19 +216,34 @@ fn full_object(ctx: &PlanContext<'_>, d: &Desired) -> Value {
     full
 }
 
-/// `true` when the handler's answer changed since we last applied it (including a removed
-/// field), or when the live object drifted away from it. Fields only the live object has are
-/// not a change.
-fn is_changed(live: &Object, d: &Desired, full: &Value) -> bool {
-    let last = last_applied(live);
-    if last.as_ref() != Some(&d.content) {
-        return true;
-    }
+/// What a live child must hold to be converged: the full object minus the last-applied record
+/// (compared separately, as text would differ in member order).
+fn comparable(full: &Value) -> Value {
     let mut compare = full.clone();
     if let Some(Value::Object(a)) = compare.pointer_mut("/metadata/annotations") {
         a.remove(LAST_APPLIED_ANNOTATION);
     }
-    !is_subset(&compare, &live.json)
+    compare
+}
+
+/// `true` when the handler's answer changed since we last applied it (including a removed
+/// field), or when the live object drifted away from it — away from both the desired values
+/// and what the server made of them on our last write. Fields only the live object has are not
+/// a change.
+fn is_changed(
+    live: &Object,
+    d: &Desired,
+    expected: &Expected,
+    written: Option<&Arc<Written>>,
+) -> bool {
+    let last = last_applied(live);
+    if last.as_ref() != Some(&d.content) {
+        return true;
+    }
+    if is_subset(expected.content(), &live.json) {
+        return false;
+    }
+    !written.is_some_and(|w| w.explains(expected, &live.json))
 }
 
 fn last_applied(live: &Object) -> Option<Value> {

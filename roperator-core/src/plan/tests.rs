@@ -74,7 +74,7 @@ fn plan_for(
     desired_children: Vec<Value>,
 ) -> Vec<Action> {
     let desired = validate(ctx, &desired_children).unwrap();
-    plan(ctx, observed, &desired)
+    plan(ctx, observed, &desired, &WrittenByUid::new())
 }
 
 #[test]
@@ -191,7 +191,12 @@ fn the_same_name_under_two_types_is_not_a_duplicate() {
 fn a_missing_child_is_created_labelled_annotated_and_owned() {
     with_ctx(Some("ns"), |ctx| {
         let actions = plan_for(ctx, &[], vec![cm("a", json!({"k": "v"}))]);
-        let [Action::Create { child_type, object }] = &actions[..] else {
+        let [
+            Action::Create {
+                child_type, object, ..
+            },
+        ] = &actions[..]
+        else {
             panic!("expected one create, got {actions:?}")
         };
         assert_eq!(*child_type, k8s_types::core::v1::ConfigMap);
@@ -227,7 +232,7 @@ fn a_converged_child_needs_nothing_even_with_fields_others_set() {
         json["metadata"]["annotations"]["other"] = json!("x");
         json["status"] = json!({"loadBalancer": {}});
         let live = Arc::new(Object::from_json(json).unwrap());
-        assert_eq!(plan(ctx, &[live], &desired), vec![]);
+        assert_eq!(plan(ctx, &[live], &desired, &WrittenByUid::new()), vec![]);
     });
 }
 
@@ -288,7 +293,7 @@ fn drift_of_a_field_we_set_is_repaired() {
         let mut json = live_from(ctx, &desired[0], "c1").json.clone();
         json["data"]["x"] = json!("edited by hand");
         let live = Arc::new(Object::from_json(json).unwrap());
-        let actions = plan(ctx, &[live], &desired);
+        let actions = plan(ctx, &[live], &desired, &WrittenByUid::new());
         assert!(
             matches!(&actions[..], [Action::Replace { object, .. }] if object["data"]["x"] == "1"),
             "{actions:?}"
@@ -300,7 +305,7 @@ fn drift_of_a_field_we_set_is_repaired() {
             .unwrap()
             .remove(MANAGED_BY_LABEL);
         let live = Arc::new(Object::from_json(json).unwrap());
-        assert_eq!(plan(ctx, &[live], &desired).len(), 1);
+        assert_eq!(plan(ctx, &[live], &desired, &WrittenByUid::new()).len(), 1);
     });
 }
 
@@ -315,7 +320,7 @@ fn a_child_without_a_last_applied_record_is_rewritten_once() {
             .remove(LAST_APPLIED_ANNOTATION);
         let live = Arc::new(Object::from_json(json).unwrap());
         assert!(matches!(
-            &plan(ctx, &[live], &desired)[..],
+            &plan(ctx, &[live], &desired, &WrittenByUid::new())[..],
             [Action::Replace { .. }]
         ));
     });
@@ -439,5 +444,221 @@ fn creates_and_replaces_come_before_deletes_in_the_handlers_order() {
                 ("delete", "old".into())
             ]
         );
+    });
+}
+
+// --- Values the API server normalizes (see `written`) ---
+
+fn with_workloads<R>(f: impl FnOnce(&PlanContext<'_>) -> R) -> R {
+    let parent = parent_obj(Some("ns"));
+    let child_types = vec![
+        (k8s_types::apps::v1::Deployment, ChildConfig::replace()),
+        (k8s_types::batch::v1::Job, ChildConfig::recreate()),
+        (k8s_types::apps::v1::DaemonSet, ChildConfig::on_delete()),
+    ];
+    let ctx = PlanContext {
+        operator: "op",
+        parent_type: PARENT,
+        parent: &parent,
+        child_types: &child_types,
+    };
+    f(&ctx)
+}
+
+fn workload(kind: &str, cpu: &str) -> Value {
+    let api_version = if kind == "Job" { "batch/v1" } else { "apps/v1" };
+    json!({
+        "apiVersion": api_version, "kind": kind, "metadata": {"name": "w"},
+        "spec": {"template": {"spec": {"containers": [{
+            "name": "app", "image": "app:1",
+            "resources": {"requests": {"cpu": cpu, "memory": "1024Mi"}}
+        }]}}}
+    })
+}
+
+/// What an API server that canonicalizes quantities stores for `object`: `cpu` becomes `cpu_as`,
+/// memory `1Gi`, plus its own fields; the record the writer keeps of that write.
+fn stored(
+    object: &Value,
+    expected: &Expected,
+    uid: &str,
+    rv: &str,
+    cpu_as: &str,
+) -> (Arc<Object>, WrittenByUid) {
+    let mut json = object.clone();
+    let meta = json["metadata"].as_object_mut().unwrap();
+    meta.insert("uid".into(), json!(uid));
+    meta.insert("resourceVersion".into(), json!(rv));
+    meta.insert("generation".into(), json!(1));
+    let container = &mut json["spec"]["template"]["spec"]["containers"][0];
+    container["resources"]["requests"] = json!({"cpu": cpu_as, "memory": "1Gi"});
+    container["terminationMessagePath"] = json!("/dev/termination-log");
+    json["spec"]["replicas"] = json!(1);
+    let written = expected.after_write(&json).map(Arc::new);
+    let live = Arc::new(Object::from_json(json).unwrap());
+    let memory = written.into_iter().map(|w| (uid.to_string(), w)).collect();
+    (live, memory)
+}
+
+/// Plans `desired`, expects one create, and returns the child as a normalizing server stores it.
+fn created(ctx: &PlanContext<'_>, desired: &[Desired]) -> (Arc<Object>, WrittenByUid) {
+    let actions = plan(ctx, &[], desired, &WrittenByUid::new());
+    let [
+        Action::Create {
+            object, expected, ..
+        },
+    ] = &actions[..]
+    else {
+        panic!("expected one create, got {actions:?}")
+    };
+    stored(object, expected, "w1", "10", "500m")
+}
+
+fn set_cpu(live: &Object, cpu: &str, rv: &str) -> Arc<Object> {
+    let mut json = live.json.clone();
+    json["spec"]["template"]["spec"]["containers"][0]["resources"]["requests"]["cpu"] = json!(cpu);
+    json["metadata"]["resourceVersion"] = json!(rv);
+    Arc::new(Object::from_json(json).unwrap())
+}
+
+#[test]
+fn a_value_the_server_normalized_on_our_write_is_converged() {
+    with_workloads(|ctx| {
+        let desired = validate(ctx, &[workload("Deployment", "0.5")]).unwrap();
+        let (live, memory) = created(ctx, &desired);
+        assert_eq!(memory.len(), 1, "the server changed what we sent");
+        assert_eq!(plan(ctx, &[Arc::clone(&live)], &desired, &memory), vec![]);
+        // Others changing fields we never set (status, a newer resourceVersion) change nothing.
+        let mut json = live.json.clone();
+        json["status"] = json!({"readyReplicas": 1});
+        json["metadata"]["resourceVersion"] = json!("11");
+        let later = Arc::new(Object::from_json(json).unwrap());
+        assert_eq!(plan(ctx, &[later], &desired, &memory), vec![]);
+    });
+}
+
+#[test]
+fn without_memory_a_normalized_value_is_written_once_then_converged() {
+    with_workloads(|ctx| {
+        let desired = validate(ctx, &[workload("Deployment", "0.5")]).unwrap();
+        let (live, _) = created(ctx, &desired);
+        // After a restart: nothing remembered, the value differs, so it is written...
+        let actions = plan(ctx, &[Arc::clone(&live)], &desired, &WrittenByUid::new());
+        let [
+            Action::Replace {
+                object, expected, ..
+            },
+        ] = &actions[..]
+        else {
+            panic!("expected one replace, got {actions:?}")
+        };
+        assert_eq!(object["metadata"]["resourceVersion"], "10");
+        // ...and what the server makes of that write is remembered: no further write.
+        let (after, memory) = stored(object, expected, "w1", "12", "500m");
+        assert_eq!(plan(ctx, &[after], &desired, &memory), vec![]);
+    });
+}
+
+#[test]
+fn someone_elses_change_to_a_normalized_field_is_still_drift() {
+    with_workloads(|ctx| {
+        let desired = validate(ctx, &[workload("Deployment", "0.5")]).unwrap();
+        let (live, memory) = created(ctx, &desired);
+        let edited = set_cpu(&live, "2", "11");
+        let actions = plan(ctx, &[edited], &desired, &memory);
+        let [Action::Replace { object, .. }] = &actions[..] else {
+            panic!("expected one replace, got {actions:?}")
+        };
+        let container = &object["spec"]["template"]["spec"]["containers"][0];
+        assert_eq!(container["resources"]["requests"]["cpu"], "0.5");
+        assert_eq!(object["metadata"]["resourceVersion"], "11");
+        // Removing a field we set is drift too.
+        let mut json = live.json.clone();
+        json["spec"]["template"]["spec"]["containers"][0]["resources"]["requests"]
+            .as_object_mut()
+            .unwrap()
+            .remove("memory");
+        let removed = Arc::new(Object::from_json(json).unwrap());
+        assert_eq!(plan(ctx, &[removed], &desired, &memory).len(), 1);
+    });
+}
+
+#[test]
+fn a_changed_desired_value_is_written_despite_the_memory() {
+    with_workloads(|ctx| {
+        let desired = validate(ctx, &[workload("Deployment", "0.5")]).unwrap();
+        let (live, memory) = created(ctx, &desired);
+        let changed = validate(ctx, &[workload("Deployment", "0.75")]).unwrap();
+        let actions = plan(ctx, &[Arc::clone(&live)], &changed, &memory);
+        let [Action::Replace { object, .. }] = &actions[..] else {
+            panic!("expected one replace, got {actions:?}")
+        };
+        let container = &object["spec"]["template"]["spec"]["containers"][0];
+        assert_eq!(container["resources"]["requests"]["cpu"], "0.75");
+        // Even if the object still claims the new content (say, another replica wrote it and
+        // the server made something else of it), a record of an older write does not count.
+        let mut json = live.json.clone();
+        let last = serde_json::to_string(&changed[0].content).unwrap();
+        json["metadata"]["annotations"][LAST_APPLIED_ANNOTATION] = json!(last);
+        let claimed = Arc::new(Object::from_json(json).unwrap());
+        assert_eq!(plan(ctx, &[claimed], &changed, &memory).len(), 1);
+    });
+}
+
+#[test]
+fn a_record_of_another_object_with_the_same_name_does_not_count() {
+    with_workloads(|ctx| {
+        let desired = validate(ctx, &[workload("Deployment", "0.5")]).unwrap();
+        let (live, memory) = created(ctx, &desired);
+        // Deleted and created again by someone else: another UID, the record was for "w1".
+        let mut json = live.json.clone();
+        json["metadata"]["uid"] = json!("w2");
+        let other = Arc::new(Object::from_json(json).unwrap());
+        assert_eq!(plan(ctx, &[other], &desired, &memory).len(), 1);
+    });
+}
+
+#[test]
+fn normalized_values_under_recreate_and_on_delete() {
+    with_workloads(|ctx| {
+        let job = validate(ctx, &[workload("Job", "0.5")]).unwrap();
+        let (live, memory) = created(ctx, &job);
+        assert_eq!(plan(ctx, &[Arc::clone(&live)], &job, &memory), vec![]);
+        let edited = set_cpu(&live, "2", "11");
+        assert!(matches!(
+            &plan(ctx, &[edited], &job, &memory)[..],
+            [Action::Delete {
+                reason: DeleteReason::Recreate,
+                ..
+            }]
+        ));
+        // Unknown memory: the current behaviour, a recreate.
+        assert_eq!(plan(ctx, &[live], &job, &WrittenByUid::new()).len(), 1);
+
+        let ds = validate(ctx, &[workload("DaemonSet", "0.5")]).unwrap();
+        let (live, _) = created(ctx, &ds);
+        assert_eq!(plan(ctx, &[live], &ds, &WrittenByUid::new()), vec![]);
+    });
+}
+
+#[test]
+fn values_the_server_keeps_as_sent_need_no_memory() {
+    with_workloads(|ctx| {
+        let mut canonical = workload("Deployment", "500m");
+        canonical["spec"]["template"]["spec"]["containers"][0]["resources"]["requests"]["memory"] =
+            json!("1Gi");
+        let desired = validate(ctx, &[canonical]).unwrap();
+        let actions = plan(ctx, &[], &desired, &WrittenByUid::new());
+        let [
+            Action::Create {
+                object, expected, ..
+            },
+        ] = &actions[..]
+        else {
+            panic!("expected one create, got {actions:?}")
+        };
+        let (live, memory) = stored(object, expected, "w1", "10", "500m");
+        assert!(memory.is_empty());
+        assert_eq!(plan(ctx, &[live], &desired, &memory), vec![]);
     });
 }
