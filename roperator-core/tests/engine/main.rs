@@ -5,5 +5,6 @@ mod common;
 mod e2e;
 mod faults;
 mod finalize;
+mod normalized;
 mod observability;
 mod policies;
