@@ -152,13 +152,17 @@ fn validate_body(st: &State, t: &Target, v: &mut Value, name: &str) -> Result<()
         ));
     }
     match &t.ty.schema {
-        TypeSchema::BuiltIn { decode, .. } => decode(v).map_err(|e| {
-            ApiError::bad_request(format!(
-                "{kind} in version \"{ver}\" cannot be handled as a {kind}: {e}",
-                kind = t.ty.kind,
-                ver = t.ty.version
-            ))
-        })?,
+        TypeSchema::BuiltIn { decode, .. } => {
+            let undecodable = |e: &dyn std::fmt::Display| {
+                ApiError::bad_request(format!(
+                    "{kind} in version \"{ver}\" cannot be handled as a {kind}: {e}",
+                    kind = t.ty.kind,
+                    ver = t.ty.version
+                ))
+            };
+            decode(v).map_err(|e| undecodable(&e))?;
+            canonical_quantities(t, v)?;
+        }
         TypeSchema::Custom { open_api_v3_schema } => {
             if !open_api_v3_schema.is_null() {
                 let schema = st.buckets[t.bucket]
@@ -186,6 +190,22 @@ fn validate_body(st: &State, t: &Target, v: &mut Value, name: &str) -> Result<()
         })?;
     }
     Ok(())
+}
+
+/// Quantity fields in their stored form; a malformed one fails decoding on the real server,
+/// which names no field (only the regular expression).
+fn canonical_quantities(t: &Target, v: &mut Value) -> Result<(), ApiError> {
+    if !matches!(t.ty.schema, TypeSchema::BuiltIn { .. }) {
+        return Ok(());
+    }
+    crate::quantity::canonicalize_object(&t.ty.group, &t.ty.kind, v).map_err(|bad| {
+        ApiError::bad_request(format!(
+            "{kind} in version \"{ver}\" cannot be handled as a {kind}: {e}",
+            kind = t.ty.kind,
+            ver = t.ty.version,
+            e = bad.error
+        ))
+    })
 }
 
 fn ensure_namespace(st: &State, t: &Target, ns: &str) -> Result<(), ApiError> {
@@ -379,6 +399,8 @@ pub(crate) fn write_over(
         .pointer("/metadata/generation")
         .and_then(Value::as_i64)
         .unwrap_or(1);
+    // Compared in stored form, so `0.5` over `500m` is not a spec change.
+    canonical_quantities(t, &mut new)?;
     let bumped = spec_changed(&live, &new, status_sub);
     if tracks_generation(&t.ty)
         && let Some(meta) = meta_mut(&mut new)
