@@ -320,3 +320,35 @@ async fn quantities_come_back_canonical_and_reapply_is_unchanged() {
         "500m"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_fields_follow_kubectl_validate() {
+    let server = ApiServer::new();
+    let listening = server.listen().await;
+    let k = Kubectl::new(&listening);
+    let manifest = k.file(
+        "cm.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\ndata:\n  mode: fast\nbogus: 1\n",
+    );
+    // kubectl's default is --validate=strict, which it leaves to the server.
+    let out = k.run(&["apply", "-f", &manifest]).await;
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("strict decoding error: unknown field \"bogus\""),
+        "{stderr}"
+    );
+    let out = k.run(&["apply", "--validate=warn", "-f", &manifest]).await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("Warning: unknown field \"bogus\""),
+        "{stderr}"
+    );
+    let cm = k.json(&["get", "configmap", "settings"]).await;
+    assert_eq!(cm["data"]["mode"], "fast");
+    assert!(cm.get("bogus").is_none(), "{cm}");
+    let out = k.run(&["apply", "--validate=false", "-f", &manifest]).await;
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).is_empty());
+}
