@@ -60,6 +60,17 @@
 //!   see [`patch`] for exactly what of server-side apply is modelled), delete with
 //!   `preconditions` and `propagationPolicy`, deletecollection, `dryRun=All`. An update that
 //!   changes nothing does not bump `resourceVersion` and emits no event.
+//! - Quantity fields of built-in objects (container `resources` in Pods and every pod template,
+//!   pod `overhead`, `emptyDir.sizeLimit`, PVC and `volumeClaimTemplates` requests/limits,
+//!   ResourceQuota and LimitRange amounts) are stored in apimachinery's canonical form (`0.5` ->
+//!   `500m`, `1024Mi` -> `1Gi`; see [`quantity::canonical`]) and compared in that form, so
+//!   re-sending the original spelling is a no-op; a malformed one is a `400 BadRequest` with the
+//!   real decoder's message (which, like the real server, names no field).
+//! - `fieldValidation` on create, update and patch: `Strict` refuses fields the type does not
+//!   declare (`400`, `strict decoding error: unknown field "spec.foo"`), `Warn` (the default, as
+//!   on a real server) drops them and sends one `Warning: 299 - "unknown field \"spec.foo\""`
+//!   header per field (kubectl prints them), `Ignore` drops them silently. Custom resources use
+//!   their CRD schema (unknown = what pruning would remove).
 //! - The `status` subresource: writes there change only `.status`; writes to the main resource
 //!   keep the stored status; status sent on create is dropped.
 //! - The `scale` subresource (`autoscaling/v1` Scale) for Deployments, ReplicaSets,
@@ -117,6 +128,7 @@ pub mod log;
 mod meta;
 pub mod openapi;
 pub mod patch;
+pub mod quantity;
 pub mod registry;
 pub mod schema;
 mod selectors;

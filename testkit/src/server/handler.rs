@@ -309,17 +309,27 @@ async fn resource_request(
             Err(e) => error_response(&e),
         };
     }
-    let result = match verb {
-        "get" => objects::get(inner, &t),
-        "list" => list::list(inner, &t, query),
+    let (result, warnings) = match verb {
+        "get" => (objects::get(inner, &t), Vec::new()),
+        "list" => (list::list(inner, &t, query), Vec::new()),
         "create" => objects::create(inner, &t, &body, query),
         "update" => objects::update(inner, &t, &body, query),
         "patch" => objects::patch(inner, &t, &body, content_type, query),
-        "delete" => delete::delete(inner, &t, &body, query),
-        _ => delete::delete_collection(inner, &t, &body, query),
+        "delete" => (delete::delete(inner, &t, &body, query), Vec::new()),
+        _ => (
+            delete::delete_collection(inner, &t, &body, query),
+            Vec::new(),
+        ),
     };
-    match result {
+    let mut response = match result {
         Ok((code, bytes)) => bytes_response(code, bytes),
         Err(e) => error_response(&e),
+    };
+    for warning in warnings {
+        // The header form of RFC 7234 warnings the real server sends: code 299, agent "-".
+        if let Ok(v) = http::HeaderValue::from_str(&format!("299 - {warning:?}")) {
+            response.headers_mut().append(http::header::WARNING, v);
+        }
     }
+    response
 }
