@@ -45,45 +45,15 @@ fn config() -> OperatorConfig {
         .without_server()
 }
 
-/// The canonical form of the few quantities these tests use, as an API server stores them.
-fn canonical(quantity: &str) -> Option<&'static str> {
-    match quantity {
-        "0.5" => Some("500m"),
-        "0.75" => Some("750m"),
-        "1024Mi" => Some("1Gi"),
-        _ => None,
-    }
-}
+/// What the mutating webhook below makes of an image: a fully qualified reference.
+const IMAGE_AS_STORED: &str = "registry.example/library/app:1";
 
-fn canonicalize_containers(object: &mut Value) {
-    let Some(containers) = object
-        .pointer_mut("/spec/template/spec/containers")
-        .and_then(Value::as_array_mut)
-    else {
-        return;
-    };
-    for container in containers {
-        for list in ["requests", "limits"] {
-            let Some(Value::Object(quantities)) =
-                container.pointer_mut(&format!("/resources/{list}"))
-            else {
-                continue;
-            };
-            for value in quantities.values_mut() {
-                if let Some(c) = value.as_str().and_then(canonical) {
-                    *value = json!(c);
-                }
-            }
-        }
-    }
-}
-
-/// A client for the operator whose creates and updates of Deployments have their quantities
-/// canonicalized before the server stores them, the way a real API server does (in the role of
-/// a mutating admission step in front of the testkit server).
-fn normalizing_client(server: &ApiServer) -> kube::Client {
+/// A client for the operator whose creates and updates of Deployments pass a mutating admission
+/// step, as on clusters where a webhook qualifies image references, before the testkit server
+/// stores them.
+fn webhook_client(server: &ApiServer) -> kube::Client {
     let service = server.service();
-    let normalizing = tower::service_fn(move |req: http::Request<kube::client::Body>| {
+    let mutating = tower::service_fn(move |req: http::Request<kube::client::Body>| {
         let mut service = service.clone();
         async move {
             let (mut parts, body) = req.into_parts();
@@ -93,7 +63,13 @@ fn normalizing_client(server: &ApiServer) -> kube::Client {
                 && parts.uri.path().contains("/deployments")
                 && let Ok(mut object) = serde_json::from_slice::<Value>(&bytes)
             {
-                canonicalize_containers(&mut object);
+                if let Some(Value::Array(containers)) =
+                    object.pointer_mut("/spec/template/spec/containers")
+                {
+                    for c in containers.iter_mut().filter(|c| c["image"] == "app:1") {
+                        c["image"] = json!(IMAGE_AS_STORED);
+                    }
+                }
                 bytes = Bytes::from(serde_json::to_vec(&object)?);
                 parts.headers.remove(http::header::CONTENT_LENGTH);
             }
@@ -105,7 +81,7 @@ fn normalizing_client(server: &ApiServer) -> kube::Client {
             Ok::<_, Box<dyn std::error::Error + Send + Sync>>(response)
         }
     });
-    kube::Client::new(normalizing, NS)
+    kube::Client::new(mutating, NS)
 }
 
 fn deployments(server: &ApiServer) -> Api<DynamicObject> {
@@ -149,21 +125,25 @@ async fn writes_after_resyncs(
     writes
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_quantity_the_server_canonicalizes_is_written_once_and_left_alone() {
-    let server = server();
-    server.simulate_workloads(true);
-    let op = TestOperator::spawn(Operator::new(
-        normalizing_client(&server),
-        config(),
-        deployment_handler,
-    ));
+fn container_of(server: &ApiServer, name: &str) -> Value {
+    server
+        .object("apps/v1", "Deployment", Some(NS), &format!("{name}-app"))
+        .map(|d| d["spec"]["template"]["spec"]["containers"][0].clone())
+        .unwrap_or(Value::Null)
+}
+
+/// Five parents asking for `cpu: "0.5"` and `memory: "1024Mi"`, which the testkit server
+/// stores as `500m` and `1Gi` (as a real API server does), and image `app:1`, stored as
+/// `image_as`. Converged children are not written by resyncs (nor when the simulated
+/// controllers update their status); someone else's change to the cpu and a new desired cpu
+/// are each written exactly once.
+async fn converges_and_stays_quiet(server: &ApiServer, op: &TestOperator, image_as: &str) {
     const PARENTS: usize = 5;
     for i in 0..PARENTS {
-        create_echo(&server, &format!("n{i}"), json!({"cpu": "0.5"})).await;
+        create_echo(server, &format!("n{i}"), json!({"cpu": "0.5"})).await;
     }
     op.wait_until(LONG, || {
-        (0..PARENTS).all(|i| cpu_of(&server, &format!("n{i}")) == "500m")
+        (0..PARENTS).all(|i| cpu_of(server, &format!("n{i}")) == "500m")
             && server
                 .objects("test.roperator.io/v1", "Echo", Some(NS))
                 .iter()
@@ -171,38 +151,33 @@ async fn a_quantity_the_server_canonicalizes_is_written_once_and_left_alone() {
     })
     .await
     .unwrap();
-    let memory = server
-        .object("apps/v1", "Deployment", Some(NS), "n0-app")
-        .map(|d| {
-            d["spec"]["template"]["spec"]["containers"][0]["resources"]["requests"]["memory"]
-                .clone()
-        });
-    assert_eq!(memory, Some(json!("1Gi")));
+    let container = container_of(server, "n0");
+    assert_eq!(container["resources"]["requests"]["memory"], "1Gi");
+    assert_eq!(container["image"], image_as);
 
-    // Converged: resyncs (and the simulated controllers updating the Deployments' status)
-    // write nothing.
     server.clear_requests();
-    let writes = writes_after_resyncs(&server, &op, PARENTS, 3).await;
+    let writes = writes_after_resyncs(server, op, PARENTS, 3).await;
     assert_eq!(writes, vec![]);
 
-    // Someone else's change to a field the handler sets is repaired, once.
+    // Someone else's change to a field the handler sets is repaired.
     server.clear_requests();
-    deployments(&server)
+    deployments(server)
         .patch(
             "n1-app",
             &PatchParams::default(),
             &Patch::Merge(json!({"spec": {"template": {"spec": {"containers": [{
-                "name": "app", "image": "app:1", "resources": {"requests": {"cpu": "2", "memory": "1Gi"}}
+                "name": "app", "image": image_as,
+                "resources": {"requests": {"cpu": "2", "memory": "1Gi"}}
             }]}}}})),
         )
         .await
         .unwrap();
-    op.wait_until(LONG, || cpu_of(&server, "n1") == "500m")
+    op.wait_until(LONG, || cpu_of(server, "n1") == "500m")
         .await
         .unwrap();
 
-    // A new desired value is written, once.
-    echoes(&server)
+    // A new desired value is written.
+    echoes(server)
         .patch(
             "n2",
             &PatchParams::default(),
@@ -210,12 +185,12 @@ async fn a_quantity_the_server_canonicalizes_is_written_once_and_left_alone() {
         )
         .await
         .unwrap();
-    op.wait_until(LONG, || cpu_of(&server, "n2") == "750m")
+    op.wait_until(LONG, || cpu_of(server, "n2") == "750m")
         .await
         .unwrap();
 
     // One write each (and n2's new status), nothing more over the following resyncs.
-    let writes = writes_after_resyncs(&server, &op, PARENTS, 3).await;
+    let writes = writes_after_resyncs(server, op, PARENTS, 3).await;
     let deployments = "/apis/apps/v1/namespaces/default/deployments";
     let echoes = "/apis/test.roperator.io/v1/namespaces/default/echoes";
     assert_eq!(
@@ -226,5 +201,26 @@ async fn a_quantity_the_server_canonicalizes_is_written_once_and_left_alone() {
             ("update".to_string(), format!("{echoes}/n2/status")),
         ]
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quantities_the_server_canonicalizes_are_not_drift() {
+    let server = server();
+    server.simulate_workloads(true);
+    let op = TestOperator::start(&server, config(), deployment_handler);
+    converges_and_stays_quiet(&server, &op, "app:1").await;
+    op.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_value_a_mutating_webhook_rewrites_is_not_drift() {
+    let server = server();
+    server.simulate_workloads(true);
+    let op = TestOperator::spawn(Operator::new(
+        webhook_client(&server),
+        config(),
+        deployment_handler,
+    ));
+    converges_and_stays_quiet(&server, &op, IMAGE_AS_STORED).await;
     op.stop().await.unwrap();
 }
