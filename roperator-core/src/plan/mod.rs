@@ -8,9 +8,12 @@
 //! last-applied annotation) and every field of that answer is in the live object with the same
 //! value — or with the value the API server made of it when we last wrote it (a quantity it
 //! canonicalized, a value a webhook rewrote): see [`written`] for that memory, which the caller
-//! passes in. Fields only the live object has (set by the server or by others) are not drift.
+//! passes in. Without that memory, quantity fields of built-in types are compared by value
+//! ([`quantity`]). Fields only the live object has (set by the server or by others) are not
+//! drift.
 
 mod diff;
+mod quantity;
 mod validate;
 mod written;
 
@@ -243,7 +246,13 @@ fn is_changed(
     if is_subset(expected.content(), &live.json) {
         return false;
     }
-    !written.is_some_and(|w| w.explains(expected, &live.json))
+    if written.is_some_and(|w| w.explains(expected, &live.json)) {
+        return false;
+    }
+    // No record of our last write (a restart, a new leader): quantities the server stored in
+    // their canonical form are still the same values.
+    quantity::aligned_with_live(d.child_type.api_version, expected.content(), &live.json)
+        .is_none_or(|aligned| !is_subset(&aligned, &live.json))
 }
 
 fn last_applied(live: &Object) -> Option<Value> {

@@ -477,13 +477,15 @@ fn workload(kind: &str, cpu: &str) -> Value {
 }
 
 /// What an API server that canonicalizes quantities stores for `object`: `cpu` becomes `cpu_as`,
-/// memory `1Gi`, plus its own fields; the record the writer keeps of that write.
+/// memory `1Gi`, the image `image_as` (as a mutating webhook might qualify it), plus its own
+/// fields; and the record the writer keeps of that write.
 fn stored(
     object: &Value,
     expected: &Expected,
     uid: &str,
     rv: &str,
     cpu_as: &str,
+    image_as: &str,
 ) -> (Arc<Object>, WrittenByUid) {
     let mut json = object.clone();
     let meta = json["metadata"].as_object_mut().unwrap();
@@ -493,6 +495,7 @@ fn stored(
     let container = &mut json["spec"]["template"]["spec"]["containers"][0];
     container["resources"]["requests"] = json!({"cpu": cpu_as, "memory": "1Gi"});
     container["terminationMessagePath"] = json!("/dev/termination-log");
+    container["image"] = json!(image_as);
     json["spec"]["replicas"] = json!(1);
     let written = expected.after_write(&json).map(Arc::new);
     let live = Arc::new(Object::from_json(json).unwrap());
@@ -511,8 +514,12 @@ fn created(ctx: &PlanContext<'_>, desired: &[Desired]) -> (Arc<Object>, WrittenB
     else {
         panic!("expected one create, got {actions:?}")
     };
-    stored(object, expected, "w1", "10", "500m")
+    stored(object, expected, "w1", "10", "500m", WEBHOOK_IMAGE)
 }
+
+/// The image `app:1` as a mutating webhook rewrites it: a normalization only the memory of our
+/// last write can recognize.
+const WEBHOOK_IMAGE: &str = "registry.example/library/app:1";
 
 fn set_cpu(live: &Object, cpu: &str, rv: &str) -> Arc<Object> {
     let mut json = live.json.clone();
@@ -554,7 +561,7 @@ fn without_memory_a_normalized_value_is_written_once_then_converged() {
         };
         assert_eq!(object["metadata"]["resourceVersion"], "10");
         // ...and what the server makes of that write is remembered: no further write.
-        let (after, memory) = stored(object, expected, "w1", "12", "500m");
+        let (after, memory) = stored(object, expected, "w1", "12", "500m", WEBHOOK_IMAGE);
         assert_eq!(plan(ctx, &[after], &desired, &memory), vec![]);
     });
 }
@@ -657,8 +664,39 @@ fn values_the_server_keeps_as_sent_need_no_memory() {
         else {
             panic!("expected one create, got {actions:?}")
         };
-        let (live, memory) = stored(object, expected, "w1", "10", "500m");
+        let (live, memory) = stored(object, expected, "w1", "10", "500m", "app:1");
         assert!(memory.is_empty());
         assert_eq!(plan(ctx, &[live], &desired, &memory), vec![]);
+    });
+}
+
+#[test]
+fn after_a_restart_quantities_in_canonical_form_are_recognized_by_value() {
+    with_workloads(|ctx| {
+        for kind in ["Deployment", "Job"] {
+            let desired = validate(ctx, &[workload(kind, "0.5")]).unwrap();
+            let actions = plan(ctx, &[], &desired, &WrittenByUid::new());
+            let [
+                Action::Create {
+                    object, expected, ..
+                },
+            ] = &actions[..]
+            else {
+                panic!("expected one create, got {actions:?}")
+            };
+            // The server stored 0.5 as 500m and 1024Mi as 1Gi; nothing is remembered.
+            let (live, _) = stored(object, expected, "w1", "10", "500m", "app:1");
+            let none = WrittenByUid::new();
+            assert_eq!(
+                plan(ctx, &[Arc::clone(&live)], &desired, &none),
+                vec![],
+                "{kind}"
+            );
+            // Another value is drift, in whatever form.
+            let edited = set_cpu(&live, "0.6", "11");
+            assert_eq!(plan(ctx, &[edited], &desired, &none).len(), 1, "{kind}");
+            let edited = set_cpu(&live, "600m", "11");
+            assert_eq!(plan(ctx, &[edited], &desired, &none).len(), 1, "{kind}");
+        }
     });
 }
