@@ -249,6 +249,12 @@ pub(crate) async fn run(parts: Parts) -> Result<(), Error> {
 }
 
 async fn dispatch(engine: Arc<Engine>, slots: Arc<Semaphore>, stop: CancellationToken) {
+    // A sync before every watcher has listed could see a parent without its children (an
+    // operator restarting next to existing children) and try to create them again.
+    tokio::select! {
+        _ = stop.cancelled() => return,
+        _ = engine.monitor.wait_ready() => {}
+    }
     let mut leadership = engine.gate.subscribe();
     loop {
         if !leadership.borrow_and_update().is_leader {

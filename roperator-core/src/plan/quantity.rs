@@ -138,7 +138,7 @@ impl Exact {
         } else {
             scale = scale.checked_add(decimal_exponent.unsigned_abs())?;
         }
-        while scale > 0 && digits % 10 == 0 {
+        while scale > 0 && digits.is_multiple_of(10) {
             digits /= 10;
             scale -= 1;
         }

@@ -549,7 +549,8 @@ fn without_memory_a_normalized_value_is_written_once_then_converged() {
     with_workloads(|ctx| {
         let desired = validate(ctx, &[workload("Deployment", "0.5")]).unwrap();
         let (live, _) = created(ctx, &desired);
-        // After a restart: nothing remembered, the value differs, so it is written...
+        // After a restart: nothing remembered, and only the memory explains the webhook's
+        // rewrite of the image, so it is written...
         let actions = plan(ctx, &[Arc::clone(&live)], &desired, &WrittenByUid::new());
         let [
             Action::Replace {

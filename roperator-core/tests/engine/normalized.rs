@@ -203,13 +203,31 @@ async fn converges_and_stays_quiet(server: &ApiServer, op: &TestOperator, image_
     );
 }
 
+/// Stops `op`, starts a fresh operator (no memory of earlier writes) and returns its writes
+/// over three resyncs.
+async fn writes_after_restart(
+    server: &ApiServer,
+    op: TestOperator,
+    client: kube::Client,
+) -> Vec<(String, String)> {
+    op.stop().await.unwrap();
+    server.clear_requests();
+    let op = TestOperator::spawn(Operator::new(client, config(), deployment_handler));
+    op.wait_ready(LONG).await.unwrap();
+    let writes = writes_after_resyncs(server, &op, 5, 3).await;
+    op.stop().await.unwrap();
+    writes
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn quantities_the_server_canonicalizes_are_not_drift() {
     let server = server();
     server.simulate_workloads(true);
     let op = TestOperator::start(&server, config(), deployment_handler);
     converges_and_stays_quiet(&server, &op, "app:1").await;
-    op.stop().await.unwrap();
+    // A restarted operator recognizes 500m as 0.5 by value: still no write.
+    let writes = writes_after_restart(&server, op, server.client()).await;
+    assert_eq!(writes, vec![]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -222,5 +240,17 @@ async fn a_value_a_mutating_webhook_rewrites_is_not_drift() {
         deployment_handler,
     ));
     converges_and_stays_quiet(&server, &op, IMAGE_AS_STORED).await;
-    op.stop().await.unwrap();
+    // Only the memory of our last write explains the rewritten image: a restarted operator
+    // writes each Deployment once more, then nothing.
+    let writes = writes_after_restart(&server, op, webhook_client(&server)).await;
+    let updates: Vec<String> = (0..5)
+        .map(|i| format!("/apis/apps/v1/namespaces/default/deployments/n{i}-app"))
+        .collect();
+    assert_eq!(
+        writes,
+        updates
+            .into_iter()
+            .map(|path| ("update".to_string(), path))
+            .collect::<Vec<_>>()
+    );
 }
