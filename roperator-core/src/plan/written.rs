@@ -15,8 +15,9 @@
 //! neither) is still drift, and a new desired value has a new fingerprint and is written.
 //!
 //! The records live in memory only. After a restart, or on a replica that has just become
-//! leader, a child whose values the server normalizes is written once more; from that write on
-//! the record exists and the child is left alone. Records are kept only when the server changed
+//! leader, quantities are still recognized by value (see [`quantity`](super::quantity)); a child
+//! with any other value the server rewrote is written once more, and from that write on the
+//! record exists and the child is left alone. Records are kept only when the server changed
 //! something, so most children cost nothing.
 
 use std::hash::{Hash, Hasher};
@@ -25,18 +26,17 @@ use serde_json::{Map, Value};
 
 /// The content the planner compares a live child with, carried by a create or an update so
 /// that the writer can record what the server made of it.
+///
+/// Its fingerprint is computed only when a record is made or consulted, which a converged
+/// child whose values came back as sent never needs.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Expected {
-    fingerprint: u64,
     content: Value,
 }
 
 impl Expected {
     pub fn new(content: Value) -> Self {
-        Self {
-            fingerprint: fingerprint(&content),
-            content,
-        }
+        Self { content }
     }
 
     pub fn content(&self) -> &Value {
@@ -50,7 +50,7 @@ impl Expected {
             return None;
         }
         Some(Written {
-            fingerprint: self.fingerprint,
+            fingerprint: fingerprint(&self.content),
             as_stored: project(&self.content, stored),
         })
     }
@@ -69,7 +69,8 @@ impl Written {
     /// `true` when `expected` is the content this record was written from and `live` still
     /// holds every value the server stored for it.
     pub fn explains(&self, expected: &Expected, live: &Value) -> bool {
-        self.fingerprint == expected.fingerprint && super::is_subset(&self.as_stored, live)
+        super::is_subset(&self.as_stored, live)
+            && self.fingerprint == fingerprint(&expected.content)
     }
 }
 
