@@ -1,7 +1,10 @@
 //! The echo-server operator, with the real engine, against the testkit's in-memory API server:
 //! create, change the message, scale, delete.
 
-use std::future::Future;
+mod common;
+
+use common::{eventually, gone};
+
 use std::time::Duration;
 
 use echo_server::{EchoServer, EchoServerSpec, Phase};
@@ -13,25 +16,6 @@ use roperator_testkit::ApiServer;
 use serde_json::json;
 
 const NS: &str = "default";
-
-/// Polls `check` until it returns `Some`, or fails after 15 s describing what was awaited.
-async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
-    loop {
-        if let Some(value) = check().await {
-            return value;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
 
 fn args(d: &Deployment) -> Vec<String> {
     d.spec
@@ -174,14 +158,7 @@ async fn create_update_scale_and_delete_an_echo_server() {
         .delete("web", &DeleteParams::default())
         .await
         .expect("delete");
-    eventually("the EchoServer to be gone", || async {
-        echoes
-            .get_opt("web")
-            .await
-            .ok()
-            .and_then(|e| e.is_none().then_some(()))
-    })
-    .await;
+    gone("the EchoServer to be gone", &echoes, "web").await;
     eventually("the Deployment and Service to be gone", || async {
         let d = deployments.get_opt("web").await.ok()?;
         let s = services.get_opt("web").await.ok()?;
@@ -267,22 +244,8 @@ async fn a_deleted_echo_server_stays_until_external_cleanup_succeeds() {
     );
 
     // A retry succeeds: the finalizer goes, and so do the EchoServer and its children.
-    eventually("the EchoServer to be gone", || async {
-        echoes
-            .get_opt("web")
-            .await
-            .ok()
-            .and_then(|e| e.is_none().then_some(()))
-    })
-    .await;
-    eventually("the Deployment to be gone", || async {
-        deployments
-            .get_opt("web")
-            .await
-            .ok()
-            .and_then(|d| d.is_none().then_some(()))
-    })
-    .await;
+    gone("the EchoServer to be gone", &echoes, "web").await;
+    gone("the Deployment to be gone", &deployments, "web").await;
     assert_eq!(external.calls.load(std::sync::atomic::Ordering::SeqCst), 3);
 
     let _ = stop.send(());
