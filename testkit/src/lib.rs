@@ -71,6 +71,9 @@
 //!   on a real server) drops them and sends one `Warning: 299 - "unknown field \"spec.foo\""`
 //!   header per field (kubectl prints them), `Ignore` drops them silently. Custom resources use
 //!   their CRD schema (unknown = what pruning would remove).
+//! - A non-apply write without `fieldManager` is recorded in `managedFields` under its user
+//!   agent up to the first `/` (`my-operator/v1.2 (linux)` -> `my-operator`); without a user
+//!   agent (the in-process `kube::Client::new` sends none) the manager is `unknown`.
 //! - The `status` subresource: writes there change only `.status`; writes to the main resource
 //!   keep the stored status; status sent on create is dropped.
 //! - The `scale` subresource (`autoscaling/v1` Scale) for Deployments, ReplicaSets,

@@ -261,6 +261,22 @@ async fn resource_request(
     if verb == "patch" {
         record.patch_type = PatchType::from_content_type(content_type);
     }
+    // A write that names no manager is recorded under the client's user agent up to its first
+    // `/` ("kubectl-client-side-apply/v1.32.0 ..." -> "kubectl-client-side-apply"), as the real
+    // server does; apply patches still must name one.
+    let mut query = query.clone();
+    if matches!(verb, "create" | "update" | "patch")
+        && record.patch_type != Some(PatchType::Apply)
+        && query.get("fieldManager").is_none_or(String::is_empty)
+        && let Some(agent) = record
+            .user_agent
+            .split('/')
+            .next()
+            .filter(|a| !a.is_empty())
+    {
+        query.insert("fieldManager".into(), agent.to_string());
+    }
+    let query = &query;
     let outcome = inner.faults.check(&FaultTarget {
         verb,
         resource: &t.ty.plural,
