@@ -116,7 +116,9 @@
 //!   webhooks), and defaulting of built-in fields (a Deployment's `strategy`, a Service's
 //!   `clusterIP`...). Pods get only `status.phase: Pending`.
 //! - Protobuf, Table (`as=Table`) and aggregated discovery responses: clients fall back to JSON,
-//!   as kubectl does. Protobuf request bodies get `415`: kubectl's typed generators
+//!   as kubectl does. `/openapi/v2` and `/openapi/v3/...` asked for with a protobuf-only
+//!   `Accept` get `406 Not Acceptable` (empty body, as kube-openapi answers when it cannot
+//!   produce an accepted type); kubectl 1.32 works on the JSON documents. Protobuf request bodies get `415`: kubectl's typed generators
 //!   (`kubectl create deployment|configmap|secret ...`, `kubectl run`) send protobuf, so use
 //!   `kubectl create -f` / `kubectl apply -f` with a manifest instead.
 //! - `pods/log`, `exec`, `proxy`, `eviction`, `token` and other

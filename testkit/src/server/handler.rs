@@ -178,6 +178,14 @@ pub(crate) async fn handle(
             )
             .await
         }
+        Route::OpenApiV2 | Route::OpenApiV3Index | Route::OpenApiV3(..)
+            if !accepts_json(&header(http::header::ACCEPT)) =>
+        {
+            // What kube-openapi answers when no accepted type is one it can produce: this
+            // server has no protobuf form of the documents, so protobuf-only clients must ask
+            // for JSON.
+            bytes_response(406, Bytes::new())
+        }
         other => non_resource(&inner, &parts.method, other),
     };
     record.status = response.status().as_u16();
@@ -185,6 +193,19 @@ pub(crate) async fn handle(
         inner.log.push(record);
     }
     response
+}
+
+/// Whether an `Accept` header admits `application/json` (an absent header does), matching media
+/// ranges the way kube-openapi's handler does (type and subtype, each possibly `*`).
+fn accepts_json(accept: &str) -> bool {
+    if accept.trim().is_empty() {
+        return true;
+    }
+    accept.split(',').any(|clause| {
+        let range = clause.split(';').next().unwrap_or("").trim();
+        let (kind, sub) = range.split_once('/').unwrap_or((range, ""));
+        (kind == "application" || kind == "*") && (sub == "json" || sub == "*")
+    })
 }
 
 fn non_resource(inner: &Inner, method: &Method, r: Route) -> Response<ResponseBody> {
