@@ -97,6 +97,11 @@
 //!   selector transitions turned into ADDED/DELETED, one JSON object per line, chunked.
 //!
 //! ## Approximated
+//! - `fieldValidation=Strict` refusals read `<Kind> in version "<v>" cannot be handled as a
+//!   <Kind>: strict decoding error: unknown field "..."` for every verb (the real server words
+//!   patch and server-side apply refusals differently); duplicate JSON fields are not detected.
+//! - Quantities beyond 38 significant digits are refused rather than parsed with arbitrary
+//!   precision.
 //! - Garbage collection and namespace cleanup run synchronously inside the request that
 //!   triggered them, not a moment later in a controller: by the time a delete returns, every
 //!   dependent that goes is gone (or carries a `deletionTimestamp`).
