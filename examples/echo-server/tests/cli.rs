@@ -1,6 +1,10 @@
 //! The `echo-server` binary as users run it: the `crd` subcommand, and the choice between a
 //! cluster and the embedded mode. A testkit API server listening on loopback plays the cluster.
 
+mod common;
+
+use common::eventually;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::process::Stdio;
@@ -51,24 +55,6 @@ async fn finish(child: Child) -> (std::process::ExitStatus, String) {
         String::from_utf8_lossy(&output.stderr)
     );
     (output.status, text)
-}
-
-async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    loop {
-        if let Some(value) = check().await {
-            return value;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 #[tokio::test]

@@ -1,7 +1,10 @@
 //! The echo-server operator, with the real engine, against the testkit's in-memory API server:
 //! create, change the message, scale, delete.
 
-use std::future::Future;
+mod common;
+
+use common::{eventually, gone};
+
 use std::time::Duration;
 
 use echo_server::{EchoServer, EchoServerSpec, Phase};
@@ -13,25 +16,6 @@ use roperator_testkit::ApiServer;
 use serde_json::json;
 
 const NS: &str = "default";
-
-/// Polls `check` until it returns `Some`, or fails after 15 s describing what was awaited.
-async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
-    loop {
-        if let Some(value) = check().await {
-            return value;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
 
 fn args(d: &Deployment) -> Vec<String> {
     d.spec
@@ -174,14 +158,7 @@ async fn create_update_scale_and_delete_an_echo_server() {
         .delete("web", &DeleteParams::default())
         .await
         .expect("delete");
-    eventually("the EchoServer to be gone", || async {
-        echoes
-            .get_opt("web")
-            .await
-            .ok()
-            .and_then(|e| e.is_none().then_some(()))
-    })
-    .await;
+    gone("the EchoServer to be gone", &echoes, "web").await;
     eventually("the Deployment and Service to be gone", || async {
         let d = deployments.get_opt("web").await.ok()?;
         let s = services.get_opt("web").await.ok()?;
@@ -192,15 +169,25 @@ async fn create_update_scale_and_delete_an_echo_server() {
     operator.shut_down().await;
 }
 
-/// Fails the first two releases, and counts every call.
+/// Fails the first two releases, and records when each call came.
 #[derive(Clone, Default)]
 struct FailsTwice {
-    calls: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    calls: std::sync::Arc<std::sync::Mutex<Vec<std::time::Instant>>>,
+}
+
+impl FailsTwice {
+    fn calls(&self) -> Vec<std::time::Instant> {
+        self.calls.lock().expect("not poisoned").clone()
+    }
 }
 
 impl echo_server::ExternalResources for FailsTwice {
     async fn release(&self, _namespace: &str, _name: &str) -> Result<(), String> {
-        let call = self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let call = {
+            let mut calls = self.calls.lock().expect("not poisoned");
+            calls.push(std::time::Instant::now());
+            calls.len() - 1
+        };
         if call < 2 {
             Err("the external service is unavailable".to_string())
         } else {
@@ -251,9 +238,7 @@ async fn a_deleted_echo_server_stays_until_external_cleanup_succeeds() {
         .await
         .expect("delete");
 
-    // Cleanup fails: the EchoServer stays, being deleted, and says why. (The engine's own status
-    // write triggers an immediate second call, which fails the same way and writes nothing; the
-    // third comes after the retry delay.)
+    // Cleanup fails: the EchoServer stays, being deleted, and says why.
     let message = eventually("the failed cleanup in the status", || async {
         let e = echoes.get_opt("web").await.ok()??;
         e.metadata.deletion_timestamp.as_ref()?;
@@ -267,23 +252,24 @@ async fn a_deleted_echo_server_stays_until_external_cleanup_succeeds() {
     );
 
     // A retry succeeds: the finalizer goes, and so do the EchoServer and its children.
-    eventually("the EchoServer to be gone", || async {
-        echoes
-            .get_opt("web")
-            .await
-            .ok()
-            .and_then(|e| e.is_none().then_some(()))
-    })
-    .await;
-    eventually("the Deployment to be gone", || async {
-        deployments
-            .get_opt("web")
-            .await
-            .ok()
-            .and_then(|d| d.is_none().then_some(()))
-    })
-    .await;
-    assert_eq!(external.calls.load(std::sync::atomic::Ordering::SeqCst), 3);
+    gone("the EchoServer to be gone", &echoes, "web").await;
+    gone("the Deployment to be gone", &deployments, "web").await;
+    // Each retry waits the delay the finalize hook asked for (writing the status in between
+    // does not bring it forward).
+    let calls = external.calls();
+    assert_eq!(
+        calls.len(),
+        3,
+        "two failed releases, then one that succeeds"
+    );
+    for pair in calls.windows(2) {
+        let gap = pair[1] - pair[0];
+        assert!(
+            gap >= echo_server::handler::CLEANUP_RETRY,
+            "retried after {gap:?}, before the {:?} asked for",
+            echo_server::handler::CLEANUP_RETRY
+        );
+    }
 
     let _ = stop.send(());
     tokio::time::timeout(Duration::from_secs(30), task)

@@ -178,6 +178,14 @@ pub(crate) async fn handle(
             )
             .await
         }
+        Route::OpenApiV2 | Route::OpenApiV3Index | Route::OpenApiV3(..)
+            if !accepts_json(&header(http::header::ACCEPT)) =>
+        {
+            // What kube-openapi answers when no accepted type is one it can produce: this
+            // server has no protobuf form of the documents, so protobuf-only clients must ask
+            // for JSON.
+            bytes_response(406, Bytes::new())
+        }
         other => non_resource(&inner, &parts.method, other),
     };
     record.status = response.status().as_u16();
@@ -185,6 +193,19 @@ pub(crate) async fn handle(
         inner.log.push(record);
     }
     response
+}
+
+/// Whether an `Accept` header admits `application/json` (an absent header does), matching media
+/// ranges the way kube-openapi's handler does (type and subtype, each possibly `*`).
+fn accepts_json(accept: &str) -> bool {
+    if accept.trim().is_empty() {
+        return true;
+    }
+    accept.split(',').any(|clause| {
+        let range = clause.split(';').next().unwrap_or("").trim();
+        let (kind, sub) = range.split_once('/').unwrap_or((range, ""));
+        (kind == "application" || kind == "*") && (sub == "json" || sub == "*")
+    })
 }
 
 fn non_resource(inner: &Inner, method: &Method, r: Route) -> Response<ResponseBody> {
@@ -261,6 +282,22 @@ async fn resource_request(
     if verb == "patch" {
         record.patch_type = PatchType::from_content_type(content_type);
     }
+    // A write that names no manager is recorded under the client's user agent up to its first
+    // `/` ("kubectl-client-side-apply/v1.32.0 ..." -> "kubectl-client-side-apply"), as the real
+    // server does; apply patches still must name one.
+    let mut query = query.clone();
+    if matches!(verb, "create" | "update" | "patch")
+        && record.patch_type != Some(PatchType::Apply)
+        && query.get("fieldManager").is_none_or(String::is_empty)
+        && let Some(agent) = record
+            .user_agent
+            .split('/')
+            .next()
+            .filter(|a| !a.is_empty())
+    {
+        query.insert("fieldManager".into(), agent.to_string());
+    }
+    let query = &query;
     let outcome = inner.faults.check(&FaultTarget {
         verb,
         resource: &t.ty.plural,

@@ -93,6 +93,21 @@ fn parse_object(body: &[u8]) -> Result<Value, ApiError> {
 
 /// The body's apiVersion and kind must be the ones the path names.
 fn check_kind(st: &State, t: &Target, v: &mut Value) -> Result<(), ApiError> {
+    // Built-in bodies are decoded with the path's group, version and kind as defaults (clients
+    // such as the Python one omit them); custom objects are decoded as unstructured, which
+    // needs them.
+    if matches!(t.ty.schema, TypeSchema::BuiltIn { .. })
+        && let Some(o) = v.as_object_mut()
+    {
+        for (key, default) in [
+            ("kind", t.ty.kind.clone()),
+            ("apiVersion", t.ty.api_version()),
+        ] {
+            if o.get(key).and_then(Value::as_str).is_none_or(str::is_empty) {
+                o.insert(key.into(), json!(default));
+            }
+        }
+    }
     let body = || {
         String::from_utf8_lossy(&serde_json::to_vec(v).unwrap_or_default())
             .chars()
