@@ -191,6 +191,12 @@ pub(crate) fn finish(engine: &Engine, key: &ObjectKey, outcome: SyncOutcome) {
         }
         SyncOutcome::NotLeader => {
             engine.metrics.sync_result("not_leader");
+            // The gate may refuse a permit while this replica still counts as leader (a quorum
+            // round that timed out under load): no leadership change will re-enqueue the
+            // parent then, so keep it queued. A follower never dequeues it anyway.
+            engine
+                .queue
+                .add_at(key.clone(), now + config.backoff_initial);
         }
         SyncOutcome::HandlerStillRunning => {
             engine.metrics.sync_result("timeout");
