@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use super::objects::{self, Target};
 use super::query::{Route, parse_query, route};
-use super::{Inner, ResponseBody, delete, discovery, list, scale, served_types, watch};
+use super::{Inner, ResponseBody, delete, discovery, list, scale, served_types, table, watch};
 use crate::errors::ApiError;
 use crate::faults::FaultTarget;
 use crate::log::RequestRecord;
@@ -147,6 +147,7 @@ pub(crate) async fn handle(
     };
     let user_agent = header(http::header::USER_AGENT);
     let content_type = header(http::header::CONTENT_TYPE);
+    let table_version = table::requested_version(&header(http::header::ACCEPT));
     let mut record = RequestRecord {
         verb: parts.method.as_str().to_ascii_lowercase(),
         path: path.clone(),
@@ -173,6 +174,7 @@ pub(crate) async fn handle(
                 &rest,
                 &query,
                 &content_type,
+                table_version,
                 body,
                 &mut record,
             )
@@ -227,6 +229,7 @@ async fn resource_request(
     rest: &[String],
     query: &std::collections::HashMap<String, String>,
     content_type: &str,
+    table_version: Option<&str>,
     body: Bytes,
     record: &mut RequestRecord,
 ) -> Response<ResponseBody> {
@@ -317,6 +320,12 @@ async fn resource_request(
         "patch" => objects::patch(inner, &t, &body, content_type, query),
         "delete" => delete::delete(inner, &t, &body, query),
         _ => delete::delete_collection(inner, &t, &body, query),
+    };
+    let result = match table_version {
+        Some(v) if matches!(verb, "get" | "list") => result.and_then(|(code, bytes)| {
+            Ok((code, table::render(&inner.lock(), &t, query, v, &bytes)?))
+        }),
+        _ => result,
     };
     match result {
         Ok((code, bytes)) => bytes_response(code, bytes),
