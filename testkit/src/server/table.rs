@@ -70,6 +70,8 @@ struct Column {
 enum Cell {
     Name,
     Age,
+    /// The creation timestamp itself, as the default printer's "Created At" shows it.
+    CreatedAt,
     /// A CRD printer column: a JSONPath and its declared type.
     Path(Vec<Step>, String),
     Builtin(fn(&Value) -> Value),
@@ -208,7 +210,11 @@ fn cell(c: &Column, obj: &Value, now: jiff::Timestamp) -> Value {
                 .and_then(Value::as_str),
             now
         )),
-        Cell::Path(steps, ty) => printer_cell(ty, select(obj, steps)),
+        Cell::CreatedAt => obj
+            .pointer("/metadata/creationTimestamp")
+            .cloned()
+            .unwrap_or(Value::Null),
+        Cell::Path(steps, ty) => printer_cell(ty, select(obj, steps), now),
         Cell::Builtin(f) => f(obj),
     }
 }
@@ -481,7 +487,7 @@ fn columns(st: &State, t: &Target) -> Result<Vec<Column>, ApiError> {
                 format: "",
                 description: AGE_DESCRIPTION.into(),
                 priority: 0,
-                cell: Cell::Path(parse_path(".metadata.creationTimestamp")?, "date".into()),
+                cell: Cell::CreatedAt,
             });
             return Ok(cols);
         }
@@ -635,9 +641,9 @@ fn select<'a>(obj: &'a Value, steps: &[Step]) -> Option<&'a Value> {
     })
 }
 
-/// A printer column's cell: the value if it has the column's type, else empty (kubectl shows
-/// `<none>`), as the real API server does.
-fn printer_cell(ty: &str, v: Option<&Value>) -> Value {
+/// A printer column's cell: the value if it has the column's type, else empty, as the real API
+/// server does. Dates become ages ("5m") on the server: kubectl prints cells verbatim.
+fn printer_cell(ty: &str, v: Option<&Value>, now: jiff::Timestamp) -> Value {
     let Some(v) = v else { return Value::Null };
     match ty {
         "integer" => v
@@ -649,7 +655,7 @@ fn printer_cell(ty: &str, v: Option<&Value>) -> Value {
         "boolean" => v.as_bool().map(Value::from).unwrap_or(Value::Null),
         "date" => match v.as_str() {
             Some(s) => match s.parse::<jiff::Timestamp>() {
-                Ok(ts) => json!(ts.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()),
+                Ok(ts) => json!(human_duration(now.as_second() - ts.as_second())),
                 Err(_) => json!("<invalid>"),
             },
             None => Value::Null,
