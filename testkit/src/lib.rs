@@ -76,6 +76,13 @@
 //!   `ERROR` event, `allowWatchBookmarks`, `sendInitialEvents` with the `initial-events-end`
 //!   bookmark (so kube-rs streaming lists work), `timeoutSeconds`, ADDED/MODIFIED/DELETED with
 //!   selector transitions turned into ADDED/DELETED, one JSON object per line, chunked.
+//! - Table output (`Accept: application/json;as=Table;v=v1;g=meta.k8s.io`, also `v1beta1`) on
+//!   get and list, so `kubectl get` prints the real columns: a custom resource's
+//!   `additionalPrinterColumns` for the served version (JSONPath `.a.b`, `.a[0].b`,
+//!   `.a['b.c']`; `date` cells as ages, `priority` for `-o wide`; Name and Age when none are
+//!   declared), and the upstream printers' columns for Namespace, Pod, Service, ConfigMap,
+//!   Secret, Deployment, ReplicaSet, StatefulSet, DaemonSet, Job, CustomResourceDefinition and
+//!   Lease. Rows carry `PartialObjectMetadata`, the full object or nothing per `includeObject`.
 //!
 //! ## Approximated
 //! - Garbage collection and namespace cleanup run synchronously inside the request that
@@ -83,6 +90,9 @@
 //!   dependent that goes is gone (or carries a `deletionTimestamp`).
 //! - Bookmarks come every [`ApiServerBuilder::bookmark_interval`] (1 s by default; about a
 //!   minute on a real server).
+//! - Table output: other built-in kinds print Name and Age only; the built-in printers'
+//!   `-o wide` columns (a Pod's IP and node, a Deployment's images...) are left out; a watch
+//!   asked for as Table streams plain objects (kubectl prints those with Name and Age).
 //! - A watcher with more than [`ApiServerBuilder::watch_buffer`] undelivered events is cut (its
 //!   stream ends; clients re-watch), like the real server's "forcing watcher close". Writers
 //!   never wait for watchers.
@@ -101,8 +111,7 @@
 //! - Authentication and authorization (every request is allowed), admission (including
 //!   webhooks), and defaulting of built-in fields (a Deployment's `strategy`, a Service's
 //!   `clusterIP`...). Pods get only `status.phase: Pending`.
-//! - Protobuf, Table (`as=Table`) and aggregated discovery responses: clients fall back to JSON,
-//!   as kubectl does. Protobuf request bodies get `415`: kubectl's typed generators
+//! - Protobuf and aggregated discovery responses: clients fall back to JSON, as kubectl does. Protobuf request bodies get `415`: kubectl's typed generators
 //!   (`kubectl create deployment|configmap|secret ...`, `kubectl run`) send protobuf, so use
 //!   `kubectl create -f` / `kubectl apply -f` with a manifest instead.
 //! - `pods/log`, `exec`, `proxy`, `eviction`, `token` and other
