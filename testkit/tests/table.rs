@@ -105,9 +105,30 @@ async fn deployment_list_and_get_as_table() {
     assert!(table["metadata"]["resourceVersion"].is_string(), "{table}");
     assert_eq!(
         column_names(&table),
-        ["Name", "Ready", "Up-to-date", "Available", "Age"]
+        [
+            "Name",
+            "Ready",
+            "Up-to-date",
+            "Available",
+            "Age",
+            "Containers",
+            "Images",
+            "Selector"
+        ]
     );
+    // The -o wide columns come last, at priority 1.
+    let priorities: Vec<i64> = table["columnDefinitions"]
+        .as_array()
+        .expect("columns")
+        .iter()
+        .filter_map(|c| c["priority"].as_i64())
+        .collect();
+    assert_eq!(priorities, [0, 0, 0, 0, 0, 1, 1, 1]);
     let row = &table["rows"][0];
+    assert_eq!(
+        &row["cells"].as_array().expect("cells")[5..],
+        ["c", "nginx", "app=web"]
+    );
     assert_eq!(row["cells"][0], "web");
     assert_eq!(row["cells"][1], "2/2");
     assert_eq!(row["cells"][2], 2);
@@ -180,7 +201,8 @@ async fn service_columns_match_kubectl() {
             "Cluster-IP",
             "External-IP",
             "Port(s)",
-            "Age"
+            "Age",
+            "Selector"
         ]
     );
     let row = &table["rows"][0];
@@ -189,6 +211,7 @@ async fn service_columns_match_kubectl() {
     assert_eq!(row["cells"][2], "10.96.0.20");
     assert_eq!(row["cells"][3], "<none>");
     assert_eq!(row["cells"][4], "80:30080/TCP,53/UDP");
+    assert_eq!(row["cells"][6], "app=front");
     assert!(row.get("object").is_none(), "includeObject=None: {row}");
 }
 
@@ -339,6 +362,23 @@ async fn kubectl_prints_server_side_columns() {
         "{out}"
     );
     assert_eq!(&row[..4], ["web", "2/2", "2", "2"], "{out}");
+    let wide = k.ok(&["get", "deployments", "-o", "wide"]).await;
+    let (header, row) = row_of(&wide, "web");
+    assert_eq!(
+        header,
+        [
+            "NAME",
+            "READY",
+            "UP-TO-DATE",
+            "AVAILABLE",
+            "AGE",
+            "CONTAINERS",
+            "IMAGES",
+            "SELECTOR"
+        ],
+        "{wide}"
+    );
+    assert_eq!(&row[5..], ["c", "nginx", "app=web"], "{wide}");
 
     post(
         &client,
