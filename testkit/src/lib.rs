@@ -82,7 +82,8 @@
 //!   `.a['b.c']`; `date` cells as ages, `priority` for `-o wide`; Name and Age when none are
 //!   declared), and the upstream printers' columns for Namespace, Pod, Service, ConfigMap,
 //!   Secret, Deployment, ReplicaSet, StatefulSet, DaemonSet, Job, CustomResourceDefinition and
-//!   Lease. Rows carry `PartialObjectMetadata`, the full object or nothing per `includeObject`.
+//!   Lease. Rows carry `PartialObjectMetadata`, the full object or nothing per `includeObject`;
+//!   a watch asked for as Table sends each object event as a one-row Table (`kubectl get -w`).
 //!
 //! ## Approximated
 //! - Garbage collection and namespace cleanup run synchronously inside the request that
@@ -91,8 +92,8 @@
 //! - Bookmarks come every [`ApiServerBuilder::bookmark_interval`] (1 s by default; about a
 //!   minute on a real server).
 //! - Table output: other built-in kinds print Name and Age only; the built-in printers'
-//!   `-o wide` columns (a Pod's IP and node, a Deployment's images...) are left out; a watch
-//!   asked for as Table streams plain objects (kubectl prints those with Name and Age).
+//!   `-o wide` columns are modelled for Pods, Services and the workload kinds only, and every
+//!   watch event repeats the column definitions (the real server sends them once).
 //! - A watcher with more than [`ApiServerBuilder::watch_buffer`] undelivered events is cut (its
 //!   stream ends; clients re-watch), like the real server's "forcing watcher close". Writers
 //!   never wait for watchers.

@@ -276,6 +276,36 @@ async fn custom_resource_printer_columns() {
 }
 
 #[tokio::test]
+async fn watch_events_carry_one_row_tables() {
+    let server = ApiServer::new();
+    let client = server.client();
+    post(
+        &client,
+        "/api/v1/namespaces/default/configmaps",
+        json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "one"}, "data": {"a": "1"}}),
+    )
+    .await;
+    let req =
+        http::Request::get("/api/v1/namespaces/default/configmaps?watch=true&timeoutSeconds=1")
+            .header(http::header::ACCEPT, KUBECTL_ACCEPT)
+            .body(Vec::new())
+            .expect("request");
+    let text = client.request_text(req).await.expect("watch succeeds");
+    let events: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one JSON event per line"))
+        .collect();
+    assert_eq!(events.len(), 1, "{text}");
+    assert_eq!(events[0]["type"], "ADDED");
+    let table = &events[0]["object"];
+    assert_eq!(table["kind"], "Table");
+    assert_eq!(column_names(table), ["Name", "Data", "Age"]);
+    assert_eq!(table["rows"][0]["cells"][0], "one");
+    assert_eq!(table["rows"][0]["cells"][1], 1);
+    assert_eq!(table["rows"][0]["object"]["metadata"]["name"], "one");
+}
+
+#[tokio::test]
 async fn unknown_include_object_is_rejected() {
     let server = ApiServer::new();
     let req = http::Request::get("/api/v1/namespaces?includeObject=Everything")
@@ -476,8 +506,12 @@ async fn kubectl_get_watch_still_prints_changes() {
     let (header, first) = row_of(&stdout, "first");
     assert_eq!(header, ["NAME", "DATA", "AGE"], "{stdout}");
     assert_eq!(first.get(1), Some(&"1"), "{stdout}");
-    assert!(
-        stdout.lines().any(|l| l.starts_with("second")),
-        "the watch event is printed: {stdout}"
+    // The event arrives as a Table row in the list's columns, under the one header.
+    let (_, second) = row_of(&stdout, "second");
+    assert_eq!(second.get(1), Some(&"2"), "{stdout}");
+    assert_eq!(
+        stdout.lines().filter(|l| l.starts_with("NAME")).count(),
+        1,
+        "{stdout}"
     );
 }

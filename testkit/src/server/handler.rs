@@ -289,13 +289,17 @@ async fn resource_request(
     }
     if verb == "watch" {
         let mut t = t;
+        let mut q = query.clone();
         if let Some(name) = t.name.take() {
             // `GET .../configmaps/x?watch=true` is a watch of that one object.
-            let mut q = query.clone();
             q.insert("fieldSelector".into(), format!("metadata.name={name}"));
-            return watch::watch(inner.clone(), &t, &q).unwrap_or_else(|e| error_response(&e));
         }
-        return watch::watch(inner.clone(), &t, query).unwrap_or_else(|e| error_response(&e));
+        let stream = watch::watch(inner.clone(), &t, &q);
+        let stream = match table_version {
+            Some(v) => stream.and_then(|r| table::watch(&inner.lock(), &t, &q, v, r)),
+            None => stream,
+        };
+        return stream.unwrap_or_else(|e| error_response(&e));
     }
     if t.sub.as_deref() == Some("scale") {
         let result = match verb {

@@ -4,6 +4,11 @@
 use bytes::Bytes;
 use serde_json::{Map, Value, json};
 
+use http::Response;
+use http_body::Frame;
+use http_body_util::BodyExt;
+
+use super::ResponseBody;
 use super::objects::{Query, Target};
 use crate::errors::ApiError;
 use crate::store::{ObjRef, State};
@@ -157,48 +162,114 @@ pub(crate) fn render(
         (items, meta)
     };
     meta.retain(|k, _| matches!(k.as_str(), "resourceVersion" | "continue"));
-    let now = jiff::Timestamp::now();
-    let rows: Vec<Value> = items
-        .into_iter()
-        .map(|obj| {
-            let cells: Vec<Value> = columns.iter().map(|c| cell(c, &obj, now)).collect();
-            let mut row = json!({ "cells": cells });
-            match include {
-                Include::None => {}
-                Include::Metadata => {
-                    row["object"] = json!({
-                        "kind": "PartialObjectMetadata",
-                        "apiVersion": format!("meta.k8s.io/{version}"),
-                        "metadata": obj.get("metadata").cloned().unwrap_or(json!({})),
-                    });
-                }
-                Include::Object => row["object"] = obj,
-            }
-            row
-        })
-        .collect();
-    let defs: Vec<Value> = columns
-        .iter()
-        .map(|c| {
-            json!({
-                "name": c.name,
-                "type": c.ty,
-                "format": c.format,
-                "description": c.description,
-                "priority": c.priority,
-            })
-        })
-        .collect();
-    let table = json!({
-        "kind": "Table",
-        "apiVersion": format!("meta.k8s.io/{version}"),
-        "metadata": meta,
-        "columnDefinitions": defs,
-        "rows": rows,
-    });
+    let table = Printer {
+        columns,
+        include,
+        version: version.to_string(),
+    }
+    .table(Value::Object(meta), items);
     serde_json::to_vec(&table)
         .map(Bytes::from)
         .map_err(|e| ApiError::new(500, "InternalError", format!("cannot serialize table: {e}")))
+}
+
+/// What a Table needs besides the objects: the columns and what rows carry.
+struct Printer {
+    columns: Vec<Column>,
+    include: Include,
+    version: String,
+}
+
+impl Printer {
+    fn table(&self, meta: Value, items: Vec<Value>) -> Value {
+        let now = jiff::Timestamp::now();
+        let rows: Vec<Value> = items.into_iter().map(|o| self.row(o, now)).collect();
+        let defs: Vec<Value> = self
+            .columns
+            .iter()
+            .map(|c| {
+                json!({
+                    "name": c.name,
+                    "type": c.ty,
+                    "format": c.format,
+                    "description": c.description,
+                    "priority": c.priority,
+                })
+            })
+            .collect();
+        json!({
+            "kind": "Table",
+            "apiVersion": format!("meta.k8s.io/{}", self.version),
+            "metadata": meta,
+            "columnDefinitions": defs,
+            "rows": rows,
+        })
+    }
+
+    fn row(&self, obj: Value, now: jiff::Timestamp) -> Value {
+        let cells: Vec<Value> = self.columns.iter().map(|c| cell(c, &obj, now)).collect();
+        let mut row = json!({ "cells": cells });
+        match self.include {
+            Include::None => {}
+            Include::Metadata => {
+                row["object"] = json!({
+                    "kind": "PartialObjectMetadata",
+                    "apiVersion": format!("meta.k8s.io/{}", self.version),
+                    "metadata": obj.get("metadata").cloned().unwrap_or(json!({})),
+                });
+            }
+            Include::Object => row["object"] = obj,
+        }
+        row
+    }
+
+    /// One watch event line with its object turned into a one-row Table. Bookmarks and errors
+    /// pass through as they are, as the real server sends them.
+    fn watch_line(&self, line: Bytes) -> Bytes {
+        let Ok(mut event) = serde_json::from_slice::<Value>(&line) else {
+            return line;
+        };
+        if !matches!(
+            event.get("type").and_then(Value::as_str),
+            Some("ADDED" | "MODIFIED" | "DELETED")
+        ) {
+            return line;
+        }
+        let Some(obj) = event.get_mut("object").map(Value::take) else {
+            return line;
+        };
+        let rv = obj
+            .pointer("/metadata/resourceVersion")
+            .cloned()
+            .unwrap_or(Value::Null);
+        event["object"] = self.table(json!({ "resourceVersion": rv }), vec![obj]);
+        let mut out = serde_json::to_vec(&event).unwrap_or_default();
+        out.push(b'\n');
+        Bytes::from(out)
+    }
+}
+
+/// A watch asked for as Table: every object event carries a one-row Table, as with the real
+/// server (kubectl reuses the columns it printed the list with).
+pub(crate) fn watch(
+    st: &State,
+    t: &Target,
+    q: &Query,
+    version: &str,
+    resp: Response<ResponseBody>,
+) -> Result<Response<ResponseBody>, ApiError> {
+    let printer = Printer {
+        columns: columns(st, t)?,
+        include: include(q)?,
+        version: version.to_string(),
+    };
+    Ok(resp.map(move |body| {
+        body.map_frame(move |frame| match frame.into_data() {
+            Ok(line) => Frame::data(printer.watch_line(line)),
+            Err(frame) => frame,
+        })
+        .boxed_unsync()
+    }))
 }
 
 fn cell(c: &Column, obj: &Value, now: jiff::Timestamp) -> Value {
