@@ -93,7 +93,7 @@
 //!   minute on a real server).
 //! - Table output: other built-in kinds print Name and Age only; the built-in printers'
 //!   `-o wide` columns are modelled for Pods, Services and the workload kinds only, and every
-//!   watch event repeats the column definitions (the real server sends them once).
+//!   watch event carries the column definitions (kubectl prints the header once either way).
 //! - A watcher with more than [`ApiServerBuilder::watch_buffer`] undelivered events is cut (its
 //!   stream ends; clients re-watch), like the real server's "forcing watcher close". Writers
 //!   never wait for watchers.
