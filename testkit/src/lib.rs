@@ -40,7 +40,12 @@
 //!   Deployment, ReplicaSet, StatefulSet, DaemonSet, Job, CronJob, Ingress, NetworkPolicy,
 //!   PodDisruptionBudget, Role, RoleBinding, ClusterRole, ClusterRoleBinding, Lease,
 //!   CustomResourceDefinition); a built-in body that does not decode into its k8s-openapi type is
-//!   a `400 BadRequest`.
+//!   a `400 BadRequest`. A built-in body without `apiVersion`/`kind` takes them from the path
+//!   (the Python client sends none); a custom object without them is refused
+//!   (`Object 'Kind' is missing in ...`), as the real decoders do.
+//! - Clients checked end to end: kube-rs, kubectl 1.32, and the official Python `kubernetes`
+//!   client (list, create, watch over HTTP and TLS; `tests/python_client.rs`, run with
+//!   `ROPERATOR_PYTHON_CLIENT_TESTS=1` after `python3 -m pip install --user kubernetes`).
 //! - CRDs: creating one serves its kinds at once (scope, served versions, `status` subresource,
 //!   short names, `Established` condition), deleting one removes its objects and stops serving
 //!   them; custom objects are pruned, defaulted and validated against `openAPIV3Schema` (see
@@ -60,6 +65,20 @@
 //!   see [`patch`] for exactly what of server-side apply is modelled), delete with
 //!   `preconditions` and `propagationPolicy`, deletecollection, `dryRun=All`. An update that
 //!   changes nothing does not bump `resourceVersion` and emits no event.
+//! - Quantity fields of built-in objects (container `resources` in Pods and every pod template,
+//!   pod `overhead`, `emptyDir.sizeLimit`, PVC and `volumeClaimTemplates` requests/limits,
+//!   ResourceQuota and LimitRange amounts) are stored in apimachinery's canonical form (`0.5` ->
+//!   `500m`, `1024Mi` -> `1Gi`; see [`quantity::canonical`]) and compared in that form, so
+//!   re-sending the original spelling is a no-op; a malformed one is a `400 BadRequest` with the
+//!   real decoder's message (which, like the real server, names no field).
+//! - `fieldValidation` on create, update and patch: `Strict` refuses fields the type does not
+//!   declare (`400`, `strict decoding error: unknown field "spec.foo"`), `Warn` (the default, as
+//!   on a real server) drops them and sends one `Warning: 299 - "unknown field \"spec.foo\""`
+//!   header per field (kubectl prints them), `Ignore` drops them silently. Custom resources use
+//!   their CRD schema (unknown = what pruning would remove).
+//! - A non-apply write without `fieldManager` is recorded in `managedFields` under its user
+//!   agent up to the first `/` (`my-operator/v1.2 (linux)` -> `my-operator`); without a user
+//!   agent (the in-process `kube::Client::new` sends none) the manager is `unknown`.
 //! - The `status` subresource: writes there change only `.status`; writes to the main resource
 //!   keep the stored status; status sent on create is dropped.
 //! - The `scale` subresource (`autoscaling/v1` Scale) for Deployments, ReplicaSets,
@@ -86,6 +105,11 @@
 //!   a watch asked for as Table sends each object event as a one-row Table (`kubectl get -w`).
 //!
 //! ## Approximated
+//! - `fieldValidation=Strict` refusals read `<Kind> in version "<v>" cannot be handled as a
+//!   <Kind>: strict decoding error: unknown field "..."` for every verb (the real server words
+//!   patch and server-side apply refusals differently); duplicate JSON fields are not detected.
+//! - Quantities beyond 38 significant digits are refused rather than parsed with arbitrary
+//!   precision.
 //! - Garbage collection and namespace cleanup run synchronously inside the request that
 //!   triggered them, not a moment later in a controller: by the time a delete returns, every
 //!   dependent that goes is gone (or carries a `deletionTimestamp`).
@@ -112,9 +136,13 @@
 //! - Authentication and authorization (every request is allowed), admission (including
 //!   webhooks), and defaulting of built-in fields (a Deployment's `strategy`, a Service's
 //!   `clusterIP`...). Pods get only `status.phase: Pending`.
-//! - Protobuf and aggregated discovery responses: clients fall back to JSON, as kubectl does. Protobuf request bodies get `415`: kubectl's typed generators
-//!   (`kubectl create deployment|configmap|secret ...`, `kubectl run`) send protobuf, so use
-//!   `kubectl create -f` / `kubectl apply -f` with a manifest instead.
+//! - Protobuf and aggregated discovery responses: clients fall back to JSON, as kubectl does.
+//!   `/openapi/v2` and `/openapi/v3/...` asked for with a protobuf-only `Accept` get
+//!   `406 Not Acceptable` (empty body, as kube-openapi answers when it cannot produce an
+//!   accepted type); kubectl 1.32 works on the JSON documents. Protobuf request bodies get
+//!   `415`: kubectl's typed generators (`kubectl create deployment|configmap|secret ...`,
+//!   `kubectl run`) send protobuf, so use `kubectl create -f` / `kubectl apply -f` with a
+//!   manifest instead.
 //! - `pods/log`, `exec`, `proxy`, `eviction`, `token` and other
 //!   connect-style subresources.
 //! - Graceful deletion periods (deletion is immediate unless finalizers hold it).
@@ -127,6 +155,7 @@ pub mod log;
 mod meta;
 pub mod openapi;
 pub mod patch;
+pub mod quantity;
 pub mod registry;
 pub mod schema;
 mod selectors;

@@ -177,6 +177,8 @@ pub(crate) struct State {
     pub rng: StdRng,
     /// See [`crate::ApiServer::simulate_workloads`].
     pub simulate_workloads: bool,
+    /// `Warning` headers for the response to the write being handled.
+    pub warnings: Vec<String>,
 }
 
 fn owner_uids(v: &Value) -> Vec<String> {
@@ -210,6 +212,7 @@ impl State {
             dependents: HashMap::new(),
             rng: StdRng::seed_from_u64(seed),
             simulate_workloads: false,
+            warnings: Vec::new(),
         }
     }
 

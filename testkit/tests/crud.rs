@@ -223,3 +223,47 @@ async fn merge_and_json_patch() {
     );
     assert_eq!(err.code, 422);
 }
+
+#[tokio::test]
+async fn builtin_bodies_without_kind_take_it_from_the_path_custom_ones_do_not() {
+    let server = roperator_testkit::ApiServer::new();
+    let client = server.client();
+    let req = http::Request::builder()
+        .method("POST")
+        .uri("/api/v1/namespaces/default/configmaps")
+        .header("content-type", "application/json")
+        .body(br#"{"metadata":{"name":"bare"},"data":{"a":"1"}}"#.to_vec())
+        .expect("request");
+    let created: serde_json::Value = client.request(req).await.expect("created");
+    assert_eq!(created["kind"], "ConfigMap");
+    assert_eq!(created["apiVersion"], "v1");
+    server
+        .register_crd(&serde_json::json!({
+            "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+            "metadata": {"name": "echoes.example.com"},
+            "spec": {"group": "example.com", "scope": "Namespaced",
+                "names": {"plural": "echoes", "singular": "echo", "kind": "Echo"},
+                "versions": [{"name": "v1", "served": true, "storage": true,
+                    "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}}}]}
+        }))
+        .expect("crd");
+    let req = http::Request::builder()
+        .method("POST")
+        .uri("/apis/example.com/v1/namespaces/default/echoes")
+        .header("content-type", "application/json")
+        .body(br#"{"metadata":{"name":"bare"}}"#.to_vec())
+        .expect("request");
+    let err = client
+        .request::<serde_json::Value>(req)
+        .await
+        .expect_err("custom objects need a kind");
+    let kube::Error::Api(status) = err else {
+        panic!("not an API error: {err}");
+    };
+    assert_eq!(status.code, 400);
+    assert!(
+        status.message.starts_with("Object 'Kind' is missing in"),
+        "{}",
+        status.message
+    );
+}

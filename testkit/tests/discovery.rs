@@ -177,3 +177,46 @@ async fn protobuf_bodies_are_refused_with_415() {
         "{body}"
     );
 }
+
+#[tokio::test]
+async fn openapi_documents_are_json_only_and_protobuf_only_requests_get_406() {
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+    let server = ApiServer::new();
+    let get = |path: &'static str, accept: Option<&'static str>| {
+        let service = server.service();
+        async move {
+            let mut req = http::Request::builder().method("GET").uri(path);
+            if let Some(a) = accept {
+                req = req.header("accept", a);
+            }
+            let req = req
+                .body(http_body_util::Full::new(bytes::Bytes::new()))
+                .expect("request");
+            let resp = service.oneshot(req).await.expect("infallible");
+            let status = resp.status().as_u16();
+            let body = resp.into_body().collect().await.expect("body").to_bytes();
+            (status, body)
+        }
+    };
+    let pb = "application/com.github.proto-openapi.spec.v2@v1.0+protobuf";
+    let (status, body) = get("/openapi/v2", Some(pb)).await;
+    assert_eq!((status, body.len()), (406, 0));
+    let (status, _) = get(
+        "/openapi/v3/apis/apps/v1",
+        Some("application/com.github.proto-openapi.spec.v3@v1.0+protobuf"),
+    )
+    .await;
+    assert_eq!(status, 406);
+    for accept in [
+        None,
+        Some("application/json"),
+        Some("*/*"),
+        Some("application/com.github.proto-openapi.spec.v2@v1.0+protobuf, application/json;q=0.9"),
+    ] {
+        let (status, body) = get("/openapi/v2", accept).await;
+        assert_eq!(status, 200, "{accept:?}");
+        let doc: Value = serde_json::from_slice(&body).expect("JSON document");
+        assert_eq!(doc["swagger"], "2.0", "{accept:?}");
+    }
+}

@@ -293,3 +293,62 @@ async fn scale_a_deployment() {
         .expect("present");
     assert_eq!(live["spec"]["replicas"], 4);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quantities_come_back_canonical_and_reapply_is_unchanged() {
+    let server = ApiServer::new();
+    let listening = server.listen().await;
+    let k = Kubectl::new(&listening);
+    let manifest = k.file(
+        "web.yaml",
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  selector:\n    matchLabels: {app: web}\n  template:\n    metadata:\n      labels: {app: web}\n    spec:\n      containers:\n      - name: app\n        image: nginx\n        resources:\n          requests: {cpu: 0.5, memory: 1024Mi}\n          limits: {cpu: 1, memory: 2048Mi}\n",
+    );
+    k.ok(&["apply", "-f", &manifest]).await;
+    let web = k.json(&["get", "deployment", "web"]).await;
+    assert_eq!(
+        web["spec"]["template"]["spec"]["containers"][0]["resources"],
+        serde_json::json!({"requests": {"cpu": "500m", "memory": "1Gi"},
+                           "limits": {"cpu": "1", "memory": "2Gi"}})
+    );
+    // kubectl sees `0.5` against `500m` and sends a patch (a real cluster prints "configured"
+    // too), but the stored object does not change.
+    k.ok(&["apply", "-f", &manifest]).await;
+    let web2 = k.json(&["get", "deployment", "web"]).await;
+    assert_eq!(web2["metadata"]["generation"], 1);
+    assert_eq!(
+        web2["spec"]["template"]["spec"]["containers"][0]["resources"]["requests"]["cpu"],
+        "500m"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_fields_follow_kubectl_validate() {
+    let server = ApiServer::new();
+    let listening = server.listen().await;
+    let k = Kubectl::new(&listening);
+    let manifest = k.file(
+        "cm.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\ndata:\n  mode: fast\nbogus: 1\n",
+    );
+    // kubectl's default is --validate=strict, which it leaves to the server.
+    let out = k.run(&["apply", "-f", &manifest]).await;
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("strict decoding error: unknown field \"bogus\""),
+        "{stderr}"
+    );
+    let out = k.run(&["apply", "--validate=warn", "-f", &manifest]).await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("Warning: unknown field \"bogus\""),
+        "{stderr}"
+    );
+    let cm = k.json(&["get", "configmap", "settings"]).await;
+    assert_eq!(cm["data"]["mode"], "fast");
+    assert!(cm.get("bogus").is_none(), "{cm}");
+    let out = k.run(&["apply", "--validate=false", "-f", &manifest]).await;
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).is_empty());
+}

@@ -169,15 +169,25 @@ async fn create_update_scale_and_delete_an_echo_server() {
     operator.shut_down().await;
 }
 
-/// Fails the first two releases, and counts every call.
+/// Fails the first two releases, and records when each call came.
 #[derive(Clone, Default)]
 struct FailsTwice {
-    calls: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    calls: std::sync::Arc<std::sync::Mutex<Vec<std::time::Instant>>>,
+}
+
+impl FailsTwice {
+    fn calls(&self) -> Vec<std::time::Instant> {
+        self.calls.lock().expect("not poisoned").clone()
+    }
 }
 
 impl echo_server::ExternalResources for FailsTwice {
     async fn release(&self, _namespace: &str, _name: &str) -> Result<(), String> {
-        let call = self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let call = {
+            let mut calls = self.calls.lock().expect("not poisoned");
+            calls.push(std::time::Instant::now());
+            calls.len() - 1
+        };
         if call < 2 {
             Err("the external service is unavailable".to_string())
         } else {
@@ -228,9 +238,7 @@ async fn a_deleted_echo_server_stays_until_external_cleanup_succeeds() {
         .await
         .expect("delete");
 
-    // Cleanup fails: the EchoServer stays, being deleted, and says why. (The engine's own status
-    // write triggers an immediate second call, which fails the same way and writes nothing; the
-    // third comes after the retry delay.)
+    // Cleanup fails: the EchoServer stays, being deleted, and says why.
     let message = eventually("the failed cleanup in the status", || async {
         let e = echoes.get_opt("web").await.ok()??;
         e.metadata.deletion_timestamp.as_ref()?;
@@ -246,7 +254,22 @@ async fn a_deleted_echo_server_stays_until_external_cleanup_succeeds() {
     // A retry succeeds: the finalizer goes, and so do the EchoServer and its children.
     gone("the EchoServer to be gone", &echoes, "web").await;
     gone("the Deployment to be gone", &deployments, "web").await;
-    assert_eq!(external.calls.load(std::sync::atomic::Ordering::SeqCst), 3);
+    // Each retry waits the delay the finalize hook asked for (writing the status in between
+    // does not bring it forward).
+    let calls = external.calls();
+    assert_eq!(
+        calls.len(),
+        3,
+        "two failed releases, then one that succeeds"
+    );
+    for pair in calls.windows(2) {
+        let gap = pair[1] - pair[0];
+        assert!(
+            gap >= echo_server::handler::CLEANUP_RETRY,
+            "retried after {gap:?}, before the {:?} asked for",
+            echo_server::handler::CLEANUP_RETRY
+        );
+    }
 
     let _ = stop.send(());
     tokio::time::timeout(Duration::from_secs(30), task)

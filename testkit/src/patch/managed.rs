@@ -7,8 +7,8 @@ use super::fields::{FieldPath, FieldSet, changed_fields, fields_of, from_fields_
 use crate::openapi::{Catalog, Cursor};
 use crate::registry::TypeSchema;
 
-/// The manager recorded for a write that names none (the real server derives it from the user
-/// agent; the HTTP layer should pass that in `PatchContext::field_manager`).
+/// The manager recorded for a write that names none and comes without a user agent (the HTTP
+/// layer otherwise passes the user agent's prefix in `PatchContext::field_manager`).
 pub(crate) const DEFAULT_MANAGER: &str = "unknown";
 
 /// One `managedFields` entry.

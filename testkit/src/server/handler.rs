@@ -180,6 +180,14 @@ pub(crate) async fn handle(
             )
             .await
         }
+        Route::OpenApiV2 | Route::OpenApiV3Index | Route::OpenApiV3(..)
+            if !accepts_json(&header(http::header::ACCEPT)) =>
+        {
+            // What kube-openapi answers when no accepted type is one it can produce: this
+            // server has no protobuf form of the documents, so protobuf-only clients must ask
+            // for JSON.
+            bytes_response(406, Bytes::new())
+        }
         other => non_resource(&inner, &parts.method, other),
     };
     record.status = response.status().as_u16();
@@ -187,6 +195,19 @@ pub(crate) async fn handle(
         inner.log.push(record);
     }
     response
+}
+
+/// Whether an `Accept` header admits `application/json` (an absent header does), matching media
+/// ranges the way kube-openapi's handler does (type and subtype, each possibly `*`).
+fn accepts_json(accept: &str) -> bool {
+    if accept.trim().is_empty() {
+        return true;
+    }
+    accept.split(',').any(|clause| {
+        let range = clause.split(';').next().unwrap_or("").trim();
+        let (kind, sub) = range.split_once('/').unwrap_or((range, ""));
+        (kind == "application" || kind == "*") && (sub == "json" || sub == "*")
+    })
 }
 
 fn non_resource(inner: &Inner, method: &Method, r: Route) -> Response<ResponseBody> {
@@ -264,6 +285,22 @@ async fn resource_request(
     if verb == "patch" {
         record.patch_type = PatchType::from_content_type(content_type);
     }
+    // A write that names no manager is recorded under the client's user agent up to its first
+    // `/` ("kubectl-client-side-apply/v1.32.0 ..." -> "kubectl-client-side-apply"), as the real
+    // server does; apply patches still must name one.
+    let mut query = query.clone();
+    if matches!(verb, "create" | "update" | "patch")
+        && record.patch_type != Some(PatchType::Apply)
+        && query.get("fieldManager").is_none_or(String::is_empty)
+        && let Some(agent) = record
+            .user_agent
+            .split('/')
+            .next()
+            .filter(|a| !a.is_empty())
+    {
+        query.insert("fieldManager".into(), agent.to_string());
+    }
+    let query = &query;
     let outcome = inner.faults.check(&FaultTarget {
         verb,
         resource: &t.ty.plural,
@@ -316,14 +353,17 @@ async fn resource_request(
             Err(e) => error_response(&e),
         };
     }
-    let result = match verb {
-        "get" => objects::get(inner, &t),
-        "list" => list::list(inner, &t, query),
+    let (result, warnings) = match verb {
+        "get" => (objects::get(inner, &t), Vec::new()),
+        "list" => (list::list(inner, &t, query), Vec::new()),
         "create" => objects::create(inner, &t, &body, query),
         "update" => objects::update(inner, &t, &body, query),
         "patch" => objects::patch(inner, &t, &body, content_type, query),
-        "delete" => delete::delete(inner, &t, &body, query),
-        _ => delete::delete_collection(inner, &t, &body, query),
+        "delete" => (delete::delete(inner, &t, &body, query), Vec::new()),
+        _ => (
+            delete::delete_collection(inner, &t, &body, query),
+            Vec::new(),
+        ),
     };
     let result = match table_version {
         Some(v) if matches!(verb, "get" | "list") => result.and_then(|(code, bytes)| {
@@ -331,8 +371,15 @@ async fn resource_request(
         }),
         _ => result,
     };
-    match result {
+    let mut response = match result {
         Ok((code, bytes)) => bytes_response(code, bytes),
         Err(e) => error_response(&e),
+    };
+    for warning in warnings {
+        // The header form of RFC 7234 warnings the real server sends: code 299, agent "-".
+        if let Ok(v) = http::HeaderValue::from_str(&format!("299 - {warning:?}")) {
+            response.headers_mut().append(http::header::WARNING, v);
+        }
     }
+    response
 }

@@ -93,6 +93,21 @@ fn parse_object(body: &[u8]) -> Result<Value, ApiError> {
 
 /// The body's apiVersion and kind must be the ones the path names.
 fn check_kind(st: &State, t: &Target, v: &mut Value) -> Result<(), ApiError> {
+    // Built-in bodies are decoded with the path's group, version and kind as defaults (clients
+    // such as the Python one omit them); custom objects are decoded as unstructured, which
+    // needs them.
+    if matches!(t.ty.schema, TypeSchema::BuiltIn { .. })
+        && let Some(o) = v.as_object_mut()
+    {
+        for (key, default) in [
+            ("kind", t.ty.kind.clone()),
+            ("apiVersion", t.ty.api_version()),
+        ] {
+            if o.get(key).and_then(Value::as_str).is_none_or(str::is_empty) {
+                o.insert(key.into(), json!(default));
+            }
+        }
+    }
     let body = || {
         String::from_utf8_lossy(&serde_json::to_vec(v).unwrap_or_default())
             .chars()
@@ -138,7 +153,16 @@ fn check_kind(st: &State, t: &Target, v: &mut Value) -> Result<(), ApiError> {
 
 /// Type-level validation: built-ins must decode into their k8s-openapi type, custom objects must
 /// satisfy their schema (and lose unknown fields), CRDs must be servable.
-fn validate_body(st: &State, t: &Target, v: &mut Value, name: &str) -> Result<(), ApiError> {
+///
+/// Returns the warnings for the response (unknown fields dropped under `fieldValidation=Warn`).
+fn validate_body(
+    st: &State,
+    t: &Target,
+    v: &mut Value,
+    name: &str,
+    q: &Query,
+) -> Result<Vec<String>, ApiError> {
+    let warnings = unknown_fields(st, t, v, q)?;
     if let Some(c) = validate_name(&t.ty.kind, name) {
         return Err(ApiError::invalid(&t.ty.kind, &t.ty.group, name, &[c]));
     }
@@ -152,13 +176,17 @@ fn validate_body(st: &State, t: &Target, v: &mut Value, name: &str) -> Result<()
         ));
     }
     match &t.ty.schema {
-        TypeSchema::BuiltIn { decode, .. } => decode(v).map_err(|e| {
-            ApiError::bad_request(format!(
-                "{kind} in version \"{ver}\" cannot be handled as a {kind}: {e}",
-                kind = t.ty.kind,
-                ver = t.ty.version
-            ))
-        })?,
+        TypeSchema::BuiltIn { decode, .. } => {
+            let undecodable = |e: &dyn std::fmt::Display| {
+                ApiError::bad_request(format!(
+                    "{kind} in version \"{ver}\" cannot be handled as a {kind}: {e}",
+                    kind = t.ty.kind,
+                    ver = t.ty.version
+                ))
+            };
+            decode(v).map_err(|e| undecodable(&e))?;
+            canonical_quantities(t, v)?;
+        }
         TypeSchema::Custom { open_api_v3_schema } => {
             if !open_api_v3_schema.is_null() {
                 let schema = st.buckets[t.bucket]
@@ -185,7 +213,84 @@ fn validate_body(st: &State, t: &Target, v: &mut Value, name: &str) -> Result<()
             )
         })?;
     }
-    Ok(())
+    Ok(warnings)
+}
+
+/// How the request wants fields its type does not declare treated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FieldValidation {
+    Ignore,
+    Warn,
+    Strict,
+}
+
+fn field_validation(q: &Query) -> Result<FieldValidation, ApiError> {
+    // Warn is the real server's default when the parameter is absent.
+    match q.get("fieldValidation").map(String::as_str) {
+        None | Some("") | Some("Warn") => Ok(FieldValidation::Warn),
+        Some("Ignore") => Ok(FieldValidation::Ignore),
+        Some("Strict") => Ok(FieldValidation::Strict),
+        Some(other) => Err(ApiError::bad_request(format!(
+            "fieldValidation must be one of \"Ignore\", \"Warn\" or \"Strict\", got \"{other}\""
+        ))),
+    }
+}
+
+/// `fieldValidation`: refuses (Strict) or drops (Warn, Ignore) the fields the type does not
+/// declare, returning the warnings to send. Custom objects lose theirs later, in schema pruning.
+fn unknown_fields(
+    st: &State,
+    t: &Target,
+    v: &mut Value,
+    q: &Query,
+) -> Result<Vec<String>, ApiError> {
+    let mode = field_validation(q)?;
+    // A custom resource is checked against the schema of the version it is written at.
+    let ty = st.buckets[t.bucket]
+        .types
+        .iter()
+        .find(|x| x.version == t.ty.version)
+        .unwrap_or(&t.ty);
+    let unknown = match (mode, &ty.schema) {
+        (FieldValidation::Ignore, TypeSchema::Custom { .. }) => Vec::new(),
+        (FieldValidation::Strict, _) | (_, TypeSchema::Custom { .. }) => {
+            crate::openapi::unknown_fields(ty, v)
+        }
+        (_, TypeSchema::BuiltIn { .. }) => crate::openapi::prune_unknown_fields(ty, v),
+    };
+    if unknown.is_empty() {
+        return Ok(Vec::new());
+    }
+    let listed = unknown
+        .iter()
+        .map(|f| format!("unknown field {f:?}"))
+        .collect::<Vec<_>>();
+    match mode {
+        FieldValidation::Strict => Err(ApiError::bad_request(format!(
+            "{kind} in version \"{ver}\" cannot be handled as a {kind}: strict decoding error: {fields}",
+            kind = t.ty.kind,
+            ver = t.ty.version,
+            fields = listed.join(", ")
+        ))),
+        FieldValidation::Warn => Ok(listed),
+        FieldValidation::Ignore => Ok(Vec::new()),
+    }
+}
+
+/// Quantity fields in their stored form; a malformed one fails decoding on the real server,
+/// which names no field (only the regular expression).
+fn canonical_quantities(t: &Target, v: &mut Value) -> Result<(), ApiError> {
+    if !matches!(t.ty.schema, TypeSchema::BuiltIn { .. }) {
+        return Ok(());
+    }
+    crate::quantity::canonicalize_object(&t.ty.group, &t.ty.kind, v).map_err(|bad| {
+        ApiError::bad_request(format!(
+            "{kind} in version \"{ver}\" cannot be handled as a {kind}: {e}",
+            kind = t.ty.kind,
+            ver = t.ty.version,
+            e = bad.error
+        ))
+    })
 }
 
 fn ensure_namespace(st: &State, t: &Target, ns: &str) -> Result<(), ApiError> {
@@ -290,7 +395,8 @@ fn new_object(
         v["spec"] = json!({"finalizers": ["kubernetes"]});
         v["status"] = json!({"phase": "Active"});
     }
-    validate_body(st, t, &mut v, &name)?;
+    let warnings = validate_body(st, t, &mut v, &name, q)?;
+    st.warnings.extend(warnings);
     let r = t.obj_ref(&name);
     if st.get(&r).is_some() {
         return Err(ApiError::already_exists(&t.ty.group, &t.ty.plural, &name));
@@ -379,6 +485,8 @@ pub(crate) fn write_over(
         .pointer("/metadata/generation")
         .and_then(Value::as_i64)
         .unwrap_or(1);
+    // Compared in stored form, so `0.5` over `500m` is not a spec change.
+    canonical_quantities(t, &mut new)?;
     let bumped = spec_changed(&live, &new, status_sub);
     if tracks_generation(&t.ty)
         && let Some(meta) = meta_mut(&mut new)
@@ -388,7 +496,8 @@ pub(crate) fn write_over(
             json!(if bumped { generation + 1 } else { generation }),
         );
     }
-    validate_body(st, t, &mut new, &r.name)?;
+    let warnings = validate_body(st, t, &mut new, &r.name, q)?;
+    st.warnings.extend(warnings);
     if st.simulate_workloads && !t.status_write() {
         super::workloads::simulate(&t.ty, &mut new);
     }
@@ -504,7 +613,36 @@ pub(crate) fn get(inner: &Inner, t: &Target) -> Reply {
     Ok((200, at_version(&st, t, &stored.json)))
 }
 
-pub(crate) fn create(inner: &Inner, t: &Target, body: &[u8], q: &Query) -> Reply {
+/// Warnings for the response (`Warning: 299 - "..."` headers) with the outcome of a write.
+pub(crate) type Written = (Reply, Vec<String>);
+
+fn locked(inner: &Inner, write: impl FnOnce(&mut State) -> Reply) -> Written {
+    let mut st = inner.lock();
+    st.warnings.clear();
+    let reply = write(&mut st);
+    let warnings = std::mem::take(&mut st.warnings);
+    (reply, warnings)
+}
+
+pub(crate) fn create(inner: &Inner, t: &Target, body: &[u8], q: &Query) -> Written {
+    locked(inner, |st| create_locked(st, t, body, q))
+}
+
+pub(crate) fn update(inner: &Inner, t: &Target, body: &[u8], q: &Query) -> Written {
+    locked(inner, |st| update_locked(st, t, body, q))
+}
+
+pub(crate) fn patch(
+    inner: &Inner,
+    t: &Target,
+    body: &[u8],
+    content_type: &str,
+    q: &Query,
+) -> Written {
+    locked(inner, |st| patch_locked(st, t, body, content_type, q))
+}
+
+fn create_locked(st: &mut State, t: &Target, body: &[u8], q: &Query) -> Reply {
     let v = parse_object(body)?;
     if meta_str(&v, "resourceVersion").is_some_and(|rv| !rv.is_empty()) {
         // What the real storage layer answers (as a 500, not a validation error).
@@ -514,16 +652,14 @@ pub(crate) fn create(inner: &Inner, t: &Target, body: &[u8], q: &Query) -> Reply
             "Internal error occurred: resourceVersion should not be set on objects to be created",
         ));
     }
-    let mut st = inner.lock();
     let mut work = Queue::new();
-    let reply = new_object(&mut st, &mut work, t, v, q, true);
-    finish(&mut st, work, reply)
+    let reply = new_object(st, &mut work, t, v, q, true);
+    finish(st, work, reply)
 }
 
-pub(crate) fn update(inner: &Inner, t: &Target, body: &[u8], q: &Query) -> Reply {
+fn update_locked(st: &mut State, t: &Target, body: &[u8], q: &Query) -> Reply {
     let mut v = parse_object(body)?;
-    let mut st = inner.lock();
-    check_kind(&st, t, &mut v)?;
+    check_kind(st, t, &mut v)?;
     let name = t.name().to_string();
     let body_name = meta_str(&v, "name").unwrap_or("");
     if body_name != name {
@@ -560,21 +696,14 @@ pub(crate) fn update(inner: &Inner, t: &Target, body: &[u8], q: &Query) -> Reply
         return Err(ApiError::stale(&t.ty.group, &t.ty.plural, &name));
     }
     let mut work = Queue::new();
-    let reply = write_over(&mut st, &mut work, t, &r, live, v, q, true);
-    finish(&mut st, work, reply)
+    let reply = write_over(st, &mut work, t, &r, live, v, q, true);
+    finish(st, work, reply)
 }
 
-pub(crate) fn patch(
-    inner: &Inner,
-    t: &Target,
-    body: &[u8],
-    content_type: &str,
-    q: &Query,
-) -> Reply {
+fn patch_locked(st: &mut State, t: &Target, body: &[u8], content_type: &str, q: &Query) -> Reply {
     let pt = PatchType::from_content_type(content_type)
         .ok_or_else(|| ApiError::unsupported_media_type(content_type))?;
     let name = t.name().to_string();
-    let mut st = inner.lock();
     let r = t.obj_ref(&name);
     let live = st.get_value(&r);
     if live.is_none() && pt != PatchType::Apply {
@@ -617,7 +746,7 @@ pub(crate) fn patch(
             if let Some(meta) = meta_mut(&mut v) {
                 meta.insert("name".into(), json!(name));
             }
-            new_object(&mut st, &mut work, t, v, q, track)
+            new_object(st, &mut work, t, v, q, track)
         }
         Some(live) => {
             let mut v = patched;
@@ -635,11 +764,11 @@ pub(crate) fn patch(
                     meta_str(&v, "name").unwrap_or("")
                 )));
             }
-            check_kind(&st, t, &mut v)?;
-            write_over(&mut st, &mut work, t, &r, live, v, q, track)
+            check_kind(st, t, &mut v)?;
+            write_over(st, &mut work, t, &r, live, v, q, track)
         }
     };
-    finish(&mut st, work, reply)
+    finish(st, work, reply)
 }
 
 /// Creates or replaces an object given as JSON (fixtures, CRD registration, default namespaces).
