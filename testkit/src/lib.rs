@@ -95,6 +95,14 @@
 //!   `ERROR` event, `allowWatchBookmarks`, `sendInitialEvents` with the `initial-events-end`
 //!   bookmark (so kube-rs streaming lists work), `timeoutSeconds`, ADDED/MODIFIED/DELETED with
 //!   selector transitions turned into ADDED/DELETED, one JSON object per line, chunked.
+//! - Table output (`Accept: application/json;as=Table;v=v1;g=meta.k8s.io`, also `v1beta1`) on
+//!   get and list, so `kubectl get` prints the real columns: a custom resource's
+//!   `additionalPrinterColumns` for the served version (JSONPath `.a.b`, `.a[0].b`,
+//!   `.a['b.c']`; `date` cells as ages, `priority` for `-o wide`; Name and Age when none are
+//!   declared), and the upstream printers' columns for Namespace, Pod, Service, ConfigMap,
+//!   Secret, Deployment, ReplicaSet, StatefulSet, DaemonSet, Job, CustomResourceDefinition and
+//!   Lease. Rows carry `PartialObjectMetadata`, the full object or nothing per `includeObject`;
+//!   a watch asked for as Table sends each object event as a one-row Table (`kubectl get -w`).
 //!
 //! ## Approximated
 //! - `fieldValidation=Strict` refusals read `<Kind> in version "<v>" cannot be handled as a
@@ -107,6 +115,9 @@
 //!   dependent that goes is gone (or carries a `deletionTimestamp`).
 //! - Bookmarks come every [`ApiServerBuilder::bookmark_interval`] (1 s by default; about a
 //!   minute on a real server).
+//! - Table output: other built-in kinds print Name and Age only; the built-in printers'
+//!   `-o wide` columns are modelled for Pods, Services and the workload kinds only, and every
+//!   watch event carries the column definitions (kubectl prints the header once either way).
 //! - A watcher with more than [`ApiServerBuilder::watch_buffer`] undelivered events is cut (its
 //!   stream ends; clients re-watch), like the real server's "forcing watcher close". Writers
 //!   never wait for watchers.
@@ -125,12 +136,13 @@
 //! - Authentication and authorization (every request is allowed), admission (including
 //!   webhooks), and defaulting of built-in fields (a Deployment's `strategy`, a Service's
 //!   `clusterIP`...). Pods get only `status.phase: Pending`.
-//! - Protobuf, Table (`as=Table`) and aggregated discovery responses: clients fall back to JSON,
-//!   as kubectl does. `/openapi/v2` and `/openapi/v3/...` asked for with a protobuf-only
-//!   `Accept` get `406 Not Acceptable` (empty body, as kube-openapi answers when it cannot
-//!   produce an accepted type); kubectl 1.32 works on the JSON documents. Protobuf request bodies get `415`: kubectl's typed generators
-//!   (`kubectl create deployment|configmap|secret ...`, `kubectl run`) send protobuf, so use
-//!   `kubectl create -f` / `kubectl apply -f` with a manifest instead.
+//! - Protobuf and aggregated discovery responses: clients fall back to JSON, as kubectl does.
+//!   `/openapi/v2` and `/openapi/v3/...` asked for with a protobuf-only `Accept` get
+//!   `406 Not Acceptable` (empty body, as kube-openapi answers when it cannot produce an
+//!   accepted type); kubectl 1.32 works on the JSON documents. Protobuf request bodies get
+//!   `415`: kubectl's typed generators (`kubectl create deployment|configmap|secret ...`,
+//!   `kubectl run`) send protobuf, so use `kubectl create -f` / `kubectl apply -f` with a
+//!   manifest instead.
 //! - `pods/log`, `exec`, `proxy`, `eviction`, `token` and other
 //!   connect-style subresources.
 //! - Graceful deletion periods (deletion is immediate unless finalizers hold it).

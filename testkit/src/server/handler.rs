@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use super::objects::{self, Target};
 use super::query::{Route, parse_query, route};
-use super::{Inner, ResponseBody, delete, discovery, list, scale, served_types, watch};
+use super::{Inner, ResponseBody, delete, discovery, list, scale, served_types, table, watch};
 use crate::errors::ApiError;
 use crate::faults::FaultTarget;
 use crate::log::RequestRecord;
@@ -147,6 +147,7 @@ pub(crate) async fn handle(
     };
     let user_agent = header(http::header::USER_AGENT);
     let content_type = header(http::header::CONTENT_TYPE);
+    let table_version = table::requested_version(&header(http::header::ACCEPT));
     let mut record = RequestRecord {
         verb: parts.method.as_str().to_ascii_lowercase(),
         path: path.clone(),
@@ -173,6 +174,7 @@ pub(crate) async fn handle(
                 &rest,
                 &query,
                 &content_type,
+                table_version,
                 body,
                 &mut record,
             )
@@ -248,6 +250,7 @@ async fn resource_request(
     rest: &[String],
     query: &std::collections::HashMap<String, String>,
     content_type: &str,
+    table_version: Option<&str>,
     body: Bytes,
     record: &mut RequestRecord,
 ) -> Response<ResponseBody> {
@@ -323,13 +326,17 @@ async fn resource_request(
     }
     if verb == "watch" {
         let mut t = t;
+        let mut q = query.clone();
         if let Some(name) = t.name.take() {
             // `GET .../configmaps/x?watch=true` is a watch of that one object.
-            let mut q = query.clone();
             q.insert("fieldSelector".into(), format!("metadata.name={name}"));
-            return watch::watch(inner.clone(), &t, &q).unwrap_or_else(|e| error_response(&e));
         }
-        return watch::watch(inner.clone(), &t, query).unwrap_or_else(|e| error_response(&e));
+        let stream = watch::watch(inner.clone(), &t, &q);
+        let stream = match table_version {
+            Some(v) => stream.and_then(|r| table::watch(&inner.lock(), &t, &q, v, r)),
+            None => stream,
+        };
+        return stream.unwrap_or_else(|e| error_response(&e));
     }
     if t.sub.as_deref() == Some("scale") {
         let result = match verb {
@@ -357,6 +364,12 @@ async fn resource_request(
             delete::delete_collection(inner, &t, &body, query),
             Vec::new(),
         ),
+    };
+    let result = match table_version {
+        Some(v) if matches!(verb, "get" | "list") => result.and_then(|(code, bytes)| {
+            Ok((code, table::render(&inner.lock(), &t, query, v, &bytes)?))
+        }),
+        _ => result,
     };
     let mut response = match result {
         Ok((code, bytes)) => bytes_response(code, bytes),

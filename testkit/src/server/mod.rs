@@ -10,6 +10,7 @@ mod listen;
 mod objects;
 mod query;
 mod scale;
+mod table;
 mod watch;
 mod workloads;
 
