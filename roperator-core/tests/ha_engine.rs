@@ -1,48 +1,22 @@
 //! Three engine replicas, each behind its own `RaftGate`, against one testkit API server.
 //! Run with `--features testkit`.
 
+#[path = "engine/common.rs"]
+mod common;
 mod ha_support;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use common::{ECHO, NS, server};
 use ha_support::Cluster;
 use kube::api::{Api, DynamicObject, Patch, PatchParams, PostParams};
 use roperator_core::prelude::*;
 use roperator_core::testkit::{ApiServer, TestOperator};
 use serde_json::{Value, json};
 
-static ECHO: K8sType = K8sType {
-    api_version: "test.roperator.io/v1",
-    kind: "Echo",
-    plural: "echoes",
-    namespaced: true,
-};
-const NS: &str = "default";
 const OPERATOR: &str = "echo-ha";
-
-fn server() -> ApiServer {
-    let server = ApiServer::new();
-    server
-        .register_crd(&json!({
-            "apiVersion": "apiextensions.k8s.io/v1",
-            "kind": "CustomResourceDefinition",
-            "metadata": {"name": "echoes.test.roperator.io"},
-            "spec": {
-                "group": "test.roperator.io",
-                "names": {"kind": "Echo", "plural": "echoes", "singular": "echo", "listKind": "EchoList"},
-                "scope": "Namespaced",
-                "versions": [{
-                    "name": "v1", "served": true, "storage": true,
-                    "subresources": {"status": {}},
-                    "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}}
-                }]
-            }
-        }))
-        .expect("the Echo CRD registers");
-    server
-}
 
 fn config() -> OperatorConfig {
     OperatorConfig::new(OPERATOR, &ECHO)

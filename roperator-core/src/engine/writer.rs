@@ -116,6 +116,27 @@ impl Writer {
         self.cache.set_written(&uid, written);
     }
 
+    /// Checks the permit, stamps the leader's term on `object` and types it for a create or
+    /// an update under our field manager.
+    fn prepare(
+        &self,
+        permit: &WritePermit,
+        what: &str,
+        object: Value,
+    ) -> Result<(DynamicObject, PostParams), WriteError> {
+        self.check(permit, what)?;
+        let body =
+            serde_json::from_value(stamp(object, permit.term())).map_err(|e| WriteError::Api {
+                what: what.to_string(),
+                message: e.to_string(),
+            })?;
+        let pp = PostParams {
+            field_manager: Some(self.operator.clone()),
+            ..PostParams::default()
+        };
+        Ok((body, pp))
+    }
+
     /// Carries out one planned action.
     pub async fn apply(
         &self,
@@ -139,17 +160,7 @@ impl Writer {
                     .unwrap_or_default()
                     .to_string();
                 let what = format!("create {}", describe(&child_type, ns.as_deref(), &name));
-                self.check(permit, &what)?;
-                let body = stamp(object, permit.term());
-                let body: DynamicObject =
-                    serde_json::from_value(body).map_err(|e| WriteError::Api {
-                        what: what.clone(),
-                        message: e.to_string(),
-                    })?;
-                let pp = PostParams {
-                    field_manager: Some(self.operator.clone()),
-                    ..PostParams::default()
-                };
+                let (body, pp) = self.prepare(permit, &what, object)?;
                 self.metrics.write(verb, child_type.kind);
                 match api(&self.client, &child_type, ns.as_deref())
                     .create(&pp, &body)
@@ -178,17 +189,7 @@ impl Writer {
                     "update {}",
                     describe(&child_type, observed.namespace.as_deref(), &observed.name)
                 );
-                self.check(permit, &what)?;
-                let body = stamp(object, permit.term());
-                let body: DynamicObject =
-                    serde_json::from_value(body).map_err(|e| WriteError::Api {
-                        what: what.clone(),
-                        message: e.to_string(),
-                    })?;
-                let pp = PostParams {
-                    field_manager: Some(self.operator.clone()),
-                    ..PostParams::default()
-                };
+                let (body, pp) = self.prepare(permit, &what, object)?;
                 self.metrics.write(verb, child_type.kind);
                 let replaced = api(&self.client, &child_type, observed.namespace.as_deref())
                     .replace(&observed.name, &pp, &body)

@@ -1,5 +1,8 @@
 //! Shared fixtures: an `Echo` custom resource whose handler returns up to three children.
 
+// Also compiled into the HA test binary, which uses only part of it.
+#![allow(dead_code)]
+
 use std::time::Duration;
 
 use kube::api::{Api, DynamicObject, PostParams};
