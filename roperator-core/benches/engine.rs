@@ -235,7 +235,7 @@ async fn memory(parents: usize) -> (u64, u64) {
     );
     // Convergence is read from the operator's own gauges: listing 20,000 objects from here
     // would put their decoding into the very number being measured.
-    let series = "roperator_cached_objects{kind=\"ConfigMap\"}";
+    let series = "roperator_cached_objects{group=\"\",kind=\"ConfigMap\"}";
     loop {
         tokio::time::sleep(Duration::from_secs(1)).await;
         if counter(&op, series) as usize == parents * 2 && op.monitor().is_idle() {

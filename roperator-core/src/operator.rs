@@ -133,7 +133,7 @@ pub fn run_operator(config: OperatorConfig, handler: impl Handler) -> Result<(),
         .enable_all()
         .build()
         .map_err(Error::Runtime)?;
-    runtime.block_on(async move {
+    let result = runtime.block_on(async move {
         let kube_config = kube::Config::infer().await.map_err(Error::KubeConfig)?;
         let client = kube::Client::try_from(kube_config).map_err(Error::Client)?;
         let signal = termination_signal().map_err(Error::Runtime)?;
@@ -145,7 +145,11 @@ pub fn run_operator(config: OperatorConfig, handler: impl Handler) -> Result<(),
             .with_shutdown_signal(signal)
             .run()
             .await
-    })
+    });
+    // Dropping the runtime would wait for every blocking task, including a handler call stuck
+    // past its timeout, which no one can stop: the process would never exit on SIGTERM.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    result
 }
 
 #[cfg(unix)]

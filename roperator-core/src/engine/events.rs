@@ -4,6 +4,7 @@
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::ObjectReference;
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+use prometheus_client::metrics::counter::Counter;
 use tokio::sync::mpsc;
 
 use crate::k8s_type::K8sType;
@@ -15,11 +16,17 @@ const MAX_NOTE: usize = 1000;
 #[derive(Clone)]
 pub(crate) struct Events {
     tx: mpsc::Sender<(ObjectReference, Event)>,
+    dropped: Counter,
 }
 
 impl Events {
     /// Starts the publisher; it stops when every [`Events`] handle is dropped.
-    pub fn start(client: kube::Client, operator: &str, instance: Option<String>) -> Self {
+    pub fn start(
+        client: kube::Client,
+        operator: &str,
+        instance: Option<String>,
+        dropped: Counter,
+    ) -> Self {
         let (tx, mut rx) = mpsc::channel::<(ObjectReference, Event)>(1024);
         let recorder = Recorder::new(
             client,
@@ -42,7 +49,7 @@ impl Events {
                 })
                 .await;
         });
-        Self { tx }
+        Self { tx, dropped }
     }
 
     fn send(
@@ -78,8 +85,11 @@ impl Events {
             action: action.to_string(),
             secondary: None,
         };
-        // Dropping an Event under extreme load is better than stalling syncs.
-        let _ = self.tx.try_send((reference, event));
+        // Dropping an Event under extreme load is better than stalling syncs; the metric
+        // says it happened.
+        if self.tx.try_send((reference, event)).is_err() {
+            self.dropped.inc();
+        }
     }
 
     pub fn warning(&self, parent_type: &K8sType, parent: &Object, reason: &str, note: String) {

@@ -6,6 +6,8 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
+use crate::k8s_type::K8sType;
+
 type Labels = Vec<(&'static str, String)>;
 
 /// The engine's metrics; cheap to clone (every metric is shared).
@@ -19,6 +21,9 @@ pub(crate) struct Metrics {
     pub cached_objects: Family<Labels, Gauge>,
     pub leader: Gauge,
     pub leader_term: Gauge,
+    pub watch_errors: Family<Labels, Counter>,
+    pub handlers_overrunning: Gauge,
+    pub events_dropped: Counter,
 }
 
 impl Metrics {
@@ -32,6 +37,9 @@ impl Metrics {
             cached_objects: Family::default(),
             leader: Gauge::default(),
             leader_term: Gauge::default(),
+            watch_errors: Family::default(),
+            handlers_overrunning: Gauge::default(),
+            events_dropped: Counter::default(),
         }
     }
 
@@ -39,7 +47,7 @@ impl Metrics {
         let r = registry.sub_registry_with_prefix("roperator");
         r.register(
             "syncs",
-            "Syncs by result (success, error, panic, timeout, invalid, conflict, write_error, not_leader)",
+            "Syncs by result (success, error, panic, timeout, invalid, conflict, write_error, not_leader, gone)",
             self.syncs.clone(),
         );
         r.register(
@@ -54,7 +62,7 @@ impl Metrics {
         );
         r.register(
             "writes",
-            "Writes to the API server by verb and kind",
+            "Writes to the API server by verb and type (API group and kind)",
             self.writes.clone(),
         );
         r.register(
@@ -64,7 +72,7 @@ impl Metrics {
         );
         r.register(
             "cached_objects",
-            "Objects in the engine's caches by kind",
+            "Objects in the engine's caches by type (API group and kind)",
             self.cached_objects.clone(),
         );
         r.register(
@@ -77,6 +85,21 @@ impl Metrics {
             "The leadership term this replica knows",
             self.leader_term.clone(),
         );
+        r.register(
+            "watch_errors",
+            "Failed watch or list requests by type; the watcher retries with backoff, and the cache is stale meanwhile",
+            self.watch_errors.clone(),
+        );
+        r.register(
+            "handlers_overrunning",
+            "Blocking handler calls still running past the sync timeout (their parents wait for them)",
+            self.handlers_overrunning.clone(),
+        );
+        r.register(
+            "events_dropped",
+            "Kubernetes Events not published because the publishing queue was full",
+            self.events_dropped.clone(),
+        );
     }
 
     pub fn sync_result(&self, result: &str) {
@@ -85,12 +108,18 @@ impl Metrics {
             .inc();
     }
 
-    pub fn write(&self, verb: &str, kind: &str) {
-        self.writes
-            .get_or_create(&vec![
-                ("verb", verb.to_string()),
-                ("kind", kind.to_string()),
-            ])
-            .inc();
+    pub fn write(&self, verb: &str, t: &K8sType) {
+        let mut labels = vec![("verb", verb.to_string())];
+        labels.extend(type_labels(t));
+        self.writes.get_or_create(&labels).inc();
     }
+}
+
+/// Kinds repeat across API groups (an `Event` in core and in events.k8s.io), so a type is
+/// labelled by both; the core group is the empty string.
+pub(crate) fn type_labels(t: &K8sType) -> Labels {
+    vec![
+        ("group", t.group().to_string()),
+        ("kind", t.kind.to_string()),
+    ]
 }

@@ -12,7 +12,7 @@ mod watch;
 mod writer;
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -53,7 +53,6 @@ pub(crate) struct Engine {
     retry: Mutex<HashMap<ObjectKey, RetryState>>,
     watchers: usize,
     watchers_synced: AtomicUsize,
-    pub watch_errors: AtomicU64,
     /// Cancelled when this replica stops leading; replaced when it leads again.
     epoch: Mutex<CancellationToken>,
 }
@@ -87,7 +86,7 @@ impl Engine {
         match source.child_type {
             None => {
                 if let Some(k) = self.cache.upsert_parent(object) {
-                    self.queue.add(k);
+                    self.queue.add_changed(k);
                 }
             }
             Some(i) => {
@@ -130,12 +129,12 @@ impl Engine {
         let (parents, per_type) = self.cache.counts(self.config.children.len());
         self.metrics
             .cached_objects
-            .get_or_create(&vec![("kind", self.config.parent.kind.to_string())])
+            .get_or_create(&metrics::type_labels(&self.config.parent))
             .set(parents as i64);
         for ((t, _), n) in self.config.children.iter().zip(per_type) {
             self.metrics
                 .cached_objects
-                .get_or_create(&vec![("kind", t.kind.to_string())])
+                .get_or_create(&metrics::type_labels(t))
                 .set(n as i64);
         }
     }
@@ -188,7 +187,12 @@ pub(crate) async fn run(parts: Parts) -> Result<(), Error> {
         parent_type: config.parent,
         child_types: config.children.iter().map(|(t, _)| *t).collect(),
     };
-    let events = events::Events::start(client.clone(), &config.name, gate.replica_name());
+    let events = events::Events::start(
+        client.clone(),
+        &config.name,
+        gate.replica_name(),
+        metrics.events_dropped.clone(),
+    );
     let mut engine = Engine {
         queue: monitor.queue(),
         config,
@@ -203,7 +207,6 @@ pub(crate) async fn run(parts: Parts) -> Result<(), Error> {
         retry: Mutex::default(),
         watchers: 0,
         watchers_synced: AtomicUsize::new(0),
-        watch_errors: AtomicU64::new(0),
         epoch: Mutex::new(CancellationToken::new()),
     };
     let sources = watch::sources(&engine);

@@ -22,6 +22,9 @@ struct State {
     timer_of: HashMap<ObjectKey, (Instant, u64)>,
     /// Keys that may not run before a time (hot-loop guard); events wait for it.
     holds: HashMap<ObjectKey, Instant>,
+    /// Keys whose last sync failed, with the end of their backoff: events of their children
+    /// wait for it, a change of the parent itself does not (it may be the fix).
+    backoffs: HashMap<ObjectKey, Instant>,
     seq: u64,
 }
 
@@ -36,12 +39,28 @@ impl WorkQueue {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Asks for a sync of `key` as soon as possible.
+    /// Asks for a sync of `key` as soon as possible, or at the end of its backoff or hold.
     pub fn add(&self, key: ObjectKey) {
         let mut s = self.lock();
         push(&mut s, key);
         drop(s);
         self.notify.notify_one();
+    }
+
+    /// Asks for a sync of `key` because the parent itself changed: its failure backoff (not a
+    /// hot-loop hold) is cut short, as the change may be the fix.
+    pub fn add_changed(&self, key: ObjectKey) {
+        let mut s = self.lock();
+        s.backoffs.remove(&key);
+        push(&mut s, key);
+        drop(s);
+        self.notify.notify_one();
+    }
+
+    /// `key` failed: it is synced again at `until`, and events of its children wait for it.
+    pub fn back_off(&self, key: &ObjectKey, until: Instant) {
+        self.lock().backoffs.insert(key.clone(), until);
+        self.add_at(key.clone(), until);
     }
 
     /// Asks for a sync of `key` at `at`, replacing any earlier timer of it.
@@ -58,13 +77,19 @@ impl WorkQueue {
         self.notify.notify_one();
     }
 
-    /// Drops the timer and hold of `key` (its parent is gone).
+    /// Drops the timer, hold and backoff of `key` (its parent is gone).
     pub fn forget(&self, key: &ObjectKey) {
         let mut s = self.lock();
         if let Some(old) = s.timer_of.remove(key) {
             s.timers.remove(&old);
         }
         s.holds.remove(key);
+        s.backoffs.remove(key);
+    }
+
+    /// `key` synced successfully: its failure backoff is over.
+    pub fn succeeded(&self, key: &ObjectKey) {
+        self.lock().backoffs.remove(key);
     }
 
     /// `key` does not run before `until`, whatever happens meanwhile.
@@ -135,19 +160,21 @@ impl WorkQueue {
 }
 
 fn push(s: &mut State, key: ObjectKey) {
-    if let Some(until) = s.holds.get(&key).copied() {
-        if until > Instant::now() {
-            if let Some(old) = s.timer_of.remove(&key) {
-                s.timers.remove(&old);
-            }
-            s.seq += 1;
-            let slot = (until, s.seq);
-            s.timers.insert(slot, key.clone());
-            s.timer_of.insert(key, slot);
-            return;
+    let now = Instant::now();
+    let hold = s.holds.get(&key).copied().filter(|&t| t > now);
+    let backoff = s.backoffs.get(&key).copied().filter(|&t| t > now);
+    if let Some(until) = hold.max(backoff) {
+        if let Some(old) = s.timer_of.remove(&key) {
+            s.timers.remove(&old);
         }
-        s.holds.remove(&key);
+        s.seq += 1;
+        let slot = (until, s.seq);
+        s.timers.insert(slot, key.clone());
+        s.timer_of.insert(key, slot);
+        return;
     }
+    s.holds.remove(&key);
+    s.backoffs.remove(&key);
     if s.running.contains(&key) {
         s.dirty.insert(key);
     } else if s.in_ready.insert(key.clone()) {
@@ -208,5 +235,23 @@ mod tests {
         assert_eq!(q.depth(), 0);
         assert_eq!(q.next().await, key("a"));
         assert!(Instant::now() >= start + Duration::from_millis(60));
+    }
+
+    #[tokio::test]
+    async fn a_failed_key_waits_for_its_backoff_unless_the_parent_itself_changed() {
+        let q = WorkQueue::default();
+        let start = Instant::now();
+        let ms = Duration::from_millis;
+        q.back_off(&key("a"), start + ms(60));
+        q.add(key("a")); // a child changed: waits
+        assert_eq!(q.depth(), 0);
+        assert_eq!(q.next().await, key("a"));
+        assert!(Instant::now() >= start + ms(60));
+        q.done(&key("a"));
+
+        q.back_off(&key("b"), start + Duration::from_secs(3600));
+        q.add_changed(key("b")); // the parent changed: now
+        assert_eq!(q.depth(), 1);
+        assert_eq!(q.next().await, key("b"));
     }
 }

@@ -49,6 +49,9 @@ pub(crate) enum SyncOutcome {
     NotLeader,
     /// A blocking handler timed out and still runs: the key is released when it returns.
     HandlerStillRunning,
+    /// That handler returned at last (its answer is discarded): the key is released, and the
+    /// parent retried with backoff.
+    HandlerReturnedLate,
 }
 
 pub(crate) async fn sync_task(engine: Arc<Engine>, key: ObjectKey, epoch: CancellationToken) {
@@ -133,6 +136,7 @@ pub(crate) fn finish(engine: &Engine, key: &ObjectKey, outcome: SyncOutcome) {
             wrote,
         } => {
             engine.metrics.sync_result("success");
+            engine.queue.succeeded(key);
             let streak = {
                 let mut retry = engine.retry();
                 let state = retry.entry(key.clone()).or_default();
@@ -187,7 +191,15 @@ pub(crate) fn finish(engine: &Engine, key: &ObjectKey, outcome: SyncOutcome) {
             } else {
                 tracing::debug!(%reason, retry_in = ?delay, "sync of {} {key} must be retried: {message}", config.parent.kind);
             }
-            engine.queue.add_at(key.clone(), now + delay);
+            if warn {
+                // Until then, changes of its children (a Deployment's status, say) do not
+                // bring the sync back: a failing parent is retried at the backoff's pace, not
+                // the event rate. A change of the parent itself does.
+                engine.queue.back_off(key, now + delay);
+            } else {
+                // A conflict: the event of the write we lost to may bring the retry sooner.
+                engine.queue.add_at(key.clone(), now + delay);
+            }
         }
         SyncOutcome::NotLeader => {
             engine.metrics.sync_result("not_leader");
@@ -201,6 +213,12 @@ pub(crate) fn finish(engine: &Engine, key: &ObjectKey, outcome: SyncOutcome) {
         SyncOutcome::HandlerStillRunning => {
             engine.metrics.sync_result("timeout");
             return; // the key is released when the handler returns
+        }
+        SyncOutcome::HandlerReturnedLate => {
+            // Counted as a timeout already; only the retry is left to schedule.
+            let failures = engine.retry().get(key).map_or(1, |s| s.failures.max(1));
+            let delay = backoff(config.backoff_initial, config.backoff_max, failures);
+            engine.queue.back_off(key, now + delay);
         }
     }
     engine.queue.done(key);
@@ -245,7 +263,7 @@ async fn sync_once(
     key: &ObjectKey,
     epoch: &CancellationToken,
 ) -> SyncOutcome {
-    let Some((parent, mut children)) = engine.cache.snapshot(key) else {
+    let Some((mut parent, mut children)) = engine.cache.snapshot(key) else {
         return SyncOutcome::Gone;
     };
     let finalizer = engine.config.finalizer.as_deref();
@@ -254,6 +272,19 @@ async fn sync_once(
         return SyncOutcome::Idle;
     }
     let finalizing = parent.deleting;
+    if let (false, Some(f)) = (has_our_finalizer, finalizer) {
+        // Before the handler runs, not after it succeeds: a parent whose syncs fail still
+        // gets its finalize call when it is deleted, and whatever the handler set up outside
+        // the cluster on an earlier partial success is cleaned up.
+        let permit = match engine.gate.acquire().await {
+            Ok(p) => p,
+            Err(_) => return SyncOutcome::NotLeader,
+        };
+        match engine.writer.add_finalizer(&permit, &parent, f).await {
+            Ok(updated) => parent = updated.unwrap_or(parent),
+            Err(e) => return write_failed(e),
+        }
+    }
     children.sort_by(|a, b| {
         (&a.api_version, &a.kind, &a.namespace, &a.name).cmp(&(
             &b.api_version,
@@ -285,6 +316,7 @@ async fn sync_once(
                 parent_type: engine.config.parent,
                 parent: &parent,
                 child_types: &engine.config.children,
+                namespaces: &engine.config.namespaces,
             };
             let desired = match plan::validate(&ctx, &response.children) {
                 Ok(d) => d,
@@ -296,8 +328,7 @@ async fn sync_once(
             };
             let written = engine.cache.written_for(&children);
             let actions = plan::plan(&ctx, &children, &desired, &written);
-            let needs_finalizer = finalizer.is_some() && !has_our_finalizer;
-            if actions.is_empty() && status.is_none() && !needs_finalizer {
+            if actions.is_empty() && status.is_none() {
                 return SyncOutcome::Success {
                     resync_after: response.resync_after,
                     wrote: false,
@@ -320,13 +351,6 @@ async fn sync_once(
                     Err(e) => return write_failed(e),
                 }
             }
-            let mut current = Arc::clone(&parent);
-            if let (true, Some(f)) = (needs_finalizer, finalizer) {
-                match engine.writer.add_finalizer(&permit, &current, f).await {
-                    Ok(updated) => current = updated.unwrap_or(current),
-                    Err(e) => return write_failed(e),
-                }
-            }
             let mut changes = Vec::new();
             let mut failure = None;
             for action in actions {
@@ -346,7 +370,7 @@ async fn sync_once(
                 return write_failed(e);
             }
             if let Some(status) = status
-                && let Err(e) = write_status(engine, &permit, &current, status).await
+                && let Err(e) = write_status(engine, &permit, &parent, status).await
             {
                 return write_failed(e);
             }
@@ -430,19 +454,47 @@ fn report_changes(engine: &Engine, parent: &Object, changes: &[Change]) {
     if changes.is_empty() {
         return;
     }
-    let mut note = String::new();
-    for (i, c) in changes.iter().enumerate() {
-        if i > 0 {
-            note.push_str("; ");
+    let all: Vec<String> = changes
+        .iter()
+        .map(|c| format!("{} {}", c.verb, c.description))
+        .collect();
+    tracing::info!(changes = changes.len(), "{}", all.join("; "));
+    // One Event per kind of change, so `kubectl describe` shows at a glance what was created
+    // and what was deleted, and a long list in one kind cannot push the others out of its note.
+    for (verb, reason) in [
+        ("created", "ChildCreated"),
+        ("replaced", "ChildReplaced"),
+        ("recreating", "ChildRecreating"),
+        ("deleted", "ChildDeleted"),
+    ] {
+        let these: Vec<&str> = changes
+            .iter()
+            .filter(|c| c.verb == verb)
+            .map(|c| c.description.as_str())
+            .collect();
+        if these.is_empty() {
+            continue;
         }
-        note.push_str(c.verb);
-        note.push(' ');
-        note.push_str(&c.description);
+        engine
+            .events
+            .normal(&engine.config.parent, parent, reason, listing(verb, &these));
     }
-    tracing::info!(changes = changes.len(), "{note}");
-    engine
-        .events
-        .normal(&engine.config.parent, parent, "ChildrenUpdated", note);
+}
+
+/// `"created ConfigMap ns/a, Secret ns/b"`, shortened to `"…, and 12 more"` where an Event's
+/// note (1 kB at most) cannot hold them all.
+fn listing(verb: &str, items: &[&str]) -> String {
+    const ROOM: usize = 900;
+    let mut note = verb.to_string();
+    for (i, item) in items.iter().enumerate() {
+        if note.len() + item.len() > ROOM {
+            note.push_str(&format!(", and {} more", items.len() - i));
+            break;
+        }
+        note.push_str(if i == 0 { " " } else { ", " });
+        note.push_str(item);
+    }
+    note
 }
 
 /// The status to write, or `None` when the parent already shows it: the handler's status (the
@@ -521,20 +573,22 @@ async fn call_handler(
                     warn: false,
                 });
             }
+            // A thread cannot be stopped from outside: the call runs on, and this parent waits
+            // for it, so that one parent's handler never runs twice at once. Other parents go
+            // on (the call no longer holds a concurrency slot); the gauge shows the stuck ones.
+            {
+                let mut retry = engine.retry();
+                let state = retry.entry(key.clone()).or_default();
+                state.failures = state.failures.saturating_add(1);
+            }
+            engine.metrics.handlers_overrunning.inc();
             let engine = Arc::clone(engine);
             let key = key.clone();
             tokio::spawn(async move {
                 let _ = call.await;
-                finish(
-                    &engine,
-                    &key,
-                    SyncOutcome::Failed {
-                        result: "late",
-                        reason: "HandlerTimeout",
-                        message,
-                        warn: false,
-                    },
-                );
+                engine.metrics.handlers_overrunning.dec();
+                tracing::info!("the {what} handler of {key} returned after its timeout");
+                finish(&engine, &key, SyncOutcome::HandlerReturnedLate);
             });
             return Err(SyncOutcome::HandlerStillRunning);
         }

@@ -2,7 +2,6 @@
 
 use std::collections::HashSet;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
 use futures::StreamExt;
 use kube::api::{Api, DynamicObject};
@@ -111,7 +110,11 @@ pub(crate) async fn run(
                 }
             }
             Err(e) => {
-                engine.watch_errors.fetch_add(1, Ordering::Relaxed);
+                engine
+                    .metrics
+                    .watch_errors
+                    .get_or_create(&super::metrics::type_labels(&t))
+                    .inc();
                 tracing::warn!(kind = t.kind, namespace = ?source.namespace, error = %e, "watch failed; retrying with backoff");
             }
         }

@@ -161,7 +161,7 @@ impl Writer {
                     .to_string();
                 let what = format!("create {}", describe(&child_type, ns.as_deref(), &name));
                 let (body, pp) = self.prepare(permit, &what, object)?;
-                self.metrics.write(verb, child_type.kind);
+                self.metrics.write(verb, &child_type);
                 match api(&self.client, &child_type, ns.as_deref())
                     .create(&pp, &body)
                     .await
@@ -190,7 +190,7 @@ impl Writer {
                     describe(&child_type, observed.namespace.as_deref(), &observed.name)
                 );
                 let (body, pp) = self.prepare(permit, &what, object)?;
-                self.metrics.write(verb, child_type.kind);
+                self.metrics.write(verb, &child_type);
                 let replaced = api(&self.client, &child_type, observed.namespace.as_deref())
                     .replace(&observed.name, &pp, &body)
                     .await
@@ -219,7 +219,7 @@ impl Writer {
                     }),
                     ..DeleteParams::default()
                 };
-                self.metrics.write(verb, child_type.kind);
+                self.metrics.write(verb, &child_type);
                 match api(&self.client, &child_type, observed.namespace.as_deref())
                     .delete(&observed.name, &dp)
                     .await
@@ -358,7 +358,7 @@ impl Writer {
             field_manager: Some(self.operator.clone()),
             ..PostParams::default()
         };
-        self.metrics.write("update_status", self.parent_type.kind);
+        self.metrics.write("update_status", &self.parent_type);
         let updated = self
             .parent_api(parent)
             .replace_status(&parent.name, &pp, &body)
@@ -427,7 +427,7 @@ impl Writer {
             field_manager: Some(self.operator.clone()),
             ..PatchParams::default()
         };
-        self.metrics.write("patch", self.parent_type.kind);
+        self.metrics.write("patch", &self.parent_type);
         match self
             .parent_api(parent)
             .patch(&parent.name, &pp, &Patch::<()>::Json(patch))

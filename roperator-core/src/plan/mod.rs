@@ -22,7 +22,7 @@ use std::sync::Arc;
 
 use serde_json::{Value, json};
 
-use crate::config::{ChildConfig, UpdateStrategy};
+use crate::config::{ChildConfig, NamespaceScope, UpdateStrategy};
 use crate::k8s_type::K8sType;
 use crate::names::{LAST_APPLIED_ANNOTATION, MANAGED_BY_LABEL, PARENT_UID_LABEL};
 use crate::object::Object;
@@ -40,6 +40,8 @@ pub(crate) struct PlanContext<'a> {
     pub parent_type: K8sType,
     pub parent: &'a Object,
     pub child_types: &'a [(K8sType, ChildConfig)],
+    /// Where the operator watches: a child elsewhere could be created but never seen again.
+    pub namespaces: &'a NamespaceScope,
 }
 
 /// A desired child after validation and normalization.

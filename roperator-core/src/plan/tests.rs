@@ -41,8 +41,33 @@ fn with_ctx<R>(parent_ns: Option<&str>, f: impl FnOnce(&PlanContext<'_>) -> R) -
         parent_type: PARENT,
         parent: &parent,
         child_types: &child_types,
+        namespaces: &NamespaceScope::All,
     };
     f(&ctx)
+}
+
+#[test]
+fn a_cluster_scoped_parent_may_not_create_children_in_unwatched_namespaces() {
+    let parent = parent_obj(None);
+    let child_types = types();
+    let scope = NamespaceScope::Only(["team-a".to_string()].into());
+    let ctx = PlanContext {
+        operator: "op",
+        parent_type: PARENT,
+        parent: &parent,
+        child_types: &child_types,
+        namespaces: &scope,
+    };
+    let mut inside = cm("a", json!({}));
+    inside["metadata"]["namespace"] = json!("team-a");
+    assert!(validate(&ctx, &[inside]).is_ok());
+    let mut outside = cm("b", json!({}));
+    outside["metadata"]["namespace"] = json!("team-b");
+    let err = validate(&ctx, &[outside]).unwrap_err().to_string();
+    assert!(
+        err.contains("metadata.namespace \"team-b\" is not watched by this operator"),
+        "{err}"
+    );
 }
 
 fn cm(name: &str, data: Value) -> Value {
@@ -461,6 +486,7 @@ fn with_workloads<R>(f: impl FnOnce(&PlanContext<'_>) -> R) -> R {
         parent_type: PARENT,
         parent: &parent,
         child_types: &child_types,
+        namespaces: &NamespaceScope::All,
     };
     f(&ctx)
 }

@@ -6,6 +6,7 @@ use std::fmt;
 use serde_json::Value;
 
 use super::{Desired, PlanContext, diff::strip_nulls};
+use crate::config::NamespaceScope;
 use crate::names::{LAST_APPLIED_ANNOTATION, LEADER_TERM_ANNOTATION, is_dns_subdomain};
 
 /// Metadata the API server owns; a handler that copies a live child into its answer must not
@@ -156,7 +157,20 @@ fn one(ctx: &PlanContext<'_>, index: usize, child: &Value) -> Result<Desired, In
                     "metadata.namespace is missing (the parent is cluster-scoped, so a namespaced child must name its namespace)".to_string(),
                 );
             }
-            (None, Some(ns)) => Some(ns),
+            (None, Some(ns)) => {
+                if let NamespaceScope::Only(watched) = ctx.namespaces
+                    && !watched.contains(&ns)
+                {
+                    return fail(
+                        &who,
+                        format!(
+                            "metadata.namespace {ns:?} is not watched by this operator (it watches {}); add it with `within_namespaces`",
+                            watched.iter().cloned().collect::<Vec<_>>().join(", ")
+                        ),
+                    );
+                }
+                Some(ns)
+            }
         }
     } else {
         if let Some(ns) = given_ns {

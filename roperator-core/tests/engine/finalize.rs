@@ -128,3 +128,46 @@ async fn finalize_is_retried_until_done_and_other_finalizers_are_kept() {
     assert_eq!(calls.lock().unwrap().get("kept"), Some(&3));
     op.stop().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_parent_whose_syncs_always_fail_still_gets_its_finalize_call() {
+    let server = server();
+    let finalized = Arc::new(Mutex::new(Vec::<String>::new()));
+    let seen = Arc::clone(&finalized);
+
+    struct Broken(Arc<Mutex<Vec<String>>>);
+    impl Handler for Broken {
+        type Error = String;
+        fn sync(&self, _req: &SyncRequest) -> Result<SyncResponse, String> {
+            Err("the external service rejected the spec".into())
+        }
+        fn finalize(&self, req: &SyncRequest) -> Result<FinalizeResponse, String> {
+            self.0.lock().unwrap().push(req.parent_name().to_string());
+            Ok(FinalizeResponse::done())
+        }
+    }
+
+    let op = TestOperator::start(&server, config().with_finalizer(FINALIZER), Broken(seen));
+    create_echo(&server, "broken", json!({"message": "hi"})).await;
+    // The finalizer is there before the first (failing) sync could succeed.
+    op.wait_until(LONG, || {
+        server
+            .object("test.roperator.io/v1", "Echo", Some(NS), "broken")
+            .is_some_and(|o| o["metadata"]["finalizers"] == json!([FINALIZER]))
+    })
+    .await
+    .unwrap();
+    echoes(&server)
+        .delete("broken", &DeleteParams::default())
+        .await
+        .unwrap();
+    op.wait_until(LONG, || {
+        server
+            .object("test.roperator.io/v1", "Echo", Some(NS), "broken")
+            .is_none()
+    })
+    .await
+    .unwrap();
+    assert_eq!(*finalized.lock().unwrap(), vec!["broken".to_string()]);
+    op.stop().await.unwrap();
+}

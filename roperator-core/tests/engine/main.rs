@@ -8,3 +8,4 @@ mod finalize;
 mod normalized;
 mod observability;
 mod policies;
+mod retries;

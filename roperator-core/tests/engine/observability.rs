@@ -49,17 +49,57 @@ async fn health_readiness_and_metrics_are_served() {
     for needle in [
         "roperator_syncs_total{result=\"success\"}",
         "roperator_sync_duration_seconds_bucket",
-        "roperator_writes_total{verb=\"create\",kind=\"ConfigMap\"} 2",
-        "roperator_writes_total{verb=\"create\",kind=\"Secret\"} 1",
-        "roperator_writes_total{verb=\"update_status\",kind=\"Echo\"} 1",
-        "roperator_cached_objects{kind=\"ConfigMap\"} 2",
-        "roperator_cached_objects{kind=\"Echo\"} 1",
+        "roperator_writes_total{verb=\"create\",group=\"\",kind=\"ConfigMap\"} 2",
+        "roperator_writes_total{verb=\"create\",group=\"\",kind=\"Secret\"} 1",
+        "roperator_writes_total{verb=\"update_status\",group=\"test.roperator.io\",kind=\"Echo\"} 1",
+        "roperator_cached_objects{group=\"\",kind=\"ConfigMap\"} 2",
+        "roperator_cached_objects{group=\"test.roperator.io\",kind=\"Echo\"} 1",
         "roperator_queue_depth 0",
         "roperator_leader 1",
         "roperator_write_conflicts_total 0",
+        "roperator_handlers_overrunning 0",
+        "roperator_events_dropped_total 0",
     ] {
         assert!(metrics.contains(needle), "{needle} missing from\n{metrics}");
     }
+    op.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn child_changes_show_as_normal_events_on_the_parent_one_per_kind_of_change() {
+    let server = server();
+    let op = TestOperator::start(&server, config(), echo_handler);
+    create_echo(&server, "ev", json!({"message": "hi"})).await;
+    op.converge(LONG).await.unwrap();
+    let has = |reason: &str, note: &str| {
+        events_for(&server, "ev")
+            .iter()
+            .any(|(t, r, n)| t == "Normal" && r == reason && n == note)
+    };
+    op.wait_until(LONG, || {
+        has(
+            "ChildCreated",
+            "created ConfigMap default/ev-config, ConfigMap default/ev-more, Secret default/ev-secret",
+        )
+    })
+    .await
+    .unwrap_or_else(|_| panic!("{:?}", events_for(&server, "ev")));
+
+    // One change and one removal in a single sync: two Events, each naming its child.
+    echoes(&server)
+        .patch(
+            "ev",
+            &kube::api::PatchParams::default(),
+            &kube::api::Patch::Merge(&json!({"spec": {"message": "bye", "more": false}})),
+        )
+        .await
+        .unwrap();
+    op.wait_until(LONG, || {
+        has("ChildReplaced", "replaced ConfigMap default/ev-config")
+            && has("ChildDeleted", "deleted ConfigMap default/ev-more")
+    })
+    .await
+    .unwrap_or_else(|_| panic!("{:?}", events_for(&server, "ev")));
     op.stop().await.unwrap();
 }
 
