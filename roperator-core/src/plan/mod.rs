@@ -14,6 +14,7 @@
 
 mod diff;
 mod quantity;
+mod record;
 mod validate;
 mod written;
 
@@ -52,7 +53,7 @@ pub(crate) struct Desired {
     pub namespace: Option<String>,
     pub name: String,
     /// The handler's object, normalized (namespace filled in, server-owned fields and nulls
-    /// removed). This is what the last-applied annotation records.
+    /// removed). The last-applied annotation records it (see [`record`]).
     pub content: Value,
 }
 
@@ -189,7 +190,7 @@ pub(crate) fn plan(
 /// parent's controller reference.
 fn full_object(ctx: &PlanContext<'_>, d: &Desired) -> Value {
     let mut full = d.content.clone();
-    let last_applied = serde_json::to_string(&d.content).unwrap_or_default();
+    let last_applied = serde_json::to_string(&record::record(d)).unwrap_or_default();
     let meta = full
         .as_object_mut()
         .map(|o| o.entry("metadata").or_insert_with(|| json!({})));
@@ -242,7 +243,7 @@ fn is_changed(
     written: Option<&Arc<Written>>,
 ) -> bool {
     let last = last_applied(live);
-    if last.as_ref() != Some(&d.content) {
+    if last != Some(record::record(d)) {
         return true;
     }
     if is_subset(expected.content(), &live.json) {

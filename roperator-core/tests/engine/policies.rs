@@ -127,6 +127,31 @@ async fn drift_is_repaired_but_fields_others_add_are_left_alone() {
         .object("v1", "ConfigMap", Some(NS), "d-config")
         .unwrap();
     assert_eq!(repaired["metadata"]["labels"]["team"], "x");
+
+    // Someone changes a Secret's value: repaired too, although the record of what we applied
+    // holds only a digest of it (annotations are printed by `kubectl describe`).
+    let secret = server.object("v1", "Secret", Some(NS), "d-secret").unwrap();
+    let record = secret["metadata"]["annotations"]["roperator.io/last-applied"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(!record.contains("c2VjcmV0"), "{record}");
+    let secrets: Api<k8s_openapi::api::core::v1::Secret> = Api::namespaced(server.client(), NS);
+    secrets
+        .patch(
+            "d-secret",
+            &PatchParams::default(),
+            &Patch::Merge(&json!({"data": {"token": "dGFtcGVyZWQ="}})),
+        )
+        .await
+        .unwrap();
+    op.wait_until(LONG, || {
+        server
+            .object("v1", "Secret", Some(NS), "d-secret")
+            .is_some_and(|c| c["data"]["token"] == "c2VjcmV0")
+    })
+    .await
+    .unwrap();
     op.stop().await.unwrap();
 }
 
