@@ -24,6 +24,7 @@ use tokio_util::sync::CancellationToken;
 use crate::config::OperatorConfig;
 use crate::error::Error;
 use crate::handler::ErasedHandler;
+use crate::k8s_type::K8sType;
 use crate::leader::{BoxFuture, LeaderGate};
 use crate::operator::Monitor;
 
@@ -161,6 +162,7 @@ pub(crate) async fn run(parts: Parts) -> Result<(), Error> {
         monitor,
     } = parts;
     config.validate()?;
+    check_status_subresource(&client, &config.parent).await?;
     let agent = user_agent(
         &config.name,
         &config.version,
@@ -248,6 +250,33 @@ pub(crate) async fn run(parts: Parts) -> Result<(), Error> {
     engine.epoch().cancel();
     engine.gate.step_down().await;
     monitor.set_stopped();
+    Ok(())
+}
+
+/// Every sync writes the parent's status through its status subresource. Without one, each
+/// sync would write the children and then fail; better to say so at start. When discovery
+/// cannot tell (the type is not served yet: its CRD may come later), the watch waits for it.
+async fn check_status_subresource(client: &kube::Client, parent: &K8sType) -> Result<(), Error> {
+    let listed = if parent.group().is_empty() {
+        client.list_core_api_resources(parent.version()).await
+    } else {
+        client.list_api_group_resources(parent.api_version).await
+    };
+    let resources = match listed {
+        Ok(list) => list.resources,
+        Err(e) => {
+            tracing::debug!(error = %e, "could not discover {}", parent.api_version);
+            return Ok(());
+        }
+    };
+    let status = format!("{}/status", parent.plural);
+    let served = resources.iter().any(|r| r.name == parent.plural);
+    if served && !resources.iter().any(|r| r.name == status) {
+        return Err(Error::Config(format!(
+            "the parent type {} {} has no status subresource, and the engine writes the parent's status through it; add `subresources: {{status: {{}}}}` to the served versions of its CRD (with kube's derive: `#[kube(status = \"...\")]`)",
+            parent.api_version, parent.kind
+        )));
+    }
     Ok(())
 }
 
