@@ -110,3 +110,37 @@ async fn five_hundred_parents_converge_through_failing_writes_and_cut_watches() 
     );
     op.stop().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_status_write_that_conflicts_is_retried_by_a_fresh_sync() {
+    let server = server();
+    // Status writes are the engine's only PUTs of the parent type.
+    server.faults().add(
+        FaultRule::new()
+            .verb("update")
+            .resource("echoes")
+            .status(409),
+    );
+    let op = TestOperator::start(&server, config(), echo_handler);
+    create_echo(&server, "contended", json!({"message": "hi"})).await;
+    op.wait_until(LONG, || {
+        metric(&op, "roperator_write_conflicts_total") >= 2.0
+    })
+    .await
+    .unwrap();
+    let status = |server: &roperator_core::testkit::ApiServer| {
+        server
+            .object("test.roperator.io/v1", "Echo", Some(NS), "contended")
+            .map(|o| o["status"].clone())
+    };
+    assert_eq!(status(&server), Some(serde_json::Value::Null));
+    assert_eq!(managed_children(&server).len(), 3, "children are written");
+
+    server.faults().clear();
+    op.wait_until(LONG, || {
+        status(&server) == Some(json!({"message": "hi", "observedGeneration": 1}))
+    })
+    .await
+    .unwrap();
+    op.stop().await.unwrap();
+}

@@ -336,3 +336,73 @@ async fn losing_leadership_mid_batch_stops_the_remaining_writes() {
     assert_eq!(parent["status"]["message"], "hi");
     op.stop().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_parents_in_watched_namespaces_and_matching_the_selector_are_synced() {
+    use k8s_openapi::api::core::v1::Namespace;
+    let server = server();
+    let namespaces: Api<Namespace> = Api::all(server.client());
+    for ns in ["team-a", "team-b"] {
+        namespaces
+            .create(
+                &PostParams::default(),
+                &serde_json::from_value(json!({"metadata": {"name": ns}})).unwrap(),
+            )
+            .await
+            .unwrap();
+    }
+    let config = config()
+        .within_namespaces(["team-a", NS])
+        .with_parent_selector("tier=managed");
+    let op = TestOperator::start(&server, config, echo_handler);
+    let create = |ns: &'static str, name: &'static str, tier: &'static str| {
+        let api = Api::<kube::api::DynamicObject>::namespaced_with(
+            server.client(),
+            ns,
+            &kube::core::ApiResource {
+                group: "test.roperator.io".into(),
+                version: "v1".into(),
+                api_version: "test.roperator.io/v1".into(),
+                kind: "Echo".into(),
+                plural: "echoes".into(),
+            },
+        );
+        let body = json!({
+            "apiVersion": "test.roperator.io/v1", "kind": "Echo",
+            "metadata": {"name": name, "namespace": ns, "labels": {"tier": tier}},
+            "spec": {"message": "hi"},
+        });
+        async move {
+            api.create(
+                &PostParams::default(),
+                &serde_json::from_value(body).unwrap(),
+            )
+            .await
+            .unwrap();
+        }
+    };
+    create("team-a", "in-scope", "managed").await;
+    create("team-b", "other-namespace", "managed").await;
+    create("team-a", "other-tier", "manual").await;
+    op.wait_until(LONG, || {
+        server
+            .object("v1", "ConfigMap", Some("team-a"), "in-scope-config")
+            .is_some()
+    })
+    .await
+    .unwrap();
+    op.converge(LONG).await.unwrap();
+    for (ns, name) in [("team-b", "other-namespace"), ("team-a", "other-tier")] {
+        assert!(
+            server
+                .object("v1", "ConfigMap", Some(ns), &format!("{name}-config"))
+                .is_none(),
+            "{ns}/{name} is out of scope"
+        );
+        let parent = server
+            .object("test.roperator.io/v1", "Echo", Some(ns), name)
+            .unwrap();
+        assert!(parent.get("status").is_none(), "{ns}/{name}: {parent}");
+    }
+    op.stop().await.unwrap();
+}
