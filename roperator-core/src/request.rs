@@ -16,7 +16,7 @@ use crate::object::Object;
 /// Read the parent typed with [`parent`](Self::parent) (or raw with
 /// [`parent_json`](Self::parent_json)) and the children typed with
 /// [`children`](Self::children) and [`child`](Self::child), or raw with
-/// [`children_of`](Self::children_of).
+/// [`children_json`](Self::children_json).
 ///
 /// ```
 /// use roperator_core::prelude::*;
@@ -39,7 +39,7 @@ use crate::object::Object;
 /// let config: Option<ConfigMap> = req.child("web-config")?;
 /// assert_eq!(config.unwrap().data.unwrap()["message"], "hi");
 /// assert_eq!(req.children::<ConfigMap>()?.len(), 1);
-/// assert_eq!(req.children_of(&k8s_types::core::v1::ConfigMap).count(), 1);
+/// assert_eq!(req.children_json(&k8s_types::core::v1::ConfigMap).count(), 1);
 /// assert!(!req.is_finalizing());
 /// # Ok(())
 /// # }
@@ -81,7 +81,7 @@ impl SyncRequest {
     }
 
     /// Marks a hand-built request as a finalization (see [`new`](Self::new)).
-    pub fn finalizing(mut self) -> Self {
+    pub fn as_finalizing(mut self) -> Self {
         self.finalizing = true;
         self
     }
@@ -148,7 +148,10 @@ impl SyncRequest {
     }
 
     /// The parent's current children of one type, as JSON.
-    pub fn children_of<'a>(&'a self, child_type: &K8sType) -> impl Iterator<Item = &'a Value> + 'a {
+    pub fn children_json<'a>(
+        &'a self,
+        child_type: &K8sType,
+    ) -> impl Iterator<Item = &'a Value> + 'a {
         let (api_version, kind) = (child_type.api_version, child_type.kind);
         self.children
             .iter()
@@ -165,7 +168,7 @@ impl SyncRequest {
     }
 
     /// All of the parent's current children, as JSON, ordered by type and name.
-    pub fn all_children(&self) -> impl Iterator<Item = &Value> {
+    pub fn all_children_json(&self) -> impl Iterator<Item = &Value> {
         self.children.iter().map(|c| &c.json)
     }
 }
@@ -237,7 +240,7 @@ mod tests {
             .unwrap()
             .with_child(&dep)
             .unwrap()
-            .finalizing();
+            .as_finalizing();
         assert!(req.is_finalizing());
         assert_eq!(req.children::<Service>().unwrap().len(), 1);
         assert_eq!(req.children::<Deployment>().unwrap().len(), 1);
@@ -247,7 +250,7 @@ mod tests {
             req.child_json(&crate::k8s_types::apps::v1::Deployment, "web"),
             Some(&dep)
         );
-        assert_eq!(req.all_children().count(), 2);
+        assert_eq!(req.all_children_json().count(), 2);
         assert_eq!(
             (req.parent_name(), req.parent_namespace(), req.parent_uid()),
             ("p", Some("ns"), "u")

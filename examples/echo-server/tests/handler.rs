@@ -119,7 +119,7 @@ async fn finalize_retries_until_external_cleanup_succeeds() {
     });
     let request = SyncRequest::new(&echo("hello", 1))
         .expect("a request")
-        .finalizing();
+        .as_finalizing();
 
     let first = AsyncHandler::finalize(&handler, &request)
         .await
