@@ -7,7 +7,15 @@ use std::time::Duration;
 use crate::error::Error;
 use crate::k8s_type::K8sType;
 
-/// How a child whose desired content changed is brought up to date.
+/// How a child whose desired content changed is brought up to date; chosen per child type
+/// with [`ChildConfig`].
+///
+/// ```
+/// use roperator_core::prelude::*;
+/// use roperator_core::UpdateStrategy;
+///
+/// assert_eq!(ChildConfig::recreate().update, UpdateStrategy::Recreate);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum UpdateStrategy {
     /// Updated in place (a `PUT` with a `resourceVersion` precondition) to exactly what the
@@ -61,7 +69,20 @@ impl ChildConfig {
     }
 }
 
-/// Which namespaces the operator watches.
+/// Which namespaces the operator watches; set with
+/// [`OperatorConfig::within_namespaces`].
+///
+/// ```
+/// use roperator_core::prelude::*;
+/// use roperator_core::NamespaceScope;
+///
+/// static ECHO: K8sType = K8sType {
+///     api_version: "examples.roperator.io/v1alpha1", kind: "EchoServer",
+///     plural: "echoservers", namespaced: true,
+/// };
+/// let config = OperatorConfig::new("echo", &ECHO).within_namespaces(["team-a", "team-b"]);
+/// assert!(matches!(config.namespace_scope(), NamespaceScope::Only(set) if set.len() == 2));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum NamespaceScope {
     /// Every namespace (needs cluster-wide list/watch permissions).

@@ -80,6 +80,43 @@ impl WritePermit {
 }
 
 /// Decides whether this replica may write now.
+///
+/// The engine ships [`AlwaysLeader`] and the Raft gate ([`ha::RaftGate`](crate::ha::RaftGate));
+/// a gate of your own (a maintenance switch, another election) plugs into the same seam with
+/// [`Operator::with_leader_gate`](crate::Operator::with_leader_gate):
+///
+/// ```
+/// use std::sync::atomic::{AtomicBool, Ordering};
+/// use roperator_core::leader::{BoxFuture, LeaderGate, LeaderState, NotLeader, WritePermit};
+/// use tokio::sync::watch;
+/// use tokio_util::sync::CancellationToken;
+///
+/// /// Writes only while `enabled` is set (a maintenance switch for a single replica).
+/// struct Switch {
+///     enabled: AtomicBool,
+///     state: watch::Sender<LeaderState>,
+/// }
+///
+/// impl LeaderGate for Switch {
+///     fn acquire(&self) -> BoxFuture<'_, Result<WritePermit, NotLeader>> {
+///         Box::pin(async {
+///             if self.enabled.load(Ordering::SeqCst) {
+///                 Ok(WritePermit::new(0, CancellationToken::new(), None))
+///             } else {
+///                 Err(NotLeader::Follower { leader_id: None })
+///             }
+///         })
+///     }
+///
+///     fn subscribe(&self) -> watch::Receiver<LeaderState> {
+///         self.state.subscribe()
+///     }
+/// }
+///
+/// let (state, _) = watch::channel(LeaderState { is_leader: true, term: 0, leader_id: None });
+/// let gate = Switch { enabled: AtomicBool::new(true), state };
+/// # let _ = gate;
+/// ```
 pub trait LeaderGate: Send + Sync + 'static {
     /// Asks for permission to write a batch. A Raft gate confirms leadership with a quorum here
     /// (or relies on a lease strictly shorter than the election timeout).
@@ -111,7 +148,20 @@ pub trait LeaderGate: Send + Sync + 'static {
     }
 }
 
-/// The gate for a single replica: always leader, term 0, never revoked.
+/// The gate for a single replica: always leader, term 0, never revoked. It is what an
+/// [`Operator`](crate::Operator) uses unless given another gate.
+///
+/// ```
+/// use std::sync::Arc;
+/// use roperator_core::AlwaysLeader;
+/// use roperator_core::prelude::*;
+///
+/// # async fn demo(client: kube::Client, config: OperatorConfig) {
+/// let operator = Operator::new(client, config, |_req: &SyncRequest| Ok::<_, Error>(SyncResponse::new()))
+///     .with_leader_gate(Arc::new(AlwaysLeader::new()));
+/// # let _ = operator;
+/// # }
+/// ```
 #[derive(Debug)]
 pub struct AlwaysLeader {
     state: watch::Sender<LeaderState>,
