@@ -162,7 +162,7 @@ pub(crate) trait ErasedHandler: Send + Sync + 'static {
 pub(crate) struct Blocking<H>(pub H);
 pub(crate) struct Async<H>(pub H);
 
-fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     payload
         .downcast_ref::<&str>()
         .map(|s| s.to_string())

@@ -399,3 +399,31 @@ mod tests {
         assert!(std::ptr::eq(a, b));
     }
 }
+
+#[cfg(test)]
+mod custom_resource_tests {
+    use super::K8sType;
+    use kube::CustomResource;
+    use schemars::JsonSchema;
+    use serde::{Deserialize, Serialize};
+
+    /// A cluster-scoped parent, as users derive them.
+    #[derive(CustomResource, Clone, Debug, Serialize, Deserialize, JsonSchema)]
+    #[kube(group = "widgets.example.com", version = "v1beta1", kind = "Widget")]
+    struct WidgetSpec {
+        size: u32,
+    }
+
+    #[test]
+    fn a_derived_custom_resource_gives_its_api_version_kind_plural_and_scope() {
+        assert_eq!(
+            K8sType::of::<Widget>(),
+            K8sType {
+                api_version: "widgets.example.com/v1beta1",
+                kind: "Widget",
+                plural: "widgets",
+                namespaced: false,
+            }
+        );
+    }
+}

@@ -78,7 +78,7 @@ pub use leader::{AlwaysLeader, LeaderGate, LeaderState, NotLeader, WritePermit};
 pub use names::{
     LAST_APPLIED_ANNOTATION, LEADER_TERM_ANNOTATION, MANAGED_BY_LABEL, PARENT_UID_LABEL,
 };
-pub use operator::{Monitor, Operator, run_operator};
+pub use operator::{Monitor, Operator, run_async_operator, run_operator};
 pub use request::SyncRequest;
 pub use response::{FinalizeResponse, SyncResponse};
 
@@ -91,6 +91,6 @@ pub use response::{FinalizeResponse, SyncResponse};
 pub mod prelude {
     pub use crate::{
         AsyncHandler, ChildConfig, Error, FinalizeResponse, Handler, K8sType, Operator,
-        OperatorConfig, SyncRequest, SyncResponse, k8s_types, run_operator,
+        OperatorConfig, SyncRequest, SyncResponse, k8s_types, run_async_operator, run_operator,
     };
 }

@@ -128,6 +128,36 @@ impl Operator {
 /// }
 /// ```
 pub fn run_operator(config: OperatorConfig, handler: impl Handler) -> Result<(), Error> {
+    run_blocking(config, Arc::new(Blocking(handler)))
+}
+
+/// [`run_operator`] for an [`AsyncHandler`]: one whose sync or finalize awaits (an external
+/// API to clean up, say). Same configuration from the environment, same signals, same Raft
+/// gate when replicas are configured.
+///
+/// ```no_run
+/// use roperator_core::prelude::*;
+///
+/// struct Cleanup;
+///
+/// impl AsyncHandler for Cleanup {
+///     type Error = Error;
+///
+///     async fn sync(&self, _req: &SyncRequest) -> Result<SyncResponse, Error> {
+///         Ok(SyncResponse::new())
+///     }
+/// }
+///
+/// fn main() -> Result<(), Error> {
+///     let config = OperatorConfig::new("demo", &k8s_types::core::v1::Namespace);
+///     run_async_operator(config, Cleanup)
+/// }
+/// ```
+pub fn run_async_operator(config: OperatorConfig, handler: impl AsyncHandler) -> Result<(), Error> {
+    run_blocking(config, Arc::new(Async(handler)))
+}
+
+fn run_blocking(config: OperatorConfig, handler: Arc<dyn ErasedHandler>) -> Result<(), Error> {
     config.validate()?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -140,7 +170,7 @@ pub fn run_operator(config: OperatorConfig, handler: impl Handler) -> Result<(),
         let leader = crate::ha::gate_from_env()
             .await
             .map_err(Error::Leadership)?;
-        Operator::new(client, config, handler)
+        Operator::with_erased(client, config, handler)
             .with_leader_gate(leader)
             .with_shutdown_signal(signal)
             .run()

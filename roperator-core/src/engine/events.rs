@@ -5,9 +5,10 @@ use futures::StreamExt;
 use k8s_openapi::api::core::v1::ObjectReference;
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use prometheus_client::metrics::counter::Counter;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 
 use crate::k8s_type::K8sType;
+use crate::leader::LeaderState;
 use crate::object::Object;
 
 /// An Event note is at most 1 kB.
@@ -26,6 +27,7 @@ impl Events {
         operator: &str,
         instance: Option<String>,
         dropped: Counter,
+        leadership: watch::Receiver<LeaderState>,
     ) -> Self {
         let (tx, mut rx) = mpsc::channel::<(ObjectReference, Event)>(1024);
         let recorder = Recorder::new(
@@ -41,7 +43,13 @@ impl Events {
             stream
                 .for_each_concurrent(8, |(reference, event)| {
                     let recorder = &recorder;
+                    // Queued by a leader that has since lost leadership: the new leader
+                    // reports what it sees; an Event is a write like any other.
+                    let leading = leadership.borrow().is_leader;
                     async move {
+                        if !leading {
+                            return;
+                        }
                         if let Err(e) = recorder.publish(&event, &reference).await {
                             tracing::debug!(error = %e, "could not publish an event");
                         }

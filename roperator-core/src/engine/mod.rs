@@ -194,6 +194,7 @@ pub(crate) async fn run(parts: Parts) -> Result<(), Error> {
         &config.name,
         gate.replica_name(),
         metrics.events_dropped.clone(),
+        gate.subscribe(),
     );
     let mut engine = Engine {
         queue: monitor.queue(),
@@ -313,7 +314,18 @@ async fn dispatch(engine: Arc<Engine>, slots: Arc<Semaphore>, stop: Cancellation
         let epoch = engine.epoch();
         let engine = Arc::clone(&engine);
         tokio::spawn(async move {
-            sync::sync_task(engine, key, epoch).await;
+            // Handler panics are caught where the handler is called; this catches a bug in
+            // the engine itself, which must not leave the parent marked running for ever.
+            let task = std::panic::AssertUnwindSafe(sync::sync_task(
+                Arc::clone(&engine),
+                key.clone(),
+                epoch,
+            ));
+            if let Err(panic) = futures::FutureExt::catch_unwind(task).await {
+                let message = crate::handler::panic_message(panic.as_ref());
+                tracing::error!("the sync of {key} panicked inside the engine: {message}");
+                sync::finish(&engine, &key, sync::engine_panicked(message));
+            }
             drop(slot);
         });
     }

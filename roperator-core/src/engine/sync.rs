@@ -235,6 +235,18 @@ fn jittered(d: Duration, spread: f64) -> Duration {
     d.mul_f64(factor)
 }
 
+/// The outcome of a sync that panicked inside the engine (a bug): retried with backoff like
+/// any failure.
+pub(crate) fn engine_panicked(message: String) -> SyncOutcome {
+    failed(
+        "panic",
+        "EnginePanicked",
+        format!(
+            "the engine panicked while syncing (a bug in roperator; please report it): {message}"
+        ),
+    )
+}
+
 fn failed(result: &'static str, reason: &'static str, message: String) -> SyncOutcome {
     SyncOutcome::Failed {
         result,
