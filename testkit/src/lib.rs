@@ -43,6 +43,14 @@
 //!   a `400 BadRequest`. A built-in body without `apiVersion`/`kind` takes them from the path
 //!   (the Python client sends none); a custom object without them is refused
 //!   (`Object 'Kind' is missing in ...`), as the real decoders do.
+//! - Core `v1` and `events.k8s.io/v1` Events are one resource served at two versions, as
+//!   upstream stores them: an event a kube-rs `Recorder` writes is listed by `kubectl get
+//!   events` and core `Api<Event>` (`note` <-> `message`, `regarding` <-> `involvedObject`,
+//!   `reportingController` <-> `reportingComponent`, `deprecatedSource`/`deprecatedCount`/
+//!   `deprecated*Timestamp` <-> `source`/`count`/`*Timestamp`; the other fields share names)
+//!   on reads, writes, patches and watches, field selectors take each version's own labels
+//!   (`regarding.name` on events.k8s.io/v1), and `kubectl get events` prints the upstream event
+//!   printer's columns.
 //! - Clients checked end to end: kube-rs, kubectl 1.32, and the official Python `kubernetes`
 //!   client (list, create, watch over HTTP and TLS; `tests/python_client.rs`, run with
 //!   `ROPERATOR_PYTHON_CLIENT_TESTS=1` after `python3 -m pip install --user kubernetes`).
@@ -100,8 +108,8 @@
 //!   `additionalPrinterColumns` for the served version (JSONPath `.a.b`, `.a[0].b`,
 //!   `.a['b.c']`; `date` cells as ages, `priority` for `-o wide`; Name and Age when none are
 //!   declared), and the upstream printers' columns for Namespace, Pod, Service, ConfigMap,
-//!   Secret, Deployment, ReplicaSet, StatefulSet, DaemonSet, Job, CustomResourceDefinition and
-//!   Lease. Rows carry `PartialObjectMetadata`, the full object or nothing per `includeObject`;
+//!   Secret, Deployment, ReplicaSet, StatefulSet, DaemonSet, Job, CustomResourceDefinition,
+//!   Lease and Event. Rows carry `PartialObjectMetadata`, the full object or nothing per `includeObject`;
 //!   a watch asked for as Table sends each object event as a one-row Table (`kubectl get -w`).
 //!
 //! ## Approximated
@@ -126,7 +134,9 @@
 //!   snapshot).
 //! - Custom resources served at several versions share one storage; an object is served at the
 //!   requested version by rewriting `apiVersion` only (no conversion webhooks).
-//! - Core `v1` Events and `events.k8s.io/v1` Events are stored separately.
+//! - Converting Events between their two versions renames fields only; the real server's
+//!   output also carries the Go zero values the other version lacks (`"eventTime": null`,
+//!   `"source": {}`, null timestamps), which are left out here.
 //! - Items of a list response always carry `apiVersion` and `kind`, for built-in types too.
 //! - [`ApiServer::simulate_workloads`] stands in for controllers and kubelets: Deployments and
 //!   StatefulSets are reported available in the same write; nothing else runs (no Pods are

@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use super::Inner;
 use super::gc::{self, Deleted, Propagation, Queue};
 use super::list::filter_for;
-use super::objects::{Query, Reply, Target, dry_run, finish};
+use super::objects::{Query, Reply, Target, at_version, dry_run, finish};
 use crate::errors::ApiError;
 use crate::meta::meta_str;
 use crate::store::ObjRef;
@@ -104,16 +104,14 @@ pub(crate) fn delete(inner: &Inner, t: &Target, body: &[u8], q: &Query) -> Reply
         ));
     }
     if dry_run(q) {
-        return Ok((
-            200,
-            Bytes::from(serde_json::to_vec(&live).unwrap_or_default()),
-        ));
+        let json = Bytes::from(serde_json::to_vec(&live).unwrap_or_default());
+        return Ok((200, at_version(&st, t, &json)));
     }
     let mut work = Queue::new();
     let reply = match gc::delete_object(&mut st, &mut work, &r, opts.policy) {
         None => Err(t.not_found(&name)),
         Some(Deleted::Gone(_)) => Ok((200, success_status(t, &name, &live_uid))),
-        Some(Deleted::Pending(json)) => Ok((200, json)),
+        Some(Deleted::Pending(json)) => Ok((200, at_version(&st, t, &json))),
     };
     finish(&mut st, work, reply)
 }
@@ -145,7 +143,7 @@ pub(crate) fn delete_collection(inner: &Inner, t: &Target, body: &[u8], q: &Quer
         if !items.is_empty() {
             items.push(b',');
         }
-        items.extend_from_slice(&json);
+        items.extend_from_slice(&at_version(&st, t, &json));
         gc::drain(&mut st, &mut work);
     }
     let mut body = format!(

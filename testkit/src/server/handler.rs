@@ -77,7 +77,7 @@ fn resolve(st: &State, group: &str, version: &str, rest: &[String]) -> Result<Ta
     let ty = st.buckets[bucket]
         .types
         .iter()
-        .find(|t| t.version == version)
+        .find(|t| t.group == group && t.version == version)
         .cloned()
         .ok_or_else(not_found_path)?;
     if extra || (!ty.namespaced && ns.is_some()) {

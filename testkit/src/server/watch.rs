@@ -92,7 +92,7 @@ pub(crate) fn watch(
     t: &Target,
     q: &HashMap<String, String>,
 ) -> Result<Response<ResponseBody>, ApiError> {
-    let filter = filter_for(t, q)?;
+    let mut filter = filter_for(t, q)?;
     let timeout = match q.get("timeoutSeconds").filter(|s| !s.is_empty()) {
         Some(s) => Some(
             s.parse::<u64>()
@@ -117,6 +117,10 @@ pub(crate) fn watch(
     let last_rv;
     {
         let mut st = inner.lock();
+        if st.buckets[t.bucket].types.len() > 1 {
+            // Objects are stored in one shape; this watcher reads them at its own version.
+            filter.view = Some(t.ty.clone());
+        }
         match rv {
             Some(rv) if !send_initial => match st.replay(&filter, rv) {
                 Some(items) => {
@@ -147,7 +151,7 @@ pub(crate) fn watch(
                     {
                         continue;
                     }
-                    pending.push_back(watch_line("ADDED", &s.json));
+                    pending.push_back(watch_line("ADDED", &filter.shown(&s.json)));
                 }
                 last_rv = st.rv;
                 if send_initial && bookmarks {
