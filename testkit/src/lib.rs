@@ -68,8 +68,10 @@
 //!   and of creates that carry a `resourceVersion` (`500`, as the storage layer answers).
 //! - Verbs: create, get, list (label selectors `=`, `==`, `!=`, `in`, `notin`, `key`, `!key`;
 //!   field selectors `metadata.name`, `metadata.namespace` and a few per-kind fields; `limit` and
-//!   `continue`), update (`409` on a stale `resourceVersion`; without one, allowed for built-ins
-//!   and `422` for custom resources), patch (JSON, merge, strategic merge, server-side apply —
+//!   `continue`), update (`409` on a stale `resourceVersion`; without one, allowed for the
+//!   built-ins whose strategy allows unconditional updates and `422` for custom resources,
+//!   Leases and CRDs; an update of a missing Lease, Endpoints, Event or RBAC object creates it
+//!   with `201`, other kinds answer `404`), patch (JSON, merge, strategic merge, server-side apply —
 //!   see [`patch`] for exactly what of server-side apply is modelled), delete with
 //!   `preconditions` and `propagationPolicy`, deletecollection, `dryRun=All`. An update that
 //!   changes nothing does not bump `resourceVersion` and emits no event.

@@ -334,3 +334,121 @@ async fn scale_subresource_reads_and_writes_replicas() {
     assert_eq!(d.spec.replicas, Some(5));
     assert_eq!(d.metadata.generation, Some(2));
 }
+
+/// An update without a resourceVersion overwrites the live object for built-ins whose strategy
+/// allows unconditional updates (ConfigMap) and is refused for Leases and CRDs, whose
+/// strategies do not; the error names the resource, as the generic store words it.
+#[tokio::test]
+async fn unconditional_update_follows_each_strategy() {
+    use k8s_openapi::api::coordination::v1::Lease;
+    let server = ApiServer::new();
+    let cms: Api<ConfigMap> = Api::default_namespaced(server.client());
+    cms.create(
+        &PostParams::default(),
+        &roperator_testkit::fixtures::configmap("settings", [("mode", "slow")]),
+    )
+    .await
+    .expect("create configmap");
+    let replaced = cms
+        .replace(
+            "settings",
+            &PostParams::default(),
+            &roperator_testkit::fixtures::configmap("settings", [("mode", "fast")]),
+        )
+        .await
+        .expect("a ConfigMap allows an unconditional update");
+    assert_eq!(
+        replaced
+            .data
+            .as_ref()
+            .and_then(|d| d.get("mode"))
+            .map(String::as_str),
+        Some("fast")
+    );
+
+    let leases: Api<Lease> = Api::default_namespaced(server.client());
+    let lease: Lease = serde_json::from_value(json!({
+        "metadata": {"name": "leader"},
+        "spec": {"holderIdentity": "a"}
+    }))
+    .expect("lease");
+    leases
+        .create(&PostParams::default(), &lease)
+        .await
+        .expect("create lease");
+    let err = api_err(
+        leases
+            .replace("leader", &PostParams::default(), &lease)
+            .await
+            .expect_err("a Lease refuses an update without resourceVersion"),
+    );
+    assert_eq!((err.code, err.reason.as_str()), (422, "Invalid"));
+    assert_eq!(
+        err.message,
+        "leases.coordination.k8s.io \"leader\" is invalid: metadata.resourceVersion: Invalid value: 0x0: must be specified for an update"
+    );
+    let details = err.details.expect("details");
+    assert_eq!(details.kind, "leases");
+}
+
+/// An update of a missing object creates it (201) for the kinds whose strategy allows create
+/// on update — Leases, Endpoints, Events, RBAC objects — and is a 404 for the others.
+#[tokio::test]
+async fn update_creates_missing_objects_where_the_strategy_allows_it() {
+    use k8s_openapi::api::coordination::v1::Lease;
+    use k8s_openapi::api::core::v1::Endpoints;
+    use k8s_openapi::api::rbac::v1::{ClusterRole, Role};
+    let server = ApiServer::new();
+    let leases: Api<Lease> = Api::default_namespaced(server.client());
+    let lease: Lease = serde_json::from_value(json!({
+        "metadata": {"name": "leader"}, "spec": {"holderIdentity": "a"}
+    }))
+    .expect("lease");
+    let created = leases
+        .replace("leader", &PostParams::default(), &lease)
+        .await
+        .expect("update creates the Lease");
+    assert!(created.metadata.uid.is_some());
+    assert_eq!(
+        server
+            .requests()
+            .records()
+            .last()
+            .map(|r| (r.verb.as_str(), r.status)),
+        Some(("update", 201))
+    );
+    let endpoints: Api<Endpoints> = Api::default_namespaced(server.client());
+    let ep: Endpoints =
+        serde_json::from_value(json!({"metadata": {"name": "web"}})).expect("endpoints");
+    endpoints
+        .replace("web", &PostParams::default(), &ep)
+        .await
+        .expect("update creates Endpoints");
+    let roles: Api<Role> = Api::default_namespaced(server.client());
+    let role: Role =
+        serde_json::from_value(json!({"metadata": {"name": "reader"}, "rules": []})).expect("role");
+    roles
+        .replace("reader", &PostParams::default(), &role)
+        .await
+        .expect("update creates a Role");
+    let cluster_roles: Api<ClusterRole> = Api::all(server.client());
+    let cluster_role: ClusterRole =
+        serde_json::from_value(json!({"metadata": {"name": "system:reader"}}))
+            .expect("cluster role");
+    cluster_roles
+        .replace("system:reader", &PostParams::default(), &cluster_role)
+        .await
+        .expect("update creates a ClusterRole");
+
+    let cms: Api<ConfigMap> = Api::default_namespaced(server.client());
+    let err = api_err(
+        cms.replace(
+            "missing",
+            &PostParams::default(),
+            &roperator_testkit::fixtures::configmap("missing", []),
+        )
+        .await
+        .expect_err("a ConfigMap is not created by an update"),
+    );
+    assert_eq!(err.code, 404);
+}

@@ -11,8 +11,8 @@ use super::crd::{crd_serve, crd_status};
 use super::gc::{self, Queue, Work};
 use crate::errors::{ApiError, cause};
 use crate::meta::{
-    finalizers, is_deleting, meta_mut, meta_str, name_suffix, now, spec_changed, tracks_generation,
-    validate_labels, validate_name,
+    allows_create_on_update, allows_unconditional_update, finalizers, is_deleting, meta_mut,
+    meta_str, name_suffix, now, spec_changed, tracks_generation, validate_labels, validate_name,
 };
 use crate::patch::{self, PatchContext, PatchError, PatchType};
 use crate::registry::{ResourceType, TypeSchema, crd_types};
@@ -680,13 +680,26 @@ fn update_locked(st: &mut State, t: &Target, body: &[u8], q: &Query) -> Reply {
         }
     }
     let r = t.obj_ref(&name);
-    let live = live_as(st, t, &r).ok_or_else(|| t.not_found(&name))?;
+    let mut work = Queue::new();
+    let Some(live) = live_as(st, t, &r) else {
+        if !allows_create_on_update(&t.ty) {
+            return Err(t.not_found(&name));
+        }
+        // Leases, Endpoints, Events and RBAC objects are created by an update of a missing
+        // object, as their strategies allow; the generic store answers 201 then.
+        if let Some(meta) = meta_mut(&mut v) {
+            meta.remove("resourceVersion");
+        }
+        let reply = new_object(st, &mut work, t, v, q, true);
+        return finish(st, work, reply);
+    };
     let body_rv = meta_str(&v, "resourceVersion").unwrap_or("").to_string();
     let live_rv = meta_str(&live, "resourceVersion").unwrap_or("").to_string();
     if body_rv.is_empty() {
-        if matches!(t.ty.schema, TypeSchema::Custom { .. }) {
+        if !allows_unconditional_update(&t.ty) {
+            // The generic store names the resource (plural), not the kind, in this error.
             return Err(ApiError::invalid(
-                &t.ty.kind,
+                &t.ty.plural,
                 &t.ty.group,
                 &name,
                 &[cause(
@@ -699,7 +712,6 @@ fn update_locked(st: &mut State, t: &Target, body: &[u8], q: &Query) -> Reply {
     } else if body_rv != live_rv {
         return Err(ApiError::stale(&t.ty.group, &t.ty.plural, &name));
     }
-    let mut work = Queue::new();
     let reply = write_over(st, &mut work, t, &r, live, v, q, true);
     finish(st, work, reply)
 }
