@@ -103,7 +103,8 @@
 //! - Watch: on any list path with selectors, resume from any `resourceVersion` inside the
 //!   history window ([`ApiServerBuilder::history_window`]), `410 Gone` (`Expired`) below it as an
 //!   `ERROR` event, `allowWatchBookmarks`, `sendInitialEvents` with the `initial-events-end`
-//!   bookmark (so kube-rs streaming lists work), `timeoutSeconds`, ADDED/MODIFIED/DELETED with
+//!   bookmark (so kube-rs streaming lists work), `timeoutSeconds` (`0` counts as not set, as
+//!   upstream reads it), ADDED/MODIFIED/DELETED with
 //!   selector transitions turned into ADDED/DELETED, one JSON object per line, chunked.
 //! - Table output (`Accept: application/json;as=Table;v=v1;g=meta.k8s.io`, also `v1beta1`) on
 //!   get and list, so `kubectl get` prints the real columns: a custom resource's
@@ -123,6 +124,9 @@
 //! - Garbage collection and namespace cleanup run synchronously inside the request that
 //!   triggered them, not a moment later in a controller: by the time a delete returns, every
 //!   dependent that goes is gone (or carries a `deletionTimestamp`).
+//! - A watch without `timeoutSeconds` (or with `0`) stays open until the client leaves; a real
+//!   server ends it after a random 30 to 60 minutes (`--min-request-timeout`), and clients
+//!   re-watch.
 //! - Bookmarks come every [`ApiServerBuilder::bookmark_interval`] (1 s by default; about a
 //!   minute on a real server).
 //! - Table output: other built-in kinds print Name and Age only; the built-in printers'

@@ -100,6 +100,9 @@ pub(crate) fn watch(
         ),
         None => None,
     };
+    // Zero is the Go zero value of `TimeoutSeconds`: the real server reads it as "not set" and
+    // applies its own timeout, so it must not close the stream at once.
+    let timeout = timeout.filter(|s| *s > 0);
     let bookmarks = q.get("allowWatchBookmarks").is_some_and(|b| b == "true");
     let send_initial = q.get("sendInitialEvents").is_some_and(|b| b == "true");
     let rv = match q
