@@ -452,3 +452,56 @@ async fn update_creates_missing_objects_where_the_strategy_allows_it() {
     );
     assert_eq!(err.code, 404);
 }
+
+/// A delete that removes the object at once answers with a Status for most stores and with the
+/// deleted object for the ones upstream builds with `ReturnDeletedObject` (Pods,
+/// ServiceAccounts): kube-rs's `Api::delete` sees `Right(Status)` and `Left(object)`.
+#[tokio::test]
+async fn immediate_delete_returns_what_each_store_returns() {
+    use k8s_openapi::api::core::v1::{Pod, ServiceAccount};
+    let server = ApiServer::new();
+    let cms: Api<ConfigMap> = Api::default_namespaced(server.client());
+    cms.create(
+        &PostParams::default(),
+        &roperator_testkit::fixtures::configmap("gone", []),
+    )
+    .await
+    .expect("create");
+    let deleted = cms
+        .delete("gone", &DeleteParams::default())
+        .await
+        .expect("delete");
+    let status = deleted
+        .right()
+        .expect("a ConfigMap delete answers with a Status");
+    assert_eq!(status.details.map(|d| d.kind), Some("configmaps".into()));
+
+    let pods: Api<Pod> = Api::default_namespaced(server.client());
+    let pod: Pod = serde_json::from_value(json!({
+        "metadata": {"name": "p"},
+        "spec": {"containers": [{"name": "c", "image": "nginx"}]}
+    }))
+    .expect("pod");
+    let created = pods
+        .create(&PostParams::default(), &pod)
+        .await
+        .expect("create pod");
+    let deleted = pods
+        .delete("p", &DeleteParams::default())
+        .await
+        .expect("delete pod");
+    let last = deleted.left().expect("a Pod delete answers with the Pod");
+    assert_eq!(last.metadata.uid, created.metadata.uid);
+
+    let sas: Api<ServiceAccount> = Api::default_namespaced(server.client());
+    let sa: ServiceAccount =
+        serde_json::from_value(json!({"metadata": {"name": "robot"}})).expect("sa");
+    sas.create(&PostParams::default(), &sa)
+        .await
+        .expect("create sa");
+    let deleted = sas
+        .delete("robot", &DeleteParams::default())
+        .await
+        .expect("delete sa");
+    assert!(deleted.is_left(), "a ServiceAccount delete answers with it");
+}

@@ -63,6 +63,12 @@ fn success_status(t: &Target, name: &str, uid: &str) -> Bytes {
     Bytes::from(serde_json::to_vec(&body).unwrap_or_default())
 }
 
+/// Whether the type's upstream registry store sets `ReturnDeletedObject: true` (checked for
+/// the core Pod and ServiceAccount stores; the other served types answer with a Status).
+fn returns_deleted_object(t: &Target) -> bool {
+    t.ty.group.is_empty() && matches!(t.ty.kind.as_str(), "Pod" | "ServiceAccount")
+}
+
 pub(crate) fn delete(inner: &Inner, t: &Target, body: &[u8], q: &Query) -> Reply {
     let opts = delete_options(body, q)?;
     let name = t.name().to_string();
@@ -110,6 +116,12 @@ pub(crate) fn delete(inner: &Inner, t: &Target, body: &[u8], q: &Query) -> Reply
     let mut work = Queue::new();
     let reply = match gc::delete_object(&mut st, &mut work, &r, opts.policy) {
         None => Err(t.not_found(&name)),
+        // Stores built with `ReturnDeletedObject` (Pods, ServiceAccounts) answer an immediate
+        // deletion with the object as it was last stored; every other store with a Status.
+        Some(Deleted::Gone(_)) if returns_deleted_object(t) => {
+            let json = Bytes::from(serde_json::to_vec(&live).unwrap_or_default());
+            Ok((200, at_version(&st, t, &json)))
+        }
         Some(Deleted::Gone(_)) => Ok((200, success_status(t, &name, &live_uid))),
         Some(Deleted::Pending(json)) => Ok((200, at_version(&st, t, &json))),
     };
