@@ -60,7 +60,8 @@
 //!   [`schema`] for the keywords modelled).
 //! - Object metadata: `uid`, `creationTimestamp`, `resourceVersion` from one global counter,
 //!   `generation` starting at 1 and bumped only when something outside metadata (and outside
-//!   status for types with the subresource) changes — on the kinds whose real strategy keeps a
+//!   status for types with the subresource) changes, or, for Deployments only, when
+//!   `metadata.annotations` change (the upstream Deployment strategy bumps it then) — on the kinds whose real strategy keeps a
 //!   generation (custom resources, workloads, Pods, Ingress, NetworkPolicy, PDBs, CRDs; not
 //!   ConfigMaps, Secrets, Namespaces...), `generateName`, name validation (DNS-1123 subdomain;
 //!   label for Namespaces; DNS-1035 label for Services; path segments for RBAC), label key and

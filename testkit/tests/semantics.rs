@@ -505,3 +505,48 @@ async fn immediate_delete_returns_what_each_store_returns() {
         .expect("delete sa");
     assert!(deleted.is_left(), "a ServiceAccount delete answers with it");
 }
+
+/// The Deployment strategy also bumps `generation` when annotations change (they are copied to
+/// the ReplicaSets); the StatefulSet strategy, like the other apps/v1 ones, looks at the spec only.
+#[tokio::test]
+async fn deployment_generation_follows_annotations_too() {
+    use k8s_openapi::api::apps::v1::StatefulSet;
+    let server = ApiServer::new();
+    let deps: Api<Deployment> = Api::default_namespaced(server.client());
+    deps.create(&PostParams::default(), &deployment("web", 1))
+        .await
+        .expect("create");
+    let annotate = Patch::Merge(json!({"metadata": {"annotations": {"team": "a"}}}));
+    let annotated = deps
+        .patch("web", &PatchParams::default(), &annotate)
+        .await
+        .expect("annotate");
+    assert_eq!(annotated.metadata.generation, Some(2));
+    let same = deps
+        .patch("web", &PatchParams::default(), &annotate)
+        .await
+        .expect("same annotation again");
+    assert_eq!(same.metadata.generation, Some(2), "no change, no bump");
+
+    let sets: Api<StatefulSet> = Api::default_namespaced(server.client());
+    let sts: StatefulSet = serde_json::from_value(json!({
+        "metadata": {"name": "db"},
+        "spec": {
+            "serviceName": "db",
+            "selector": {"matchLabels": {"app": "db"}},
+            "template": {
+                "metadata": {"labels": {"app": "db"}},
+                "spec": {"containers": [{"name": "c", "image": "postgres"}]}
+            }
+        }
+    }))
+    .expect("statefulset");
+    sets.create(&PostParams::default(), &sts)
+        .await
+        .expect("create statefulset");
+    let annotated = sets
+        .patch("db", &PatchParams::default(), &annotate)
+        .await
+        .expect("annotate statefulset");
+    assert_eq!(annotated.metadata.generation, Some(1));
+}

@@ -493,7 +493,8 @@ pub(crate) fn write_over(
         .unwrap_or(1);
     // Compared in stored form, so `0.5` over `500m` is not a spec change.
     canonical_quantities(t, &mut new)?;
-    let bumped = spec_changed(&live, &new, status_sub);
+    let bumped = spec_changed(&live, &new, status_sub)
+        || (t.ty.group == "apps" && t.ty.kind == "Deployment" && annotations_changed(&live, &new));
     if tracks_generation(&t.ty)
         && let Some(meta) = meta_mut(&mut new)
     {
@@ -552,6 +553,20 @@ pub(crate) fn write_over(
         }
     }
     Ok((200, at_version(st, t, &json)))
+}
+
+/// Whether `metadata.annotations` differ (absent and empty are the same, as upstream's
+/// semantic equality treats nil and empty maps). The Deployment strategy bumps `generation` on
+/// such a change too, because a Deployment's annotations are copied to its ReplicaSets; the
+/// other apps/v1 strategies look at the spec only.
+fn annotations_changed(live: &Value, new: &Value) -> bool {
+    let annotations = |v: &Value| {
+        v.pointer("/metadata/annotations")
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default()
+    };
+    annotations(live) != annotations(new)
 }
 
 /// Fields a client can never change with an update.
