@@ -359,11 +359,8 @@ async fn resource_request(
         "create" => objects::create(inner, &t, &body, query),
         "update" => objects::update(inner, &t, &body, query),
         "patch" => objects::patch(inner, &t, &body, content_type, query),
-        "delete" => (delete::delete(inner, &t, &body, query), Vec::new()),
-        _ => (
-            delete::delete_collection(inner, &t, &body, query),
-            Vec::new(),
-        ),
+        "delete" => delete::delete(inner, &t, &body, query),
+        _ => delete::delete_collection(inner, &t, &body, query),
     };
     let result = match table_version {
         Some(v) if matches!(verb, "get" | "list") => result.and_then(|(code, bytes)| {
