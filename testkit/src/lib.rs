@@ -143,6 +143,13 @@
 //! - Lists always read the latest state: `resourceVersion` / `resourceVersionMatch` on lists are
 //!   ignored and `continue` tokens never expire (they resume after the last key, without a
 //!   snapshot).
+//! - Deleting a CRD removes its instances at once, ignoring their finalizers (the real
+//!   server's `customresourcecleanup` finalizer deletes them and waits for their finalizers
+//!   before the CRD goes). A CRD's `selectableFields` are not supported: custom resources can
+//!   be selected by `metadata.name` and `metadata.namespace` only.
+//! - The request log ([`ApiServer::requests`]) keeps every request and grows without limit;
+//!   long-running tests can call [`ApiServer::clear_requests`] or turn recording off with
+//!   [`ApiServerBuilder::record_requests`]`(false)`.
 //! - Custom resources served at several versions share one storage; an object is served at the
 //!   requested version by rewriting `apiVersion` only (no conversion webhooks).
 //! - Converting Events between their two versions renames fields only; the real server's
