@@ -31,7 +31,10 @@
 //! - Paths, verbs and bodies of the JSON API: `/api/v1/...`, `/apis/{group}/{version}/...`,
 //!   namespaced and cluster-scoped types, `metav1.Status` errors with the real `reason`, `code`
 //!   and `details` (NotFound, AlreadyExists, Conflict, Invalid with causes, BadRequest,
-//!   MethodNotAllowed, UnsupportedMediaType, Forbidden for terminating namespaces, Gone).
+//!   MethodNotAllowed, UnsupportedMediaType, Forbidden for terminating namespaces, Gone);
+//!   several Invalid causes print as `[a, b]` in the message, `details` leaves out an empty
+//!   `group` (core types) as `omitempty` does, and an apply patch without `fieldManager` is a
+//!   `422` on `PatchOptions.meta.k8s.io`.
 //! - Discovery (`/version`, `/api`, `/api/v1`, `/apis`, `/apis/{g}`, `/apis/{g}/{v}` with kinds,
 //!   verbs, short names, categories, singular names and `*/status` subresources) and the
 //!   OpenAPI v2/v3 documents (see [`openapi`]).

@@ -550,3 +550,63 @@ async fn deployment_generation_follows_annotations_too() {
         .expect("annotate statefulset");
     assert_eq!(annotated.metadata.generation, Some(1));
 }
+
+/// `metav1.Status` as the real server words it: several causes print as `[a, b]`, and
+/// `details.group` is omitted (omitempty) for core types.
+#[tokio::test]
+async fn invalid_errors_bracket_several_causes_and_omit_the_core_group() {
+    let server = ApiServer::new();
+    let cms: Api<ConfigMap> = Api::default_namespaced(server.client());
+    let mut cm = roperator_testkit::fixtures::configmap("labelled", []);
+    cm.metadata.labels = Some(
+        [("-bad".to_string(), "ok".to_string())]
+            .into_iter()
+            .collect(),
+    );
+    let one = api_err(
+        cms.create(&PostParams::default(), &cm)
+            .await
+            .expect_err("a bad label key"),
+    );
+    assert!(
+        one.message.starts_with(
+            "ConfigMap \"labelled\" is invalid: metadata.labels: Invalid value: \"-bad\""
+        ),
+        "{}",
+        one.message
+    );
+    // Straight to the service: kube's Status type would drop an empty group itself.
+    {
+        use http_body_util::BodyExt;
+        use tower::ServiceExt;
+        let req = http::Request::builder()
+            .uri("/api/v1/namespaces/default/configmaps/missing")
+            .body(http_body_util::Full::new(bytes::Bytes::new()))
+            .expect("request");
+        let resp = server.service().oneshot(req).await.expect("infallible");
+        let body = resp.into_body().collect().await.expect("body").to_bytes();
+        let status: serde_json::Value = serde_json::from_slice(&body).expect("json");
+        assert_eq!(status["details"]["kind"], "configmaps", "{status}");
+        assert!(status["details"].get("group").is_none(), "{status}");
+    }
+    cm.metadata.labels = Some(
+        [
+            ("-bad".to_string(), "ok".to_string()),
+            ("good".to_string(), "not ok".to_string()),
+        ]
+        .into_iter()
+        .collect(),
+    );
+    let two = api_err(
+        cms.create(&PostParams::default(), &cm)
+            .await
+            .expect_err("two bad labels"),
+    );
+    assert!(
+        two.message
+            .starts_with("ConfigMap \"labelled\" is invalid: [metadata.labels: ")
+            && two.message.ends_with(']'),
+        "{}",
+        two.message
+    );
+}

@@ -63,7 +63,9 @@ fn success_status(t: &Target, name: &str, uid: &str) -> Bytes {
         "apiVersion": "v1",
         "metadata": {},
         "status": "Success",
-        "details": {"name": name, "group": t.ty.group, "kind": t.ty.plural, "uid": uid},
+        "details": crate::errors::omit_empty(
+            json!({"name": name, "group": t.ty.group, "kind": t.ty.plural, "uid": uid})
+        ),
     });
     Bytes::from(serde_json::to_vec(&body).unwrap_or_default())
 }

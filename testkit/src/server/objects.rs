@@ -741,8 +741,16 @@ fn patch_locked(st: &mut State, t: &Target, body: &[u8], content_type: &str, q: 
         return Err(t.not_found(&name));
     }
     if pt == PatchType::Apply && q.get("fieldManager").is_none_or(|m| m.is_empty()) {
-        return Err(ApiError::bad_request(
-            "PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: is required for apply patch",
+        // Upstream validates PatchOptions and answers 422 Invalid, not 400.
+        return Err(ApiError::invalid(
+            "PatchOptions",
+            "meta.k8s.io",
+            "",
+            &[cause(
+                "FieldValueRequired",
+                "fieldManager",
+                "Required value: is required for apply patch",
+            )],
         ));
     }
     let ctx = patch_ctx(t, q);
