@@ -110,10 +110,16 @@ impl ApiError {
         } else {
             format!("{kind}.{group}")
         };
+        // `errs.ToAggregate()`: one error prints bare, several print as `[a, b]`.
+        let summary = if summary.len() == 1 {
+            summary.join("")
+        } else {
+            format!("[{}]", summary.join(", "))
+        };
         Self::new(
             422,
             "Invalid",
-            format!("{what} \"{name}\" is invalid: {}", summary.join(", ")),
+            format!("{what} \"{name}\" is invalid: {summary}"),
         )
         .with_details(json!({"name": name, "group": group, "kind": kind, "causes": causes_json}))
     }
@@ -130,7 +136,7 @@ impl ApiError {
             "code": self.code,
         });
         if let Some(details) = &self.details {
-            status["details"] = details.clone();
+            status["details"] = omit_empty(details.clone());
         }
         if let Some(secs) = self.retry_after {
             let details = status["details"]
@@ -144,6 +150,15 @@ impl ApiError {
         }
         status
     }
+}
+
+/// `StatusDetails` serializes `name`, `group` and `kind` with `omitempty`: the core group (and
+/// an empty name) is absent, not `""`.
+pub(crate) fn omit_empty(mut details: Value) -> Value {
+    if let Some(o) = details.as_object_mut() {
+        o.retain(|k, v| !(matches!(k.as_str(), "name" | "group" | "kind" | "uid") && v == ""));
+    }
+    details
 }
 
 /// A field-level cause for [`ApiError::invalid`].

@@ -31,7 +31,10 @@
 //! - Paths, verbs and bodies of the JSON API: `/api/v1/...`, `/apis/{group}/{version}/...`,
 //!   namespaced and cluster-scoped types, `metav1.Status` errors with the real `reason`, `code`
 //!   and `details` (NotFound, AlreadyExists, Conflict, Invalid with causes, BadRequest,
-//!   MethodNotAllowed, UnsupportedMediaType, Forbidden for terminating namespaces, Gone).
+//!   MethodNotAllowed, UnsupportedMediaType, Forbidden for terminating namespaces, Gone);
+//!   several Invalid causes print as `[a, b]` in the message, `details` leaves out an empty
+//!   `group` (core types) as `omitempty` does, and an apply patch without `fieldManager` is a
+//!   `422` on `PatchOptions.meta.k8s.io`.
 //! - Discovery (`/version`, `/api`, `/api/v1`, `/apis`, `/apis/{g}`, `/apis/{g}/{v}` with kinds,
 //!   verbs, short names, categories, singular names and `*/status` subresources) and the
 //!   OpenAPI v2/v3 documents (see [`openapi`]).
@@ -43,6 +46,14 @@
 //!   a `400 BadRequest`. A built-in body without `apiVersion`/`kind` takes them from the path
 //!   (the Python client sends none); a custom object without them is refused
 //!   (`Object 'Kind' is missing in ...`), as the real decoders do.
+//! - Core `v1` and `events.k8s.io/v1` Events are one resource served at two versions, as
+//!   upstream stores them: an event a kube-rs `Recorder` writes is listed by `kubectl get
+//!   events` and core `Api<Event>` (`note` <-> `message`, `regarding` <-> `involvedObject`,
+//!   `reportingController` <-> `reportingComponent`, `deprecatedSource`/`deprecatedCount`/
+//!   `deprecated*Timestamp` <-> `source`/`count`/`*Timestamp`; the other fields share names)
+//!   on reads, writes, patches and watches, field selectors take each version's own labels
+//!   (`regarding.name` on events.k8s.io/v1), and `kubectl get events` prints the upstream event
+//!   printer's columns.
 //! - Clients checked end to end: kube-rs, kubectl 1.32, and the official Python `kubernetes`
 //!   client (list, create, watch over HTTP and TLS; `tests/python_client.rs`, run with
 //!   `ROPERATOR_PYTHON_CLIENT_TESTS=1` after `python3 -m pip install --user kubernetes`).
@@ -52,7 +63,8 @@
 //!   [`schema`] for the keywords modelled).
 //! - Object metadata: `uid`, `creationTimestamp`, `resourceVersion` from one global counter,
 //!   `generation` starting at 1 and bumped only when something outside metadata (and outside
-//!   status for types with the subresource) changes — on the kinds whose real strategy keeps a
+//!   status for types with the subresource) changes, or, for Deployments only, when
+//!   `metadata.annotations` change (the upstream Deployment strategy bumps it then) — on the kinds whose real strategy keeps a
 //!   generation (custom resources, workloads, Pods, Ingress, NetworkPolicy, PDBs, CRDs; not
 //!   ConfigMaps, Secrets, Namespaces...), `generateName`, name validation (DNS-1123 subdomain;
 //!   label for Namespaces; DNS-1035 label for Services; path segments for RBAC), label key and
@@ -60,10 +72,16 @@
 //!   and of creates that carry a `resourceVersion` (`500`, as the storage layer answers).
 //! - Verbs: create, get, list (label selectors `=`, `==`, `!=`, `in`, `notin`, `key`, `!key`;
 //!   field selectors `metadata.name`, `metadata.namespace` and a few per-kind fields; `limit` and
-//!   `continue`), update (`409` on a stale `resourceVersion`; without one, allowed for built-ins
-//!   and `422` for custom resources), patch (JSON, merge, strategic merge, server-side apply —
+//!   `continue`), update (`409` on a stale `resourceVersion`; without one, allowed for the
+//!   built-ins whose strategy allows unconditional updates and `422` for custom resources,
+//!   Leases and CRDs; an update of a missing Lease, Endpoints, Event or RBAC object creates it
+//!   with `201`, other kinds answer `404`), patch (JSON, merge, strategic merge, server-side apply —
 //!   see [`patch`] for exactly what of server-side apply is modelled), delete with
-//!   `preconditions` and `propagationPolicy`, deletecollection, `dryRun=All`. An update that
+//!   `preconditions` and `propagationPolicy` (an object removed at once is answered with a
+//!   `Success` Status, except Pods and ServiceAccounts, whose upstream stores set
+//!   `ReturnDeletedObject` and answer with the object as last stored; an object kept by
+//!   finalizers is answered with itself; a batch/v1 Job deleted without a policy orphans its
+//!   Pods, the upstream default for that version, with the same `Warning` header), deletecollection, `dryRun=All`. An update that
 //!   changes nothing does not bump `resourceVersion` and emits no event.
 //! - Quantity fields of built-in objects (container `resources` in Pods and every pod template,
 //!   pod `overhead`, `emptyDir.sizeLimit`, PVC and `volumeClaimTemplates` requests/limits,
@@ -93,15 +111,16 @@
 //! - Watch: on any list path with selectors, resume from any `resourceVersion` inside the
 //!   history window ([`ApiServerBuilder::history_window`]), `410 Gone` (`Expired`) below it as an
 //!   `ERROR` event, `allowWatchBookmarks`, `sendInitialEvents` with the `initial-events-end`
-//!   bookmark (so kube-rs streaming lists work), `timeoutSeconds`, ADDED/MODIFIED/DELETED with
+//!   bookmark (so kube-rs streaming lists work), `timeoutSeconds` (`0` counts as not set, as
+//!   upstream reads it), ADDED/MODIFIED/DELETED with
 //!   selector transitions turned into ADDED/DELETED, one JSON object per line, chunked.
 //! - Table output (`Accept: application/json;as=Table;v=v1;g=meta.k8s.io`, also `v1beta1`) on
 //!   get and list, so `kubectl get` prints the real columns: a custom resource's
 //!   `additionalPrinterColumns` for the served version (JSONPath `.a.b`, `.a[0].b`,
 //!   `.a['b.c']`; `date` cells as ages, `priority` for `-o wide`; Name and Age when none are
 //!   declared), and the upstream printers' columns for Namespace, Pod, Service, ConfigMap,
-//!   Secret, Deployment, ReplicaSet, StatefulSet, DaemonSet, Job, CustomResourceDefinition and
-//!   Lease. Rows carry `PartialObjectMetadata`, the full object or nothing per `includeObject`;
+//!   Secret, Deployment, ReplicaSet, StatefulSet, DaemonSet, Job, CustomResourceDefinition,
+//!   Lease and Event. Rows carry `PartialObjectMetadata`, the full object or nothing per `includeObject`;
 //!   a watch asked for as Table sends each object event as a one-row Table (`kubectl get -w`).
 //!
 //! ## Approximated
@@ -113,6 +132,9 @@
 //! - Garbage collection and namespace cleanup run synchronously inside the request that
 //!   triggered them, not a moment later in a controller: by the time a delete returns, every
 //!   dependent that goes is gone (or carries a `deletionTimestamp`).
+//! - A watch without `timeoutSeconds` (or with `0`) stays open until the client leaves; a real
+//!   server ends it after a random 30 to 60 minutes (`--min-request-timeout`), and clients
+//!   re-watch.
 //! - Bookmarks come every [`ApiServerBuilder::bookmark_interval`] (1 s by default; about a
 //!   minute on a real server).
 //! - Table output: other built-in kinds print Name and Age only; the built-in printers'
@@ -124,9 +146,18 @@
 //! - Lists always read the latest state: `resourceVersion` / `resourceVersionMatch` on lists are
 //!   ignored and `continue` tokens never expire (they resume after the last key, without a
 //!   snapshot).
+//! - Deleting a CRD removes its instances at once, ignoring their finalizers (the real
+//!   server's `customresourcecleanup` finalizer deletes them and waits for their finalizers
+//!   before the CRD goes). A CRD's `selectableFields` are not supported: custom resources can
+//!   be selected by `metadata.name` and `metadata.namespace` only.
+//! - The request log ([`ApiServer::requests`]) keeps every request and grows without limit;
+//!   long-running tests can call [`ApiServer::clear_requests`] or turn recording off with
+//!   [`ApiServerBuilder::record_requests`]`(false)`.
 //! - Custom resources served at several versions share one storage; an object is served at the
 //!   requested version by rewriting `apiVersion` only (no conversion webhooks).
-//! - Core `v1` Events and `events.k8s.io/v1` Events are stored separately.
+//! - Converting Events between their two versions renames fields only; the real server's
+//!   output also carries the Go zero values the other version lacks (`"eventTime": null`,
+//!   `"source": {}`, null timestamps), which are left out here.
 //! - Items of a list response always carry `apiVersion` and `kind`, for built-in types too.
 //! - [`ApiServer::simulate_workloads`] stands in for controllers and kubelets: Deployments and
 //!   StatefulSets are reported available in the same write; nothing else runs (no Pods are

@@ -138,6 +138,32 @@ pub(crate) fn tracks_generation(ty: &crate::registry::ResourceType) -> bool {
         )
 }
 
+/// The type's registry strategy `AllowUnconditionalUpdate()`: whether an update without a
+/// `resourceVersion` overwrites the live object (most built-ins) or is refused with `422`
+/// (custom resources, Leases and CRDs, whose strategies return false).
+pub(crate) fn allows_unconditional_update(ty: &crate::registry::ResourceType) -> bool {
+    !matches!(ty.schema, crate::registry::TypeSchema::Custom { .. })
+        && !matches!(
+            (ty.group.as_str(), ty.kind.as_str()),
+            ("coordination.k8s.io", "Lease") | ("apiextensions.k8s.io", "CustomResourceDefinition")
+        )
+}
+
+/// The type's registry strategy `AllowCreateOnUpdate()`: whether an update of a missing object
+/// creates it (`201`) instead of answering `404`.
+pub(crate) fn allows_create_on_update(ty: &crate::registry::ResourceType) -> bool {
+    matches!(
+        (ty.group.as_str(), ty.kind.as_str()),
+        ("coordination.k8s.io", "Lease")
+            | ("", "Endpoints" | "Event")
+            | ("events.k8s.io", "Event")
+            | (
+                "rbac.authorization.k8s.io",
+                "Role" | "RoleBinding" | "ClusterRole" | "ClusterRoleBinding"
+            )
+    )
+}
+
 /// `metadata.<field>` as a string.
 pub(crate) fn meta_str<'a>(v: &'a Value, field: &str) -> Option<&'a str> {
     v.get("metadata")

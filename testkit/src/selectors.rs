@@ -134,7 +134,10 @@ fn field_supported(kind: &str, field: &str) -> bool {
 }
 
 impl FieldSelector {
-    pub fn parse(input: &str, kind: &str) -> Result<Self, String> {
+    /// Parses a selector for a type of `group` and `kind`. Labels are stored under the name the
+    /// stored object answers to (an events.k8s.io `regarding.name` selects `involvedObject.name`
+    /// of the stored core Event, as upstream's field label conversion does).
+    pub fn parse(input: &str, group: &str, kind: &str) -> Result<Self, String> {
         let mut reqs = Vec::new();
         if input.trim().is_empty() {
             return Ok(Self(reqs));
@@ -153,10 +156,13 @@ impl FieldSelector {
                 ));
             };
             let field = field.trim();
-            if !field_supported(kind, field) {
-                return Err(format!("field label not supported: {field}"));
+            let unsupported = || format!("field label not supported: {field}");
+            let stored =
+                crate::server::convert::field_label(group, kind, field).ok_or_else(unsupported)?;
+            if !field_supported(kind, &stored) {
+                return Err(unsupported());
             }
-            reqs.push((field.to_string(), equal, value.trim().to_string()));
+            reqs.push((stored, equal, value.trim().to_string()));
         }
         Ok(Self(reqs))
     }
@@ -166,15 +172,30 @@ impl FieldSelector {
     }
 
     pub fn matches(&self, object: &Value) -> bool {
-        self.0.iter().all(|(field, equal, value)| {
+        let text = |path: &str| {
             let mut cur = Some(object);
-            for seg in field.split('.') {
+            for seg in path.split('.') {
                 cur = cur.and_then(|c| c.get(seg));
             }
-            let actual = match cur {
+            match cur {
                 Some(Value::String(s)) => s.clone(),
                 Some(Value::Null) | None => String::new(),
                 Some(other) => other.to_string(),
+            }
+        };
+        self.0.iter().all(|(field, equal, value)| {
+            let actual = match field.as_str() {
+                // The only Event label that is not a JSON path: the core strategy selects by
+                // `source.component`, or the reporting controller when that is empty.
+                "source" => {
+                    let component = text("source.component");
+                    if component.is_empty() {
+                        text("reportingComponent")
+                    } else {
+                        component
+                    }
+                }
+                path => text(path),
             };
             (actual == *value) == *equal
         })
@@ -215,7 +236,7 @@ mod tests {
 
     #[test]
     fn unsupported_field_is_refused() {
-        let err = FieldSelector::parse("spec.foo=bar", "ConfigMap").expect_err("refused");
+        let err = FieldSelector::parse("spec.foo=bar", "", "ConfigMap").expect_err("refused");
         assert!(err.contains("spec.foo"));
     }
 }

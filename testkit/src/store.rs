@@ -98,6 +98,9 @@ pub(crate) struct Filter {
     pub ns: Option<String>,
     pub labels: LabelSelector,
     pub fields: FieldSelector,
+    /// The type the watcher reads at, when its bucket serves several (objects are then
+    /// converted from the stored shape); `None` sends stored objects as they are.
+    pub view: Option<Arc<ResourceType>>,
 }
 
 impl Filter {
@@ -109,6 +112,14 @@ impl Filter {
         self.labels
             .matches(v.pointer("/metadata/labels").and_then(Value::as_object))
             && self.fields.matches(v)
+    }
+
+    /// A stored object as this filter's reader sees it.
+    pub fn shown(&self, json: &Bytes) -> Bytes {
+        match &self.view {
+            Some(ty) => crate::server::convert::serve_bytes(ty, json),
+            None => json.clone(),
+        }
     }
 
     pub fn matches_bytes(&self, json: &[u8]) -> bool {
@@ -218,15 +229,22 @@ impl State {
 
     /// Serves `ty`; types of the same group + plural share one bucket.
     pub fn register(&mut self, ty: ResourceType, custom: bool) -> BucketId {
+        // Types that upstream stores in another group's resource (events.k8s.io Events in core
+        // Events) join that bucket and are converted on the way in and out.
+        let group = crate::server::convert::storage_group(&ty.group, &ty.plural);
         let existing = self
             .buckets
             .iter()
-            .position(|b| b.primary().group == ty.group && b.primary().plural == ty.plural);
+            .position(|b| b.primary().group == group && b.primary().plural == ty.plural);
         let id = match existing {
             Some(id) => {
                 let bucket = &mut self.buckets[id];
                 bucket.custom = custom;
-                if let Some(slot) = bucket.types.iter_mut().find(|t| t.version == ty.version) {
+                if let Some(slot) = bucket
+                    .types
+                    .iter_mut()
+                    .find(|t| t.group == ty.group && t.version == ty.version)
+                {
                     *slot = Arc::new(ty.clone());
                 } else {
                     bucket.types.push(Arc::new(ty.clone()));
@@ -328,8 +346,24 @@ impl State {
         }
     }
 
-    /// Stores `value` (stamping a fresh resourceVersion into it) and records the event.
+    /// Turns a value written at one of the bucket's served types into the stored shape (see
+    /// [`crate::server::convert`]); the value's `apiVersion` says which type it was written at.
+    fn to_stored_shape(&self, bucket: BucketId, value: &mut Value) {
+        let b = &self.buckets[bucket];
+        let written = value.get("apiVersion").and_then(Value::as_str);
+        if let Some(served) = b
+            .types
+            .iter()
+            .find(|t| Some(t.api_version().as_str()) == written)
+        {
+            crate::server::convert::to_storage(b.primary(), served, value);
+        }
+    }
+
+    /// Stores `value` (stamping a fresh resourceVersion into it, and converting it to the
+    /// stored shape) and records the event. Returns the stored bytes.
     pub fn put(&mut self, r: &ObjRef, old: Option<&Value>, value: &mut Value) -> Bytes {
+        self.to_stored_shape(r.bucket, value);
         let rv = self.next_rv();
         if let Some(meta) = value.get_mut("metadata").and_then(Value::as_object_mut) {
             meta.insert("resourceVersion".into(), Value::String(rv.to_string()));
@@ -361,6 +395,7 @@ impl State {
 
     /// Removes the object; the DELETED event carries `last` with a fresh resourceVersion.
     pub fn remove(&mut self, r: &ObjRef, last: &mut Value) -> Bytes {
+        self.to_stored_shape(r.bucket, last);
         let rv = self.next_rv();
         if let Some(meta) = last.get_mut("metadata").and_then(Value::as_object_mut) {
             meta.insert("resourceVersion".into(), Value::String(rv.to_string()));
@@ -384,14 +419,21 @@ impl State {
 
     fn record(&mut self, event: Event) {
         let event = Arc::new(event);
-        let mut lines: [Option<Bytes>; 3] = [None, None, None];
+        // One line per event type and reader's view, shared by every watcher that needs it.
+        let mut lines: Vec<(EventType, Option<String>, Bytes)> = Vec::new();
         self.watchers.retain(|w| {
             let Some(etype) = w.filter.classify(&event) else {
                 return !w.tx.is_closed();
             };
-            let line = lines[etype as usize]
-                .get_or_insert_with(|| watch_line(etype.wire(), &event.json))
-                .clone();
+            let view = w.filter.view.as_ref().map(|t| t.api_version());
+            let line = match lines.iter().find(|(e, v, _)| *e == etype && *v == view) {
+                Some((_, _, line)) => line.clone(),
+                None => {
+                    let line = watch_line(etype.wire(), &w.filter.shown(&event.json));
+                    lines.push((etype, view, line.clone()));
+                    line
+                }
+            };
             // A watcher that cannot keep up is dropped (its stream ends) rather than slowing the
             // writer down; the client re-watches from its last resourceVersion, as with the real
             // server's "forcing watcher close due to unresponsiveness".
@@ -423,7 +465,7 @@ impl State {
                 .filter_map(|e| {
                     filter.classify(e).map(|t| WatchItem {
                         rv: e.rv,
-                        line: watch_line(t.wire(), &e.json),
+                        line: watch_line(t.wire(), &filter.shown(&e.json)),
                     })
                 })
                 .collect(),

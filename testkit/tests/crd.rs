@@ -136,6 +136,23 @@ async fn register_crd_helper_and_custom_resource_rules() {
             .expect_err("refused"),
     );
     assert_eq!((err.code, err.reason.as_str()), (422, "Invalid"));
+    // So does the CRD itself (its strategy disallows unconditional updates too).
+    let crds: Api<CustomResourceDefinition> = Api::all(server.client());
+    let mut live = crds.get("echoes.example.com").await.expect("crd");
+    live.metadata.resource_version = None;
+    let err = api_err(
+        crds.replace("echoes.example.com", &PostParams::default(), &live)
+            .await
+            .expect_err("CRD update without resourceVersion refused"),
+    );
+    assert_eq!((err.code, err.reason.as_str()), (422, "Invalid"));
+    assert!(
+        err.message.starts_with(
+            "customresourcedefinitions.apiextensions.k8s.io \"echoes.example.com\" is invalid"
+        ),
+        "{}",
+        err.message
+    );
 
     // Status goes through the subresource only, and does not bump generation.
     let after = echoes

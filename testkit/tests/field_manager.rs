@@ -103,7 +103,14 @@ async fn writes_without_a_field_manager_are_owned_by_the_user_agent_prefix() {
         &cm,
     )
     .await;
-    assert_eq!(status, 400, "{refused}");
+    // Upstream validates PatchOptions: 422 Invalid (not 400), with the field as the cause.
+    assert_eq!(status, 422, "{refused}");
+    assert_eq!(refused["reason"], "Invalid");
+    assert_eq!(
+        refused["message"],
+        "PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: is required for apply patch"
+    );
+    assert_eq!(refused["details"]["causes"][0]["field"], "fieldManager");
 }
 
 #[tokio::test]

@@ -253,3 +253,87 @@ async fn deleting_a_namespace_deletes_its_content() {
         "namespace goes once empty"
     );
 }
+
+/// batch/v1 Jobs orphan their Pods when a delete names no propagation policy (upstream keeps
+/// that default for backward compatibility, with a warning); an explicit policy is obeyed.
+#[tokio::test]
+async fn job_delete_defaults_to_orphaning_its_pods() {
+    use http_body_util::BodyExt;
+    use k8s_openapi::api::batch::v1::Job;
+    use k8s_openapi::api::core::v1::Pod;
+    use tower::ServiceExt;
+
+    let server = ApiServer::new();
+    let jobs: Api<Job> = Api::default_namespaced(server.client());
+    let pods: Api<Pod> = Api::default_namespaced(server.client());
+    let job: Job = serde_json::from_value(json!({
+        "metadata": {"name": "once"},
+        "spec": {"template": {"spec": {
+            "restartPolicy": "Never",
+            "containers": [{"name": "c", "image": "busybox"}]
+        }}}
+    }))
+    .expect("job");
+    let pod_of = |job: &Job, name: &str| -> Pod {
+        serde_json::from_value(json!({
+            "metadata": {"name": name, "ownerReferences": [{
+                "apiVersion": "batch/v1", "kind": "Job", "name": job.metadata.name,
+                "uid": job.metadata.uid, "controller": true, "blockOwnerDeletion": true
+            }]},
+            "spec": {"containers": [{"name": "c", "image": "busybox"}]}
+        }))
+        .expect("pod")
+    };
+
+    let created = jobs
+        .create(&PostParams::default(), &job)
+        .await
+        .expect("job");
+    pods.create(&PostParams::default(), &pod_of(&created, "once-a"))
+        .await
+        .expect("pod");
+    // Straight to the service, to see the warning header.
+    let req = http::Request::builder()
+        .method("DELETE")
+        .uri("/apis/batch/v1/namespaces/default/jobs/once")
+        .body(http_body_util::Full::new(bytes::Bytes::new()))
+        .expect("request");
+    let resp = server.service().oneshot(req).await.expect("infallible");
+    assert_eq!(resp.status().as_u16(), 200);
+    let warnings: Vec<String> = resp
+        .headers()
+        .get_all(http::header::WARNING)
+        .iter()
+        .map(|v| v.to_str().expect("ascii").to_string())
+        .collect();
+    let _ = resp.into_body().collect().await;
+    assert_eq!(
+        warnings,
+        [
+            "299 - \"child pods are preserved by default when jobs are deleted; set propagationPolicy=Background to remove them or set propagationPolicy=Orphan to suppress this warning\""
+        ]
+    );
+    let orphan = pods
+        .get("once-a")
+        .await
+        .expect("the pod is orphaned, not deleted");
+    assert!(
+        orphan
+            .metadata
+            .owner_references
+            .unwrap_or_default()
+            .is_empty()
+    );
+
+    let created = jobs
+        .create(&PostParams::default(), &job)
+        .await
+        .expect("job again");
+    pods.create(&PostParams::default(), &pod_of(&created, "once-b"))
+        .await
+        .expect("pod");
+    jobs.delete("once", &DeleteParams::background())
+        .await
+        .expect("delete in the background");
+    assert!(pods.get_opt("once-b").await.expect("get").is_none());
+}

@@ -352,3 +352,65 @@ async fn unknown_fields_follow_kubectl_validate() {
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).is_empty());
 }
+
+/// `kubectl get events` reads core v1 Events; what a kube-rs `Recorder` writes through
+/// events.k8s.io/v1 must show up there, as it does against a real cluster.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn get_events_lists_what_a_recorder_wrote() {
+    use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+    let server = ApiServer::new();
+    let listening = server.listen().await;
+    let k = Kubectl::new(&listening);
+    let recorder = Recorder::new(
+        server.client(),
+        Reporter {
+            controller: "my-operator".into(),
+            instance: None,
+        },
+    );
+    let reference = k8s_openapi::api::core::v1::ObjectReference {
+        api_version: Some("v1".into()),
+        kind: Some("ConfigMap".into()),
+        name: Some("settings".into()),
+        namespace: Some("default".into()),
+        ..Default::default()
+    };
+    recorder
+        .publish(
+            &Event {
+                type_: EventType::Normal,
+                reason: "Reconciled".into(),
+                note: Some("all good".into()),
+                action: "Reconcile".into(),
+                secondary: None,
+            },
+            &reference,
+        )
+        .await
+        .expect("publish");
+    let events = k.json(&["get", "events"]).await;
+    let items = events["items"].as_array().expect("items");
+    assert_eq!(items.len(), 1, "{events}");
+    assert_eq!(items[0]["apiVersion"], "v1");
+    assert_eq!(items[0]["message"], "all good");
+    assert_eq!(items[0]["reason"], "Reconciled");
+    assert_eq!(items[0]["involvedObject"]["name"], "settings");
+    // The upstream event printer's columns, for both versions of the one resource.
+    let table = k.ok(&["get", "events"]).await;
+    let header = table.lines().next().unwrap_or("");
+    assert!(
+        header.split_whitespace().collect::<Vec<_>>()
+            == ["LAST", "SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"],
+        "{table}"
+    );
+    assert!(
+        table.contains("Normal")
+            && table.contains("configmap/settings")
+            && table.contains("all good"),
+        "{table}"
+    );
+    let wide = k
+        .ok(&["get", "events.v1.events.k8s.io", "-o", "wide"])
+        .await;
+    assert!(wide.contains("my-operator"), "{wide}");
+}

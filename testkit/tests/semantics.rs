@@ -334,3 +334,279 @@ async fn scale_subresource_reads_and_writes_replicas() {
     assert_eq!(d.spec.replicas, Some(5));
     assert_eq!(d.metadata.generation, Some(2));
 }
+
+/// An update without a resourceVersion overwrites the live object for built-ins whose strategy
+/// allows unconditional updates (ConfigMap) and is refused for Leases and CRDs, whose
+/// strategies do not; the error names the resource, as the generic store words it.
+#[tokio::test]
+async fn unconditional_update_follows_each_strategy() {
+    use k8s_openapi::api::coordination::v1::Lease;
+    let server = ApiServer::new();
+    let cms: Api<ConfigMap> = Api::default_namespaced(server.client());
+    cms.create(
+        &PostParams::default(),
+        &roperator_testkit::fixtures::configmap("settings", [("mode", "slow")]),
+    )
+    .await
+    .expect("create configmap");
+    let replaced = cms
+        .replace(
+            "settings",
+            &PostParams::default(),
+            &roperator_testkit::fixtures::configmap("settings", [("mode", "fast")]),
+        )
+        .await
+        .expect("a ConfigMap allows an unconditional update");
+    assert_eq!(
+        replaced
+            .data
+            .as_ref()
+            .and_then(|d| d.get("mode"))
+            .map(String::as_str),
+        Some("fast")
+    );
+
+    let leases: Api<Lease> = Api::default_namespaced(server.client());
+    let lease: Lease = serde_json::from_value(json!({
+        "metadata": {"name": "leader"},
+        "spec": {"holderIdentity": "a"}
+    }))
+    .expect("lease");
+    leases
+        .create(&PostParams::default(), &lease)
+        .await
+        .expect("create lease");
+    let err = api_err(
+        leases
+            .replace("leader", &PostParams::default(), &lease)
+            .await
+            .expect_err("a Lease refuses an update without resourceVersion"),
+    );
+    assert_eq!((err.code, err.reason.as_str()), (422, "Invalid"));
+    assert_eq!(
+        err.message,
+        "leases.coordination.k8s.io \"leader\" is invalid: metadata.resourceVersion: Invalid value: 0x0: must be specified for an update"
+    );
+    let details = err.details.expect("details");
+    assert_eq!(details.kind, "leases");
+}
+
+/// An update of a missing object creates it (201) for the kinds whose strategy allows create
+/// on update — Leases, Endpoints, Events, RBAC objects — and is a 404 for the others.
+#[tokio::test]
+async fn update_creates_missing_objects_where_the_strategy_allows_it() {
+    use k8s_openapi::api::coordination::v1::Lease;
+    use k8s_openapi::api::core::v1::Endpoints;
+    use k8s_openapi::api::rbac::v1::{ClusterRole, Role};
+    let server = ApiServer::new();
+    let leases: Api<Lease> = Api::default_namespaced(server.client());
+    let lease: Lease = serde_json::from_value(json!({
+        "metadata": {"name": "leader"}, "spec": {"holderIdentity": "a"}
+    }))
+    .expect("lease");
+    let created = leases
+        .replace("leader", &PostParams::default(), &lease)
+        .await
+        .expect("update creates the Lease");
+    assert!(created.metadata.uid.is_some());
+    assert_eq!(
+        server
+            .requests()
+            .records()
+            .last()
+            .map(|r| (r.verb.as_str(), r.status)),
+        Some(("update", 201))
+    );
+    let endpoints: Api<Endpoints> = Api::default_namespaced(server.client());
+    let ep: Endpoints =
+        serde_json::from_value(json!({"metadata": {"name": "web"}})).expect("endpoints");
+    endpoints
+        .replace("web", &PostParams::default(), &ep)
+        .await
+        .expect("update creates Endpoints");
+    let roles: Api<Role> = Api::default_namespaced(server.client());
+    let role: Role =
+        serde_json::from_value(json!({"metadata": {"name": "reader"}, "rules": []})).expect("role");
+    roles
+        .replace("reader", &PostParams::default(), &role)
+        .await
+        .expect("update creates a Role");
+    let cluster_roles: Api<ClusterRole> = Api::all(server.client());
+    let cluster_role: ClusterRole =
+        serde_json::from_value(json!({"metadata": {"name": "system:reader"}}))
+            .expect("cluster role");
+    cluster_roles
+        .replace("system:reader", &PostParams::default(), &cluster_role)
+        .await
+        .expect("update creates a ClusterRole");
+
+    let cms: Api<ConfigMap> = Api::default_namespaced(server.client());
+    let err = api_err(
+        cms.replace(
+            "missing",
+            &PostParams::default(),
+            &roperator_testkit::fixtures::configmap("missing", []),
+        )
+        .await
+        .expect_err("a ConfigMap is not created by an update"),
+    );
+    assert_eq!(err.code, 404);
+}
+
+/// A delete that removes the object at once answers with a Status for most stores and with the
+/// deleted object for the ones upstream builds with `ReturnDeletedObject` (Pods,
+/// ServiceAccounts): kube-rs's `Api::delete` sees `Right(Status)` and `Left(object)`.
+#[tokio::test]
+async fn immediate_delete_returns_what_each_store_returns() {
+    use k8s_openapi::api::core::v1::{Pod, ServiceAccount};
+    let server = ApiServer::new();
+    let cms: Api<ConfigMap> = Api::default_namespaced(server.client());
+    cms.create(
+        &PostParams::default(),
+        &roperator_testkit::fixtures::configmap("gone", []),
+    )
+    .await
+    .expect("create");
+    let deleted = cms
+        .delete("gone", &DeleteParams::default())
+        .await
+        .expect("delete");
+    let status = deleted
+        .right()
+        .expect("a ConfigMap delete answers with a Status");
+    assert_eq!(status.details.map(|d| d.kind), Some("configmaps".into()));
+
+    let pods: Api<Pod> = Api::default_namespaced(server.client());
+    let pod: Pod = serde_json::from_value(json!({
+        "metadata": {"name": "p"},
+        "spec": {"containers": [{"name": "c", "image": "nginx"}]}
+    }))
+    .expect("pod");
+    let created = pods
+        .create(&PostParams::default(), &pod)
+        .await
+        .expect("create pod");
+    let deleted = pods
+        .delete("p", &DeleteParams::default())
+        .await
+        .expect("delete pod");
+    let last = deleted.left().expect("a Pod delete answers with the Pod");
+    assert_eq!(last.metadata.uid, created.metadata.uid);
+
+    let sas: Api<ServiceAccount> = Api::default_namespaced(server.client());
+    let sa: ServiceAccount =
+        serde_json::from_value(json!({"metadata": {"name": "robot"}})).expect("sa");
+    sas.create(&PostParams::default(), &sa)
+        .await
+        .expect("create sa");
+    let deleted = sas
+        .delete("robot", &DeleteParams::default())
+        .await
+        .expect("delete sa");
+    assert!(deleted.is_left(), "a ServiceAccount delete answers with it");
+}
+
+/// The Deployment strategy also bumps `generation` when annotations change (they are copied to
+/// the ReplicaSets); the StatefulSet strategy, like the other apps/v1 ones, looks at the spec only.
+#[tokio::test]
+async fn deployment_generation_follows_annotations_too() {
+    use k8s_openapi::api::apps::v1::StatefulSet;
+    let server = ApiServer::new();
+    let deps: Api<Deployment> = Api::default_namespaced(server.client());
+    deps.create(&PostParams::default(), &deployment("web", 1))
+        .await
+        .expect("create");
+    let annotate = Patch::Merge(json!({"metadata": {"annotations": {"team": "a"}}}));
+    let annotated = deps
+        .patch("web", &PatchParams::default(), &annotate)
+        .await
+        .expect("annotate");
+    assert_eq!(annotated.metadata.generation, Some(2));
+    let same = deps
+        .patch("web", &PatchParams::default(), &annotate)
+        .await
+        .expect("same annotation again");
+    assert_eq!(same.metadata.generation, Some(2), "no change, no bump");
+
+    let sets: Api<StatefulSet> = Api::default_namespaced(server.client());
+    let sts: StatefulSet = serde_json::from_value(json!({
+        "metadata": {"name": "db"},
+        "spec": {
+            "serviceName": "db",
+            "selector": {"matchLabels": {"app": "db"}},
+            "template": {
+                "metadata": {"labels": {"app": "db"}},
+                "spec": {"containers": [{"name": "c", "image": "postgres"}]}
+            }
+        }
+    }))
+    .expect("statefulset");
+    sets.create(&PostParams::default(), &sts)
+        .await
+        .expect("create statefulset");
+    let annotated = sets
+        .patch("db", &PatchParams::default(), &annotate)
+        .await
+        .expect("annotate statefulset");
+    assert_eq!(annotated.metadata.generation, Some(1));
+}
+
+/// `metav1.Status` as the real server words it: several causes print as `[a, b]`, and
+/// `details.group` is omitted (omitempty) for core types.
+#[tokio::test]
+async fn invalid_errors_bracket_several_causes_and_omit_the_core_group() {
+    let server = ApiServer::new();
+    let cms: Api<ConfigMap> = Api::default_namespaced(server.client());
+    let mut cm = roperator_testkit::fixtures::configmap("labelled", []);
+    cm.metadata.labels = Some(
+        [("-bad".to_string(), "ok".to_string())]
+            .into_iter()
+            .collect(),
+    );
+    let one = api_err(
+        cms.create(&PostParams::default(), &cm)
+            .await
+            .expect_err("a bad label key"),
+    );
+    assert!(
+        one.message.starts_with(
+            "ConfigMap \"labelled\" is invalid: metadata.labels: Invalid value: \"-bad\""
+        ),
+        "{}",
+        one.message
+    );
+    // Straight to the service: kube's Status type would drop an empty group itself.
+    {
+        use http_body_util::BodyExt;
+        use tower::ServiceExt;
+        let req = http::Request::builder()
+            .uri("/api/v1/namespaces/default/configmaps/missing")
+            .body(http_body_util::Full::new(bytes::Bytes::new()))
+            .expect("request");
+        let resp = server.service().oneshot(req).await.expect("infallible");
+        let body = resp.into_body().collect().await.expect("body").to_bytes();
+        let status: serde_json::Value = serde_json::from_slice(&body).expect("json");
+        assert_eq!(status["details"]["kind"], "configmaps", "{status}");
+        assert!(status["details"].get("group").is_none(), "{status}");
+    }
+    cm.metadata.labels = Some(
+        [
+            ("-bad".to_string(), "ok".to_string()),
+            ("good".to_string(), "not ok".to_string()),
+        ]
+        .into_iter()
+        .collect(),
+    );
+    let two = api_err(
+        cms.create(&PostParams::default(), &cm)
+            .await
+            .expect_err("two bad labels"),
+    );
+    assert!(
+        two.message
+            .starts_with("ConfigMap \"labelled\" is invalid: [metadata.labels: ")
+            && two.message.ends_with(']'),
+        "{}",
+        two.message
+    );
+}

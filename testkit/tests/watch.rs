@@ -375,3 +375,36 @@ async fn runtime_watcher_recovers_from_cuts_and_compaction() {
     );
     assert!(names.contains(&"after-compaction".to_string()), "{names:?}");
 }
+
+/// `timeoutSeconds=0` means "not set" to the real server (it then picks its own timeout of
+/// 30 to 60 minutes), not "close at once".
+#[tokio::test]
+async fn timeout_seconds_zero_is_no_timeout() {
+    let server = ApiServer::new();
+    let cms: Api<ConfigMap> = Api::default_namespaced(server.client());
+    let rv = cms
+        .list(&ListParams::default())
+        .await
+        .expect("list")
+        .metadata
+        .resource_version
+        .expect("rv");
+    let mut stream = cms
+        .watch(&WatchParams::default().disable_bookmarks().timeout(0), &rv)
+        .await
+        .expect("watch")
+        .boxed();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    cms.create(
+        &PostParams::default(),
+        &roperator_testkit::fixtures::configmap("later", []),
+    )
+    .await
+    .expect("create");
+    let event = tokio::time::timeout(Duration::from_secs(5), stream.next())
+        .await
+        .expect("an event in time")
+        .expect("the stream is still open")
+        .expect("decodes");
+    assert!(matches!(event, WatchEvent::Added(cm) if cm.metadata.name.as_deref() == Some("later")));
+}

@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use super::Inner;
 use super::gc::{self, Deleted, Propagation, Queue};
 use super::list::filter_for;
-use super::objects::{Query, Reply, Target, dry_run, finish};
+use super::objects::{Query, Reply, Target, at_version, dry_run, finish};
 use crate::errors::ApiError;
 use crate::meta::meta_str;
 use crate::store::ObjRef;
@@ -14,11 +14,13 @@ use crate::store::ObjRef;
 /// DeleteOptions from the body and the query.
 struct DeleteOptions {
     policy: Propagation,
+    /// Neither `propagationPolicy` nor `orphanDependents` was given.
+    defaulted: bool,
     uid: Option<String>,
     rv: Option<String>,
 }
 
-fn delete_options(body: &[u8], q: &Query) -> Result<DeleteOptions, ApiError> {
+fn delete_options(t: &Target, body: &[u8], q: &Query) -> Result<DeleteOptions, ApiError> {
     let v: Value = if body.iter().all(u8::is_ascii_whitespace) {
         json!({})
     } else {
@@ -34,13 +36,16 @@ fn delete_options(body: &[u8], q: &Query) -> Result<DeleteOptions, ApiError> {
         .get("orphanDependents")
         .and_then(Value::as_bool)
         .or_else(|| q.get("orphanDependents").map(|x| x == "true"));
+    let defaulted = policy_text.is_none() && orphan.is_none();
     let policy = match (policy_text, orphan) {
         (Some(p), _) => Propagation::parse(&p)?,
         (None, Some(true)) => Propagation::Orphan,
-        _ => Propagation::Background,
+        (None, Some(false)) => Propagation::Background,
+        (None, None) => default_policy(t),
     };
     Ok(DeleteOptions {
         policy,
+        defaulted,
         uid: v
             .pointer("/preconditions/uid")
             .and_then(Value::as_str)
@@ -58,13 +63,60 @@ fn success_status(t: &Target, name: &str, uid: &str) -> Bytes {
         "apiVersion": "v1",
         "metadata": {},
         "status": "Success",
-        "details": {"name": name, "group": t.ty.group, "kind": t.ty.plural, "uid": uid},
+        "details": crate::errors::omit_empty(
+            json!({"name": name, "group": t.ty.group, "kind": t.ty.plural, "uid": uid})
+        ),
     });
     Bytes::from(serde_json::to_vec(&body).unwrap_or_default())
 }
 
-pub(crate) fn delete(inner: &Inner, t: &Target, body: &[u8], q: &Query) -> Reply {
-    let opts = delete_options(body, q)?;
+/// The strategy's `DefaultGarbageCollectionPolicy`: batch/v1 Jobs orphan their Pods unless told
+/// otherwise (kept for backward compatibility upstream); everything else is deleted in the
+/// background.
+fn default_policy(t: &Target) -> Propagation {
+    if is_batch_v1_job(t) {
+        Propagation::Orphan
+    } else {
+        Propagation::Background
+    }
+}
+
+fn is_batch_v1_job(t: &Target) -> bool {
+    t.ty.group == "batch" && t.ty.version == "v1" && t.ty.kind == "Job"
+}
+
+/// The warning the Job store sends when a delete relies on the orphaning default.
+fn delete_warnings(t: &Target, opts: &DeleteOptions) -> Vec<String> {
+    if is_batch_v1_job(t) && opts.defaulted {
+        vec!["child pods are preserved by default when jobs are deleted; set propagationPolicy=Background to remove them or set propagationPolicy=Orphan to suppress this warning".to_string()]
+    } else {
+        Vec::new()
+    }
+}
+
+/// Whether the type's upstream registry store sets `ReturnDeletedObject: true` (checked for
+/// the core Pod and ServiceAccount stores; the other served types answer with a Status).
+fn returns_deleted_object(t: &Target) -> bool {
+    t.ty.group.is_empty() && matches!(t.ty.kind.as_str(), "Pod" | "ServiceAccount")
+}
+
+/// A delete, with the warnings for its response.
+pub(crate) fn delete(inner: &Inner, t: &Target, body: &[u8], q: &Query) -> (Reply, Vec<String>) {
+    match delete_options(t, body, q) {
+        Ok(opts) => {
+            let reply = delete_one(inner, t, &opts, q);
+            let warnings = if reply.is_ok() {
+                delete_warnings(t, &opts)
+            } else {
+                Vec::new()
+            };
+            (reply, warnings)
+        }
+        Err(e) => (Err(e), Vec::new()),
+    }
+}
+
+fn delete_one(inner: &Inner, t: &Target, opts: &DeleteOptions, q: &Query) -> Reply {
     let name = t.name().to_string();
     let mut st = inner.lock();
     let r = t.obj_ref(&name);
@@ -104,22 +156,45 @@ pub(crate) fn delete(inner: &Inner, t: &Target, body: &[u8], q: &Query) -> Reply
         ));
     }
     if dry_run(q) {
-        return Ok((
-            200,
-            Bytes::from(serde_json::to_vec(&live).unwrap_or_default()),
-        ));
+        let json = Bytes::from(serde_json::to_vec(&live).unwrap_or_default());
+        return Ok((200, at_version(&st, t, &json)));
     }
     let mut work = Queue::new();
     let reply = match gc::delete_object(&mut st, &mut work, &r, opts.policy) {
         None => Err(t.not_found(&name)),
+        // Stores built with `ReturnDeletedObject` (Pods, ServiceAccounts) answer an immediate
+        // deletion with the object as it was last stored; every other store with a Status.
+        Some(Deleted::Gone(_)) if returns_deleted_object(t) => {
+            let json = Bytes::from(serde_json::to_vec(&live).unwrap_or_default());
+            Ok((200, at_version(&st, t, &json)))
+        }
         Some(Deleted::Gone(_)) => Ok((200, success_status(t, &name, &live_uid))),
-        Some(Deleted::Pending(json)) => Ok((200, json)),
+        Some(Deleted::Pending(json)) => Ok((200, at_version(&st, t, &json))),
     };
     finish(&mut st, work, reply)
 }
 
-pub(crate) fn delete_collection(inner: &Inner, t: &Target, body: &[u8], q: &Query) -> Reply {
-    let opts = delete_options(body, q)?;
+pub(crate) fn delete_collection(
+    inner: &Inner,
+    t: &Target,
+    body: &[u8],
+    q: &Query,
+) -> (Reply, Vec<String>) {
+    match delete_options(t, body, q) {
+        Ok(opts) => {
+            let reply = delete_many(inner, t, &opts, q);
+            let warnings = if reply.is_ok() {
+                delete_warnings(t, &opts)
+            } else {
+                Vec::new()
+            };
+            (reply, warnings)
+        }
+        Err(e) => (Err(e), Vec::new()),
+    }
+}
+
+fn delete_many(inner: &Inner, t: &Target, opts: &DeleteOptions, q: &Query) -> Reply {
     let filter = filter_for(t, q)?;
     let mut st = inner.lock();
     let keys: Vec<(String, String)> = st.buckets[t.bucket]
@@ -145,7 +220,7 @@ pub(crate) fn delete_collection(inner: &Inner, t: &Target, body: &[u8], q: &Quer
         if !items.is_empty() {
             items.push(b',');
         }
-        items.extend_from_slice(&json);
+        items.extend_from_slice(&at_version(&st, t, &json));
         gc::drain(&mut st, &mut work);
     }
     let mut body = format!(

@@ -77,7 +77,7 @@ fn resolve(st: &State, group: &str, version: &str, rest: &[String]) -> Result<Ta
     let ty = st.buckets[bucket]
         .types
         .iter()
-        .find(|t| t.version == version)
+        .find(|t| t.group == group && t.version == version)
         .cloned()
         .ok_or_else(not_found_path)?;
     if extra || (!ty.namespaced && ns.is_some()) {
@@ -359,11 +359,8 @@ async fn resource_request(
         "create" => objects::create(inner, &t, &body, query),
         "update" => objects::update(inner, &t, &body, query),
         "patch" => objects::patch(inner, &t, &body, content_type, query),
-        "delete" => (delete::delete(inner, &t, &body, query), Vec::new()),
-        _ => (
-            delete::delete_collection(inner, &t, &body, query),
-            Vec::new(),
-        ),
+        "delete" => delete::delete(inner, &t, &body, query),
+        _ => delete::delete_collection(inner, &t, &body, query),
     };
     let result = match table_version {
         Some(v) if matches!(verb, "get" | "list") => result.and_then(|(code, bytes)| {

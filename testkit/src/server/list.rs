@@ -16,6 +16,7 @@ pub(crate) fn filter_for(t: &Target, q: &Query) -> Result<Filter, ApiError> {
         .map_err(ApiError::bad_request)?;
     let fields = FieldSelector::parse(
         q.get("fieldSelector").map(String::as_str).unwrap_or(""),
+        &t.ty.group,
         &t.ty.kind,
     )
     .map_err(ApiError::bad_request)?;
@@ -24,6 +25,7 @@ pub(crate) fn filter_for(t: &Target, q: &Query) -> Result<Filter, ApiError> {
         ns: t.ns.clone(),
         labels,
         fields,
+        view: None,
     })
 }
 

@@ -1,5 +1,6 @@
 //! The API server value users hold: construction, the in-process service, and test helpers.
 
+pub(crate) mod convert;
 mod crd;
 mod delete;
 mod discovery;
@@ -286,11 +287,16 @@ impl ApiServer {
     ) -> Option<Value> {
         let st = self.inner.lock();
         let bucket = st.bucket_by_kind(api_version, kind)?;
-        st.get_value(&ObjRef {
+        let mut v = st.get_value(&ObjRef {
             bucket,
             ns: ns.unwrap_or("").to_string(),
             name: name.to_string(),
-        })
+        })?;
+        // In the shape of the version asked for (Events are stored once for two versions).
+        if let Some(ty) = served_at(&st, bucket, api_version) {
+            convert::from_storage(ty, &mut v);
+        }
+        Some(v)
     }
 
     /// All objects of a kind (in one namespace, or everywhere when `ns` is `None`).
@@ -299,11 +305,18 @@ impl ApiServer {
         let Some(bucket) = st.bucket_by_kind(api_version, kind) else {
             return Vec::new();
         };
+        let ty = served_at(&st, bucket, api_version);
         st.buckets[bucket]
             .objects
             .iter()
             .filter(|((o_ns, _), _)| ns.is_none_or(|n| n == o_ns))
             .filter_map(|(_, s)| serde_json::from_slice(&s.json).ok())
+            .map(|mut v| {
+                if let Some(ty) = ty {
+                    convert::from_storage(ty, &mut v);
+                }
+                v
+            })
             .collect()
     }
 
@@ -345,6 +358,18 @@ impl ApiServer {
         let st = self.inner.lock();
         served_types(&st)
     }
+}
+
+/// The type of `bucket` served at `api_version`, when the bucket serves several.
+fn served_at<'a>(st: &'a State, bucket: usize, api_version: &str) -> Option<&'a ResourceType> {
+    let b = &st.buckets[bucket];
+    if b.types.len() < 2 {
+        return None;
+    }
+    b.types
+        .iter()
+        .find(|t| t.api_version() == api_version)
+        .map(|t| &**t)
 }
 
 pub(crate) fn served_types(st: &State) -> Vec<ResourceType> {

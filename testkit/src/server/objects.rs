@@ -11,8 +11,8 @@ use super::crd::{crd_serve, crd_status};
 use super::gc::{self, Queue, Work};
 use crate::errors::{ApiError, cause};
 use crate::meta::{
-    finalizers, is_deleting, meta_mut, meta_str, name_suffix, now, spec_changed, tracks_generation,
-    validate_labels, validate_name,
+    allows_create_on_update, allows_unconditional_update, finalizers, is_deleting, meta_mut,
+    meta_str, name_suffix, now, spec_changed, tracks_generation, validate_labels, validate_name,
 };
 use crate::patch::{self, PatchContext, PatchError, PatchType};
 use crate::registry::{ResourceType, TypeSchema, crd_types};
@@ -62,19 +62,33 @@ pub(crate) fn is_crd(ty: &ResourceType) -> bool {
     ty.group == "apiextensions.k8s.io" && ty.plural == "customresourcedefinitions"
 }
 
-/// Serves a stored object at the requested version (custom resources may be served at several).
+/// Serves a stored object at the requested version (custom resources may be served at several;
+/// Events are stored once and served as core v1 and events.k8s.io/v1).
 pub(crate) fn at_version(st: &State, t: &Target, json: &Bytes) -> Bytes {
     if st.buckets[t.bucket].types.len() < 2 {
         return json.clone();
     }
-    let want = t.ty.api_version();
-    match serde_json::from_slice::<Value>(json) {
-        Ok(mut v) if v.get("apiVersion").and_then(Value::as_str) != Some(want.as_str()) => {
-            v["apiVersion"] = json!(want);
-            Bytes::from(serde_json::to_vec(&v).unwrap_or_default())
-        }
-        _ => json.clone(),
+    super::convert::serve_bytes(&t.ty, json)
+}
+
+/// The live object in the shape of the version the request is made at, so that updates and
+/// patches apply to what the client reads.
+fn live_as(st: &State, t: &Target, r: &ObjRef) -> Option<Value> {
+    let mut v = st.get_value(r)?;
+    if st.buckets[t.bucket].types.len() > 1 {
+        super::convert::from_storage(&t.ty, &mut v);
     }
+    Some(v)
+}
+
+/// The type of the bucket served at the request's group and version.
+fn served_type<'a>(st: &'a State, t: &'a Target) -> &'a ResourceType {
+    st.buckets[t.bucket]
+        .types
+        .iter()
+        .find(|x| x.group == t.ty.group && x.version == t.ty.version)
+        .map(|x| &**x)
+        .unwrap_or(&t.ty)
 }
 
 fn parse_object(body: &[u8]) -> Result<Value, ApiError> {
@@ -130,11 +144,12 @@ fn check_kind(st: &State, t: &Target, v: &mut Value) -> Result<(), ApiError> {
     }
     let want = t.ty.api_version();
     if api_version != want {
-        // Another served version of the same custom resource is accepted (no conversion).
+        // Another served version of the same custom resource is accepted (no conversion); a
+        // body of another group (a core v1 Event sent to events.k8s.io) is not.
         let same_bucket = st.buckets[t.bucket]
             .types
             .iter()
-            .any(|x| x.api_version() == api_version);
+            .any(|x| x.group == t.ty.group && x.api_version() == api_version);
         if !same_bucket {
             return Err(ApiError::bad_request(format!(
                 "the API version in the data ({api_version}) does not match the expected API version ({want})"
@@ -189,15 +204,10 @@ fn validate_body(
         }
         TypeSchema::Custom { open_api_v3_schema } => {
             if !open_api_v3_schema.is_null() {
-                let schema = st.buckets[t.bucket]
-                    .types
-                    .iter()
-                    .find(|x| x.version == t.ty.version)
-                    .map(|x| match &x.schema {
-                        TypeSchema::Custom { open_api_v3_schema } => open_api_v3_schema.clone(),
-                        TypeSchema::BuiltIn { .. } => Value::Null,
-                    })
-                    .unwrap_or_else(|| open_api_v3_schema.clone());
+                let schema = match &served_type(st, t).schema {
+                    TypeSchema::Custom { open_api_v3_schema } => open_api_v3_schema.clone(),
+                    TypeSchema::BuiltIn { .. } => Value::Null,
+                };
                 crate::schema::validate_and_prune(&schema, v)
                     .map_err(|causes| ApiError::invalid(&t.ty.kind, &t.ty.group, name, &causes))?;
             }
@@ -246,11 +256,7 @@ fn unknown_fields(
 ) -> Result<Vec<String>, ApiError> {
     let mode = field_validation(q)?;
     // A custom resource is checked against the schema of the version it is written at.
-    let ty = st.buckets[t.bucket]
-        .types
-        .iter()
-        .find(|x| x.version == t.ty.version)
-        .unwrap_or(&t.ty);
+    let ty = served_type(st, t);
     let unknown = match (mode, &ty.schema) {
         (FieldValidation::Ignore, TypeSchema::Custom { .. }) => Vec::new(),
         (FieldValidation::Strict, _) | (_, TypeSchema::Custom { .. }) => {
@@ -420,7 +426,7 @@ fn new_object(
     if v.pointer("/metadata/ownerReferences").is_some() {
         work.push_back(Work::Evaluate(r));
     }
-    Ok((201, json))
+    Ok((201, at_version(st, t, &json)))
 }
 
 /// Writes `new` over `live` with every rule of an update: identity fields kept, status rules,
@@ -487,7 +493,8 @@ pub(crate) fn write_over(
         .unwrap_or(1);
     // Compared in stored form, so `0.5` over `500m` is not a spec change.
     canonical_quantities(t, &mut new)?;
-    let bumped = spec_changed(&live, &new, status_sub);
+    let bumped = spec_changed(&live, &new, status_sub)
+        || (t.ty.group == "apps" && t.ty.kind == "Deployment" && annotations_changed(&live, &new));
     if tracks_generation(&t.ty)
         && let Some(meta) = meta_mut(&mut new)
     {
@@ -513,7 +520,7 @@ pub(crate) fn write_over(
     }
     if same_object(&live, &new) {
         let json = st.get(r).map(|s| s.json.clone()).unwrap_or_default();
-        return Ok((200, json));
+        return Ok((200, at_version(st, t, &json)));
     }
     if track {
         patch::track_update(Some(&live), &mut new, &patch_ctx(t, q));
@@ -526,10 +533,8 @@ pub(crate) fn write_over(
     }
     if is_deleting(&new) && finalizers(&new).is_empty() {
         let last = gc::remove_now(st, work, r, new);
-        return Ok((
-            200,
-            Bytes::from(serde_json::to_vec(&last).unwrap_or_default()),
-        ));
+        let json = Bytes::from(serde_json::to_vec(&last).unwrap_or_default());
+        return Ok((200, at_version(st, t, &json)));
     }
     let json = st.put(r, Some(&live), &mut new);
     if is_crd(&t.ty) {
@@ -547,7 +552,21 @@ pub(crate) fn write_over(
             }
         }
     }
-    Ok((200, json))
+    Ok((200, at_version(st, t, &json)))
+}
+
+/// Whether `metadata.annotations` differ (absent and empty are the same, as upstream's
+/// semantic equality treats nil and empty maps). The Deployment strategy bumps `generation` on
+/// such a change too, because a Deployment's annotations are copied to its ReplicaSets; the
+/// other apps/v1 strategies look at the spec only.
+fn annotations_changed(live: &Value, new: &Value) -> bool {
+    let annotations = |v: &Value| {
+        v.pointer("/metadata/annotations")
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default()
+    };
+    annotations(live) != annotations(new)
 }
 
 /// Fields a client can never change with an update.
@@ -676,13 +695,26 @@ fn update_locked(st: &mut State, t: &Target, body: &[u8], q: &Query) -> Reply {
         }
     }
     let r = t.obj_ref(&name);
-    let live = st.get_value(&r).ok_or_else(|| t.not_found(&name))?;
+    let mut work = Queue::new();
+    let Some(live) = live_as(st, t, &r) else {
+        if !allows_create_on_update(&t.ty) {
+            return Err(t.not_found(&name));
+        }
+        // Leases, Endpoints, Events and RBAC objects are created by an update of a missing
+        // object, as their strategies allow; the generic store answers 201 then.
+        if let Some(meta) = meta_mut(&mut v) {
+            meta.remove("resourceVersion");
+        }
+        let reply = new_object(st, &mut work, t, v, q, true);
+        return finish(st, work, reply);
+    };
     let body_rv = meta_str(&v, "resourceVersion").unwrap_or("").to_string();
     let live_rv = meta_str(&live, "resourceVersion").unwrap_or("").to_string();
     if body_rv.is_empty() {
-        if matches!(t.ty.schema, TypeSchema::Custom { .. }) {
+        if !allows_unconditional_update(&t.ty) {
+            // The generic store names the resource (plural), not the kind, in this error.
             return Err(ApiError::invalid(
-                &t.ty.kind,
+                &t.ty.plural,
                 &t.ty.group,
                 &name,
                 &[cause(
@@ -695,7 +727,6 @@ fn update_locked(st: &mut State, t: &Target, body: &[u8], q: &Query) -> Reply {
     } else if body_rv != live_rv {
         return Err(ApiError::stale(&t.ty.group, &t.ty.plural, &name));
     }
-    let mut work = Queue::new();
     let reply = write_over(st, &mut work, t, &r, live, v, q, true);
     finish(st, work, reply)
 }
@@ -705,13 +736,21 @@ fn patch_locked(st: &mut State, t: &Target, body: &[u8], content_type: &str, q: 
         .ok_or_else(|| ApiError::unsupported_media_type(content_type))?;
     let name = t.name().to_string();
     let r = t.obj_ref(&name);
-    let live = st.get_value(&r);
+    let live = live_as(st, t, &r);
     if live.is_none() && pt != PatchType::Apply {
         return Err(t.not_found(&name));
     }
     if pt == PatchType::Apply && q.get("fieldManager").is_none_or(|m| m.is_empty()) {
-        return Err(ApiError::bad_request(
-            "PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: is required for apply patch",
+        // Upstream validates PatchOptions and answers 422 Invalid, not 400.
+        return Err(ApiError::invalid(
+            "PatchOptions",
+            "meta.k8s.io",
+            "",
+            &[cause(
+                "FieldValueRequired",
+                "fieldManager",
+                "Required value: is required for apply patch",
+            )],
         ));
     }
     let ctx = patch_ctx(t, q);
@@ -825,7 +864,7 @@ pub(crate) fn upsert(inner: &Inner, value: Value) -> Result<(), super::TestkitEr
     let q = Query::from([("fieldManager".to_string(), "roperator-testkit".to_string())]);
     let mut work = Queue::new();
     let r = t.obj_ref(&name);
-    let reply = match st.get_value(&r) {
+    let reply = match live_as(&st, &t, &r) {
         None => new_object(&mut st, &mut work, &t, value, &q, true),
         Some(live) => {
             let mut v = value;

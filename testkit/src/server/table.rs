@@ -293,7 +293,7 @@ fn cell(c: &Column, obj: &Value, now: jiff::Timestamp) -> Value {
 }
 
 /// The age of a timestamp as kubectl prints it ("45s", "3m12s", "5h", "2d3h", ...).
-fn age(created: Option<&str>, now: jiff::Timestamp) -> String {
+pub(super) fn age(created: Option<&str>, now: jiff::Timestamp) -> String {
     let Some(ts) = created.and_then(|c| c.parse::<jiff::Timestamp>().ok()) else {
         return "<unknown>".into();
     };

@@ -92,7 +92,7 @@ pub(crate) fn watch(
     t: &Target,
     q: &HashMap<String, String>,
 ) -> Result<Response<ResponseBody>, ApiError> {
-    let filter = filter_for(t, q)?;
+    let mut filter = filter_for(t, q)?;
     let timeout = match q.get("timeoutSeconds").filter(|s| !s.is_empty()) {
         Some(s) => Some(
             s.parse::<u64>()
@@ -100,6 +100,9 @@ pub(crate) fn watch(
         ),
         None => None,
     };
+    // Zero is the Go zero value of `TimeoutSeconds`: the real server reads it as "not set" and
+    // applies its own timeout, so it must not close the stream at once.
+    let timeout = timeout.filter(|s| *s > 0);
     let bookmarks = q.get("allowWatchBookmarks").is_some_and(|b| b == "true");
     let send_initial = q.get("sendInitialEvents").is_some_and(|b| b == "true");
     let rv = match q
@@ -117,6 +120,10 @@ pub(crate) fn watch(
     let last_rv;
     {
         let mut st = inner.lock();
+        if st.buckets[t.bucket].types.len() > 1 {
+            // Objects are stored in one shape; this watcher reads them at its own version.
+            filter.view = Some(t.ty.clone());
+        }
         match rv {
             Some(rv) if !send_initial => match st.replay(&filter, rv) {
                 Some(items) => {
@@ -147,7 +154,7 @@ pub(crate) fn watch(
                     {
                         continue;
                     }
-                    pending.push_back(watch_line("ADDED", &s.json));
+                    pending.push_back(watch_line("ADDED", &filter.shown(&s.json)));
                 }
                 last_rv = st.rv;
                 if send_initial && bookmarks {

@@ -3,13 +3,17 @@
 use serde_json::{Map, Value, json};
 
 use super::{
-    AGE_DESCRIPTION, Cell, Column, age_column, builtin, human_duration, name_column, parse_path,
+    AGE_DESCRIPTION, Cell, Column, age, age_column, builtin, human_duration, name_column,
+    parse_path,
 };
 use crate::errors::ApiError;
 use crate::registry::ResourceType;
 
 /// The columns of a built-in type's printer; Name and Age for kinds without one.
 pub(super) fn columns(ty: &ResourceType) -> Result<Vec<Column>, ApiError> {
+    if ty.kind == "Event" && matches!(ty.group.as_str(), "" | "events.k8s.io") {
+        return Ok(event_columns());
+    }
     let mut cols = vec![name_column()];
     match (ty.group.as_str(), ty.kind.as_str()) {
         ("", "Namespace") => cols.push(builtin(
@@ -302,6 +306,169 @@ fn wide_columns(ty: &ResourceType) -> Vec<Column> {
         ("apps", "StatefulSet") => vec![containers(), images()],
         _ => Vec::new(),
     }
+}
+
+/// Upstream's event printer (`printEvent`), used for both API versions of Events since they
+/// are one resource: no Name or Age column by default, the name only with `-o wide`. The cells
+/// read the core field names or their events.k8s.io/v1 equivalents, whichever the row has.
+fn event_columns() -> Vec<Column> {
+    let col = |name: &str, priority: i64, description: &str, f: fn(&Value) -> Value| Column {
+        priority,
+        ..builtin(name, "string", description, f)
+    };
+    vec![
+        col(
+            "Last Seen",
+            0,
+            "Deprecated field assuring backward compatibility with core.v1 Event type",
+            event_last_seen,
+        ),
+        col(
+            "Type",
+            0,
+            "Type of this event (Normal, Warning), new types could be added in the future",
+            |o| str_at(o, "/type"),
+        ),
+        col(
+            "Reason",
+            0,
+            "This should be a short, machine understandable string that gives the reason for the transition into the object's current status.",
+            |o| str_at(o, "/reason"),
+        ),
+        col(
+            "Object",
+            0,
+            "The object that this event is about.",
+            event_object,
+        ),
+        col(
+            "Subobject",
+            1,
+            "If referring to a piece of an object instead of an entire object, this string should contain a valid JSON/Go field access statement, such as desiredState.manifest.containers[2].",
+            |o| {
+                json!(event_str(
+                    o,
+                    &["/involvedObject/fieldPath", "/regarding/fieldPath"]
+                ))
+            },
+        ),
+        col(
+            "Source",
+            1,
+            "The component reporting this event. Should be a short machine understandable string.",
+            event_source,
+        ),
+        col(
+            "Message",
+            0,
+            "A human-readable description of the status of this operation.",
+            |o| json!(event_str(o, &["/message", "/note"]).trim()),
+        ),
+        col(
+            "First Seen",
+            1,
+            "The time at which the event was first recorded. (Time of server receipt is in TypeMeta.)",
+            |o| json!(event_first_seen(o)),
+        ),
+        col(
+            "Count",
+            1,
+            "The number of times this event has occurred.",
+            event_count,
+        ),
+        col(
+            "Name",
+            1,
+            "Name must be unique within a namespace. Is required when creating resources, although some resources may allow a client to request a name to be generated automatically. Name is primarily intended for creation idempotence and configuration definition. Cannot be updated.",
+            |o| str_at(o, "/metadata/name"),
+        ),
+    ]
+}
+
+/// The first of `pointers` that holds a non-empty string.
+fn event_str<'a>(o: &'a Value, pointers: &[&str]) -> &'a str {
+    pointers
+        .iter()
+        .filter_map(|p| o.pointer(p).and_then(Value::as_str))
+        .find(|s| !s.is_empty())
+        .unwrap_or("")
+}
+
+fn since(ts: &str) -> String {
+    age((!ts.is_empty()).then_some(ts), jiff::Timestamp::now())
+}
+
+fn event_first_seen(o: &Value) -> String {
+    let first = event_str(o, &["/firstTimestamp", "/deprecatedFirstTimestamp"]);
+    since(if first.is_empty() {
+        event_str(o, &["/eventTime"])
+    } else {
+        first
+    })
+}
+
+fn event_last_seen(o: &Value) -> Value {
+    if let Some(t) = o
+        .pointer("/series/lastObservedTime")
+        .and_then(Value::as_str)
+    {
+        return json!(since(t));
+    }
+    let last = event_str(o, &["/lastTimestamp", "/deprecatedLastTimestamp"]);
+    json!(if last.is_empty() {
+        event_first_seen(o)
+    } else {
+        since(last)
+    })
+}
+
+fn event_count(o: &Value) -> Value {
+    if let Some(n) = o.pointer("/series/count").and_then(Value::as_i64) {
+        return json!(n);
+    }
+    // Singleton events written through events.k8s.io/v1 have no count.
+    let n = ["/count", "/deprecatedCount"]
+        .iter()
+        .find_map(|p| o.pointer(p).and_then(Value::as_i64))
+        .unwrap_or(0);
+    json!(if n == 0 { 1 } else { n })
+}
+
+fn event_object(o: &Value) -> Value {
+    let kind = event_str(o, &["/involvedObject/kind", "/regarding/kind"]).to_lowercase();
+    let name = event_str(o, &["/involvedObject/name", "/regarding/name"]);
+    json!(if name.is_empty() {
+        kind
+    } else {
+        format!("{kind}/{name}")
+    })
+}
+
+/// `formatEventSource`: component (the source's, else the reporting controller) and instance
+/// (the source host, else the reporting instance), each taken independently.
+fn event_source(o: &Value) -> Value {
+    let who = event_str(
+        o,
+        &[
+            "/source/component",
+            "/deprecatedSource/component",
+            "/reportingComponent",
+            "/reportingController",
+        ],
+    );
+    let instance = event_str(
+        o,
+        &[
+            "/source/host",
+            "/deprecatedSource/host",
+            "/reportingInstance",
+        ],
+    );
+    json!(if instance.is_empty() {
+        who.to_string()
+    } else {
+        format!("{who}, {instance}")
+    })
 }
 
 fn join_or_none(items: &[Value], field: &str) -> String {
