@@ -56,7 +56,8 @@
 //!   printer's columns.
 //! - Clients checked end to end: kube-rs, kubectl 1.32, and the official Python `kubernetes`
 //!   client (list, create, watch over HTTP and TLS; `tests/python_client.rs`, run with
-//!   `ROPERATOR_PYTHON_CLIENT_TESTS=1` after `python3 -m pip install --user kubernetes`).
+//!   `ROPERATOR_PYTHON_CLIENT_TESTS=1` and `ROPERATOR_PYTHON` set to what `.ci/python-client`
+//!   prints).
 //! - CRDs: creating one serves its kinds at once (scope, served versions, `status` subresource,
 //!   short names, `Established` condition), deleting one removes its objects and stops serving
 //!   them; custom objects are pruned, defaulted and validated against `openAPIV3Schema` (see

@@ -1,8 +1,10 @@
 //! The official Python `kubernetes` client against the TCP listener, with the written
 //! kubeconfig (plain HTTP and TLS): list namespaces, create a ConfigMap, watch one event.
 //!
-//! Needs `python3 -m pip install --user kubernetes`; runs only with
-//! `ROPERATOR_PYTHON_CLIENT_TESTS=1` (and then fails, not skips, when the client is missing).
+//! Needs a Python with the `kubernetes` package (`.ci/python-client` installs one and prints its
+//! path); runs only with `ROPERATOR_PYTHON_CLIENT_TESTS=1` (and then fails, not skips, when the
+//! client is missing). `ROPERATOR_PYTHON` names the interpreter, `python3` by default, so that
+//! the client can live in a virtualenv.
 
 use roperator_testkit::{ApiServer, Listening};
 use serde_json::Value;
@@ -14,9 +16,14 @@ fn enabled() -> bool {
         return true;
     }
     eprintln!(
-        "skipped: set ROPERATOR_PYTHON_CLIENT_TESTS=1 (after `python3 -m pip install --user kubernetes`) to run the Python client tests"
+        "skipped: set ROPERATOR_PYTHON_CLIENT_TESTS=1 (and ROPERATOR_PYTHON=\"$(.ci/python-client)\") to run the Python client tests"
     );
     false
+}
+
+/// The interpreter that has the client.
+fn python() -> String {
+    std::env::var("ROPERATOR_PYTHON").unwrap_or_else(|_| "python3".to_string())
 }
 
 async fn run_script(listening: &Listening) -> Value {
@@ -24,14 +31,15 @@ async fn run_script(listening: &Listening) -> Value {
     let kubeconfig = dir.path().join("kubeconfig");
     listening.write_kubeconfig(&kubeconfig).expect("kubeconfig");
     let out = tokio::task::spawn_blocking(move || {
-        std::process::Command::new("python3")
+        let python = python();
+        let out = std::process::Command::new(&python)
             .arg(SCRIPT)
             .arg(&kubeconfig)
-            .output()
+            .output();
+        out.unwrap_or_else(|e| panic!("cannot run {python}: {e}"))
     })
     .await
-    .expect("join")
-    .expect("python3 runs");
+    .expect("join");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),

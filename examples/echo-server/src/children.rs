@@ -25,7 +25,7 @@ pub const IMAGE: &str = "hashicorp/http-echo:1.0";
 /// The name of the container port, which the Service targets.
 const PORT_NAME: &str = "http";
 
-/// A spec the operator cannot turn into children. The message names the parent and the field.
+/// A parent the operator cannot turn into children. The message names the parent and the field.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("EchoServer {parent}: {field} {problem}")]
 pub struct InvalidSpec {
@@ -39,7 +39,8 @@ pub struct InvalidSpec {
 
 /// Checks what the CRD's schema also checks, because an API server without schema validation (or
 /// an object written before the schema tightened) must not make the operator build broken
-/// children.
+/// children; and checks the name, which no schema can: the children are named after the parent,
+/// and a Service name is stricter than an EchoServer's (no dots, no leading digit).
 ///
 /// ```
 /// use echo_server::{EchoServer, EchoServerSpec, children};
@@ -48,6 +49,10 @@ pub struct InvalidSpec {
 /// echo.spec.port = 0;
 /// let err = children::validate(&echo).unwrap_err();
 /// assert_eq!(err.field, "spec.port");
+///
+/// let echo = EchoServer::new("web.v2", EchoServerSpec::new("hi"));
+/// let err = children::validate(&echo).unwrap_err();
+/// assert_eq!(err.field, "metadata.name");
 /// ```
 pub fn validate(echo: &EchoServer) -> Result<(), InvalidSpec> {
     let fail = |field, problem: String| {
@@ -57,6 +62,18 @@ pub fn validate(echo: &EchoServer) -> Result<(), InvalidSpec> {
             problem,
         })
     };
+    // Checked before writing anything: otherwise the Deployment would be created and only the
+    // Service refused, leaving half the children behind.
+    let name = echo.name_any();
+    if !is_dns1035_label(&name) {
+        return fail(
+            "metadata.name",
+            format!(
+                "{name:?} cannot name the Service: use at most 63 lower-case letters, digits \
+                 and '-', starting with a letter and ending with a letter or digit"
+            ),
+        );
+    }
     if echo.spec.message.is_empty() {
         return fail("spec.message", "must not be empty".to_string());
     }
@@ -73,6 +90,16 @@ pub fn validate(echo: &EchoServer) -> Result<(), InvalidSpec> {
         );
     }
     Ok(())
+}
+
+/// `true` for a valid Service name: a DNS-1035 label, as kube-apiserver checks it.
+fn is_dns1035_label(name: &str) -> bool {
+    let bytes = name.as_bytes();
+    let inner = |b: &u8| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-';
+    (1..=63).contains(&bytes.len())
+        && bytes[0].is_ascii_lowercase()
+        && bytes.iter().all(inner)
+        && bytes[bytes.len() - 1] != b'-'
 }
 
 /// The labels on the pods of `echo`, which the Deployment and the Service select on.
@@ -308,5 +335,21 @@ mod tests {
         }
         assert!(validate(&echo("hi", 0, 1)).is_ok());
         assert!(validate(&echo("hi", 5, 65535)).is_ok());
+    }
+
+    #[test]
+    fn names_that_cannot_name_a_service_are_rejected() {
+        let named = |name: &str| {
+            let mut e = echo("hi", 1, 8080);
+            e.metadata.name = Some(name.to_string());
+            validate(&e).err().map(|err| err.field)
+        };
+        for good in ["web", "a", "web-2", &"a".repeat(63)] {
+            assert_eq!(named(good), None, "{good}");
+        }
+        // Valid EchoServer names (DNS subdomains) that kube-apiserver refuses for a Service.
+        for bad in ["web.v2", "2web", "web-", &"a".repeat(64)] {
+            assert_eq!(named(bad), Some("metadata.name"), "{bad}");
+        }
     }
 }

@@ -92,6 +92,12 @@ pub struct EchoServerStatus {
     /// The `metadata.generation` this status describes (written by the engine).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
+    /// Why the last sync failed; absent once a sync succeeds (written by the engine).
+    // Declared so that the API server, which prunes status fields the schema does not list,
+    // keeps what the engine writes. The sync function leaves it `None`: the status it returns
+    // replaces the whole status, which is how a successful sync clears it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sync_error: Option<String>,
 }
 
 /// The life-cycle phase shown in `kubectl get echoservers`.
@@ -111,7 +117,7 @@ pub fn crd() -> CustomResourceDefinition {
 }
 
 /// The CustomResourceDefinition of [`EchoServer`] as YAML, exactly as `echo-server crd` prints it
-/// and `deploy/base/crd.yaml` holds it.
+/// and `deploy/crd.yaml` holds it.
 ///
 /// ```
 /// let yaml = echo_server::crd_yaml().unwrap();

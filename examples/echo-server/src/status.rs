@@ -83,6 +83,7 @@ pub fn status(
         message,
         conditions: vec![condition],
         observed_generation: None,
+        sync_error: None,
     }
 }
 

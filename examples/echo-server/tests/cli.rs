@@ -257,15 +257,23 @@ async fn three_replicas_elect_one_writer_and_fail_over() {
         }
     };
     eventually("the first leader's Deployment", args_say("one")).await;
+    // Converged (the status is the sync's last write) before the kill: a write the leader sent
+    // just before dying can reach the server after it, and would count as written after death.
+    eventually("status Ready", || async {
+        let status = echoes.get("hello").await.ok()?.status?;
+        (status.phase == echo_server::Phase::Ready).then_some(())
+    })
+    .await;
     let writers = writing_replicas(&server, 0);
     assert_eq!(writers.len(), 1, "exactly one replica writes: {writers:?}");
     let leader = writers.into_iter().next().expect("one writer");
 
-    let before_failover = server.requests().writes().len();
     let killed = replicas.remove(&leader).expect("the leader is one of ours");
     let pid = killed.id().expect("running").to_string();
     let status = Command::new("kill").args(["-KILL", &pid]).status().await;
     assert!(status.is_ok_and(|s| s.success()), "kill -KILL {pid}");
+    finish(killed).await;
+    let before_failover = server.requests().writes().len();
 
     let mut echo = echoes.get("hello").await.expect("EchoServer");
     echo.spec.message = "two".to_string();

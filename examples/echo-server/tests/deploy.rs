@@ -1,8 +1,12 @@
-//! `deploy/` renders with kustomize, and every object in it is a well-formed Kubernetes object.
+//! `deploy/` and its optional overlays render with kustomize, and every object in them is a
+//! well-formed Kubernetes object.
 
 use std::path::PathBuf;
 use std::process::Command;
 
+use k8s_openapi::api::admissionregistration::v1::{
+    ValidatingAdmissionPolicy, ValidatingAdmissionPolicyBinding,
+};
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::{Namespace, Service, ServiceAccount};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
@@ -208,6 +212,61 @@ fn the_cert_manager_example_renders() {
         sts_yaml.contains("secretName: echo-server-raft-tls"),
         "the StatefulSet mounts the Secret cert-manager writes"
     );
+}
+
+/// The fencing policy is checked here for shape only; its CEL is exercised by
+/// `deploy/ha/check-policy.py`, which needs cel-python and so is not run in CI.
+#[test]
+fn the_ha_fencing_policy_renders_and_is_well_formed() {
+    let objects = rendered("deploy/ha");
+    let (mut policy, mut binding) = (None, None);
+    for object in &objects {
+        match object["kind"].as_str().expect("every object has a kind") {
+            "ValidatingAdmissionPolicy" => {
+                policy = Some(round_trip::<ValidatingAdmissionPolicy>(object))
+            }
+            "ValidatingAdmissionPolicyBinding" => {
+                binding = Some(round_trip::<ValidatingAdmissionPolicyBinding>(object))
+            }
+            other => {
+                panic!("deploy/ha renders a {other}, which this test does not know how to check")
+            }
+        }
+    }
+    let policy = policy.expect("deploy/ha has a ValidatingAdmissionPolicy");
+    let binding = binding.expect("deploy/ha binds the policy").spec;
+    // An unbound policy, or a binding that only warns or audits, fences nothing.
+    assert_eq!(Some(&binding.policy_name), policy.metadata.name.as_ref());
+    assert_eq!(binding.validation_actions, ["Deny"]);
+
+    // The CEL reads the annotation the engine stamps; a renamed annotation would turn the policy
+    // into a no-op (its match conditions would skip every object).
+    let spec = policy.spec.expect("a policy spec");
+    let expressions: Vec<&str> = spec
+        .match_conditions
+        .iter()
+        .flatten()
+        .map(|c| c.expression.as_str())
+        .chain(
+            spec.validations
+                .iter()
+                .flatten()
+                .map(|v| v.expression.as_str()),
+        )
+        .chain(
+            spec.variables
+                .iter()
+                .flatten()
+                .map(|v| v.expression.as_str()),
+        )
+        .collect();
+    assert!(!expressions.is_empty());
+    let annotation = roperator_core::LEADER_TERM_ANNOTATION;
+    assert!(
+        expressions.iter().any(|e| e.contains(annotation)),
+        "the policy never reads {annotation}: {expressions:#?}"
+    );
+    assert_eq!(spec.failure_policy.as_deref(), Some("Fail"));
 }
 
 /// `true` when some rule of `granted` allows `verb` on `resource` in `group`.

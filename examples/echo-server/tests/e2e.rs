@@ -12,8 +12,8 @@ use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Service;
 use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
 use kube::{Api, ResourceExt};
-use roperator_testkit::ApiServer;
-use serde_json::json;
+use roperator_testkit::{ApiServer, FaultRule};
+use serde_json::{Value, json};
 
 const NS: &str = "default";
 
@@ -165,6 +165,103 @@ async fn create_update_scale_and_delete_an_echo_server() {
         (d.is_none() && s.is_none()).then_some(())
     })
     .await;
+
+    operator.shut_down().await;
+}
+
+/// What the API server stores as `status.syncError` of the EchoServer `name`, which is what
+/// `kubectl get -o yaml` shows. Read raw, not through the Rust type, so that a field the CRD does
+/// not declare (and the server therefore prunes) cannot hide behind a serde default.
+fn sync_error(server: &ApiServer, name: &str) -> Option<String> {
+    let echo: Value = server.object(
+        "examples.roperator.io/v1alpha1",
+        "EchoServer",
+        Some(NS),
+        name,
+    )?;
+    echo["status"]["syncError"].as_str().map(str::to_string)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_sync_shows_its_error_in_the_status_until_a_sync_succeeds() {
+    let server = ApiServer::new();
+    server
+        .register_crd(&echo_server::crd())
+        .expect("the CRD registers");
+    server.simulate_workloads(true);
+    // The API server refuses to create Services for now, so every sync of `web` fails.
+    server.faults().add(
+        FaultRule::new()
+            .verb("create")
+            .resource("services")
+            .status(500),
+    );
+    let operator = start(&server);
+    let echoes: Api<EchoServer> = Api::namespaced(server.client(), NS);
+    echoes
+        .create(
+            &PostParams::default(),
+            &EchoServer::new("web", EchoServerSpec::new("hello")),
+        )
+        .await
+        .expect("create");
+
+    let shown = eventually("the sync error in the status", || async {
+        sync_error(&server, "web")
+    })
+    .await;
+    assert!(
+        shown.contains("create Service default/web failed"),
+        "{shown}"
+    );
+    // The Rust type reads it too, for tools written against it.
+    let typed = echoes
+        .get("web")
+        .await
+        .expect("get")
+        .status
+        .expect("a status");
+    assert_eq!(typed.sync_error.as_ref(), Some(&shown));
+
+    // Once Services can be created again, a retry succeeds and the error goes away.
+    server.faults().clear();
+    eventually("status Ready without a sync error", || async {
+        let ready = echoes.get("web").await.ok()?.status?.phase == Phase::Ready;
+        (ready && sync_error(&server, "web").is_none()).then_some(())
+    })
+    .await;
+
+    operator.shut_down().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_name_that_cannot_name_a_service_is_refused_in_the_status() {
+    let server = ApiServer::new();
+    server
+        .register_crd(&echo_server::crd())
+        .expect("the CRD registers");
+    let operator = start(&server);
+    let echoes: Api<EchoServer> = Api::namespaced(server.client(), NS);
+    let deployments: Api<Deployment> = Api::namespaced(server.client(), NS);
+    // A valid EchoServer name (dots are allowed), but not a valid Service name.
+    echoes
+        .create(
+            &PostParams::default(),
+            &EchoServer::new("web.v2", EchoServerSpec::new("hello")),
+        )
+        .await
+        .expect("create");
+
+    let shown = eventually("the handler's refusal in the status", || async {
+        sync_error(&server, "web.v2")
+    })
+    .await;
+    assert!(
+        shown.contains("default/web.v2") && shown.contains("metadata.name"),
+        "{shown}"
+    );
+    // Refused before any write: no half set of children.
+    assert!(deployments.get_opt("web.v2").await.expect("get").is_none());
 
     operator.shut_down().await;
 }

@@ -70,6 +70,17 @@ fn the_status_follows_the_observed_deployment() {
 }
 
 #[test]
+fn a_successful_sync_returns_no_sync_error_so_the_engine_clears_it() {
+    let mut raw: Value = serde_json::to_value(echo("hello", 1)).expect("json");
+    raw["status"] = json!({"phase": "Pending", "syncError": "an earlier failure"});
+    let response =
+        echo_server::sync(&SyncRequest::new(&raw).expect("a request")).expect("the sync succeeds");
+    // The status returned replaces the whole status, so leaving the field out is what clears it.
+    let returned = response.status().expect("a status");
+    assert!(returned.get("syncError").is_none(), "{returned}");
+}
+
+#[test]
 fn an_invalid_spec_fails_the_sync_naming_the_parent_and_the_field() {
     let mut bad = echo("hello", 1);
     bad.spec.port = 0;
