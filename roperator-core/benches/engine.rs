@@ -311,7 +311,7 @@ fn main() {
         }
         let (elapsed, writes) = create_storm(parents, children, false).await;
         println!(
-            "create storm: {parents} parents x {children} children converged in {:.2} s ({:.0} parents/s); writes per new parent: {writes:.2} (expected {})",
+            "create storm: {parents} parents x {children} children converged in {:.2} s ({:.0} parents/s); writes per new parent: {writes:.2} (expected {}; Events, which are published in the background, not counted)",
             elapsed.as_secs_f64(),
             parents as f64 / elapsed.as_secs_f64(),
             children + 1

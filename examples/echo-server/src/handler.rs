@@ -40,6 +40,8 @@ pub const FINALIZER: &str = "examples.roperator.io/cleanup";
 /// ```
 pub fn operator_config() -> OperatorConfig {
     OperatorConfig::new(OPERATOR_NAME, &ECHO_TYPE)
+        // Names this operator's version in the user agent of every request it makes.
+        .with_version(env!("CARGO_PKG_VERSION"))
         .with_child(k8s_types::apps::v1::Deployment, ChildConfig::replace())
         .with_child(k8s_types::core::v1::Service, ChildConfig::replace())
         .with_finalizer(FINALIZER)

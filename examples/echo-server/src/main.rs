@@ -50,13 +50,17 @@ fn main() -> ExitCode {
                     return ExitCode::FAILURE;
                 }
             };
-            match runtime.block_on(run(cli.run)) {
+            let code = match runtime.block_on(run(cli.run)) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     tracing::error!("{e}");
                     ExitCode::FAILURE
                 }
-            }
+            };
+            // A handler call stuck past its timeout cannot be stopped; dropping the runtime
+            // would wait for it, and the process would not exit on SIGTERM.
+            runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+            code
         }
     }
 }
