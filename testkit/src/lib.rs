@@ -78,11 +78,12 @@
 //!   with `201`, other kinds answer `404`), patch (JSON, merge, strategic merge, server-side apply —
 //!   see [`patch`] for exactly what of server-side apply is modelled), delete with
 //!   `preconditions` and `propagationPolicy` (an object removed at once is answered with a
-//!   `Success` Status, except Pods and ServiceAccounts, whose upstream stores set
-//!   `ReturnDeletedObject` and answer with the object as last stored; an object kept by
-//!   finalizers is answered with itself; a batch/v1 Job deleted without a policy orphans its
-//!   Pods, the upstream default for that version, with the same `Warning` header), deletecollection, `dryRun=All`. An update that
-//!   changes nothing does not bump `resourceVersion` and emits no event.
+//!   `Success` Status, except Pods, ServiceAccounts, Services and PersistentVolumeClaims,
+//!   whose upstream stores set `ReturnDeletedObject` and answer with the object as last
+//!   stored; an object kept by finalizers is answered with itself; a batch/v1 Job deleted
+//!   without a policy orphans its Pods, the upstream default for that version, with the same
+//!   `Warning` header), deletecollection, `dryRun=All`. An update
+//!   that changes nothing does not bump `resourceVersion` and emits no event.
 //! - Quantity fields of built-in objects (container `resources` in Pods and every pod template,
 //!   pod `overhead`, `emptyDir.sizeLimit`, PVC and `volumeClaimTemplates` requests/limits,
 //!   ResourceQuota and LimitRange amounts) are stored in apimachinery's canonical form (`0.5` ->
