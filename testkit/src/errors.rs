@@ -73,8 +73,37 @@ impl ApiError {
         Self::new(400, "BadRequest", message)
     }
 
-    pub fn method_not_allowed(message: impl Into<String>) -> Self {
-        Self::new(405, "MethodNotAllowed", message)
+    /// What kube-apiserver's go-restful container answers when a web service claims the path's
+    /// prefix but no route matches the path (`404`) or its method (`405`): the apiserver's
+    /// `serviceErrorHandler` turns the router's error into `NewGenericServerResponse` with no
+    /// resource and no cause, so the Status carries only the generic message and an empty
+    /// `details`.
+    pub fn no_route(code: u16) -> Self {
+        let (reason, message) = match code {
+            405 => (
+                "MethodNotAllowed",
+                "the server does not allow this method on the requested resource",
+            ),
+            _ => (
+                "NotFound",
+                "the server could not find the requested resource",
+            ),
+        };
+        Self::new(code, reason, message).with_details(json!({}))
+    }
+
+    /// `NewMethodNotSupported`: what apiextensions' handler answers for a verb a custom
+    /// resource's subresource does not serve.
+    pub fn method_not_supported(group: &str, plural: &str, verb: &str) -> Self {
+        Self::new(
+            405,
+            "MethodNotAllowed",
+            format!(
+                "{verb} is not supported on resources of kind \"{}\"",
+                qualified(group, plural)
+            ),
+        )
+        .with_details(json!({"group": group, "kind": plural}))
     }
 
     pub fn unsupported_media_type(content_type: &str) -> Self {

@@ -35,6 +35,17 @@
 //!   several Invalid causes print as `[a, b]` in the message, `details` leaves out an empty
 //!   `group` (core types) as `omitempty` does, and an apply patch without `fieldManager` is a
 //!   `422` on `PatchOptions.meta.k8s.io`.
+//! - Paths and methods nothing serves, answered by the part of the real server's handler chain
+//!   that would get them: under an unknown group, or a CRD group's unknown resource, unserved
+//!   version or wrong scope, Go's NotFound handler's plain-text `404 page not found`
+//!   (`text/plain`; kube-rs reports it as an `Error::Api` with code 404, kubectl as
+//!   `NotFound`); under `/api` or a built-in group, the router's JSON `404` (`the server could
+//!   not find the requested resource`, empty `details`); a method the path has no route for,
+//!   the router's `405` (`the server does not allow this method on the requested resource`) —
+//!   namespaces have no `deletecollection` (nor in discovery or OpenAPI), a namespaced type's
+//!   cluster-wide path serves only list and watch, `status` and `scale` only get, update and
+//!   patch (a custom resource's subresource answers `<verb> is not supported on resources of
+//!   kind ...`, and its unknown subresources a NotFound naming the object).
 //! - Discovery (`/version`, `/api`, `/api/v1`, `/apis`, `/apis/{g}`, `/apis/{g}/{v}` with kinds,
 //!   verbs, short names, categories, singular names and `*/status` subresources) and the
 //!   OpenAPI v2/v3 documents (see [`openapi`]).
@@ -79,11 +90,12 @@
 //!   with `201`, other kinds answer `404`), patch (JSON, merge, strategic merge, server-side apply —
 //!   see [`patch`] for exactly what of server-side apply is modelled), delete with
 //!   `preconditions` and `propagationPolicy` (an object removed at once is answered with a
-//!   `Success` Status, except Pods and ServiceAccounts, whose upstream stores set
-//!   `ReturnDeletedObject` and answer with the object as last stored; an object kept by
-//!   finalizers is answered with itself; a batch/v1 Job deleted without a policy orphans its
-//!   Pods, the upstream default for that version, with the same `Warning` header), deletecollection, `dryRun=All`. An update that
-//!   changes nothing does not bump `resourceVersion` and emits no event.
+//!   `Success` Status, except Pods, ServiceAccounts, Services and PersistentVolumeClaims,
+//!   whose upstream stores set `ReturnDeletedObject` and answer with the object as last
+//!   stored; an object kept by finalizers is answered with itself; a batch/v1 Job deleted
+//!   without a policy orphans its Pods, the upstream default for that version, with the same
+//!   `Warning` header), deletecollection (every type but Namespace), `dryRun=All`. An update
+//!   that changes nothing does not bump `resourceVersion` and emits no event.
 //! - Quantity fields of built-in objects (container `resources` in Pods and every pod template,
 //!   pod `overhead`, `emptyDir.sizeLimit`, PVC and `volumeClaimTemplates` requests/limits,
 //!   ResourceQuota and LimitRange amounts) are stored in apimachinery's canonical form (`0.5` ->

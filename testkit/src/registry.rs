@@ -129,12 +129,23 @@ where
     }
 }
 
+fn without_verb(mut t: ResourceType, verb: &str) -> ResourceType {
+    t.verbs.retain(|v| v != verb);
+    t
+}
+
 /// The built-in types served from the start, at their current API versions.
 pub fn builtin_types() -> Vec<ResourceType> {
     use k8s_openapi::api::{apps, batch, coordination, core, events, networking, policy, rbac};
     use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1 as apiext;
     vec![
-        builtin::<core::v1::Namespace>("namespace", &["ns"], &[], true, false),
+        // The namespace storage implements no CollectionDeleter: kube-apiserver installs no
+        // deletecollection route for it (a DELETE on the collection is a 405) and discovery
+        // does not list the verb.
+        without_verb(
+            builtin::<core::v1::Namespace>("namespace", &["ns"], &[], true, false),
+            "deletecollection",
+        ),
         builtin::<core::v1::Pod>("pod", &["po"], &["all"], true, false),
         builtin::<core::v1::Service>("service", &["svc"], &["all"], true, false),
         builtin::<core::v1::Endpoints>("endpoints", &["ep"], &[], false, false),

@@ -103,19 +103,200 @@ async fn resource_lists_name_subresources_and_short_names() {
     );
 }
 
+/// A request sent through the in-process service, answered with its status, content type and
+/// body as sent (kube-rs would turn a non-JSON error body into a reconstructed Status).
+async fn send(server: &ApiServer, method: &str, path: &str) -> (u16, String, String) {
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+    let req = http::Request::builder()
+        .method(method)
+        .uri(path)
+        .body(http_body_util::Full::new(bytes::Bytes::new()))
+        .expect("request");
+    let resp = server.service().oneshot(req).await.expect("infallible");
+    let status = resp.status().as_u16();
+    let content_type = resp
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    let body = resp.into_body().collect().await.expect("body").to_bytes();
+    (
+        status,
+        content_type,
+        String::from_utf8_lossy(&body).into_owned(),
+    )
+}
+
+/// Paths under a group nothing serves fall through the real server's delegation chain to Go's
+/// NotFound handler: a plain-text page, not a Status. Inside a built-in group (and under
+/// `/api`) kube-apiserver's router answers a JSON Status with an empty `details`; inside a
+/// CRD's group an unknown resource is passed down the chain to the plain page too.
+#[tokio::test]
+async fn unknown_groups_get_the_plain_not_found_page() {
+    let server = ApiServer::new();
+    for (method, path) in [
+        ("GET", "/apis/nope.example.com/v1/widgets"),
+        (
+            "GET",
+            "/apis/nope.example.com/v1/namespaces/default/widgets/w",
+        ),
+        ("POST", "/apis/nope.example.com/v1/widgets"),
+        ("GET", "/apis/nope.example.com/v1"),
+        ("GET", "/apis/nope.example.com"),
+        ("GET", "/nope"),
+    ] {
+        let (code, content_type, body) = send(&server, method, path).await;
+        assert_eq!(
+            (code, content_type.as_str(), body.as_str()),
+            (404, "text/plain; charset=utf-8", "404 page not found\n"),
+            "{method} {path}"
+        );
+    }
+    for path in [
+        "/apis/apps/v1/widgets",
+        "/apis/apps/v2/deployments",
+        "/apis/apps/v2",
+        "/api/v1/widgets",
+        "/api/v1/configmaps/x",
+    ] {
+        let (code, content_type, body) = send(&server, "GET", path).await;
+        assert_eq!(
+            (code, content_type.as_str()),
+            (404, "application/json"),
+            "{path}"
+        );
+        let status: Value = serde_json::from_str(&body).expect("a Status");
+        assert_eq!(
+            status,
+            serde_json::json!({
+                "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+                "message": "the server could not find the requested resource",
+                "reason": "NotFound", "details": {}, "code": 404
+            }),
+            "{path}"
+        );
+    }
+
+    server
+        .register_crd(&serde_json::json!({
+            "apiVersion": "apiextensions.k8s.io/v1",
+            "kind": "CustomResourceDefinition",
+            "metadata": {"name": "echoes.example.com"},
+            "spec": {
+                "group": "example.com",
+                "scope": "Namespaced",
+                "names": {"plural": "echoes", "singular": "echo", "kind": "Echo"},
+                "versions": [{"name": "v1", "served": true, "storage": true,
+                    "schema": {"openAPIV3Schema": {"type": "object",
+                        "x-kubernetes-preserve-unknown-fields": true}}}]
+            }
+        }))
+        .expect("register");
+    for path in [
+        "/apis/example.com/v1/widgets",
+        "/apis/example.com/v2/echoes",
+        "/apis/example.com/v1/echoes/e",
+    ] {
+        let (code, content_type, _) = send(&server, "GET", path).await;
+        assert_eq!(
+            (code, content_type.as_str()),
+            (404, "text/plain; charset=utf-8"),
+            "{path}"
+        );
+    }
+    let (code, content_type, body) = send(
+        &server,
+        "GET",
+        "/apis/example.com/v1/namespaces/default/echoes/e/nope",
+    )
+    .await;
+    assert_eq!((code, content_type.as_str()), (404, "application/json"));
+    assert!(
+        body.contains(r#""message":"echoes.example.com \"e\" not found""#),
+        "{body}"
+    );
+
+    // kube-rs still reports a 404 API error for the plain page.
+    let widgets: kube::Api<kube::api::DynamicObject> = kube::Api::default_namespaced_with(
+        server.client(),
+        &kube::api::ApiResource {
+            group: "nope.example.com".into(),
+            version: "v1".into(),
+            api_version: "nope.example.com/v1".into(),
+            kind: "Widget".into(),
+            plural: "widgets".into(),
+        },
+    );
+    match widgets.get("w").await {
+        Err(kube::Error::Api(s)) => assert_eq!(s.code, 404, "{s:?}"),
+        other => panic!("expected a 404, got {other:?}"),
+    }
+}
+
+/// The namespace storage has no CollectionDeleter: discovery and OpenAPI leave out
+/// `deletecollection`, and a DELETE on the collection is go-restful's bare 405 (so the default
+/// namespaces cannot be swept away with it).
+#[tokio::test]
+async fn namespaces_cannot_be_deleted_as_a_collection() {
+    use k8s_openapi::api::core::v1::Namespace;
+    use kube::api::{Api, DeleteParams, ListParams};
+    let server = ApiServer::new();
+    let client = server.client();
+    let (_, list) = raw(&client, "GET", "/api/v1", "application/json", "").await;
+    let verbs = |name: &str| -> Vec<String> {
+        list["resources"]
+            .as_array()
+            .expect("resources")
+            .iter()
+            .find(|r| r["name"] == name)
+            .and_then(|r| serde_json::from_value(r["verbs"].clone()).ok())
+            .expect("verbs")
+    };
+    assert!(!verbs("namespaces").contains(&"deletecollection".to_string()));
+    assert!(verbs("namespaces").contains(&"delete".to_string()));
+    assert!(verbs("configmaps").contains(&"deletecollection".to_string()));
+    let (_, openapi) = raw(&client, "GET", "/openapi/v2", "application/json", "").await;
+    assert!(
+        openapi["paths"]["/api/v1/namespaces"]
+            .get("delete")
+            .is_none()
+    );
+    assert!(
+        openapi["paths"]["/api/v1/namespaces/{namespace}/configmaps"]
+            .get("delete")
+            .is_some()
+    );
+
+    let namespaces: Api<Namespace> = Api::all(client.clone());
+    let before = server.objects("v1", "Namespace", None).len();
+    let err = namespaces
+        .delete_collection(&DeleteParams::default(), &ListParams::default())
+        .await
+        .expect_err("no deletecollection on namespaces");
+    let kube::Error::Api(status) = err else {
+        panic!("{err:?}")
+    };
+    assert_eq!(
+        serde_json::to_value(&*status).expect("json"),
+        serde_json::json!({
+            "status": "Failure",
+            "message": "the server does not allow this method on the requested resource",
+            "reason": "MethodNotAllowed", "details": {}, "code": 405,
+            "metadata": {}
+        })
+    );
+    for name in ["default", "kube-system", "kube-public"] {
+        assert!(namespaces.get(name).await.is_ok(), "{name} is still there");
+    }
+    assert_eq!(server.objects("v1", "Namespace", None).len(), before);
+}
+
 #[tokio::test]
 async fn unknown_paths_methods_and_media_types() {
     let server = ApiServer::new();
     let client = server.client();
-    let (code, body) = raw(
-        &client,
-        "GET",
-        "/apis/nope.example.com/v1/things",
-        "application/json",
-        "",
-    )
-    .await;
-    assert_eq!((code, body["reason"].as_str()), (404, Some("NotFound")));
     let (code, body) = raw(
         &client,
         "PUT",
@@ -219,4 +400,84 @@ async fn openapi_documents_are_json_only_and_protobuf_only_requests_get_406() {
         let doc: Value = serde_json::from_slice(&body).expect("JSON document");
         assert_eq!(doc["swagger"], "2.0", "{accept:?}");
     }
+}
+
+/// Verbs a path has no route for are refused before anything is touched: a namespaced type's
+/// cluster-wide path serves list and watch only, and `status` serves get, update and patch
+/// (a DELETE there must not delete the object). Built-in paths get go-restful's bare 405; a
+/// custom resource's subresource gets apiextensions' `NewMethodNotSupported`.
+#[tokio::test]
+async fn routes_only_the_verbs_a_path_serves() {
+    let server = ApiServer::new();
+    let client = server.client();
+    server
+        .load_yaml(
+            "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  containers:\n  - name: c\n    image: nginx\n",
+        )
+        .expect("load");
+    let cm =
+        r#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"c","namespace":"default"}}"#;
+    for (method, path, body) in [
+        ("POST", "/api/v1/configmaps", cm),
+        ("DELETE", "/api/v1/configmaps", ""),
+        ("DELETE", "/api/v1/namespaces/default/pods/p/status", ""),
+        ("POST", "/api/v1/namespaces/default/pods/p/status", "{}"),
+    ] {
+        let (code, status) = raw(&client, method, path, "application/json", body).await;
+        assert_eq!(
+            (code, status["message"].as_str(), &status["details"]),
+            (
+                405,
+                Some("the server does not allow this method on the requested resource"),
+                &serde_json::json!({})
+            ),
+            "{method} {path}"
+        );
+    }
+    assert!(server.object("v1", "Pod", Some("default"), "p").is_some());
+    assert!(
+        server
+            .object("v1", "ConfigMap", Some("default"), "c")
+            .is_none()
+    );
+
+    server
+        .register_crd(&serde_json::json!({
+            "apiVersion": "apiextensions.k8s.io/v1",
+            "kind": "CustomResourceDefinition",
+            "metadata": {"name": "echoes.example.com"},
+            "spec": {
+                "group": "example.com",
+                "scope": "Namespaced",
+                "names": {"plural": "echoes", "singular": "echo", "kind": "Echo"},
+                "versions": [{"name": "v1", "served": true, "storage": true,
+                    "subresources": {"status": {}},
+                    "schema": {"openAPIV3Schema": {"type": "object",
+                        "x-kubernetes-preserve-unknown-fields": true}}}]
+            }
+        }))
+        .expect("register");
+    server
+        .load_yaml("apiVersion: example.com/v1\nkind: Echo\nmetadata:\n  name: e\n")
+        .expect("load echo");
+    let (code, status) = raw(
+        &client,
+        "DELETE",
+        "/apis/example.com/v1/namespaces/default/echoes/e/status",
+        "application/json",
+        "",
+    )
+    .await;
+    assert_eq!(
+        (code, status["message"].as_str()),
+        (
+            405,
+            Some(r#"delete is not supported on resources of kind "echoes.example.com""#)
+        )
+    );
+    assert!(
+        server
+            .object("example.com/v1", "Echo", Some("default"), "e")
+            .is_some()
+    );
 }

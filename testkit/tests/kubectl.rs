@@ -414,3 +414,39 @@ async fn get_events_lists_what_a_recorder_wrote() {
         .await;
     assert!(wide.contains("my-operator"), "{wide}");
 }
+
+/// kubectl learns from discovery that a group is not served and says so without asking for
+/// its path; asked for such a path directly it gets the real server's plain-text 404 page,
+/// which client-go reports as NotFound.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_resource_types_and_groups() {
+    let server = ApiServer::new();
+    let listening = server.listen().await;
+    let k = Kubectl::new(&listening);
+    let out = k.run(&["get", "widgets.nope.example.com"]).await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("the server doesn't have a resource type \"widgets\""),
+        "{stderr}"
+    );
+    let out = k
+        .run(&["get", "--raw", "/apis/nope.example.com/v1/widgets"])
+        .await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains(
+            "Error from server (NotFound): the server could not find the requested resource"
+        ),
+        "{stderr}"
+    );
+    let out = k.run(&["get", "--raw", "/apis/apps/v1/widgets"]).await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(
+            "Error from server (NotFound): the server could not find the requested resource"
+        ),
+        "{stderr}"
+    );
+}

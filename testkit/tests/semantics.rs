@@ -455,10 +455,11 @@ async fn update_creates_missing_objects_where_the_strategy_allows_it() {
 
 /// A delete that removes the object at once answers with a Status for most stores and with the
 /// deleted object for the ones upstream builds with `ReturnDeletedObject` (Pods,
-/// ServiceAccounts): kube-rs's `Api::delete` sees `Right(Status)` and `Left(object)`.
+/// ServiceAccounts, Services, PersistentVolumeClaims): kube-rs's `Api::delete` sees
+/// `Right(Status)` and `Left(object)`.
 #[tokio::test]
 async fn immediate_delete_returns_what_each_store_returns() {
-    use k8s_openapi::api::core::v1::{Pod, ServiceAccount};
+    use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod, Service, ServiceAccount};
     let server = ApiServer::new();
     let cms: Api<ConfigMap> = Api::default_namespaced(server.client());
     cms.create(
@@ -504,6 +505,43 @@ async fn immediate_delete_returns_what_each_store_returns() {
         .await
         .expect("delete sa");
     assert!(deleted.is_left(), "a ServiceAccount delete answers with it");
+
+    let svcs: Api<Service> = Api::default_namespaced(server.client());
+    let svc: Service = serde_json::from_value(json!({
+        "metadata": {"name": "web"},
+        "spec": {"ports": [{"port": 80}]}
+    }))
+    .expect("service");
+    let created = svcs
+        .create(&PostParams::default(), &svc)
+        .await
+        .expect("create service");
+    let deleted = svcs
+        .delete("web", &DeleteParams::default())
+        .await
+        .expect("delete service");
+    let last = deleted
+        .left()
+        .expect("a Service delete answers with the Service");
+    assert_eq!(last.metadata.uid, created.metadata.uid);
+
+    let pvcs: Api<PersistentVolumeClaim> = Api::default_namespaced(server.client());
+    let pvc: PersistentVolumeClaim = serde_json::from_value(json!({
+        "metadata": {"name": "data"},
+        "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}
+    }))
+    .expect("pvc");
+    pvcs.create(&PostParams::default(), &pvc)
+        .await
+        .expect("create pvc");
+    let deleted = pvcs
+        .delete("data", &DeleteParams::default())
+        .await
+        .expect("delete pvc");
+    assert!(
+        deleted.is_left(),
+        "a PersistentVolumeClaim delete answers with it"
+    );
 }
 
 /// The Deployment strategy also bumps `generation` when annotations change (they are copied to

@@ -94,10 +94,15 @@ fn delete_warnings(t: &Target, opts: &DeleteOptions) -> Vec<String> {
     }
 }
 
-/// Whether the type's upstream registry store sets `ReturnDeletedObject: true` (checked for
-/// the core Pod and ServiceAccount stores; the other served types answer with a Status).
+/// Whether the type's upstream registry store sets `ReturnDeletedObject: true`: among the
+/// served types, the core Pod, ServiceAccount, Service (pkg/registry/core/service/storage) and
+/// PersistentVolumeClaim stores; the others answer with a Status.
 fn returns_deleted_object(t: &Target) -> bool {
-    t.ty.group.is_empty() && matches!(t.ty.kind.as_str(), "Pod" | "ServiceAccount")
+    t.ty.group.is_empty()
+        && matches!(
+            t.ty.kind.as_str(),
+            "Pod" | "ServiceAccount" | "Service" | "PersistentVolumeClaim"
+        )
 }
 
 /// A delete, with the warnings for its response.
@@ -162,7 +167,7 @@ fn delete_one(inner: &Inner, t: &Target, opts: &DeleteOptions, q: &Query) -> Rep
     let mut work = Queue::new();
     let reply = match gc::delete_object(&mut st, &mut work, &r, opts.policy) {
         None => Err(t.not_found(&name)),
-        // Stores built with `ReturnDeletedObject` (Pods, ServiceAccounts) answer an immediate
+        // Stores built with `ReturnDeletedObject` (see `returns_deleted_object`) answer an immediate
         // deletion with the object as it was last stored; every other store with a Status.
         Some(Deleted::Gone(_)) if returns_deleted_object(t) => {
             let json = Bytes::from(serde_json::to_vec(&live).unwrap_or_default());

@@ -41,20 +41,55 @@ pub(crate) fn error_response(err: &ApiError) -> Response<ResponseBody> {
     resp
 }
 
-fn not_found_path() -> ApiError {
-    let mut e = ApiError::new(
-        404,
-        "NotFound",
-        "the server could not find the requested resource",
+/// Go's `http.NotFound`, the last handler of kube-apiserver's delegation chain: a plain-text
+/// `404 page not found`, not a Status. Paths nothing claims end here (see [`unserved`]).
+fn page_not_found() -> Response<ResponseBody> {
+    let mut resp = bytes_response(404, Bytes::from_static(b"404 page not found\n"));
+    let headers = resp.headers_mut();
+    headers.insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("text/plain; charset=utf-8"),
     );
-    e.details = Some(
-        serde_json::json!({"causes": [{"reason": "UnexpectedServerResponse", "message": "404 page not found"}]}),
+    headers.insert(
+        http::header::X_CONTENT_TYPE_OPTIONS,
+        http::HeaderValue::from_static("nosniff"),
     );
-    e
+    resp
+}
+
+/// Whether kube-apiserver's own go-restful container has a web service covering paths under
+/// this group: `/api` for the core group, `/apis/{group}` (its group discovery service) for
+/// every built-in group it serves. Custom resource groups are served by apiextensions'
+/// handler instead, outside go-restful.
+fn routed_group(st: &State, group: &str) -> bool {
+    group.is_empty()
+        || st
+            .buckets
+            .iter()
+            .any(|b| !b.custom && b.types.iter().any(|t| t.group == group))
+}
+
+/// The answer for a path under `group` that names nothing served. Under a built-in group the
+/// go-restful router finds no route and answers a JSON `404` Status; anywhere else (an unknown
+/// group, or a CRD group whose resource, version or scope does not match, which apiextensions'
+/// handler passes down the chain) the request reaches the NotFound handler and gets the
+/// plain-text page. kube-rs turns that into an `Error::Api` with code 404; kubectl reports
+/// unknown resource types from discovery before it asks.
+fn unserved(st: &State, group: &str) -> Response<ResponseBody> {
+    if routed_group(st, group) {
+        error_response(&ApiError::no_route(404))
+    } else {
+        page_not_found()
+    }
 }
 
 /// Resolves `/api/v1/...` or `/apis/g/v/...` against the served types.
-fn resolve(st: &State, group: &str, version: &str, rest: &[String]) -> Result<Target, ApiError> {
+fn resolve(
+    st: &State,
+    group: &str,
+    version: &str,
+    rest: &[String],
+) -> Result<Target, Box<Response<ResponseBody>>> {
     let namespaced_form = rest.len() >= 3
         && rest[0] == "namespaces"
         && st
@@ -71,25 +106,38 @@ fn resolve(st: &State, group: &str, version: &str, rest: &[String]) -> Result<Ta
     } else {
         (None, &rest[0], rest.get(1), rest.get(2), rest.len() > 3)
     };
-    let bucket = st
-        .lookup(group, version, plural)
-        .ok_or_else(not_found_path)?;
+    let missing = || Box::new(unserved(st, group));
+    let bucket = st.lookup(group, version, plural).ok_or_else(missing)?;
     let ty = st.buckets[bucket]
         .types
         .iter()
         .find(|t| t.group == group && t.version == version)
         .cloned()
-        .ok_or_else(not_found_path)?;
-    if extra || (!ty.namespaced && ns.is_some()) {
-        return Err(not_found_path());
+        .ok_or_else(missing)?;
+    // A namespaced type is served without a namespace only as a collection (list and watch
+    // across namespaces); there is no route for one of its objects at cluster level, and a
+    // cluster-scoped type has no namespaced routes.
+    if (!ty.namespaced && ns.is_some()) || (ty.namespaced && ns.is_none() && name.is_some()) {
+        return Err(missing());
     }
+    let custom = st.buckets[bucket].custom;
     let sub = match sub.map(String::as_str) {
+        _ if extra && !custom => return Err(missing()),
         None => None,
-        Some("status") if ty.subresources.status => Some("status".to_string()),
-        Some("scale") if ty.subresources.scale => Some("scale".to_string()),
+        Some("status") if ty.subresources.status && !extra => Some("status".to_string()),
+        Some("scale") if ty.subresources.scale && !extra => Some("scale".to_string()),
         // The namespace controller's finalize subresource: treated as an update of the namespace.
-        Some("finalize") if ty.kind == "Namespace" && group.is_empty() => None,
-        Some(_) => return Err(not_found_path()),
+        Some("finalize") if ty.kind == "Namespace" && group.is_empty() && !extra => None,
+        // apiextensions' handler answers an unknown subresource of a served custom resource
+        // with its own NotFound Status naming the object.
+        Some(_) if custom => {
+            return Err(Box::new(error_response(&ApiError::not_found(
+                group,
+                &ty.plural,
+                name.map(String::as_str).unwrap_or(""),
+            ))));
+        }
+        Some(_) => return Err(missing()),
     };
     Ok(Target {
         bucket,
@@ -128,6 +176,41 @@ fn audit_verb(method: &Method, has_name: bool, watch: bool) -> Option<&'static s
         ("DELETE", false) => "deletecollection",
         _ => return None,
     })
+}
+
+/// The refusal for a verb the path has no route for, or `None` when it is served. Built-in
+/// types are routed by go-restful, which installs a route only for the verbs the storage
+/// implements (`discovery` lists the same verbs): others get its bare `405`. Custom resources
+/// are routed by apiextensions' handler, which refuses namespaced objects outside a namespace
+/// by passing them down to the NotFound page and answers `NewMethodNotSupported` for
+/// subresource verbs it does not serve.
+fn unrouted_verb(st: &State, t: &Target, verb: &str) -> Option<Response<ResponseBody>> {
+    let custom = st.buckets[t.bucket].custom;
+    let cluster_wide_collection = t.ty.namespaced && t.ns.is_none();
+    if cluster_wide_collection && !matches!(verb, "list" | "watch") {
+        return Some(if custom {
+            page_not_found()
+        } else {
+            error_response(&ApiError::no_route(405))
+        });
+    }
+    let allowed = match t.sub {
+        // `status` and `scale` serve get, update and patch only.
+        // (A watch parameter on a subresource read is left to the read, as before.)
+        Some(_) => matches!(verb, "get" | "update" | "patch" | "watch"),
+        None => t.ty.verbs.iter().any(|v| v == verb),
+    };
+    if allowed {
+        None
+    } else if custom && t.sub.is_some() {
+        Some(error_response(&ApiError::method_not_supported(
+            &t.ty.group,
+            &t.ty.plural,
+            verb,
+        )))
+    } else {
+        Some(error_response(&ApiError::no_route(405)))
+    }
 }
 
 pub(crate) async fn handle(
@@ -211,12 +294,28 @@ fn accepts_json(accept: &str) -> bool {
 }
 
 fn non_resource(inner: &Inner, method: &Method, r: Route) -> Response<ResponseBody> {
-    if method != Method::GET {
-        return error_response(&ApiError::method_not_allowed(format!(
-            "the server does not allow this method on the requested resource ({method})"
-        )));
+    let (types, unknown_group) = {
+        let st = inner.lock();
+        let types = served_types(&st);
+        let unknown = match &r {
+            Route::Group(g) => discovery::api_group(&types, g)
+                .is_none()
+                .then(|| unserved(&st, g)),
+            Route::GroupVersion(g, v) => discovery::resource_list(&types, g, v)
+                .is_none()
+                .then(|| unserved(&st, g)),
+            Route::Resource { .. } | Route::Unknown => Some(page_not_found()),
+            _ => None,
+        };
+        (types, unknown)
+    };
+    // A path nothing serves is a 404 whatever the method, as the real router answers.
+    if let Some(resp) = unknown_group {
+        return resp;
     }
-    let types = served_types(&inner.lock());
+    if method != Method::GET {
+        return error_response(&ApiError::no_route(405));
+    }
     let doc = match r {
         Route::Version => Some(discovery::version()),
         Route::Healthz => return bytes_response(200, Bytes::from_static(b"ok")),
@@ -230,14 +329,14 @@ fn non_resource(inner: &Inner, method: &Method, r: Route) -> Response<ResponseBo
         Route::OpenApiV3(g, v) => {
             return match crate::openapi::v3_group_version_json(&types, &g, &v) {
                 Some(doc) => bytes_response(200, doc),
-                None => error_response(&not_found_path()),
+                None => error_response(&ApiError::no_route(404)),
             };
         }
         Route::Resource { .. } | Route::Unknown => None,
     };
     match doc {
         Some(d) => value_response(200, &d),
-        None => error_response(&not_found_path()),
+        None => page_not_found(),
     }
 }
 
@@ -264,7 +363,7 @@ async fn resource_request(
     let resolved = resolve(&inner.lock(), group, version, rest);
     let t = match resolved {
         Ok(t) => t,
-        Err(e) => return error_response(&e),
+        Err(resp) => return *resp,
     };
     let watch = query.get("watch").is_some_and(|w| w == "true" || w == "1");
     record.resource = t.ty.plural.clone();
@@ -272,12 +371,12 @@ async fn resource_request(
     record.name = t.name.clone();
     record.subresource = t.sub.clone();
     let Some(verb) = audit_verb(method, t.name.is_some(), watch) else {
-        return error_response(&ApiError::method_not_allowed(format!(
-            "the server does not allow this method on the requested resource ({method} {})",
-            t.ty.plural
-        )));
+        return error_response(&ApiError::no_route(405));
     };
     record.verb = verb.to_string();
+    if let Some(refusal) = unrouted_verb(&inner.lock(), &t, verb) {
+        return refusal;
+    }
     if verb == "create" {
         // Audit logs (and fault rules) name the created object, which only the body knows.
         record.name = body_name(&body);
@@ -342,11 +441,7 @@ async fn resource_request(
         let result = match verb {
             "get" => scale::get(inner, &t),
             "update" => scale::update(inner, &t, &body, query),
-            "patch" => scale::patch(inner, &t, &body, content_type, query),
-            _ => Err(ApiError::method_not_allowed(format!(
-                "the server does not allow this method on the requested resource ({method} {}/scale)",
-                t.ty.plural
-            ))),
+            _ => scale::patch(inner, &t, &body, content_type, query),
         };
         return match result {
             Ok((code, bytes)) => bytes_response(code, bytes),
