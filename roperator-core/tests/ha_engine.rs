@@ -9,9 +9,9 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use common::{ECHO, NS, server};
+use common::{ECHO, NS, echoes, server};
 use ha_support::Cluster;
-use kube::api::{Api, DynamicObject, Patch, PatchParams, PostParams};
+use kube::api::{DynamicObject, Patch, PatchParams, PostParams};
 use roperator_core::prelude::*;
 use roperator_core::testkit::{ApiServer, TestOperator};
 use serde_json::{Value, json};
@@ -36,20 +36,6 @@ fn handler(req: &SyncRequest) -> Result<SyncResponse, Error> {
             "data": {"message": parent["spec"]["message"]},
         }))
         .with_status(&json!({"message": parent["spec"]["message"]})))
-}
-
-fn echoes(server: &ApiServer) -> Api<DynamicObject> {
-    Api::namespaced_with(
-        server.client(),
-        NS,
-        &kube::core::ApiResource {
-            group: "test.roperator.io".into(),
-            version: "v1".into(),
-            api_version: "test.roperator.io/v1".into(),
-            kind: "Echo".into(),
-            plural: "echoes".into(),
-        },
-    )
 }
 
 async fn create_parents(server: &ApiServer, n: usize, message: &str) {

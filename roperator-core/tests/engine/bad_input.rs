@@ -203,22 +203,12 @@ async fn every_kind_of_bad_input_leaves_children_untouched_and_shows_a_warning()
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_parent_type_without_a_status_subresource_is_refused_at_start() {
     let server = roperator_core::testkit::ApiServer::new();
-    server
-        .register_crd(&json!({
-            "apiVersion": "apiextensions.k8s.io/v1",
-            "kind": "CustomResourceDefinition",
-            "metadata": {"name": "echoes.test.roperator.io"},
-            "spec": {
-                "group": "test.roperator.io",
-                "names": {"kind": "Echo", "plural": "echoes"},
-                "scope": "Namespaced",
-                "versions": [{
-                    "name": "v1", "served": true, "storage": true,
-                    "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}}
-                }]
-            }
-        }))
-        .unwrap();
+    let mut crd = echo_crd();
+    crd["spec"]["versions"][0]
+        .as_object_mut()
+        .unwrap()
+        .remove("subresources");
+    server.register_crd(&crd).unwrap();
     let op = TestOperator::start(&server, config(), echo_handler);
     let error = op.stop().await.unwrap_err().to_string();
     assert!(

@@ -20,25 +20,30 @@ pub static ECHO: K8sType = K8sType {
 pub const NS: &str = "default";
 pub const OPERATOR: &str = "echo-test";
 
+/// The Echo CRD: namespaced, any content, with the status subresource.
+pub fn echo_crd() -> Value {
+    json!({
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": "echoes.test.roperator.io"},
+        "spec": {
+            "group": "test.roperator.io",
+            "names": {"kind": "Echo", "plural": "echoes", "singular": "echo", "listKind": "EchoList"},
+            "scope": "Namespaced",
+            "versions": [{
+                "name": "v1", "served": true, "storage": true,
+                "subresources": {"status": {}},
+                "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}}
+            }]
+        }
+    })
+}
+
 /// A server with the Echo CRD registered.
 pub fn server() -> ApiServer {
     let server = ApiServer::new();
     server
-        .register_crd(&json!({
-            "apiVersion": "apiextensions.k8s.io/v1",
-            "kind": "CustomResourceDefinition",
-            "metadata": {"name": "echoes.test.roperator.io"},
-            "spec": {
-                "group": "test.roperator.io",
-                "names": {"kind": "Echo", "plural": "echoes", "singular": "echo", "listKind": "EchoList"},
-                "scope": "Namespaced",
-                "versions": [{
-                    "name": "v1", "served": true, "storage": true,
-                    "subresources": {"status": {}},
-                    "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}}
-                }]
-            }
-        }))
+        .register_crd(&echo_crd())
         .expect("the Echo CRD registers");
     server
 }
@@ -94,9 +99,13 @@ pub fn echo_handler(req: &SyncRequest) -> Result<SyncResponse, Error> {
 }
 
 pub fn echoes(server: &ApiServer) -> Api<DynamicObject> {
+    echoes_in(server, NS)
+}
+
+pub fn echoes_in(server: &ApiServer, namespace: &str) -> Api<DynamicObject> {
     Api::namespaced_with(
         server.client(),
-        NS,
+        namespace,
         &kube::core::ApiResource {
             group: "test.roperator.io".into(),
             version: "v1".into(),

@@ -356,17 +356,7 @@ async fn only_parents_in_watched_namespaces_and_matching_the_selector_are_synced
         .with_parent_selector("tier=managed");
     let op = TestOperator::start(&server, config, echo_handler);
     let create = |ns: &'static str, name: &'static str, tier: &'static str| {
-        let api = Api::<kube::api::DynamicObject>::namespaced_with(
-            server.client(),
-            ns,
-            &kube::core::ApiResource {
-                group: "test.roperator.io".into(),
-                version: "v1".into(),
-                api_version: "test.roperator.io/v1".into(),
-                kind: "Echo".into(),
-                plural: "echoes".into(),
-            },
-        );
+        let api = echoes_in(&server, ns);
         let body = json!({
             "apiVersion": "test.roperator.io/v1", "kind": "Echo",
             "metadata": {"name": name, "namespace": ns, "labels": {"tier": tier}},

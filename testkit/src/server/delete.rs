@@ -107,9 +107,20 @@ fn returns_deleted_object(t: &Target) -> bool {
 
 /// A delete, with the warnings for its response.
 pub(crate) fn delete(inner: &Inner, t: &Target, body: &[u8], q: &Query) -> (Reply, Vec<String>) {
+    with_options(t, body, q, |opts| delete_one(inner, t, opts, q))
+}
+
+/// Parses the DeleteOptions, runs `delete` with them, and adds the warnings a successful
+/// delete with those options gets.
+fn with_options(
+    t: &Target,
+    body: &[u8],
+    q: &Query,
+    delete: impl FnOnce(&DeleteOptions) -> Reply,
+) -> (Reply, Vec<String>) {
     match delete_options(t, body, q) {
         Ok(opts) => {
-            let reply = delete_one(inner, t, &opts, q);
+            let reply = delete(&opts);
             let warnings = if reply.is_ok() {
                 delete_warnings(t, &opts)
             } else {
@@ -185,18 +196,7 @@ pub(crate) fn delete_collection(
     body: &[u8],
     q: &Query,
 ) -> (Reply, Vec<String>) {
-    match delete_options(t, body, q) {
-        Ok(opts) => {
-            let reply = delete_many(inner, t, &opts, q);
-            let warnings = if reply.is_ok() {
-                delete_warnings(t, &opts)
-            } else {
-                Vec::new()
-            };
-            (reply, warnings)
-        }
-        Err(e) => (Err(e), Vec::new()),
-    }
+    with_options(t, body, q, |opts| delete_many(inner, t, opts, q))
 }
 
 fn delete_many(inner: &Inner, t: &Target, opts: &DeleteOptions, q: &Query) -> Reply {
