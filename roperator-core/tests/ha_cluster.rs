@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use ha_support::{Ca, Cluster};
 use roperator_core::ha::{self, DataDirError, StartError};
-use roperator_core::leader::{LeaderGate, NotLeader};
+use roperator_core::leader::{LeaderGate, NotLeader, WritePermit};
 
 const ELECTION: Duration = Duration::from_secs(10);
 
@@ -319,16 +319,109 @@ async fn a_single_replica_is_a_one_node_group_that_leads_alone() {
     gate.shutdown().await;
 }
 
+/// The value of one `roperator_raft_*` gauge of `gate`.
+fn gauge(gate: &ha::RaftGate, name: &str) -> f64 {
+    let mut registry = prometheus_client::registry::Registry::default();
+    gate.register_metrics(&mut registry);
+    let mut text = String::new();
+    prometheus_client::encoding::text::encode(&mut text, &registry).unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("roperator_raft_{name} ")))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("{name} is not exported:\n{text}"))
+}
+
+/// Polls `acquire` until it succeeds; the permit and when it was granted.
+async fn acquire_within(gate: &ha::RaftGate, within: Duration) -> (WritePermit, Instant) {
+    let deadline = Instant::now() + within;
+    loop {
+        match gate.acquire().await {
+            Ok(permit) => return (permit, Instant::now()),
+            Err(e) => assert!(
+                Instant::now() < deadline,
+                "no permit within {within:?}: {e}"
+            ),
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_higher_term_seen_on_an_object_makes_the_leader_step_down() {
+async fn a_higher_term_on_an_object_stops_writes_at_once_and_without_a_newer_leader_they_resume() {
     let cluster = Cluster::start(3, false).await;
     let leader = cluster.wait_for_leader(None, ELECTION).await;
     let gate = cluster.gate(leader);
     let permit = gate.acquire().await.unwrap();
-    gate.observe_term(permit.term() + 5);
+    let term = permit.term();
+
+    // A child written by another Raft group (a reinstall, lost volumes) carries a higher term.
+    let seen_at = Instant::now();
+    gate.observe_term(term + 5);
     assert!(!permit.is_valid(), "permit must be revoked at once");
-    assert!(gate.acquire().await.is_err());
+    let refused = gate.acquire().await.unwrap_err();
+    assert!(
+        refused.to_string().contains(&format!("term {}", term + 5)),
+        "{refused}"
+    );
     assert!(!gate.subscribe().borrow().is_leader);
+    assert_eq!(gauge(gate, "fenced_term"), (term + 5) as f64);
+
+    // Nobody in this group leads that term, so the same leader writes again, in the same term,
+    // once a quorum confirmed it after the observation and the fence held its minimum.
+    let (resumed, at) = acquire_within(gate, cluster.timing.election_timeout_max * 4).await;
+    let took = at - seen_at;
+    assert!(
+        took >= cluster.timing.election_timeout_max,
+        "the fence lifted after {took:?}, before one maximum election timeout"
+    );
+    assert_eq!(resumed.term(), term, "no election happened");
+    assert_eq!(cluster.leaders(), vec![leader]);
+    assert_eq!(gauge(gate, "fenced_term"), 0.0);
+
+    // The foreign object is seen again on every watch event: that no longer stops writing.
+    gate.observe_term(term + 5);
+    assert!(resumed.is_valid());
+    assert_eq!(gate.acquire().await.unwrap().term(), term);
+    assert!(gate.subscribe().borrow().is_leader);
+
+    // A term above every one seen so far is new information and fences again.
+    gate.observe_term(term + 6);
+    assert!(!resumed.is_valid());
+    assert!(gate.acquire().await.is_err());
+    acquire_within(gate, cluster.timing.election_timeout_max * 4).await;
+    cluster.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deposed_leader_that_sees_the_new_term_never_writes_again() {
+    let cluster = Cluster::start(3, false).await;
+    let old = cluster.wait_for_leader(None, ELECTION).await;
+    let old_gate = cluster.gate(old).clone();
+    cluster.faults.isolate(old, [0, 1, 2]);
+    let new = cluster.wait_for_leader(Some(old), ELECTION).await;
+    let new_term = cluster.gate(new).acquire().await.unwrap().term();
+
+    // The old leader reads an object the new one wrote, before Raft tells it anything.
+    old_gate.observe_term(new_term);
+    let poller = {
+        let gate = old_gate.clone();
+        tokio::spawn(async move {
+            let stop = Instant::now() + Duration::from_secs(3);
+            let mut granted = 0;
+            while Instant::now() < stop {
+                granted += usize::from(gate.acquire().await.is_ok());
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            granted
+        })
+    };
+    // Healed well within the poll, and long past the fence's minimum hold: the old leader's
+    // quorum rounds reach the followers, which know the newer term, so the fence is never lifted.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    cluster.faults.heal();
+    assert_eq!(poller.await.unwrap(), 0, "the deposed leader got a permit");
+    assert_eq!(cluster.leaders(), vec![new]);
+    cluster.assert_one_leader_per_term();
     cluster.shutdown().await;
 }
 
