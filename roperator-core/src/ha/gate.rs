@@ -125,6 +125,9 @@ struct Inner {
     fence: Mutex<Fence>,
     /// How long a fence holds at least (the maximum election timeout).
     fence_hold: Duration,
+    /// Wakes `keep_lease` when Raft makes this node leader, so the first confirmation (and with
+    /// it the first write) does not wait for the next heartbeat tick.
+    became_leader: tokio::sync::Notify,
     last_leader: Mutex<Option<NodeId>>,
     /// Start of the last successful quorum round while leading; unlike the tenure's
     /// `confirmed_at` it survives a lapsed lease, so the metric keeps ageing.
@@ -223,6 +226,9 @@ impl Inner {
             let mut t = lock(&self.tenure);
             t.term = m.current_term;
             t.leading = leading;
+            if leading {
+                self.became_leader.notify_one();
+            }
             let mut f = lock(&self.fence);
             if f.term != 0 && f.term <= t.term {
                 // Our own group reached that term: Raft explains the object, nothing to lift.
@@ -355,6 +361,7 @@ impl Inner {
             tokio::select! {
                 _ = self.stopping.cancelled() => return,
                 _ = tokio::time::sleep_until(next.into()) => {}
+                _ = self.became_leader.notified() => {}
             }
             let (leading, confirmed) = {
                 let t = lock(&self.tenure);
@@ -425,6 +432,7 @@ impl RaftGate {
             confirming: tokio::sync::Mutex::new(()),
             fence: Mutex::new(Fence::default()),
             fence_hold: timing.election_timeout_max,
+            became_leader: tokio::sync::Notify::new(),
             last_leader: Mutex::new(None),
             last_quorum_ack: Mutex::new(None),
             stopping: CancellationToken::new(),
@@ -555,7 +563,7 @@ impl LeaderGate for RaftGate {
 
     fn observe_term(&self, term: u64) {
         let inner = &self.inner;
-        let ours = {
+        let (ours, leading) = {
             let t = lock(&inner.tenure);
             let mut f = lock(&inner.fence);
             if term <= t.term || term <= f.term {
@@ -575,15 +583,26 @@ impl LeaderGate for RaftGate {
             f.term = term;
             f.since = Some(Instant::now());
             inner.metrics.fenced_term.set(term as i64);
-            t.term
+            (t.term, t.leading)
         };
-        tracing::warn!(
-            node = inner.node_id,
-            our_term = ours,
-            seen = term,
-            "an object carries a higher leader term: writing stops until Raft shows whether \
-             this replica was deposed"
-        );
+        if leading {
+            tracing::warn!(
+                node = inner.node_id,
+                our_term = ours,
+                seen = term,
+                "an object carries a higher leader term: writing stops until Raft shows whether \
+                 this replica was deposed"
+            );
+        } else {
+            // Routine for a follower, and for a replica that restarts and reads the children
+            // before Raft has told it the current term; the fence only matters if it is elected.
+            tracing::debug!(
+                node = inner.node_id,
+                our_term = ours,
+                seen = term,
+                "an object carries a higher leader term than this follower knows"
+            );
+        }
         inner.revoke("a higher term was seen on an object");
     }
 
