@@ -17,6 +17,9 @@ impl OperatorConfig {
     ///   [`replace`](crate::ChildConfig::replace).
     /// - `events.k8s.io` events: `create`, `patch`.
     ///
+    /// `tests/rbac.rs` runs an engine through every kind of write and checks that it made no
+    /// request these rules do not allow and that it used every verb they grant.
+    ///
     /// Put them in a ClusterRole (or a Role per namespace when the operator is limited to
     /// namespaces):
     ///

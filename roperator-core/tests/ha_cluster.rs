@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use ha_support::{Ca, Cluster};
 use roperator_core::ha::{self, DataDirError, StartError};
-use roperator_core::leader::{LeaderGate, NotLeader};
+use roperator_core::leader::{LeaderGate, NotLeader, WritePermit};
 
 const ELECTION: Duration = Duration::from_secs(10);
 
@@ -217,7 +217,8 @@ async fn a_peer_with_a_certificate_from_another_ca_is_refused() {
         Some(
             ha::transport::TlsMaterial::load(&rogue_paths)
                 .unwrap()
-                .client_config(),
+                .client_config()
+                .into(),
         ),
         ha::NetworkFaults::default(),
         None,
@@ -244,7 +245,8 @@ async fn a_peer_with_a_certificate_from_another_ca_is_refused() {
         Some(
             ha::transport::TlsMaterial::load(&genuine)
                 .unwrap()
-                .client_config(),
+                .client_config()
+                .into(),
         ),
         ha::NetworkFaults::default(),
         None,
@@ -272,7 +274,8 @@ async fn a_server_whose_certificate_does_not_name_the_peer_is_refused() {
         Some(
             ha::transport::TlsMaterial::load(&paths)
                 .unwrap()
-                .client_config(),
+                .client_config()
+                .into(),
         ),
         ha::NetworkFaults::default(),
         None,
@@ -319,16 +322,109 @@ async fn a_single_replica_is_a_one_node_group_that_leads_alone() {
     gate.shutdown().await;
 }
 
+/// The value of one `roperator_raft_*` gauge of `gate`.
+fn gauge(gate: &ha::RaftGate, name: &str) -> f64 {
+    let mut registry = prometheus_client::registry::Registry::default();
+    gate.register_metrics(&mut registry);
+    let mut text = String::new();
+    prometheus_client::encoding::text::encode(&mut text, &registry).unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("roperator_raft_{name} ")))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("{name} is not exported:\n{text}"))
+}
+
+/// Polls `acquire` until it succeeds; the permit and when it was granted.
+async fn acquire_within(gate: &ha::RaftGate, within: Duration) -> (WritePermit, Instant) {
+    let deadline = Instant::now() + within;
+    loop {
+        match gate.acquire().await {
+            Ok(permit) => return (permit, Instant::now()),
+            Err(e) => assert!(
+                Instant::now() < deadline,
+                "no permit within {within:?}: {e}"
+            ),
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_higher_term_seen_on_an_object_makes_the_leader_step_down() {
+async fn a_higher_term_on_an_object_stops_writes_at_once_and_without_a_newer_leader_they_resume() {
     let cluster = Cluster::start(3, false).await;
     let leader = cluster.wait_for_leader(None, ELECTION).await;
     let gate = cluster.gate(leader);
     let permit = gate.acquire().await.unwrap();
-    gate.observe_term(permit.term() + 5);
+    let term = permit.term();
+
+    // A child written by another Raft group (a reinstall, lost volumes) carries a higher term.
+    let seen_at = Instant::now();
+    gate.observe_term(term + 5);
     assert!(!permit.is_valid(), "permit must be revoked at once");
-    assert!(gate.acquire().await.is_err());
+    let refused = gate.acquire().await.unwrap_err();
+    assert!(
+        refused.to_string().contains(&format!("term {}", term + 5)),
+        "{refused}"
+    );
     assert!(!gate.subscribe().borrow().is_leader);
+    assert_eq!(gauge(gate, "fenced_term"), (term + 5) as f64);
+
+    // Nobody in this group leads that term, so the same leader writes again, in the same term,
+    // once a quorum confirmed it after the observation and the fence held its minimum.
+    let (resumed, at) = acquire_within(gate, cluster.timing.election_timeout_max * 4).await;
+    let took = at - seen_at;
+    assert!(
+        took >= cluster.timing.election_timeout_max,
+        "the fence lifted after {took:?}, before one maximum election timeout"
+    );
+    assert_eq!(resumed.term(), term, "no election happened");
+    assert_eq!(cluster.leaders(), vec![leader]);
+    assert_eq!(gauge(gate, "fenced_term"), 0.0);
+
+    // The foreign object is seen again on every watch event: that no longer stops writing.
+    gate.observe_term(term + 5);
+    assert!(resumed.is_valid());
+    assert_eq!(gate.acquire().await.unwrap().term(), term);
+    assert!(gate.subscribe().borrow().is_leader);
+
+    // A term above every one seen so far is new information and fences again.
+    gate.observe_term(term + 6);
+    assert!(!resumed.is_valid());
+    assert!(gate.acquire().await.is_err());
+    acquire_within(gate, cluster.timing.election_timeout_max * 4).await;
+    cluster.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deposed_leader_that_sees_the_new_term_never_writes_again() {
+    let cluster = Cluster::start(3, false).await;
+    let old = cluster.wait_for_leader(None, ELECTION).await;
+    let old_gate = cluster.gate(old).clone();
+    cluster.faults.isolate(old, [0, 1, 2]);
+    let new = cluster.wait_for_leader(Some(old), ELECTION).await;
+    let new_term = cluster.gate(new).acquire().await.unwrap().term();
+
+    // The old leader reads an object the new one wrote, before Raft tells it anything.
+    old_gate.observe_term(new_term);
+    let poller = {
+        let gate = old_gate.clone();
+        tokio::spawn(async move {
+            let stop = Instant::now() + Duration::from_secs(3);
+            let mut granted = 0;
+            while Instant::now() < stop {
+                granted += usize::from(gate.acquire().await.is_ok());
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            granted
+        })
+    };
+    // Healed well within the poll, and long past the fence's minimum hold: the old leader's
+    // quorum rounds reach the followers, which know the newer term, so the fence is never lifted.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    cluster.faults.heal();
+    assert_eq!(poller.await.unwrap(), 0, "the deposed leader got a permit");
+    assert_eq!(cluster.leaders(), vec![new]);
+    cluster.assert_one_leader_per_term();
     cluster.shutdown().await;
 }
 
@@ -432,7 +528,7 @@ async fn a_peer_without_a_client_certificate_is_refused() {
     let network = ha::transport::Network::new(
         1,
         "roperator",
-        Some(std::sync::Arc::new(anonymous)),
+        Some(std::sync::Arc::new(anonymous).into()),
         ha::NetworkFaults::default(),
         None,
     );
@@ -443,5 +539,136 @@ async fn a_peer_without_a_client_certificate_is_refused() {
         .await
         .expect_err("the server requires a client certificate");
     assert_eq!(err.target, leader, "{err}");
+    cluster.shutdown().await;
+}
+
+fn tls_paths(cluster: &Cluster) -> Vec<ha::TlsPaths> {
+    match &cluster.security {
+        ha_support::Security::Tls(p) => p.clone(),
+        ha_support::Security::Plaintext => unreachable!("a TLS cluster"),
+    }
+}
+
+/// Puts the files of `from` where `to` points, as a certificate renewal does.
+fn install(from: &ha::TlsPaths, to: &ha::TlsPaths) {
+    for (src, dst) in [
+        (&from.cert, &to.cert),
+        (&from.key, &to.key),
+        (&from.ca, &to.ca),
+    ] {
+        std::fs::copy(src, dst).unwrap();
+    }
+}
+
+/// A client network for node `id` that presents `material` as it is now: later changes of its
+/// files are not picked up.
+fn client_with(id: u64, material: &ha::transport::TlsMaterial) -> ha::transport::Network {
+    ha::transport::Network::new(
+        id,
+        "roperator",
+        Some(material.client_config().into()),
+        ha::NetworkFaults::default(),
+        None,
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn renewed_certificates_from_a_new_ca_are_used_by_new_connections() {
+    let mut cluster = Cluster::start(3, true).await;
+    let leader = cluster.wait_for_leader(None, ELECTION).await;
+    let paths = tls_paths(&cluster);
+    let addr = cluster.peers()[&leader].clone();
+    let renewed_ca = Ca::new(cluster.data.path(), "renewed-ca");
+    let renewed_peer =
+        ha::transport::TlsMaterial::load(&renewed_ca.issue("peer", "localhost")).unwrap();
+    // Taken before the renewal: a peer that still has the old certificate.
+    let old_peer = client_with(1, &ha::transport::TlsMaterial::load(&paths[1]).unwrap());
+    let status = |network: ha::transport::Network| {
+        let addr = addr.clone();
+        async move {
+            network
+                .client(leader, &addr)
+                .status(Duration::from_secs(2))
+                .await
+        }
+    };
+    status(client_with(1, &renewed_peer))
+        .await
+        .expect_err("a certificate of the new CA is refused before the renewal");
+
+    // Every replica's Secret is renewed with a certificate from a new CA.
+    for (i, p) in paths.iter().enumerate() {
+        install(
+            &renewed_ca.issue(&format!("node-{i}-renewed"), "localhost"),
+            p,
+        );
+    }
+    status(client_with(1, &renewed_peer))
+        .await
+        .expect("after the renewal the leader accepts a peer signed by the new CA");
+    status(old_peer)
+        .await
+        .expect_err("and refuses one signed by the old CA");
+
+    // The replicas dial each other with the renewed material too: a restarted follower (new
+    // connections both ways) catches up, and the group survives losing its leader.
+    let follower = (leader + 1) % 3;
+    cluster.kill(follower).await;
+    cluster.restart(follower).await.unwrap();
+    let want = cluster
+        .gate(leader)
+        .raft()
+        .metrics()
+        .borrow()
+        .last_log_index;
+    cluster
+        .gate(follower)
+        .raft()
+        .wait(Some(Duration::from_secs(5)))
+        .metrics(
+            |m| m.current_leader == Some(leader) && m.last_log_index >= want,
+            "restarted follower caught up over renewed certificates",
+        )
+        .await
+        .expect("the leader reaches the restarted follower with its renewed certificate");
+    cluster.kill(leader).await;
+    let new = cluster.wait_for_leader(Some(leader), ELECTION).await;
+    assert!(cluster.gate(new).acquire().await.is_ok());
+    cluster.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_renewed_certificate_that_does_not_parse_keeps_the_previous_one() {
+    let cluster = Cluster::start(3, true).await;
+    let leader = cluster.wait_for_leader(None, ELECTION).await;
+    let paths = tls_paths(&cluster);
+    let addr = cluster.peers()[&leader].clone();
+    let peer = ha::transport::TlsMaterial::load(&paths[1]).unwrap();
+    let material = ha::transport::TlsMaterial::load(&paths[leader as usize]).unwrap();
+
+    // A renewal that went wrong: the key file holds no key.
+    std::fs::write(&paths[leader as usize].key, "not a key\n").unwrap();
+    let err = material.reload_if_changed().unwrap_err();
+    assert!(
+        err.to_string()
+            .contains(&paths[leader as usize].key.display().to_string()),
+        "the error names the file: {err}"
+    );
+    // The leader keeps serving with the certificate it had (the client side dials a fresh
+    // connection, so the server consults its files).
+    client_with(1, &peer)
+        .client(leader, &addr)
+        .status(Duration::from_secs(2))
+        .await
+        .expect("the previous certificate stays in use");
+    assert!(cluster.gate(leader).acquire().await.is_ok());
+
+    // Once the files are good again they are used.
+    let renewed_ca = Ca::new(cluster.data.path(), "renewed-ca");
+    install(
+        &renewed_ca.issue("leader-renewed", "localhost"),
+        &paths[leader as usize],
+    );
+    assert!(material.reload_if_changed().unwrap());
     cluster.shutdown().await;
 }

@@ -12,6 +12,7 @@ use std::time::{Duration, SystemTime};
 use common::{ECHO, NS, echoes, server};
 use ha_support::Cluster;
 use kube::api::{DynamicObject, Patch, PatchParams, PostParams};
+use roperator_core::leader::LeaderGate;
 use roperator_core::prelude::*;
 use roperator_core::testkit::{ApiServer, TestOperator};
 use serde_json::{Value, json};
@@ -233,6 +234,64 @@ async fn an_isolated_leader_writes_nothing_after_the_new_leader_starts() {
     assert!(others.is_empty(), "unexpected writers: {others:?}");
 
     cluster.faults.heal();
+    for op in operators.into_iter().flatten() {
+        let _ = op.stop().await;
+    }
+    cluster.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_child_stamped_by_another_raft_group_pauses_writing_only_briefly() {
+    const N: usize = 5;
+    let server = server();
+    let cluster = Cluster::start(3, false).await;
+    let leader = cluster.wait_for_leader(None, Duration::from_secs(10)).await;
+    let operators = start_operators(&server, &cluster);
+    create_parents(&server, N, "one").await;
+    wait_converged(&server, N, "one", Duration::from_secs(30)).await;
+    let term = cluster.gate(leader).subscribe().borrow().term;
+
+    // A previous installation of the operator (whose Raft group got much further before its
+    // volumes were lost) left its term on a child.
+    let mut state = cluster.gate(leader).subscribe();
+    let configmaps: Api<DynamicObject> = Api::namespaced_with(
+        server.client(),
+        NS,
+        &kube::core::ApiResource::erase::<k8s_openapi::api::core::v1::ConfigMap>(&()),
+    );
+    configmaps
+        .patch(
+            "p0-config",
+            &PatchParams::default(),
+            &Patch::Merge(
+                json!({"metadata": {"annotations": {"roperator.io/leader-term": "1000"}}}),
+            ),
+        )
+        .await
+        .unwrap();
+
+    // The leader stops writing as soon as its engine sees the child...
+    tokio::time::timeout(Duration::from_secs(5), state.wait_for(|s| !s.is_leader))
+        .await
+        .expect("the leader steps down when it sees term 1000")
+        .unwrap();
+    // ... and, no leader of term 1000 existing in this group, takes up its work again.
+    for i in 0..N {
+        set_message(&server, i, "two").await;
+    }
+    wait_converged(&server, N, "two", Duration::from_secs(10)).await;
+    let state = cluster.gate(leader).subscribe().borrow().clone();
+    assert!(state.is_leader);
+    assert_eq!(state.term, term, "the same leader, without an election");
+    let replicas: BTreeSet<String> = writes(&server).into_iter().map(|(r, _)| r).collect();
+    assert_eq!(replicas, BTreeSet::from([format!("node-{leader}")]));
+    // The child now carries this group's term again.
+    let cm = configmaps.get("p0-config").await.unwrap();
+    assert_eq!(
+        cm.metadata.annotations.unwrap()["roperator.io/leader-term"],
+        term.to_string()
+    );
+
     for op in operators.into_iter().flatten() {
         let _ = op.stop().await;
     }

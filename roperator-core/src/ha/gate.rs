@@ -7,9 +7,12 @@
 //! anyone else for the maximum election timeout after hearing from the leader. So by the time
 //! another replica can be elected, every permit of the old leader has expired, even if the old
 //! leader is cut off and never learns it was deposed.
+//!
+//! Beyond Raft, a term seen on an object ([`LeaderGate::observe_term`]) that is higher than this
+//! node's revokes its permits at once. Such a fence is lifted again only when Raft can show the
+//! term did not come from this group; see `Fence`.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -71,6 +74,44 @@ struct Tenure {
     confirmed_at: Option<Instant>,
 }
 
+/// Terms seen on objects that are higher than this node's own term.
+///
+/// An object stamped with term `X` was written by a replica that led term `X`, which means a
+/// quorum of *some* group had voted for it before the write. If that group is ours and
+/// `X` is above our term, we are a deposed leader: we stop writing at once (`term` is set and
+/// `valid_until` refuses every permit).
+///
+/// But the object may also come from another group: every volume was lost and the group started
+/// again at term 1, the operator was reinstalled, objects were restored from a backup, or someone
+/// edited the annotation. Raft will then never depose us, and a fence kept forever would stop all
+/// writes for good. So the fence is lifted when this node, as leader of a term still below `X`,
+/// completes a quorum round (`ensure_linearizable`, a fresh heartbeat round) that *started after*
+/// `X` was seen. If a leader of `X` had been elected in our group, a quorum of our voters would
+/// have stored a vote for `X` before that leader wrote the object, and any quorum we reach
+/// intersects it: the member with the higher vote answers `HigherVote` and the round fails (the
+/// argument that makes Raft's read-index reads linearizable). A successful round therefore proves
+/// `X` is foreign. We additionally hold the fence for one maximum election timeout, a margin that
+/// costs under a second, by which time a newer leader of our group would have reached this node
+/// with its heartbeats and made it a follower.
+///
+/// Objects keep their foreign term until we rewrite them, and a child in steady state is never
+/// rewritten, so the same term is seen again on every watch event and re-list. Terms up to
+/// `foreign` (proven foreign) therefore do not revoke anything again; they only make the next
+/// permit wait for a quorum round started after the observation (`recheck_from`), which keeps the
+/// same guarantee for new permits at the cost of one heartbeat round. Permits already handed out
+/// end with their lease, as they do anyway when Raft deposes a leader.
+#[derive(Debug, Default)]
+struct Fence {
+    /// Highest unexplained term seen on an object; 0 when there is none.
+    term: u64,
+    /// When `term` was seen.
+    since: Option<Instant>,
+    /// Highest term proven to come from another group.
+    foreign: u64,
+    /// A term up to `foreign` was seen then: new permits need a quorum round started after it.
+    recheck_from: Option<Instant>,
+}
+
 struct Inner {
     raft: RaftNode,
     node_id: NodeId,
@@ -80,7 +121,13 @@ struct Inner {
     state: watch::Sender<LeaderState>,
     tenure: Mutex<Tenure>,
     confirming: tokio::sync::Mutex<()>,
-    fenced_term: AtomicU64,
+    /// Always locked after `tenure` when both are needed.
+    fence: Mutex<Fence>,
+    /// How long a fence holds at least (the maximum election timeout).
+    fence_hold: Duration,
+    /// Wakes `keep_lease` when Raft makes this node leader, so the first confirmation (and with
+    /// it the first write) does not wait for the next heartbeat tick.
+    became_leader: tokio::sync::Notify,
     last_leader: Mutex<Option<NodeId>>,
     /// Start of the last successful quorum round while leading; unlike the tenure's
     /// `confirmed_at` it survives a lapsed lease, so the metric keeps ageing.
@@ -101,8 +148,31 @@ impl Inner {
         (t.leading
             && until > Instant::now()
             && !self.stopping.is_cancelled()
-            && self.fenced_term.load(Ordering::SeqCst) <= t.term)
+            && lock(&self.fence).term <= t.term)
             .then_some(until)
+    }
+
+    /// Lifts the fence if the quorum round that started at `started` proves its term foreign
+    /// (see `Fence`). Called with the tenure locked, after a successful round in `t.term`.
+    fn lift_fence(&self, t: &Tenure, started: Instant) {
+        let mut f = lock(&self.fence);
+        let Some(since) = f.since else { return };
+        if f.term <= t.term || started < since || since.elapsed() < self.fence_hold {
+            return;
+        }
+        tracing::warn!(
+            node = self.node_id,
+            seen_term = f.term,
+            our_term = t.term,
+            "an object carries term {}, above this group's term {}: it was written by another \
+             Raft group (a reinstall or lost volumes?); writing resumes",
+            f.term,
+            t.term
+        );
+        f.foreign = f.foreign.max(f.term);
+        f.term = 0;
+        f.since = None;
+        self.metrics.fenced_term.set(0);
     }
 
     fn publish(&self) {
@@ -156,6 +226,16 @@ impl Inner {
             let mut t = lock(&self.tenure);
             t.term = m.current_term;
             t.leading = leading;
+            if leading {
+                self.became_leader.notify_one();
+            }
+            let mut f = lock(&self.fence);
+            if f.term != 0 && f.term <= t.term {
+                // Our own group reached that term: Raft explains the object, nothing to lift.
+                f.term = 0;
+                f.since = None;
+                self.metrics.fenced_term.set(0);
+            }
         }
         self.metrics.term.set(m.current_term as i64);
         self.metrics
@@ -193,8 +273,26 @@ impl Inner {
     fn current_permit(&self, margin: Duration) -> Option<WritePermit> {
         let t = lock(&self.tenure);
         let until = self.valid_until(&t)?;
-        (until.saturating_duration_since(Instant::now()) >= margin)
+        let recheck_from = lock(&self.fence).recheck_from;
+        // A foreign term seen again asks for a quorum round started after it (see `Fence`).
+        let rechecked = match (recheck_from, t.confirmed_at) {
+            (Some(from), Some(at)) => at >= from,
+            _ => true,
+        };
+        (rechecked && until.saturating_duration_since(Instant::now()) >= margin)
             .then(|| WritePermit::new(t.term, t.token.clone(), Some(until)))
+    }
+
+    fn fenced(&self) -> Option<NotLeader> {
+        let term = lock(&self.tenure).term;
+        let f = lock(&self.fence);
+        (f.term > term).then(|| {
+            NotLeader::Unconfirmed(format!(
+                "an object carries leader term {}, above this group's term {term}; writing \
+                 resumes once a quorum confirms that no leader of that term exists here",
+                f.term
+            ))
+        })
     }
 
     /// Runs a quorum round (coalesced with concurrent callers) and extends the lease.
@@ -206,9 +304,11 @@ impl Inner {
         if self.stopping.is_cancelled() {
             return Err(NotLeader::ShuttingDown);
         }
+        // While fenced the round still runs: a successful one that started after the higher
+        // term was seen is what lifts the fence.
         let term = {
             let t = lock(&self.tenure);
-            if !t.leading || self.fenced_term.load(Ordering::SeqCst) > t.term {
+            if !t.leading {
                 return Err(self.follower());
             }
             t.term
@@ -223,14 +323,21 @@ impl Inner {
                         return Err(self.follower());
                     }
                     t.confirmed_at = Some(t.confirmed_at.map_or(started, |c| c.max(started)));
+                    self.lift_fence(&t, started);
                 }
                 *lock(&self.last_quorum_ack) = Some(started);
                 self.metrics
                     .seconds_since_quorum_ack
                     .set(started.elapsed().as_secs_f64());
                 self.publish();
-                self.current_permit(Duration::ZERO)
-                    .ok_or_else(|| NotLeader::Unconfirmed("the lease ran out".to_string()))
+                self.current_permit(Duration::ZERO).ok_or_else(|| {
+                    self.fenced().unwrap_or_else(|| {
+                        NotLeader::Unconfirmed(
+                            "the lease ran out, or a newer term was seen during the round"
+                                .to_string(),
+                        )
+                    })
+                })
             }
             Ok(Err(e)) => Err(NotLeader::Unconfirmed(e.to_string())),
             Err(_) => Err(NotLeader::Unconfirmed(format!(
@@ -254,6 +361,7 @@ impl Inner {
             tokio::select! {
                 _ = self.stopping.cancelled() => return,
                 _ = tokio::time::sleep_until(next.into()) => {}
+                _ = self.became_leader.notified() => {}
             }
             let (leading, confirmed) = {
                 let t = lock(&self.tenure);
@@ -278,7 +386,8 @@ impl Inner {
                     let t = lock(&self.tenure);
                     self.valid_until(&t).is_none()
                 };
-                if lapsed && confirmed.is_some() {
+                // A fence revoked the tenure already; its rounds succeed but grant nothing.
+                if lapsed && confirmed.is_some() && self.fenced().is_none() {
                     self.revoke("no quorum confirmed leadership within the write lease");
                 }
             }
@@ -321,7 +430,9 @@ impl RaftGate {
                 confirmed_at: None,
             }),
             confirming: tokio::sync::Mutex::new(()),
-            fenced_term: AtomicU64::new(0),
+            fence: Mutex::new(Fence::default()),
+            fence_hold: timing.election_timeout_max,
+            became_leader: tokio::sync::Notify::new(),
             last_leader: Mutex::new(None),
             last_quorum_ack: Mutex::new(None),
             stopping: CancellationToken::new(),
@@ -451,17 +562,48 @@ impl LeaderGate for RaftGate {
     }
 
     fn observe_term(&self, term: u64) {
-        let previous = self.inner.fenced_term.fetch_max(term, Ordering::SeqCst);
-        let ours = lock(&self.inner.tenure).term;
-        if term > ours && term > previous {
+        let inner = &self.inner;
+        let (ours, leading) = {
+            let t = lock(&inner.tenure);
+            let mut f = lock(&inner.fence);
+            if term <= t.term || term <= f.term {
+                // Ours, or already fenced at that term: seeing it again must not restart the
+                // fence's clock, or a busy object would keep it up forever.
+                return;
+            }
+            if term <= f.foreign {
+                tracing::debug!(
+                    node = inner.node_id,
+                    seen = term,
+                    "a term already found to be foreign was seen again: next permit rechecks"
+                );
+                f.recheck_from = Some(Instant::now());
+                return;
+            }
+            f.term = term;
+            f.since = Some(Instant::now());
+            inner.metrics.fenced_term.set(term as i64);
+            (t.term, t.leading)
+        };
+        if leading {
             tracing::warn!(
-                node = self.inner.node_id,
+                node = inner.node_id,
                 our_term = ours,
                 seen = term,
-                "an object carries a higher leader term: stepping down"
+                "an object carries a higher leader term: writing stops until Raft shows whether \
+                 this replica was deposed"
             );
-            self.inner.revoke("a higher term was seen on an object");
+        } else {
+            // Routine for a follower, and for a replica that restarts and reads the children
+            // before Raft has told it the current term; the fence only matters if it is elected.
+            tracing::debug!(
+                node = inner.node_id,
+                our_term = ours,
+                seen = term,
+                "an object carries a higher leader term than this follower knows"
+            );
         }
+        inner.revoke("a higher term was seen on an object");
     }
 
     fn replica_name(&self) -> Option<String> {

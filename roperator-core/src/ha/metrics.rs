@@ -21,6 +21,9 @@ pub struct HaMetrics {
     pub leader_changes: Counter,
     /// Write batches the gate refused.
     pub writes_refused: Counter,
+    /// A term seen on an object above this replica's own, which stops its writes until Raft
+    /// shows whether it was deposed (0 when there is none).
+    pub fenced_term: Gauge,
 }
 
 impl HaMetrics {
@@ -52,6 +55,11 @@ impl HaMetrics {
             "writes_refused",
             "Write batches refused because this replica is not a confirmed leader",
             self.writes_refused.clone(),
+        );
+        r.register(
+            "fenced_term",
+            "Leader term seen on an object above this replica's term, stopping its writes (0: none)",
+            self.fenced_term.clone(),
         );
     }
 }

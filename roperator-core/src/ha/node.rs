@@ -11,7 +11,9 @@ use super::config::{ConfigError, RaftConfig, TransportSecurity};
 use super::gate::RaftGate;
 use super::incarnation::Incarnations;
 use super::store::{DataDir, DataDirError, DirState, LogStore, StateMachineStore};
-use super::transport::{Network, NetworkFaults, PeerStatus, RaftServer, TlsError, TlsMaterial};
+use super::transport::{
+    ClientTls, Network, NetworkFaults, PeerStatus, RaftServer, ServerTls, TlsError, TlsMaterial,
+};
 use super::types::RaftNode;
 use crate::leader::{AlwaysLeader, LeaderGate};
 
@@ -87,7 +89,7 @@ pub async fn start_with(config: RaftConfig, options: StartOptions) -> Result<Raf
     let probe_network = Network::new(
         node_id,
         &config.cluster_name,
-        tls.as_ref().map(|t| t.client.clone()),
+        tls.clone().map(ClientTls::from),
         options.faults.clone(),
         None,
     );
@@ -120,7 +122,7 @@ pub async fn start_with(config: RaftConfig, options: StartOptions) -> Result<Raf
     let network = Network::new(
         node_id,
         &config.cluster_name,
-        tls.as_ref().map(|t| t.client.clone()),
+        tls.clone().map(ClientTls::from),
         options.faults.clone(),
         Some(incarnations.clone()),
     )
@@ -154,7 +156,7 @@ pub async fn start_with(config: RaftConfig, options: StartOptions) -> Result<Raf
             raft.clone(),
             node_id,
             &config.cluster_name,
-            tls.as_ref().map(|t| t.server.clone()),
+            tls.clone().map(ServerTls::from),
             options.faults.clone(),
             incarnations.clone(),
         )

@@ -24,8 +24,8 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 
 use super::{
-    CLUSTER_HEADER, FROM_HEADER, INCARNATION_HEADER, NetworkFaults, PeerStatus, TransportError,
-    split_host,
+    CLUSTER_HEADER, ClientTls, FROM_HEADER, INCARNATION_HEADER, NetworkFaults, PeerStatus,
+    TransportError, split_host,
 };
 use crate::ha::incarnation::Incarnations;
 use crate::ha::types::{NodeId, TypeConfig};
@@ -43,7 +43,7 @@ pub struct Network {
 struct Shared {
     self_id: NodeId,
     cluster: String,
-    tls: Option<tokio_rustls::TlsConnector>,
+    tls: Option<ClientTls>,
     faults: NetworkFaults,
     incarnations: Option<Incarnations>,
     backoff: Duration,
@@ -53,10 +53,12 @@ struct Shared {
 impl Network {
     /// A factory for node `self_id`; `tls: None` means plaintext. Without `incarnations` (before
     /// the data directory is claimed) only [`PeerClient::status`] is meaningful.
+    ///
+    /// With [`ClientTls::Material`], every new connection uses the material's current files.
     pub fn new(
         self_id: NodeId,
         cluster: &str,
-        tls: Option<Arc<rustls::ClientConfig>>,
+        tls: Option<ClientTls>,
         faults: NetworkFaults,
         incarnations: Option<Incarnations>,
     ) -> Self {
@@ -64,7 +66,7 @@ impl Network {
             shared: Arc::new(Shared {
                 self_id,
                 cluster: cluster.to_string(),
-                tls: tls.map(tokio_rustls::TlsConnector::from),
+                tls,
                 faults,
                 incarnations,
                 backoff: Duration::from_millis(500),
@@ -162,7 +164,9 @@ impl PeerClient {
         // Heartbeats are tiny; waiting to coalesce them only delays elections.
         let _ = stream.set_nodelay(true);
         let sender = match &self.inner.shared.tls {
-            Some(connector) => {
+            Some(tls) => {
+                // Per connection, so renewed certificates are picked up (see `TlsMaterial`).
+                let connector = tokio_rustls::TlsConnector::from(tls.config());
                 let name = rustls_pki_types::ServerName::try_from(
                     split_host(&self.inner.addr).to_string(),
                 )

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 
 pub use client::{Network, PeerClient};
 pub use server::RaftServer;
-pub use tls::{TlsError, TlsMaterial};
+pub use tls::{ClientTls, ServerTls, TlsError, TlsMaterial};
 
 pub(crate) const FROM_HEADER: &str = "x-roperator-raft-from";
 pub(crate) const CLUSTER_HEADER: &str = "x-roperator-raft-cluster";

@@ -1,7 +1,6 @@
 //! The receiving side: an HTTP/1 server that hands RPCs to the local Raft node.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
@@ -16,7 +15,9 @@ use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use super::{CLUSTER_HEADER, FROM_HEADER, INCARNATION_HEADER, NetworkFaults, PeerStatus};
+use super::{
+    CLUSTER_HEADER, FROM_HEADER, INCARNATION_HEADER, NetworkFaults, PeerStatus, ServerTls,
+};
 use crate::ha::incarnation::Incarnations;
 use crate::ha::types::{NodeId, RaftNode, TypeConfig};
 
@@ -49,13 +50,14 @@ struct Ctx {
 }
 
 impl RaftServer {
-    /// Serves RPCs for `raft` on `listener`; `tls: None` means plaintext.
+    /// Serves RPCs for `raft` on `listener`; `tls: None` means plaintext. With
+    /// [`ServerTls::Material`], every accepted connection uses the material's current files.
     pub fn start(
         listener: TcpListener,
         raft: RaftNode,
         node_id: NodeId,
         cluster: &str,
-        tls: Option<Arc<rustls::ServerConfig>>,
+        tls: Option<ServerTls>,
         faults: NetworkFaults,
         incarnations: Incarnations,
     ) -> std::io::Result<Self> {
@@ -68,8 +70,7 @@ impl RaftServer {
             faults,
             incarnations,
         };
-        let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
-        let task = tokio::spawn(accept_loop(listener, ctx, acceptor, stop.clone()));
+        let task = tokio::spawn(accept_loop(listener, ctx, tls, stop.clone()));
         Ok(Self {
             local_addr,
             stop,
@@ -100,7 +101,7 @@ impl Drop for RaftServer {
 async fn accept_loop(
     listener: TcpListener,
     ctx: Ctx,
-    tls: Option<tokio_rustls::TlsAcceptor>,
+    tls: Option<ServerTls>,
     stop: CancellationToken,
 ) {
     // Dropping the set aborts every connection task, so a stopped node really goes silent.
@@ -119,9 +120,12 @@ async fn accept_loop(
         };
         let _ = stream.set_nodelay(true);
         let ctx = ctx.clone();
-        let tls = tls.clone();
+        // Per connection, so renewed certificates are picked up (see `TlsMaterial`).
+        let acceptor = tls
+            .as_ref()
+            .map(|t| tokio_rustls::TlsAcceptor::from(t.config()));
         connections.spawn(async move {
-            match tls {
+            match acceptor {
                 Some(acceptor) => match acceptor.accept(stream).await {
                     Ok(stream) => serve(stream, ctx).await,
                     Err(e) => {

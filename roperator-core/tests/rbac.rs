@@ -1,0 +1,182 @@
+//! The RBAC rules an operator reports (`OperatorConfig::rbac_rules`, rendered into
+//! `deploy/rbac.yaml` for the example) are checked against what the engine really asks the API
+//! server: an operator taken through every kind of write, with the request log of the testkit
+//! server as the witness. Every request it made is allowed by the rules, and every verb the rules
+//! grant was used. Run with `--features testkit`.
+
+#[path = "engine/common.rs"]
+mod common;
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use common::{ECHO, LONG, NS, OPERATOR, create_echo, echo_handler, echoes, server};
+use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
+use roperator_core::prelude::*;
+use roperator_core::testkit::TestOperator;
+use serde_json::json;
+
+const FINALIZER: &str = "test.roperator.io/cleanup";
+
+struct Finalizing;
+
+impl Handler for Finalizing {
+    type Error = Error;
+
+    fn sync(&self, req: &SyncRequest) -> Result<SyncResponse, Error> {
+        echo_handler(req)
+    }
+
+    fn finalize(&self, _req: &SyncRequest) -> Result<FinalizeResponse, Error> {
+        Ok(FinalizeResponse::done())
+    }
+}
+
+/// (API group, resource or resource/subresource, verb).
+type Grant = (String, String, String);
+
+fn granted(config: &OperatorConfig) -> BTreeSet<Grant> {
+    let mut out = BTreeSet::new();
+    for rule in config.rbac_rules() {
+        for group in rule.api_groups.iter().flatten() {
+            for resource in rule.resources.iter().flatten() {
+                for verb in &rule.verbs {
+                    out.insert((group.clone(), resource.clone(), verb.clone()));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// What each request of the operator needed, from its path: `/api/v1/...` is the core group,
+/// `/apis/<group>/<version>/...` a named one.
+fn used(server: &roperator_core::testkit::ApiServer) -> BTreeSet<Grant> {
+    server
+        .requests()
+        .records()
+        .into_iter()
+        .filter(|r| r.user_agent.starts_with(&format!("{OPERATOR}/")) && !r.resource.is_empty())
+        .map(|r| {
+            let group = match r.path.split('/').nth(1) {
+                Some("apis") => r.path.split('/').nth(2).unwrap_or_default().to_string(),
+                _ => String::new(),
+            };
+            let resource = match &r.subresource {
+                Some(sub) => format!("{}/{sub}", r.resource),
+                None => r.resource.clone(),
+            };
+            (group, resource, r.verb)
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_rbac_rules_are_exactly_what_the_engine_uses() {
+    let server = server();
+    let config = OperatorConfig::new(OPERATOR, &ECHO)
+        .with_child(k8s_types::core::v1::ConfigMap, ChildConfig::replace())
+        .with_child(k8s_types::core::v1::Secret, ChildConfig::recreate())
+        .with_finalizer(FINALIZER)
+        .with_error_backoff(Duration::from_millis(20), Duration::from_millis(200))
+        .without_server();
+    let rules = granted(&config);
+
+    // Someone else's objects hold names two parents want (one of each child type, as a sync stops
+    // at its first failed write): the engine reads them to tell a stranger's object from a child
+    // it has not seen yet, and warns on the parent again and again.
+    let cms: Api<k8s_openapi::api::core::v1::ConfigMap> = Api::namespaced(server.client(), NS);
+    cms.create(
+        &PostParams::default(),
+        &roperator_testkit::fixtures::configmap("taken-more", [("owner", "someone")]),
+    )
+    .await
+    .unwrap();
+    let secrets: Api<k8s_openapi::api::core::v1::Secret> = Api::namespaced(server.client(), NS);
+    secrets
+        .create(
+            &PostParams::default(),
+            &roperator_testkit::fixtures::secret("spare-secret", [("owner", "someone")]),
+        )
+        .await
+        .unwrap();
+
+    let op = TestOperator::start(&server, config, Finalizing);
+    // Creates children, adds the finalizer, writes the status, records Events.
+    create_echo(&server, "a", json!({"message": "one"})).await;
+    create_echo(&server, "taken", json!({"message": "one"})).await;
+    create_echo(&server, "spare", json!({"message": "one", "more": false})).await;
+    let message = |name: &str| {
+        server
+            .object("test.roperator.io/v1", "Echo", Some(NS), name)
+            .map(|o| o["status"]["message"].clone())
+    };
+    op.wait_until(LONG, || message("a") == Some(json!("one")))
+        .await
+        .unwrap();
+
+    // Replaces a ConfigMap in place, deletes the one no longer desired.
+    echoes(&server)
+        .patch(
+            "a",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"message": "two", "more": false}})),
+        )
+        .await
+        .unwrap();
+    let configmap = |name: &str| server.object("v1", "ConfigMap", Some(NS), name);
+    op.wait_until(LONG, || {
+        configmap("a-more").is_none()
+            && configmap("a-config").is_some_and(|c| c["data"]["message"] == "two")
+    })
+    .await
+    .unwrap();
+
+    // Recreates the Secret someone changed (its policy is recreate).
+    secrets
+        .patch(
+            "a-secret",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"data": {"token": "Y2hhbmdlZA=="}})),
+        )
+        .await
+        .unwrap();
+    op.wait_until(LONG, || {
+        used(&server).contains(&(String::new(), "secrets".into(), "delete".into()))
+    })
+    .await
+    .unwrap();
+
+    // Runs the finalize hook and removes the finalizer.
+    echoes(&server)
+        .delete("a", &DeleteParams::default())
+        .await
+        .unwrap();
+    op.wait_until(LONG, || {
+        server
+            .object("test.roperator.io/v1", "Echo", Some(NS), "a")
+            .is_none()
+    })
+    .await
+    .unwrap();
+
+    // The repeated warnings on `taken` are aggregated into one Event series (a patch).
+    op.wait_until(LONG, || {
+        used(&server).contains(&("events.k8s.io".into(), "events".into(), "patch".into()))
+    })
+    .await
+    .unwrap();
+    op.stop().await.unwrap();
+
+    let used = used(&server);
+    let missing: Vec<_> = used.difference(&rules).collect();
+    assert!(
+        missing.is_empty(),
+        "the engine made requests its RBAC rules do not allow: {missing:?}"
+    );
+    let unused: Vec<_> = rules.difference(&used).collect();
+    assert!(
+        unused.is_empty(),
+        "the RBAC rules grant what the engine never used: {unused:?}"
+    );
+}
