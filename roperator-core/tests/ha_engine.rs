@@ -11,7 +11,7 @@ use std::time::{Duration, SystemTime};
 
 use common::{ECHO, NS, echoes, server};
 use ha_support::Cluster;
-use kube::api::{DynamicObject, Patch, PatchParams, PostParams};
+use kube::api::{Api, DynamicObject, Patch, PatchParams, PostParams};
 use roperator_core::leader::LeaderGate;
 use roperator_core::prelude::*;
 use roperator_core::testkit::{ApiServer, TestOperator};
