@@ -7,7 +7,9 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use ha_support::Cluster;
-use roperator_core::ha::{DataDirError, StartError};
+use roperator_core::ha::{
+    AdminError, DataDirError, MembershipClient, MembershipErrorKind, StartError,
+};
 use roperator_core::leader::LeaderGate;
 
 const ELECTION: Duration = Duration::from_secs(10);
@@ -108,5 +110,101 @@ async fn a_wiped_replica_recovers_by_remove_restart_add() {
     let new = cluster.wait_for_leader(Some(leader), ELECTION).await;
     assert!(cluster.gate(new).acquire().await.is_ok());
     cluster.assert_one_leader_per_term();
+    cluster.shutdown().await;
+}
+
+/// The same 3 -> 5 -> 3 through the admin API, as `echo-server raft ...` does it: every request
+/// goes to a follower over mutual TLS and is forwarded to the leader.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scale_through_the_admin_api_of_a_follower() {
+    let mut cluster = Cluster::start_members(5, 3, true).await;
+    let leader = cluster.wait_for_leader(None, ELECTION).await;
+    let follower = (leader + 1) % 3;
+    let client = MembershipClient::for_local_replica(&cluster.config(follower)).unwrap();
+    let peers = cluster.peers();
+
+    let members = client.members().await.expect("members listed");
+    assert_eq!(members.answered_by, leader, "forwarded to the leader");
+    assert_eq!(members.leader, Some(leader));
+    assert_eq!(
+        members.voters.keys().copied().collect::<BTreeSet<_>>(),
+        BTreeSet::from([0, 1, 2])
+    );
+    assert_eq!(members.voters[&follower], peers[&follower]);
+    assert!(members.learners.is_empty());
+    assert!(
+        members
+            .to_string()
+            .contains(&format!("leader: node {leader}")),
+        "{members}"
+    );
+
+    for i in [3, 4] {
+        cluster.restart(i).await.expect("a new replica starts");
+        let members = client.add_member(i, &peers[&i]).await.expect("added");
+        assert_eq!(members.answered_by, leader);
+        assert_eq!(members.voters.get(&i), Some(&peers[&i]));
+    }
+    assert_eq!(voters(&cluster, leader), BTreeSet::from([0, 1, 2, 3, 4]));
+
+    let again = client.add_member(3, &peers[&3]).await.unwrap_err();
+    assert!(
+        matches!(&again, AdminError::Refused(e) if e.kind == MembershipErrorKind::AlreadyMember),
+        "{again}"
+    );
+    assert!(
+        again.to_string().contains("node 3 is already a voter"),
+        "{again}"
+    );
+    let unknown = client.remove_member(9).await.unwrap_err();
+    assert!(
+        matches!(&unknown, AdminError::Refused(e) if e.kind == MembershipErrorKind::UnknownMember),
+        "{unknown}"
+    );
+    assert!(
+        unknown.to_string().contains("node 9 is not a member"),
+        "{unknown}"
+    );
+
+    // With 3 and 4 down, removing another voter would leave 2 of 4 answering: refused up front
+    // instead of a change that can never commit.
+    cluster.kill(3).await;
+    cluster.kill(4).await;
+    let no_quorum = client.remove_member(follower).await.unwrap_err();
+    assert!(
+        matches!(&no_quorum, AdminError::Refused(e) if e.kind == MembershipErrorKind::NoQuorum),
+        "{no_quorum}"
+    );
+    assert_eq!(voters(&cluster, leader).len(), 5, "nothing changed");
+
+    // Back to three. Removing a stopped replica is fine while a majority of the rest answers.
+    for i in [4, 3] {
+        let members = client.remove_member(i).await.expect("removed");
+        assert!(!members.voters.contains_key(&i) && !members.learners.contains_key(&i));
+    }
+    let members = client.members().await.unwrap();
+    assert_eq!(
+        members.voters.keys().copied().collect::<BTreeSet<_>>(),
+        BTreeSet::from([0, 1, 2])
+    );
+    assert!(cluster.gate(leader).acquire().await.is_ok());
+    cluster.assert_one_leader_per_term();
+    cluster.shutdown().await;
+}
+
+/// The admin API has the peers' trust model: a certificate from another CA is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_admin_api_refuses_a_certificate_from_another_ca() {
+    let cluster = Cluster::start(3, true).await;
+    let leader = cluster.wait_for_leader(None, ELECTION).await;
+    let stranger = ha_support::Ca::new(cluster.data.path(), "other-ca").issue("admin", "localhost");
+    let client =
+        MembershipClient::for_local_replica(&cluster.config(leader).tls(stranger)).unwrap();
+    let err = client.members().await.unwrap_err();
+    assert!(matches!(err, AdminError::Unreachable { .. }), "{err}");
+    assert!(
+        err.to_string().contains("TLS") || err.to_string().contains("send"),
+        "{err}"
+    );
     cluster.shutdown().await;
 }

@@ -166,6 +166,32 @@ pub struct RaftConfig {
     pub replica_name: String,
     /// Name of the group; nodes of different clusters refuse each other's RPCs.
     pub cluster_name: String,
+    /// How the StatefulSet names its pods, when the peers came from it: lets
+    /// [`RaftConfig::address_of`] name replicas beyond the configured count (scaling up).
+    pub statefulset: Option<StatefulSetNaming>,
+}
+
+/// The DNS naming of a StatefulSet's replicas: `<statefulset>-<i>.<service>.<namespace>.svc:<port>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatefulSetNaming {
+    /// The StatefulSet's name (the pod name without its ordinal).
+    pub statefulset: String,
+    /// The headless Service.
+    pub service: String,
+    /// The namespace.
+    pub namespace: String,
+    /// The Raft port.
+    pub port: u16,
+}
+
+impl StatefulSetNaming {
+    /// The Raft address of ordinal `id`.
+    pub fn address(&self, id: u64) -> String {
+        format!(
+            "{}-{id}.{}.{}.svc:{}",
+            self.statefulset, self.service, self.namespace, self.port
+        )
+    }
 }
 
 /// Parses the StatefulSet ordinal from a pod name such as `my-operator-2`.
@@ -243,6 +269,7 @@ impl RaftConfig {
             security: None,
             replica_name: "single".to_string(),
             cluster_name: "roperator".to_string(),
+            statefulset: None,
         }
     }
 
@@ -269,19 +296,36 @@ impl RaftConfig {
                 reason: "a group needs at least one member".to_string(),
             });
         }
-        let peers = (0..replicas)
-            .map(|i| {
-                (
-                    i,
-                    format!("{statefulset}-{i}.{service}.{namespace}.svc:{port}"),
-                )
-            })
-            .collect();
+        let naming = StatefulSetNaming {
+            statefulset: statefulset.to_string(),
+            service: service.to_string(),
+            namespace: namespace.to_string(),
+            port,
+        };
+        let peers = (0..replicas).map(|i| (i, naming.address(i))).collect();
         Self::with_peers(node_id, peers, data_dir).map(|mut c| {
             c.listen = Some(std::net::SocketAddr::from(([0, 0, 0, 0], port)));
             c.replica_name = pod_name.to_string();
+            c.statefulset = Some(naming);
             c
         })
+    }
+
+    /// The Raft address of node `id`: its configured peer address, else (for StatefulSet
+    /// membership) the DNS name its pod will have, so a replica added by scaling up can be named
+    /// before `ROPERATOR_RAFT_REPLICAS` is raised.
+    ///
+    /// ```
+    /// use roperator_core::ha::RaftConfig;
+    ///
+    /// let config = RaftConfig::for_statefulset("op-0", "op-peers", "ns", 3, 7000, "/d").unwrap();
+    /// assert_eq!(config.address_of(4).as_deref(), Some("op-4.op-peers.ns.svc:7000"));
+    /// ```
+    pub fn address_of(&self, id: u64) -> Option<String> {
+        self.peers
+            .get(&id)
+            .cloned()
+            .or_else(|| self.statefulset.as_ref().map(|n| n.address(id)))
     }
 
     /// An explicit member set (for runs outside Kubernetes and for tests).
@@ -305,6 +349,7 @@ impl RaftConfig {
             security: None,
             replica_name: format!("node-{node_id}"),
             cluster_name: "roperator".to_string(),
+            statefulset: None,
         })
     }
 

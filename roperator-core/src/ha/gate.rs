@@ -12,7 +12,7 @@
 //! node's revokes its permits at once. Such a fence is lifted again only when Raft can show the
 //! term did not come from this group; see `Fence`.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -20,20 +20,11 @@ use openraft::{BasicNode, RaftMetrics, ServerState};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
+use super::admin::{self, Members, MembershipError};
 use super::metrics::HaMetrics;
 use super::transport::RaftServer;
 use super::types::{NodeId, RaftNode};
 use crate::leader::{BoxFuture, LeaderGate, LeaderState, NotLeader, WritePermit};
-
-/// Why a membership change failed.
-#[derive(Debug, thiserror::Error)]
-#[error("membership change ({action}) failed: {reason}")]
-pub struct MembershipError {
-    /// What was attempted.
-    pub action: String,
-    /// openraft's answer (for instance "forward to leader N").
-    pub reason: String,
-}
 
 /// The leadership gate of one replica in a Raft group. Cheap to clone.
 ///
@@ -468,41 +459,30 @@ impl RaftGate {
         lock(&self.inner.server).as_ref().map(|s| s.local_addr())
     }
 
-    /// Adds node `id` at `addr` as a voter: first as a learner until it caught up, then into the
-    /// voter set. Must be called on the leader.
+    /// Adds node `id` at `addr` as a voter: first as a learner until it caught up (at most
+    /// [`CATCH_UP_TIMEOUT`](super::admin::CATCH_UP_TIMEOUT)), then into the voter set. Must be
+    /// called on the leader; [`MembershipClient`](super::MembershipClient) does the same from
+    /// any replica, over the network.
     pub async fn add_member(&self, id: NodeId, addr: &str) -> Result<(), MembershipError> {
-        let err = |reason: String| MembershipError {
-            action: format!("add node {id} at {addr}"),
-            reason,
-        };
-        self.inner
-            .raft
-            .add_learner(id, BasicNode::new(addr), true)
-            .await
-            .map_err(|e| err(e.to_string()))?;
-        let mut voters = self.voters();
-        voters.insert(id);
-        self.inner
-            .raft
-            .change_membership(voters, false)
-            .await
-            .map_err(|e| err(e.to_string()))?;
-        Ok(())
+        admin::add(
+            &self.inner.raft,
+            self.inner.node_id,
+            id,
+            addr,
+            admin::CATCH_UP_TIMEOUT,
+        )
+        .await
     }
 
-    /// Removes node `id` from the group. Must be called on the leader.
+    /// Removes node `id` (voter or learner) from the group. Must be called on the leader. Unlike
+    /// the admin API, it does not first check that the remaining voters answer.
     pub async fn remove_member(&self, id: NodeId) -> Result<(), MembershipError> {
-        let mut voters = self.voters();
-        voters.remove(&id);
-        self.inner
-            .raft
-            .change_membership(voters, false)
-            .await
-            .map_err(|e| MembershipError {
-                action: format!("remove node {id}"),
-                reason: e.to_string(),
-            })?;
-        Ok(())
+        admin::remove(&self.inner.raft, self.inner.node_id, id, None).await
+    }
+
+    /// The voters and learners, the leader and the term, as this replica sees them.
+    pub fn membership(&self) -> Members {
+        Members::of(&self.inner.raft, self.inner.node_id)
     }
 
     /// The current voters with their addresses.
@@ -512,11 +492,6 @@ impl RaftGate {
             .nodes()
             .map(|(id, n)| (*id, n.addr.clone()))
             .collect()
-    }
-
-    fn voters(&self) -> BTreeSet<NodeId> {
-        let m = self.inner.raft.metrics().borrow().membership_config.clone();
-        m.membership().voter_ids().collect()
     }
 
     /// Stops this replica's Raft node and server at once, revoking its permits first. This is

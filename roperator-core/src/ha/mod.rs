@@ -18,6 +18,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod admin;
 mod config;
 mod gate;
 mod incarnation;
@@ -27,11 +28,12 @@ mod store;
 pub mod transport;
 mod types;
 
+pub use admin::{AdminError, Members, MembershipClient, MembershipError, MembershipErrorKind};
 pub use config::{
-    ConfigError, RaftConfig, Timing, TlsPaths, TransportSecurity, ordinal_from_pod_name,
-    parse_peer_list,
+    ConfigError, RaftConfig, StatefulSetNaming, Timing, TlsPaths, TransportSecurity,
+    ordinal_from_pod_name, parse_peer_list,
 };
-pub use gate::{MembershipError, RaftGate};
+pub use gate::RaftGate;
 pub use incarnation::Incarnations;
 pub use metrics::HaMetrics;
 pub use node::{StartError, StartOptions, gate_from_env, gate_from_lookup, start, start_with};

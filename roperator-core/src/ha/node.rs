@@ -159,6 +159,7 @@ pub async fn start_with(config: RaftConfig, options: StartOptions) -> Result<Raf
             tls.clone().map(ServerTls::from),
             options.faults.clone(),
             incarnations.clone(),
+            probe_network.clone(),
         )
         .map_err(|source| StartError::Listen {
             addr: "bound listener".to_string(),

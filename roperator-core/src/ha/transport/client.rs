@@ -148,6 +148,46 @@ where
     Ok(sender)
 }
 
+/// Opens one HTTP/1 connection to `addr` (`host:port`), over TLS when `tls` is given; the server's
+/// certificate must name `host`. Shared by the Raft RPCs and the membership admin client, so both
+/// trust exactly the same peers.
+pub(crate) async fn dial(
+    addr: &str,
+    tls: Option<&ClientTls>,
+) -> Result<SendRequest<Full<Bytes>>, String> {
+    dial_named(addr, split_host(addr), tls).await
+}
+
+/// [`dial`] to `addr`, checking the server's certificate against `server_name` instead of the
+/// host of `addr` (the admin client dials its own replica on loopback, whose certificate names
+/// the replica's DNS name).
+pub(crate) async fn dial_named(
+    addr: &str,
+    server_name: &str,
+    tls: Option<&ClientTls>,
+) -> Result<SendRequest<Full<Bytes>>, String> {
+    let stream = TcpStream::connect(addr)
+        .await
+        .map_err(|e| format!("connect: {e}"))?;
+    // Heartbeats are tiny; waiting to coalesce them only delays elections.
+    let _ = stream.set_nodelay(true);
+    let sender = match tls {
+        Some(tls) => {
+            // Per connection, so renewed certificates are picked up (see `TlsMaterial`).
+            let connector = tokio_rustls::TlsConnector::from(tls.config());
+            let name = rustls_pki_types::ServerName::try_from(server_name.to_string())
+                .map_err(|e| format!("peer name: {e}"))?;
+            let tls = connector
+                .connect(name, stream)
+                .await
+                .map_err(|e| format!("TLS: {e}"))?;
+            handshake(tls).await
+        }
+        None => handshake(stream).await,
+    };
+    sender.map_err(|e| format!("HTTP handshake: {e}"))
+}
+
 impl PeerClient {
     fn error(&self, reason: impl std::fmt::Display) -> TransportError {
         TransportError {
@@ -158,28 +198,9 @@ impl PeerClient {
     }
 
     async fn connect(&self) -> Result<SendRequest<Full<Bytes>>, CallError> {
-        let stream = TcpStream::connect(&self.inner.addr)
+        dial(&self.inner.addr, self.inner.shared.tls.as_ref())
             .await
-            .map_err(|e| CallError::Unreachable(self.error(format!("connect: {e}"))))?;
-        // Heartbeats are tiny; waiting to coalesce them only delays elections.
-        let _ = stream.set_nodelay(true);
-        let sender = match &self.inner.shared.tls {
-            Some(tls) => {
-                // Per connection, so renewed certificates are picked up (see `TlsMaterial`).
-                let connector = tokio_rustls::TlsConnector::from(tls.config());
-                let name = rustls_pki_types::ServerName::try_from(
-                    split_host(&self.inner.addr).to_string(),
-                )
-                .map_err(|e| CallError::Unreachable(self.error(format!("peer name: {e}"))))?;
-                let tls = connector
-                    .connect(name, stream)
-                    .await
-                    .map_err(|e| CallError::Unreachable(self.error(format!("TLS: {e}"))))?;
-                handshake(tls).await
-            }
-            None => handshake(stream).await,
-        };
-        sender.map_err(|e| CallError::Unreachable(self.error(format!("HTTP handshake: {e}"))))
+            .map_err(|reason| CallError::Unreachable(self.error(reason)))
     }
 
     fn take_idle(&self) -> Option<SendRequest<Full<Bytes>>> {
@@ -205,6 +226,24 @@ impl PeerClient {
         path: &str,
         body: Bytes,
     ) -> Result<Bytes, CallError> {
+        let (status, body) = self.exchange(method, path, body, &[]).await?;
+        if !status.is_success() {
+            return Err(CallError::Unreachable(self.error(format!(
+                "HTTP {status}: {}",
+                String::from_utf8_lossy(&body)
+            ))));
+        }
+        Ok(body)
+    }
+
+    /// One request and its reply, whatever the status.
+    async fn exchange(
+        &self,
+        method: http::Method,
+        path: &str,
+        body: Bytes,
+        headers: &[(&str, String)],
+    ) -> Result<(http::StatusCode, Bytes), CallError> {
         let shared = &self.inner.shared;
         if shared.faults.is_blocked(shared.self_id, self.inner.target) {
             return Err(CallError::Unreachable(
@@ -224,6 +263,9 @@ impl PeerClient {
             .header(CLUSTER_HEADER, shared.cluster.as_str());
         if let Some(inc) = &shared.incarnations {
             request = request.header(INCARNATION_HEADER, inc.own());
+        }
+        for (name, value) in headers {
+            request = request.header(*name, value.as_str());
         }
         let request = request
             .body(Full::new(body))
@@ -251,13 +293,26 @@ impl PeerClient {
             incs.check(self.inner.target, peer)
                 .map_err(|reason| CallError::Unreachable(self.error(reason)))?;
         }
-        if !status.is_success() {
-            return Err(CallError::Unreachable(self.error(format!(
-                "HTTP {status}: {}",
-                String::from_utf8_lossy(&body)
-            ))));
+        Ok((status, body))
+    }
+
+    /// Sends a membership admin request on to this peer (the leader) and returns its reply as
+    /// is, so the caller sees the leader's own answer or error.
+    pub(crate) async fn forward(
+        &self,
+        method: http::Method,
+        path: &str,
+        body: Bytes,
+        headers: &[(&str, String)],
+        ttl: Duration,
+    ) -> Result<(http::StatusCode, Bytes), TransportError> {
+        match tokio::time::timeout(ttl, self.exchange(method, path, body, headers)).await {
+            Ok(Ok(reply)) => Ok(reply),
+            Ok(Err(CallError::Unreachable(e) | CallError::Network(e))) => Err(e),
+            Ok(Err(CallError::Timeout(_))) | Err(_) => {
+                Err(self.error(format!("no reply within {ttl:?}")))
+            }
         }
-        Ok(body)
     }
 
     async fn call<Req, Reply>(

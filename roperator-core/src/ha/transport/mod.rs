@@ -4,6 +4,10 @@
 //! Routes: `POST /raft/append`, `POST /raft/vote`, `POST /raft/snapshot` (JSON bodies, JSON
 //! `Result` replies) and `GET /raft/status` (used at start-up to detect a wiped data directory).
 //! Every request names its sender and cluster in headers; a server refuses other clusters.
+//!
+//! The same listener serves the membership admin API under `/raft/admin/` (see
+//! [`ha::admin`](crate::ha::admin)); it needs the cluster header but no incarnation, since its
+//! callers are operators' tools, not Raft peers.
 
 mod client;
 mod server;
@@ -14,6 +18,7 @@ use std::sync::{Arc, RwLock};
 
 use serde::{Deserialize, Serialize};
 
+pub(crate) use client::dial_named;
 pub use client::{Network, PeerClient};
 pub use server::RaftServer;
 pub use tls::{ClientTls, ServerTls, TlsError, TlsMaterial};
@@ -21,6 +26,9 @@ pub use tls::{ClientTls, ServerTls, TlsError, TlsMaterial};
 pub(crate) const FROM_HEADER: &str = "x-roperator-raft-from";
 pub(crate) const CLUSTER_HEADER: &str = "x-roperator-raft-cluster";
 pub(crate) const INCARNATION_HEADER: &str = "x-roperator-raft-incarnation";
+/// Set on an admin request a follower passes on to the leader, so it is never passed on again
+/// (two nodes that each believe the other leads would bounce it forever).
+pub(crate) const FORWARDED_HEADER: &str = "x-roperator-raft-forwarded-by";
 
 /// A transport failure (reported to openraft as `Unreachable` or `Timeout`).
 #[derive(Debug, Clone, thiserror::Error)]

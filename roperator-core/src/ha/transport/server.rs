@@ -16,8 +16,10 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use super::{
-    CLUSTER_HEADER, FROM_HEADER, INCARNATION_HEADER, NetworkFaults, PeerStatus, ServerTls,
+    CLUSTER_HEADER, FORWARDED_HEADER, FROM_HEADER, INCARNATION_HEADER, Network, NetworkFaults,
+    PeerStatus, ServerTls,
 };
+use crate::ha::admin::{self, AddMember, MEMBERS_PATH, Members, MembershipError};
 use crate::ha::incarnation::Incarnations;
 use crate::ha::types::{NodeId, RaftNode, TypeConfig};
 
@@ -47,11 +49,16 @@ struct Ctx {
     cluster: String,
     faults: NetworkFaults,
     incarnations: Incarnations,
+    /// Dials the other members for admin requests: forwarding to the leader, and checking who
+    /// answers before a removal.
+    peers: Network,
 }
 
 impl RaftServer {
     /// Serves RPCs for `raft` on `listener`; `tls: None` means plaintext. With
     /// [`ServerTls::Material`], every accepted connection uses the material's current files.
+    /// `peers` dials the other members for the admin API (see [`crate::ha::admin`]).
+    #[allow(clippy::too_many_arguments)]
     pub fn start(
         listener: TcpListener,
         raft: RaftNode,
@@ -60,6 +67,7 @@ impl RaftServer {
         tls: Option<ServerTls>,
         faults: NetworkFaults,
         incarnations: Incarnations,
+        peers: Network,
     ) -> std::io::Result<Self> {
         let local_addr = listener.local_addr()?;
         let stop = CancellationToken::new();
@@ -69,6 +77,7 @@ impl RaftServer {
             cluster: cluster.to_string(),
             faults,
             incarnations,
+            peers,
         };
         let task = tokio::spawn(accept_loop(listener, ctx, tls, stop.clone()));
         Ok(Self {
@@ -230,6 +239,9 @@ async fn dispatch(ctx: &Ctx, req: http::Request<Incoming>) -> http::Response<Ful
     if req.uri().path() == "/raft/status" && req.method() == http::Method::GET {
         return json(&status(ctx, from));
     }
+    if req.uri().path().starts_with(MEMBERS_PATH) {
+        return membership(ctx, req).await;
+    }
     let incarnation = req
         .headers()
         .get(INCARNATION_HEADER)
@@ -266,6 +278,116 @@ async fn dispatch(ctx: &Ctx, req: http::Request<Incoming>) -> http::Response<Ful
         }
         (_, path) => reply(http::StatusCode::NOT_FOUND, format!("no raft route {path}")),
     }
+}
+
+/// The membership admin API (see [`crate::ha::admin`]): handled on the leader, forwarded to it
+/// from a follower.
+async fn membership(ctx: &Ctx, req: http::Request<Incoming>) -> http::Response<Full<Bytes>> {
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    let forwarded = req.headers().contains_key(FORWARDED_HEADER);
+    let action = match (&method, path.strip_prefix(MEMBERS_PATH)) {
+        (&http::Method::GET, Some("")) => "list members".to_string(),
+        (&http::Method::POST, Some("")) => "add a member".to_string(),
+        (&http::Method::DELETE, Some(id)) if id.starts_with('/') => {
+            format!("remove node{}", id.replace('/', " "))
+        }
+        _ => {
+            return reply(
+                http::StatusCode::NOT_FOUND,
+                format!("no admin route {method} {path}"),
+            );
+        }
+    };
+    let body = match req.into_body().collect().await {
+        Ok(b) => b.to_bytes(),
+        Err(e) => return reply(http::StatusCode::BAD_REQUEST, format!("body: {e}")),
+    };
+
+    let metrics = ctx.raft.metrics().borrow().clone();
+    let leading = metrics.state == openraft::ServerState::Leader
+        && metrics.current_leader == Some(ctx.node_id);
+    if !leading {
+        let leader = metrics.current_leader.and_then(|l| {
+            let node = metrics.membership_config.membership().get_node(&l)?;
+            Some((l, node.addr.clone()))
+        });
+        let outcome = match (leader, forwarded) {
+            (Some((leader, addr)), false) if leader != ctx.node_id => Some(
+                ctx.peers
+                    .client(leader, &addr)
+                    .forward(
+                        method.clone(),
+                        &path,
+                        body,
+                        &[(FORWARDED_HEADER, ctx.node_id.to_string())],
+                        admin::REQUEST_TIMEOUT,
+                    )
+                    .await,
+            ),
+            _ => None,
+        };
+        let why = match outcome {
+            Some(Ok((status, body))) => return reply(status, body),
+            Some(Err(e)) => format!(", which node {} cannot reach ({})", ctx.node_id, e.reason),
+            None if forwarded => " (this request was already forwarded once)".to_string(),
+            None => String::new(),
+        };
+        if method == http::Method::GET {
+            // The local view still helps when the leader cannot be asked (for instance to see
+            // which voters a quorum-less group has); `answered_by` says whose view it is.
+            return json(&Members::of(&ctx.raft, ctx.node_id));
+        }
+        return membership_error(&MembershipError::not_leader(
+            &ctx.raft,
+            ctx.node_id,
+            &action,
+            &why,
+        ));
+    }
+
+    let result = match method {
+        http::Method::GET => Ok(()),
+        http::Method::POST => match serde_json::from_slice::<AddMember>(&body) {
+            Ok(add) => {
+                admin::add(
+                    &ctx.raft,
+                    ctx.node_id,
+                    add.id,
+                    &add.address,
+                    admin::CATCH_UP_TIMEOUT,
+                )
+                .await
+            }
+            Err(e) => {
+                return reply(
+                    http::StatusCode::BAD_REQUEST,
+                    format!("body is not {{\"id\": <node id>, \"address\": \"host:port\"}}: {e}"),
+                );
+            }
+        },
+        _ => match path[MEMBERS_PATH.len() + 1..].parse::<NodeId>() {
+            Ok(id) => admin::remove(&ctx.raft, ctx.node_id, id, Some(&ctx.peers)).await,
+            Err(_) => {
+                return reply(
+                    http::StatusCode::BAD_REQUEST,
+                    format!("`{path}` does not end in a node id"),
+                );
+            }
+        },
+    };
+    match result {
+        Ok(()) => json(&Members::of(&ctx.raft, ctx.node_id)),
+        Err(e) => membership_error(&e),
+    }
+}
+
+fn membership_error(e: &MembershipError) -> http::Response<Full<Bytes>> {
+    let mut response = json(e);
+    if response.status().is_success() {
+        *response.status_mut() = e.status();
+    }
+    response
 }
 
 /// Append and vote can only fail fatally (their API error type is `Infallible`, which has no
