@@ -27,6 +27,48 @@ pub enum Command {
     Run,
     /// Prints the EchoServer CustomResourceDefinition as YAML (for `kubectl apply -f -`).
     Crd,
+    /// Lists or changes the Raft membership of the replicas (scaling, recovering a replica whose
+    /// volume was wiped). Run it in a replica's pod, e.g. `kubectl exec echo-server-0 --
+    /// echo-server raft members`: it uses that replica's ROPERATOR_RAFT_* settings and
+    /// certificate, and asks that replica, which forwards changes to the leader.
+    Raft(RaftArgs),
+}
+
+/// The `raft` subcommands.
+#[derive(Debug, clap::Args)]
+pub struct RaftArgs {
+    /// Raft address (`host:port`) of the replica to ask; its host must match the replica's
+    /// certificate. Default: this pod's replica, on loopback.
+    #[arg(long, global = true)]
+    pub server: Option<String>,
+
+    /// What to do.
+    #[command(subcommand)]
+    pub command: RaftCommand,
+}
+
+/// Membership operations.
+#[derive(Debug, Subcommand)]
+pub enum RaftCommand {
+    /// Lists the voters and learners with their addresses, the leader and its term.
+    Members,
+    /// Adds a replica: as a learner until it has caught up, then as a voter. Start its pod first.
+    AddMember {
+        /// Its node id (the StatefulSet ordinal).
+        #[arg(long)]
+        id: u64,
+        /// Its Raft address. Default: the StatefulSet pod name of that ordinal,
+        /// `<statefulset>-<id>.<service>.<namespace>.svc:<port>`, or its entry in
+        /// ROPERATOR_RAFT_PEERS.
+        #[arg(long)]
+        address: Option<String>,
+    },
+    /// Removes a replica (voter or learner). Do it before scaling the StatefulSet down.
+    RemoveMember {
+        /// Its node id (the StatefulSet ordinal).
+        #[arg(long)]
+        id: u64,
+    },
 }
 
 /// How to run the operator.

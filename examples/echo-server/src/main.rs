@@ -11,7 +11,7 @@ use std::time::Duration;
 use clap::Parser;
 use echo_server::embedded::{EmbeddedCluster, EmbeddedError};
 
-use crate::cli::{Cli, Command, RunArgs};
+use crate::cli::{Cli, Command, RaftArgs, RaftCommand, RunArgs};
 
 /// How long to wait for a configured cluster to answer before deciding there is none.
 const CLUSTER_PROBE_TIMEOUT: Duration = Duration::from_secs(3);
@@ -38,6 +38,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Some(Command::Crd) => print_crd(),
+        Some(Command::Raft(args)) => raft_admin(args),
         Some(Command::Run) | None => {
             if let Err(e) = logging::init(cli.run.log_format, &cli.run.log_level) {
                 eprintln!("error: {e}");
@@ -76,6 +77,67 @@ fn print_crd() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `echo-server raft ...`: membership of the replicas through the admin API of a replica.
+fn raft_admin(args: RaftArgs) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: could not start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(raft_command(args)) {
+        Ok(output) => {
+            print!("{output}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+enum RaftAdminError {
+    #[error("cannot read this replica's Raft settings (run the command in a replica's pod): {0}")]
+    Config(#[from] roperator_core::ha::ConfigError),
+    #[error(transparent)]
+    Admin(#[from] roperator_core::ha::AdminError),
+    #[error(
+        "no address is known for node {0}: pass --address <host>:<port> (with \
+         ROPERATOR_RAFT_PEERS, only listed nodes have one)"
+    )]
+    NoAddress(u64),
+}
+
+async fn raft_command(args: RaftArgs) -> Result<String, RaftAdminError> {
+    use roperator_core::ha::{AdminError, MembershipClient};
+
+    let config = roperator_core::ha::RaftConfig::from_env()?;
+    let mut client = MembershipClient::for_local_replica(&config).map_err(AdminError::from)?;
+    if let Some(server) = &args.server {
+        client = client.with_server(server);
+    }
+    Ok(match args.command {
+        RaftCommand::Members => client.members().await?.to_string(),
+        RaftCommand::AddMember { id, address } => {
+            let address = address
+                .or_else(|| config.address_of(id))
+                .ok_or(RaftAdminError::NoAddress(id))?;
+            let members = client.add_member(id, &address).await?;
+            format!("added node {id} at {address} as a voter\n{members}")
+        }
+        RaftCommand::RemoveMember { id } => {
+            let members = client.remove_member(id).await?;
+            format!("removed node {id}\n{members}")
+        }
+    })
 }
 
 async fn run(args: RunArgs) -> Result<(), AppError> {

@@ -298,3 +298,98 @@ async fn three_replicas_elect_one_writer_and_fail_over() {
         );
     }
 }
+
+/// `echo-server raft ...` as the guide runs it in a pod: with a replica's own settings, against
+/// that replica (a follower forwards to the leader), human-readable, non-zero on failure.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_raft_subcommands_list_remove_and_add_members() {
+    let server = ApiServer::new();
+    server.register_crd(&echo_server::crd()).expect("CRD");
+    let listening = server.listen().await;
+    let home = tempfile::tempdir().expect("a temporary directory");
+    let kubeconfig = home.path().join("kubeconfig");
+    listening.write_kubeconfig(&kubeconfig).expect("kubeconfig");
+
+    let ports: Vec<u16> = (0..3).map(|_| free_port()).collect();
+    let peers = ports
+        .iter()
+        .enumerate()
+        .map(|(id, port)| format!("{id}=127.0.0.1:{port}"))
+        .collect::<Vec<_>>()
+        .join(",");
+    // What a replica's pod has in its environment (and so does `kubectl exec`).
+    let replica_env = |command: &mut Command, id: usize| {
+        command
+            .env("ROPERATOR_RAFT_PEERS", &peers)
+            .env("ROPERATOR_RAFT_NODE_ID", id.to_string())
+            .env("ROPERATOR_RAFT_PORT", ports[id].to_string())
+            .env("ROPERATOR_RAFT_INSECURE_PLAINTEXT", "true")
+            .env(
+                "ROPERATOR_RAFT_DATA_DIR",
+                home.path().join(format!("raft-{id}")),
+            );
+    };
+    let mut replicas = Vec::new();
+    for id in 0..3 {
+        let mut command = echo_server(home.path());
+        command.env("KUBECONFIG", &kubeconfig);
+        replica_env(&mut command, id);
+        replicas.push(command.spawn().expect("echo-server starts"));
+    }
+    let raft = |id: usize, args: String| {
+        let mut command = echo_server(home.path());
+        replica_env(&mut command, id);
+        command.arg("raft").args(args.split_whitespace());
+        async move {
+            let output = command.output().await.expect("echo-server raft runs");
+            (
+                output.status,
+                String::from_utf8_lossy(&output.stdout).into_owned(),
+                String::from_utf8_lossy(&output.stderr).into_owned(),
+            )
+        }
+    };
+
+    // The listing of a replica that knows the leader, all voters in it.
+    let listing = eventually("a leader in the listing", || async {
+        let (status, out, _) = raft(0, "members".to_string()).await;
+        (status.success() && out.contains("leader: node")).then_some(out)
+    })
+    .await;
+    for port in &ports {
+        assert!(listing.contains(&format!("127.0.0.1:{port}")), "{listing}");
+    }
+    let leader: usize = listing
+        .split("leader: node ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|id| id.parse().ok())
+        .expect("the leader's id");
+    let follower = (leader + 1) % 3;
+    let other = (leader + 2) % 3;
+
+    let (status, out, err) = raft(follower, format!("remove-member --id {other}")).await;
+    assert!(status.success(), "{out}{err}");
+    assert!(out.contains(&format!("removed node {other}")), "{out}");
+    assert!(
+        !out.contains(&format!("127.0.0.1:{}", ports[other])),
+        "{out}"
+    );
+
+    // Its address comes from ROPERATOR_RAFT_PEERS; the replica still runs, so it catches up.
+    let (status, out, err) = raft(follower, format!("add-member --id {other}")).await;
+    assert!(status.success(), "{out}{err}");
+    assert!(
+        out.contains(&format!("added node {other} at 127.0.0.1:{}", ports[other])),
+        "{out}"
+    );
+
+    let (status, out, err) = raft(follower, "remove-member --id 7".to_string()).await;
+    assert!(!status.success(), "removing a stranger fails:\n{out}{err}");
+    assert!(err.contains("node 7 is not a member"), "{err}");
+
+    for child in replicas {
+        let (status, output) = terminate(child).await;
+        assert!(status.success(), "clean exit on SIGTERM:\n{output}");
+    }
+}
