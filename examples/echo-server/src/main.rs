@@ -117,10 +117,10 @@ enum RaftAdminError {
 }
 
 async fn raft_command(args: RaftArgs) -> Result<String, RaftAdminError> {
-    use roperator_core::ha::{AdminError, MembershipClient};
+    use roperator_core::ha::MembershipClient;
 
     let config = roperator_core::ha::RaftConfig::from_env()?;
-    let mut client = MembershipClient::for_local_replica(&config).map_err(AdminError::from)?;
+    let mut client = MembershipClient::for_local_replica(&config)?;
     if let Some(server) = &args.server {
         client = client.with_server(server);
     }

@@ -76,9 +76,11 @@ pub enum DataDirError {
         "raft data directory {} is empty, but peer {peer} already knows node {node_id} with Raft \
          state (members {members:?}): the directory was wiped, and rejoining with an empty log \
          and no memory of its votes could elect two leaders in one term or lose committed \
-         entries. Recovery: on the leader remove node {node_id} from the membership \
-         (RaftGate::remove_member), restart this pod so it starts as a new, empty node, then add \
-         it again (RaftGate::add_member); or restore the directory from a backup.",
+         entries. Recovery: from a running replica remove node {node_id} from the membership \
+         (admin API: MembershipClient::remove_member, `echo-server raft remove-member --id \
+         {node_id}` in the example; or RaftGate::remove_member on the leader), restart this pod \
+         so it starts as a new, empty node, then add it again (add_member, `raft add-member`); \
+         or restore the directory from a backup.",
         dir.display()
     )]
     Wiped {

@@ -299,7 +299,7 @@ async fn membership(ctx: &Ctx, req: http::Request<Incoming>) -> http::Response<F
             );
         }
     };
-    let body = match req.into_body().collect().await {
+    let body = match Limited::new(req.into_body(), MAX_BODY).collect().await {
         Ok(b) => b.to_bytes(),
         Err(e) => return reply(http::StatusCode::BAD_REQUEST, format!("body: {e}")),
     };
