@@ -433,31 +433,44 @@ async fn metrics_report_term_leader_and_refusals() {
     let cluster = Cluster::start(3, false).await;
     let leader = cluster.wait_for_leader(None, ELECTION).await;
     let follower = (leader + 1) % 3;
+    let metrics_of = |gate: &roperator_core::ha::RaftGate| {
+        let mut registry = prometheus_client::registry::Registry::default();
+        gate.register_metrics(&mut registry);
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &registry).unwrap();
+        text
+    };
+    // A follower learns who leads from the leader's first append, which may come a moment
+    // after the election (later still on a loaded machine).
+    let deadline = std::time::Instant::now() + ELECTION;
+    while !metrics_of(cluster.gate(follower))
+        .contains(&format!("roperator_raft_leader_id {leader}"))
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{}",
+            metrics_of(cluster.gate(follower))
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     assert!(cluster.gate(follower).acquire().await.is_err());
-    let mut registry = prometheus_client::registry::Registry::default();
-    cluster.gate(follower).register_metrics(&mut registry);
-    let mut text = String::new();
-    prometheus_client::encoding::text::encode(&mut text, &registry).unwrap();
-    assert!(
-        text.contains(&format!("roperator_raft_leader_id {leader}")),
-        "{text}"
-    );
+    let text = metrics_of(cluster.gate(follower));
     assert!(text.contains("roperator_raft_is_leader 0"), "{text}");
     assert!(
         text.contains("roperator_raft_writes_refused_total 1"),
         "{text}"
     );
-    let mut registry = prometheus_client::registry::Registry::default();
-    cluster.gate(leader).register_metrics(&mut registry);
-    let mut text = String::new();
-    prometheus_client::encoding::text::encode(&mut text, &registry).unwrap();
+    // A permit means a quorum acknowledged this leader just now.
+    cluster
+        .gate(leader)
+        .acquire()
+        .await
+        .expect("the leader confirms its leadership");
+    let text = metrics_of(cluster.gate(leader));
     assert!(text.contains("roperator_raft_is_leader 1"), "{text}");
     let since_ack = |gate: &roperator_core::ha::RaftGate| {
-        let mut registry = prometheus_client::registry::Registry::default();
-        gate.register_metrics(&mut registry);
-        let mut text = String::new();
-        prometheus_client::encoding::text::encode(&mut text, &registry).unwrap();
-        text.lines()
+        metrics_of(gate)
+            .lines()
             .find_map(|l| l.strip_prefix("roperator_raft_seconds_since_quorum_ack "))
             .and_then(|v| v.trim().parse::<f64>().ok())
             .expect("the gauge is exported")
