@@ -32,6 +32,11 @@ pub use resource::{EchoServer, EchoServerSpec, EchoServerStatus, Phase, crd, crd
 #[doc = include_str!("../../../guide/src/quick-start.md")]
 pub struct QuickStartGuide;
 
+/// The guide's chapter on the sync function, its samples run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../guide/src/sync-function.md")]
+pub struct SyncFunctionGuide;
+
 /// The README's sample, compiled as a doctest (it is `no_run`: it needs a cluster).
 #[cfg(doctest)]
 #[doc = include_str!("../../../README.md")]
