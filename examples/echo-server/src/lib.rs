@@ -37,6 +37,11 @@ pub struct QuickStartGuide;
 #[doc = include_str!("../../../guide/src/sync-function.md")]
 pub struct SyncFunctionGuide;
 
+/// The guide's chapter on update policies, its samples run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../guide/src/update-policies.md")]
+pub struct UpdatePoliciesGuide;
+
 /// The README's sample, compiled as a doctest (it is `no_run`: it needs a cluster).
 #[cfg(doctest)]
 #[doc = include_str!("../../../README.md")]
