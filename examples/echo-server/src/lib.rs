@@ -42,6 +42,11 @@ pub struct SyncFunctionGuide;
 #[doc = include_str!("../../../guide/src/update-policies.md")]
 pub struct UpdatePoliciesGuide;
 
+/// The guide's chapter on finalizers, its samples run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../guide/src/finalizers.md")]
+pub struct FinalizersGuide;
+
 /// The README's sample, compiled as a doctest (it is `no_run`: it needs a cluster).
 #[cfg(doctest)]
 #[doc = include_str!("../../../README.md")]
