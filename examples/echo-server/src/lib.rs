@@ -47,6 +47,11 @@ pub struct UpdatePoliciesGuide;
 #[doc = include_str!("../../../guide/src/finalizers.md")]
 pub struct FinalizersGuide;
 
+/// The guide's chapter on testing, its samples run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../guide/src/testing.md")]
+pub struct TestingGuide;
+
 /// The README's sample, compiled as a doctest (it is `no_run`: it needs a cluster).
 #[cfg(doctest)]
 #[doc = include_str!("../../../README.md")]
