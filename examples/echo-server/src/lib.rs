@@ -52,6 +52,11 @@ pub struct FinalizersGuide;
 #[doc = include_str!("../../../guide/src/testing.md")]
 pub struct TestingGuide;
 
+/// The guide's chapter on operations, its samples run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../guide/src/operations.md")]
+pub struct OperationsGuide;
+
 /// The README's sample, compiled as a doctest (it is `no_run`: it needs a cluster).
 #[cfg(doctest)]
 #[doc = include_str!("../../../README.md")]
