@@ -32,6 +32,31 @@ pub use resource::{EchoServer, EchoServerSpec, EchoServerStatus, Phase, crd, crd
 #[doc = include_str!("../../../guide/src/quick-start.md")]
 pub struct QuickStartGuide;
 
+/// The guide's chapter on the sync function, its samples run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../guide/src/sync-function.md")]
+pub struct SyncFunctionGuide;
+
+/// The guide's chapter on update policies, its samples run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../guide/src/update-policies.md")]
+pub struct UpdatePoliciesGuide;
+
+/// The guide's chapter on finalizers, its samples run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../guide/src/finalizers.md")]
+pub struct FinalizersGuide;
+
+/// The guide's chapter on testing, its samples run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../guide/src/testing.md")]
+pub struct TestingGuide;
+
+/// The guide's chapter on operations, its samples run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../guide/src/operations.md")]
+pub struct OperationsGuide;
+
 /// The README's sample, compiled as a doctest (it is `no_run`: it needs a cluster).
 #[cfg(doctest)]
 #[doc = include_str!("../../../README.md")]
