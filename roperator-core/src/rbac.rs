@@ -16,6 +16,10 @@ impl OperatorConfig {
     ///   `list`, `watch`, `create`, `delete`; `update` when its policy is
     ///   [`replace`](crate::ChildConfig::replace).
     /// - `events.k8s.io` events: `create`, `patch`.
+    /// - `update` on the parent's `finalizers` subresource: never requested, but clusters that
+    ///   enforce owner-reference permissions (the `OwnerReferencesPermissionEnforcement`
+    ///   admission plugin, on by default in OpenShift) require it of whoever sets
+    ///   `blockOwnerDeletion` on a child, which the engine does on every child.
     ///
     /// `tests/rbac.rs` runs an engine through every kind of write and checks that it made no
     /// request these rules do not allow and that it used every verb they grant.
@@ -68,6 +72,11 @@ impl OperatorConfig {
             }
         }
         add("events.k8s.io", "events".to_string(), &["create", "patch"]);
+        add(
+            parent.group(),
+            format!("{}/finalizers", parent.plural),
+            &["update"],
+        );
         verbs
             .into_iter()
             .map(|((group, resource), mut v)| {
@@ -138,6 +147,7 @@ mod tests {
                     "ps".into(),
                     v(&["get", "list", "patch", "watch"])
                 ),
+                ("x.io".into(), "ps/finalizers".into(), v(&["update"])),
                 ("x.io".into(), "ps/status".into(), v(&["update"])),
             ]
         );

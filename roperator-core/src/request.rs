@@ -86,7 +86,8 @@ impl SyncRequest {
         self
     }
 
-    /// The parent as JSON, exactly as the API server returned it.
+    /// The parent as JSON, as the API server returned it (without `metadata.managedFields`, which
+    /// the engine does not keep).
     pub fn parent_json(&self) -> &Value {
         &self.parent.json
     }

@@ -568,6 +568,12 @@ async fn call_handler(
         Ok(result) => result,
         Err(_) => {
             let message = format!("the {what} handler did not return within {timeout:?}");
+            if !engine.handler.is_blocking() {
+                // The async call was dropped: an ordinary failure (Event, status, backoff).
+                return Err(failed("timeout", "HandlerTimeout", message));
+            }
+            // The blocking call runs on, and its parent stays out of the queue until it
+            // returns; say so now, as no sync will end meanwhile.
             if let Some((parent, _)) = engine.cache.snapshot(key) {
                 engine.events.warning(
                     &engine.config.parent,
@@ -576,15 +582,8 @@ async fn call_handler(
                     message.clone(),
                 );
             }
+            show_error(engine, key, &message).await;
             tracing::warn!("{message}");
-            if !engine.handler.is_blocking() {
-                return Err(SyncOutcome::Failed {
-                    result: "timeout",
-                    reason: "HandlerTimeout",
-                    message,
-                    warn: false,
-                });
-            }
             // A thread cannot be stopped from outside: the call runs on, and this parent waits
             // for it, so that one parent's handler never runs twice at once. Other parents go
             // on (the call no longer holds a concurrency slot); the gauge shows the stuck ones.

@@ -212,12 +212,14 @@ impl Writer {
                     describe(&child_type, observed.namespace.as_deref(), &observed.name);
                 let what = format!("delete {described}");
                 self.check(permit, &what)?;
+                // Background, said explicitly: some types default to orphaning what they own
+                // (a batch/v1 Job its Pods), and a pruned child must not leave those behind.
                 let dp = DeleteParams {
                     preconditions: Some(Preconditions {
                         uid: Some(observed.uid.clone()),
                         resource_version: None,
                     }),
-                    ..DeleteParams::default()
+                    ..DeleteParams::background()
                 };
                 self.metrics.write(verb, &child_type);
                 match api(&self.client, &child_type, observed.namespace.as_deref())

@@ -100,6 +100,21 @@ async fn child_changes_show_as_normal_events_on_the_parent_one_per_kind_of_chang
     })
     .await
     .unwrap_or_else(|_| panic!("{:?}", events_for(&server, "ev")));
+
+    // Another creation is another Event with its own note, not a repeat of the first one.
+    echoes(&server)
+        .patch(
+            "ev",
+            &kube::api::PatchParams::default(),
+            &kube::api::Patch::Merge(&json!({"spec": {"more": null}})),
+        )
+        .await
+        .unwrap();
+    op.wait_until(LONG, || {
+        has("ChildCreated", "created ConfigMap default/ev-more")
+    })
+    .await
+    .unwrap_or_else(|_| panic!("{:?}", events_for(&server, "ev")));
     op.stop().await.unwrap();
 }
 

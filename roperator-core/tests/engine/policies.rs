@@ -396,3 +396,68 @@ async fn only_parents_in_watched_namespaces_and_matching_the_selector_are_synced
     }
     op.stop().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pruned_job_takes_its_pods_with_it() {
+    use k8s_openapi::api::core::v1::Pod;
+    let server = server();
+    let config = config().with_child(k8s_types::batch::v1::Job, ChildConfig::recreate());
+    let op = TestOperator::start(&server, config, |req: &SyncRequest| {
+        let mut response = SyncResponse::new();
+        if req.parent_json()["spec"]["job"] == true {
+            response = response.with_child(&json!({
+                "apiVersion": "batch/v1", "kind": "Job",
+                "metadata": {"name": format!("{}-job", req.parent_name())},
+                "spec": {"template": {"spec": {"restartPolicy": "Never",
+                    "containers": [{"name": "c", "image": "busybox"}]}}},
+            }));
+        }
+        Ok::<_, Error>(response)
+    });
+    create_echo(&server, "batch", json!({"job": true})).await;
+    op.converge(LONG).await.unwrap();
+    let job = server
+        .object("batch/v1", "Job", Some(NS), "batch-job")
+        .expect("the Job is created");
+    // The Pod a Job controller would have made (there is none here).
+    let pods: Api<Pod> = Api::namespaced(server.client(), NS);
+    pods.create(
+        &PostParams::default(),
+        &serde_json::from_value(json!({
+            "metadata": {"name": "batch-job-x", "ownerReferences": [{
+                "apiVersion": "batch/v1", "kind": "Job", "name": "batch-job",
+                "uid": job["metadata"]["uid"], "controller": true, "blockOwnerDeletion": true,
+            }]},
+            "spec": {"containers": [{"name": "c", "image": "busybox"}]},
+        }))
+        .unwrap(),
+    )
+    .await
+    .unwrap();
+
+    // A Job deleted without a propagation policy orphans its Pods; the engine's prune does not.
+    echoes(&server)
+        .patch(
+            "batch",
+            &PatchParams::default(),
+            &Patch::Merge(&json!({"spec": {"job": false}})),
+        )
+        .await
+        .unwrap();
+    op.wait_until(LONG, || {
+        server
+            .object("batch/v1", "Job", Some(NS), "batch-job")
+            .is_none()
+            && server
+                .object("v1", "Pod", Some(NS), "batch-job-x")
+                .is_none()
+    })
+    .await
+    .unwrap_or_else(|_| {
+        panic!(
+            "pod left: {:?}",
+            server.object("v1", "Pod", Some(NS), "batch-job-x")
+        )
+    });
+    op.stop().await.unwrap();
+}

@@ -1,22 +1,24 @@
 //! Kubernetes Events on parents, published in the background so that a slow or failing events
 //! API never holds up a sync.
 
+mod recorder;
+
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::ObjectReference;
-use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use prometheus_client::metrics::counter::Counter;
 use tokio::sync::{mpsc, watch};
 
 use crate::k8s_type::K8sType;
 use crate::leader::LeaderState;
 use crate::object::Object;
+use recorder::{Note, Recorder};
 
 /// An Event note is at most 1 kB.
 const MAX_NOTE: usize = 1000;
 
 #[derive(Clone)]
 pub(crate) struct Events {
-    tx: mpsc::Sender<(ObjectReference, Event)>,
+    tx: mpsc::Sender<(ObjectReference, Note)>,
     dropped: Counter,
 }
 
@@ -29,19 +31,13 @@ impl Events {
         dropped: Counter,
         leadership: watch::Receiver<LeaderState>,
     ) -> Self {
-        let (tx, mut rx) = mpsc::channel::<(ObjectReference, Event)>(1024);
-        let recorder = Recorder::new(
-            client,
-            Reporter {
-                controller: operator.to_string(),
-                instance,
-            },
-        );
+        let (tx, mut rx) = mpsc::channel::<(ObjectReference, Note)>(1024);
+        let recorder = Recorder::new(client, operator, instance);
         tokio::spawn(async move {
             // A few at a time, so that a burst (a create storm) drains quickly.
             let stream = futures::stream::poll_fn(move |cx| rx.poll_recv(cx));
             stream
-                .for_each_concurrent(8, |(reference, event)| {
+                .for_each_concurrent(8, |(reference, note)| {
                     let recorder = &recorder;
                     // Queued by a leader that has since lost leadership: the new leader
                     // reports what it sees; an Event is a write like any other.
@@ -50,7 +46,7 @@ impl Events {
                         if !leading {
                             return;
                         }
-                        if let Err(e) = recorder.publish(&event, &reference).await {
+                        if let Err(e) = recorder.publish(&reference, note).await {
                             tracing::debug!(error = %e, "could not publish an event");
                         }
                     }
@@ -64,9 +60,8 @@ impl Events {
         &self,
         parent_type: &K8sType,
         parent: &Object,
-        type_: EventType,
+        warning: bool,
         reason: &str,
-        action: &str,
         note: String,
     ) {
         let mut note = note;
@@ -86,32 +81,24 @@ impl Events {
             resource_version: None,
             field_path: None,
         };
-        let event = Event {
-            type_,
+        let note = Note {
+            warning,
             reason: reason.to_string(),
-            note: Some(note),
-            action: action.to_string(),
-            secondary: None,
+            action: "Sync",
+            note,
         };
         // Dropping an Event under extreme load is better than stalling syncs; the metric
         // says it happened.
-        if self.tx.try_send((reference, event)).is_err() {
+        if self.tx.try_send((reference, note)).is_err() {
             self.dropped.inc();
         }
     }
 
     pub fn warning(&self, parent_type: &K8sType, parent: &Object, reason: &str, note: String) {
-        self.send(
-            parent_type,
-            parent,
-            EventType::Warning,
-            reason,
-            "Sync",
-            note,
-        );
+        self.send(parent_type, parent, true, reason, note);
     }
 
     pub fn normal(&self, parent_type: &K8sType, parent: &Object, reason: &str, note: String) {
-        self.send(parent_type, parent, EventType::Normal, reason, "Sync", note);
+        self.send(parent_type, parent, false, reason, note);
     }
 }
