@@ -52,11 +52,8 @@ impl SyncResponse {
     /// Sets the parent's status (anything that serializes to a JSON object). The engine adds
     /// `observedGeneration` and writes it only when it differs from the parent's current status.
     pub fn with_status(mut self, status: &impl Serialize) -> Self {
-        match serde_json::to_value(status) {
-            Ok(value) => self.status = Some(value),
-            Err(e) => self
-                .serialize_errors
-                .push(format!("the status does not serialize to JSON: {e}")),
+        if let Some(value) = to_status(status, &mut self.serialize_errors) {
+            self.status = Some(value);
         }
         self
     }
@@ -143,11 +140,8 @@ impl FinalizeResponse {
 
     /// Sets the parent's status while it is being finalized.
     pub fn with_status(mut self, status: &impl Serialize) -> Self {
-        match serde_json::to_value(status) {
-            Ok(value) => self.status = Some(value),
-            Err(e) => self
-                .serialize_errors
-                .push(format!("the status does not serialize to JSON: {e}")),
+        if let Some(value) = to_status(status, &mut self.serialize_errors) {
+            self.status = Some(value);
         }
         self
     }
@@ -156,6 +150,14 @@ impl FinalizeResponse {
     pub fn is_done(&self) -> bool {
         self.retry_after.is_none()
     }
+}
+
+/// The status as JSON; a status that does not serialize is recorded as an error of the
+/// response (the sync then fails, naming it).
+fn to_status(status: &impl Serialize, errors: &mut Vec<String>) -> Option<Value> {
+    serde_json::to_value(status)
+        .map_err(|e| errors.push(format!("the status does not serialize to JSON: {e}")))
+        .ok()
 }
 
 #[cfg(test)]

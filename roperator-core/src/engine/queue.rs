@@ -59,21 +59,16 @@ impl WorkQueue {
 
     /// `key` failed: it is synced again at `until`, and events of its children wait for it.
     pub fn back_off(&self, key: &ObjectKey, until: Instant) {
-        self.lock().backoffs.insert(key.clone(), until);
-        self.add_at(key.clone(), until);
+        let mut s = self.lock();
+        s.backoffs.insert(key.clone(), until);
+        set_timer(&mut s, key.clone(), until);
+        drop(s);
+        self.notify.notify_one();
     }
 
     /// Asks for a sync of `key` at `at`, replacing any earlier timer of it.
     pub fn add_at(&self, key: ObjectKey, at: Instant) {
-        let mut s = self.lock();
-        if let Some(old) = s.timer_of.remove(&key) {
-            s.timers.remove(&old);
-        }
-        s.seq += 1;
-        let slot = (at, s.seq);
-        s.timers.insert(slot, key.clone());
-        s.timer_of.insert(key, slot);
-        drop(s);
+        set_timer(&mut self.lock(), key, at);
         self.notify.notify_one();
     }
 
@@ -159,18 +154,23 @@ impl WorkQueue {
     }
 }
 
+/// The one timer of `key`, at `at` (an earlier one is replaced).
+fn set_timer(s: &mut State, key: ObjectKey, at: Instant) {
+    if let Some(old) = s.timer_of.remove(&key) {
+        s.timers.remove(&old);
+    }
+    s.seq += 1;
+    let slot = (at, s.seq);
+    s.timers.insert(slot, key.clone());
+    s.timer_of.insert(key, slot);
+}
+
 fn push(s: &mut State, key: ObjectKey) {
     let now = Instant::now();
     let hold = s.holds.get(&key).copied().filter(|&t| t > now);
     let backoff = s.backoffs.get(&key).copied().filter(|&t| t > now);
     if let Some(until) = hold.max(backoff) {
-        if let Some(old) = s.timer_of.remove(&key) {
-            s.timers.remove(&old);
-        }
-        s.seq += 1;
-        let slot = (until, s.seq);
-        s.timers.insert(slot, key.clone());
-        s.timer_of.insert(key, slot);
+        set_timer(s, key, until);
         return;
     }
     s.holds.remove(&key);

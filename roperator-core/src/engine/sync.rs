@@ -288,9 +288,9 @@ async fn sync_once(
         // Before the handler runs, not after it succeeds: a parent whose syncs fail still
         // gets its finalize call when it is deleted, and whatever the handler set up outside
         // the cluster on an earlier partial success is cleaned up.
-        let permit = match engine.gate.acquire().await {
+        let permit = match write_permit(engine).await {
             Ok(p) => p,
-            Err(_) => return SyncOutcome::NotLeader,
+            Err(outcome) => return outcome,
         };
         match engine.writer.add_finalizer(&permit, &parent, f).await {
             Ok(updated) => parent = updated.unwrap_or(parent),
@@ -346,12 +346,9 @@ async fn sync_once(
                     wrote: false,
                 };
             }
-            let permit = match engine.gate.acquire().await {
+            let permit = match write_permit(engine).await {
                 Ok(p) => p,
-                Err(e) => {
-                    tracing::debug!(error = %e, "not writing");
-                    return SyncOutcome::NotLeader;
-                }
+                Err(outcome) => return outcome,
             };
             let creates = actions
                 .iter()
@@ -382,7 +379,7 @@ async fn sync_once(
                 return write_failed(e);
             }
             if let Some(status) = status
-                && let Err(e) = write_status(engine, &permit, &parent, status).await
+                && let Err(e) = engine.writer.write_status(&permit, &parent, status).await
             {
                 return write_failed(e);
             }
@@ -420,13 +417,13 @@ async fn sync_once(
                     wrote: false,
                 };
             }
-            let permit = match engine.gate.acquire().await {
+            let permit = match write_permit(engine).await {
                 Ok(p) => p,
-                Err(_) => return SyncOutcome::NotLeader,
+                Err(outcome) => return outcome,
             };
             let mut current = Arc::clone(&parent);
             if let Some(status) = status {
-                match write_status(engine, &permit, &current, status).await {
+                match engine.writer.write_status(&permit, &current, status).await {
                     Ok(updated) => current = updated.unwrap_or(current),
                     Err(e) => return write_failed(e),
                 }
@@ -453,13 +450,12 @@ async fn sync_once(
     }
 }
 
-async fn write_status(
-    engine: &Engine,
-    permit: &WritePermit,
-    parent: &Arc<Object>,
-    status: Value,
-) -> Result<Option<Arc<Object>>, WriteError> {
-    engine.writer.write_status(permit, parent, status).await
+/// Permission for a batch of writes; refused, the sync ends as [`SyncOutcome::NotLeader`].
+async fn write_permit(engine: &Engine) -> Result<WritePermit, SyncOutcome> {
+    engine.gate.acquire().await.map_err(|e| {
+        tracing::debug!(error = %e, "not writing");
+        SyncOutcome::NotLeader
+    })
 }
 
 fn report_changes(engine: &Engine, parent: &Object, changes: &[Change]) {
