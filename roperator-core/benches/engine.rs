@@ -48,22 +48,21 @@ fn env_usize(name: &str, default: usize) -> usize {
         .unwrap_or(default)
 }
 
-fn config(name: &str) -> OperatorConfig {
-    OperatorConfig::new(name, &BENCH)
+fn config(name: &str) -> ControllerConfig {
+    ControllerConfig::new(name, BENCH)
         .with_child(k8s_types::core::v1::ConfigMap, ChildConfig::replace())
         .with_max_concurrent_syncs(32)
-        .without_server()
 }
 
 /// `spec.children` ConfigMaps per parent, each with a little data.
 fn handler(req: &SyncRequest) -> Result<SyncResponse, Error> {
-    let parent = req.parent_json();
+    let parent = req.parent().json();
     let n = parent["spec"]["children"].as_u64().unwrap_or(1);
     let mut response = SyncResponse::new();
     for i in 0..n {
         response = response.with_child(&json!({
             "apiVersion": "v1", "kind": "ConfigMap",
-            "metadata": {"name": format!("{}-{i}", req.parent_name())},
+            "metadata": {"name": format!("{}-{i}", req.parent().name())},
             "data": {"message": parent["spec"]["message"], "index": i.to_string()},
         }));
     }
@@ -181,7 +180,7 @@ async fn noop_resync(parents: usize, children: usize) -> (f64, usize) {
     op.wait_ready(Duration::from_secs(60)).await.expect("ready");
     tokio::time::sleep(Duration::from_secs(2)).await;
     server.clear_requests();
-    let series = "roperator_syncs_total{result=\"success\"}";
+    let series = "roperator_syncs_total{controller=\"noop\",result=\"success\"}";
     let before = counter(&op, series);
     let start = Instant::now();
     tokio::time::sleep(Duration::from_secs(5)).await;
@@ -224,7 +223,8 @@ async fn memory(parents: usize) -> (u64, u64) {
     let client = kube::Client::try_from(config).expect("client");
     create_parents(client.clone(), "r", parents, 2).await;
     let (rss_before, _) = rss_kib();
-    let operator = Operator::new(client.clone(), self::config("mem"), handler);
+    let operator =
+        Operator::new("mem", client.clone()).with_controller(self::config("mem"), handler);
     let op = TestOperator::spawn(operator);
     op.wait_ready(Duration::from_secs(600))
         .await

@@ -28,15 +28,14 @@ const RUNS: usize = 20;
 const OPERATOR: &str = "echo-failover";
 const PARENT: &str = "failover";
 
-fn config() -> OperatorConfig {
-    OperatorConfig::new(OPERATOR, &ECHO)
+fn config() -> ControllerConfig {
+    ControllerConfig::new(OPERATOR, ECHO)
         .with_child(k8s_types::core::v1::ConfigMap, ChildConfig::replace())
         .with_error_backoff(Duration::from_millis(20), Duration::from_millis(500))
-        .without_server()
 }
 
 fn handler(req: &SyncRequest) -> Result<SyncResponse, Error> {
-    let parent = req.parent_json();
+    let parent = req.parent().json();
     Ok(SyncResponse::new()
         .with_child(&json!({
             "apiVersion": "v1", "kind": "ConfigMap",

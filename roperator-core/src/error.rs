@@ -6,13 +6,13 @@ use std::net::SocketAddr;
 /// [`SyncRequest`](crate::SyncRequest).
 ///
 /// A handler may use it as its own error type: the `?` operator on
-/// [`SyncRequest::parent`](crate::SyncRequest::parent) then just works.
+/// [`Observed::parse`](crate::Observed::parse) then just works.
 ///
 /// ```
 /// use roperator_core::prelude::*;
 ///
 /// fn sync(req: &SyncRequest) -> Result<SyncResponse, Error> {
-///     let parent: serde_json::Value = req.parent()?;
+///     let parent: serde_json::Value = req.parent().parse()?;
 ///     let _ = parent;
 ///     Ok(SyncResponse::new())
 /// }
@@ -21,10 +21,20 @@ use std::net::SocketAddr;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// The [`OperatorConfig`](crate::OperatorConfig) is not usable; the message says which
-    /// setting and why.
-    #[error("invalid operator configuration: {0}")]
-    Config(String),
+    /// A [`ControllerConfig`](crate::ControllerConfig), or the [`Operator`](crate::Operator)
+    /// combining controllers, is not usable; the message says which setting and why.
+    #[error("invalid configuration of controller {controller}: {message}")]
+    Config {
+        /// The controller's name.
+        controller: String,
+        /// What is wrong and how to fix it.
+        message: String,
+    },
+
+    /// A [`SyncRequest`](crate::SyncRequest) built by hand (in a unit test of a handler) is
+    /// unusable; the message names the object and the field.
+    #[error("invalid hand-built SyncRequest: {0}")]
+    Request(String),
 
     /// An object could not be read as the Rust type asked for.
     #[error("{what} does not deserialize into {rust_type}: {source}")]
@@ -70,10 +80,4 @@ pub enum Error {
     /// signal handlers could not be installed.
     #[error("could not start the async runtime: {0}")]
     Runtime(#[source] std::io::Error),
-
-    /// [`run_operator`](crate::run_operator) was configured for several replicas (the
-    /// `ROPERATOR_RAFT_*` variables) but the Raft group could not start; the message names the
-    /// variable, file or peer at fault.
-    #[error("could not start leader election among replicas: {0}")]
-    Leadership(#[source] crate::ha::StartError),
 }

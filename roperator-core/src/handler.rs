@@ -20,10 +20,10 @@ use crate::response::{FinalizeResponse, SyncResponse};
 /// use serde_json::json;
 ///
 /// let handler = |req: &SyncRequest| -> Result<SyncResponse, Error> {
-///     let parent = req.parent_json();
+///     let parent = req.parent().json();
 ///     Ok(SyncResponse::new().with_child(&json!({
 ///         "apiVersion": "v1", "kind": "ConfigMap",
-///         "metadata": { "name": format!("{}-config", req.parent_name()) },
+///         "metadata": { "name": format!("{}-config", req.parent().name()) },
 ///         "data": { "message": parent["spec"]["message"] }
 ///     })))
 /// };
@@ -58,12 +58,19 @@ pub trait Handler: Send + Sync + 'static {
     /// Returns the desired children and status of the parent in `request`.
     fn sync(&self, request: &SyncRequest) -> Result<SyncResponse, Self::Error>;
 
-    /// Called instead of `sync` when a parent with the operator's finalizer (see
-    /// [`OperatorConfig::with_finalizer`](crate::OperatorConfig::with_finalizer)) is being
+    /// Called instead of `sync` when a parent with the controller's finalizer (see
+    /// [`ControllerConfig::with_finalizer`](crate::ControllerConfig::with_finalizer)) is being
     /// deleted. The default is done at once.
     fn finalize(&self, request: &SyncRequest) -> Result<FinalizeResponse, Self::Error> {
         let _ = request;
         Ok(FinalizeResponse::done())
+    }
+
+    /// `false` for handlers that cannot finalize (plain closures): a controller configured with
+    /// a finalizer refuses to start with one. Not meant to be overridden.
+    #[doc(hidden)]
+    fn can_finalize(&self) -> bool {
+        true
     }
 }
 
@@ -77,6 +84,10 @@ where
     fn sync(&self, request: &SyncRequest) -> Result<SyncResponse, E> {
         self(request)
     }
+
+    fn can_finalize(&self) -> bool {
+        false
+    }
 }
 
 /// An async sync function, for handlers that must call out (to a cloud API, a database...),
@@ -89,7 +100,7 @@ where
 /// use roperator_core::prelude::*;
 ///
 /// let handler = |req: SyncRequest| async move {
-///     let _name = req.parent_name().to_string();
+///     let _name = req.parent().name().to_string();
 ///     Ok::<_, Error>(SyncResponse::new())
 /// };
 /// # fn takes<H: AsyncHandler>(_: H) {}
@@ -114,6 +125,13 @@ pub trait AsyncHandler: Send + Sync + 'static {
         let _ = request;
         async { Ok(FinalizeResponse::done()) }
     }
+
+    /// `false` for handlers that cannot finalize (plain closures); see
+    /// [`Handler::can_finalize`].
+    #[doc(hidden)]
+    fn can_finalize(&self) -> bool {
+        true
+    }
 }
 
 impl<F, Fut, E> AsyncHandler for F
@@ -126,6 +144,10 @@ where
 
     fn sync(&self, request: &SyncRequest) -> impl Future<Output = Result<SyncResponse, E>> + Send {
         self(request.clone())
+    }
+
+    fn can_finalize(&self) -> bool {
+        false
     }
 }
 
@@ -157,6 +179,9 @@ pub(crate) trait ErasedHandler: Send + Sync + 'static {
     /// `true` for blocking handlers: after a timeout their thread cannot be stopped, so the
     /// engine waits for it before calling the handler again for the same parent.
     fn is_blocking(&self) -> bool;
+
+    /// `false` when the handler has no finalize function of its own.
+    fn can_finalize(&self) -> bool;
 }
 
 pub(crate) struct Blocking<H>(pub H);
@@ -198,6 +223,10 @@ impl<H: Handler> ErasedHandler for Blocking<H> {
     fn is_blocking(&self) -> bool {
         true
     }
+
+    fn can_finalize(&self) -> bool {
+        self.0.can_finalize()
+    }
 }
 
 impl<H: AsyncHandler> ErasedHandler for Async<H> {
@@ -226,6 +255,10 @@ impl<H: AsyncHandler> ErasedHandler for Async<H> {
 
     fn is_blocking(&self) -> bool {
         false
+    }
+
+    fn can_finalize(&self) -> bool {
+        self.0.can_finalize()
     }
 }
 

@@ -157,12 +157,12 @@ macro_rules! catalog {
 }
 
 /// Built-in Kubernetes types (Kubernetes 1.37 API versions), ready to pass to
-/// [`OperatorConfig::with_child`](crate::OperatorConfig::with_child).
+/// [`ControllerConfig::with_child`](crate::ControllerConfig::with_child).
 ///
 /// ```
 /// use roperator_core::prelude::*;
 ///
-/// let config = OperatorConfig::new("demo", &k8s_types::core::v1::ConfigMap)
+/// let config = ControllerConfig::new("demo", k8s_types::core::v1::ConfigMap)
 ///     .with_child(k8s_types::apps::v1::Deployment, ChildConfig::replace())
 ///     .with_child(k8s_types::networking::v1::Ingress, ChildConfig::replace())
 ///     .with_child(k8s_types::batch::v1::Job, ChildConfig::recreate());

@@ -156,8 +156,9 @@ pub trait LeaderGate: Send + Sync + 'static {
 /// use roperator_core::AlwaysLeader;
 /// use roperator_core::prelude::*;
 ///
-/// # async fn demo(client: kube::Client, config: OperatorConfig) {
-/// let operator = Operator::new(client, config, |_req: &SyncRequest| Ok::<_, Error>(SyncResponse::new()))
+/// # async fn demo(client: kube::Client, config: ControllerConfig) {
+/// let operator = Operator::new("demo", client)
+///     .with_controller(config, |_req: &SyncRequest| Ok::<_, Error>(SyncResponse::new()))
 ///     .with_leader_gate(Arc::new(AlwaysLeader::new()));
 /// # let _ = operator;
 /// # }

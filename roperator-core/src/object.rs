@@ -1,37 +1,80 @@
-//! A Kubernetes object as the engine keeps it: its JSON, with the metadata it looks at often
-//! pulled out once.
+//! [`Observed`]: a Kubernetes object as the engine saw it, with the metadata it looks at often
+//! pulled out once. Parents, children and related objects reach the handler as `Observed`.
 
+use std::sync::Arc;
+
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+use crate::error::Error;
+use crate::k8s_type::K8sType;
 use crate::names::{LEADER_TERM_ANNOTATION, PARENT_UID_LABEL};
 
-/// One object from the API server (or, in tests, built by hand).
+/// One object read from the API server (or, in tests of a handler, built by hand): the parent
+/// of a sync, one of its children or one of its related objects.
+///
+/// ```
+/// use roperator_core::prelude::*;
+/// use k8s_openapi::api::core::v1::ConfigMap;
+/// use serde_json::json;
+///
+/// # fn main() -> Result<(), Error> {
+/// let request = SyncRequest::new(&json!({
+///     "apiVersion": "v1", "kind": "ConfigMap",
+///     "metadata": { "name": "settings", "namespace": "default", "labels": { "app": "web" } },
+///     "data": { "level": "debug" }
+/// }))?;
+/// let parent: &Observed = request.parent();
+/// assert_eq!(parent.name(), "settings");
+/// assert_eq!(parent.label("app"), Some("web"));
+/// assert_eq!(parent.json()["data"]["level"], "debug");
+/// let typed: ConfigMap = parent.parse()?;
+/// assert_eq!(typed.data.unwrap()["level"], "debug");
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct Object {
-    pub json: Value,
-    pub api_version: String,
-    pub kind: String,
-    pub name: String,
-    pub namespace: Option<String>,
-    pub uid: String,
-    pub resource_version: String,
-    pub generation: Option<i64>,
-    pub deleting: bool,
+pub struct Observed {
+    pub(crate) json: Value,
+    pub(crate) api_version: String,
+    pub(crate) kind: String,
+    pub(crate) name: String,
+    pub(crate) namespace: Option<String>,
+    pub(crate) uid: String,
+    pub(crate) resource_version: String,
+    pub(crate) generation: Option<i64>,
+    pub(crate) deleting: bool,
     /// The parent this object is a child of: set only when the parent-uid label and the
     /// controller ownerReference agree, so a hand-edited label cannot move a child.
-    pub parent_uid: Option<String>,
-    pub leader_term: Option<u64>,
+    pub(crate) parent_uid: Option<String>,
+    pub(crate) leader_term: Option<u64>,
+    /// The labels and annotations each field manager owns through server-side apply (from
+    /// `metadata.managedFields`, which is otherwise dropped): what a decorator set on the
+    /// objects it decorates, so that it can tell which of them it must remove.
+    pub(crate) applied_metadata: Vec<AppliedMetadata>,
 }
 
-impl Object {
+/// The metadata keys one field manager owns through server-side apply.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub(crate) struct AppliedMetadata {
+    pub manager: String,
+    pub labels: Vec<String>,
+    pub annotations: Vec<String>,
+}
+
+impl Observed {
     /// Pulls the metadata out of `json`. Fails only when the object has no name.
     ///
     /// `metadata.managedFields` is dropped: the engine never reads it, and on a real API server
     /// it is often the largest part of an object.
-    pub fn from_json(mut json: Value) -> Result<Self, String> {
-        if let Some(Value::Object(meta)) = json.get_mut("metadata") {
-            meta.remove("managedFields");
-        }
+    pub(crate) fn from_json(mut json: Value) -> Result<Self, String> {
+        let applied_metadata = match json.get_mut("metadata") {
+            Some(Value::Object(meta)) => meta
+                .remove("managedFields")
+                .map(|m| applied_metadata(&m))
+                .unwrap_or_default(),
+            _ => Vec::new(),
+        };
         let text = |ptr: &str| {
             json.pointer(ptr)
                 .and_then(Value::as_str)
@@ -43,16 +86,7 @@ impl Object {
             .pointer("/metadata/labels")
             .and_then(|labels| labels.get(PARENT_UID_LABEL))
             .and_then(Value::as_str);
-        let controller_uid = json
-            .pointer("/metadata/ownerReferences")
-            .and_then(Value::as_array)
-            .and_then(|refs| {
-                refs.iter()
-                    .find(|r| r.get("controller").and_then(Value::as_bool) == Some(true))
-            })
-            .and_then(|r| r.get("uid"))
-            .and_then(Value::as_str);
-        let parent_uid = match (label_parent, controller_uid) {
+        let parent_uid = match (label_parent, controller_uid(&json)) {
             (Some(label), Some(owner)) if label == owner => Some(label.to_string()),
             _ => None,
         };
@@ -73,13 +107,97 @@ impl Object {
                 .is_some_and(|v| !v.is_null()),
             parent_uid,
             leader_term,
+            applied_metadata,
             name,
             json,
         })
     }
 
+    /// The one conversion from what a watch or a write returned: list responses may leave
+    /// `apiVersion` and `kind` out of their items, so they are set from the type watched.
+    pub(crate) fn from_dynamic(obj: &kube::api::DynamicObject, t: &K8sType) -> Option<Self> {
+        let mut json = serde_json::to_value(obj).ok()?;
+        let map = json.as_object_mut()?;
+        map.insert("apiVersion".into(), Value::String(t.api_version.into()));
+        map.insert("kind".into(), Value::String(t.kind.into()));
+        Self::from_json(json).ok()
+    }
+
+    /// The object as JSON, as the API server returned it (without `metadata.managedFields`).
+    pub fn json(&self) -> &Value {
+        &self.json
+    }
+
+    /// The object deserialized into `T` (a k8s-openapi type, your `#[derive(CustomResource)]`
+    /// type, or any `Deserialize` shape). An object that does not fit gives an
+    /// [`Error::Deserialize`] naming the object and the field; returned from the handler, it
+    /// fails the sync without touching any child.
+    pub fn parse<T: DeserializeOwned>(&self) -> Result<T, Error> {
+        T::deserialize(&self.json).map_err(|source| Error::Deserialize {
+            what: format!("{} {}", self.kind, self.display_name()),
+            rust_type: std::any::type_name::<T>(),
+            source,
+        })
+    }
+
+    /// `apiVersion`, e.g. `"apps/v1"`.
+    pub fn api_version(&self) -> &str {
+        &self.api_version
+    }
+
+    /// `kind`, e.g. `"Deployment"`.
+    pub fn kind(&self) -> &str {
+        &self.kind
+    }
+
+    /// `metadata.name`.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// `metadata.namespace` (`None` for a cluster-scoped object).
+    pub fn namespace(&self) -> Option<&str> {
+        self.namespace.as_deref()
+    }
+
+    /// `metadata.uid` (empty for a hand-built object without one).
+    pub fn uid(&self) -> &str {
+        &self.uid
+    }
+
+    /// `metadata.generation`, which the API server bumps on every change of the spec.
+    pub fn generation(&self) -> Option<i64> {
+        self.generation
+    }
+
+    /// `true` once the object has a `deletionTimestamp`.
+    pub fn is_being_deleted(&self) -> bool {
+        self.deleting
+    }
+
+    /// The value of label `key`, if set.
+    pub fn label(&self, key: &str) -> Option<&str> {
+        self.json
+            .pointer("/metadata/labels")
+            .and_then(|l| l.get(key))
+            .and_then(Value::as_str)
+    }
+
+    /// The value of annotation `key`, if set.
+    pub fn annotation(&self, key: &str) -> Option<&str> {
+        self.json
+            .pointer("/metadata/annotations")
+            .and_then(|a| a.get(key))
+            .and_then(Value::as_str)
+    }
+
+    /// `true` when this object is of type `t`.
+    pub fn is(&self, t: K8sType) -> bool {
+        t.matches(&self.api_version, &self.kind)
+    }
+
     /// `namespace/name`, or just `name` for cluster-scoped objects.
-    pub fn display_name(&self) -> String {
+    pub(crate) fn display_name(&self) -> String {
         match &self.namespace {
             Some(ns) => format!("{ns}/{}", self.name),
             None => self.name.clone(),
@@ -87,7 +205,7 @@ impl Object {
     }
 
     /// The finalizers currently on the object.
-    pub fn finalizers(&self) -> Vec<&str> {
+    pub(crate) fn finalizers(&self) -> Vec<&str> {
         self.json
             .pointer("/metadata/finalizers")
             .and_then(Value::as_array)
@@ -96,9 +214,55 @@ impl Object {
     }
 
     /// The object's `status`, if any.
-    pub fn status(&self) -> Option<&Value> {
+    pub(crate) fn status(&self) -> Option<&Value> {
         self.json.get("status").filter(|s| !s.is_null())
     }
+}
+
+/// The label and annotation keys of each `Apply` entry of `managedFields`.
+fn applied_metadata(managed_fields: &Value) -> Vec<AppliedMetadata> {
+    let keys = |fields: &Value, set: &str| -> Vec<String> {
+        fields
+            .pointer(&format!("/f:metadata/f:{set}"))
+            .and_then(Value::as_object)
+            .into_iter()
+            .flatten()
+            .filter_map(|(k, _)| k.strip_prefix("f:").map(str::to_string))
+            .collect()
+    };
+    managed_fields
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|entry| entry["operation"] == "Apply")
+        .filter_map(|entry| {
+            let fields = entry.get("fieldsV1")?;
+            let owned = AppliedMetadata {
+                manager: entry["manager"].as_str()?.to_string(),
+                labels: keys(fields, "labels"),
+                annotations: keys(fields, "annotations"),
+            };
+            (!owned.labels.is_empty() || !owned.annotations.is_empty()).then_some(owned)
+        })
+        .collect()
+}
+
+/// The UID named by the object's controller owner reference, if it has one.
+pub(crate) fn controller_uid(json: &Value) -> Option<&str> {
+    json.pointer("/metadata/ownerReferences")
+        .and_then(Value::as_array)?
+        .iter()
+        .find(|r| r.get("controller").and_then(Value::as_bool) == Some(true))?
+        .get("uid")
+        .and_then(Value::as_str)
+}
+
+/// Objects of one type among many, in the order given.
+pub(crate) fn of_type(
+    objects: &[Arc<Observed>],
+    t: K8sType,
+) -> impl Iterator<Item = &Observed> + '_ {
+    objects.iter().filter(move |o| o.is(t)).map(AsRef::as_ref)
 }
 
 #[cfg(test)]
@@ -120,17 +284,25 @@ mod tests {
                 }
             })
         };
-        let agreed = Object::from_json(child("p1", "p1")).unwrap();
+        let agreed = Observed::from_json(child("p1", "p1")).unwrap();
         assert_eq!(agreed.parent_uid.as_deref(), Some("p1"));
         assert_eq!(agreed.leader_term, Some(12));
-        assert!(agreed.deleting);
+        assert!(agreed.is_being_deleted());
         assert_eq!(agreed.display_name(), "ns/c");
-        let disagreed = Object::from_json(child("p1", "p2")).unwrap();
+        let disagreed = Observed::from_json(child("p1", "p2")).unwrap();
         assert_eq!(disagreed.parent_uid, None);
     }
 
     #[test]
     fn an_object_without_a_name_is_refused() {
-        assert!(Object::from_json(json!({"metadata": {}})).is_err());
+        assert!(Observed::from_json(json!({"metadata": {}})).is_err());
+    }
+
+    #[test]
+    fn a_dynamic_object_gets_the_watched_type() {
+        let obj: kube::api::DynamicObject =
+            serde_json::from_value(json!({"metadata": {"name": "x"}})).unwrap();
+        let o = Observed::from_dynamic(&obj, &crate::k8s_types::core::v1::ConfigMap).unwrap();
+        assert!(o.is(crate::k8s_types::core::v1::ConfigMap));
     }
 }

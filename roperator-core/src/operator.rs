@@ -1,76 +1,107 @@
-//! Starting an operator: [`Operator`] (async, any client) and [`run_operator`] (blocking, the
-//! cluster's configuration, stops on SIGTERM/SIGINT).
+//! Starting an operator: [`Operator`] (async, any client, one or more controllers) and
+//! [`run_operator`] (blocking, one controller, the cluster's configuration, stops on
+//! SIGTERM/SIGINT).
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+use std::time::Duration;
 
-use prometheus_client::registry::Registry;
-use tokio::sync::watch;
-
-use crate::config::OperatorConfig;
-use crate::engine::{self, Metrics, WorkQueue};
+use crate::config::ControllerConfig;
+use crate::engine::{self, ControllerParts, Monitor};
 use crate::error::Error;
 use crate::handler::{Async, AsyncHandler, Blocking, ErasedHandler, Handler};
 use crate::leader::{AlwaysLeader, BoxFuture, LeaderGate};
 
-/// An operator ready to run: a client, a configuration and a handler.
+/// Default for [`Operator::with_shutdown_grace_period`].
+pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(20);
+/// Default for [`Operator::with_server_address`]: port 8080 on every interface.
+pub const DEFAULT_SERVER_ADDRESS: SocketAddr =
+    SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED), 8080);
+
+/// An operator process: one or more controllers sharing one Kubernetes client, one leadership
+/// gate, one metrics and health server and one shutdown.
 ///
 /// Runs until its shutdown signal (if none is given, forever): then it stops taking work, lets
-/// in-flight syncs finish within the grace period, and steps down.
+/// in-flight syncs finish within the grace period, and steps down. A failing or stuck controller
+/// does not hold up the others: each has its own queue and its own share of concurrent syncs.
 ///
 /// ```no_run
 /// use roperator_core::prelude::*;
 ///
+/// static TENANT: K8sType = K8sType {
+///     api_version: "example.com/v1", kind: "Tenant", plural: "tenants", namespaced: false,
+/// };
+///
 /// # async fn demo(client: kube::Client) -> Result<(), Error> {
-/// let config = OperatorConfig::new("demo", &k8s_types::core::v1::Namespace)
-///     .with_child(k8s_types::core::v1::ConfigMap, ChildConfig::replace())
-///     .without_server();
-/// let handler = |_req: &SyncRequest| Ok::<_, Error>(SyncResponse::new());
-/// Operator::new(client, config, handler)
+/// let tenants = ControllerConfig::new("tenants", TENANT)
+///     .with_child(k8s_types::core::v1::Namespace, ChildConfig::replace());
+/// let isolation = ControllerConfig::decorator("isolation", k8s_types::core::v1::Namespace)
+///     .with_parent_selector("example.com/isolate=true")
+///     .with_child(k8s_types::networking::v1::NetworkPolicy, ChildConfig::replace());
+/// Operator::new("tenant-operator", client)
+///     .with_controller(tenants, |_req: &SyncRequest| Ok::<_, Error>(SyncResponse::new()))
+///     .with_controller(isolation, |_req: &SyncRequest| Ok::<_, Error>(SyncResponse::new()))
 ///     .with_shutdown_signal(async { let _ = tokio::signal::ctrl_c().await; })
 ///     .run()
 ///     .await
 /// # }
 /// ```
 pub struct Operator {
+    name: String,
+    version: String,
     client: kube::Client,
-    config: OperatorConfig,
-    handler: Arc<dyn ErasedHandler>,
+    controllers: Vec<ControllerParts>,
     gate: Arc<dyn LeaderGate>,
     shutdown: Option<BoxFuture<'static, ()>>,
     monitor: Monitor,
+    server_address: Option<SocketAddr>,
+    shutdown_grace: Duration,
 }
 
 impl Operator {
-    /// An operator with a blocking [`Handler`] (a closure or a type).
-    pub fn new(client: kube::Client, config: OperatorConfig, handler: impl Handler) -> Self {
-        Self::with_erased(client, config, Arc::new(Blocking(handler)))
-    }
-
-    /// An operator with an [`AsyncHandler`].
-    pub fn new_async(
-        client: kube::Client,
-        config: OperatorConfig,
-        handler: impl AsyncHandler,
-    ) -> Self {
-        Self::with_erased(client, config, Arc::new(Async(handler)))
-    }
-
-    fn with_erased(
-        client: kube::Client,
-        config: OperatorConfig,
-        handler: Arc<dyn ErasedHandler>,
-    ) -> Self {
+    /// An operator called `name` (named in the user agent of every request) talking to the
+    /// cluster through `client`. Add controllers with
+    /// [`with_controller`](Self::with_controller).
+    ///
+    /// Defaults: a single replica ([`AlwaysLeader`]), metrics and health on `0.0.0.0:8080`, 20 s
+    /// shutdown grace period, this crate's version in the user agent.
+    pub fn new(name: impl Into<String>, client: kube::Client) -> Self {
         Self {
+            name: name.into(),
+            version: env!("CARGO_PKG_VERSION").to_string(),
             client,
-            config,
-            handler,
+            controllers: Vec::new(),
             gate: Arc::new(AlwaysLeader::new()),
             shutdown: None,
             monitor: Monitor::new(),
+            server_address: Some(DEFAULT_SERVER_ADDRESS),
+            shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
         }
+    }
+
+    /// Adds a controller with a blocking [`Handler`] (a closure or a type).
+    pub fn with_controller(self, config: ControllerConfig, handler: impl Handler) -> Self {
+        self.with_erased(config, Arc::new(Blocking(handler)))
+    }
+
+    /// Adds a controller with an [`AsyncHandler`].
+    pub fn with_async_controller(
+        self,
+        config: ControllerConfig,
+        handler: impl AsyncHandler,
+    ) -> Self {
+        self.with_erased(config, Arc::new(Async(handler)))
+    }
+
+    fn with_erased(mut self, config: ControllerConfig, handler: Arc<dyn ErasedHandler>) -> Self {
+        let queue = self.monitor.new_queue();
+        self.controllers.push(ControllerParts {
+            config,
+            handler,
+            queue,
+        });
+        self
     }
 
     /// Writes only while `gate` allows it (default: [`AlwaysLeader`], for a single replica).
@@ -88,52 +119,90 @@ impl Operator {
         self
     }
 
-    /// A handle on the running operator's readiness, metrics and work queue.
+    /// How long in-flight syncs may run after the shutdown signal before they are cancelled
+    /// (default 20 s; keep it below the pod's `terminationGracePeriodSeconds`).
+    pub fn with_shutdown_grace_period(mut self, grace: Duration) -> Self {
+        self.shutdown_grace = grace;
+        self
+    }
+
+    /// Serves `/metrics`, `/healthz` and `/readyz` on this address (default `0.0.0.0:8080`).
+    /// Port 0 picks a free port; see [`Monitor::server_address`].
+    pub fn with_server_address(mut self, address: impl Into<SocketAddr>) -> Self {
+        self.server_address = Some(address.into());
+        self
+    }
+
+    /// Serves no metrics or health endpoints.
+    pub fn with_server_disabled(mut self) -> Self {
+        self.server_address = None;
+        self
+    }
+
+    /// The operator's version, sent in the user agent of every request as
+    /// `<name>/<version>` so that its writes can be told apart in an audit log (default: this
+    /// crate's version). Pass your crate's: `.with_version(env!("CARGO_PKG_VERSION"))`.
+    pub fn with_version(mut self, version: impl Into<String>) -> Self {
+        self.version = version.into();
+        self
+    }
+
+    /// A handle on the running operator's readiness, metrics and work in progress.
     pub fn monitor(&self) -> Monitor {
         self.monitor.clone()
     }
 
-    /// Runs until the shutdown signal. Fails at once on an invalid configuration or when the
-    /// metrics server cannot listen.
+    /// The configurations of the controllers added so far.
+    pub fn controller_configs(&self) -> impl Iterator<Item = &ControllerConfig> {
+        self.controllers.iter().map(|c| &c.config)
+    }
+
+    /// The configured metrics and health address (`None` when disabled).
+    pub fn server_address(&self) -> Option<SocketAddr> {
+        self.server_address
+    }
+
+    /// Runs until the shutdown signal. Fails at once on an invalid controller configuration
+    /// (every controller is checked, names must differ, a finalizer needs a handler that
+    /// finalizes) or when the metrics server cannot listen.
     pub async fn run(self) -> Result<(), Error> {
         engine::run(engine::Parts {
+            name: self.name,
+            version: self.version,
             client: self.client,
-            config: self.config,
-            handler: self.handler,
+            controllers: self.controllers,
             gate: self.gate,
             shutdown: self.shutdown,
             monitor: self.monitor,
+            server_address: self.server_address,
+            shutdown_grace: self.shutdown_grace,
         })
         .await
     }
 }
 
-/// Runs an operator with the cluster's configuration (the kubeconfig, or the pod's service
-/// account inside a cluster) until SIGTERM or SIGINT, then shuts down gracefully.
+/// Runs one controller with the cluster's configuration (the kubeconfig, or the pod's service
+/// account inside a cluster) as a single replica, until SIGTERM or SIGINT, then shuts down
+/// gracefully. The operator is named after the controller.
 ///
-/// Blocking: it starts its own async runtime. Use [`Operator`] to run inside one.
-///
-/// Replicas: when the `ROPERATOR_RAFT_REPLICAS` or `ROPERATOR_RAFT_PEERS` variables are set (as
-/// the StatefulSet in `deploy/` sets them) the replicas elect a leader with Raft and only it
-/// writes ([`ha::gate_from_env`](crate::ha::gate_from_env)); otherwise this process is the only
-/// writer.
+/// Blocking: it starts its own async runtime. Use [`Operator`] to run inside one, to run
+/// several controllers, or to run several replicas behind a leadership gate.
 ///
 /// ```no_run
 /// use roperator_core::prelude::*;
 ///
 /// fn main() -> Result<(), Error> {
-///     let config = OperatorConfig::new("demo", &k8s_types::core::v1::Namespace)
+///     let config = ControllerConfig::new("demo", k8s_types::core::v1::Namespace)
 ///         .with_child(k8s_types::core::v1::ConfigMap, ChildConfig::replace());
 ///     run_operator(config, |_req: &SyncRequest| Ok::<_, Error>(SyncResponse::new()))
 /// }
 /// ```
-pub fn run_operator(config: OperatorConfig, handler: impl Handler) -> Result<(), Error> {
+pub fn run_operator(config: ControllerConfig, handler: impl Handler) -> Result<(), Error> {
     run_blocking(config, Arc::new(Blocking(handler)))
 }
 
 /// [`run_operator`] for an [`AsyncHandler`]: one whose sync or finalize awaits (an external
-/// API to clean up, say). Same configuration from the environment, same signals, same Raft
-/// gate when replicas are configured.
+/// API to clean up, say).
 ///
 /// ```no_run
 /// use roperator_core::prelude::*;
@@ -149,15 +218,19 @@ pub fn run_operator(config: OperatorConfig, handler: impl Handler) -> Result<(),
 /// }
 ///
 /// fn main() -> Result<(), Error> {
-///     let config = OperatorConfig::new("demo", &k8s_types::core::v1::Namespace);
+///     let config = ControllerConfig::new("demo", k8s_types::core::v1::Namespace)
+///         .with_child(k8s_types::core::v1::ConfigMap, ChildConfig::replace());
 ///     run_async_operator(config, Cleanup)
 /// }
 /// ```
-pub fn run_async_operator(config: OperatorConfig, handler: impl AsyncHandler) -> Result<(), Error> {
+pub fn run_async_operator(
+    config: ControllerConfig,
+    handler: impl AsyncHandler,
+) -> Result<(), Error> {
     run_blocking(config, Arc::new(Async(handler)))
 }
 
-fn run_blocking(config: OperatorConfig, handler: Arc<dyn ErasedHandler>) -> Result<(), Error> {
+fn run_blocking(config: ControllerConfig, handler: Arc<dyn ErasedHandler>) -> Result<(), Error> {
     config.validate()?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -167,23 +240,22 @@ fn run_blocking(config: OperatorConfig, handler: Arc<dyn ErasedHandler>) -> Resu
         let kube_config = kube::Config::infer().await.map_err(Error::KubeConfig)?;
         let client = kube::Client::try_from(kube_config).map_err(Error::Client)?;
         let signal = termination_signal().map_err(Error::Runtime)?;
-        let leader = crate::ha::gate_from_env()
-            .await
-            .map_err(Error::Leadership)?;
-        Operator::with_erased(client, config, handler)
-            .with_leader_gate(leader)
+        Operator::new(config.name.clone(), client)
+            .with_erased(config, handler)
             .with_shutdown_signal(signal)
             .run()
             .await
     });
     // Dropping the runtime would wait for every blocking task, including a handler call stuck
     // past its timeout, which no one can stop: the process would never exit on SIGTERM.
-    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    runtime.shutdown_timeout(Duration::from_secs(1));
     result
 }
 
+/// Completes on SIGTERM or SIGINT (Ctrl-C elsewhere than Unix): the usual shutdown signal of
+/// an operator, for [`Operator::with_shutdown_signal`].
 #[cfg(unix)]
-fn termination_signal() -> std::io::Result<impl Future<Output = ()> + Send + 'static> {
+pub fn termination_signal() -> std::io::Result<impl Future<Output = ()> + Send + 'static> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut term = signal(SignalKind::terminate())?;
     let mut int = signal(SignalKind::interrupt())?;
@@ -195,141 +267,11 @@ fn termination_signal() -> std::io::Result<impl Future<Output = ()> + Send + 'st
     })
 }
 
+/// Completes on Ctrl-C: the usual shutdown signal of an operator, for
+/// [`Operator::with_shutdown_signal`].
 #[cfg(not(unix))]
-fn termination_signal() -> std::io::Result<impl Future<Output = ()> + Send + 'static> {
+pub fn termination_signal() -> std::io::Result<impl Future<Output = ()> + Send + 'static> {
     Ok(async {
         let _ = tokio::signal::ctrl_c().await;
     })
-}
-
-/// A view of a running [`Operator`]: readiness, the metrics server's address, metrics, and
-/// whether there is work in progress. Cheap to clone.
-///
-/// ```
-/// use roperator_core::prelude::*;
-///
-/// # fn demo(client: kube::Client) {
-/// let config = OperatorConfig::new("demo", &k8s_types::core::v1::Namespace)
-///     .with_child(k8s_types::core::v1::ConfigMap, ChildConfig::replace());
-/// let operator = Operator::new(client, config, |_req: &SyncRequest| Ok::<_, Error>(SyncResponse::new()));
-/// let monitor = operator.monitor();
-/// assert!(!monitor.is_ready()); // not started yet
-/// # }
-/// ```
-#[derive(Clone)]
-pub struct Monitor {
-    inner: Arc<MonitorInner>,
-}
-
-struct MonitorInner {
-    ready: watch::Sender<bool>,
-    stopped: AtomicBool,
-    leader: AtomicBool,
-    address: Mutex<Option<SocketAddr>>,
-    queue: Arc<WorkQueue>,
-    metrics: Metrics,
-    registry: Mutex<Registry>,
-}
-
-impl Monitor {
-    fn new() -> Self {
-        let metrics = Metrics::new();
-        let mut registry = Registry::default();
-        metrics.register(&mut registry);
-        Self {
-            inner: Arc::new(MonitorInner {
-                ready: watch::channel(false).0,
-                stopped: AtomicBool::new(false),
-                leader: AtomicBool::new(false),
-                address: Mutex::new(None),
-                queue: Arc::new(WorkQueue::default()),
-                metrics,
-                registry: Mutex::new(registry),
-            }),
-        }
-    }
-
-    /// `true` once every watcher has listed its objects (what `/readyz` reports).
-    pub fn is_ready(&self) -> bool {
-        *self.inner.ready.borrow()
-    }
-
-    /// Waits until [`is_ready`](Self::is_ready).
-    pub async fn wait_ready(&self) {
-        let mut rx = self.inner.ready.subscribe();
-        let _ = rx.wait_for(|ready| *ready).await;
-    }
-
-    /// `true` while this replica may write.
-    pub fn is_leader(&self) -> bool {
-        self.inner.leader.load(Ordering::SeqCst)
-    }
-
-    /// `true` once [`Operator::run`] has returned.
-    pub fn is_stopped(&self) -> bool {
-        self.inner.stopped.load(Ordering::SeqCst)
-    }
-
-    /// The address `/metrics`, `/healthz` and `/readyz` are served on, once started.
-    pub fn server_address(&self) -> Option<SocketAddr> {
-        *self.inner.address.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// `true` when there is nothing to do now: no sync in flight and, while this replica
-    /// leads, no parent waiting for one (timers for later resyncs may be pending). A follower
-    /// with nothing in flight is idle: it does not sync until it leads.
-    pub fn is_idle(&self) -> bool {
-        if self.is_leader() {
-            self.inner.queue.is_idle()
-        } else {
-            self.inner.queue.running() == 0
-        }
-    }
-
-    /// The metrics in the Prometheus/OpenMetrics text format.
-    pub fn metrics_text(&self) -> String {
-        let registry = self
-            .inner
-            .registry
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        let mut out = String::new();
-        if prometheus_client::encoding::text::encode(&mut out, &registry).is_err() {
-            out.clear();
-        }
-        out
-    }
-
-    pub(crate) fn metrics(&self) -> &Metrics {
-        &self.inner.metrics
-    }
-
-    pub(crate) fn queue(&self) -> Arc<WorkQueue> {
-        Arc::clone(&self.inner.queue)
-    }
-
-    pub(crate) fn register_gate(&self, gate: &dyn LeaderGate) {
-        let mut registry = self
-            .inner
-            .registry
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        gate.register_metrics(&mut registry);
-    }
-
-    pub(crate) fn set_ready(&self) {
-        self.inner.ready.send_replace(true);
-    }
-
-    pub(crate) fn set_leader(&self, leader: bool) {
-        self.inner.leader.store(leader, Ordering::SeqCst);
-    }
-
-    pub(crate) fn set_stopped(&self) {
-        self.inner.stopped.store(true, Ordering::SeqCst);
-    }
-
-    pub(crate) fn set_server_address(&self, address: SocketAddr) {
-        *self.inner.address.lock().unwrap_or_else(|p| p.into_inner()) = Some(address);
-    }
 }

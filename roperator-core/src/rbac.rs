@@ -4,17 +4,22 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::api::rbac::v1::PolicyRule;
 
-use crate::config::{OperatorConfig, UpdateStrategy};
+use crate::config::{ControllerConfig, UpdateStrategy};
+use crate::operator::Operator;
 
-impl OperatorConfig {
-    /// The RBAC rules this operator needs: exactly the verbs the engine issues on each type.
+type Verbs = BTreeMap<(String, String), Vec<&'static str>>;
+
+impl ControllerConfig {
+    /// The RBAC rules this controller needs: exactly the verbs the engine issues on each type.
     ///
     /// - parent: `get` (confirming it still exists before creating children), `list`,
     ///   `watch`; `patch` when a finalizer is configured (it is added and removed with JSON
-    ///   patches); `update` on the `status` subresource.
+    ///   patches) and for a decorator (it applies labels and annotations); `update` on the
+    ///   `status` subresource unless it is a decorator that writes no status.
     /// - each child type: `get` (telling a name collision from a not-yet-seen child of ours),
     ///   `list`, `watch`, `create`, `delete`; `update` when its policy is
     ///   [`replace`](crate::ChildConfig::replace).
+    /// - each related type: `get`, `list`, `watch`, and nothing more.
     /// - `events.k8s.io` events: `create`, `patch`.
     /// - `update` on the parent's `finalizers` subresource: never requested, but clusters that
     ///   enforce owner-reference permissions (the `OwnerReferencesPermissionEnforcement`
@@ -24,13 +29,13 @@ impl OperatorConfig {
     /// `tests/rbac.rs` runs an engine through every kind of write and checks that it made no
     /// request these rules do not allow and that it used every verb they grant.
     ///
-    /// Put them in a ClusterRole (or a Role per namespace when the operator is limited to
-    /// namespaces):
+    /// Put them in a ClusterRole (or a Role per namespace when the controller is limited to
+    /// namespaces); [`Operator::rbac_rules`] merges those of all its controllers:
     ///
     /// ```
     /// use roperator_core::prelude::*;
     ///
-    /// let config = OperatorConfig::new("demo", &k8s_types::core::v1::Namespace)
+    /// let config = ControllerConfig::new("demo", k8s_types::core::v1::Namespace)
     ///     .with_child(k8s_types::core::v1::ConfigMap, ChildConfig::replace());
     /// let rules = config.rbac_rules();
     /// let configmaps = rules
@@ -40,7 +45,12 @@ impl OperatorConfig {
     /// assert_eq!(configmaps.verbs, ["create", "delete", "get", "list", "update", "watch"]);
     /// ```
     pub fn rbac_rules(&self) -> Vec<PolicyRule> {
-        let mut verbs: BTreeMap<(String, String), Vec<&'static str>> = BTreeMap::new();
+        let mut verbs = Verbs::new();
+        self.add_verbs(&mut verbs);
+        rules(verbs)
+    }
+
+    fn add_verbs(&self, verbs: &mut Verbs) {
         let mut add = |group: &str, resource: String, v: &[&'static str]| {
             verbs
                 .entry((group.to_string(), resource))
@@ -53,14 +63,16 @@ impl OperatorConfig {
             parent.plural.to_string(),
             &["get", "list", "watch"],
         );
-        if self.finalizer.is_some() {
+        if self.finalizer.is_some() || self.is_decorator() {
             add(parent.group(), parent.plural.to_string(), &["patch"]);
         }
-        add(
-            parent.group(),
-            format!("{}/status", parent.plural),
-            &["update"],
-        );
+        if self.writes_status() {
+            add(
+                parent.group(),
+                format!("{}/status", parent.plural),
+                &["update"],
+            );
+        }
         for (child, config) in &self.children {
             add(
                 child.group(),
@@ -71,33 +83,72 @@ impl OperatorConfig {
                 add(child.group(), child.plural.to_string(), &["update"]);
             }
         }
+        for related in self.related_types() {
+            add(
+                related.group(),
+                related.plural.to_string(),
+                &["get", "list", "watch"],
+            );
+        }
         add("events.k8s.io", "events".to_string(), &["create", "patch"]);
-        add(
-            parent.group(),
-            format!("{}/finalizers", parent.plural),
-            &["update"],
-        );
-        verbs
-            .into_iter()
-            .map(|((group, resource), mut v)| {
-                v.sort_unstable();
-                v.dedup();
-                PolicyRule {
-                    api_groups: Some(vec![group]),
-                    resources: Some(vec![resource]),
-                    verbs: v.into_iter().map(str::to_string).collect(),
-                    ..PolicyRule::default()
-                }
-            })
-            .collect()
+        if !self.children.is_empty() {
+            add(
+                parent.group(),
+                format!("{}/finalizers", parent.plural),
+                &["update"],
+            );
+        }
     }
+}
+
+impl Operator {
+    /// The RBAC rules of every controller of this operator, merged (see
+    /// [`ControllerConfig::rbac_rules`]).
+    ///
+    /// ```
+    /// use roperator_core::prelude::*;
+    ///
+    /// # fn demo(client: kube::Client) {
+    /// let a = ControllerConfig::new("a", k8s_types::core::v1::Namespace)
+    ///     .with_child(k8s_types::core::v1::ConfigMap, ChildConfig::replace());
+    /// let b = ControllerConfig::new("b", k8s_types::core::v1::Namespace)
+    ///     .with_child(k8s_types::core::v1::Secret, ChildConfig::on_delete());
+    /// let ok = |_req: &SyncRequest| Ok::<_, Error>(SyncResponse::new());
+    /// let operator = Operator::new("both", client).with_controller(a, ok).with_controller(b, ok);
+    /// let rules = operator.rbac_rules();
+    /// assert!(rules.iter().any(|r| r.resources.as_deref() == Some(&["secrets".to_string()][..])));
+    /// # }
+    /// ```
+    pub fn rbac_rules(&self) -> Vec<PolicyRule> {
+        let mut verbs = Verbs::new();
+        for config in self.controller_configs() {
+            config.add_verbs(&mut verbs);
+        }
+        rules(verbs)
+    }
+}
+
+fn rules(verbs: Verbs) -> Vec<PolicyRule> {
+    verbs
+        .into_iter()
+        .map(|((group, resource), mut v)| {
+            v.sort_unstable();
+            v.dedup();
+            PolicyRule {
+                api_groups: Some(vec![group]),
+                resources: Some(vec![resource]),
+                verbs: v.into_iter().map(str::to_string).collect(),
+                ..PolicyRule::default()
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use crate::prelude::*;
 
-    fn rules_of(config: &OperatorConfig) -> Vec<(String, String, Vec<String>)> {
+    fn rules_of(config: &ControllerConfig) -> Vec<(String, String, Vec<String>)> {
         config
             .rbac_rules()
             .into_iter()
@@ -119,7 +170,7 @@ mod tests {
             plural: "ps",
             namespaced: true,
         };
-        let config = OperatorConfig::new("demo", &P)
+        let config = ControllerConfig::new("demo", P)
             .with_child(k8s_types::apps::v1::Deployment, ChildConfig::replace())
             .with_child(k8s_types::batch::v1::Job, ChildConfig::recreate())
             .with_finalizer("x.io/cleanup");
@@ -151,7 +202,7 @@ mod tests {
                 ("x.io".into(), "ps/status".into(), v(&["update"])),
             ]
         );
-        let no_finalizer = OperatorConfig::new("demo", &P)
+        let no_finalizer = ControllerConfig::new("demo", P)
             .with_child(k8s_types::apps::v1::Deployment, ChildConfig::on_delete());
         let rules = rules_of(&no_finalizer);
         assert!(rules.contains(&("x.io".into(), "ps".into(), v(&["get", "list", "watch"]))));

@@ -1,5 +1,6 @@
 //! What a handler returns: [`SyncResponse`] and [`FinalizeResponse`].
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde::Serialize;
@@ -30,7 +31,7 @@ use serde_json::Value;
 ///         "spec": { "ports": [{ "port": 80 }] }
 ///     }))
 ///     .with_status(&json!({ "ready": false }))
-///     .resync_after(Duration::from_secs(30));
+///     .with_resync_after(Duration::from_secs(30));
 /// assert_eq!(response.children().len(), 2);
 /// ```
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -38,6 +39,8 @@ pub struct SyncResponse {
     pub(crate) status: Option<Value>,
     pub(crate) children: Vec<Value>,
     pub(crate) resync_after: Option<Duration>,
+    /// Labels and annotations to set on the parent (for decorators, mostly).
+    pub(crate) parent_metadata: ParentMetadata,
     /// Values that failed to serialize; reported as an invalid response rather than dropped,
     /// so a child that cannot be serialized is never pruned by accident.
     pub(crate) serialize_errors: Vec<String>,
@@ -83,8 +86,40 @@ impl SyncResponse {
 
     /// Asks for the next sync of this parent after `delay` at the latest (sooner if something
     /// changes), instead of after the global resync period.
-    pub fn resync_after(mut self, delay: Duration) -> Self {
+    pub fn with_resync_after(mut self, delay: Duration) -> Self {
         self.resync_after = Some(delay);
+        self
+    }
+
+    /// Sets a label on the parent itself. The engine applies the labels and annotations it is
+    /// given with server-side apply under the controller's field manager, so that one the
+    /// handler stops returning is removed and those others set are left alone. Meant for
+    /// [decorators](crate::ControllerConfig::decorator), which own nothing else of the
+    /// decorated object.
+    ///
+    /// ```
+    /// use roperator_core::prelude::*;
+    ///
+    /// let response = SyncResponse::new()
+    ///     .with_parent_label("example.com/isolated", "true")
+    ///     .with_parent_annotation("example.com/policy", "default-deny-ingress");
+    /// # let _ = response;
+    /// ```
+    pub fn with_parent_label(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.parent_metadata.labels.insert(key.into(), value.into());
+        self
+    }
+
+    /// Sets an annotation on the parent itself; see
+    /// [`with_parent_label`](Self::with_parent_label).
+    pub fn with_parent_annotation(
+        mut self,
+        key: impl Into<String>,
+        value: impl Into<String>,
+    ) -> Self {
+        self.parent_metadata
+            .annotations
+            .insert(key.into(), value.into());
         self
     }
 
@@ -97,6 +132,13 @@ impl SyncResponse {
     pub fn status(&self) -> Option<&Value> {
         self.status.as_ref()
     }
+}
+
+/// Labels and annotations a sync sets on its parent.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct ParentMetadata {
+    pub labels: BTreeMap<String, String>,
+    pub annotations: BTreeMap<String, String>,
 }
 
 /// The outcome of [`Handler::finalize`](crate::Handler::finalize): finished (the finalizer is

@@ -8,7 +8,7 @@
 //!
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 //! let server = ApiServer::new();
-//! let config = OperatorConfig::new("demo", &k8s_types::core::v1::Namespace)
+//! let config = ControllerConfig::new("demo", k8s_types::core::v1::Namespace)
 //!     .with_child(k8s_types::core::v1::ConfigMap, ChildConfig::replace());
 //! let operator = TestOperator::start(&server, config, |_req: &SyncRequest| {
 //!     Ok::<_, Error>(SyncResponse::new())
@@ -27,11 +27,12 @@ use tokio::task::JoinHandle;
 
 pub use roperator_testkit::{ApiServer, FaultRule};
 
-use crate::config::{DEFAULT_SERVER_ADDRESS, OperatorConfig};
+use crate::config::ControllerConfig;
+use crate::engine::Monitor;
 use crate::error::Error;
 use crate::handler::{AsyncHandler, Handler};
 use crate::leader::LeaderGate;
-use crate::operator::{Monitor, Operator};
+use crate::operator::{DEFAULT_SERVER_ADDRESS, Operator};
 
 /// The operator did not settle in time.
 #[derive(Debug, thiserror::Error)]
@@ -49,39 +50,46 @@ pub struct TestOperator {
 }
 
 impl TestOperator {
-    /// Starts an operator with a blocking handler (call inside a Tokio runtime). The default
-    /// metrics address is replaced by a free loopback port so that tests can run in parallel.
-    pub fn start(server: &ApiServer, config: OperatorConfig, handler: impl Handler) -> Self {
-        Self::spawn(Operator::new(server.client(), loopback(config), handler))
+    /// Starts an operator of one controller with a blocking handler (call inside a Tokio
+    /// runtime), named after the controller.
+    pub fn start(server: &ApiServer, config: ControllerConfig, handler: impl Handler) -> Self {
+        Self::spawn(Operator::new(config.name(), server.client()).with_controller(config, handler))
     }
 
-    /// Starts an operator with an async handler.
+    /// Starts an operator of one controller with an async handler.
     pub fn start_async(
         server: &ApiServer,
-        config: OperatorConfig,
+        config: ControllerConfig,
         handler: impl AsyncHandler,
     ) -> Self {
-        Self::spawn(Operator::new_async(
-            server.client(),
-            loopback(config),
-            handler,
-        ))
+        Self::spawn(
+            Operator::new(config.name(), server.client()).with_async_controller(config, handler),
+        )
     }
 
-    /// Starts an operator with a blocking handler behind a leadership gate.
+    /// Starts an operator of one controller with a blocking handler behind a leadership gate.
     pub fn start_with_gate(
         server: &ApiServer,
-        config: OperatorConfig,
+        config: ControllerConfig,
         handler: impl Handler,
         gate: Arc<dyn LeaderGate>,
     ) -> Self {
         Self::spawn(
-            Operator::new(server.client(), loopback(config), handler).with_leader_gate(gate),
+            Operator::new(config.name(), server.client())
+                .with_controller(config, handler)
+                .with_leader_gate(gate),
         )
     }
 
-    /// Starts an operator built by the caller (any client, gate or handler flavour).
+    /// Starts an operator built by the caller (several controllers, any client, gate or
+    /// handler flavour). The default metrics address is replaced by a free loopback port so
+    /// that tests can run in parallel.
     pub fn spawn(operator: Operator) -> Self {
+        let operator = if operator.server_address() == Some(DEFAULT_SERVER_ADDRESS) {
+            operator.with_server_address(std::net::SocketAddr::from(([127, 0, 0, 1], 0)))
+        } else {
+            operator
+        };
         let (stop, stopped) = oneshot::channel::<()>();
         let monitor = operator.monitor();
         let operator = operator.with_shutdown_signal(async move {
@@ -184,11 +192,4 @@ impl Drop for TestOperator {
             let _ = stop.send(());
         }
     }
-}
-
-fn loopback(mut config: OperatorConfig) -> OperatorConfig {
-    if config.server_address == Some(DEFAULT_SERVER_ADDRESS) {
-        config.server_address = Some(std::net::SocketAddr::from(([127, 0, 0, 1], 0)));
-    }
-    config
 }

@@ -19,16 +19,15 @@ use serde_json::{Value, json};
 
 const OPERATOR: &str = "echo-ha";
 
-fn config() -> OperatorConfig {
-    OperatorConfig::new(OPERATOR, &ECHO)
+fn config() -> ControllerConfig {
+    ControllerConfig::new(OPERATOR, ECHO)
         .with_child(k8s_types::core::v1::ConfigMap, ChildConfig::replace())
         .with_error_backoff(Duration::from_millis(20), Duration::from_millis(500))
         .with_max_concurrent_syncs(32)
-        .without_server()
 }
 
 fn handler(req: &SyncRequest) -> Result<SyncResponse, Error> {
-    let parent = req.parent_json();
+    let parent = req.parent().json();
     let name = parent["metadata"]["name"].as_str().unwrap_or_default();
     Ok(SyncResponse::new()
         .with_child(&json!({

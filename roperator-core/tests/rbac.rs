@@ -1,4 +1,4 @@
-//! The RBAC rules an operator reports (`OperatorConfig::rbac_rules`, rendered into
+//! The RBAC rules an operator reports (`ControllerConfig::rbac_rules`, rendered into
 //! `deploy/rbac.yaml` for the example) are checked against what the engine really asks the API
 //! server: an operator taken through every kind of write, with the request log of the testkit
 //! server as the witness. Every request it made is allowed by the rules, and every verb the rules
@@ -36,7 +36,7 @@ impl Handler for Finalizing {
 /// (API group, resource or resource/subresource, verb).
 type Grant = (String, String, String);
 
-fn granted(config: &OperatorConfig) -> BTreeSet<Grant> {
+fn granted(config: &ControllerConfig) -> BTreeSet<Grant> {
     let mut out = BTreeSet::new();
     for rule in config.rbac_rules() {
         for group in rule.api_groups.iter().flatten() {
@@ -75,12 +75,11 @@ fn used(server: &roperator_core::testkit::ApiServer) -> BTreeSet<Grant> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_rbac_rules_are_exactly_what_the_engine_uses() {
     let server = server();
-    let config = OperatorConfig::new(OPERATOR, &ECHO)
+    let config = ControllerConfig::new(OPERATOR, ECHO)
         .with_child(k8s_types::core::v1::ConfigMap, ChildConfig::replace())
         .with_child(k8s_types::core::v1::Secret, ChildConfig::recreate())
         .with_finalizer(FINALIZER)
-        .with_error_backoff(Duration::from_millis(20), Duration::from_millis(200))
-        .without_server();
+        .with_error_backoff(Duration::from_millis(20), Duration::from_millis(200));
     let rules = granted(&config);
 
     // Someone else's objects hold names two parents want (one of each child type, as a sync stops

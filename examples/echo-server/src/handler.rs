@@ -2,14 +2,12 @@
 //! them.
 
 use std::future::Future;
-use std::sync::Arc;
 use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
 use roperator_core::prelude::*;
-use roperator_core::{AlwaysLeader, LeaderGate};
 
 use crate::children::{self, InvalidSpec};
 use crate::{EchoServer, status};
@@ -38,10 +36,8 @@ pub const FINALIZER: &str = "examples.roperator.io/cleanup";
 /// assert!(config.validate().is_ok());
 /// assert_eq!(config.child_types().len(), 2);
 /// ```
-pub fn operator_config() -> OperatorConfig {
-    OperatorConfig::new(OPERATOR_NAME, &ECHO_TYPE)
-        // Names this operator's version in the user agent of every request it makes.
-        .with_version(env!("CARGO_PKG_VERSION"))
+pub fn operator_config() -> ControllerConfig {
+    ControllerConfig::new(OPERATOR_NAME, ECHO_TYPE)
         .with_child(k8s_types::apps::v1::Deployment, ChildConfig::replace())
         .with_child(k8s_types::core::v1::Service, ChildConfig::replace())
         .with_finalizer(FINALIZER)
@@ -66,9 +62,12 @@ pub enum EchoError {
 /// It only reads the request; the engine compares the result with the cluster and makes the
 /// writes.
 pub fn sync(request: &SyncRequest) -> Result<SyncResponse, EchoError> {
-    let echo: EchoServer = request.parent()?;
+    let echo: EchoServer = request.parent().parse()?;
     children::validate(&echo)?;
-    let observed = request.child::<Deployment>(&echo.name_any())?;
+    let observed: Option<Deployment> = request
+        .child(k8s_types::apps::v1::Deployment, &echo.name_any())
+        .map(Observed::parse)
+        .transpose()?;
     let status = status::status(&echo, observed.as_ref(), Timestamp::now());
     log_status_change(&echo, &status);
     Ok(SyncResponse::new()
@@ -155,11 +154,12 @@ impl<R: ExternalResources> AsyncHandler for EchoHandler<R> {
 
     // ANCHOR: finalize
     async fn finalize(&self, request: &SyncRequest) -> Result<FinalizeResponse, EchoError> {
-        let namespace = request.parent_namespace().unwrap_or_default();
-        let name = request.parent_name();
+        let namespace = request.parent().namespace().unwrap_or_default();
+        let name = request.parent().name();
         // Read leniently: a parent whose spec no longer deserializes must still be deletable.
         let mut status = request
-            .parent_json()
+            .parent()
+            .json()
             .get("status")
             .and_then(|s| serde_json::from_value::<crate::EchoServerStatus>(s.clone()).ok())
             .unwrap_or_default();
@@ -175,45 +175,28 @@ impl<R: ExternalResources> AsyncHandler for EchoHandler<R> {
     // ANCHOR_END: finalize
 }
 
-/// Runs the echo-server operator with `client` until `shutdown` completes, as the only replica
-/// (it always holds the write permit).
+/// The echo-server operator on `client`: one controller (`config`, usually
+/// [`operator_config`]) with the [`EchoHandler`], named and versioned in the user agent of
+/// every request it makes. Set its metrics address, leadership gate and shutdown signal, then
+/// [`run`] it.
 ///
 /// ```no_run
 /// # async fn example() -> Result<(), roperator_core::Error> {
 /// let client = kube::Client::try_default().await.expect("a cluster");
-/// let shutdown = async { let _ = tokio::signal::ctrl_c().await; };
-/// echo_server::run(client, echo_server::operator_config(), shutdown).await
+/// let operator = echo_server::operator(client, echo_server::operator_config())
+///     .with_shutdown_signal(async { let _ = tokio::signal::ctrl_c().await; });
+/// echo_server::run(operator).await
 /// # }
 /// ```
-pub async fn run(
-    client: kube::Client,
-    config: OperatorConfig,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> Result<(), roperator_core::Error> {
-    run_with_leader_gate(client, config, Arc::new(AlwaysLeader::new()), shutdown).await
+pub fn operator(client: kube::Client, config: ControllerConfig) -> Operator {
+    Operator::new(OPERATOR_NAME, client)
+        .with_version(env!("CARGO_PKG_VERSION"))
+        .with_async_controller(config, EchoHandler::new(NothingExternal))
 }
 
-/// [`run`] as one of several replicas: only while `leader` grants write permits does this
-/// replica write (the binary passes `roperator_core::ha::gate_from_env()`, a Raft gate when
-/// `ROPERATOR_RAFT_REPLICAS` or `ROPERATOR_RAFT_PEERS` is set).
-///
-/// ```no_run
-/// # async fn example() -> Result<(), Box<dyn std::error::Error>> {
-/// let client = kube::Client::try_default().await?;
-/// let gate = roperator_core::ha::gate_from_env().await?;
-/// let shutdown = async { let _ = tokio::signal::ctrl_c().await; };
-/// echo_server::run_with_leader_gate(client, echo_server::operator_config(), gate, shutdown).await?;
-/// # Ok(()) }
-/// ```
-pub async fn run_with_leader_gate(
-    client: kube::Client,
-    config: OperatorConfig,
-    leader: Arc<dyn LeaderGate>,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> Result<(), roperator_core::Error> {
-    let operator = Operator::new_async(client, config, EchoHandler::new(NothingExternal))
-        .with_leader_gate(leader)
-        .with_shutdown_signal(shutdown);
+/// Runs `operator` until its shutdown signal, saying where metrics are served once the caches
+/// are synced.
+pub async fn run(operator: Operator) -> Result<(), roperator_core::Error> {
     let monitor = operator.monitor();
     let announce = tokio::spawn(async move {
         monitor.wait_ready().await;

@@ -21,8 +21,8 @@ pub mod resource;
 pub mod status;
 
 pub use handler::{
-    ECHO_TYPE, EchoError, EchoHandler, ExternalResources, FINALIZER, NothingExternal,
-    operator_config, run, run_with_leader_gate, sync,
+    ECHO_TYPE, EchoError, EchoHandler, ExternalResources, FINALIZER, NothingExternal, operator,
+    operator_config, run, sync,
 };
 pub use resource::{EchoServer, EchoServerSpec, EchoServerStatus, Phase, crd, crd_yaml};
 

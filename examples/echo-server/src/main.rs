@@ -146,7 +146,7 @@ async fn run(args: RunArgs) -> Result<(), AppError> {
     // Invalid names are reported by the engine's configuration check, naming the namespace.
     let namespaces: Vec<&str> = args.namespaces.iter().map(|n| n.trim()).collect();
     if !namespaces.is_empty() {
-        config = config.within_namespaces(namespaces);
+        config = config.with_namespaces(namespaces);
     }
     // Fail before starting anything (an embedded server, a cluster probe) on a bad flag.
     config.validate()?;
@@ -156,13 +156,14 @@ async fn run(args: RunArgs) -> Result<(), AppError> {
             Ok((client, url)) => {
                 tracing::info!(%url, "running against the Kubernetes cluster");
                 check_crd_installed(&client).await?;
-                let config = config.with_server_address(args.metrics_address(false));
                 // A Raft gate when the replica variables are set (deploy/ sets them), else the
                 // always-leader gate of a single replica.
                 let leader = roperator_core::ha::gate_from_env().await?;
-                return Ok(
-                    echo_server::run_with_leader_gate(client, config, leader, shutdown).await?,
-                );
+                let operator = echo_server::operator(client, config)
+                    .with_server_address(args.metrics_address(false))
+                    .with_leader_gate(leader)
+                    .with_shutdown_signal(shutdown);
+                return Ok(echo_server::run(operator).await?);
             }
             Err(NoCluster::InCluster(reason)) => return Err(AppError::InCluster(reason)),
             Err(NoCluster::Unreachable(reason)) => {
@@ -187,8 +188,10 @@ async fn run(args: RunArgs) -> Result<(), AppError> {
         "\nSee what the operator does with:\n\n    {}\n",
         cluster.kubectl_hint()
     );
-    let config = config.with_server_address(args.metrics_address(true));
-    let result = echo_server::run(cluster.server.client(), config, shutdown).await;
+    let operator = echo_server::operator(cluster.server.client(), config)
+        .with_server_address(args.metrics_address(true))
+        .with_shutdown_signal(shutdown);
+    let result = echo_server::run(operator).await;
     drop(cluster);
     Ok(result?)
 }

@@ -33,12 +33,13 @@ struct Running {
 }
 
 fn start(server: &ApiServer) -> Running {
-    let config = echo_server::operator_config()
-        .with_server_address(std::net::SocketAddr::from(([127, 0, 0, 1], 0)));
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(echo_server::run(server.client(), config, async {
-        let _ = stopped.await;
-    }));
+    let operator = echo_server::operator(server.client(), echo_server::operator_config())
+        .with_server_address(std::net::SocketAddr::from(([127, 0, 0, 1], 0)))
+        .with_shutdown_signal(async {
+            let _ = stopped.await;
+        });
+    let task = tokio::spawn(echo_server::run(operator));
     Running { stop, task }
 }
 
@@ -300,17 +301,16 @@ async fn a_deleted_echo_server_stays_until_external_cleanup_succeeds() {
         .register_crd(&echo_server::crd())
         .expect("the CRD registers");
     let external = FailsTwice::default();
-    let config = echo_server::operator_config()
-        .with_server_address(std::net::SocketAddr::from(([127, 0, 0, 1], 0)));
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let operator = roperator_core::Operator::new_async(
-        server.client(),
-        config,
-        echo_server::EchoHandler::new(external.clone()),
-    )
-    .with_shutdown_signal(async {
-        let _ = stopped.await;
-    });
+    let operator = roperator_core::Operator::new("echo-server", server.client())
+        .with_async_controller(
+            echo_server::operator_config(),
+            echo_server::EchoHandler::new(external.clone()),
+        )
+        .with_server_address(std::net::SocketAddr::from(([127, 0, 0, 1], 0)))
+        .with_shutdown_signal(async {
+            let _ = stopped.await;
+        });
     let task = tokio::spawn(operator.run());
 
     let echoes: Api<EchoServer> = Api::namespaced(server.client(), NS);

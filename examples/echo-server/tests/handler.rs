@@ -130,7 +130,7 @@ async fn finalize_retries_until_external_cleanup_succeeds() {
     });
     let request = SyncRequest::new(&echo("hello", 1))
         .expect("a request")
-        .as_finalizing();
+        .with_finalizing();
 
     let first = AsyncHandler::finalize(&handler, &request)
         .await

@@ -1,4 +1,5 @@
-//! Prometheus metrics of the engine.
+//! Prometheus metrics of the engine. Per-controller series carry a `controller` label, so that
+//! the controllers of one process can be told apart.
 
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -10,19 +11,23 @@ use crate::k8s_type::K8sType;
 
 type Labels = Vec<(&'static str, String)>;
 
+fn duration_histogram() -> Histogram {
+    Histogram::new(exponential_buckets(0.001, 2.0, 16))
+}
+
 /// The engine's metrics; cheap to clone (every metric is shared).
 #[derive(Clone)]
 pub(crate) struct Metrics {
-    pub syncs: Family<Labels, Counter>,
-    pub sync_duration: Histogram,
-    pub queue_depth: Gauge,
-    pub writes: Family<Labels, Counter>,
-    pub conflicts: Counter,
-    pub cached_objects: Family<Labels, Gauge>,
+    syncs: Family<Labels, Counter>,
+    sync_duration: Family<Labels, Histogram, fn() -> Histogram>,
+    queue_depth: Family<Labels, Gauge>,
+    writes: Family<Labels, Counter>,
+    conflicts: Family<Labels, Counter>,
+    cached_objects: Family<Labels, Gauge>,
     pub leader: Gauge,
     pub leader_term: Gauge,
-    pub watch_errors: Family<Labels, Counter>,
-    pub handlers_overrunning: Gauge,
+    watch_errors: Family<Labels, Counter>,
+    handlers_overrunning: Family<Labels, Gauge>,
     pub events_dropped: Counter,
 }
 
@@ -30,15 +35,15 @@ impl Metrics {
     pub fn new() -> Self {
         Self {
             syncs: Family::default(),
-            sync_duration: Histogram::new(exponential_buckets(0.001, 2.0, 16)),
-            queue_depth: Gauge::default(),
+            sync_duration: Family::new_with_constructor(duration_histogram),
+            queue_depth: Family::default(),
             writes: Family::default(),
-            conflicts: Counter::default(),
+            conflicts: Family::default(),
             cached_objects: Family::default(),
             leader: Gauge::default(),
             leader_term: Gauge::default(),
             watch_errors: Family::default(),
-            handlers_overrunning: Gauge::default(),
+            handlers_overrunning: Family::default(),
             events_dropped: Counter::default(),
         }
     }
@@ -47,27 +52,27 @@ impl Metrics {
         let r = registry.sub_registry_with_prefix("roperator");
         r.register(
             "syncs",
-            "Syncs by result (success, error, panic, timeout, invalid, conflict, write_error, not_leader, gone)",
+            "Syncs by controller and result (success, error, panic, timeout, invalid, conflict, write_error, not_leader, gone)",
             self.syncs.clone(),
         );
         r.register(
             "sync_duration_seconds",
-            "Duration of a sync: handler, plan and writes",
+            "Duration of a sync (handler, plan and writes) by controller",
             self.sync_duration.clone(),
         );
         r.register(
             "queue_depth",
-            "Parents waiting for a sync now",
+            "Parents waiting for a sync now, by controller",
             self.queue_depth.clone(),
         );
         r.register(
             "writes",
-            "Writes to the API server by verb and type (API group and kind)",
+            "Writes to the API server by controller, verb and type (API group and kind)",
             self.writes.clone(),
         );
         r.register(
             "write_conflicts",
-            "Writes refused because the object changed meanwhile (409)",
+            "Writes refused because the object changed meanwhile (409), by controller",
             self.conflicts.clone(),
         );
         r.register(
@@ -92,7 +97,7 @@ impl Metrics {
         );
         r.register(
             "handlers_overrunning",
-            "Blocking handler calls still running past the sync timeout (their parents wait for them)",
+            "Blocking handler calls still running past the sync timeout (their parents wait for them), by controller",
             self.handlers_overrunning.clone(),
         );
         r.register(
@@ -102,22 +107,85 @@ impl Metrics {
         );
     }
 
-    pub fn sync_result(&self, result: &str) {
-        self.syncs
-            .get_or_create(&vec![("result", result.to_string())])
-            .inc();
+    /// The metrics of one controller; its gauges and its conflict counter show from the start
+    /// (at zero), so that dashboards and alerts find them.
+    pub fn for_controller(&self, controller: &str) -> ControllerMetrics {
+        let metrics = ControllerMetrics {
+            all: self.clone(),
+            controller: controller.to_string(),
+        };
+        let labels = metrics.labels();
+        let _ = self.conflicts.get_or_create(&labels);
+        let _ = self.queue_depth.get_or_create(&labels);
+        let _ = self.handlers_overrunning.get_or_create(&labels);
+        metrics
     }
 
-    pub fn write(&self, verb: &str, t: &K8sType) {
-        let mut labels = vec![("verb", verb.to_string())];
+    pub fn watch_error(&self, t: &K8sType) {
+        self.watch_errors.get_or_create(&type_labels(t)).inc();
+    }
+
+    pub fn set_cached(&self, t: &K8sType, count: usize) {
+        self.cached_objects
+            .get_or_create(&type_labels(t))
+            .set(i64::try_from(count).unwrap_or(i64::MAX));
+    }
+}
+
+/// The metrics of one controller: every series carries its name.
+#[derive(Clone)]
+pub(crate) struct ControllerMetrics {
+    all: Metrics,
+    controller: String,
+}
+
+impl ControllerMetrics {
+    fn labels(&self) -> Labels {
+        vec![("controller", self.controller.clone())]
+    }
+
+    pub fn sync_result(&self, result: &'static str) {
+        let mut labels = self.labels();
+        labels.push(("result", result.to_string()));
+        self.all.syncs.get_or_create(&labels).inc();
+    }
+
+    pub fn sync_duration(&self, seconds: f64) {
+        self.all
+            .sync_duration
+            .get_or_create(&self.labels())
+            .observe(seconds);
+    }
+
+    pub fn write(&self, verb: &'static str, t: &K8sType) {
+        let mut labels = self.labels();
+        labels.push(("verb", verb.to_string()));
         labels.extend(type_labels(t));
-        self.writes.get_or_create(&labels).inc();
+        self.all.writes.get_or_create(&labels).inc();
+    }
+
+    pub fn conflict(&self) {
+        self.all.conflicts.get_or_create(&self.labels()).inc();
+    }
+
+    pub fn set_queue_depth(&self, depth: usize) {
+        self.all
+            .queue_depth
+            .get_or_create(&self.labels())
+            .set(i64::try_from(depth).unwrap_or(i64::MAX));
+    }
+
+    pub fn handlers_overrunning(&self) -> Gauge {
+        self.all
+            .handlers_overrunning
+            .get_or_create(&self.labels())
+            .clone()
     }
 }
 
 /// Kinds repeat across API groups (an `Event` in core and in events.k8s.io), so a type is
 /// labelled by both; the core group is the empty string.
-pub(crate) fn type_labels(t: &K8sType) -> Labels {
+fn type_labels(t: &K8sType) -> Labels {
     vec![
         ("group", t.group().to_string()),
         ("kind", t.kind.to_string()),

@@ -3,6 +3,11 @@
 //! A key is in the queue at most once (events coalesce), is never handed out while a sync of
 //! it runs (a change during the sync marks it dirty, and it comes back when the sync ends), and
 //! has at most one timer (a later schedule replaces the earlier one).
+//!
+//! Keys queued because the parent itself changed (a new parent, a new spec) are served before
+//! those queued by their children's events or timers (a Deployment's status, a resync), so that
+//! in a create storm new parents are not stuck behind re-syncs of the ones already done; every
+//! few keys one of the others still goes, so neither lane starves.
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::{Mutex, MutexGuard};
@@ -10,11 +15,17 @@ use std::sync::{Mutex, MutexGuard};
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
-use super::cache::ObjectKey;
+use super::watch::ObjectKey;
+
+/// Of this many keys handed out while both lanes are busy, one comes from the ordinary lane.
+const FAIR_SHARE: u32 = 4;
 
 #[derive(Default)]
 struct State {
+    /// Keys whose parent changed: served first.
+    urgent: VecDeque<ObjectKey>,
     ready: VecDeque<ObjectKey>,
+    served_urgent: u32,
     in_ready: HashSet<ObjectKey>,
     running: HashSet<ObjectKey>,
     dirty: HashSet<ObjectKey>,
@@ -42,17 +53,18 @@ impl WorkQueue {
     /// Asks for a sync of `key` as soon as possible, or at the end of its backoff or hold.
     pub fn add(&self, key: ObjectKey) {
         let mut s = self.lock();
-        push(&mut s, key);
+        push(&mut s, key, false);
         drop(s);
         self.notify.notify_one();
     }
 
-    /// Asks for a sync of `key` because the parent itself changed: its failure backoff (not a
-    /// hot-loop hold) is cut short, as the change may be the fix.
+    /// Asks for a sync of `key` because the parent itself changed: it is served before keys
+    /// queued by child events and timers, and its failure backoff (not a hot-loop hold) is cut
+    /// short, as the change may be the fix.
     pub fn add_changed(&self, key: ObjectKey) {
         let mut s = self.lock();
         s.backoffs.remove(&key);
-        push(&mut s, key);
+        push(&mut s, key, true);
         drop(s);
         self.notify.notify_one();
     }
@@ -105,9 +117,9 @@ impl WorkQueue {
                     }
                     let key = entry.remove();
                     s.timer_of.remove(&key);
-                    push(&mut s, key);
+                    push(&mut s, key, false);
                 }
-                if let Some(key) = s.ready.pop_front() {
+                if let Some(key) = pop(&mut s) {
                     s.in_ready.remove(&key);
                     s.running.insert(key.clone());
                     return key;
@@ -131,7 +143,7 @@ impl WorkQueue {
         let mut s = self.lock();
         s.running.remove(key);
         if s.dirty.remove(key) {
-            push(&mut s, key.clone());
+            push(&mut s, key.clone(), false);
             drop(s);
             self.notify.notify_one();
         }
@@ -139,7 +151,8 @@ impl WorkQueue {
 
     /// Keys waiting to run now.
     pub fn depth(&self) -> usize {
-        self.lock().ready.len()
+        let s = self.lock();
+        s.ready.len() + s.urgent.len()
     }
 
     /// Keys being synced now.
@@ -150,8 +163,21 @@ impl WorkQueue {
     /// `true` when nothing is queued for now and nothing runs (timers may be pending).
     pub fn is_idle(&self) -> bool {
         let s = self.lock();
-        s.ready.is_empty() && s.running.is_empty()
+        s.ready.is_empty() && s.urgent.is_empty() && s.running.is_empty()
     }
+}
+
+/// The next key: urgent ones first, but one ordinary key after every [`FAIR_SHARE`] - 1 urgent
+/// ones while both wait.
+fn pop(s: &mut State) -> Option<ObjectKey> {
+    let take_ordinary = s.urgent.is_empty() || (s.served_urgent + 1).is_multiple_of(FAIR_SHARE);
+    if take_ordinary && let Some(key) = s.ready.pop_front() {
+        s.served_urgent = 0;
+        return Some(key);
+    }
+    let key = s.urgent.pop_front().or_else(|| s.ready.pop_front())?;
+    s.served_urgent += 1;
+    Some(key)
 }
 
 /// The one timer of `key`, at `at` (an earlier one is replaced).
@@ -165,7 +191,7 @@ fn set_timer(s: &mut State, key: ObjectKey, at: Instant) {
     s.timer_of.insert(key, slot);
 }
 
-fn push(s: &mut State, key: ObjectKey) {
+fn push(s: &mut State, key: ObjectKey, urgent: bool) {
     let now = Instant::now();
     let hold = s.holds.get(&key).copied().filter(|&t| t > now);
     let backoff = s.backoffs.get(&key).copied().filter(|&t| t > now);
@@ -178,7 +204,15 @@ fn push(s: &mut State, key: ObjectKey) {
     if s.running.contains(&key) {
         s.dirty.insert(key);
     } else if s.in_ready.insert(key.clone()) {
-        s.ready.push_back(key);
+        if urgent {
+            s.urgent.push_back(key);
+        } else {
+            s.ready.push_back(key);
+        }
+    } else if urgent && let Some(at) = s.ready.iter().position(|k| *k == key) {
+        // Already waiting behind child events: its parent changed, so it moves up.
+        s.ready.remove(at);
+        s.urgent.push_back(key);
     }
 }
 
@@ -210,6 +244,37 @@ mod tests {
         q.done(&key("a"));
         q.done(&key("b"));
         assert!(q.is_idle());
+    }
+
+    #[tokio::test]
+    async fn changed_parents_go_first_without_starving_the_others() {
+        let q = WorkQueue::default();
+        for i in 0..3 {
+            q.add(key(&format!("child-event-{i}")));
+        }
+        for i in 0..6 {
+            q.add_changed(key(&format!("new-{i}")));
+        }
+        // Queued by a child event, then its parent changed: it moves up.
+        q.add_changed(key("child-event-2"));
+        let mut order = Vec::new();
+        for _ in 0..9 {
+            order.push(q.next().await.name);
+        }
+        assert_eq!(
+            order,
+            [
+                "new-0",
+                "new-1",
+                "new-2",
+                "child-event-0",
+                "new-3",
+                "new-4",
+                "new-5",
+                "child-event-1",
+                "child-event-2"
+            ]
+        );
     }
 
     #[tokio::test]

@@ -10,7 +10,7 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use crate::operator::Monitor;
+use crate::engine::monitor::Monitor;
 
 /// Binds `address` and serves until `stop` fires. Returns the bound address (useful with
 /// port 0).

@@ -26,7 +26,7 @@ use serde_json::{Value, json};
 use crate::config::{ChildConfig, NamespaceScope, UpdateStrategy};
 use crate::k8s_type::K8sType;
 use crate::names::{LAST_APPLIED_ANNOTATION, MANAGED_BY_LABEL, PARENT_UID_LABEL};
-use crate::object::Object;
+use crate::object::Observed;
 
 pub(crate) use diff::is_subset;
 pub(crate) use validate::InvalidResponse;
@@ -39,7 +39,7 @@ pub(crate) type WrittenByUid = HashMap<String, Arc<Written>>;
 pub(crate) struct PlanContext<'a> {
     pub operator: &'a str,
     pub parent_type: K8sType,
-    pub parent: &'a Object,
+    pub parent: &'a Observed,
     pub child_types: &'a [(K8sType, ChildConfig)],
     /// Where the operator watches: a child elsewhere could be created but never seen again.
     pub namespaces: &'a NamespaceScope,
@@ -69,6 +69,45 @@ pub(crate) enum DeleteReason {
     Recreate,
 }
 
+/// What a write does to a child, as logs, Events and metrics name it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub(crate) enum ChangeKind {
+    Created,
+    Replaced,
+    Recreating,
+    Deleted,
+}
+
+impl ChangeKind {
+    /// Every kind, in the order Events report them.
+    pub const ALL: [ChangeKind; 4] = [
+        ChangeKind::Created,
+        ChangeKind::Replaced,
+        ChangeKind::Recreating,
+        ChangeKind::Deleted,
+    ];
+
+    /// The word in logs and Event notes (`"created ConfigMap ns/a"`).
+    pub fn past_tense(self) -> &'static str {
+        match self {
+            ChangeKind::Created => "created",
+            ChangeKind::Replaced => "replaced",
+            ChangeKind::Recreating => "recreating",
+            ChangeKind::Deleted => "deleted",
+        }
+    }
+
+    /// The reason of the Normal Event listing changes of this kind.
+    pub fn event_reason(self) -> &'static str {
+        match self {
+            ChangeKind::Created => "ChildCreated",
+            ChangeKind::Replaced => "ChildReplaced",
+            ChangeKind::Recreating => "ChildRecreating",
+            ChangeKind::Deleted => "ChildDeleted",
+        }
+    }
+}
+
 /// One write.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Action {
@@ -82,33 +121,77 @@ pub(crate) enum Action {
     Replace {
         child_type: K8sType,
         object: Value,
-        observed: Arc<Object>,
+        observed: Arc<Observed>,
         expected: Expected,
     },
     /// DELETE this object with its UID as precondition.
     Delete {
         child_type: K8sType,
-        observed: Arc<Object>,
+        observed: Arc<Observed>,
         reason: DeleteReason,
     },
 }
 
 impl Action {
-    pub fn verb(&self) -> &'static str {
+    /// What the action changes once it succeeded.
+    pub fn change(&self) -> ChangeKind {
         match self {
-            Action::Create { .. } => "create",
-            Action::Replace { .. } => "update",
-            Action::Delete { .. } => "delete",
+            Action::Create { .. } => ChangeKind::Created,
+            Action::Replace { .. } => ChangeKind::Replaced,
+            Action::Delete {
+                reason: DeleteReason::Recreate,
+                ..
+            } => ChangeKind::Recreating,
+            Action::Delete {
+                reason: DeleteReason::Prune,
+                ..
+            } => ChangeKind::Deleted,
         }
     }
 
-    pub fn child_type(&self) -> K8sType {
+    /// The namespace the action writes in, if any.
+    fn namespace(&self) -> Option<&str> {
         match self {
-            Action::Create { child_type, .. }
-            | Action::Replace { child_type, .. }
-            | Action::Delete { child_type, .. } => *child_type,
+            Action::Create { object, .. } => object
+                .pointer("/metadata/namespace")
+                .and_then(Value::as_str),
+            Action::Replace { observed, .. } | Action::Delete { observed, .. } => {
+                observed.namespace.as_deref()
+            }
         }
     }
+
+    /// The name of a Namespace this action creates.
+    fn creates_namespace(&self) -> Option<&str> {
+        match self {
+            Action::Create {
+                child_type, object, ..
+            } if child_type.api_version == "v1" && child_type.kind == "Namespace" => {
+                object.pointer("/metadata/name").and_then(Value::as_str)
+            }
+            _ => None,
+        }
+    }
+}
+
+/// Splits a plan into waves: the writes of one wave do not depend on each other and may go out
+/// at once; a wave starts when the previous one succeeded. A child in a Namespace that the same
+/// plan creates waits for that create (the API server refuses objects in a namespace that does
+/// not exist); everything else is independent, since children are keyed by type, namespace and
+/// name and each write touches one of them. Within a wave, the planner's order is kept.
+pub(crate) fn waves(actions: Vec<Action>) -> Vec<Vec<Action>> {
+    let created: std::collections::HashSet<String> = actions
+        .iter()
+        .filter_map(Action::creates_namespace)
+        .map(str::to_string)
+        .collect();
+    let (first, second): (Vec<Action>, Vec<Action>) = actions
+        .into_iter()
+        .partition(|a| a.namespace().is_none_or(|ns| !created.contains(ns)));
+    [first, second]
+        .into_iter()
+        .filter(|wave| !wave.is_empty())
+        .collect()
 }
 
 /// Validates the handler's children; see [`validate::validate`].
@@ -124,12 +207,12 @@ pub(crate) fn validate(
 /// each child (possibly nothing: then only exact values count as converged).
 pub(crate) fn plan(
     ctx: &PlanContext<'_>,
-    observed: &[Arc<Object>],
+    observed: &[Arc<Observed>],
     desired: &[Desired],
     written: &WrittenByUid,
 ) -> Vec<Action> {
-    let mut by_id: HashMap<ChildId, &Arc<Object>> = HashMap::with_capacity(observed.len());
-    let mut observed_types: Vec<(ChildId, &Arc<Object>)> = Vec::with_capacity(observed.len());
+    let mut by_id: HashMap<ChildId, &Arc<Observed>> = HashMap::with_capacity(observed.len());
+    let mut observed_types: Vec<(ChildId, &Arc<Observed>)> = Vec::with_capacity(observed.len());
     for obj in observed {
         let Some((child_type, _)) = ctx
             .child_types
@@ -237,7 +320,7 @@ fn comparable(full: &Value) -> Value {
 /// and what the server made of them on our last write. Fields only the live object has are not
 /// a change.
 fn is_changed(
-    live: &Object,
+    live: &Observed,
     d: &Desired,
     expected: &Expected,
     written: Option<&Arc<Written>>,
@@ -258,7 +341,7 @@ fn is_changed(
         .is_none_or(|aligned| !is_subset(&aligned, &live.json))
 }
 
-fn last_applied(live: &Object) -> Option<Value> {
+fn last_applied(live: &Observed) -> Option<Value> {
     live.json
         .pointer("/metadata/annotations")
         .and_then(|a| a.get(LAST_APPLIED_ANNOTATION))
@@ -268,7 +351,7 @@ fn last_applied(live: &Object) -> Option<Value> {
 
 /// The body of the PUT: the live object, minus what we applied before and no longer want, plus
 /// the full desired object. It keeps the live resourceVersion, which makes it conditional.
-fn replacement(live: &Object, full: &Value) -> Value {
+fn replacement(live: &Observed, full: &Value) -> Value {
     let mut last = last_applied(live);
     // Our own additions were applied too; keep them out of the removal set so that they are
     // simply overwritten.

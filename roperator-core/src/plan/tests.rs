@@ -24,13 +24,14 @@ fn types() -> Vec<(K8sType, ChildConfig)> {
     ]
 }
 
-fn parent_obj(ns: Option<&str>) -> Object {
+fn parent_obj(ns: Option<&str>) -> Observed {
     let mut meta =
         json!({"name": "p", "uid": "parent-uid", "resourceVersion": "1", "generation": 3});
     if let Some(ns) = ns {
         meta["namespace"] = json!(ns);
     }
-    Object::from_json(json!({"apiVersion": "x.io/v1", "kind": "Parent", "metadata": meta})).unwrap()
+    Observed::from_json(json!({"apiVersion": "x.io/v1", "kind": "Parent", "metadata": meta}))
+        .unwrap()
 }
 
 fn with_ctx<R>(parent_ns: Option<&str>, f: impl FnOnce(&PlanContext<'_>) -> R) -> R {
@@ -65,7 +66,7 @@ fn a_cluster_scoped_parent_may_not_create_children_in_unwatched_namespaces() {
     outside["metadata"]["namespace"] = json!("team-b");
     let err = validate(&ctx, &[outside]).unwrap_err().to_string();
     assert!(
-        err.contains("metadata.namespace \"team-b\" is not watched by this operator"),
+        err.contains("metadata.namespace \"team-b\" is not watched by this controller"),
         "{err}"
     );
 }
@@ -83,19 +84,19 @@ fn invalid(children: Vec<Value>) -> String {
 
 /// What a live child looks like after the engine created it from `desired` and the server
 /// added its own fields.
-fn live_from(ctx: &PlanContext<'_>, desired: &Desired, uid: &str) -> Arc<Object> {
+fn live_from(ctx: &PlanContext<'_>, desired: &Desired, uid: &str) -> Arc<Observed> {
     let mut json = full_object(ctx, desired);
     let meta = json["metadata"].as_object_mut().unwrap();
     meta.insert("uid".into(), json!(uid));
     meta.insert("resourceVersion".into(), json!("10"));
     meta.insert("creationTimestamp".into(), json!("2026-01-01T00:00:00Z"));
     meta.insert("managedFields".into(), json!([{"manager": "op"}]));
-    Arc::new(Object::from_json(json).unwrap())
+    Arc::new(Observed::from_json(json).unwrap())
 }
 
 fn plan_for(
     ctx: &PlanContext<'_>,
-    observed: &[Arc<Object>],
+    observed: &[Arc<Observed>],
     desired_children: Vec<Value>,
 ) -> Vec<Action> {
     let desired = validate(ctx, &desired_children).unwrap();
@@ -256,7 +257,7 @@ fn a_converged_child_needs_nothing_even_with_fields_others_set() {
         json["metadata"]["labels"]["added-by"] = json!("someone");
         json["metadata"]["annotations"]["other"] = json!("x");
         json["status"] = json!({"loadBalancer": {}});
-        let live = Arc::new(Object::from_json(json).unwrap());
+        let live = Arc::new(Observed::from_json(json).unwrap());
         assert_eq!(plan(ctx, &[live], &desired, &WrittenByUid::new()), vec![]);
     });
 }
@@ -267,7 +268,7 @@ fn a_changed_child_is_replaced_with_removed_fields_removed_and_others_kept() {
         let before = validate(ctx, &[cm("a", json!({"keep": "1", "drop": "2"}))]).unwrap();
         let mut live_json = live_from(ctx, &before[0], "c1").json.clone();
         live_json["metadata"]["labels"]["theirs"] = json!("t");
-        let live = Arc::new(Object::from_json(live_json).unwrap());
+        let live = Arc::new(Observed::from_json(live_json).unwrap());
         let actions = plan_for(
             ctx,
             &[Arc::clone(&live)],
@@ -317,7 +318,7 @@ fn drift_of_a_field_we_set_is_repaired() {
         let desired = validate(ctx, &[cm("a", json!({"x": "1"}))]).unwrap();
         let mut json = live_from(ctx, &desired[0], "c1").json.clone();
         json["data"]["x"] = json!("edited by hand");
-        let live = Arc::new(Object::from_json(json).unwrap());
+        let live = Arc::new(Observed::from_json(json).unwrap());
         let actions = plan(ctx, &[live], &desired, &WrittenByUid::new());
         assert!(
             matches!(&actions[..], [Action::Replace { object, .. }] if object["data"]["x"] == "1"),
@@ -329,7 +330,7 @@ fn drift_of_a_field_we_set_is_repaired() {
             .as_object_mut()
             .unwrap()
             .remove(MANAGED_BY_LABEL);
-        let live = Arc::new(Object::from_json(json).unwrap());
+        let live = Arc::new(Observed::from_json(json).unwrap());
         assert_eq!(plan(ctx, &[live], &desired, &WrittenByUid::new()).len(), 1);
     });
 }
@@ -343,7 +344,7 @@ fn a_child_without_a_last_applied_record_is_rewritten_once() {
             .as_object_mut()
             .unwrap()
             .remove(LAST_APPLIED_ANNOTATION);
-        let live = Arc::new(Object::from_json(json).unwrap());
+        let live = Arc::new(Observed::from_json(json).unwrap());
         assert!(matches!(
             &plan(ctx, &[live], &desired, &WrittenByUid::new())[..],
             [Action::Replace { .. }]
@@ -372,7 +373,7 @@ fn recreate_deletes_a_changed_child_and_waits_while_it_goes() {
         assert_eq!(observed.uid, "j1");
         let mut deleting = live.json.clone();
         deleting["metadata"]["deletionTimestamp"] = json!("2026-01-01T00:00:00Z");
-        let deleting = Arc::new(Object::from_json(deleting).unwrap());
+        let deleting = Arc::new(Observed::from_json(deleting).unwrap());
         assert_eq!(plan_for(ctx, &[deleting], vec![job("v2")]), vec![]);
         // Once gone, it is created with the new content.
         let actions = plan_for(ctx, &[], vec![job("v2")]);
@@ -429,8 +430,8 @@ fn children_being_deleted_or_of_unconfigured_types_are_left_alone() {
         let old = validate(ctx, &[cm("a", json!({}))]).unwrap();
         let mut deleting = live_from(ctx, &old[0], "c1").json.clone();
         deleting["metadata"]["deletionTimestamp"] = json!("2026-01-01T00:00:00Z");
-        let deleting = Arc::new(Object::from_json(deleting).unwrap());
-        let foreign = Arc::new(Object::from_json(json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d", "namespace": "ns", "uid": "d1"}})).unwrap());
+        let deleting = Arc::new(Observed::from_json(deleting).unwrap());
+        let foreign = Arc::new(Observed::from_json(json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d", "namespace": "ns", "uid": "d1"}})).unwrap());
         assert_eq!(plan_for(ctx, &[deleting, foreign], vec![]), vec![]);
     });
 }
@@ -512,7 +513,7 @@ fn stored(
     rv: &str,
     cpu_as: &str,
     image_as: &str,
-) -> (Arc<Object>, WrittenByUid) {
+) -> (Arc<Observed>, WrittenByUid) {
     let mut json = object.clone();
     let meta = json["metadata"].as_object_mut().unwrap();
     meta.insert("uid".into(), json!(uid));
@@ -524,13 +525,13 @@ fn stored(
     container["image"] = json!(image_as);
     json["spec"]["replicas"] = json!(1);
     let written = expected.after_write(&json).map(Arc::new);
-    let live = Arc::new(Object::from_json(json).unwrap());
+    let live = Arc::new(Observed::from_json(json).unwrap());
     let memory = written.into_iter().map(|w| (uid.to_string(), w)).collect();
     (live, memory)
 }
 
 /// Plans `desired`, expects one create, and returns the child as a normalizing server stores it.
-fn created(ctx: &PlanContext<'_>, desired: &[Desired]) -> (Arc<Object>, WrittenByUid) {
+fn created(ctx: &PlanContext<'_>, desired: &[Desired]) -> (Arc<Observed>, WrittenByUid) {
     let actions = plan(ctx, &[], desired, &WrittenByUid::new());
     let [
         Action::Create {
@@ -547,11 +548,11 @@ fn created(ctx: &PlanContext<'_>, desired: &[Desired]) -> (Arc<Object>, WrittenB
 /// last write can recognize.
 const WEBHOOK_IMAGE: &str = "registry.example/library/app:1";
 
-fn set_cpu(live: &Object, cpu: &str, rv: &str) -> Arc<Object> {
+fn set_cpu(live: &Observed, cpu: &str, rv: &str) -> Arc<Observed> {
     let mut json = live.json.clone();
     json["spec"]["template"]["spec"]["containers"][0]["resources"]["requests"]["cpu"] = json!(cpu);
     json["metadata"]["resourceVersion"] = json!(rv);
-    Arc::new(Object::from_json(json).unwrap())
+    Arc::new(Observed::from_json(json).unwrap())
 }
 
 #[test]
@@ -565,7 +566,7 @@ fn a_value_the_server_normalized_on_our_write_is_converged() {
         let mut json = live.json.clone();
         json["status"] = json!({"readyReplicas": 1});
         json["metadata"]["resourceVersion"] = json!("11");
-        let later = Arc::new(Object::from_json(json).unwrap());
+        let later = Arc::new(Observed::from_json(json).unwrap());
         assert_eq!(plan(ctx, &[later], &desired, &memory), vec![]);
     });
 }
@@ -612,7 +613,7 @@ fn someone_elses_change_to_a_normalized_field_is_still_drift() {
             .as_object_mut()
             .unwrap()
             .remove("memory");
-        let removed = Arc::new(Object::from_json(json).unwrap());
+        let removed = Arc::new(Observed::from_json(json).unwrap());
         assert_eq!(plan(ctx, &[removed], &desired, &memory).len(), 1);
     });
 }
@@ -634,7 +635,7 @@ fn a_changed_desired_value_is_written_despite_the_memory() {
         let mut json = live.json.clone();
         let last = serde_json::to_string(&changed[0].content).unwrap();
         json["metadata"]["annotations"][LAST_APPLIED_ANNOTATION] = json!(last);
-        let claimed = Arc::new(Object::from_json(json).unwrap());
+        let claimed = Arc::new(Observed::from_json(json).unwrap());
         assert_eq!(plan(ctx, &[claimed], &changed, &memory).len(), 1);
     });
 }
@@ -647,7 +648,7 @@ fn a_record_of_another_object_with_the_same_name_does_not_count() {
         // Deleted and created again by someone else: another UID, the record was for "w1".
         let mut json = live.json.clone();
         json["metadata"]["uid"] = json!("w2");
-        let other = Arc::new(Object::from_json(json).unwrap());
+        let other = Arc::new(Observed::from_json(json).unwrap());
         assert_eq!(plan(ctx, &[other], &desired, &memory).len(), 1);
     });
 }
@@ -726,4 +727,62 @@ fn after_a_restart_quantities_in_canonical_form_are_recognized_by_value() {
             assert_eq!(plan(ctx, &[edited], &desired, &none).len(), 1, "{kind}");
         }
     });
+}
+
+mod waves {
+    use super::*;
+
+    fn namespace(name: &str) -> Value {
+        json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
+    }
+
+    #[test]
+    fn children_in_a_namespace_created_by_the_same_plan_wait_for_it() {
+        let child_types = vec![
+            (k8s_types::core::v1::Namespace, ChildConfig::replace()),
+            (k8s_types::core::v1::ConfigMap, ChildConfig::replace()),
+        ];
+        let parent = parent_obj(None);
+        let scope = NamespaceScope::All;
+        let ctx = PlanContext {
+            operator: "op",
+            parent_type: PARENT,
+            parent: &parent,
+            child_types: &child_types,
+            namespaces: &scope,
+        };
+        let mut in_new = cm("a", json!({}));
+        in_new["metadata"]["namespace"] = json!("fresh");
+        let mut in_old = cm("b", json!({}));
+        in_old["metadata"]["namespace"] = json!("existing");
+        let desired = validate(&ctx, &[in_new, namespace("fresh"), in_old]).unwrap();
+        let actions = plan(&ctx, &[], &desired, &WrittenByUid::new());
+        let names = |wave: &[Action]| -> Vec<String> {
+            wave.iter()
+                .map(|a| match a {
+                    Action::Create { object, .. } => {
+                        object["metadata"]["name"].as_str().unwrap().to_string()
+                    }
+                    other => panic!("only creates here: {other:?}"),
+                })
+                .collect()
+        };
+        let waves = super::super::waves(actions);
+        assert_eq!(waves.len(), 2);
+        assert_eq!(names(&waves[0]), ["fresh", "b"]);
+        assert_eq!(names(&waves[1]), ["a"]);
+
+        // Without a namespace to create, one wave.
+        let desired = validate(&ctx, &[cm_in("existing", "c")]).unwrap();
+        assert_eq!(
+            super::super::waves(plan(&ctx, &[], &desired, &WrittenByUid::new())).len(),
+            1
+        );
+    }
+
+    fn cm_in(ns: &str, name: &str) -> Value {
+        let mut c = cm(name, json!({}));
+        c["metadata"]["namespace"] = json!(ns);
+        c
+    }
 }

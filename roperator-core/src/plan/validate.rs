@@ -6,7 +6,8 @@ use std::fmt;
 use serde_json::Value;
 
 use super::{Desired, PlanContext, diff::strip_nulls};
-use crate::config::NamespaceScope;
+use crate::config::{ChildConfig, NamespaceScope};
+use crate::k8s_type::K8sType;
 use crate::names::{LAST_APPLIED_ANNOTATION, LEADER_TERM_ANNOTATION, is_dns_subdomain};
 
 /// Metadata the API server owns; a handler that copies a live child into its answer must not
@@ -79,124 +80,133 @@ impl fmt::Display for Who<'_> {
 }
 
 fn one(ctx: &PlanContext<'_>, index: usize, child: &Value) -> Result<Desired, InvalidResponse> {
-    let fail = |who: &Who<'_>, msg: String| Err(InvalidResponse(format!("{who}: {msg}")));
     let mut who = Who {
         index,
         api_version: "",
         kind: "",
         name: None,
     };
+    let fail = |who: &Who<'_>, msg: String| InvalidResponse(format!("{who}: {msg}"));
+    let (child_type, config) = identify(ctx, child, &mut who).map_err(|m| fail(&who, m))?;
+    let name = who
+        .name
+        .filter(|n| !n.is_empty())
+        .ok_or_else(|| fail(&who, "metadata.name is missing".to_string()))?;
+    if !is_dns_subdomain(name) {
+        return Err(fail(
+            &who,
+            format!(
+                "metadata.name {name:?} is not a valid name (lowercase letters, digits, '-' and '.', at most 253 characters, starting and ending with a letter or digit)"
+            ),
+        ));
+    }
+    let namespace = namespace_of(ctx, child_type, child).map_err(|m| fail(&who, m))?;
+    check_owner_references(ctx, child).map_err(|m| fail(&who, m))?;
+    Ok(Desired {
+        child_type,
+        update: config.update,
+        namespace: namespace.clone(),
+        name: name.to_string(),
+        content: normalized(child, namespace),
+    })
+}
+
+/// The child's configured type; fills in `who` as far as the child says.
+fn identify<'v>(
+    ctx: &PlanContext<'_>,
+    child: &'v Value,
+    who: &mut Who<'v>,
+) -> Result<(K8sType, ChildConfig), String> {
     let Some(obj) = child.as_object() else {
-        return fail(&who, "is not a JSON object".to_string());
+        return Err("is not a JSON object".to_string());
     };
     let text = |field: &str| {
         obj.get(field)
             .and_then(Value::as_str)
             .filter(|s| !s.is_empty())
     };
-    let Some(api_version) = text("apiVersion") else {
-        return fail(&who, "apiVersion is missing".to_string());
-    };
-    let Some(kind) = text("kind") else {
-        return fail(&who, "kind is missing".to_string());
-    };
+    let api_version = text("apiVersion").ok_or("apiVersion is missing")?;
+    let kind = text("kind").ok_or("kind is missing")?;
     who.api_version = api_version;
     who.kind = kind;
-    let name = child.pointer("/metadata/name").and_then(Value::as_str);
-    who.name = name;
-    let Some((child_type, config)) = ctx
+    who.name = child.pointer("/metadata/name").and_then(Value::as_str);
+    let Some(found) = ctx
         .child_types
         .iter()
         .find(|(t, _)| t.matches(api_version, kind))
     else {
         let configured: Vec<String> = ctx.child_types.iter().map(|(t, _)| t.to_string()).collect();
-        return fail(
-            &who,
-            format!(
-                "apiVersion/kind {api_version} {kind} is not a configured child type (configured: {})",
-                configured.join(", ")
-            ),
-        );
+        return Err(format!(
+            "apiVersion/kind {api_version} {kind} is not a configured child type (configured: {})",
+            configured.join(", ")
+        ));
     };
-    match child.get("metadata") {
-        Some(Value::Object(_)) => {}
-        _ => return fail(&who, "metadata is missing or not an object".to_string()),
+    if !matches!(child.get("metadata"), Some(Value::Object(_))) {
+        return Err("metadata is missing or not an object".to_string());
     }
-    let Some(name) = name.filter(|n| !n.is_empty()) else {
-        return fail(&who, "metadata.name is missing".to_string());
-    };
-    if !is_dns_subdomain(name) {
-        return fail(
-            &who,
-            format!(
-                "metadata.name {name:?} is not a valid name (lowercase letters, digits, '-' and '.', at most 253 characters, starting and ending with a letter or digit)"
-            ),
-        );
-    }
-    let given_ns = match child.pointer("/metadata/namespace") {
+    Ok(*found)
+}
+
+/// Where the child lives: the parent's namespace for a namespaced child of a namespaced parent,
+/// the one it names (and the operator watches) for a namespaced child of a cluster-scoped
+/// parent, none for a cluster-scoped child.
+fn namespace_of(
+    ctx: &PlanContext<'_>,
+    child_type: K8sType,
+    child: &Value,
+) -> Result<Option<String>, String> {
+    let given = match child.pointer("/metadata/namespace") {
         None | Some(Value::Null) => None,
         Some(Value::String(s)) if s.is_empty() => None,
         Some(Value::String(s)) => Some(s.clone()),
-        Some(_) => return fail(&who, "metadata.namespace is not a string".to_string()),
+        Some(_) => return Err("metadata.namespace is not a string".to_string()),
     };
-    let namespace = if child_type.namespaced {
-        match (ctx.parent.namespace.as_deref(), given_ns) {
-            (Some(parent_ns), None) => Some(parent_ns.to_string()),
-            (Some(parent_ns), Some(ns)) if ns == parent_ns => Some(ns),
-            (Some(parent_ns), Some(ns)) => {
-                return fail(
-                    &who,
-                    format!(
-                        "metadata.namespace {ns:?} differs from the parent's namespace {parent_ns:?}; children must live in their parent's namespace"
-                    ),
-                );
-            }
-            (None, None) => {
-                return fail(
-                    &who,
-                    "metadata.namespace is missing (the parent is cluster-scoped, so a namespaced child must name its namespace)".to_string(),
-                );
-            }
-            (None, Some(ns)) => {
-                if let NamespaceScope::Only(watched) = ctx.namespaces
-                    && !watched.contains(&ns)
-                {
-                    return fail(
-                        &who,
-                        format!(
-                            "metadata.namespace {ns:?} is not watched by this operator (it watches {}); add it with `within_namespaces`",
-                            watched.iter().cloned().collect::<Vec<_>>().join(", ")
-                        ),
-                    );
-                }
-                Some(ns)
-            }
-        }
-    } else {
-        if let Some(ns) = given_ns {
-            return fail(
-                &who,
-                format!("metadata.namespace {ns:?} is set, but {child_type} is cluster-scoped"),
-            );
-        }
-        None
-    };
-    if let Some(refs) = child
-        .pointer("/metadata/ownerReferences")
-        .and_then(Value::as_array)
-    {
-        let other_controller = refs.iter().any(|r| {
-            r.get("controller").and_then(Value::as_bool) == Some(true)
-                && r.get("uid").and_then(Value::as_str) != Some(ctx.parent.uid.as_str())
-        });
-        if other_controller {
-            return fail(
-                &who,
-                "metadata.ownerReferences names another controller; the parent is the child's controller".to_string(),
-            );
-        }
+    if !child_type.namespaced {
+        return match given {
+            Some(ns) => Err(format!(
+                "metadata.namespace {ns:?} is set, but {child_type} is cluster-scoped"
+            )),
+            None => Ok(None),
+        };
     }
+    match (ctx.parent.namespace.as_deref(), given) {
+        (Some(parent_ns), None) => Ok(Some(parent_ns.to_string())),
+        (Some(parent_ns), Some(ns)) if ns == parent_ns => Ok(Some(ns)),
+        (Some(parent_ns), Some(ns)) => Err(format!(
+            "metadata.namespace {ns:?} differs from the parent's namespace {parent_ns:?}; children must live in their parent's namespace"
+        )),
+        (None, None) => Err(
+            "metadata.namespace is missing (the parent is cluster-scoped, so a namespaced child must name its namespace)".to_string(),
+        ),
+        (None, Some(ns)) => match ctx.namespaces {
+            NamespaceScope::Only(watched) if !watched.contains(&ns) => Err(format!(
+                "metadata.namespace {ns:?} is not watched by this controller (it watches {}); add it with `with_namespaces`",
+                watched.iter().cloned().collect::<Vec<_>>().join(", ")
+            )),
+            _ => Ok(Some(ns)),
+        },
+    }
+}
 
+fn check_owner_references(ctx: &PlanContext<'_>, child: &Value) -> Result<(), String> {
+    let refs = child
+        .pointer("/metadata/ownerReferences")
+        .and_then(Value::as_array);
+    let other_controller = refs.into_iter().flatten().any(|r| {
+        r.get("controller").and_then(Value::as_bool) == Some(true)
+            && r.get("uid").and_then(Value::as_str) != Some(ctx.parent.uid.as_str())
+    });
+    if other_controller {
+        return Err(
+            "metadata.ownerReferences names another controller; the parent is the child's controller".to_string(),
+        );
+    }
+    Ok(())
+}
+
+/// The child as the engine records and compares it: no nulls, no status, no server-owned
+/// metadata or engine annotations, the namespace filled in.
+fn normalized(child: &Value, namespace: Option<String>) -> Value {
     let mut content = child.clone();
     strip_nulls(&mut content);
     if let Some(obj) = content.as_object_mut() {
@@ -206,9 +216,9 @@ fn one(ctx: &PlanContext<'_>, index: usize, child: &Value) -> Result<Desired, In
         for field in SERVER_METADATA {
             meta.remove(*field);
         }
-        match &namespace {
+        match namespace {
             Some(ns) => {
-                meta.insert("namespace".into(), Value::String(ns.clone()));
+                meta.insert("namespace".into(), Value::String(ns));
             }
             None => {
                 meta.remove("namespace");
@@ -219,11 +229,5 @@ fn one(ctx: &PlanContext<'_>, index: usize, child: &Value) -> Result<Desired, In
             annotations.remove(LEADER_TERM_ANNOTATION);
         }
     }
-    Ok(Desired {
-        child_type: *child_type,
-        update: config.update,
-        namespace,
-        name: name.to_string(),
-        content,
-    })
+    content
 }

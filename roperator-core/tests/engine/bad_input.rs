@@ -24,7 +24,7 @@ struct TypedSpec {
 }
 
 fn moody(req: &SyncRequest) -> Result<SyncResponse, Error> {
-    let parent = req.parent_json();
+    let parent = req.parent().json();
     let mut children = desired(parent);
     match parent["spec"]["mode"].as_str().unwrap_or("good") {
         "no-api-version" => {
@@ -48,7 +48,7 @@ fn moody(req: &SyncRequest) -> Result<SyncResponse, Error> {
         "panic" => panic!("handler exploded"),
         "hang" => std::thread::sleep(Duration::from_millis(1500)),
         "typed" => {
-            let _typed: TypedEcho = req.parent()?;
+            let _typed: TypedEcho = req.parent().parse()?;
         }
         _ => {}
     }
@@ -150,10 +150,25 @@ async fn every_kind_of_bad_input_leaves_children_untouched_and_shows_a_warning()
         });
     }
     // The parent's status shows the error, a timed-out handler's included.
-    for (mode, _, note) in &cases {
+    for (mode, reason, note) in &cases {
         let parent = server
             .object("test.roperator.io/v1", "Echo", Some(NS), mode)
             .unwrap();
+        // `kubectl get` shows the failure through the Synced condition.
+        status_without_synced(&parent, false);
+        let synced = parent["status"]["conditions"]
+            .as_array()
+            .and_then(|c| c.iter().find(|c| c["type"] == "Synced"))
+            .cloned()
+            .unwrap_or_default();
+        assert_eq!(synced["reason"], *reason, "{mode}: {synced}");
+        assert!(
+            synced["message"]
+                .as_str()
+                .unwrap_or_default()
+                .contains(note),
+            "{mode}: {synced}"
+        );
         let shown = parent["status"]["syncError"]
             .as_str()
             .unwrap_or_default()
@@ -194,7 +209,7 @@ async fn every_kind_of_bad_input_leaves_children_untouched_and_shows_a_warning()
         .object("test.roperator.io/v1", "Echo", Some(NS), "panic")
         .unwrap();
     assert_eq!(
-        fixed["status"],
+        status_without_synced(&fixed, true),
         json!({"message": "changed", "observedGeneration": 3})
     );
     op.stop().await.unwrap();

@@ -49,13 +49,12 @@ pub fn server() -> ApiServer {
 }
 
 /// The standard configuration: ConfigMaps replaced, Secrets replaced, fast backoff.
-pub fn config() -> OperatorConfig {
-    OperatorConfig::new(OPERATOR, &ECHO)
+pub fn config() -> ControllerConfig {
+    ControllerConfig::new(OPERATOR, ECHO)
         .with_child(k8s_types::core::v1::ConfigMap, ChildConfig::replace())
         .with_child(k8s_types::core::v1::Secret, ChildConfig::replace())
         .with_error_backoff(Duration::from_millis(20), Duration::from_millis(500))
         .with_max_concurrent_syncs(32)
-        .without_server()
 }
 
 /// The children of an Echo, from its spec:
@@ -91,7 +90,7 @@ pub fn desired(parent: &Value) -> Vec<Value> {
 }
 
 pub fn echo_handler(req: &SyncRequest) -> Result<SyncResponse, Error> {
-    let parent = req.parent_json();
+    let parent = req.parent().json();
     let response = desired(parent)
         .iter()
         .fold(SyncResponse::new(), |r, c| r.with_child(c));
@@ -167,16 +166,36 @@ pub fn managed_children(server: &ApiServer) -> Vec<(String, String)> {
     out
 }
 
-/// The value of a counter in the metrics text, e.g. `roperator_syncs_total{result="success"}`.
+/// The value of a series in the metrics text, e.g. `roperator_syncs_total{result="success"}`:
+/// the sum over every series of that name carrying these labels (whatever other labels they
+/// have, such as `controller`).
 pub fn metric(op: &TestOperator, series: &str) -> f64 {
+    let (name, wanted) = split_series(series);
     op.monitor()
         .metrics_text()
         .lines()
-        .find_map(|line| {
-            line.strip_prefix(series)
-                .and_then(|rest| rest.trim().parse().ok())
+        .filter(|line| !line.starts_with('#'))
+        .filter_map(|line| {
+            let (series, value) = line.rsplit_once(' ')?;
+            let (n, labels) = split_series(series);
+            (n == name && wanted.iter().all(|w| labels.contains(w)))
+                .then(|| value.parse::<f64>().ok())
+                .flatten()
         })
-        .unwrap_or(0.0)
+        .sum()
+}
+
+fn split_series(series: &str) -> (&str, Vec<&str>) {
+    match series.split_once('{') {
+        Some((name, rest)) => (
+            name,
+            rest.trim_end_matches('}')
+                .split(',')
+                .filter(|l| !l.is_empty())
+                .collect(),
+        ),
+        None => (series, Vec::new()),
+    }
 }
 
 /// Events recorded on the parent `name` (events.k8s.io), as (type, reason, note).
@@ -196,3 +215,20 @@ pub fn events_for(server: &ApiServer, name: &str) -> Vec<(String, String, String
 }
 
 pub const LONG: Duration = Duration::from_secs(60);
+
+/// A parent's status without the engine's `Synced` condition, after checking that condition:
+/// `True` when `synced`, `False` otherwise.
+pub fn status_without_synced(parent: &Value, synced: bool) -> Value {
+    let mut status = parent["status"].clone();
+    let conditions = status
+        .as_object_mut()
+        .and_then(|s| s.remove("conditions"))
+        .unwrap_or_default();
+    let condition = conditions
+        .as_array()
+        .and_then(|list| list.iter().find(|c| c["type"] == "Synced"))
+        .unwrap_or_else(|| panic!("no Synced condition in {}", parent["status"]));
+    let expected = if synced { "True" } else { "False" };
+    assert_eq!(condition["status"], expected, "{condition}");
+    status
+}

@@ -138,7 +138,13 @@ async fn a_status_write_that_conflicts_is_retried_by_a_fresh_sync() {
 
     server.faults().clear();
     op.wait_until(LONG, || {
-        status(&server) == Some(json!({"message": "hi", "observedGeneration": 1}))
+        server
+            .object("test.roperator.io/v1", "Echo", Some(NS), "contended")
+            .is_some_and(|parent| {
+                parent["status"]["conditions"].is_array()
+                    && status_without_synced(&parent, true)
+                        == json!({"message": "hi", "observedGeneration": 1})
+            })
     })
     .await
     .unwrap();

@@ -27,7 +27,7 @@ impl Handler for Cleaner {
     fn finalize(&self, req: &SyncRequest) -> Result<FinalizeResponse, Error> {
         assert!(req.is_finalizing());
         let mut calls = self.finalize_calls.lock().unwrap();
-        let n = calls.entry(req.parent_name().to_string()).or_default();
+        let n = calls.entry(req.parent().name().to_string()).or_default();
         *n += 1;
         if *n < 3 {
             Ok(FinalizeResponse::retry_after(Duration::from_millis(50))
@@ -142,7 +142,7 @@ async fn a_parent_whose_syncs_always_fail_still_gets_its_finalize_call() {
             Err("the external service rejected the spec".into())
         }
         fn finalize(&self, req: &SyncRequest) -> Result<FinalizeResponse, String> {
-            self.0.lock().unwrap().push(req.parent_name().to_string());
+            self.0.lock().unwrap().push(req.parent().name().to_string());
             Ok(FinalizeResponse::done())
         }
     }

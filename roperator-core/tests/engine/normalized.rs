@@ -14,7 +14,7 @@ use crate::common::*;
 
 /// The child Deployment `<name>-app`, requesting `spec.cpu` and 1024Mi of memory.
 fn deployment_handler(req: &SyncRequest) -> Result<SyncResponse, Error> {
-    let parent = req.parent_json();
+    let parent = req.parent().json();
     let name = parent["metadata"]["name"].as_str().unwrap_or_default();
     let labels = json!({"app": name});
     let child = json!({
@@ -37,12 +37,11 @@ fn deployment_handler(req: &SyncRequest) -> Result<SyncResponse, Error> {
         .with_status(&json!({"cpu": parent["spec"]["cpu"]})))
 }
 
-fn config() -> OperatorConfig {
-    OperatorConfig::new(OPERATOR, &ECHO)
+fn config() -> ControllerConfig {
+    ControllerConfig::new(OPERATOR, ECHO)
         .with_child(k8s_types::apps::v1::Deployment, ChildConfig::replace())
         .with_error_backoff(Duration::from_millis(20), Duration::from_millis(500))
         .with_resync_period(Duration::from_millis(300))
-        .without_server()
 }
 
 /// What the mutating webhook below makes of an image: a fully qualified reference.
@@ -212,7 +211,9 @@ async fn writes_after_restart(
 ) -> Vec<(String, String)> {
     op.stop().await.unwrap();
     server.clear_requests();
-    let op = TestOperator::spawn(Operator::new(client, config(), deployment_handler));
+    let op = TestOperator::spawn(
+        Operator::new(OPERATOR, client).with_controller(config(), deployment_handler),
+    );
     op.wait_ready(LONG).await.unwrap();
     let writes = writes_after_resyncs(server, &op, 5, 3).await;
     op.stop().await.unwrap();
@@ -234,11 +235,10 @@ async fn quantities_the_server_canonicalizes_are_not_drift() {
 async fn a_value_a_mutating_webhook_rewrites_is_not_drift() {
     let server = server();
     server.simulate_workloads(true);
-    let op = TestOperator::spawn(Operator::new(
-        webhook_client(&server),
-        config(),
-        deployment_handler,
-    ));
+    let op = TestOperator::spawn(
+        Operator::new(OPERATOR, webhook_client(&server))
+            .with_controller(config(), deployment_handler),
+    );
     converges_and_stays_quiet(&server, &op, IMAGE_AS_STORED).await;
     // Only the memory of our last write explains the rewritten image: a restarted operator
     // writes each Deployment once more, then nothing.

@@ -27,8 +27,11 @@ async fn http_get(address: std::net::SocketAddr, path: &str) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn health_readiness_and_metrics_are_served() {
     let server = server();
-    let config = config().with_server_address(([127, 0, 0, 1], 0));
-    let op = TestOperator::start(&server, config, echo_handler);
+    let op = TestOperator::spawn(
+        Operator::new(OPERATOR, server.client())
+            .with_controller(config(), echo_handler)
+            .with_server_address(([127, 0, 0, 1], 0)),
+    );
     create_echo(&server, "m", json!({"message": "hi"})).await;
     op.converge(LONG).await.unwrap();
     let address = op.monitor().server_address().expect("the server listens");
@@ -43,24 +46,36 @@ async fn health_readiness_and_metrics_are_served() {
             .starts_with("HTTP/1.1 200")
     );
     assert!(http_get(address, "/nope").await.starts_with("HTTP/1.1 404"));
-    // Gauges are refreshed every second.
-    tokio::time::sleep(Duration::from_millis(1100)).await;
-    let metrics = http_get(address, "/metrics").await;
-    for needle in [
-        "roperator_syncs_total{result=\"success\"}",
-        "roperator_sync_duration_seconds_bucket",
-        "roperator_writes_total{verb=\"create\",group=\"\",kind=\"ConfigMap\"} 2",
-        "roperator_writes_total{verb=\"create\",group=\"\",kind=\"Secret\"} 1",
-        "roperator_writes_total{verb=\"update_status\",group=\"test.roperator.io\",kind=\"Echo\"} 1",
+    let needles = [
+        "roperator_syncs_total{controller=\"echo-test\",result=\"success\"}",
+        "roperator_sync_duration_seconds_count{controller=\"echo-test\"}",
+        "roperator_writes_total{controller=\"echo-test\",verb=\"create\",group=\"\",kind=\"ConfigMap\"} 2",
+        "roperator_writes_total{controller=\"echo-test\",verb=\"create\",group=\"\",kind=\"Secret\"} 1",
+        "roperator_writes_total{controller=\"echo-test\",verb=\"update_status\",group=\"test.roperator.io\",kind=\"Echo\"} 1",
         "roperator_cached_objects{group=\"\",kind=\"ConfigMap\"} 2",
         "roperator_cached_objects{group=\"test.roperator.io\",kind=\"Echo\"} 1",
-        "roperator_queue_depth 0",
+        "roperator_queue_depth{controller=\"echo-test\"} 0",
         "roperator_leader 1",
-        "roperator_write_conflicts_total 0",
-        "roperator_handlers_overrunning 0",
+        "roperator_write_conflicts_total{controller=\"echo-test\"} 0",
+        "roperator_handlers_overrunning{controller=\"echo-test\"} 0",
         "roperator_events_dropped_total 0",
-    ] {
-        assert!(metrics.contains(needle), "{needle} missing from\n{metrics}");
+    ];
+    // Gauges are refreshed every second: wait for the first refresh after convergence.
+    let deadline = tokio::time::Instant::now() + LONG;
+    loop {
+        let metrics = http_get(address, "/metrics").await;
+        if needles.iter().all(|n| metrics.contains(n)) {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "missing from the metrics: {:?}\n{metrics}",
+            needles
+                .iter()
+                .filter(|n| !metrics.contains(*n))
+                .collect::<Vec<_>>()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
     op.stop().await.unwrap();
 }
@@ -129,7 +144,7 @@ async fn a_status_that_changes_on_every_call_is_slowed_down_and_reported() {
         Ok::<_, Error>(
             SyncResponse::new()
                 .with_status(&json!({"calls": n}))
-                .resync_after(Duration::from_millis(1)),
+                .with_resync_after(Duration::from_millis(1)),
         )
     });
     create_echo(&server, "hot", json!({})).await;
@@ -162,7 +177,10 @@ async fn an_async_handler_sees_the_children_it_made() {
         let seen = Arc::clone(&seen_in);
         async move {
             tokio::time::sleep(Duration::from_millis(5)).await;
-            let configs: Vec<k8s_openapi::api::core::v1::ConfigMap> = req.children()?;
+            let configs = req
+                .children(k8s_types::core::v1::ConfigMap)
+                .map(Observed::parse::<k8s_openapi::api::core::v1::ConfigMap>)
+                .collect::<Result<Vec<_>, _>>()?;
             seen.fetch_max(configs.len() as u64, Ordering::SeqCst);
             echo_handler(&req)
         }

@@ -20,12 +20,11 @@ fn uid(v: &Value) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn recreate_replaces_the_object_and_on_delete_never_updates() {
     let server = server();
-    let config = OperatorConfig::new(OPERATOR, &ECHO)
+    let config = ControllerConfig::new(OPERATOR, ECHO)
         .with_child(k8s_types::core::v1::ConfigMap, ChildConfig::recreate())
-        .with_child(k8s_types::core::v1::Secret, ChildConfig::on_delete())
-        .without_server();
+        .with_child(k8s_types::core::v1::Secret, ChildConfig::on_delete());
     let op = TestOperator::start(&server, config, |req: &SyncRequest| {
-        let p = req.parent_json();
+        let p = req.parent().json();
         Ok::<_, Error>(
             SyncResponse::new()
                 .with_child(&json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "r"}, "data": {"v": p["spec"]["v"]}}))
@@ -168,7 +167,7 @@ async fn a_name_taken_by_an_unmanaged_object_is_an_error_not_an_overwrite() {
             t == "Warning"
                 && r == "NameCollision"
                 && n.contains(
-                    "ConfigMap default/c-config already exists and is not managed by this operator",
+                    "ConfigMap default/c-config already exists and is not managed by this controller",
                 )
         })
     })
@@ -189,7 +188,7 @@ async fn a_name_taken_by_an_unmanaged_object_is_an_error_not_an_overwrite() {
     assert!(
         parent["status"]["syncError"]
             .as_str()
-            .is_some_and(|e| e.contains("not managed by this operator")),
+            .is_some_and(|e| e.contains("not managed by this controller")),
         "{parent}"
     );
 
@@ -207,7 +206,7 @@ async fn a_name_taken_by_an_unmanaged_object_is_an_error_not_an_overwrite() {
         .object("test.roperator.io/v1", "Echo", Some(NS), "c")
         .unwrap();
     assert_eq!(
-        parent["status"],
+        status_without_synced(&parent, true),
         json!({"message": "hi", "observedGeneration": 1})
     );
     op.stop().await.unwrap();
@@ -301,28 +300,107 @@ async fn a_follower_writes_nothing_and_a_new_leader_converges_and_stamps_its_ter
     op.stop().await.unwrap();
 }
 
+/// The requests an operator sends, as `(verb, path, sent after the mark)`, recorded as they
+/// leave (before the API server answers), with a signal on the first create.
+#[derive(Clone, Default)]
+struct Sent {
+    requests: Arc<std::sync::Mutex<Vec<(String, String, bool)>>>,
+    in_flight: Arc<std::sync::atomic::AtomicUsize>,
+    marked: Arc<std::sync::atomic::AtomicBool>,
+    first_create: Arc<tokio::sync::Notify>,
+}
+
+impl Sent {
+    fn client(&self, inner: kube::Client) -> kube::Client {
+        use std::sync::atomic::Ordering::SeqCst;
+        let sent = self.clone();
+        let service = tower::service_fn(move |request: http::Request<kube::client::Body>| {
+            let (inner, sent) = (inner.clone(), sent.clone());
+            async move {
+                let verb = request.method().to_string();
+                let path = request.uri().path().to_string();
+                // Counted down when the request ends, answered or dropped (a cancelled sync).
+                let _in_flight = InFlight::enter(&sent.in_flight);
+                sent.requests
+                    .lock()
+                    .unwrap()
+                    .push((verb.clone(), path, sent.marked.load(SeqCst)));
+                if verb == "POST" {
+                    sent.first_create.notify_one();
+                }
+                inner.send(request).await
+            }
+        });
+        kube::Client::new(service, NS)
+    }
+
+    fn writes(&self) -> Vec<(String, String, bool)> {
+        self.requests
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(verb, path, _)| verb != "GET" && !path.contains("/events"))
+            .cloned()
+            .collect()
+    }
+}
+
+struct InFlight(Arc<std::sync::atomic::AtomicUsize>);
+
+impl InFlight {
+    fn enter(count: &Arc<std::sync::atomic::AtomicUsize>) -> Self {
+        count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Self(Arc::clone(count))
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn losing_leadership_mid_batch_stops_the_remaining_writes() {
+    use std::sync::atomic::Ordering::SeqCst;
     let server = server();
     let gate = Arc::new(SwitchGate::new());
     gate.set_leader(true, 3);
-    let op = TestOperator::start_with_gate(&server, config(), echo_handler, gate.clone());
+    let sent = Sent::default();
+    let op = TestOperator::spawn(
+        Operator::new(OPERATOR, sent.client(server.client()))
+            .with_controller(config(), echo_handler)
+            .with_leader_gate(gate.clone()),
+    );
     op.wait_ready(LONG).await.unwrap();
     // Slow creates keep the batch in flight while leadership goes.
-    server.faults().add(
-        roperator_core::testkit::FaultRule::new()
-            .verb("create")
-            .resource("configmaps")
-            .latency(std::time::Duration::from_millis(400)),
-    );
+    for resource in ["configmaps", "secrets"] {
+        server.faults().add(
+            roperator_core::testkit::FaultRule::new()
+                .verb("create")
+                .resource(resource)
+                .latency(std::time::Duration::from_millis(400)),
+        );
+    }
     create_echo(&server, "lost", json!({"message": "hi"})).await;
-    tokio::time::sleep(std::time::Duration::from_millis(150)).await;
+    sent.first_create.notified().await;
+    sent.marked.store(true, SeqCst);
     gate.set_leader(false, 3);
-    tokio::time::sleep(std::time::Duration::from_millis(1000)).await;
-    let writes = operator_writes(&server);
-    // At most the create already on the wire; nothing after it (no Secret, no status).
-    assert!(writes.len() <= 1, "{writes:#?}");
-    assert!(writes.iter().all(|w| w.resource == "configmaps"));
+    op.wait_until(LONG, || {
+        metric(&op, "roperator_syncs_total{result=\"not_leader\"}") >= 1.0
+            && sent.in_flight.load(SeqCst) == 0
+    })
+    .await
+    .unwrap();
+    // The children's creates were on the wire together (one wave); nothing was sent after
+    // leadership went: no other create, no status write.
+    let writes = sent.writes();
+    assert!(
+        writes
+            .iter()
+            .all(|(verb, path, after)| verb == "POST" && !path.ends_with("/status") && !after),
+        "{writes:#?}"
+    );
 
     server.faults().clear();
     gate.set_leader(true, 4);
@@ -352,7 +430,7 @@ async fn only_parents_in_watched_namespaces_and_matching_the_selector_are_synced
             .unwrap();
     }
     let config = config()
-        .within_namespaces(["team-a", NS])
+        .with_namespaces(["team-a", NS])
         .with_parent_selector("tier=managed");
     let op = TestOperator::start(&server, config, echo_handler);
     let create = |ns: &'static str, name: &'static str, tier: &'static str| {
@@ -404,10 +482,10 @@ async fn a_pruned_job_takes_its_pods_with_it() {
     let config = config().with_child(k8s_types::batch::v1::Job, ChildConfig::recreate());
     let op = TestOperator::start(&server, config, |req: &SyncRequest| {
         let mut response = SyncResponse::new();
-        if req.parent_json()["spec"]["job"] == true {
+        if req.parent().json()["spec"]["job"] == true {
             response = response.with_child(&json!({
                 "apiVersion": "batch/v1", "kind": "Job",
-                "metadata": {"name": format!("{}-job", req.parent_name())},
+                "metadata": {"name": format!("{}-job", req.parent().name())},
                 "spec": {"template": {"spec": {"restartPolicy": "Never",
                     "containers": [{"name": "c", "image": "busybox"}]}}},
             }));

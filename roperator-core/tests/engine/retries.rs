@@ -47,12 +47,12 @@ async fn a_failing_parent_waits_out_its_backoff_on_child_events_but_not_on_its_o
     // A backoff far longer than the test: any retry seen here was brought by an event.
     let config = config().with_error_backoff(Duration::from_secs(60), Duration::from_secs(60));
     let op = TestOperator::start(&server, config, move |req: &SyncRequest| {
-        let parent = req.parent_json();
+        let parent = req.parent().json();
         if parent["spec"]["mode"] == "fail" {
             *counter
                 .lock()
                 .unwrap()
-                .entry(req.parent_name().to_string())
+                .entry(req.parent().name().to_string())
                 .or_default() += 1;
             return Err("the backend is down".to_string());
         }
@@ -108,9 +108,9 @@ async fn a_handler_that_never_returns_holds_up_only_its_own_parent() {
         *counter
             .lock()
             .unwrap()
-            .entry(req.parent_name().to_string())
+            .entry(req.parent().name().to_string())
             .or_default() += 1;
-        if req.parent_json()["spec"]["mode"] == "hang" {
+        if req.parent().json()["spec"]["mode"] == "hang" {
             while !release.load(Ordering::SeqCst) {
                 std::thread::sleep(Duration::from_millis(10));
             }

@@ -1,7 +1,10 @@
 //! Kubernetes Events on parents, published in the background so that a slow or failing events
-//! API never holds up a sync.
+//! API never holds up a sync. One publisher per process; each controller reports under its own
+//! name.
 
 mod recorder;
+
+use std::sync::Arc;
 
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::ObjectReference;
@@ -10,12 +13,13 @@ use tokio::sync::{mpsc, watch};
 
 use crate::k8s_type::K8sType;
 use crate::leader::LeaderState;
-use crate::object::Object;
+use crate::object::Observed;
 use recorder::{Note, Recorder};
 
 /// An Event note is at most 1 kB.
 const MAX_NOTE: usize = 1000;
 
+/// The process's Event publisher.
 #[derive(Clone)]
 pub(crate) struct Events {
     tx: mpsc::Sender<(ObjectReference, Note)>,
@@ -23,16 +27,15 @@ pub(crate) struct Events {
 }
 
 impl Events {
-    /// Starts the publisher; it stops when every [`Events`] handle is dropped.
+    /// Starts the publisher; it stops when every handle is dropped.
     pub fn start(
         client: kube::Client,
-        operator: &str,
         instance: Option<String>,
         dropped: Counter,
         leadership: watch::Receiver<LeaderState>,
     ) -> Self {
         let (tx, mut rx) = mpsc::channel::<(ObjectReference, Note)>(1024);
-        let recorder = Recorder::new(client, operator, instance);
+        let recorder = Recorder::new(client, instance);
         tokio::spawn(async move {
             // A few at a time, so that a burst (a create storm) drains quickly.
             let stream = futures::stream::poll_fn(move |cx| rx.poll_recv(cx));
@@ -56,15 +59,26 @@ impl Events {
         Self { tx, dropped }
     }
 
-    fn send(
-        &self,
-        parent_type: &K8sType,
-        parent: &Object,
-        warning: bool,
-        reason: &str,
-        note: String,
-    ) {
-        let mut note = note;
+    /// The Events of one controller, about parents of type `parent_type`.
+    pub fn for_controller(&self, controller: &str, parent_type: K8sType) -> ControllerEvents {
+        ControllerEvents {
+            events: self.clone(),
+            controller: Arc::from(controller),
+            parent_type,
+        }
+    }
+}
+
+/// One controller's Events on its parents.
+#[derive(Clone)]
+pub(crate) struct ControllerEvents {
+    events: Events,
+    controller: Arc<str>,
+    parent_type: K8sType,
+}
+
+impl ControllerEvents {
+    fn send(&self, parent: &Observed, warning: bool, reason: &str, mut note: String) {
         if note.len() > MAX_NOTE {
             let mut cut = MAX_NOTE;
             while !note.is_char_boundary(cut) {
@@ -73,8 +87,8 @@ impl Events {
             note.truncate(cut);
         }
         let reference = ObjectReference {
-            api_version: Some(parent_type.api_version.to_string()),
-            kind: Some(parent_type.kind.to_string()),
+            api_version: Some(self.parent_type.api_version.to_string()),
+            kind: Some(self.parent_type.kind.to_string()),
             name: Some(parent.name.clone()),
             namespace: parent.namespace.clone(),
             uid: Some(parent.uid.clone()),
@@ -82,6 +96,7 @@ impl Events {
             field_path: None,
         };
         let note = Note {
+            controller: Arc::clone(&self.controller),
             warning,
             reason: reason.to_string(),
             action: "Sync",
@@ -89,16 +104,16 @@ impl Events {
         };
         // Dropping an Event under extreme load is better than stalling syncs; the metric
         // says it happened.
-        if self.tx.try_send((reference, note)).is_err() {
-            self.dropped.inc();
+        if self.events.tx.try_send((reference, note)).is_err() {
+            self.events.dropped.inc();
         }
     }
 
-    pub fn warning(&self, parent_type: &K8sType, parent: &Object, reason: &str, note: String) {
-        self.send(parent_type, parent, true, reason, note);
+    pub fn warning(&self, parent: &Observed, reason: &str, note: String) {
+        self.send(parent, true, reason, note);
     }
 
-    pub fn normal(&self, parent_type: &K8sType, parent: &Object, reason: &str, note: String) {
-        self.send(parent_type, parent, false, reason, note);
+    pub fn normal(&self, parent: &Observed, reason: &str, note: String) {
+        self.send(parent, false, reason, note);
     }
 }

@@ -22,6 +22,8 @@ const SERIES_WINDOW: Duration = Duration::from_secs(6 * 60);
 
 /// What one Event says; repeats of it are folded.
 pub(crate) struct Note {
+    /// The controller reporting it (`reportingController`).
+    pub controller: std::sync::Arc<str>,
     pub warning: bool,
     pub reason: String,
     pub action: &'static str,
@@ -30,6 +32,7 @@ pub(crate) struct Note {
 
 #[derive(Hash, PartialEq, Eq)]
 struct Key {
+    controller: std::sync::Arc<str>,
     regarding_uid: String,
     warning: bool,
     reason: String,
@@ -45,17 +48,16 @@ struct Series {
 
 pub(crate) struct Recorder {
     client: kube::Client,
-    controller: String,
-    instance: String,
+    /// The replica's name; each controller's own name where the replica has none.
+    instance: Option<String>,
     series: Mutex<HashMap<Key, Series>>,
 }
 
 impl Recorder {
-    pub fn new(client: kube::Client, controller: &str, instance: Option<String>) -> Self {
+    pub fn new(client: kube::Client, instance: Option<String>) -> Self {
         Self {
             client,
-            controller: controller.to_string(),
-            instance: instance.unwrap_or_else(|| controller.to_string()),
+            instance,
             series: Mutex::default(),
         }
     }
@@ -76,6 +78,7 @@ impl Recorder {
             .unwrap_or_else(|| "default".to_string());
         let api: Api<K8sEvent> = Api::namespaced(self.client.clone(), &namespace);
         let key = Key {
+            controller: note.controller.clone(),
             regarding_uid: regarding.uid.clone().unwrap_or_default(),
             warning: note.warning,
             reason: note.reason.clone(),
@@ -107,7 +110,7 @@ impl Recorder {
                 namespace: Some(namespace.clone()),
                 name: Some(format!(
                     "{}.{:x}",
-                    regarding.name.as_deref().unwrap_or(&self.controller),
+                    regarding.name.as_deref().unwrap_or(&note.controller),
                     stamp.as_nanosecond()
                 )),
                 ..ObjectMeta::default()
@@ -118,8 +121,12 @@ impl Recorder {
             action: Some(note.action.to_string()),
             note: Some(note.note),
             regarding: Some(regarding.clone()),
-            reporting_controller: Some(self.controller.clone()),
-            reporting_instance: Some(self.instance.clone()),
+            reporting_controller: Some(note.controller.to_string()),
+            reporting_instance: Some(
+                self.instance
+                    .clone()
+                    .unwrap_or_else(|| note.controller.to_string()),
+            ),
             ..K8sEvent::default()
         };
         let created = api.create(&PostParams::default(), &event).await?;

@@ -1,0 +1,177 @@
+//! A controller as the engine runs it: its configuration and handler, the informers it follows
+//! (shared with the other controllers of the process), its index over them, its queue, writer,
+//! Events and metrics.
+
+mod feeds;
+mod index;
+mod related;
+mod retries;
+
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::ControllerConfig;
+use crate::engine::events::{ControllerEvents, Events};
+use crate::engine::metrics::{ControllerMetrics, Metrics};
+use crate::engine::queue::WorkQueue;
+use crate::engine::watch::{Informer, Watches};
+use crate::engine::writer::{Writer, WrittenRecords};
+use crate::handler::ErasedHandler;
+use crate::leader::LeaderGate;
+use crate::names::MANAGED_BY_LABEL;
+use crate::object::Observed;
+
+pub(crate) use index::{Index, ParentState};
+pub(crate) use related::Query;
+pub(crate) use retries::Retries;
+
+/// What every controller of a process shares.
+pub(crate) struct Shared {
+    pub client: kube::Client,
+    pub gate: Arc<dyn LeaderGate>,
+    pub events: Events,
+    pub metrics: Metrics,
+}
+
+pub(crate) struct Controller {
+    pub config: ControllerConfig,
+    pub handler: Arc<dyn ErasedHandler>,
+    pub gate: Arc<dyn LeaderGate>,
+    pub queue: Arc<WorkQueue>,
+    pub index: Arc<Index>,
+    pub parents: Arc<Informer>,
+    pub children: Vec<Arc<Informer>>,
+    pub related: Vec<Arc<Informer>>,
+    pub writer: Writer,
+    pub written: Arc<WrittenRecords>,
+    pub events: ControllerEvents,
+    pub metrics: ControllerMetrics,
+    pub retries: Retries,
+    /// At most `max_concurrent_syncs` syncs of this controller at once.
+    pub slots: Arc<Semaphore>,
+    /// Cancelled when this replica stops leading; replaced when it leads again.
+    epoch: Mutex<CancellationToken>,
+}
+
+impl Controller {
+    /// Sets up the controller: asks `watches` for the informers it needs and subscribes to them.
+    pub fn build(
+        id: usize,
+        config: ControllerConfig,
+        handler: Arc<dyn ErasedHandler>,
+        queue: Arc<WorkQueue>,
+        shared: &Shared,
+        watches: &mut Watches,
+    ) -> Arc<Self> {
+        let index = Arc::new(Index::new(&config));
+        let written = Arc::new(WrittenRecords::default());
+        let feed = feeds::Feed {
+            controller: id,
+            index: Arc::clone(&index),
+            queue: Arc::clone(&queue),
+        };
+        let parents = watches.informer(
+            config.parent,
+            config.parent_selector.clone(),
+            &config.namespaces,
+            false,
+        );
+        parents.subscribe(Arc::new(feeds::Parents(feed.clone())));
+        let children = child_informers(&config, &feed, shared, &written, watches);
+        let related = related_informers(&config, &feed, watches);
+        let metrics = shared.metrics.for_controller(&config.name);
+        let writer = Writer::new(
+            shared.client.clone(),
+            metrics.clone(),
+            &config.name,
+            id,
+            Arc::clone(&parents),
+            children.clone(),
+            Arc::clone(&written),
+        );
+        Arc::new(Self {
+            events: shared.events.for_controller(&config.name, config.parent),
+            slots: Arc::new(Semaphore::new(config.max_concurrent_syncs)),
+            handler,
+            gate: Arc::clone(&shared.gate),
+            queue,
+            index,
+            parents,
+            children,
+            related,
+            writer,
+            written,
+            metrics,
+            retries: Retries::default(),
+            epoch: Mutex::new(CancellationToken::new()),
+            config,
+        })
+    }
+
+    pub fn epoch(&self) -> CancellationToken {
+        self.epoch.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// This replica leads (again): syncs from now on belong to a new epoch.
+    pub fn renew_epoch(&self) {
+        *self.epoch.lock().unwrap_or_else(|p| p.into_inner()) = CancellationToken::new();
+    }
+
+    /// `true` when the controller's finalizer is on `parent`.
+    pub fn finalizer_on(&self, parent: &Observed) -> bool {
+        self.config
+            .finalizer
+            .as_deref()
+            .is_some_and(|f| parent.finalizers().contains(&f))
+    }
+}
+
+/// One informer per child type, selecting the objects this controller manages.
+fn child_informers(
+    config: &ControllerConfig,
+    feed: &feeds::Feed,
+    shared: &Shared,
+    written: &Arc<WrittenRecords>,
+    watches: &mut Watches,
+) -> Vec<Arc<Informer>> {
+    let managed = format!("{MANAGED_BY_LABEL}={}", config.name);
+    config
+        .children
+        .iter()
+        .enumerate()
+        .map(|(type_index, (t, _))| {
+            let informer = watches.informer(*t, Some(managed.clone()), &config.namespaces, false);
+            informer.subscribe(Arc::new(feeds::Children {
+                feed: feed.clone(),
+                type_index,
+                gate: Arc::clone(&shared.gate),
+                written: Arc::clone(written),
+            }));
+            informer
+        })
+        .collect()
+}
+
+/// One informer per related type, scoped as its declaration allows.
+fn related_informers(
+    config: &ControllerConfig,
+    feed: &feeds::Feed,
+    watches: &mut Watches,
+) -> Vec<Arc<Informer>> {
+    config
+        .related
+        .iter()
+        .enumerate()
+        .map(|(type_index, (t, rc))| {
+            let scope = rc.scope(&config.namespaces);
+            let informer = watches.informer(*t, rc.label_selector.clone(), &scope, true);
+            informer.subscribe(Arc::new(feeds::Related {
+                feed: feed.clone(),
+                type_index,
+            }));
+            informer
+        })
+        .collect()
+}

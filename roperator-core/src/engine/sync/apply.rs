@@ -1,0 +1,108 @@
+//! The handler's answer to a sync, applied: validate and plan (pure), then the writes, the
+//! parent's labels and annotations, the status.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::outcome::{Failure, FailureKind, SyncOutcome, write_failed};
+use super::snapshot::Present;
+use super::{execute, metadata, permit, report, status};
+use crate::engine::controller::Controller;
+use crate::object::Observed;
+use crate::plan::{self, Action, ChangeKind, PlanContext};
+use crate::response::SyncResponse;
+
+/// After deleting a child to recreate it, the next sync comes this soon (the deletion may still
+/// be in progress; then the sync waits and the child's deletion event brings the next one).
+const RECREATE_FOLLOW_UP: Duration = Duration::from_millis(50);
+
+fn invalid(message: String) -> SyncOutcome {
+    Failure::new(FailureKind::InvalidSyncResponse, message).into()
+}
+
+/// Applies `response`; `parent` becomes the parent as the last write returned it.
+pub(super) async fn sync_response(
+    ctl: &Controller,
+    parent: &mut Arc<Observed>,
+    snapshot: &Present,
+    response: SyncResponse,
+) -> Result<SyncOutcome, SyncOutcome> {
+    if let Some(first) = response.serialize_errors.first() {
+        return Err(invalid(format!("invalid sync response: {first}")));
+    }
+    let ctx = PlanContext {
+        operator: &ctl.config.name,
+        parent_type: ctl.config.parent,
+        parent,
+        child_types: &ctl.config.children,
+        namespaces: &ctl.config.namespaces,
+    };
+    let desired = plan::validate(&ctx, &response.children).map_err(|e| invalid(e.to_string()))?;
+    let status = status::desired(
+        ctl,
+        parent,
+        response.status,
+        FailureKind::InvalidSyncResponse,
+    )
+    .map_err(|f| invalid(format!("invalid sync response: {}", f.message)))?;
+    let written = ctl.written.for_children(&snapshot.children);
+    let actions = plan::plan(&ctx, &snapshot.children, &desired, &written);
+    let apply_metadata = metadata::needs_apply(parent, &ctl.config.name, &response.parent_metadata);
+    if actions.is_empty() && status.is_none() && !apply_metadata {
+        return Ok(SyncOutcome::Done {
+            resync_after: response.resync_after,
+            wrote: false,
+        });
+    }
+    let permit = permit(ctl).await?;
+    let changes = write_children(ctl, &permit, parent, actions).await?;
+    if apply_metadata {
+        let meta = &response.parent_metadata;
+        *parent = ctl
+            .writer
+            .apply_parent_metadata(&permit, parent, &meta.labels, &meta.annotations)
+            .await
+            .map_err(write_failed)?;
+    }
+    *parent = status::write(ctl, &permit, parent, status).await?;
+    // The handler computed its status from the children as they were before these writes, and
+    // the watch echo of our own writes queues nothing; one follow-up sync lets the status
+    // reflect what the writes produced (it writes nothing if it agrees). A recreated child is
+    // created on that sync, once its deletion is seen.
+    let follow_up = if changes.contains(&ChangeKind::Recreating) {
+        Some(RECREATE_FOLLOW_UP)
+    } else if !changes.is_empty() {
+        Some(Duration::ZERO)
+    } else {
+        response.resync_after
+    };
+    Ok(SyncOutcome::Done {
+        resync_after: follow_up,
+        wrote: true,
+    })
+}
+
+/// The planned writes, reported; returns the kinds of change made.
+async fn write_children(
+    ctl: &Controller,
+    permit: &crate::leader::WritePermit,
+    parent: &Observed,
+    actions: Vec<Action>,
+) -> Result<Vec<ChangeKind>, SyncOutcome> {
+    if actions.is_empty() {
+        return Ok(Vec::new());
+    }
+    if actions.iter().any(|a| matches!(a, Action::Create { .. })) {
+        match ctl.writer.parent_is_live(parent).await {
+            Ok(true) => {}
+            Ok(false) => return Err(SyncOutcome::Idle),
+            Err(e) => return Err(write_failed(e)),
+        }
+    }
+    let (changes, failure) = execute::plan(ctl, permit, parent, actions).await;
+    report::changes(ctl, parent, &changes);
+    match failure {
+        Some(e) => Err(write_failed(e)),
+        None => Ok(changes.iter().map(|c| c.kind).collect()),
+    }
+}

@@ -1,0 +1,95 @@
+//! The controller's finalizer: added before the first handler call, removed once `finalize`
+//! reports done.
+
+use std::sync::Arc;
+
+use super::outcome::{Failure, FailureKind, SyncOutcome, write_failed};
+use super::{permit, status};
+use crate::engine::controller::Controller;
+use crate::object::Observed;
+use crate::response::FinalizeResponse;
+
+/// Adds the finalizer when the controller has one and the parent lacks it. Before the handler
+/// runs, not after it succeeds: a parent whose syncs fail still gets its finalize call when it
+/// is deleted, and whatever the handler set up outside the cluster on an earlier partial
+/// success is cleaned up.
+pub(super) async fn ensure(
+    ctl: &Controller,
+    parent: Arc<Observed>,
+) -> Result<Arc<Observed>, SyncOutcome> {
+    let Some(finalizer) = ctl.config.finalizer.as_deref() else {
+        return Ok(parent);
+    };
+    if ctl.finalizer_on(&parent) {
+        return Ok(parent);
+    }
+    let permit = permit(ctl).await?;
+    ctl.writer
+        .add_finalizer(&permit, &parent, finalizer)
+        .await
+        .map_err(write_failed)
+}
+
+fn invalid(message: String) -> SyncOutcome {
+    Failure::new(FailureKind::InvalidFinalizeResponse, message).into()
+}
+
+/// Applies `response`: the status, then (when done) the finalizer's removal.
+pub(super) async fn finalize_response(
+    ctl: &Controller,
+    parent: &mut Arc<Observed>,
+    response: FinalizeResponse,
+) -> Result<SyncOutcome, SyncOutcome> {
+    if let Some(first) = response.serialize_errors.first() {
+        return Err(invalid(format!("invalid finalize response: {first}")));
+    }
+    let status = status::desired(
+        ctl,
+        parent,
+        response.status,
+        FailureKind::InvalidFinalizeResponse,
+    )
+    .map_err(|f| invalid(format!("invalid finalize response: {}", f.message)))?;
+    let done = response.retry_after.is_none();
+    if status.is_none() && !done {
+        return Ok(SyncOutcome::Done {
+            resync_after: response.retry_after,
+            wrote: false,
+        });
+    }
+    let permit = permit(ctl).await?;
+    *parent = status::write(ctl, &permit, parent, status).await?;
+    if !done {
+        return Ok(SyncOutcome::Done {
+            resync_after: response.retry_after,
+            wrote: true,
+        });
+    }
+    remove(ctl, &permit, parent).await?;
+    Ok(SyncOutcome::Idle)
+}
+
+/// Removes the controller's finalizer (if it is there) and says so in an Event.
+pub(super) async fn remove(
+    ctl: &Controller,
+    permit: &crate::leader::WritePermit,
+    parent: &mut Arc<Observed>,
+) -> Result<(), SyncOutcome> {
+    let Some(finalizer) = ctl.config.finalizer.as_deref() else {
+        return Ok(());
+    };
+    if !ctl.finalizer_on(parent) {
+        return Ok(());
+    }
+    *parent = ctl
+        .writer
+        .remove_finalizer(permit, parent, finalizer)
+        .await
+        .map_err(write_failed)?;
+    ctl.events.normal(
+        parent,
+        "Finalized",
+        format!("finalizer {finalizer} removed"),
+    );
+    Ok(())
+}

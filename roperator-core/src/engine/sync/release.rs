@@ -1,0 +1,86 @@
+//! Releasing an object a decorator no longer decorates (it stopped matching the selectors):
+//! its finalize call first (with a finalizer), then its attachments deleted, the labels and
+//! annotations the decorator applied removed, the finalizer removed.
+
+use std::sync::Arc;
+
+use super::outcome::{SyncOutcome, write_failed};
+use super::snapshot::Departed;
+use super::{call, execute, finalize, metadata, permit, report};
+use crate::engine::controller::Controller;
+use crate::engine::watch::ObjectKey;
+use crate::handler::Outcome;
+use crate::object::Observed;
+use crate::plan::{self, PlanContext};
+use crate::request::SyncRequest;
+use crate::response::ParentMetadata;
+
+pub(super) async fn run(
+    ctl: &Arc<Controller>,
+    key: &ObjectKey,
+    departed: Departed,
+) -> (Option<Arc<Observed>>, SyncOutcome) {
+    let live = match ctl.writer.read_parent(key).await {
+        Ok(live) => live.filter(|o| o.uid == departed.uid).map(Arc::new),
+        Err(e) => return (None, write_failed(e)),
+    };
+    // Gone: garbage collection removes its attachments.
+    let Some(mut parent) = live else {
+        ctl.index.forget_departed(key);
+        return (None, SyncOutcome::Gone);
+    };
+    let outcome = release(ctl, key, &mut parent, departed.children).await;
+    let outcome = outcome.unwrap_or_else(|o| o);
+    if matches!(outcome, SyncOutcome::Idle) {
+        ctl.index.forget_departed(key);
+    }
+    (Some(parent), outcome)
+}
+
+async fn release(
+    ctl: &Arc<Controller>,
+    key: &ObjectKey,
+    parent: &mut Arc<Observed>,
+    children: Vec<Arc<Observed>>,
+) -> Result<SyncOutcome, SyncOutcome> {
+    if ctl.finalizer_on(parent) {
+        let request =
+            SyncRequest::from_snapshot(Arc::clone(parent), children.clone(), Vec::new(), true);
+        if let Outcome::Finalize(response) = call::handler(ctl, key, parent, request).await?
+            && let Some(retry_after) = response.retry_after
+        {
+            return Ok(SyncOutcome::Done {
+                resync_after: Some(retry_after),
+                wrote: false,
+            });
+        }
+    }
+    let nothing = ParentMetadata::default();
+    let strip_metadata = metadata::needs_apply(parent, &ctl.config.name, &nothing);
+    if children.is_empty() && !strip_metadata && !ctl.finalizer_on(parent) {
+        return Ok(SyncOutcome::Idle);
+    }
+    let permit = permit(ctl).await?;
+    let ctx = PlanContext {
+        operator: &ctl.config.name,
+        parent_type: ctl.config.parent,
+        parent,
+        child_types: &ctl.config.children,
+        namespaces: &ctl.config.namespaces,
+    };
+    let prune = plan::plan(&ctx, &children, &[], &Default::default());
+    let (changes, failure) = execute::plan(ctl, &permit, parent, prune).await;
+    report::changes(ctl, parent, &changes);
+    if let Some(e) = failure {
+        return Err(write_failed(e));
+    }
+    if strip_metadata {
+        *parent = ctl
+            .writer
+            .apply_parent_metadata(&permit, parent, &nothing.labels, &nothing.annotations)
+            .await
+            .map_err(write_failed)?;
+    }
+    finalize::remove(ctl, &permit, parent).await?;
+    Ok(SyncOutcome::Idle)
+}

@@ -1,0 +1,130 @@
+//! The parent's status: the handler's, plus what the engine owns (`observedGeneration`, the
+//! `Synced` condition, `syncError` while syncs fail), written only when it changed.
+
+use std::sync::Arc;
+
+use serde_json::{Map, Value, json};
+
+use super::outcome::{Failure, FailureKind, SyncOutcome, write_failed};
+use crate::engine::controller::Controller;
+use crate::leader::WritePermit;
+use crate::object::Observed;
+use crate::plan::is_subset;
+use crate::status::{OBSERVED_GENERATION, SYNC_ERROR, SyncedState, set_synced};
+
+/// The status to write after a successful handler call, or `None` when the parent already
+/// shows it (or the controller writes no status): the handler's status (the current one when
+/// the handler gives none) plus `observedGeneration` and `Synced=True`.
+pub(super) fn desired(
+    ctl: &Controller,
+    parent: &Observed,
+    handler_status: Option<Value>,
+    invalid: FailureKind,
+) -> Result<Option<Value>, Failure> {
+    if !ctl.config.writes_status() {
+        return match handler_status {
+            None | Some(Value::Null) => Ok(None),
+            Some(_) => Err(Failure::new(
+                invalid,
+                "the response sets a status, but this decorator writes none: drop the status, or configure the controller with `with_status_writes`",
+            )),
+        };
+    }
+    let mut status: Map<String, Value> = match handler_status {
+        Some(Value::Object(map)) => map,
+        None | Some(Value::Null) => match parent.status() {
+            Some(Value::Object(map)) => {
+                let mut map = map.clone();
+                map.remove(SYNC_ERROR);
+                map
+            }
+            _ => Map::new(),
+        },
+        Some(other) => {
+            return Err(Failure::new(
+                invalid,
+                format!("status must be a JSON object, got {}", json_type(&other)),
+            ));
+        }
+    };
+    if let Some(generation) = parent.generation {
+        status.insert(OBSERVED_GENERATION.into(), json!(generation));
+    }
+    set_synced(
+        &mut status,
+        parent.status(),
+        SyncedState::Succeeded,
+        parent.generation,
+    );
+    Ok(changed(parent, Value::Object(status)))
+}
+
+fn changed(parent: &Observed, status: Value) -> Option<Value> {
+    let current = parent.status().cloned().unwrap_or_else(|| json!({}));
+    if is_subset(&status, &current) && is_subset(&current, &status) {
+        None
+    } else {
+        Some(status)
+    }
+}
+
+/// Writes `status` (if any) and returns the parent as the API server has it now.
+pub(super) async fn write(
+    ctl: &Controller,
+    permit: &WritePermit,
+    parent: &Arc<Observed>,
+    status: Option<Value>,
+) -> Result<Arc<Observed>, SyncOutcome> {
+    match status {
+        None => Ok(Arc::clone(parent)),
+        Some(status) => ctl
+            .writer
+            .write_status(permit, parent, status)
+            .await
+            .map_err(write_failed),
+    }
+}
+
+/// Puts a failed sync's message in the parent's status (`syncError` and `Synced=False`), only
+/// when it is not already there, so that `kubectl get` shows it next to the Events. Children
+/// are not touched, and `observedGeneration` keeps naming the last generation synced
+/// successfully.
+pub(super) async fn show_failure(ctl: &Controller, parent: &Observed, failure: &Failure) {
+    if !ctl.config.writes_status() {
+        return;
+    }
+    let mut status = match parent.status() {
+        Some(Value::Object(map)) => map.clone(),
+        _ => Map::new(),
+    };
+    status.insert(SYNC_ERROR.into(), Value::String(failure.message.clone()));
+    set_synced(
+        &mut status,
+        parent.status(),
+        SyncedState::Failed {
+            reason: failure.kind.event_reason(),
+            message: &failure.message,
+        },
+        parent.generation,
+    );
+    let Some(status) = changed(parent, Value::Object(status)) else {
+        return;
+    };
+    let Ok(permit) = ctl.gate.acquire().await else {
+        return;
+    };
+    if let Err(e) = ctl.writer.write_status(&permit, parent, status).await {
+        tracing::debug!(error = %e, "could not show the sync error in the parent's status");
+    }
+}
+
+fn json_type(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}

@@ -1,0 +1,105 @@
+//! One watched type (with one label selector): its store and the controllers that follow it.
+//!
+//! Controllers of one process that watch the same type with the same selector share one
+//! informer, so one watch and one copy of each object; each keeps its own index through its
+//! [`Subscriber`]s.
+
+use std::sync::{Arc, Mutex};
+
+use super::store::{ObjectKey, Store, Upsert};
+use crate::config::NamespaceScope;
+use crate::k8s_type::K8sType;
+use crate::object::Observed;
+
+/// Where a change comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Origin {
+    /// A watch event (someone changed the object, possibly us).
+    Watch,
+    /// The answer to a write of the controller with this id (read-your-writes: that
+    /// controller's next sync sees it before the watch does, and it needs no sync for it).
+    Write { controller: usize },
+}
+
+/// A controller's interest in one informer: it updates its index and queues its parents.
+pub(crate) trait Subscriber: Send + Sync {
+    fn applied(&self, obj: &Observed, origin: Origin);
+    fn removed(&self, key: &ObjectKey, uid: &str, origin: Origin);
+}
+
+pub(crate) struct Informer {
+    pub t: K8sType,
+    pub selector: Option<String>,
+    pub store: Store,
+    scope: Mutex<NamespaceScope>,
+    subscribers: Mutex<Vec<Arc<dyn Subscriber>>>,
+}
+
+impl Informer {
+    pub fn new(
+        t: K8sType,
+        selector: Option<String>,
+        scope: NamespaceScope,
+        keep_labels: bool,
+    ) -> Self {
+        Self {
+            t,
+            selector,
+            store: Store::new(keep_labels),
+            scope: Mutex::new(scope),
+            subscribers: Mutex::default(),
+        }
+    }
+
+    /// Widens the namespaces watched to cover `scope` too (before the watch starts).
+    pub fn widen(&self, scope: &NamespaceScope) {
+        let mut current = self.scope.lock().unwrap_or_else(|p| p.into_inner());
+        *current = match (&*current, scope) {
+            (NamespaceScope::Only(a), NamespaceScope::Only(b)) => {
+                NamespaceScope::Only(a.union(b).cloned().collect())
+            }
+            _ => NamespaceScope::All,
+        };
+    }
+
+    /// The namespaces to run one watch each in (`None`: all namespaces, or a cluster-scoped
+    /// type).
+    pub fn watch_namespaces(&self) -> Vec<Option<String>> {
+        if !self.t.namespaced {
+            return vec![None];
+        }
+        match &*self.scope.lock().unwrap_or_else(|p| p.into_inner()) {
+            NamespaceScope::All => vec![None],
+            NamespaceScope::Only(set) => set.iter().cloned().map(Some).collect(),
+        }
+    }
+
+    pub fn subscribe(&self, subscriber: Arc<dyn Subscriber>) {
+        self.subscribers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(subscriber);
+    }
+
+    fn each_subscriber(&self, f: impl Fn(&dyn Subscriber)) {
+        let subscribers = self.subscribers.lock().unwrap_or_else(|p| p.into_inner());
+        for s in subscribers.iter() {
+            f(s.as_ref());
+        }
+    }
+
+    /// Stores a new version of an object and tells the subscribers; a version the store already
+    /// has (or an older one) changes nothing.
+    pub fn apply(&self, obj: &Observed, origin: Origin) {
+        if self.store.upsert(obj) == Upsert::Changed {
+            self.each_subscriber(|s| s.applied(obj, origin));
+        }
+    }
+
+    /// Forgets an object that was deleted (if the store still has that incarnation).
+    pub fn remove(&self, key: &ObjectKey, uid: &str, origin: Origin) {
+        if self.store.remove(key, uid) {
+            self.each_subscriber(|s| s.removed(key, uid, origin));
+        }
+    }
+}

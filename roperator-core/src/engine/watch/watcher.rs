@@ -1,0 +1,94 @@
+//! One watch (a type, one namespace or all, one label selector) feeding its informer.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use futures::StreamExt;
+use kube::api::{Api, DynamicObject};
+use kube::runtime::WatchStreamExt;
+use kube::runtime::watcher::{self, Event};
+use tokio_util::sync::CancellationToken;
+
+use super::informer::{Informer, Origin};
+use super::store::ObjectKey;
+use crate::engine::metrics::Metrics;
+use crate::object::Observed;
+
+pub(crate) async fn run(
+    client: kube::Client,
+    informer: Arc<Informer>,
+    namespace: Option<String>,
+    metrics: Metrics,
+    synced: impl FnOnce(),
+    stop: CancellationToken,
+) {
+    let t = informer.t;
+    let ar = t.api_resource();
+    let api: Api<DynamicObject> = match &namespace {
+        Some(ns) => Api::namespaced_with(client, ns, &ar),
+        None => Api::all_with(client, &ar),
+    };
+    let mut config = watcher::Config::default();
+    if let Some(selector) = &informer.selector {
+        config = config.labels(selector);
+    }
+    let mut stream = watcher::watcher(api, config).default_backoff().boxed();
+    let mut relist: Option<HashSet<ObjectKey>> = None;
+    let mut synced = Some(synced);
+    let mut failing = false;
+    loop {
+        let next = tokio::select! {
+            _ = stop.cancelled() => return,
+            next = stream.next() => next,
+        };
+        let Some(event) = next else { return };
+        let event = match event {
+            Ok(event) => event,
+            Err(e) => {
+                metrics.watch_error(&t);
+                // Once per outage: the watcher retries with backoff, the metric counts.
+                if !failing {
+                    tracing::warn!(kind = t.kind, namespace = ?namespace, error = %e, "watch failed; retrying with backoff (the cache is stale meanwhile)");
+                }
+                failing = true;
+                continue;
+            }
+        };
+        if failing {
+            tracing::info!(kind = t.kind, namespace = ?namespace, "watch recovered");
+            failing = false;
+        }
+        match event {
+            Event::Init => relist = Some(HashSet::new()),
+            Event::InitApply(obj) => {
+                if let Some(o) = Observed::from_dynamic(&obj, &t) {
+                    relist
+                        .get_or_insert_with(HashSet::new)
+                        .insert(ObjectKey::of(&o));
+                    informer.apply(&o, Origin::Watch);
+                }
+            }
+            Event::InitDone => {
+                let seen = relist.take().unwrap_or_default();
+                for (key, uid) in informer.store.keys_in(namespace.as_deref()) {
+                    if !seen.contains(&key) {
+                        informer.remove(&key, &uid, Origin::Watch);
+                    }
+                }
+                if let Some(synced) = synced.take() {
+                    synced();
+                }
+            }
+            Event::Apply(obj) => {
+                if let Some(o) = Observed::from_dynamic(&obj, &t) {
+                    informer.apply(&o, Origin::Watch);
+                }
+            }
+            Event::Delete(obj) => {
+                if let Some(o) = Observed::from_dynamic(&obj, &t) {
+                    informer.remove(&ObjectKey::of(&o), &o.uid, Origin::Watch);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,214 @@
+//! Writing children: the planner's create, replace and delete actions.
+
+use std::sync::Arc;
+
+use kube::api::{DeleteParams, DynamicObject, Preconditions};
+use serde_json::Value;
+
+use super::{Change, WriteError, WriteVerb, Writer, api, describe, observed, stamp, typed};
+use crate::engine::watch::ObjectKey;
+use crate::k8s_type::K8sType;
+use crate::leader::WritePermit;
+use crate::names::MANAGED_BY_LABEL;
+use crate::object::Observed;
+use crate::plan::{Action, Expected};
+
+impl Writer {
+    /// Carries out one planned action.
+    pub async fn apply(
+        &self,
+        permit: &WritePermit,
+        parent: &Observed,
+        action: Action,
+    ) -> Result<Change, WriteError> {
+        let kind = action.change();
+        let description = match action {
+            Action::Create {
+                child_type,
+                object,
+                expected,
+            } => {
+                self.create(permit, parent, child_type, object, &expected)
+                    .await?
+            }
+            Action::Replace {
+                child_type,
+                object,
+                observed,
+                expected,
+            } => {
+                self.replace(permit, child_type, object, &observed, &expected)
+                    .await?
+            }
+            Action::Delete {
+                child_type,
+                observed,
+                ..
+            } => self.delete(permit, child_type, &observed).await?,
+        };
+        Ok(Change { kind, description })
+    }
+
+    async fn create(
+        &self,
+        permit: &WritePermit,
+        parent: &Observed,
+        t: K8sType,
+        object: Value,
+        expected: &Expected,
+    ) -> Result<String, WriteError> {
+        let text = |ptr: &str| {
+            object
+                .pointer(ptr)
+                .and_then(Value::as_str)
+                .map(String::from)
+        };
+        let (ns, name) = (
+            text("/metadata/namespace"),
+            text("/metadata/name").unwrap_or_default(),
+        );
+        let described = describe(&t, ns.as_deref(), &name);
+        let what = format!("create {described}");
+        self.check(permit, &what)?;
+        let body = typed(&what, stamp(object, permit.term()))?;
+        self.metrics.write(WriteVerb::Create.label(), &t);
+        match api(&self.client, &t, ns.as_deref())
+            .create(&self.post_params(), &body)
+            .await
+        {
+            Ok(created) => {
+                self.remember_written(&t, &created, expected);
+                Ok(described)
+            }
+            Err(kube::Error::Api(status)) if status.is_already_exists() => {
+                Err(self.collision(&t, ns.as_deref(), &name, parent).await)
+            }
+            Err(e) => Err(self.classify(what, e)),
+        }
+    }
+
+    async fn replace(
+        &self,
+        permit: &WritePermit,
+        t: K8sType,
+        object: Value,
+        live: &Observed,
+        expected: &Expected,
+    ) -> Result<String, WriteError> {
+        let described = describe(&t, live.namespace.as_deref(), &live.name);
+        let what = format!("update {described}");
+        self.check(permit, &what)?;
+        let body = typed(&what, stamp(object, permit.term()))?;
+        self.metrics.write(WriteVerb::Update.label(), &t);
+        let replaced = api(&self.client, &t, live.namespace.as_deref())
+            .replace(&live.name, &self.post_params(), &body)
+            .await
+            .map_err(|e| self.classify(what, e))?;
+        self.remember_written(&t, &replaced, expected);
+        Ok(described)
+    }
+
+    async fn delete(
+        &self,
+        permit: &WritePermit,
+        t: K8sType,
+        live: &Arc<Observed>,
+    ) -> Result<String, WriteError> {
+        let described = describe(&t, live.namespace.as_deref(), &live.name);
+        let what = format!("delete {described}");
+        self.check(permit, &what)?;
+        // Background, said explicitly: some types default to orphaning what they own (a
+        // batch/v1 Job its Pods), and a pruned child must not leave those behind.
+        let dp = DeleteParams {
+            preconditions: Some(Preconditions {
+                uid: Some(live.uid.clone()),
+                resource_version: None,
+            }),
+            ..DeleteParams::background()
+        };
+        self.metrics.write(WriteVerb::Delete.label(), &t);
+        match api(&self.client, &t, live.namespace.as_deref())
+            .delete(&live.name, &dp)
+            .await
+        {
+            // The API server answers with the object: still there (being deleted, with a
+            // deletionTimestamp) or already gone.
+            Ok(either) => match either
+                .left()
+                .filter(|o| o.metadata.deletion_timestamp.is_some())
+            {
+                Some(still_there) => self.remember_child(&t, &still_there),
+                None => self.forget_child(&t, live),
+            },
+            // Already gone: what we wanted.
+            Err(kube::Error::Api(status)) if status.code == 404 => self.forget_child(&t, live),
+            Err(e) => return Err(self.classify(what, e)),
+        }
+        Ok(described)
+    }
+
+    /// A create found the name taken. If the object is ours after all (the cache had not seen
+    /// it yet), the create is done; otherwise the parent gets an error and nothing is touched.
+    async fn collision(
+        &self,
+        t: &K8sType,
+        ns: Option<&str>,
+        name: &str,
+        parent: &Observed,
+    ) -> WriteError {
+        let described = describe(t, ns, name);
+        let existing = match api(&self.client, t, ns).get_opt(name).await {
+            Ok(Some(existing)) => existing,
+            Ok(None) => return WriteError::Conflict(format!("create {described}")),
+            Err(e) => return self.classify(format!("read {described}"), e),
+        };
+        let Some(o) = observed(t, &existing) else {
+            return WriteError::Collision(format!(
+                "desired child {described} already exists and cannot be read; it is left untouched"
+            ));
+        };
+        if o.parent_uid.as_deref() == Some(parent.uid.as_str()) {
+            self.remember_child(t, &existing);
+            return WriteError::Conflict(format!("create {described}"));
+        }
+        let managed_by = o
+            .json
+            .pointer("/metadata/labels")
+            .and_then(|l| l.get(MANAGED_BY_LABEL))
+            .and_then(Value::as_str);
+        let owner = crate::object::controller_uid(&o.json)
+            .map(|uid| format!(" (its controller has UID {uid})"))
+            .unwrap_or_default();
+        if managed_by == Some(self.field_manager.as_str()) && o.parent_uid.is_some() {
+            return WriteError::Collision(format!(
+                "desired child {described} already exists and belongs to another parent of this controller{owner}; it is left untouched"
+            ));
+        }
+        WriteError::Collision(format!(
+            "desired child {described} already exists and is not managed by this controller{owner}; it is left untouched (rename the child or delete the existing object)"
+        ))
+    }
+
+    fn remember_child(&self, t: &K8sType, obj: &DynamicObject) {
+        if let (Some(informer), Some(o)) = (self.child_informer(t), observed(t, obj)) {
+            informer.apply(&o, self.origin());
+        }
+    }
+
+    fn forget_child(&self, t: &K8sType, live: &Observed) {
+        if let Some(informer) = self.child_informer(t) {
+            informer.remove(&ObjectKey::of(live), &live.uid, self.origin());
+        }
+        self.written.forget(&live.uid);
+    }
+
+    /// Puts the server's answer to our create or update in the informer, with what the server
+    /// made of the content we sent (see `plan::written`).
+    fn remember_written(&self, t: &K8sType, obj: &DynamicObject, expected: &Expected) {
+        let (Some(informer), Some(o)) = (self.child_informer(t), observed(t, obj)) else {
+            return;
+        };
+        self.written.set(&o.uid, expected.after_write(&o.json));
+        informer.apply(&o, self.origin());
+    }
+}
