@@ -26,6 +26,8 @@ fn echo_server(home: &Path) -> Command {
         .env_remove("KUBERNETES_SERVICE_PORT")
         .env_remove("ECHO_NAMESPACE")
         .env_remove("ECHO_EMBEDDED")
+        // Logs must carry no colour into a pipe without help from NO_COLOR.
+        .env_remove("NO_COLOR")
         .env("HOME", home)
         .env("KUBECONFIG", home.join("no-such-kubeconfig"))
         .env("ECHO_METRICS_ADDRESS", "127.0.0.1:0")
@@ -167,6 +169,7 @@ async fn without_a_cluster_it_starts_embedded_and_cleans_up_on_sigterm() {
         output.contains("no reachable Kubernetes cluster"),
         "{output}"
     );
+    assert_no_colour(&output);
     assert!(
         output.contains(&format!(
             "kubectl --kubeconfig {} get echoservers",
@@ -175,6 +178,14 @@ async fn without_a_cluster_it_starts_embedded_and_cleans_up_on_sigterm() {
         "prints the kubectl line:\n{output}"
     );
     assert!(!kubeconfig.exists(), "the kubeconfig is removed on exit");
+}
+
+/// Logs read by a program (a file, a pipe, `kubectl logs`) carry no terminal escape codes.
+fn assert_no_colour(output: &str) {
+    assert!(
+        !output.contains('\x1b'),
+        "escape codes in piped output:\n{output:?}"
+    );
 }
 
 /// Replicas of a write that the engine made, by the `(replica …)` part of its user agent.
