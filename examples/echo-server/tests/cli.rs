@@ -166,7 +166,7 @@ async fn without_a_cluster_it_starts_embedded_and_cleans_up_on_sigterm() {
         "clean exit after SIGTERM, got {status}:\n{output}"
     );
     assert!(
-        output.contains("no reachable Kubernetes cluster"),
+        output.contains("no Kubernetes cluster is configured"),
         "{output}"
     );
     assert_no_colour(&output);
@@ -185,6 +185,154 @@ fn assert_no_colour(output: &str) {
     assert!(
         !output.contains('\x1b'),
         "escape codes in piped output:\n{output:?}"
+    );
+}
+
+/// A kubeconfig for the API server at `url`, trusting the certificate authority in `ca` (PEM).
+fn write_kubeconfig(dir: &Path, url: &str, ca: Option<&str>) -> std::path::PathBuf {
+    let ca = match ca {
+        Some(pem) => {
+            let file = dir.join("ca.pem");
+            std::fs::write(&file, pem).expect("the CA file is written");
+            format!("    certificate-authority: {}\n", file.display())
+        }
+        None => String::new(),
+    };
+    let path = dir.join("kubeconfig");
+    let text = format!(
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: {url}\n{ca}\
+         users:\n- name: u\n  user:\n    token: t\ncontexts:\n- name: ctx\n  context:\n    \
+         cluster: c\n    user: u\ncurrent-context: ctx\n"
+    );
+    std::fs::write(&path, text).expect("the kubeconfig is written");
+    path
+}
+
+/// Runs the operator with the kubeconfig at `kubeconfig`, expecting it to refuse to start, and
+/// returns what it printed. It must not have fallen back to the in-memory server.
+async fn refused_start(home: &Path, kubeconfig: &Path) -> String {
+    let embedded_kubeconfig = home.join("embedded.kubeconfig");
+    let child = echo_server(home)
+        .env("KUBECONFIG", kubeconfig)
+        .arg("--kubeconfig-out")
+        .arg(&embedded_kubeconfig)
+        .spawn()
+        .expect("echo-server starts");
+    let (status, output) = finish(child).await;
+    assert!(!status.success(), "must fail:\n{output}");
+    assert!(
+        !output.contains("in-memory Kubernetes API server started")
+            && !output.contains("See what the operator does"),
+        "a configured cluster never falls back to the in-memory one:\n{output}"
+    );
+    assert!(!embedded_kubeconfig.exists(), "no embedded kubeconfig");
+    assert!(
+        output.contains("pass --embedded to run against an in-memory API server"),
+        "says how to run embedded on purpose:\n{output}"
+    );
+    assert_no_colour(&output);
+    output
+}
+
+#[tokio::test]
+async fn a_configured_cluster_that_refuses_connections_is_an_error_not_a_fallback() {
+    let port = free_port();
+    let home = tempfile::tempdir().expect("a temporary directory");
+    let url = format!("https://127.0.0.1:{port}");
+    let kubeconfig = write_kubeconfig(home.path(), &url, None);
+
+    let output = refused_start(home.path(), &kubeconfig).await;
+    assert!(
+        output.contains(&format!("Kubernetes API server at {url}")),
+        "names the server:\n{output}"
+    );
+    assert!(output.contains("Connection refused"), "says why:\n{output}");
+    assert!(
+        output.contains(&kubeconfig.display().to_string()),
+        "names the kubeconfig:\n{output}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_configured_cluster_with_an_untrusted_certificate_is_an_error_not_a_fallback() {
+    let server = ApiServer::new();
+    server.register_crd(&echo_server::crd()).expect("CRD");
+    let listening = server.listen_tls().await;
+    let home = tempfile::tempdir().expect("a temporary directory");
+    // A certificate authority of its own, which did not sign the server's certificate.
+    let other_ca = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string()])
+        .expect("a self-signed certificate");
+    let kubeconfig = write_kubeconfig(home.path(), &listening.url(), Some(&other_ca.cert.pem()));
+
+    let output = refused_start(home.path(), &kubeconfig).await;
+    assert!(
+        output.contains(&format!("Kubernetes API server at {}", listening.url())),
+        "names the server:\n{output}"
+    );
+    assert!(
+        output.contains("invalid peer certificate"),
+        "says the certificate is not trusted:\n{output}"
+    );
+    assert!(
+        server.requests().records().is_empty(),
+        "no request got through"
+    );
+}
+
+#[tokio::test]
+async fn a_kubeconfig_that_cannot_be_read_is_an_error_not_a_fallback() {
+    let home = tempfile::tempdir().expect("a temporary directory");
+    let kubeconfig = home.path().join("kubeconfig");
+    std::fs::write(&kubeconfig, "clusters: [unclosed").expect("written");
+
+    let output = refused_start(home.path(), &kubeconfig).await;
+    assert!(
+        output.contains(&format!(
+            "cannot use the kubeconfig {}",
+            kubeconfig.display()
+        )),
+        "names the kubeconfig:\n{output}"
+    );
+}
+
+/// A server that answers every request with 401, as an API server does to a stale token.
+async fn refuse_credentials() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("a loopback port");
+    let url = format!("http://{}", listener.local_addr().expect("bound"));
+    tokio::spawn(async move {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let body = r#"{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"Unauthorized","reason":"Unauthorized","code":401}"#;
+        let response = format!(
+            "HTTP/1.1 401 Unauthorized\r\ncontent-type: application/json\r\ncontent-length: \
+             {}\r\nconnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let mut request = [0u8; 4096];
+            // The request has no body: its head is all there is to read.
+            let _ = stream.read(&mut request).await;
+            let _ = stream.write_all(response.as_bytes()).await;
+        }
+    });
+    url
+}
+
+#[tokio::test]
+async fn a_configured_cluster_that_refuses_the_credentials_is_an_error_not_a_fallback() {
+    let url = refuse_credentials().await;
+    let home = tempfile::tempdir().expect("a temporary directory");
+    let kubeconfig = write_kubeconfig(home.path(), &url, None);
+
+    let output = refused_start(home.path(), &kubeconfig).await;
+    assert!(
+        output.contains(&format!("Kubernetes API server at {url}")),
+        "names the server:\n{output}"
+    );
+    assert!(
+        output.contains("HTTP 401") && output.contains("credentials were not accepted"),
+        "says the credentials were refused:\n{output}"
     );
 }
 
