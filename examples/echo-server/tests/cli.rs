@@ -458,8 +458,154 @@ async fn three_replicas_elect_one_writer_and_fail_over() {
     }
 }
 
+/// What `echo-server raft members` printed, as far as the test needs it.
+#[derive(Debug, PartialEq)]
+struct Listing {
+    /// The leader named on the first line.
+    leader: Option<usize>,
+    /// The node asked could not forward to the leader, and answered with its own view.
+    own_view: bool,
+    /// The lines under `voters:` and `learners:` (`<id>  <address>`, without the leader mark).
+    voters: BTreeSet<String>,
+    learners: BTreeSet<String>,
+}
+
+impl Listing {
+    fn parse(text: &str) -> Self {
+        let leader = text
+            .strip_prefix("leader: node ")
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|id| id.parse().ok());
+        let mut listing = Self {
+            leader,
+            own_view: text.contains("which could not ask the leader"),
+            voters: BTreeSet::new(),
+            learners: BTreeSet::new(),
+        };
+        let mut section = None;
+        for line in text.lines() {
+            match line {
+                "voters:" => section = Some(&mut listing.voters),
+                "learners:" => section = Some(&mut listing.learners),
+                "  (none)" => {}
+                member if member.starts_with("  ") => {
+                    if let Some(nodes) = section.as_mut() {
+                        let member = member.trim().trim_end_matches("(leader)").trim_end();
+                        nodes.insert(member.split_whitespace().collect::<Vec<_>>().join("  "));
+                    }
+                }
+                _ => {}
+            }
+        }
+        listing
+    }
+}
+
+/// Replicas under Raft over loopback in plain text, with the environment of a replica's pod (the
+/// `raft` subcommands read the same, as `kubectl exec` does).
+struct RaftGroup {
+    home: std::path::PathBuf,
+    ports: Vec<u16>,
+}
+
+impl RaftGroup {
+    fn command(&self, id: usize) -> Command {
+        let peers = self
+            .ports
+            .iter()
+            .enumerate()
+            .map(|(id, port)| format!("{id}=127.0.0.1:{port}"))
+            .collect::<Vec<_>>()
+            .join(",");
+        let mut command = echo_server(&self.home);
+        command
+            .env("ROPERATOR_RAFT_PEERS", peers)
+            .env("ROPERATOR_RAFT_NODE_ID", id.to_string())
+            .env("ROPERATOR_RAFT_PORT", self.ports[id].to_string())
+            .env("ROPERATOR_RAFT_INSECURE_PLAINTEXT", "true")
+            .env(
+                "ROPERATOR_RAFT_DATA_DIR",
+                self.home.join(format!("raft-{id}")),
+            );
+        command
+    }
+
+    /// `echo-server raft <args>` run with node `id`'s settings: its status, stdout and stderr.
+    async fn raft(&self, id: usize, args: &str) -> (std::process::ExitStatus, String, String) {
+        let mut command = self.command(id);
+        command.arg("raft").args(args.split_whitespace());
+        let output = command.output().await.expect("echo-server raft runs");
+        (
+            output.status,
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    }
+
+    /// `<id>  127.0.0.1:<port>`, as a listing shows node `id`.
+    fn member(&self, id: usize) -> String {
+        format!("{id}  127.0.0.1:{}", self.ports[id])
+    }
+
+    /// Waits until each of `asked` knows the same leader and reaches it (so that a request to
+    /// any of them is forwarded, not refused with "knows no leader"), and the leader's
+    /// membership is exactly `voters`, with no learner left: an election or a membership change
+    /// still going on shows as a listing that does not match yet. Returns the leader's id.
+    async fn settled(&self, asked: &[usize], voters: &[usize]) -> usize {
+        let voters: BTreeSet<String> = voters.iter().map(|id| self.member(*id)).collect();
+        let what = format!("nodes {asked:?} to agree on a leader, with voters {voters:?}");
+        eventually(&what, || async {
+            let mut leaders = BTreeSet::new();
+            for id in asked {
+                let (status, out, _) = self.raft(*id, "members").await;
+                let listing = Listing::parse(&out);
+                let settled = status.success()
+                    && !listing.own_view
+                    && listing.voters == voters
+                    && listing.learners.is_empty();
+                if !settled {
+                    return None;
+                }
+                leaders.insert(listing.leader?);
+            }
+            let mut leaders = leaders.into_iter();
+            match (leaders.next(), leaders.next()) {
+                (Some(leader), None) => Some(leader),
+                _ => None,
+            }
+        })
+        .await
+    }
+}
+
+#[test]
+fn a_members_listing_parses() {
+    let listing = Listing::parse(
+        "leader: node 1 (term 3)\nvoters:\n    0  127.0.0.1:7000\n    1  127.0.0.1:7001  \
+         (leader)\nlearners:\n  (none)\n",
+    );
+    assert_eq!(
+        listing,
+        Listing {
+            leader: Some(1),
+            own_view: false,
+            voters: BTreeSet::from(["0  127.0.0.1:7000".into(), "1  127.0.0.1:7001".into()]),
+            learners: BTreeSet::new(),
+        }
+    );
+    let alone = Listing::parse(
+        "leader: none known (term 0)\n(as seen by node 2, which could not ask the leader)\n\
+         voters:\n    2  127.0.0.1:7002\nlearners:\n    3  127.0.0.1:7003\n",
+    );
+    assert_eq!((alone.leader, alone.own_view), (None, true));
+    assert_eq!(alone.learners, BTreeSet::from(["3  127.0.0.1:7003".into()]));
+}
+
 /// `echo-server raft ...` as the guide runs it in a pod: with a replica's own settings, against
-/// that replica (a follower forwards to the leader), human-readable, non-zero on failure.
+/// that replica (a follower forwards to the leader), human-readable, non-zero on failure. Before
+/// each step the test waits until the nodes it asks know the leader and the previous change is
+/// in place: an election or a commit still in flight would make the step fail for the wrong
+/// reason.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_raft_subcommands_list_remove_and_add_members() {
     let server = ApiServer::new();
@@ -469,81 +615,63 @@ async fn the_raft_subcommands_list_remove_and_add_members() {
     let kubeconfig = home.path().join("kubeconfig");
     listening.write_kubeconfig(&kubeconfig).expect("kubeconfig");
 
-    let ports: Vec<u16> = (0..3).map(|_| free_port()).collect();
-    let peers = ports
-        .iter()
-        .enumerate()
-        .map(|(id, port)| format!("{id}=127.0.0.1:{port}"))
-        .collect::<Vec<_>>()
-        .join(",");
-    // What a replica's pod has in its environment (and so does `kubectl exec`).
-    let replica_env = |command: &mut Command, id: usize| {
-        command
-            .env("ROPERATOR_RAFT_PEERS", &peers)
-            .env("ROPERATOR_RAFT_NODE_ID", id.to_string())
-            .env("ROPERATOR_RAFT_PORT", ports[id].to_string())
-            .env("ROPERATOR_RAFT_INSECURE_PLAINTEXT", "true")
-            .env(
-                "ROPERATOR_RAFT_DATA_DIR",
-                home.path().join(format!("raft-{id}")),
-            );
+    let group = RaftGroup {
+        home: home.path().to_path_buf(),
+        ports: (0..3).map(|_| free_port()).collect(),
     };
     let mut replicas = Vec::new();
     for id in 0..3 {
-        let mut command = echo_server(home.path());
+        let mut command = group.command(id);
         command.env("KUBECONFIG", &kubeconfig);
-        replica_env(&mut command, id);
         replicas.push(command.spawn().expect("echo-server starts"));
     }
-    let raft = |id: usize, args: String| {
-        let mut command = echo_server(home.path());
-        replica_env(&mut command, id);
-        command.arg("raft").args(args.split_whitespace());
-        async move {
-            let output = command.output().await.expect("echo-server raft runs");
-            (
-                output.status,
-                String::from_utf8_lossy(&output.stdout).into_owned(),
-                String::from_utf8_lossy(&output.stderr).into_owned(),
-            )
-        }
-    };
 
-    // The listing of a replica that knows the leader, all voters in it.
-    let listing = eventually("a leader in the listing", || async {
-        let (status, out, _) = raft(0, "members".to_string()).await;
-        (status.success() && out.contains("leader: node")).then_some(out)
-    })
-    .await;
-    for port in &ports {
-        assert!(listing.contains(&format!("127.0.0.1:{port}")), "{listing}");
-    }
-    let leader: usize = listing
-        .split("leader: node ")
-        .nth(1)
-        .and_then(|rest| rest.split_whitespace().next())
-        .and_then(|id| id.parse().ok())
-        .expect("the leader's id");
+    let leader = group.settled(&[0, 1, 2], &[0, 1, 2]).await;
     let follower = (leader + 1) % 3;
     let other = (leader + 2) % 3;
+    // A follower's listing is the leader's, with every voter and its address.
+    let (status, listing, err) = group.raft(follower, "members").await;
+    assert!(status.success(), "{listing}{err}");
+    assert!(
+        listing.starts_with(&format!("leader: node {leader} (term ")),
+        "{listing}"
+    );
+    for id in 0..3 {
+        assert!(listing.contains(&group.member(id)), "{listing}");
+    }
 
-    let (status, out, err) = raft(follower, format!("remove-member --id {other}")).await;
+    let (status, out, err) = group
+        .raft(follower, &format!("remove-member --id {other}"))
+        .await;
     assert!(status.success(), "{out}{err}");
     assert!(out.contains(&format!("removed node {other}")), "{out}");
     assert!(
-        !out.contains(&format!("127.0.0.1:{}", ports[other])),
+        !out.contains(&format!("127.0.0.1:{}", group.ports[other])),
         "{out}"
     );
 
     // Its address comes from ROPERATOR_RAFT_PEERS; the replica still runs, so it catches up.
-    let (status, out, err) = raft(follower, format!("add-member --id {other}")).await;
+    let remaining = [leader, follower];
+    let leader = group.settled(&remaining, &remaining).await;
+    let follower = remaining
+        .into_iter()
+        .find(|id| *id != leader)
+        .expect("two voters remain");
+    let (status, out, err) = group
+        .raft(follower, &format!("add-member --id {other}"))
+        .await;
     assert!(status.success(), "{out}{err}");
     assert!(
-        out.contains(&format!("added node {other} at 127.0.0.1:{}", ports[other])),
+        out.contains(&format!(
+            "added node {other} at 127.0.0.1:{}",
+            group.ports[other]
+        )),
         "{out}"
     );
 
-    let (status, out, err) = raft(follower, "remove-member --id 7".to_string()).await;
+    let leader = group.settled(&[0, 1, 2], &[0, 1, 2]).await;
+    let follower = (leader + 1) % 3;
+    let (status, out, err) = group.raft(follower, "remove-member --id 7").await;
     assert!(!status.success(), "removing a stranger fails:\n{out}{err}");
     assert!(err.contains("node 7 is not a member"), "{err}");
 
