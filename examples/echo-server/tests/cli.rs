@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::eventually;
+use common::{eventually, exists, until};
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -102,10 +102,7 @@ async fn runs_against_the_cluster_of_the_kubeconfig() {
         .await
         .expect("create");
     let deployments: Api<Deployment> = Api::namespaced(server.client(), "default");
-    eventually("the operator to create the Deployment", || async {
-        deployments.get_opt("cli").await.ok().flatten()
-    })
-    .await;
+    exists("the operator to create the Deployment", &deployments, "cli").await;
     assert!(
         !embedded_kubeconfig.exists(),
         "with a cluster, no embedded server is started"
@@ -404,23 +401,25 @@ async fn three_replicas_elect_one_writer_and_fail_over() {
         .await
         .expect("EchoServer created");
     let args_say = |text: &'static str| {
-        let deployments = deployments.clone();
-        move || {
-            let deployments = deployments.clone();
-            async move {
-                let deployment = deployments.get_opt("hello").await.ok()??;
-                let pod = deployment.spec.template.spec?;
-                let args = pod.containers.first()?.args.clone()?;
-                args.contains(&format!("-text={text}")).then_some(())
-            }
+        move |deployment: Option<&Deployment>| {
+            let args = deployment
+                .and_then(|d| d.spec.template.spec.as_ref())
+                .and_then(|pod| pod.containers.first()?.args.as_ref());
+            args.is_some_and(|args| args.contains(&format!("-text={text}")))
         }
     };
-    eventually("the first leader's Deployment", args_say("one")).await;
+    until(
+        "the first leader's Deployment",
+        &deployments,
+        "hello",
+        args_say("one"),
+    )
+    .await;
     // Converged (the status is the sync's last write) before the kill: a write the leader sent
     // just before dying can reach the server after it, and would count as written after death.
-    eventually("status Ready", || async {
-        let status = echoes.get("hello").await.ok()?.status?;
-        (status.phase == echo_server::Phase::Ready).then_some(())
+    until("status Ready", &echoes, "hello", |e| {
+        let status = e.and_then(|e| e.status.as_ref());
+        status.is_some_and(|s| s.phase == echo_server::Phase::Ready)
     })
     .await;
     let writers = writing_replicas(&server, 0);
@@ -441,7 +440,13 @@ async fn three_replicas_elect_one_writer_and_fail_over() {
         .replace("hello", &PostParams::default(), &echo)
         .await
         .expect("message changed");
-    eventually("the new leader's update", args_say("two")).await;
+    until(
+        "the new leader's update",
+        &deployments,
+        "hello",
+        args_say("two"),
+    )
+    .await;
     let new_writers = writing_replicas(&server, before_failover);
     assert_eq!(new_writers.len(), 1, "one new writer: {new_writers:?}");
     assert!(
