@@ -447,7 +447,13 @@ async fn three_replicas_elect_one_writer_and_fail_over() {
         args_say("two"),
     )
     .await;
-    let new_writers = writing_replicas(&server, before_failover);
+    // The request log records a write once its response is ready, a moment after watchers see
+    // its effect.
+    let new_writers = eventually("the new leader's writes in the request log", || async {
+        let writers = writing_replicas(&server, before_failover);
+        (!writers.is_empty()).then_some(writers)
+    })
+    .await;
     assert_eq!(new_writers.len(), 1, "one new writer: {new_writers:?}");
     assert!(
         !new_writers.contains(&leader),
