@@ -8,8 +8,9 @@ use std::time::Duration;
 
 use kube::config::{KubeConfigOptions, Kubeconfig};
 
-/// How long a configured cluster may take to answer the first request.
-const PROBE_TIMEOUT: Duration = Duration::from_secs(3);
+/// How long a configured cluster may take to answer the first request. Generous: the first
+/// request may run the kubeconfig's credential plugin (a cloud CLI fetching a token).
+const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Why the configured cluster cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -37,6 +38,7 @@ pub enum ClusterError {
          the pod's service account and network policy)"
     )]
     InCluster(String),
+    /// The cluster answers but does not serve EchoServers.
     #[error(
         "the EchoServer CRD is not installed in the cluster at {url} ({reason}); install it \
          with:\n    cargo run -p echo-server -- crd | kubectl apply -f -\nor run with --embedded"
@@ -81,8 +83,9 @@ pub async fn connect() -> Result<Cluster, ClusterError> {
         .to_string()
         .trim_end_matches('/')
         .to_string();
+    let from_pod = paths.is_empty();
     let unusable = |reason: String| {
-        if in_cluster && paths.is_empty() {
+        if from_pod {
             ClusterError::InCluster(format!("{url}: {reason}"))
         } else {
             ClusterError::Unusable {
