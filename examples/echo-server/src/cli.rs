@@ -7,8 +7,11 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 /// The echo-server example operator for roperator.
 ///
-/// Without a reachable Kubernetes cluster (or with --embedded) it starts an in-memory API server,
-/// writes a kubeconfig for kubectl, applies a sample EchoServer and runs the operator against it.
+/// Runs against the cluster of the kubeconfig ($KUBECONFIG, else ~/.kube/config) or, in a pod,
+/// of its service account; a configured cluster that cannot be used (connection refused,
+/// untrusted certificate, refused credentials...) is an error. With --embedded, or when no
+/// cluster is configured at all, it starts an in-memory API server instead, writes a kubeconfig
+/// for kubectl, applies a sample EchoServer and runs the operator against it.
 #[derive(Debug, Parser)]
 #[command(name = "echo-server", version, about)]
 pub struct Cli {
@@ -91,7 +94,7 @@ pub struct RunArgs {
     #[arg(long, env = "RUST_LOG", default_value = "info")]
     pub log_level: String,
 
-    /// Run against an in-memory API server on a loopback port instead of a cluster.
+    /// Run against an in-memory API server on a loopback port, even if a cluster is configured.
     #[arg(long, env = "ECHO_EMBEDDED")]
     pub embedded: bool,
 

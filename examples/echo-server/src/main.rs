@@ -1,20 +1,18 @@
 //! The `echo-server` binary: runs the operator against a cluster, or against an in-memory API
-//! server (`--embedded`, or when no cluster is reachable). See `echo-server --help`.
+//! server (`--embedded`, or when no cluster is configured). See `echo-server --help`.
 
 mod cli;
+mod cluster;
 mod logging;
 mod signal;
 
 use std::process::ExitCode;
-use std::time::Duration;
 
 use clap::Parser;
 use echo_server::embedded::{EmbeddedCluster, EmbeddedError};
 
 use crate::cli::{Cli, Command, RaftArgs, RaftCommand, RunArgs};
-
-/// How long to wait for a configured cluster to answer before deciding there is none.
-const CLUSTER_PROBE_TIMEOUT: Duration = Duration::from_secs(3);
+use crate::cluster::{Cluster, ClusterError};
 
 #[derive(Debug, thiserror::Error)]
 enum AppError {
@@ -22,14 +20,8 @@ enum AppError {
     Operator(#[from] roperator_core::Error),
     #[error(transparent)]
     Embedded(#[from] EmbeddedError),
-    #[error(
-        "running inside a Kubernetes cluster, but its API server cannot be used: {0}\n(check the pod's service account and network policy)"
-    )]
-    InCluster(String),
-    #[error(
-        "the EchoServer CRD is not installed in the cluster ({0}); install it with:\n    cargo run -p echo-server -- crd | kubectl apply -f -\nor run with --embedded"
-    )]
-    CrdMissing(String),
+    #[error(transparent)]
+    Cluster(#[from] ClusterError),
     #[error("cannot start the Raft leader election among replicas: {0}")]
     Raft(#[from] roperator_core::ha::StartError),
 }
@@ -152,10 +144,9 @@ async fn run(args: RunArgs) -> Result<(), AppError> {
     config.validate()?;
 
     if !args.embedded {
-        match cluster_client().await {
-            Ok((client, url)) => {
+        match cluster::connect().await? {
+            Cluster::Ready { client, url } => {
                 tracing::info!(%url, "running against the Kubernetes cluster");
-                check_crd_installed(&client).await?;
                 // A Raft gate when the replica variables are set (deploy/ sets them), else the
                 // always-leader gate of a single replica.
                 let leader = roperator_core::ha::gate_from_env().await?;
@@ -165,10 +156,9 @@ async fn run(args: RunArgs) -> Result<(), AppError> {
                     .with_shutdown_signal(shutdown);
                 return Ok(echo_server::run(operator).await?);
             }
-            Err(NoCluster::InCluster(reason)) => return Err(AppError::InCluster(reason)),
-            Err(NoCluster::Unreachable(reason)) => {
+            Cluster::NotConfigured(looked_at) => {
                 tracing::info!(
-                    "no reachable Kubernetes cluster ({reason}); starting an in-memory one"
+                    "no Kubernetes cluster is configured: {looked_at}; starting an in-memory one"
                 );
             }
         }
@@ -194,58 +184,4 @@ async fn run(args: RunArgs) -> Result<(), AppError> {
     let result = echo_server::run(operator).await;
     drop(cluster);
     Ok(result?)
-}
-
-enum NoCluster {
-    /// Running in a pod: falling back to an in-memory server would hide a real problem.
-    InCluster(String),
-    Unreachable(String),
-}
-
-/// A client for the cluster of the kubeconfig (or the pod's service account), if it answers.
-async fn cluster_client() -> Result<(kube::Client, String), NoCluster> {
-    let in_cluster = std::env::var_os("KUBERNETES_SERVICE_HOST").is_some();
-    let fail = |reason: String| {
-        if in_cluster {
-            NoCluster::InCluster(reason)
-        } else {
-            NoCluster::Unreachable(reason)
-        }
-    };
-    let config = kube::Config::infer()
-        .await
-        .map_err(|e| fail(format!("no kubeconfig found: {e}")))?;
-    let url = config.cluster_url.to_string();
-    let client = kube::Client::try_from(config)
-        .map_err(|e| fail(format!("cannot build a client for {url}: {e}")))?;
-    match tokio::time::timeout(CLUSTER_PROBE_TIMEOUT, client.apiserver_version()).await {
-        Ok(Ok(_)) => Ok((client, url)),
-        Ok(Err(e)) => Err(fail(format!("{url} does not answer: {e}"))),
-        Err(_) => Err(fail(format!(
-            "{url} did not answer within {} s",
-            CLUSTER_PROBE_TIMEOUT.as_secs()
-        ))),
-    }
-}
-
-/// Fails with instructions when the cluster does not serve EchoServers. Uses discovery, which
-/// every authenticated client may read, so it needs no extra RBAC.
-async fn check_crd_installed(client: &kube::Client) -> Result<(), AppError> {
-    let group_version = echo_server::ECHO_TYPE.api_version;
-    match client.list_api_group_resources(group_version).await {
-        Ok(list)
-            if list
-                .resources
-                .iter()
-                .any(|r| r.name == echo_server::ECHO_TYPE.plural) =>
-        {
-            Ok(())
-        }
-        Ok(_) => Err(AppError::CrdMissing(format!(
-            "{group_version} has no echoservers"
-        ))),
-        Err(e) => Err(AppError::CrdMissing(format!(
-            "{group_version} is not served: {e}"
-        ))),
-    }
 }

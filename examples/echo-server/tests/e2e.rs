@@ -3,17 +3,17 @@
 
 mod common;
 
-use common::{eventually, gone};
+use common::{exists, gone, until};
 
 use std::time::Duration;
 
 use echo_server::{EchoServer, EchoServerSpec, Phase};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Service;
-use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
+use kube::api::{ApiResource, DeleteParams, DynamicObject, Patch, PatchParams, PostParams};
 use kube::{Api, ResourceExt};
 use roperator_testkit::{ApiServer, FaultRule};
-use serde_json::{Value, json};
+use serde_json::json;
 
 const NS: &str = "default";
 
@@ -76,10 +76,7 @@ async fn create_update_scale_and_delete_an_echo_server() {
         .await
         .expect("create");
     let uid = created.metadata.uid.clone().expect("a uid");
-    let deployment = eventually("the Deployment", || async {
-        deployments.get_opt("web").await.ok().flatten()
-    })
-    .await;
+    let deployment = exists("the Deployment", &deployments, "web").await;
     assert_eq!(args(&deployment), ["-text=hello", "-listen=:8080"]);
     assert_eq!(deployment.spec.replicas, Some(2));
     let owner = &deployment
@@ -91,19 +88,17 @@ async fn create_update_scale_and_delete_an_echo_server() {
         (owner.uid.as_str(), owner.controller),
         (uid.as_str(), Some(true))
     );
-    let service = eventually("the Service", || async {
-        services.get_opt("web").await.ok().flatten()
-    })
-    .await;
+    let service = exists("the Service", &services, "web").await;
     assert_eq!(
         service.spec.and_then(|s| s.ports).expect("ports")[0].port,
         8080
     );
-    let ready = eventually("status Ready", || async {
-        let e = echoes.get("web").await.ok()?;
-        e.status.filter(|s| s.phase == Phase::Ready)
+    let ready = until("status Ready", &echoes, "web", |e| {
+        phase(e) == Some(Phase::Ready)
     })
-    .await;
+    .await
+    .and_then(|e| e.status)
+    .expect("a status");
     assert_eq!(ready.ready_replicas, 2);
     assert_eq!(ready.observed_generation, Some(1));
     let with_finalizer = echoes.get("web").await.expect("get");
@@ -124,14 +119,16 @@ async fn create_update_scale_and_delete_an_echo_server() {
         )
         .await
         .expect("patch the message");
-    eventually("the new message in the Deployment", || async {
-        let d = deployments.get("web").await.ok()?;
-        (args(&d) == ["-text=bonjour", "-listen=:8080"]).then_some(())
-    })
+    until(
+        "the new message in the Deployment",
+        &deployments,
+        "web",
+        |d| d.is_some_and(|d| args(d) == ["-text=bonjour", "-listen=:8080"]),
+    )
     .await;
-    eventually("status of generation 2", || async {
-        let s = echoes.get("web").await.ok()?.status?;
-        (s.observed_generation == Some(2) && s.phase == Phase::Ready).then_some(())
+    until("status of generation 2", &echoes, "web", |e| {
+        let status = e.and_then(|e| e.status.as_ref());
+        status.is_some_and(|s| s.observed_generation == Some(2) && s.phase == Phase::Ready)
     })
     .await;
 
@@ -144,9 +141,9 @@ async fn create_update_scale_and_delete_an_echo_server() {
         )
         .await
         .expect("patch the replicas");
-    eventually("3 ready replicas in the status", || async {
-        let s = echoes.get("web").await.ok()?.status?;
-        (s.ready_replicas == 3 && s.phase == Phase::Ready).then_some(())
+    until("3 ready replicas in the status", &echoes, "web", |e| {
+        let status = e.and_then(|e| e.status.as_ref());
+        status.is_some_and(|s| s.ready_replicas == 3 && s.phase == Phase::Ready)
     })
     .await;
     assert_eq!(
@@ -160,27 +157,32 @@ async fn create_update_scale_and_delete_an_echo_server() {
         .await
         .expect("delete");
     gone("the EchoServer to be gone", &echoes, "web").await;
-    eventually("the Deployment and Service to be gone", || async {
-        let d = deployments.get_opt("web").await.ok()?;
-        let s = services.get_opt("web").await.ok()?;
-        (d.is_none() && s.is_none()).then_some(())
-    })
-    .await;
+    gone("the Deployment to be gone", &deployments, "web").await;
+    gone("the Service to be gone", &services, "web").await;
 
     operator.shut_down().await;
 }
 
-/// What the API server stores as `status.syncError` of the EchoServer `name`, which is what
-/// `kubectl get -o yaml` shows. Read raw, not through the Rust type, so that a field the CRD does
-/// not declare (and the server therefore prunes) cannot hide behind a serde default.
-fn sync_error(server: &ApiServer, name: &str) -> Option<String> {
-    let echo: Value = server.object(
-        "examples.roperator.io/v1alpha1",
-        "EchoServer",
-        Some(NS),
-        name,
-    )?;
-    echo["status"]["syncError"].as_str().map(str::to_string)
+/// The phase in the status of `echo`, if there is one.
+fn phase(echo: Option<&EchoServer>) -> Option<Phase> {
+    Some(echo?.status.as_ref()?.phase)
+}
+
+/// EchoServers as the API server stores them, which is what `kubectl get -o yaml` shows: read
+/// raw, not through the Rust type, so that a field the CRD does not declare (and the server
+/// therefore prunes) cannot hide behind a serde default.
+fn raw_echoes(server: &ApiServer) -> Api<DynamicObject> {
+    Api::namespaced_with(server.client(), NS, &ApiResource::erase::<EchoServer>(&()))
+}
+
+/// `status.syncError` of a raw EchoServer.
+fn sync_error(echo: Option<&DynamicObject>) -> Option<&str> {
+    echo?.data["status"]["syncError"].as_str()
+}
+
+/// `status.phase` of a raw EchoServer.
+fn raw_phase(echo: Option<&DynamicObject>) -> Option<&str> {
+    echo?.data["status"]["phase"].as_str()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -207,10 +209,12 @@ async fn a_failed_sync_shows_its_error_in_the_status_until_a_sync_succeeds() {
         .await
         .expect("create");
 
-    let shown = eventually("the sync error in the status", || async {
-        sync_error(&server, "web")
+    let raw = raw_echoes(&server);
+    let with_error = until("the sync error in the status", &raw, "web", |e| {
+        sync_error(e).is_some()
     })
     .await;
+    let shown = sync_error(with_error.as_ref()).expect("a sync error");
     assert!(
         shown.contains("create Service default/web failed"),
         "{shown}"
@@ -222,13 +226,12 @@ async fn a_failed_sync_shows_its_error_in_the_status_until_a_sync_succeeds() {
         .expect("get")
         .status
         .expect("a status");
-    assert_eq!(typed.sync_error.as_ref(), Some(&shown));
+    assert_eq!(typed.sync_error.as_deref(), Some(shown));
 
     // Once Services can be created again, a retry succeeds and the error goes away.
     server.faults().clear();
-    eventually("status Ready without a sync error", || async {
-        let ready = echoes.get("web").await.ok()?.status?.phase == Phase::Ready;
-        (ready && sync_error(&server, "web").is_none()).then_some(())
+    until("status Ready without a sync error", &raw, "web", |e| {
+        raw_phase(e) == Some("Ready") && sync_error(e).is_none()
     })
     .await;
 
@@ -253,10 +256,14 @@ async fn a_name_that_cannot_name_a_service_is_refused_in_the_status() {
         .await
         .expect("create");
 
-    let shown = eventually("the handler's refusal in the status", || async {
-        sync_error(&server, "web.v2")
-    })
+    let refused = until(
+        "the handler's refusal in the status",
+        &raw_echoes(&server),
+        "web.v2",
+        |e| sync_error(e).is_some(),
+    )
     .await;
+    let shown = sync_error(refused.as_ref()).expect("a sync error");
     assert!(
         shown.contains("default/web.v2") && shown.contains("metadata.name"),
         "{shown}"
@@ -322,12 +329,8 @@ async fn a_deleted_echo_server_stays_until_external_cleanup_succeeds() {
         )
         .await
         .expect("create");
-    eventually("the finalizer", || async {
-        let e = echoes.get("web").await.ok()?;
-        e.finalizers()
-            .iter()
-            .any(|f| f == echo_server::FINALIZER)
-            .then_some(())
+    until("the finalizer", &echoes, "web", |e| {
+        e.is_some_and(|e| e.finalizers().iter().any(|f| f == echo_server::FINALIZER))
     })
     .await;
     echoes
@@ -336,13 +339,15 @@ async fn a_deleted_echo_server_stays_until_external_cleanup_succeeds() {
         .expect("delete");
 
     // Cleanup fails: the EchoServer stays, being deleted, and says why.
-    let message = eventually("the failed cleanup in the status", || async {
-        let e = echoes.get_opt("web").await.ok()??;
-        e.metadata.deletion_timestamp.as_ref()?;
-        let message = e.status?.message;
-        message.contains("cleanup failed").then_some(message)
+    let message = until("the failed cleanup in the status", &echoes, "web", |e| {
+        let deleting = e.is_some_and(|e| e.metadata.deletion_timestamp.is_some());
+        let status = e.and_then(|e| e.status.as_ref());
+        deleting && status.is_some_and(|s| s.message.contains("cleanup failed"))
     })
-    .await;
+    .await
+    .and_then(|e| e.status)
+    .expect("a status")
+    .message;
     assert!(
         message.contains("the external service is unavailable"),
         "{message}"

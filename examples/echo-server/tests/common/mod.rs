@@ -3,16 +3,61 @@
 // Every test binary compiles this module and uses only part of it.
 #![allow(dead_code)]
 
+use std::fmt::Debug;
 use std::future::Future;
 use std::time::Duration;
 
-use kube::Api;
+use kube::runtime::wait::await_condition;
+use kube::{Api, Resource};
 use serde::de::DeserializeOwned;
 
 /// How long a test waits for the operator before it fails.
 const PATIENCE: Duration = Duration::from_secs(20);
 
-/// Polls `check` until it returns `Some`, failing the test with `what` after [`PATIENCE`].
+/// How often [`eventually`] asks again.
+const POLL: Duration = Duration::from_millis(50);
+
+/// Waits until the object `name` of `api` meets `condition` (which sees `None` while there is no
+/// such object) and returns it as it then was, failing the test with `what` after [`PATIENCE`].
+/// It watches the object, so it wakes on the change itself: use it for anything the API server
+/// holds.
+pub async fn until<K>(
+    what: &str,
+    api: &Api<K>,
+    name: &str,
+    condition: impl Fn(Option<&K>) -> bool,
+) -> Option<K>
+where
+    K: Clone + Debug + Send + DeserializeOwned + Resource + 'static,
+{
+    match tokio::time::timeout(PATIENCE, await_condition(api.clone(), name, condition)).await {
+        Ok(Ok(object)) => object,
+        Ok(Err(e)) => panic!("watching for {what} failed: {e}"),
+        Err(_) => panic!("timed out waiting for {what}"),
+    }
+}
+
+/// Waits until `api` has an object called `name`, and returns it.
+pub async fn exists<K>(what: &str, api: &Api<K>, name: &str) -> K
+where
+    K: Clone + Debug + Send + DeserializeOwned + Resource + 'static,
+{
+    until(what, api, name, |o| o.is_some())
+        .await
+        .unwrap_or_else(|| panic!("{what}: the condition holds only for an existing object"))
+}
+
+/// Waits until `api` no longer has an object called `name`.
+pub async fn gone<K>(what: &str, api: &Api<K>, name: &str)
+where
+    K: Clone + Debug + Send + DeserializeOwned + Resource + 'static,
+{
+    until(what, api, name, |o| o.is_none()).await;
+}
+
+/// Polls `check` until it returns `Some`, failing the test with `what` after [`PATIENCE`]. Only
+/// for what nothing announces a change of (another process's answers, a file): anything the
+/// API server holds is waited for with [`until`].
 pub async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
 where
     F: FnMut() -> Fut,
@@ -27,20 +72,6 @@ where
             tokio::time::Instant::now() < deadline,
             "timed out waiting for {what}"
         );
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        tokio::time::sleep(POLL).await;
     }
-}
-
-/// Waits until `api` no longer has an object called `name`.
-pub async fn gone<K>(what: &str, api: &Api<K>, name: &str)
-where
-    K: Clone + DeserializeOwned + std::fmt::Debug,
-{
-    eventually(what, || async {
-        api.get_opt(name)
-            .await
-            .ok()
-            .and_then(|o| o.is_none().then_some(()))
-    })
-    .await
 }
