@@ -1,5 +1,6 @@
 //! The API server value users hold: construction, the in-process service, and test helpers.
 
+mod admission;
 pub(crate) mod convert;
 mod crd;
 mod delete;
@@ -11,6 +12,7 @@ mod listen;
 mod objects;
 mod query;
 mod scale;
+mod strategy;
 mod table;
 mod watch;
 mod workloads;
