@@ -182,15 +182,19 @@ fn spec_of(service: &mut Value) -> Option<&mut Map<String, Value>> {
 
 impl Default for Allocator {
     fn default() -> Self {
-        let range = Cidr::parse(DEFAULT_SERVICE_RANGE).unwrap_or(Cidr {
-            network: 0x0a60_0000,
-            prefix: 12,
-        });
-        Self::new(range, DEFAULT_NODE_PORTS)
+        Self::new(Self::default_range(), DEFAULT_NODE_PORTS)
     }
 }
 
 impl Allocator {
+    /// [`DEFAULT_SERVICE_RANGE`], parsed.
+    pub(crate) fn default_range() -> Cidr {
+        Cidr::parse(DEFAULT_SERVICE_RANGE).unwrap_or(Cidr {
+            network: 0x0a60_0000,
+            prefix: 12,
+        })
+    }
+
     pub(crate) fn new(range: Cidr, ports: RangeInclusive<u16>) -> Self {
         Self {
             range,

@@ -116,6 +116,16 @@ impl ApiError {
         )
     }
 
+    /// `errors.NewRequestEntityTooLargeError`, as `limitedReadBody` answers a body over the
+    /// server's limit: no details.
+    pub fn request_entity_too_large(limit: usize) -> Self {
+        Self::new(
+            413,
+            "RequestEntityTooLarge",
+            format!("Request entity too large: limit is {limit}"),
+        )
+    }
+
     pub fn gone(message: impl Into<String>) -> Self {
         Self::new(410, "Expired", message)
     }

@@ -555,12 +555,14 @@ pub(crate) fn write_over(
             }
         }
     }
+    // Ownership first: a client that sends no managedFields keeps the stored ones, so an
+    // update that changes nothing stays a no-op.
+    if track {
+        patch::track_update(Some(&live), &mut new, &patch_ctx(t, q));
+    }
     if same_object(&live, &new) {
         let json = st.get(r).map(|s| s.json.clone()).unwrap_or_default();
         return Ok((200, at_version(st, t, &json)));
-    }
-    if track {
-        patch::track_update(Some(&live), &mut new, &patch_ctx(t, q));
     }
     if dry_run(q) {
         return Ok((
