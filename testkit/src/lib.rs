@@ -192,6 +192,8 @@
 //! - Graceful deletion periods (deletion is immediate unless finalizers hold it).
 #![warn(missing_docs)]
 
+mod allocate;
+mod defaults;
 mod errors;
 pub mod faults;
 pub mod fixtures;
@@ -205,6 +207,7 @@ pub mod schema;
 mod selectors;
 mod server;
 mod store;
+mod validate;
 
 pub use faults::{FaultRule, Faults};
 pub use log::{RequestLog, RequestRecord};
