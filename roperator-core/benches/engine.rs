@@ -3,7 +3,10 @@
 //!   parent (must be M + 1, plus 1 with a finalizer);
 //! - no-op resync throughput (syncs/s) of converged parents (target: at least 2,000/s);
 //! - the operator's resident memory at 10,000 parents x 2 children (target: under 150 MB),
-//!   with the API server in a separate process so that only the operator is measured.
+//!   with the API server in a separate process so that only the operator is measured; then the
+//!   same with each parent reading one related object (target: under 2x the first). Each
+//!   memory figure comes from a fresh process, so that one run's allocations do not count in
+//!   the other.
 //!
 //! `cargo bench -p roperator-core --features testkit --bench engine`. Sizes can be changed with
 //! `BENCH_PARENTS`, `BENCH_CHILDREN` and `BENCH_RSS_PARENTS`.
@@ -54,16 +57,31 @@ fn config(name: &str) -> ControllerConfig {
         .with_max_concurrent_syncs(32)
 }
 
-/// `spec.children` ConfigMaps per parent, each with a little data.
+/// Each parent reads the Secret `<name>-settings`.
+fn reading_settings(config: ControllerConfig) -> ControllerConfig {
+    config.with_related(
+        k8s_types::core::v1::Secret,
+        RelatedConfig::new(|parent: &Observed| {
+            vec![Select::name(format!("{}-settings", parent.name()))]
+        }),
+    )
+}
+
+/// `spec.children` ConfigMaps per parent, each with a little data (and the `level` of its
+/// related Secret, where it reads one).
 fn handler(req: &SyncRequest) -> Result<SyncResponse, Error> {
     let parent = req.parent().json();
+    let settings = format!("{}-settings", req.parent().name());
+    let level = req
+        .related(k8s_types::core::v1::Secret, &settings)
+        .map_or(Value::Null, |s| s.json()["data"]["level"].clone());
     let n = parent["spec"]["children"].as_u64().unwrap_or(1);
     let mut response = SyncResponse::new();
     for i in 0..n {
         response = response.with_child(&json!({
             "apiVersion": "v1", "kind": "ConfigMap",
             "metadata": {"name": format!("{}-{i}", req.parent().name())},
-            "data": {"message": parent["spec"]["message"], "index": i.to_string()},
+            "data": {"message": parent["spec"]["message"], "index": i.to_string(), "level": level},
         }));
     }
     Ok(response.with_status(&json!({"children": n})))
@@ -203,9 +221,30 @@ fn rss_kib() -> (u64, u64) {
     (field("VmRSS:"), field("VmHWM:"))
 }
 
+async fn create_settings(client: kube::Client, n: usize) {
+    let api: Api<k8s_openapi::api::core::v1::Secret> = Api::namespaced(client, NS);
+    let mut tasks = futures::stream::iter(0..n)
+        .map(|i| {
+            let api = api.clone();
+            async move {
+                let secret = serde_json::from_value(json!({
+                    "apiVersion": "v1", "kind": "Secret",
+                    "metadata": {"name": format!("r{i:05}-settings"), "namespace": NS},
+                    "data": {"level": "aW5mbw=="},
+                }))
+                .expect("a valid Secret");
+                api.create(&PostParams::default(), &secret)
+                    .await
+                    .expect("settings created")
+            }
+        })
+        .buffer_unordered(16);
+    while tasks.next().await.is_some() {}
+}
+
 /// Runs the API server in a child process (this same binary), so that the parent's memory is
 /// the operator's alone.
-async fn memory(parents: usize) -> (u64, u64) {
+async fn memory(parents: usize, related: bool) -> (u64, u64) {
     let exe = std::env::current_exe().expect("own path");
     let mut child = Command::new(exe)
         .env("ROPERATOR_BENCH_ROLE", "server")
@@ -222,9 +261,13 @@ async fn memory(parents: usize) -> (u64, u64) {
     let config = kube::Config::new(url.parse().expect("url"));
     let client = kube::Client::try_from(config).expect("client");
     create_parents(client.clone(), "r", parents, 2).await;
+    let mut config = self::config("mem");
+    if related {
+        create_settings(client.clone(), parents).await;
+        config = reading_settings(config);
+    }
     let (rss_before, _) = rss_kib();
-    let operator =
-        Operator::new("mem", client.clone()).with_controller(self::config("mem"), handler);
+    let operator = Operator::new("mem", client.clone()).with_controller(config, handler);
     let op = TestOperator::spawn(operator);
     op.wait_ready(Duration::from_secs(600))
         .await
@@ -285,30 +328,66 @@ fn serve() {
     });
 }
 
+/// Measures the operator's memory in a fresh process of this binary.
+fn memory_in_child(parents: usize, related: bool) -> (u64, u64) {
+    let exe = std::env::current_exe().expect("own path");
+    let output = Command::new(exe)
+        .env("ROPERATOR_BENCH_ROLE", "memory")
+        .env("BENCH_RSS_PARENTS", parents.to_string())
+        .env("BENCH_RELATED", if related { "1" } else { "0" })
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("memory process");
+    let text = String::from_utf8_lossy(&output.stdout);
+    let line = text
+        .lines()
+        .find_map(|l| l.strip_prefix("RSS_KIB "))
+        .expect("the memory process prints its figures");
+    let mut figures = line
+        .split_whitespace()
+        .map(|v| v.parse().expect("a number"));
+    (figures.next().unwrap_or(0), figures.next().unwrap_or(0))
+}
+
 fn main() {
-    if std::env::var("ROPERATOR_BENCH_ROLE").as_deref() == Ok("server") {
-        serve();
-        return;
+    let runtime = || {
+        tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .expect("runtime")
+    };
+    let rss_parents = env_usize("BENCH_RSS_PARENTS", 10_000);
+    match std::env::var("ROPERATOR_BENCH_ROLE").as_deref() {
+        Ok("server") => return serve(),
+        Ok("memory") => {
+            let related = std::env::var("BENCH_RELATED").as_deref() == Ok("1");
+            let (rss, hwm) = runtime().block_on(memory(rss_parents, related));
+            println!("RSS_KIB {rss} {hwm}");
+            return;
+        }
+        _ => {}
     }
     // `cargo bench` passes `--bench`; this harness has no options of its own.
     let parents = env_usize("BENCH_PARENTS", 1000);
     let children = env_usize("BENCH_CHILDREN", 3);
-    let rss_parents = env_usize("BENCH_RSS_PARENTS", 10_000);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    runtime.block_on(async {
-        // First, while this process has allocated nothing else.
-        let (rss, hwm) = memory(rss_parents).await;
-        println!(
-            "memory at {rss_parents} parents x 2 children: RSS {:.1} MB, peak {:.1} MB (target < 150 MB)",
-            rss as f64 / 1024.0,
-            hwm as f64 / 1024.0
-        );
-        if std::env::var("BENCH_ONLY").as_deref() == Ok("memory") {
-            return;
-        }
+    let mb = |kib: u64| kib as f64 / 1024.0;
+    let (rss, hwm) = memory_in_child(rss_parents, false);
+    println!(
+        "memory at {rss_parents} parents x 2 children: RSS {:.1} MB, peak {:.1} MB (target < 150 MB)",
+        mb(rss),
+        mb(hwm)
+    );
+    let (related_rss, related_hwm) = memory_in_child(rss_parents, true);
+    println!(
+        "memory at {rss_parents} parents x 2 children, each reading one related Secret: RSS {:.1} MB, peak {:.1} MB, {:.2}x the first (target < 2x)",
+        mb(related_rss),
+        mb(related_hwm),
+        related_rss as f64 / rss as f64
+    );
+    if std::env::var("BENCH_ONLY").as_deref() == Ok("memory") {
+        return;
+    }
+    runtime().block_on(async {
         let (elapsed, writes) = create_storm(parents, children, false).await;
         println!(
             "create storm: {parents} parents x {children} children converged in {:.2} s ({:.0} parents/s); writes per new parent: {writes:.2} (expected {}; Events, which are published in the background, not counted)",

@@ -75,6 +75,7 @@ mod object;
 mod operator;
 mod plan;
 mod rbac;
+mod readiness;
 mod request;
 mod response;
 mod selector;
@@ -103,6 +104,7 @@ pub use operator::{
     DEFAULT_SERVER_ADDRESS, DEFAULT_SHUTDOWN_GRACE, Operator, run_async_operator, run_operator,
     termination_signal,
 };
+pub use readiness::Readiness;
 pub use request::SyncRequest;
 pub use response::{FinalizeResponse, SyncResponse};
 

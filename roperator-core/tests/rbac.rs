@@ -37,8 +37,12 @@ impl Handler for Finalizing {
 type Grant = (String, String, String);
 
 fn granted(config: &ControllerConfig) -> BTreeSet<Grant> {
+    grants(config.rbac_rules())
+}
+
+fn grants(rules: Vec<k8s_openapi::api::rbac::v1::PolicyRule>) -> BTreeSet<Grant> {
     let mut out = BTreeSet::new();
-    for rule in config.rbac_rules() {
+    for rule in rules {
         for group in rule.api_groups.iter().flatten() {
             for resource in rule.resources.iter().flatten() {
                 for verb in &rule.verbs {
@@ -53,11 +57,15 @@ fn granted(config: &ControllerConfig) -> BTreeSet<Grant> {
 /// What each request of the operator needed, from its path: `/api/v1/...` is the core group,
 /// `/apis/<group>/<version>/...` a named one.
 fn used(server: &roperator_core::testkit::ApiServer) -> BTreeSet<Grant> {
+    used_by(server, OPERATOR)
+}
+
+fn used_by(server: &roperator_core::testkit::ApiServer, operator: &str) -> BTreeSet<Grant> {
     server
         .requests()
         .records()
         .into_iter()
-        .filter(|r| r.user_agent.starts_with(&format!("{OPERATOR}/")) && !r.resource.is_empty())
+        .filter(|r| r.user_agent.starts_with(&format!("{operator}/")) && !r.resource.is_empty())
         .map(|r| {
             let group = match r.path.split('/').nth(1) {
                 Some("apis") => r.path.split('/').nth(2).unwrap_or_default().to_string(),
@@ -188,5 +196,111 @@ async fn the_rbac_rules_are_exactly_what_the_engine_uses() {
     assert!(
         unused.is_empty(),
         "the RBAC rules grant what the engine never used: {unused:?}"
+    );
+}
+
+/// A decorator with a finalizer that sets labels, and a controller reading related objects:
+/// one operator, whose merged rules cover both.
+struct Isolating;
+
+impl Handler for Isolating {
+    type Error = Error;
+
+    fn sync(&self, req: &SyncRequest) -> Result<SyncResponse, Error> {
+        Ok(SyncResponse::new()
+            .with_child(&json!({
+                "apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+                "metadata": {"name": "deny", "namespace": req.parent().name()},
+                "spec": {"podSelector": {}},
+            }))
+            .with_parent_label("example.com/isolated", "yes"))
+    }
+
+    fn finalize(&self, _req: &SyncRequest) -> Result<FinalizeResponse, Error> {
+        Ok(FinalizeResponse::done())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_rules_of_several_controllers_cover_decorators_and_related_objects() {
+    let server = server();
+    let isolation = ControllerConfig::decorator("isolation", k8s_types::core::v1::Namespace)
+        .with_parent_selector("example.com/isolate=true")
+        .with_child(
+            k8s_types::networking::v1::NetworkPolicy,
+            ChildConfig::replace(),
+        )
+        .with_finalizer("isolation.example.com/cleanup");
+    let readers = ControllerConfig::new(OPERATOR, ECHO)
+        .with_child(k8s_types::core::v1::Secret, ChildConfig::on_delete())
+        .with_related(
+            k8s_types::core::v1::ConfigMap,
+            RelatedConfig::new(|_: &Observed| vec![Select::name("settings")]),
+        );
+    let operator = roperator_core::Operator::new("multi", server.client())
+        .with_controller(isolation, Isolating)
+        .with_controller(readers, |req: &SyncRequest| {
+            let v = req
+                .related(k8s_types::core::v1::ConfigMap, "settings")
+                .map_or("none".to_string(), |c| c.json()["data"]["v"].to_string());
+            Ok::<_, Error>(SyncResponse::new().with_child(&json!({
+                "apiVersion": "v1", "kind": "Secret",
+                "metadata": {"name": format!("{}-secret", req.parent().name())},
+                "stringData": {"v": v},
+            })))
+        });
+    let rules = grants(operator.rbac_rules());
+    let op = TestOperator::spawn(operator);
+    let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(server.client());
+    let mut ns = k8s_openapi::api::core::v1::Namespace::default();
+    ns.metadata.name = Some("isolated".into());
+    ns.metadata.labels = Some([("example.com/isolate".to_string(), "true".to_string())].into());
+    namespaces
+        .create(&PostParams::default(), &ns)
+        .await
+        .unwrap();
+    create_echo(&server, "reader", json!({"message": "hi"})).await;
+    let policy = || {
+        server.object(
+            "networking.k8s.io/v1",
+            "NetworkPolicy",
+            Some("isolated"),
+            "deny",
+        )
+    };
+    op.wait_until(LONG, || {
+        policy().is_some()
+            && server
+                .object("v1", "Secret", Some(NS), "reader-secret")
+                .is_some()
+    })
+    .await
+    .unwrap();
+    // Released: finalize, the attachment deleted, the label and the finalizer removed.
+    namespaces
+        .patch(
+            "isolated",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {"labels": {"example.com/isolate": null}}})),
+        )
+        .await
+        .unwrap();
+    op.wait_until(LONG, || policy().is_none()).await.unwrap();
+    op.converge(LONG).await.unwrap();
+    op.stop().await.unwrap();
+
+    let used = used_by(&server, "multi");
+    let missing: Vec<_> = used.difference(&rules).collect();
+    assert!(
+        missing.is_empty(),
+        "requests the rules do not allow: {missing:?}"
+    );
+    let related_get = (String::new(), "configmaps".to_string(), "get".to_string());
+    assert!(rules.contains(&related_get), "get on related types");
+    assert!(
+        !rules
+            .iter()
+            .any(|(_, r, v)| r == "configmaps" && !["get", "list", "watch"].contains(&v.as_str())),
+        "nothing but get, list and watch on a related type: {rules:?}"
     );
 }

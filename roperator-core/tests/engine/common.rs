@@ -20,6 +20,50 @@ pub static ECHO: K8sType = K8sType {
 pub const NS: &str = "default";
 pub const OPERATOR: &str = "echo-test";
 
+/// A CRD in `test.roperator.io/v1` with any content and the status subresource.
+pub fn crd(kind: &str, plural: &str, namespaced: bool) -> Value {
+    json!({
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": format!("{plural}.test.roperator.io")},
+        "spec": {
+            "group": "test.roperator.io",
+            "names": {"kind": kind, "plural": plural, "singular": kind.to_lowercase(), "listKind": format!("{kind}List")},
+            "scope": if namespaced { "Namespaced" } else { "Cluster" },
+            "versions": [{
+                "name": "v1", "served": true, "storage": true,
+                "subresources": {"status": {}},
+                "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}}
+            }]
+        }
+    })
+}
+
+/// An API for objects of a type, in `namespace` (or cluster-wide).
+pub fn api_for(server: &ApiServer, t: K8sType, namespace: Option<&str>) -> Api<DynamicObject> {
+    let ar = kube::core::ApiResource {
+        group: t.group().into(),
+        version: t.version().into(),
+        api_version: t.api_version.into(),
+        kind: t.kind.into(),
+        plural: t.plural.into(),
+    };
+    match namespace {
+        Some(ns) => Api::namespaced_with(server.client(), ns, &ar),
+        None => Api::all_with(server.client(), &ar),
+    }
+}
+
+/// Creates any object from JSON.
+pub async fn create(server: &ApiServer, t: K8sType, object: Value) {
+    let ns = object["metadata"]["namespace"].as_str().map(str::to_string);
+    let obj: DynamicObject = serde_json::from_value(object).expect("a valid object");
+    api_for(server, t, ns.as_deref())
+        .create(&PostParams::default(), &obj)
+        .await
+        .expect("the object is created");
+}
+
 /// The Echo CRD: namespaced, any content, with the status subresource.
 pub fn echo_crd() -> Value {
     json!({

@@ -40,7 +40,11 @@ async fn five_hundred_parents_converge_through_failing_writes_and_cut_watches() 
         })
     };
     // Change a fifth of them halfway, so that updates meet faults too.
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    op.wait_until(Duration::from_secs(120), || {
+        managed_children(&server).len() >= 500
+    })
+    .await
+    .unwrap();
     let api = echoes(&server);
     for i in 0..100 {
         let name = format!("f{i:03}");

@@ -2,10 +2,14 @@
 
 mod bad_input;
 mod common;
+mod controllers;
+mod decorators;
 mod e2e;
 mod faults;
 mod finalize;
+mod namespaces;
 mod normalized;
 mod observability;
 mod policies;
+mod related;
 mod retries;

@@ -5,10 +5,9 @@ use std::sync::Arc;
 
 use super::index::{Index, ParentEvent};
 use crate::engine::queue::WorkQueue;
-use crate::engine::watch::{ObjectKey, Origin, Subscriber};
+use crate::engine::watch::{Applied, ObjectKey, Origin, Subscriber, labels_of};
 use crate::engine::writer::WrittenRecords;
 use crate::leader::LeaderGate;
-use crate::object::Observed;
 
 /// What every feed shares.
 #[derive(Clone)]
@@ -40,14 +39,13 @@ impl Feed {
 pub(crate) struct Parents(pub Feed);
 
 impl Subscriber for Parents {
-    fn applied(&self, obj: &Observed, origin: Origin) {
-        if self.0.own(origin) {
-            // Still indexed (the fingerprint follows what the controller wrote), never queued.
-            self.0.index.parent_applied(obj);
-            return;
-        }
+    fn applied(&self, change: &Applied<'_>) {
+        let (obj, origin) = (change.object, change.origin);
         match self.0.index.parent_applied(obj) {
             ParentEvent::Ignored => {}
+            // The controller's own write: indexed (the fingerprint follows what it wrote), and
+            // queued only if the answer shows the parent no longer matches.
+            ParentEvent::Changed(_) | ParentEvent::StatusOnly(_) if self.0.own(origin) => {}
             ParentEvent::Changed(key) => self.0.queue.add_changed(key),
             ParentEvent::StatusOnly(key) | ParentEvent::Left(key) => self.0.queue.add(key),
         }
@@ -69,7 +67,8 @@ pub(crate) struct Children {
 }
 
 impl Subscriber for Children {
-    fn applied(&self, obj: &Observed, origin: Origin) {
+    fn applied(&self, change: &Applied<'_>) {
+        let (obj, origin) = (change.object, change.origin);
         if origin == Origin::Watch
             && let Some(term) = obj.leader_term
         {
@@ -93,12 +92,15 @@ pub(crate) struct Related {
 }
 
 impl Subscriber for Related {
-    fn applied(&self, obj: &Observed, origin: Origin) {
-        let readers = self
-            .feed
-            .index
-            .readers(self.type_index, &ObjectKey::of(obj), Some(obj));
-        self.feed.queue_all(readers, origin);
+    fn applied(&self, change: &Applied<'_>) {
+        // A label selection may have matched the old labels and not the new ones: its reader
+        // must see the object go.
+        let labels = labels_of(change.object);
+        let mut sets: Vec<&[(String, String)]> = vec![&labels];
+        sets.extend(change.previous_labels);
+        let key = ObjectKey::of(change.object);
+        let readers = self.feed.index.readers(self.type_index, &key, Some(&sets));
+        self.feed.queue_all(readers, change.origin);
     }
 
     fn removed(&self, key: &ObjectKey, _uid: &str, origin: Origin) {

@@ -78,6 +78,9 @@ struct State {
 
 pub(crate) struct Index {
     decorator: bool,
+    /// Also checked here, not only by the watch: a write's answer may show that the parent no
+    /// longer matches before the watch does (and the watch then never tells).
+    label_selector: Option<LabelSelector>,
     annotation_selector: Option<LabelSelector>,
     related: Vec<(RelatedWatch, RelatedConfig)>,
     state: Mutex<State>,
@@ -96,6 +99,10 @@ impl Index {
         Self {
             decorator: matches!(config.role, ParentRole::Decorated { .. }),
             // Checked by `ControllerConfig::validate` before the index is built.
+            label_selector: config
+                .parent_selector
+                .as_deref()
+                .and_then(|s| LabelSelector::parse(s).ok()),
             annotation_selector: config
                 .parent_annotation_selector
                 .as_deref()
@@ -110,9 +117,14 @@ impl Index {
     }
 
     fn matches(&self, obj: &Observed) -> bool {
-        self.annotation_selector
+        let meta = |field: &str| obj.json.pointer(&format!("/metadata/{field}"));
+        self.label_selector
             .as_ref()
-            .is_none_or(|s| s.matches_json(obj.json.pointer("/metadata/annotations")))
+            .is_none_or(|s| s.matches_json(meta("labels")))
+            && self
+                .annotation_selector
+                .as_ref()
+                .is_none_or(|s| s.matches_json(meta("annotations")))
     }
 
     /// A parent-type object changed.
@@ -223,14 +235,14 @@ impl Index {
         s.key_of_uid.get(&owner).cloned().into_iter().collect()
     }
 
-    /// The parents that read the related object at `key`.
+    /// The parents that read the related object at `key` (see [`Interests::readers`]).
     pub fn readers(
         &self,
         type_index: usize,
         key: &ObjectKey,
-        object: Option<&Observed>,
+        labels: Option<&[&[(String, String)]]>,
     ) -> Vec<ObjectKey> {
-        self.lock().interests.readers(type_index, key, object)
+        self.lock().interests.readers(type_index, key, labels)
     }
 
     pub fn parent(&self, key: &ObjectKey) -> ParentState {

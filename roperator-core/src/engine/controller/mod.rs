@@ -22,6 +22,7 @@ use crate::handler::ErasedHandler;
 use crate::leader::LeaderGate;
 use crate::names::MANAGED_BY_LABEL;
 use crate::object::Observed;
+use crate::plan::PlanContext;
 
 pub(crate) use index::{Index, ParentState};
 pub(crate) use related::Query;
@@ -117,6 +118,17 @@ impl Controller {
     /// This replica leads (again): syncs from now on belong to a new epoch.
     pub fn renew_epoch(&self) {
         *self.epoch.lock().unwrap_or_else(|p| p.into_inner()) = CancellationToken::new();
+    }
+
+    /// What the planner needs to know about this controller, for `parent`.
+    pub fn plan_context<'a>(&'a self, parent: &'a Observed) -> PlanContext<'a> {
+        PlanContext {
+            operator: &self.config.name,
+            parent_type: self.config.parent,
+            parent,
+            child_types: &self.config.children,
+            namespaces: &self.config.namespaces,
+        }
     }
 
     /// `true` when the controller's finalizer is on `parent`.

@@ -149,13 +149,14 @@ impl Interests {
     }
 
     /// The parents that read the related object at `key` (of related type `type_index`):
-    /// those that select it by name, and those whose label selections match `object` (when
-    /// the object is gone, every label selection in its namespace, to be safe).
+    /// those that select it by name, and those whose label selections match any of `labels`
+    /// (its labels now and before; when unknown, as for an object that is gone, every label
+    /// selection in its namespace, to be safe).
     pub fn readers(
         &self,
         type_index: usize,
         key: &ObjectKey,
-        object: Option<&Observed>,
+        labels: Option<&[&[(String, String)]]>,
     ) -> Vec<ObjectKey> {
         let mut out: BTreeSet<ObjectKey> = self
             .by_name
@@ -174,8 +175,11 @@ impl Interests {
                 };
                 *t == type_index
                     && (namespace.is_none() || *namespace == key.namespace)
-                    && object
-                        .is_none_or(|o| selector.matches_json(o.json.pointer("/metadata/labels")))
+                    && labels.is_none_or(|sets| {
+                        sets.iter().any(|set| {
+                            selector.matches(set.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+                        })
+                    })
             });
             if selects {
                 out.insert(parent.clone());
@@ -262,25 +266,27 @@ mod tests {
         );
         let settings = obj(Some("ns"), "settings", json!({}));
         let web = obj(Some("ns"), "w", json!({"app": "web"}));
+        let settings_labels = crate::engine::watch::labels_of(&settings);
+        let web_labels = crate::engine::watch::labels_of(&web);
+        let readers = |i: &Interests, t, o: &Observed, sets: &[&[(String, String)]]| {
+            i.readers(t, &ObjectKey::of(o), Some(sets))
+        };
         assert_eq!(
-            interests.readers(0, &ObjectKey::of(&settings), Some(&settings)),
+            readers(&interests, 0, &settings, &[&settings_labels]),
             vec![p.clone()]
         );
         assert_eq!(
-            interests.readers(0, &ObjectKey::of(&web), Some(&web)),
+            readers(&interests, 0, &web, &[&web_labels]),
             vec![q.clone()]
         );
-        assert!(
-            interests
-                .readers(1, &ObjectKey::of(&web), Some(&web))
-                .is_empty()
+        // No longer labelled app=web, but it was: its reader must see it go.
+        assert_eq!(
+            readers(&interests, 0, &web, &[&settings_labels, &web_labels]),
+            vec![q.clone()]
         );
+        assert!(readers(&interests, 1, &web, &[&web_labels]).is_empty());
         interests.set(&p, Vec::new());
-        assert!(
-            interests
-                .readers(0, &ObjectKey::of(&settings), Some(&settings))
-                .is_empty()
-        );
+        assert!(readers(&interests, 0, &settings, &[&settings_labels]).is_empty());
         // A deleted object: every label selection in its namespace reads it, to be safe.
         assert_eq!(
             interests.readers(0, &ObjectKey::of(&settings), None),

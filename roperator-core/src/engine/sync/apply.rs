@@ -9,7 +9,7 @@ use super::snapshot::Present;
 use super::{execute, metadata, permit, report, status};
 use crate::engine::controller::Controller;
 use crate::object::Observed;
-use crate::plan::{self, Action, ChangeKind, PlanContext};
+use crate::plan::{self, Action, ChangeKind};
 use crate::response::SyncResponse;
 
 /// After deleting a child to recreate it, the next sync comes this soon (the deletion may still
@@ -30,13 +30,7 @@ pub(super) async fn sync_response(
     if let Some(first) = response.serialize_errors.first() {
         return Err(invalid(format!("invalid sync response: {first}")));
     }
-    let ctx = PlanContext {
-        operator: &ctl.config.name,
-        parent_type: ctl.config.parent,
-        parent,
-        child_types: &ctl.config.children,
-        namespaces: &ctl.config.namespaces,
-    };
+    let ctx = ctl.plan_context(parent);
     let desired = plan::validate(&ctx, &response.children).map_err(|e| invalid(e.to_string()))?;
     let status = status::desired(
         ctl,

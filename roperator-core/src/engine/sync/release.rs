@@ -11,7 +11,7 @@ use crate::engine::controller::Controller;
 use crate::engine::watch::ObjectKey;
 use crate::handler::Outcome;
 use crate::object::Observed;
-use crate::plan::{self, PlanContext};
+use crate::plan;
 use crate::request::SyncRequest;
 use crate::response::ParentMetadata;
 
@@ -61,13 +61,7 @@ async fn release(
         return Ok(SyncOutcome::Idle);
     }
     let permit = permit(ctl).await?;
-    let ctx = PlanContext {
-        operator: &ctl.config.name,
-        parent_type: ctl.config.parent,
-        parent,
-        child_types: &ctl.config.children,
-        namespaces: &ctl.config.namespaces,
-    };
+    let ctx = ctl.plan_context(parent);
     let prune = plan::plan(&ctx, &children, &[], &Default::default());
     let (changes, failure) = execute::plan(ctl, &permit, parent, prune).await;
     report::changes(ctl, parent, &changes);

@@ -21,9 +21,17 @@ pub(crate) enum Origin {
     Write { controller: usize },
 }
 
+/// A new version of an object, as subscribers are told of it.
+pub(crate) struct Applied<'a> {
+    pub object: &'a Observed,
+    /// The previous version's labels, where the store keeps labels.
+    pub previous_labels: Option<&'a [(String, String)]>,
+    pub origin: Origin,
+}
+
 /// A controller's interest in one informer: it updates its index and queues its parents.
 pub(crate) trait Subscriber: Send + Sync {
-    fn applied(&self, obj: &Observed, origin: Origin);
+    fn applied(&self, change: &Applied<'_>);
     fn removed(&self, key: &ObjectKey, uid: &str, origin: Origin);
 }
 
@@ -91,8 +99,13 @@ impl Informer {
     /// Stores a new version of an object and tells the subscribers; a version the store already
     /// has (or an older one) changes nothing.
     pub fn apply(&self, obj: &Observed, origin: Origin) {
-        if self.store.upsert(obj) == Upsert::Changed {
-            self.each_subscriber(|s| s.applied(obj, origin));
+        if let Upsert::Changed { previous_labels } = self.store.upsert(obj) {
+            let change = Applied {
+                object: obj,
+                previous_labels: previous_labels.as_deref(),
+                origin,
+            };
+            self.each_subscriber(|s| s.applied(&change));
         }
     }
 

@@ -14,8 +14,8 @@ use crate::config::NamespaceScope;
 use crate::engine::metrics::Metrics;
 use crate::k8s_type::K8sType;
 
-pub(crate) use informer::{Informer, Origin, Subscriber};
-pub(crate) use store::ObjectKey;
+pub(crate) use informer::{Applied, Informer, Origin, Subscriber};
+pub(crate) use store::{ObjectKey, labels_of};
 
 /// The informers of one process, built while the controllers are set up, then started.
 #[derive(Default)]

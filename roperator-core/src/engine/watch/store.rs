@@ -43,11 +43,15 @@ struct Stored {
     raw: Arc<str>,
 }
 
+/// Labels as the store keeps them (for related types).
+pub(crate) type Labels = Box<[(String, String)]>;
+
 /// What [`Store::upsert`] did.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Upsert {
-    /// A new object, or a new version of one.
-    Changed,
+    /// A new object, or a new version of one; with the labels the previous version had, where
+    /// the store keeps labels (a selection may have matched the old labels and not the new).
+    Changed { previous_labels: Option<Labels> },
     /// The version the store has (the watch echoing a write already stored) or an older one.
     Unchanged,
 }
@@ -77,7 +81,7 @@ fn is_stale(new: &Observed, old: &Stored) -> bool {
     }
 }
 
-fn labels_of(obj: &Observed) -> Box<[(String, String)]> {
+pub(crate) fn labels_of(obj: &Observed) -> Labels {
     obj.json
         .pointer("/metadata/labels")
         .and_then(serde_json::Value::as_object)
@@ -125,8 +129,10 @@ impl Store {
         if objects.get(&key).is_some_and(|old| is_stale(obj, old)) {
             return Upsert::Unchanged;
         }
-        objects.insert(key, stored);
-        Upsert::Changed
+        let previous = objects.insert(key, stored);
+        Upsert::Changed {
+            previous_labels: previous.and_then(|p| p.labels),
+        }
     }
 
     /// Forgets `key` if it is still the object with `uid`; returns whether it did.
@@ -191,15 +197,28 @@ mod tests {
     #[test]
     fn stale_versions_and_other_incarnations_are_told_apart() {
         let store = Store::new(true);
-        assert_eq!(store.upsert(&cm("a", "A", "5", "x")), Upsert::Changed);
+        let changed = |labels: Option<&[(&str, &str)]>| Upsert::Changed {
+            previous_labels: labels.map(|l| {
+                l.iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect()
+            }),
+        };
+        assert_eq!(store.upsert(&cm("a", "A", "5", "x")), changed(None));
         assert_eq!(store.upsert(&cm("a", "A", "5", "x")), Upsert::Unchanged);
         assert_eq!(store.upsert(&cm("a", "A", "4", "x")), Upsert::Unchanged);
-        assert_eq!(store.upsert(&cm("a", "A", "6", "y")), Upsert::Changed);
+        assert_eq!(
+            store.upsert(&cm("a", "A", "6", "y")),
+            changed(Some(&[("app", "x")]))
+        );
         let key = ObjectKey::of(&cm("a", "A", "6", "y"));
         assert!(!store.remove(&key, "OTHER"));
         assert_eq!(store.get(&key).unwrap().resource_version, "6");
         // A new incarnation (another UID) replaces the old one whatever its version.
-        assert_eq!(store.upsert(&cm("a", "B", "1", "y")), Upsert::Changed);
+        assert!(matches!(
+            store.upsert(&cm("a", "B", "1", "y")),
+            Upsert::Changed { .. }
+        ));
         assert_eq!(store.get(&key).unwrap().uid, "B");
         assert!(store.remove(&key, "B"));
         assert_eq!(store.len(), 0);

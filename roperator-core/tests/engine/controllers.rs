@@ -1,0 +1,176 @@
+//! Several controllers in one process: shared client, watches and metrics server, separate
+//! queues, so one failing or hanging controller does not hold up another.
+
+use std::time::Duration;
+
+use roperator_core::prelude::*;
+use roperator_core::testkit::TestOperator;
+use serde_json::json;
+
+use crate::common::*;
+
+static OTHER: K8sType = K8sType {
+    api_version: "test.roperator.io/v1",
+    kind: "Other",
+    plural: "others",
+    namespaced: true,
+};
+
+const CONFIGMAP: K8sType = k8s_types::core::v1::ConfigMap;
+
+/// Both controllers read the ConfigMap `shared` (same declaration: one watch).
+fn reads_shared() -> RelatedConfig {
+    RelatedConfig::new(|_: &Observed| vec![Select::name("shared")])
+}
+
+fn stuck_or_failing(req: &SyncRequest) -> Result<SyncResponse, Error> {
+    match req.parent().name() {
+        name if name.starts_with("stuck") => std::thread::sleep(Duration::from_secs(3)),
+        "bad" => return Err(Error::Request("this Echo is bad on purpose".into())),
+        _ => {}
+    }
+    copy_shared(req)
+}
+
+/// A Secret `<name>-other` with the `v` of the shared ConfigMap.
+fn copy_shared(req: &SyncRequest) -> Result<SyncResponse, Error> {
+    let shared = req
+        .related(CONFIGMAP, "shared")
+        .map_or("none", |c| c.json()["data"]["v"].as_str().unwrap_or("none"));
+    Ok(SyncResponse::new().with_child(&json!({
+        "apiVersion": "v1", "kind": "Secret",
+        "metadata": {"name": format!("{}-other", req.parent().name())},
+        "stringData": {"shared": shared},
+    })))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_controller_failing_or_hanging_does_not_stop_another_in_the_same_process() {
+    let server = server();
+    server
+        .register_crd(&crd("Other", "others", true))
+        .expect("the Other CRD registers");
+    let echoes = ControllerConfig::new(OPERATOR, ECHO)
+        .with_child(k8s_types::core::v1::Secret, ChildConfig::replace())
+        .with_related(CONFIGMAP, reads_shared())
+        .with_max_concurrent_syncs(2)
+        .with_sync_timeout(Duration::from_millis(300));
+    let others = ControllerConfig::new("others", OTHER)
+        .with_child(k8s_types::core::v1::Secret, ChildConfig::replace())
+        .with_related(CONFIGMAP, reads_shared());
+    let op = TestOperator::spawn(
+        Operator::new("two-controllers", server.client())
+            .with_controller(echoes, stuck_or_failing)
+            .with_controller(others, copy_shared),
+    );
+    op.wait_ready(LONG).await.unwrap();
+    for name in ["stuck-1", "stuck-2", "stuck-3", "bad", "fine"] {
+        create_echo(&server, name, json!({"message": "hi"})).await;
+    }
+    for i in 0..20 {
+        create(
+            &server,
+            OTHER,
+            json!({"apiVersion": "test.roperator.io/v1", "kind": "Other",
+                   "metadata": {"name": format!("o{i:02}"), "namespace": NS}, "spec": {}}),
+        )
+        .await;
+    }
+    // Every Other converges while Echo's two sync slots are taken by stuck handlers.
+    op.wait_until(LONG, || {
+        server
+            .objects("v1", "Secret", Some(NS))
+            .iter()
+            .filter(|s| s["metadata"]["labels"]["roperator.io/managed-by"] == "others")
+            .count()
+            == 20
+    })
+    .await
+    .unwrap();
+    assert!(
+        metric(
+            &op,
+            "roperator_syncs_total{controller=\"others\",result=\"success\"}"
+        ) >= 20.0
+    );
+    op.wait_until(LONG, || {
+        metric(
+            &op,
+            "roperator_syncs_total{controller=\"echo-test\",result=\"timeout\"}",
+        ) >= 2.0
+            && metric(
+                &op,
+                "roperator_syncs_total{controller=\"echo-test\",result=\"error\"}",
+            ) >= 1.0
+    })
+    .await
+    .unwrap();
+    // Events name the controller that acted.
+    let reporters: Vec<String> = server
+        .objects("events.k8s.io/v1", "Event", Some(NS))
+        .iter()
+        .filter(|e| e["regarding"]["kind"] == "Other")
+        .map(|e| e["reportingController"].as_str().unwrap_or("").to_string())
+        .collect();
+    assert!(
+        !reporters.is_empty() && reporters.iter().all(|r| r == "others"),
+        "{reporters:?}"
+    );
+
+    // One change of the shared ConfigMap reaches the readers of both controllers, through one
+    // watch of ConfigMaps (one list and one watch request at most; no controller owns any).
+    create(
+        &server,
+        CONFIGMAP,
+        json!({"apiVersion": "v1", "kind": "ConfigMap",
+               "metadata": {"name": "shared", "namespace": NS}, "data": {"v": "1"}}),
+    )
+    .await;
+    op.wait_until(LONG, || {
+        server
+            .object("v1", "Secret", Some(NS), "o07-other")
+            .is_some_and(|s| s["stringData"]["shared"] == "1" || s["data"]["shared"] == "MQ==")
+            && server
+                .object("v1", "Secret", Some(NS), "fine-other")
+                .is_some_and(|s| s["stringData"]["shared"] == "1" || s["data"]["shared"] == "MQ==")
+    })
+    .await
+    .unwrap();
+    let configmap_reads = server
+        .requests()
+        .records()
+        .into_iter()
+        .filter(|r| {
+            r.user_agent.starts_with("two-controllers/")
+                && r.resource == "configmaps"
+                && r.name.is_none()
+        })
+        .count();
+    assert!(
+        configmap_reads <= 2,
+        "{configmap_reads} list/watch requests for ConfigMaps"
+    );
+    op.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_controllers_with_one_name_or_a_closure_with_a_finalizer_are_refused_at_start() {
+    let server = server();
+    let ok = |_: &SyncRequest| Ok::<_, Error>(SyncResponse::new());
+    let twice = Operator::new("dup", server.client())
+        .with_controller(config(), ok)
+        .with_controller(config(), ok)
+        .with_server_disabled();
+    let err = twice.run().await.unwrap_err().to_string();
+    assert!(
+        err.contains("controller echo-test") && err.contains("two controllers"),
+        "{err}"
+    );
+
+    let closure_finalizer = Operator::new("fin", server.client())
+        .with_controller(config().with_finalizer("test.roperator.io/cleanup"), ok)
+        .with_server_disabled();
+    let err = closure_finalizer.run().await.unwrap_err().to_string();
+    assert!(err.contains("closure, which cannot finalize"), "{err}");
+    assert!(err.contains("implement `Handler`"), "{err}");
+}
