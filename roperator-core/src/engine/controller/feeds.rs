@@ -6,7 +6,6 @@ use std::sync::Arc;
 use super::index::{Index, ParentEvent};
 use crate::engine::queue::WorkQueue;
 use crate::engine::watch::{Applied, ObjectKey, Origin, Subscriber, labels_of};
-use crate::engine::writer::WrittenRecords;
 use crate::leader::LeaderGate;
 
 /// What every feed shares.
@@ -63,7 +62,6 @@ pub(crate) struct Children {
     pub feed: Feed,
     pub type_index: usize,
     pub gate: Arc<dyn LeaderGate>,
-    pub written: Arc<WrittenRecords>,
 }
 
 impl Subscriber for Children {
@@ -78,8 +76,7 @@ impl Subscriber for Children {
         self.feed.queue_all(owners, origin);
     }
 
-    fn removed(&self, key: &ObjectKey, uid: &str, origin: Origin) {
-        self.written.forget(uid);
+    fn removed(&self, key: &ObjectKey, _uid: &str, origin: Origin) {
         let owners = self.feed.index.child_removed(self.type_index, key);
         self.feed.queue_all(owners, origin);
     }

@@ -17,7 +17,7 @@ use crate::engine::events::{ControllerEvents, Events};
 use crate::engine::metrics::{ControllerMetrics, Metrics};
 use crate::engine::queue::WorkQueue;
 use crate::engine::watch::{Informer, Watches};
-use crate::engine::writer::{Writer, WrittenRecords};
+use crate::engine::writer::Writer;
 use crate::handler::ErasedHandler;
 use crate::leader::LeaderGate;
 use crate::names::MANAGED_BY_LABEL;
@@ -46,7 +46,6 @@ pub(crate) struct Controller {
     pub children: Vec<Arc<Informer>>,
     pub related: Vec<Arc<Informer>>,
     pub writer: Writer,
-    pub written: Arc<WrittenRecords>,
     pub events: ControllerEvents,
     pub metrics: ControllerMetrics,
     pub retries: Retries,
@@ -67,7 +66,6 @@ impl Controller {
         watches: &mut Watches,
     ) -> Arc<Self> {
         let index = Arc::new(Index::new(&config));
-        let written = Arc::new(WrittenRecords::default());
         let feed = feeds::Feed {
             controller: id,
             index: Arc::clone(&index),
@@ -80,7 +78,7 @@ impl Controller {
             false,
         );
         parents.subscribe(Arc::new(feeds::Parents(feed.clone())));
-        let children = child_informers(&config, &feed, shared, &written, watches);
+        let children = child_informers(&config, &feed, shared, watches);
         let related = related_informers(&config, &feed, watches);
         let metrics = shared.metrics.for_controller(&config.name);
         let writer = Writer::new(
@@ -90,7 +88,6 @@ impl Controller {
             id,
             Arc::clone(&parents),
             children.clone(),
-            Arc::clone(&written),
         );
         Arc::new(Self {
             events: shared.events.for_controller(&config.name, config.parent),
@@ -103,7 +100,6 @@ impl Controller {
             children,
             related,
             writer,
-            written,
             metrics,
             retries: Retries::default(),
             epoch: Mutex::new(CancellationToken::new()),
@@ -145,7 +141,6 @@ fn child_informers(
     config: &ControllerConfig,
     feed: &feeds::Feed,
     shared: &Shared,
-    written: &Arc<WrittenRecords>,
     watches: &mut Watches,
 ) -> Vec<Arc<Informer>> {
     let managed = format!("{MANAGED_BY_LABEL}={}", config.name);
@@ -159,7 +154,6 @@ fn child_informers(
                 feed: feed.clone(),
                 type_index,
                 gate: Arc::clone(&shared.gate),
-                written: Arc::clone(written),
             }));
             informer
         })

@@ -3,9 +3,9 @@
 //! straight into the informer (read-your-writes) so that the next sync sees it even before the
 //! watch does.
 
+mod apply;
 mod children;
 mod parent;
-mod written;
 
 use std::sync::Arc;
 
@@ -19,8 +19,6 @@ use crate::leader::WritePermit;
 use crate::names::LEADER_TERM_ANNOTATION;
 use crate::object::Observed;
 use crate::plan::ChangeKind;
-
-pub(crate) use written::WrittenRecords;
 
 /// Why a write did not happen.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -81,7 +79,6 @@ pub(crate) struct Writer {
     parent_type: K8sType,
     parents: Arc<Informer>,
     children: Vec<Arc<Informer>>,
-    written: Arc<WrittenRecords>,
 }
 
 impl Writer {
@@ -92,7 +89,6 @@ impl Writer {
         controller: usize,
         parents: Arc<Informer>,
         children: Vec<Arc<Informer>>,
-        written: Arc<WrittenRecords>,
     ) -> Self {
         Self {
             client,
@@ -102,7 +98,6 @@ impl Writer {
             parent_type: parents.t,
             parents,
             children,
-            written,
         }
     }
 
