@@ -1,5 +1,6 @@
 //! The engine against the in-memory API server: behaviour a user would see.
 
+mod apply;
 mod bad_input;
 mod common;
 mod controllers;
@@ -11,5 +12,6 @@ mod namespaces;
 mod normalized;
 mod observability;
 mod policies;
+mod records;
 mod related;
 mod retries;
