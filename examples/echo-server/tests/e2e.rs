@@ -210,9 +210,12 @@ async fn a_270_kb_message_is_served_changed_and_deleted() {
         )
         .await
         .expect("patch the message");
-    until("the new message in the Deployment", &deployments, "large", |d| {
-        d.is_some_and(|d| text(d) == format!("-text={second}"))
-    })
+    until(
+        "the new message in the Deployment",
+        &deployments,
+        "large",
+        |d| d.is_some_and(|d| text(d) == format!("-text={second}")),
+    )
     .await;
     until("status of generation 2", &echoes, "large", |e| {
         let status = e.and_then(|e| e.status.as_ref());

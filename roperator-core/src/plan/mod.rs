@@ -259,22 +259,33 @@ pub(crate) fn plan(
 }
 
 /// The write (if any) that brings the child `d` from `live` to what the handler returned.
+///
+/// A converged child is the common case, on every resync: it costs one copy of the answer, its
+/// digest and a walk over the live object; the record's paths are worked out only for a write.
 fn update(ctx: &PlanContext<'_>, d: &Desired, live: Option<&Arc<Observed>>) -> Option<Action> {
     let written = written::as_written(d.child_type, &d.content);
-    let record = record::Record::new(&written);
-    let full = full_object(ctx, written, &record);
+    let digest = record::digest(&written);
+    let mut full = with_engine_metadata(ctx, written);
+    let recorded_as = |full: &mut Value| {
+        let written = written::as_written(d.child_type, &d.content);
+        let record = record::Record::new(digest.clone(), &written);
+        if let Some(Value::Object(a)) = full.pointer_mut("/metadata/annotations") {
+            a.insert(RECORD_ANNOTATION.into(), json!(record.text()));
+        }
+    };
     let Some(live) = live else {
+        recorded_as(&mut full);
         return Some(Action::Create {
             child_type: d.child_type,
             object: full,
             by_apply: matches!(d.update, UpdateStrategy::Apply { .. }),
         });
     };
+    if live.deleting {
+        return None; // waited for, then created again
+    }
     let recorded = record::Recorded::of(live);
-    // A child being deleted is waited for, then created again.
-    if live.deleting
-        || recorded.same_answer(&record, d)
-            && !compare::drifted(d.child_type.api_version, &comparable(&full), live)
+    if recorded.same_answer(&digest, d) && !compare::drifted(d.child_type.api_version, &full, live)
     {
         return None;
     }
@@ -285,23 +296,29 @@ fn update(ctx: &PlanContext<'_>, d: &Desired, live: Option<&Arc<Observed>>) -> O
             observed: Arc::clone(live),
             reason: DeleteReason::Recreate,
         }),
-        UpdateStrategy::Replace => Some(Action::Replace {
-            child_type: d.child_type,
-            object: replacement(live, recorded.fields(d).as_ref(), &full),
-            observed: Arc::clone(live),
-        }),
-        UpdateStrategy::Apply { force } => Some(Action::Apply {
-            child_type: d.child_type,
-            object: with_resource_version(full, live),
-            observed: Arc::clone(live),
-            force,
-        }),
+        UpdateStrategy::Replace => {
+            recorded_as(&mut full);
+            Some(Action::Replace {
+                child_type: d.child_type,
+                object: replacement(live, recorded.fields(d).as_ref(), &full),
+                observed: Arc::clone(live),
+            })
+        }
+        UpdateStrategy::Apply { force } => {
+            recorded_as(&mut full);
+            Some(Action::Apply {
+                child_type: d.child_type,
+                object: with_resource_version(full, live),
+                observed: Arc::clone(live),
+                force,
+            })
+        }
     }
 }
 
-/// The handler's object as written plus what the engine adds: our labels, the record and the
-/// parent's controller reference.
-fn full_object(ctx: &PlanContext<'_>, written: Value, record: &record::Record) -> Value {
+/// The handler's object as written plus what the engine adds: our labels, the parent's
+/// controller reference, and an `annotations` map for the record (set only when writing).
+fn with_engine_metadata(ctx: &PlanContext<'_>, written: Value) -> Value {
     let mut full = written;
     let meta = full
         .as_object_mut()
@@ -314,10 +331,7 @@ fn full_object(ctx: &PlanContext<'_>, written: Value, record: &record::Record) -
         labels.insert(MANAGED_BY_LABEL.into(), json!(ctx.operator));
         labels.insert(PARENT_UID_LABEL.into(), json!(ctx.parent.uid));
     }
-    let annotations = meta.entry("annotations").or_insert_with(|| json!({}));
-    if let Value::Object(annotations) = annotations {
-        annotations.insert(RECORD_ANNOTATION.into(), json!(record.text()));
-    }
+    meta.entry("annotations").or_insert_with(|| json!({}));
     let owner = json!({
         "apiVersion": ctx.parent_type.api_version,
         "kind": ctx.parent_type.kind,
@@ -332,16 +346,6 @@ fn full_object(ctx: &PlanContext<'_>, written: Value, record: &record::Record) -
         refs.push(owner);
     }
     full
-}
-
-/// What a live child must hold to be converged: the full object minus the record (whose
-/// answer is compared by digest).
-fn comparable(full: &Value) -> Value {
-    let mut compare = full.clone();
-    if let Some(Value::Object(a)) = compare.pointer_mut("/metadata/annotations") {
-        a.remove(RECORD_ANNOTATION);
-    }
-    compare
 }
 
 /// The body of the PUT: the live object, minus what we set before (`last`) and no longer want,

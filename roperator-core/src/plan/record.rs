@@ -57,8 +57,10 @@ pub(crate) enum Fields {
 
 /// The record a live child carries.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) enum Recorded {
-    Current(Record),
+pub(crate) enum Recorded<'a> {
+    /// A record of this format: its digest, read alone (most syncs need nothing else), and its
+    /// text, for the paths when a write needs them.
+    Current { digest: String, text: &'a str },
     /// The last-applied annotation of earlier versions: the whole answer (a Secret's values as
     /// digests).
     Legacy(Value),
@@ -67,12 +69,19 @@ pub(crate) enum Recorded {
     Missing,
 }
 
+/// The part of a record that tells whether the answer changed.
+#[derive(Deserialize)]
+struct Head {
+    v: u32,
+    digest: String,
+}
+
 impl Record {
-    /// The record of writing `written` (the answer of `d` as written).
-    pub fn new(written: &Value) -> Self {
+    /// The record of writing `written` (an answer as written), whose [`digest`] is `digest`.
+    pub fn new(digest: String, written: &Value) -> Self {
         Self {
             v: FORMAT,
-            digest: digest(written),
+            digest,
             fields: Fields::of(written).within(FIELDS_BUDGET),
         }
     }
@@ -81,19 +90,17 @@ impl Record {
     pub fn text(&self) -> String {
         serde_json::to_string(self).unwrap_or_default()
     }
-
-    /// `true` when `other` records the same answer.
-    pub fn same_answer(&self, other: &Record) -> bool {
-        self.digest == other.digest
-    }
 }
 
-impl Recorded {
+impl<'a> Recorded<'a> {
     /// The record on `live`.
-    pub fn of(live: &Observed) -> Self {
+    pub fn of(live: &'a Observed) -> Self {
         if let Some(text) = live.annotation(RECORD_ANNOTATION) {
-            return match serde_json::from_str::<Record>(text) {
-                Ok(record) if record.v == FORMAT => Recorded::Current(record),
+            return match serde_json::from_str::<Head>(text) {
+                Ok(head) if head.v == FORMAT => Recorded::Current {
+                    digest: head.digest,
+                    text,
+                },
                 _ => Recorded::Missing,
             };
         }
@@ -106,10 +113,12 @@ impl Recorded {
         }
     }
 
-    /// `true` when the record is of the same answer as `record` (made of `d`).
-    pub fn same_answer(&self, record: &Record, d: &Desired) -> bool {
+    /// `true` when the record is of the answer of `d`, whose digest is `digest`.
+    pub fn same_answer(&self, digest: &str, d: &Desired) -> bool {
         match self {
-            Recorded::Current(current) => current.same_answer(record),
+            Recorded::Current {
+                digest: recorded, ..
+            } => recorded == digest,
             Recorded::Legacy(answer) => *answer == legacy(d),
             Recorded::Missing => false,
         }
@@ -118,7 +127,9 @@ impl Recorded {
     /// The paths the recorded write set (`None`: unknown).
     pub fn fields(&self, d: &Desired) -> Option<Fields> {
         match self {
-            Recorded::Current(record) => Some(record.fields.clone()),
+            Recorded::Current { text, .. } => serde_json::from_str::<Record>(text)
+                .ok()
+                .map(|record| record.fields),
             Recorded::Legacy(answer) => Some(Fields::of(&super::written::as_written(
                 d.child_type,
                 answer,
@@ -179,8 +190,18 @@ impl Fields {
         .flatten()
     }
 
+    /// The length of the JSON text, without writing it (it is checked on every write).
     fn size(&self) -> usize {
-        serde_json::to_string(self).map_or(0, |s| s.len())
+        match self {
+            Fields::Whole(_) => 1,
+            Fields::Members(members) => {
+                let inner: usize = members
+                    .iter()
+                    .map(|(key, f)| quoted_len(key) + 1 + f.size())
+                    .sum();
+                2 + inner + members.len().saturating_sub(1)
+            }
+        }
     }
 
     /// Within `budget` bytes: the object with the most members is recorded as a whole, again
@@ -234,6 +255,18 @@ impl Fields {
     }
 }
 
+/// The length of `key` as a JSON string.
+fn quoted_len(key: &str) -> usize {
+    2 + key
+        .chars()
+        .map(|c| match c {
+            '"' | '\\' | '\u{8}' | '\u{c}' | '\n' | '\r' | '\t' => 2,
+            c if c < ' ' => 6,
+            c => c.len_utf8(),
+        })
+        .sum::<usize>()
+}
+
 /// SHA-256 of `value` in a canonical form (object members in key order), as `sha256:<hex>`.
 pub(crate) fn digest(value: &Value) -> String {
     let mut context = Context::new(&SHA256);
@@ -248,29 +281,34 @@ pub(crate) fn digest(value: &Value) -> String {
     format!("sha256:{hex}")
 }
 
+/// Feeds `value` to the digest unambiguously: a tag per type, lengths before contents, object
+/// members in key order.
 fn feed(value: &Value, context: &mut Context) {
+    let bytes = |context: &mut Context, tag: u8, data: &[u8]| {
+        context.update(&[tag]);
+        context.update(&(data.len() as u64).to_be_bytes());
+        context.update(data);
+    };
     match value {
-        Value::Object(members) => {
-            context.update(b"{");
-            let mut keys: Vec<&String> = members.keys().collect();
-            keys.sort();
-            for key in keys {
-                feed(&Value::String(key.clone()), context);
-                context.update(b":");
-                feed(&members[key], context);
-                context.update(b",");
-            }
-            context.update(b"}");
-        }
+        Value::Null => context.update(b"n"),
+        Value::Bool(b) => context.update(if *b { b"t" } else { b"f" }),
+        Value::Number(n) => bytes(context, b'#', n.to_string().as_bytes()),
+        Value::String(text) => bytes(context, b's', text.as_bytes()),
         Value::Array(items) => {
-            context.update(b"[");
-            for item in items {
-                feed(item, context);
-                context.update(b",");
-            }
-            context.update(b"]");
+            bytes(context, b'[', &[]);
+            context.update(&(items.len() as u64).to_be_bytes());
+            items.iter().for_each(|item| feed(item, context));
         }
-        other => context.update(other.to_string().as_bytes()),
+        Value::Object(members) => {
+            bytes(context, b'{', &[]);
+            context.update(&(members.len() as u64).to_be_bytes());
+            let mut keys: Vec<&String> = members.keys().collect();
+            keys.sort_unstable();
+            for key in keys {
+                bytes(context, b'k', key.as_bytes());
+                feed(&members[key], context);
+            }
+        }
     }
 }
 

@@ -85,9 +85,11 @@ fn invalid(children: Vec<Value>) -> String {
 /// What a live child looks like after the engine created it from `desired` and the server
 /// added its own fields.
 fn live_from(ctx: &PlanContext<'_>, desired: &Desired, uid: &str) -> Arc<Observed> {
-    let written = written::as_written(desired.child_type, &desired.content);
-    let record = record::Record::new(&written);
-    let mut json = full_object(ctx, written, &record);
+    let actions = plan(ctx, &[], std::slice::from_ref(desired));
+    let [Action::Create { object, .. }] = &actions[..] else {
+        panic!("expected one create, got {actions:?}")
+    };
+    let mut json = object.clone();
     let meta = json["metadata"].as_object_mut().unwrap();
     meta.insert("uid".into(), json!(uid));
     meta.insert("resourceVersion".into(), json!("10"));
