@@ -5,7 +5,7 @@
 //! the server's request log). Along the way: when Raft elected the new leader, and when its gate
 //! confirmed leadership with a quorum (the moment it may write). Default timing.
 //!
-//! Run: `cargo bench -p roperator-core --features testkit --bench failover` (add `-- --tls` for
+//! Run: `cargo bench -p roperator-core --features testkit,raft-test-hooks --bench failover` (add `-- --tls` for
 //! mutual TLS). Prints p50/p99 over 20 runs.
 
 #[path = "../tests/engine/common.rs"]
@@ -141,8 +141,7 @@ fn main() {
             let (mut elected_at, mut confirmed_at, mut new) = (None, None, None);
             let write = loop {
                 for gate in cluster.running() {
-                    let m = gate.raft().metrics().borrow().clone();
-                    if elected_at.is_none() && m.state == openraft::ServerState::Leader {
+                    if elected_at.is_none() && gate.raft_view().raft_leader {
                         elected_at = Some(killed_at.elapsed());
                     }
                     if confirmed_at.is_none() && gate.subscribe().borrow().is_leader {
@@ -180,15 +179,12 @@ fn main() {
             cluster.restart(old).await.expect("restart the killed node");
             operators[old as usize] = Some(start_operator(&server, cluster.gate(old)).await);
             let new = cluster.wait_for_leader(None, Duration::from_secs(10)).await;
-            let want = cluster.gate(new).raft().metrics().borrow().last_log_index;
+            let want = cluster.gate(new).raft_view().last_log_index;
             cluster
                 .gate(old)
-                .raft()
-                .wait(Some(Duration::from_secs(10)))
-                .metrics(
-                    |m| m.current_leader == Some(new) && m.last_log_index >= want,
-                    "restarted node caught up",
-                )
+                .wait_for_raft(Duration::from_secs(10), |v| {
+                    v.leader == Some(new) && v.last_log_index >= want
+                })
                 .await
                 .expect("the restarted node catches up");
         }

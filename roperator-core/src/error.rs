@@ -70,10 +70,4 @@ pub enum Error {
     /// signal handlers could not be installed.
     #[error("could not start the async runtime: {0}")]
     Runtime(#[source] std::io::Error),
-
-    /// [`run_operator`](crate::run_operator) was configured for several replicas (the
-    /// `ROPERATOR_RAFT_*` variables) but the Raft group could not start; the message names the
-    /// variable, file or peer at fault.
-    #[error("could not start leader election among replicas: {0}")]
-    Leadership(#[source] crate::ha::StartError),
 }

@@ -61,6 +61,7 @@ mod rbac;
 mod request;
 mod response;
 
+#[cfg(feature = "raft")]
 pub mod ha;
 
 #[cfg(feature = "testkit")]

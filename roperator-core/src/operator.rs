@@ -113,10 +113,9 @@ impl Operator {
 ///
 /// Blocking: it starts its own async runtime. Use [`Operator`] to run inside one.
 ///
-/// Replicas: when the `ROPERATOR_RAFT_REPLICAS` or `ROPERATOR_RAFT_PEERS` variables are set (as
-/// the StatefulSet in `deploy/` sets them) the replicas elect a leader with Raft and only it
-/// writes ([`ha::gate_from_env`](crate::ha::gate_from_env)); otherwise this process is the only
-/// writer.
+/// This process is the only writer. To run as one of several replicas that elect their writer
+/// with Raft, build an [`Operator`] and give it the gate yourself
+/// (`with_leader_gate(Arc::new(ha::RaftGate::from_env().await?))`, see the `ha` module).
 ///
 /// ```no_run
 /// use roperator_core::prelude::*;
@@ -132,8 +131,8 @@ pub fn run_operator(config: OperatorConfig, handler: impl Handler) -> Result<(),
 }
 
 /// [`run_operator`] for an [`AsyncHandler`]: one whose sync or finalize awaits (an external
-/// API to clean up, say). Same configuration from the environment, same signals, same Raft
-/// gate when replicas are configured.
+/// API to clean up, say). Same configuration from the environment, same signals, and the same
+/// single writer.
 ///
 /// ```no_run
 /// use roperator_core::prelude::*;
@@ -167,11 +166,7 @@ fn run_blocking(config: OperatorConfig, handler: Arc<dyn ErasedHandler>) -> Resu
         let kube_config = kube::Config::infer().await.map_err(Error::KubeConfig)?;
         let client = kube::Client::try_from(kube_config).map_err(Error::Client)?;
         let signal = termination_signal().map_err(Error::Runtime)?;
-        let leader = crate::ha::gate_from_env()
-            .await
-            .map_err(Error::Leadership)?;
         Operator::with_erased(client, config, handler)
-            .with_leader_gate(leader)
             .with_shutdown_signal(signal)
             .run()
             .await

@@ -5,7 +5,7 @@ mod ha_support;
 use std::time::{Duration, Instant};
 
 use ha_support::{Ca, Cluster};
-use roperator_core::ha::{self, DataDirError, StartError};
+use roperator_core::ha::{self, AdminError, DataDirError, MembershipClient, StartError};
 use roperator_core::leader::{LeaderGate, NotLeader, WritePermit};
 
 const ELECTION: Duration = Duration::from_secs(10);
@@ -147,28 +147,21 @@ async fn restarted_nodes_keep_their_history_and_never_make_two_leaders_in_a_term
         let leader = cluster.wait_for_leader(None, ELECTION).await;
         // Alternate between restarting the leader and a follower.
         let victim = (leader + round % 2) % 3;
-        let before = cluster.gate(victim).raft().metrics().borrow().current_term;
-        let vote_before = cluster.gate(victim).raft().metrics().borrow().vote;
+        let before = cluster.gate(victim).raft_view();
         cluster.kill(victim).await;
         cluster
             .restart(victim)
             .await
             .expect("restart with its data dir");
         // The restarted node reports the vote it loaded from disk as soon as its core runs.
-        let m = cluster
+        let after = cluster
             .gate(victim)
-            .raft()
-            .wait(Some(Duration::from_secs(2)))
-            .metrics(
-                |m| m.running_state.is_ok() && m.vote.leader_id().term > 0,
-                "vote loaded",
-            )
+            .wait_for_raft(Duration::from_secs(2), |v| v.running && v.vote_term > 0)
             .await
             .expect("restarted node publishes its metrics");
         assert!(
-            m.current_term >= before && m.vote >= vote_before,
-            "node {victim} forgot its vote: {vote_before} -> {}",
-            m.vote
+            after.term >= before.term && after.vote_term >= before.vote_term,
+            "node {victim} forgot its vote: {before:?} -> {after:?}"
         );
     }
     cluster.wait_for_leader(None, ELECTION).await;
@@ -205,58 +198,22 @@ async fn a_peer_with_a_certificate_from_another_ca_is_refused() {
     // A fourth process claims to be node 1's twin but holds a certificate of another CA.
     let rogue_ca = Ca::new(cluster.data.path(), "rogue-ca");
     let mut rogue_paths = rogue_ca.issue("rogue", "localhost");
-    let genuine_ca = match &cluster.security {
-        ha_support::Security::Tls(p) => p[0].ca.clone(),
-        ha_support::Security::Plaintext => unreachable!(),
-    };
+    let paths = tls_paths(&cluster);
     // Trusting the real CA is not enough: the rogue's own certificate is not signed by it.
-    rogue_paths.ca = genuine_ca;
-    let network = ha::transport::Network::new(
-        1,
-        "roperator",
-        Some(
-            ha::transport::TlsMaterial::load(&rogue_paths)
-                .unwrap()
-                .client_config()
-                .into(),
-        ),
-        ha::NetworkFaults::default(),
-        None,
-    );
+    rogue_paths.ca = paths[0].ca.clone();
     let addr = cluster.peers()[&leader].clone();
-    let err = network
-        .client(leader, &addr)
-        .status(Duration::from_secs(2))
+    let err = client_of(&cluster, &rogue_paths, &addr)
+        .members()
         .await
         .expect_err("the leader must refuse a client certificate from another CA");
-    assert!(
-        err.reason.contains("TLS") || err.reason.contains("send") || err.reason.contains("read"),
-        "{err}"
-    );
+    assert!(matches!(err, AdminError::Unreachable { .. }), "{err}");
 
     // With a certificate from the cluster CA the same request succeeds.
-    let genuine = match &cluster.security {
-        ha_support::Security::Tls(p) => p[1].clone(),
-        ha_support::Security::Plaintext => unreachable!(),
-    };
-    let network = ha::transport::Network::new(
-        1,
-        "roperator",
-        Some(
-            ha::transport::TlsMaterial::load(&genuine)
-                .unwrap()
-                .client_config()
-                .into(),
-        ),
-        ha::NetworkFaults::default(),
-        None,
-    );
-    let status = network
-        .client(leader, &addr)
-        .status(Duration::from_secs(2))
+    let members = client_of(&cluster, &paths[1], &addr)
+        .members()
         .await
         .unwrap();
-    assert_eq!(status.leader, Some(leader));
+    assert_eq!(members.leader, Some(leader));
     cluster.shutdown().await;
 }
 
@@ -264,30 +221,14 @@ async fn a_peer_with_a_certificate_from_another_ca_is_refused() {
 async fn a_server_whose_certificate_does_not_name_the_peer_is_refused() {
     let cluster = Cluster::start(3, true).await;
     let leader = cluster.wait_for_leader(None, ELECTION).await;
-    let paths = match &cluster.security {
-        ha_support::Security::Tls(p) => p[0].clone(),
-        ha_support::Security::Plaintext => unreachable!(),
-    };
-    let network = ha::transport::Network::new(
-        0,
-        "roperator",
-        Some(
-            ha::transport::TlsMaterial::load(&paths)
-                .unwrap()
-                .client_config()
-                .into(),
-        ),
-        ha::NetworkFaults::default(),
-        None,
-    );
+    let paths = tls_paths(&cluster);
     // Same server, but dialled under a name its certificate does not carry.
     let addr = format!("127.0.0.1:{}", cluster.addrs[leader as usize].port());
-    let err = network
-        .client(leader, &addr)
-        .status(Duration::from_secs(2))
+    let err = client_of(&cluster, &paths[0], &addr)
+        .members()
         .await
         .unwrap_err();
-    assert!(err.reason.contains("TLS"), "{err}");
+    assert!(err.to_string().contains("TLS"), "{err}");
     cluster.shutdown().await;
 }
 
@@ -508,36 +449,34 @@ async fn a_restarted_leader_catches_up_with_the_new_leaders_log() {
     let new = cluster.wait_for_leader(Some(old), ELECTION).await;
     let want = cluster
         .gate(new)
-        .raft()
-        .metrics()
-        .borrow()
+        .raft_view()
         .last_log_index
         .expect("the new leader has a log");
     cluster.restart(old).await.unwrap();
     let caught_up = cluster
         .gate(old)
-        .raft()
-        .wait(Some(Duration::from_secs(3)))
-        .log_index_at_least(Some(want), "restarted node replicates the new leader's log")
+        .wait_for_raft(Duration::from_secs(3), |v| {
+            v.last_log_index.is_some_and(|i| i >= want)
+        })
         .await;
-    let m = cluster.gate(old).raft().metrics().borrow().clone();
-    assert!(caught_up.is_ok(), "restarted node stuck: {m:?}");
+    assert!(
+        caught_up.is_some(),
+        "restarted node stuck: {:?}",
+        cluster.gate(old).raft_view()
+    );
     cluster.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_peer_without_a_client_certificate_is_refused() {
-    use rustls_pki_types::CertificateDer;
     use rustls_pki_types::pem::PemObject;
+    use rustls_pki_types::{CertificateDer, ServerName};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     let cluster = Cluster::start(3, true).await;
     let leader = cluster.wait_for_leader(None, ELECTION).await;
-    let ca = match &cluster.security {
-        ha_support::Security::Tls(p) => p[0].ca.clone(),
-        ha_support::Security::Plaintext => unreachable!(),
-    };
     let mut roots = rustls::RootCertStore::empty();
-    for cert in CertificateDer::pem_file_iter(&ca).unwrap() {
+    for cert in CertificateDer::pem_file_iter(&tls_paths(&cluster)[0].ca).unwrap() {
         roots.add(cert.unwrap()).unwrap();
     }
     // Trusts the cluster CA, so it would accept the server; but presents no certificate itself.
@@ -548,20 +487,32 @@ async fn a_peer_without_a_client_certificate_is_refused() {
     .unwrap()
     .with_root_certificates(roots)
     .with_no_client_auth();
-    let network = ha::transport::Network::new(
-        1,
-        "roperator",
-        Some(std::sync::Arc::new(anonymous).into()),
-        ha::NetworkFaults::default(),
-        None,
-    );
-    let addr = cluster.peers()[&leader].clone();
-    let err = network
-        .client(leader, &addr)
-        .status(Duration::from_secs(2))
+    let stream = tokio::net::TcpStream::connect(cluster.addrs[leader as usize])
         .await
-        .expect_err("the server requires a client certificate");
-    assert_eq!(err.target, leader, "{err}");
+        .unwrap();
+    let exchange = async {
+        let mut tls = tokio_rustls::TlsConnector::from(std::sync::Arc::new(anonymous))
+            .connect(ServerName::try_from("localhost").unwrap(), stream)
+            .await?;
+        // Under TLS 1.3 the server checks the client's certificate after the client finished
+        // its handshake, so the refusal shows on the first read.
+        tls.write_all(
+            b"GET /raft/status HTTP/1.1\r\nhost: localhost\r\n\
+              x-roperator-raft-cluster: roperator\r\nconnection: close\r\n\r\n",
+        )
+        .await?;
+        let mut reply = String::new();
+        tls.read_to_string(&mut reply).await?;
+        Ok::<_, std::io::Error>(reply)
+    };
+    match tokio::time::timeout(Duration::from_secs(5), exchange).await {
+        Ok(Err(refused)) => assert!(
+            refused.to_string().contains("Certificate") || refused.to_string().contains("cert"),
+            "refused for another reason: {refused}"
+        ),
+        Ok(Ok(reply)) => panic!("the server answered a peer without a certificate: {reply}"),
+        Err(_) => panic!("the server neither answered nor refused within 5 s"),
+    }
     cluster.shutdown().await;
 }
 
@@ -583,16 +534,24 @@ fn install(from: &ha::TlsPaths, to: &ha::TlsPaths) {
     }
 }
 
-/// A client network for node `id` that presents `material` as it is now: later changes of its
-/// files are not picked up.
-fn client_with(id: u64, material: &ha::transport::TlsMaterial) -> ha::transport::Network {
-    ha::transport::Network::new(
-        id,
-        "roperator",
-        Some(material.client_config().into()),
-        ha::NetworkFaults::default(),
-        None,
-    )
+/// A membership client that presents the certificate at `paths` and dials `addr`.
+fn client_of(cluster: &Cluster, paths: &ha::TlsPaths, addr: &str) -> MembershipClient {
+    MembershipClient::new(&cluster.config(0).tls(paths.clone()), addr)
+        .unwrap()
+        .with_timeout(Duration::from_secs(5))
+}
+
+/// A copy of the files at `paths` that later renewals do not touch.
+fn frozen_copy(cluster: &Cluster, paths: &ha::TlsPaths, name: &str) -> ha::TlsPaths {
+    let dir = cluster.data.path().join(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    let copy = ha::TlsPaths {
+        cert: dir.join("cert.pem"),
+        key: dir.join("key.pem"),
+        ca: dir.join("ca.pem"),
+    };
+    install(paths, &copy);
+    copy
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -602,20 +561,11 @@ async fn renewed_certificates_from_a_new_ca_are_used_by_new_connections() {
     let paths = tls_paths(&cluster);
     let addr = cluster.peers()[&leader].clone();
     let renewed_ca = Ca::new(cluster.data.path(), "renewed-ca");
-    let renewed_peer =
-        ha::transport::TlsMaterial::load(&renewed_ca.issue("peer", "localhost")).unwrap();
+    let renewed_peer = renewed_ca.issue("peer", "localhost");
     // Taken before the renewal: a peer that still has the old certificate.
-    let old_peer = client_with(1, &ha::transport::TlsMaterial::load(&paths[1]).unwrap());
-    let status = |network: ha::transport::Network| {
-        let addr = addr.clone();
-        async move {
-            network
-                .client(leader, &addr)
-                .status(Duration::from_secs(2))
-                .await
-        }
-    };
-    status(client_with(1, &renewed_peer))
+    let old_peer = frozen_copy(&cluster, &paths[1], "old-peer");
+    client_of(&cluster, &renewed_peer, &addr)
+        .members()
         .await
         .expect_err("a certificate of the new CA is refused before the renewal");
 
@@ -626,10 +576,12 @@ async fn renewed_certificates_from_a_new_ca_are_used_by_new_connections() {
             p,
         );
     }
-    status(client_with(1, &renewed_peer))
+    client_of(&cluster, &renewed_peer, &addr)
+        .members()
         .await
         .expect("after the renewal the leader accepts a peer signed by the new CA");
-    status(old_peer)
+    client_of(&cluster, &old_peer, &addr)
+        .members()
         .await
         .expect_err("and refuses one signed by the old CA");
 
@@ -638,20 +590,12 @@ async fn renewed_certificates_from_a_new_ca_are_used_by_new_connections() {
     let follower = (leader + 1) % 3;
     cluster.kill(follower).await;
     cluster.restart(follower).await.unwrap();
-    let want = cluster
-        .gate(leader)
-        .raft()
-        .metrics()
-        .borrow()
-        .last_log_index;
+    let want = cluster.gate(leader).raft_view().last_log_index;
     cluster
         .gate(follower)
-        .raft()
-        .wait(Some(Duration::from_secs(5)))
-        .metrics(
-            |m| m.current_leader == Some(leader) && m.last_log_index >= want,
-            "restarted follower caught up over renewed certificates",
-        )
+        .wait_for_raft(Duration::from_secs(5), |v| {
+            v.leader == Some(leader) && v.last_log_index >= want
+        })
         .await
         .expect("the leader reaches the restarted follower with its renewed certificate");
     cluster.kill(leader).await;
@@ -666,32 +610,28 @@ async fn a_renewed_certificate_that_does_not_parse_keeps_the_previous_one() {
     let leader = cluster.wait_for_leader(None, ELECTION).await;
     let paths = tls_paths(&cluster);
     let addr = cluster.peers()[&leader].clone();
-    let peer = ha::transport::TlsMaterial::load(&paths[1]).unwrap();
-    let material = ha::transport::TlsMaterial::load(&paths[leader as usize]).unwrap();
+    let peer = frozen_copy(&cluster, &paths[1], "peer");
 
-    // A renewal that went wrong: the key file holds no key.
+    // A renewal that went wrong: the leader's key file holds no key.
     std::fs::write(&paths[leader as usize].key, "not a key\n").unwrap();
-    let err = material.reload_if_changed().unwrap_err();
-    assert!(
-        err.to_string()
-            .contains(&paths[leader as usize].key.display().to_string()),
-        "the error names the file: {err}"
-    );
-    // The leader keeps serving with the certificate it had (the client side dials a fresh
+    // The leader keeps serving with the certificate it had (each request dials a fresh
     // connection, so the server consults its files).
-    client_with(1, &peer)
-        .client(leader, &addr)
-        .status(Duration::from_secs(2))
+    client_of(&cluster, &peer, &addr)
+        .members()
         .await
         .expect("the previous certificate stays in use");
     assert!(cluster.gate(leader).acquire().await.is_ok());
 
-    // Once the files are good again they are used.
+    // Once the files are good again they are used: a peer of the new CA is accepted.
     let renewed_ca = Ca::new(cluster.data.path(), "renewed-ca");
     install(
         &renewed_ca.issue("leader-renewed", "localhost"),
         &paths[leader as usize],
     );
-    assert!(material.reload_if_changed().unwrap());
+    let renewed_peer = renewed_ca.issue("peer-renewed", "localhost");
+    client_of(&cluster, &renewed_peer, &addr)
+        .members()
+        .await
+        .expect("the repaired files are in use");
     cluster.shutdown().await;
 }

@@ -194,13 +194,13 @@ pub async fn run(
 }
 
 /// [`run`] as one of several replicas: only while `leader` grants write permits does this
-/// replica write (the binary passes `roperator_core::ha::gate_from_env()`, a Raft gate when
+/// replica write (the binary passes a `roperator_core::ha::RaftGate` when
 /// `ROPERATOR_RAFT_REPLICAS` or `ROPERATOR_RAFT_PEERS` is set).
 ///
 /// ```no_run
 /// # async fn example() -> Result<(), Box<dyn std::error::Error>> {
 /// let client = kube::Client::try_default().await?;
-/// let gate = roperator_core::ha::gate_from_env().await?;
+/// let gate = std::sync::Arc::new(roperator_core::ha::RaftGate::from_env().await?);
 /// let shutdown = async { let _ = tokio::signal::ctrl_c().await; };
 /// echo_server::run_with_leader_gate(client, echo_server::operator_config(), gate, shutdown).await?;
 /// # Ok(()) }

@@ -157,9 +157,14 @@ async fn run(args: RunArgs) -> Result<(), AppError> {
                 tracing::info!(%url, "running against the Kubernetes cluster");
                 check_crd_installed(&client).await?;
                 let config = config.with_server_address(args.metrics_address(false));
-                // A Raft gate when the replica variables are set (deploy/ sets them), else the
-                // always-leader gate of a single replica.
-                let leader = roperator_core::ha::gate_from_env().await?;
+                // A Raft replica when the replica variables are set (deploy/ sets them), else
+                // the only writer.
+                let leader: std::sync::Arc<dyn roperator_core::LeaderGate> =
+                    if roperator_core::ha::RaftConfig::configured_in_env() {
+                        std::sync::Arc::new(roperator_core::ha::RaftGate::from_env().await?)
+                    } else {
+                        std::sync::Arc::new(roperator_core::AlwaysLeader::new())
+                    };
                 return Ok(
                     echo_server::run_with_leader_gate(client, config, leader, shutdown).await?,
                 );

@@ -367,6 +367,16 @@ impl RaftConfig {
         Self::from_lookup(|name| std::env::var(name).ok())
     }
 
+    /// `true` when the environment describes several replicas (`ROPERATOR_RAFT_REPLICAS` or
+    /// `ROPERATOR_RAFT_PEERS` is set, as `deploy/statefulset.yaml` does). Nothing reads these
+    /// variables on its own: an operator that wants to be a replica when they are set asks here
+    /// and then starts [`RaftGate::from_env`](super::RaftGate::from_env).
+    pub fn configured_in_env() -> bool {
+        ["ROPERATOR_RAFT_REPLICAS", "ROPERATOR_RAFT_PEERS"]
+            .iter()
+            .any(|name| std::env::var_os(name).is_some())
+    }
+
     /// [`RaftConfig::from_env`] over any variable source (used by tests).
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let data_dir =

@@ -28,16 +28,19 @@ use crate::leader::{BoxFuture, LeaderGate, LeaderState, NotLeader, WritePermit};
 
 /// The leadership gate of one replica in a Raft group. Cheap to clone.
 ///
-/// Start one with [`start`](super::start):
+/// Start one with [`RaftGate::from_env`] or [`start`](super::start), and hand it to the engine:
 ///
 /// ```no_run
-/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-/// use roperator_core::leader::LeaderGate;
+/// use std::sync::Arc;
+/// use roperator_core::ha::RaftGate;
+/// use roperator_core::prelude::*;
 ///
-/// let config = roperator_core::ha::RaftConfig::from_env()?;
-/// let gate = roperator_core::ha::start(config).await?;
-/// let permit = gate.acquire().await?; // only succeeds on the confirmed leader
-/// assert!(permit.is_valid());
+/// # async fn run(client: kube::Client, config: OperatorConfig) -> Result<(), Box<dyn std::error::Error>> {
+/// let gate = RaftGate::from_env().await?;
+/// Operator::new(client, config, |_req: &SyncRequest| Ok::<_, Error>(SyncResponse::new()))
+///     .with_leader_gate(Arc::new(gate))
+///     .run()
+///     .await?;
 /// # Ok(()) }
 /// ```
 #[derive(Clone)]
@@ -439,14 +442,35 @@ impl RaftGate {
         Self { inner }
     }
 
+    /// Starts this process as a Raft replica configured by the `ROPERATOR_RAFT_*` variables
+    /// ([`RaftConfig::from_env`](super::RaftConfig::from_env)); without membership variables it
+    /// is a durable one-node group. An error names the variable, file or peer at fault.
+    ///
+    /// An operator that runs as one replica in some deployments and as several in others decides
+    /// with [`RaftConfig::configured_in_env`](super::RaftConfig::configured_in_env):
+    ///
+    /// ```no_run
+    /// use std::sync::Arc;
+    /// use roperator_core::AlwaysLeader;
+    /// use roperator_core::ha::{RaftConfig, RaftGate};
+    /// use roperator_core::leader::LeaderGate;
+    ///
+    /// # async fn run() -> Result<(), roperator_core::ha::StartError> {
+    /// let gate: Arc<dyn LeaderGate> = if RaftConfig::configured_in_env() {
+    ///     Arc::new(RaftGate::from_env().await?)
+    /// } else {
+    ///     Arc::new(AlwaysLeader::new())
+    /// };
+    /// # let _ = gate;
+    /// # Ok(()) }
+    /// ```
+    pub async fn from_env() -> Result<Self, super::StartError> {
+        super::start(super::RaftConfig::from_env()?).await
+    }
+
     /// This replica's node id.
     pub fn node_id(&self) -> NodeId {
         self.inner.node_id
-    }
-
-    /// The underlying openraft node (metrics, membership, diagnostics).
-    pub fn raft(&self) -> &RaftNode {
-        &self.inner.raft
     }
 
     /// The gate's metrics (also registered by [`LeaderGate::register_metrics`]).
@@ -594,5 +618,64 @@ impl LeaderGate for RaftGate {
     /// writing at once and go silent, and a follower takes over one election timeout later.
     fn step_down(&self) -> BoxFuture<'_, ()> {
         Box::pin(self.shutdown())
+    }
+}
+
+/// openraft's own view of one node, for tests that follow elections and log replication.
+#[cfg(feature = "raft-test-hooks")]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RaftView {
+    /// The node's current term.
+    pub term: u64,
+    /// The term of the vote it stored last.
+    pub vote_term: u64,
+    /// Whether openraft runs the node as leader (before any quorum confirmation by the gate).
+    pub raft_leader: bool,
+    /// The leader it knows of.
+    pub leader: Option<NodeId>,
+    /// The index of its last log entry.
+    pub last_log_index: Option<u64>,
+    /// `false` once openraft stopped (shut down or failed).
+    pub running: bool,
+}
+
+#[cfg(feature = "raft-test-hooks")]
+impl RaftGate {
+    /// What openraft reports about this node now.
+    pub fn raft_view(&self) -> RaftView {
+        view(&self.inner.raft.metrics().borrow())
+    }
+
+    /// Waits until openraft's view of this node satisfies `condition`; `None` after `within`.
+    pub async fn wait_for_raft(
+        &self,
+        within: Duration,
+        condition: impl Fn(&RaftView) -> bool,
+    ) -> Option<RaftView> {
+        let mut rx = self.inner.raft.metrics();
+        tokio::time::timeout(within, async move {
+            loop {
+                let v = view(&rx.borrow_and_update());
+                if condition(&v) {
+                    return Some(v);
+                }
+                rx.changed().await.ok()?;
+            }
+        })
+        .await
+        .ok()
+        .flatten()
+    }
+}
+
+#[cfg(feature = "raft-test-hooks")]
+fn view(m: &RaftMetrics<NodeId, BasicNode>) -> RaftView {
+    RaftView {
+        term: m.current_term,
+        vote_term: m.vote.leader_id().term,
+        raft_leader: m.state == ServerState::Leader,
+        leader: m.current_leader,
+        last_log_index: m.last_log_index,
+        running: m.running_state.is_ok(),
     }
 }

@@ -11,11 +11,8 @@ use super::config::{ConfigError, RaftConfig, TransportSecurity};
 use super::gate::RaftGate;
 use super::incarnation::Incarnations;
 use super::store::{DataDir, DataDirError, DirState, LogStore, StateMachineStore};
-use super::transport::{
-    ClientTls, Network, NetworkFaults, PeerStatus, RaftServer, ServerTls, TlsError, TlsMaterial,
-};
+use super::transport::{Network, NetworkFaults, PeerStatus, RaftServer, TlsError, TlsMaterial};
 use super::types::RaftNode;
-use crate::leader::{AlwaysLeader, LeaderGate};
 
 /// Why a replica could not join its group.
 #[derive(Debug, thiserror::Error)]
@@ -47,7 +44,7 @@ pub enum StartError {
     },
 }
 
-/// Extras for [`start_with`], mostly for tests.
+/// Extras for [`start_with`]: what only tests need.
 #[derive(Debug, Default)]
 pub struct StartOptions {
     /// An already bound listener (tests bind port 0 first to learn their addresses).
@@ -59,7 +56,14 @@ pub struct StartOptions {
     pub probe_window: Option<Duration>,
 }
 
-/// Starts this replica's Raft node and returns its gate. See [`start_with`].
+/// Starts this replica's Raft node and returns its gate.
+///
+/// 1. Opens the data directory, refusing one that belongs to another node.
+/// 2. If the directory is empty, asks the peers whether the cluster already counts this node as a
+///    member; if so the directory was wiped and the start is refused ([`DataDirError::Wiped`]).
+/// 3. Starts openraft with the durable store and the server.
+/// 4. Ordinal 0 initializes the cluster with the full member set, only if it is uninitialized and
+///    no peer reports an initialized cluster. Restarted nodes never initialize again.
 ///
 /// ```no_run
 /// # async fn run() -> Result<(), roperator_core::ha::StartError> {
@@ -71,14 +75,7 @@ pub async fn start(config: RaftConfig) -> Result<RaftGate, StartError> {
     start_with(config, StartOptions::default()).await
 }
 
-/// Starts this replica's Raft node.
-///
-/// 1. Opens the data directory, refusing one that belongs to another node.
-/// 2. If the directory is empty, asks the peers whether the cluster already counts this node as a
-///    member; if so the directory was wiped and the start is refused ([`DataDirError::Wiped`]).
-/// 3. Starts openraft with the durable store and the server.
-/// 4. Ordinal 0 initializes the cluster with the full member set, only if it is uninitialized and
-///    no peer reports an initialized cluster. Restarted nodes never initialize again.
+/// [`start`] with a pre-bound listener and injected faults (the `raft-test-hooks` feature).
 pub async fn start_with(config: RaftConfig, options: StartOptions) -> Result<RaftGate, StartError> {
     config.validate()?;
     let node_id = config.node_id;
@@ -89,7 +86,7 @@ pub async fn start_with(config: RaftConfig, options: StartOptions) -> Result<Raf
     let probe_network = Network::new(
         node_id,
         &config.cluster_name,
-        tls.clone().map(ClientTls::from),
+        tls.clone(),
         options.faults.clone(),
         None,
     );
@@ -122,7 +119,7 @@ pub async fn start_with(config: RaftConfig, options: StartOptions) -> Result<Raf
     let network = Network::new(
         node_id,
         &config.cluster_name,
-        tls.clone().map(ClientTls::from),
+        tls.clone(),
         options.faults.clone(),
         Some(incarnations.clone()),
     )
@@ -156,7 +153,7 @@ pub async fn start_with(config: RaftConfig, options: StartOptions) -> Result<Raf
             raft.clone(),
             node_id,
             &config.cluster_name,
-            tls.clone().map(ServerTls::from),
+            tls.clone(),
             options.faults.clone(),
             incarnations.clone(),
             probe_network.clone(),
@@ -196,33 +193,6 @@ pub async fn start_with(config: RaftConfig, options: StartOptions) -> Result<Raf
     ))
 }
 
-/// The leadership gate this process should use, chosen from the environment:
-///
-/// - with `ROPERATOR_RAFT_REPLICAS` or `ROPERATOR_RAFT_PEERS` set, a [`RaftGate`] started from
-///   [`RaftConfig::from_env`] (a `REPLICAS` of 1 gives a durable one-node group);
-/// - with neither (a single replica run locally, the embedded mode), the always-leader gate, so
-///   nothing needs configuring and no data directory is needed.
-///
-/// ```no_run
-/// # async fn run() -> Result<(), roperator_core::ha::StartError> {
-/// let gate = roperator_core::ha::gate_from_env().await?;
-/// // operator.with_leader_gate(gate)
-/// # Ok(()) }
-/// ```
-pub async fn gate_from_env() -> Result<Arc<dyn LeaderGate>, StartError> {
-    gate_from_lookup(|name| std::env::var(name).ok()).await
-}
-
-/// [`gate_from_env`] over any variable source.
-pub async fn gate_from_lookup(
-    get: impl Fn(&str) -> Option<String>,
-) -> Result<Arc<dyn LeaderGate>, StartError> {
-    if get("ROPERATOR_RAFT_REPLICAS").is_none() && get("ROPERATOR_RAFT_PEERS").is_none() {
-        return Ok(Arc::new(AlwaysLeader::new()));
-    }
-    Ok(Arc::new(start(RaftConfig::from_lookup(get)?).await?))
-}
-
 /// Asks every other member for its status until one answers or `window` has passed.
 async fn probe_peers(config: &RaftConfig, network: &Network, window: Duration) -> Vec<PeerStatus> {
     let deadline = Instant::now() + window;
@@ -245,13 +215,7 @@ async fn probe_peers(config: &RaftConfig, network: &Network, window: Duration) -
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[tokio::test]
-    async fn without_membership_variables_the_gate_always_leads() {
-        let gate = gate_from_lookup(|_| None).await.unwrap();
-        assert!(gate.subscribe().borrow().is_leader);
-        assert_eq!(gate.acquire().await.unwrap().term(), 0);
-    }
+    use crate::leader::LeaderGate;
 
     #[tokio::test]
     async fn one_replica_from_the_environment_is_a_durable_one_node_group() {
@@ -265,7 +229,7 @@ mod tests {
             "ROPERATOR_RAFT_DATA_DIR" => Some(path.clone()),
             _ => None,
         };
-        let gate = gate_from_lookup(get).await.unwrap();
+        let gate = start(RaftConfig::from_lookup(get).unwrap()).await.unwrap();
         let mut state = gate.subscribe();
         tokio::time::timeout(
             std::time::Duration::from_secs(10),

@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
-use roperator_core::ha::{self, NetworkFaults, RaftConfig, RaftGate, StartOptions, TlsPaths};
+use roperator_core::ha::test_hooks::{NetworkFaults, StartOptions, start_with};
+use roperator_core::ha::{self, RaftConfig, RaftGate, TlsPaths};
 use roperator_core::leader::LeaderGate;
 use tokio::net::TcpListener;
 
@@ -171,7 +172,7 @@ impl Cluster {
         i: u64,
         listener: TcpListener,
     ) -> Result<RaftGate, ha::StartError> {
-        let gate = ha::start_with(
+        let gate = start_with(
             self.config(i),
             StartOptions {
                 listener: Some(listener),

@@ -24,7 +24,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 
 use super::{
-    CLUSTER_HEADER, ClientTls, FROM_HEADER, INCARNATION_HEADER, NetworkFaults, PeerStatus,
+    CLUSTER_HEADER, FROM_HEADER, INCARNATION_HEADER, NetworkFaults, PeerStatus, TlsMaterial,
     TransportError, split_host,
 };
 use crate::ha::incarnation::Incarnations;
@@ -43,7 +43,7 @@ pub struct Network {
 struct Shared {
     self_id: NodeId,
     cluster: String,
-    tls: Option<ClientTls>,
+    tls: Option<TlsMaterial>,
     faults: NetworkFaults,
     incarnations: Option<Incarnations>,
     backoff: Duration,
@@ -54,11 +54,11 @@ impl Network {
     /// A factory for node `self_id`; `tls: None` means plaintext. Without `incarnations` (before
     /// the data directory is claimed) only [`PeerClient::status`] is meaningful.
     ///
-    /// With [`ClientTls::Material`], every new connection uses the material's current files.
+    /// Every new connection uses the material's current files.
     pub fn new(
         self_id: NodeId,
         cluster: &str,
-        tls: Option<ClientTls>,
+        tls: Option<TlsMaterial>,
         faults: NetworkFaults,
         incarnations: Option<Incarnations>,
     ) -> Self {
@@ -153,7 +153,7 @@ where
 /// trust exactly the same peers.
 pub(crate) async fn dial(
     addr: &str,
-    tls: Option<&ClientTls>,
+    tls: Option<&TlsMaterial>,
 ) -> Result<SendRequest<Full<Bytes>>, String> {
     dial_named(addr, split_host(addr), tls).await
 }
@@ -164,7 +164,7 @@ pub(crate) async fn dial(
 pub(crate) async fn dial_named(
     addr: &str,
     server_name: &str,
-    tls: Option<&ClientTls>,
+    tls: Option<&TlsMaterial>,
 ) -> Result<SendRequest<Full<Bytes>>, String> {
     let stream = TcpStream::connect(addr)
         .await
@@ -174,7 +174,7 @@ pub(crate) async fn dial_named(
     let sender = match tls {
         Some(tls) => {
             // Per connection, so renewed certificates are picked up (see `TlsMaterial`).
-            let connector = tokio_rustls::TlsConnector::from(tls.config());
+            let connector = tokio_rustls::TlsConnector::from(tls.client_config());
             let name = rustls_pki_types::ServerName::try_from(server_name.to_string())
                 .map_err(|e| format!("peer name: {e}"))?;
             let tls = connector

@@ -6,7 +6,7 @@
 //! Every request names its sender and cluster in headers; a server refuses other clusters.
 //!
 //! The same listener serves the membership admin API under `/raft/admin/` (see
-//! [`ha::admin`](crate::ha::admin)); it needs the cluster header but no incarnation, since its
+//! [`MembershipClient`](crate::ha::MembershipClient)); it needs the cluster header but no incarnation, since its
 //! callers are operators' tools, not Raft peers.
 
 mod client;
@@ -18,10 +18,10 @@ use std::sync::{Arc, RwLock};
 
 use serde::{Deserialize, Serialize};
 
+pub use client::Network;
 pub(crate) use client::dial_named;
-pub use client::{Network, PeerClient};
 pub use server::RaftServer;
-pub use tls::{ClientTls, ServerTls, TlsError, TlsMaterial};
+pub use tls::{TlsError, TlsMaterial};
 
 pub(crate) const FROM_HEADER: &str = "x-roperator-raft-from";
 pub(crate) const CLUSTER_HEADER: &str = "x-roperator-raft-cluster";
@@ -64,19 +64,23 @@ pub struct PeerStatus {
 ///
 /// All nodes of a test group share one `NetworkFaults`; a blocked pair fails every RPC between
 /// the two nodes, in both directions, as `Unreachable`, exactly like a network partition.
+/// Without the `raft-test-hooks` feature nothing can block a link, and every check passes.
 ///
 /// ```
-/// let faults = roperator_core::ha::NetworkFaults::default();
+/// # #[cfg(feature = "raft-test-hooks")] {
+/// let faults = roperator_core::ha::test_hooks::NetworkFaults::default();
 /// faults.isolate(0, [1, 2]);
 /// assert!(faults.is_blocked(2, 0));
 /// faults.heal();
 /// assert!(!faults.is_blocked(2, 0));
+/// # }
 /// ```
 #[derive(Debug, Clone, Default)]
 pub struct NetworkFaults {
     blocked: Arc<RwLock<HashSet<(u64, u64)>>>,
 }
 
+#[cfg_attr(not(feature = "raft-test-hooks"), allow(dead_code))]
 impl NetworkFaults {
     /// Cuts the link between `a` and `b` in both directions.
     pub fn partition(&self, a: u64, b: u64) {

@@ -17,7 +17,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::{
     CLUSTER_HEADER, FORWARDED_HEADER, FROM_HEADER, INCARNATION_HEADER, Network, NetworkFaults,
-    PeerStatus, ServerTls,
+    PeerStatus, TlsMaterial,
 };
 use crate::ha::admin::{self, AddMember, MEMBERS_PATH, Members, MembershipError};
 use crate::ha::incarnation::Incarnations;
@@ -55,16 +55,16 @@ struct Ctx {
 }
 
 impl RaftServer {
-    /// Serves RPCs for `raft` on `listener`; `tls: None` means plaintext. With
-    /// [`ServerTls::Material`], every accepted connection uses the material's current files.
-    /// `peers` dials the other members for the admin API (see [`crate::ha::admin`]).
+    /// Serves RPCs for `raft` on `listener`; `tls: None` means plaintext, otherwise every accepted
+    /// connection uses the material's current files. `peers` dials the other members for the
+    /// admin API.
     #[allow(clippy::too_many_arguments)]
     pub fn start(
         listener: TcpListener,
         raft: RaftNode,
         node_id: NodeId,
         cluster: &str,
-        tls: Option<ServerTls>,
+        tls: Option<TlsMaterial>,
         faults: NetworkFaults,
         incarnations: Incarnations,
         peers: Network,
@@ -110,7 +110,7 @@ impl Drop for RaftServer {
 async fn accept_loop(
     listener: TcpListener,
     ctx: Ctx,
-    tls: Option<ServerTls>,
+    tls: Option<TlsMaterial>,
     stop: CancellationToken,
 ) {
     // Dropping the set aborts every connection task, so a stopped node really goes silent.
@@ -132,7 +132,7 @@ async fn accept_loop(
         // Per connection, so renewed certificates are picked up (see `TlsMaterial`).
         let acceptor = tls
             .as_ref()
-            .map(|t| tokio_rustls::TlsAcceptor::from(t.config()));
+            .map(|t| tokio_rustls::TlsAcceptor::from(t.server_config()));
         connections.spawn(async move {
             match acceptor {
                 Some(acceptor) => match acceptor.accept(stream).await {
@@ -280,7 +280,7 @@ async fn dispatch(ctx: &Ctx, req: http::Request<Incoming>) -> http::Response<Ful
     }
 }
 
-/// The membership admin API (see [`crate::ha::admin`]): handled on the leader, forwarded to it
+/// The membership admin API (see [`MembershipClient`](crate::ha::MembershipClient)): handled on the leader, forwarded to it
 /// from a follower.
 async fn membership(ctx: &Ctx, req: http::Request<Incoming>) -> http::Response<Full<Bytes>> {
     let method = req.method().clone();
