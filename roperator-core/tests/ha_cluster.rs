@@ -4,7 +4,7 @@ mod ha_support;
 
 use std::time::{Duration, Instant};
 
-use ha_support::{Ca, Cluster};
+use ha_support::{Ca, Cluster, metric, wait_until};
 use roperator_core::ha::{self, AdminError, DataDirError, MembershipClient, StartError};
 use roperator_core::leader::{LeaderGate, NotLeader, WritePermit};
 
@@ -633,5 +633,82 @@ async fn a_renewed_certificate_that_does_not_parse_keeps_the_previous_one() {
         .members()
         .await
         .expect("the repaired files are in use");
+    cluster.shutdown().await;
+}
+
+/// Quorum rounds `gate` ran so far, by result (`confirmed` or `failed`).
+fn rounds(gate: &ha::RaftGate, result: &str) -> f64 {
+    metric(
+        gate,
+        "roperator_raft_quorum_rounds_total",
+        &[&format!("result=\"{result}\"")],
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_syncs_share_quorum_rounds_on_a_slow_network_and_with_a_silent_peer() {
+    const SYNCS: usize = 64;
+    // A slow network: every RPC takes 500 ms, longer than half the write lease (375 ms), yet
+    // within openraft's deadline for a leadership confirmation (one heartbeat, 900 ms). A
+    // caller that insisted on a round leaving it half a lease would never be served by
+    // another's round, and the rounds would add up, one per sync.
+    let timing = ha::Timing {
+        heartbeat: Duration::from_millis(900),
+        election_timeout_min: Duration::from_millis(1000),
+        election_timeout_max: Duration::from_millis(2000),
+    };
+    let cluster = Cluster::start_with_timing(3, timing).await;
+    let leader = cluster.wait_for_leader(None, ELECTION * 2).await;
+    let gate = cluster.gate(leader).clone();
+    let term = gate.acquire().await.unwrap().term();
+    // A term from another group: once it is proven foreign, seeing it again costs nothing but
+    // makes the next permit wait for a quorum round started after it (see the fencing docs).
+    // That is how a burst of syncs is made to need a round here.
+    gate.observe_term(term + 5);
+    acquire_within(&gate, ELECTION).await;
+    for peer in (0..3).filter(|p| *p != leader) {
+        cluster.faults.delay(peer, Duration::from_millis(500));
+    }
+
+    let silent = (leader + 1) % 3;
+    for silence in [false, true] {
+        if silence {
+            // Packets to one follower are dropped: its RPCs time out instead of failing at once.
+            cluster.faults.silence(silent);
+            wait_until("the leader notices the silent follower", ELECTION, || {
+                metric(
+                    &gate,
+                    "roperator_raft_peer_reachable",
+                    &[&format!("peer=\"{silent}\"")],
+                ) == 0.0
+            })
+            .await;
+        }
+        let (confirmed, failed) = (rounds(&gate, "confirmed"), rounds(&gate, "failed"));
+        gate.observe_term(term + 5);
+        let syncs: Vec<_> = (0..SYNCS)
+            .map(|_| {
+                let gate = gate.clone();
+                tokio::spawn(async move { gate.acquire().await })
+            })
+            .collect();
+        for sync in syncs {
+            let permit = sync.await.unwrap().expect("every sync gets a permit");
+            assert_eq!(permit.term(), term);
+        }
+        let ran = rounds(&gate, "confirmed") - confirmed;
+        // The round in flight when the term was seen started before it and cannot serve; the
+        // next one serves every sync (the lease renewal of the gate itself may add one).
+        assert!(
+            (1.0..=3.0).contains(&ran),
+            "{SYNCS} concurrent syncs took {ran} quorum rounds (silent peer: {silence})"
+        );
+        assert_eq!(
+            rounds(&gate, "failed"),
+            failed,
+            "a quorum of live peers answers every round (silent peer: {silence})"
+        );
+    }
+    cluster.faults.heal();
     cluster.shutdown().await;
 }

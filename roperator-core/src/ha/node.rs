@@ -7,12 +7,18 @@ use std::time::{Duration, Instant};
 use openraft::BasicNode;
 use tokio::net::TcpListener;
 
+use tracing::instrument::WithSubscriber;
+
 use super::config::{ConfigError, RaftConfig, TransportSecurity};
-use super::gate::RaftGate;
+use super::gate::{GateParts, RaftGate};
 use super::incarnation::Incarnations;
+use super::log_filter;
+use super::metrics::HaMetrics;
 use super::store::{DataDir, DataDirError, DirState, LogStore, StateMachineStore};
-use super::transport::{Network, NetworkFaults, PeerStatus, RaftServer, TlsError, TlsMaterial};
-use super::types::RaftNode;
+use super::transport::{
+    Network, NetworkFaults, PeerHealth, PeerStatus, RaftServer, TlsError, TlsMaterial,
+};
+use super::types::{NodeId, RaftNode};
 
 /// Why a replica could not join its group.
 #[derive(Debug, thiserror::Error)]
@@ -77,65 +83,54 @@ pub async fn start(config: RaftConfig) -> Result<RaftGate, StartError> {
 
 /// [`start`] with a pre-bound listener and injected faults (the `raft-test-hooks` feature).
 pub async fn start_with(config: RaftConfig, options: StartOptions) -> Result<RaftGate, StartError> {
+    // Everything the node does from here on, in openraft's tasks and in ours, logs through the
+    // filter that keeps openraft's per-RPC messages at debug (see `log_filter`).
+    let logs = log_filter::dispatch();
+    start_filtered(config, options, logs.clone())
+        .with_subscriber(logs)
+        .await
+}
+
+async fn start_filtered(
+    config: RaftConfig,
+    options: StartOptions,
+    logs: tracing_core::Dispatch,
+) -> Result<RaftGate, StartError> {
     config.validate()?;
     let node_id = config.node_id;
     let tls = match &config.security {
         Some(TransportSecurity::Tls(paths)) => Some(TlsMaterial::load(paths)?),
         _ => None,
     };
-    let probe_network = Network::new(
-        node_id,
-        &config.cluster_name,
-        tls.clone(),
-        options.faults.clone(),
-        None,
+    let metrics = HaMetrics::default();
+    let health = Arc::new(
+        PeerHealth::new(node_id, metrics.clone()).with_probe_every(config.timing.heartbeat * 2),
     );
-    let (mut dir, dir_state) = DataDir::open(&config.data_dir, node_id, &config.cluster_name)?;
-    let probe_window = options
-        .probe_window
-        .unwrap_or(config.timing.election_timeout_max * 2);
-
-    let mut peers_initialized = false;
-    if dir_state == DirState::Fresh && !config.is_single_node() {
-        let statuses = probe_peers(&config, &probe_network, probe_window).await;
-        for status in &statuses {
-            if status.your_incarnation.is_some() {
-                return Err(DataDirError::Wiped {
-                    dir: config.data_dir.clone(),
-                    node_id,
-                    peer: status.node_id,
-                    members: status.members.clone(),
-                }
-                .into());
-            }
-        }
-        peers_initialized = statuses.iter().any(|s| s.initialized);
-    }
-    if dir_state == DirState::Fresh {
-        dir.claim()?;
-    }
-
+    health.set_members(config.peers.clone());
+    let network = |incarnations| {
+        Network::new(
+            node_id,
+            &config.cluster_name,
+            tls.clone(),
+            options.faults.clone(),
+            incarnations,
+            health.clone(),
+        )
+    };
+    let probe_network = network(None);
+    let (dir, peers_initialized) =
+        open_data_dir(&config, &probe_network, options.probe_window).await?;
     let incarnations = Incarnations::load(&dir)?;
-    let network = Network::new(
-        node_id,
-        &config.cluster_name,
-        tls.clone(),
-        options.faults.clone(),
-        Some(incarnations.clone()),
-    )
-    .with_backoff(config.timing.heartbeat * 2);
+    let raft_network =
+        network(Some(incarnations.clone())).with_backoff(config.timing.heartbeat * 2);
     let log = LogStore::open(&dir)?;
     let machine = StateMachineStore::open(&dir, Some(incarnations.clone()))?;
     let raft_config = Arc::new(config.openraft_config()?);
-    let raft_err = |e: &dyn std::fmt::Display| StartError::Raft {
-        node_id,
-        reason: e.to_string(),
-    };
-    let raft = RaftNode::new(node_id, raft_config, network, log, machine)
+    let raft = RaftNode::new(node_id, raft_config, raft_network, log, machine)
         .await
-        .map_err(|e| raft_err(&e))?;
+        .map_err(|e| raft_error(node_id, &e))?;
 
-    let server = match (options.listener, config.listen) {
+    let listener = match (options.listener, config.listen) {
         (Some(listener), _) => Some(listener),
         (None, Some(addr)) if !config.is_single_node() => Some(
             TcpListener::bind(addr)
@@ -146,51 +141,102 @@ pub async fn start_with(config: RaftConfig, options: StartOptions) -> Result<Raf
                 })?,
         ),
         _ => None,
-    }
-    .map(|listener| {
-        RaftServer::start(
-            listener,
-            raft.clone(),
-            node_id,
-            &config.cluster_name,
-            tls.clone(),
-            options.faults.clone(),
-            incarnations.clone(),
-            probe_network.clone(),
-        )
-        .map_err(|source| StartError::Listen {
-            addr: "bound listener".to_string(),
-            source,
+    };
+    let server = listener
+        .map(|listener| {
+            RaftServer::start(
+                listener,
+                raft.clone(),
+                node_id,
+                &config.cluster_name,
+                tls.clone(),
+                options.faults.clone(),
+                incarnations.clone(),
+                probe_network.clone(),
+            )
+            .map_err(|source| StartError::Listen {
+                addr: "bound listener".to_string(),
+                source,
+            })
         })
-    })
-    .transpose()?;
-
-    if node_id == 0
-        && !peers_initialized
-        && !raft.is_initialized().await.map_err(|e| raft_err(&e))?
-    {
-        let members: BTreeMap<u64, BasicNode> = config
-            .peers
-            .iter()
-            .map(|(id, addr)| (*id, BasicNode::new(addr)))
-            .collect();
-        tracing::info!(
-            ?members,
-            "initializing the raft group (first start of ordinal 0)"
-        );
-        if let Err(e) = raft.initialize(members).await {
-            // Another start raced us, or a peer's log reached us first: already initialized.
-            tracing::info!(error = %e, "raft group not initialized by this node");
-        }
+        .transpose()?;
+    if node_id == 0 && !peers_initialized {
+        bootstrap(&config, &raft).await?;
     }
-
-    Ok(RaftGate::new(
+    Ok(RaftGate::new(GateParts {
         raft,
         node_id,
-        config.replica_name.clone(),
-        config.timing,
+        replica_name: config.replica_name.clone(),
+        timing: config.timing,
         server,
-    ))
+        metrics,
+        health,
+        logs,
+    }))
+}
+
+fn raft_error(node_id: NodeId, e: &dyn std::fmt::Display) -> StartError {
+    StartError::Raft {
+        node_id,
+        reason: e.to_string(),
+    }
+}
+
+/// Opens the data directory. An empty one is claimed, but only after asking the peers whether
+/// they know this node already (then it was wiped, and the start is refused). Returns the
+/// directory and whether a peer reported an initialized group.
+async fn open_data_dir(
+    config: &RaftConfig,
+    probe_network: &Network,
+    probe_window: Option<Duration>,
+) -> Result<(DataDir, bool), StartError> {
+    let node_id = config.node_id;
+    let (mut dir, dir_state) = DataDir::open(&config.data_dir, node_id, &config.cluster_name)?;
+    if dir_state != DirState::Fresh {
+        return Ok((dir, false));
+    }
+    let mut peers_initialized = false;
+    if !config.is_single_node() {
+        let window = probe_window.unwrap_or(config.timing.election_timeout_max * 2);
+        let statuses = probe_peers(config, probe_network, window).await;
+        if let Some(status) = statuses.iter().find(|s| s.your_incarnation.is_some()) {
+            return Err(DataDirError::Wiped {
+                dir: config.data_dir.clone(),
+                node_id,
+                peer: status.node_id,
+                members: status.members.clone(),
+            }
+            .into());
+        }
+        peers_initialized = statuses.iter().any(|s| s.initialized);
+    }
+    dir.claim()?;
+    Ok((dir, peers_initialized))
+}
+
+/// Initializes the group with the full member set, unless this node's store already is.
+async fn bootstrap(config: &RaftConfig, raft: &RaftNode) -> Result<(), StartError> {
+    if raft
+        .is_initialized()
+        .await
+        .map_err(|e| raft_error(config.node_id, &e))?
+    {
+        return Ok(());
+    }
+    let members: BTreeMap<u64, BasicNode> = config
+        .peers
+        .iter()
+        .map(|(id, addr)| (*id, BasicNode::new(addr)))
+        .collect();
+    tracing::info!(
+        ?members,
+        "initializing the raft group (first start of ordinal 0)"
+    );
+    if let Err(e) = raft.initialize(members).await {
+        // Another start raced us, or a peer's log reached us first: already initialized.
+        tracing::info!(error = %e, "raft group not initialized by this node");
+    }
+    Ok(())
 }
 
 /// Asks every other member for its status until one answers or `window` has passed.

@@ -10,6 +10,7 @@
 //! callers are operators' tools, not Raft peers.
 
 mod client;
+mod health;
 mod server;
 mod tls;
 
@@ -20,6 +21,7 @@ use serde::{Deserialize, Serialize};
 
 pub use client::Network;
 pub(crate) use client::dial_named;
+pub(crate) use health::{LOG_GAP, PeerHealth, Throttle};
 pub use server::RaftServer;
 pub use tls::{TlsError, TlsMaterial};
 
@@ -78,6 +80,8 @@ pub struct PeerStatus {
 #[derive(Debug, Clone, Default)]
 pub struct NetworkFaults {
     blocked: Arc<RwLock<HashSet<(u64, u64)>>>,
+    silenced: Arc<RwLock<HashSet<u64>>>,
+    delays: Arc<RwLock<std::collections::HashMap<u64, std::time::Duration>>>,
 }
 
 #[cfg_attr(not(feature = "raft-test-hooks"), allow(dead_code))]
@@ -96,12 +100,54 @@ impl NetworkFaults {
         }
     }
 
+    /// Makes `node` silent: RPCs to it get no answer at all until their sender gives up, as
+    /// when a network drops packets instead of refusing connections.
+    pub fn silence(&self, node: u64) {
+        self.silenced
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(node);
+    }
+
+    /// Delays every RPC to `node` by `by`, as a slow network or a loaded peer would.
+    pub fn delay(&self, node: u64, by: std::time::Duration) {
+        self.delays
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(node, by);
+    }
+
+    /// How long RPCs to `node` are delayed.
+    pub fn delay_to(&self, node: u64) -> Option<std::time::Duration> {
+        self.delays
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&node)
+            .copied()
+    }
+
     /// Restores every link.
     pub fn heal(&self) {
+        self.delays
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
         self.blocked
             .write()
             .unwrap_or_else(|p| p.into_inner())
             .clear();
+        self.silenced
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
+    }
+
+    /// `true` while RPCs to `node` get no answer.
+    pub fn is_silenced(&self, node: u64) -> bool {
+        self.silenced
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(&node)
     }
 
     /// `true` while traffic from `from` to `to` is dropped.

@@ -14,10 +14,11 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
+use tracing::instrument::WithSubscriber;
 
 use super::{
-    CLUSTER_HEADER, FORWARDED_HEADER, FROM_HEADER, INCARNATION_HEADER, Network, NetworkFaults,
-    PeerStatus, TlsMaterial,
+    CLUSTER_HEADER, FORWARDED_HEADER, FROM_HEADER, INCARNATION_HEADER, LOG_GAP, Network,
+    NetworkFaults, PeerStatus, Throttle, TlsMaterial,
 };
 use crate::ha::admin::{self, AddMember, MEMBERS_PATH, Members, MembershipError};
 use crate::ha::incarnation::Incarnations;
@@ -79,7 +80,9 @@ impl RaftServer {
             incarnations,
             peers,
         };
-        let task = tokio::spawn(accept_loop(listener, ctx, tls, stop.clone()));
+        // Called under the node's log filter (see `log_filter`), which the server keeps.
+        let task =
+            tokio::spawn(accept_loop(listener, ctx, tls, stop.clone()).with_current_subscriber());
         Ok(Self {
             local_addr,
             stop,
@@ -115,13 +118,17 @@ async fn accept_loop(
 ) {
     // Dropping the set aborts every connection task, so a stopped node really goes silent.
     let mut connections = JoinSet::new();
+    let failed_accepts = Throttle::default();
+    let refusals = std::sync::Arc::new(Throttle::default());
     loop {
         let (stream, peer) = tokio::select! {
             _ = stop.cancelled() => break,
             accepted = listener.accept() => match accepted {
                 Ok(a) => a,
                 Err(e) => {
-                    tracing::warn!(error = %e, "raft server: accept failed");
+                    if let Some(held) = failed_accepts.allow(LOG_GAP) {
+                        tracing::warn!(error = %e, not_logged_since = held, "raft server: accept failed");
+                    }
                     continue;
                 }
             },
@@ -133,17 +140,27 @@ async fn accept_loop(
         let acceptor = tls
             .as_ref()
             .map(|t| tokio_rustls::TlsAcceptor::from(t.server_config()));
-        connections.spawn(async move {
+        let refusals = refusals.clone();
+        let connection = async move {
             match acceptor {
                 Some(acceptor) => match acceptor.accept(stream).await {
                     Ok(stream) => serve(stream, ctx).await,
                     Err(e) => {
-                        tracing::warn!(%peer, error = %e, "raft server: TLS handshake refused")
+                        // A misconfigured peer retries several times a second.
+                        if let Some(held) = refusals.allow(LOG_GAP) {
+                            tracing::warn!(
+                                %peer,
+                                error = %e,
+                                not_logged_since = held,
+                                "raft server: TLS handshake refused"
+                            );
+                        }
                     }
                 },
                 None => serve(stream, ctx).await,
             }
-        });
+        };
+        connections.spawn(connection.with_current_subscriber());
     }
 }
 
