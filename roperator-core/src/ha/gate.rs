@@ -24,7 +24,7 @@ use tracing_core::Dispatch;
 
 use super::admin::{self, Members, MembershipError};
 use super::metrics::HaMetrics;
-use super::transport::{PeerHealth, RaftServer};
+use super::transport::{LOG_GAP, PeerHealth, RaftServer, Throttle};
 use super::types::{NodeId, RaftNode};
 use crate::leader::{BoxFuture, LeaderGate, LeaderState, NotLeader, WritePermit};
 
@@ -128,6 +128,10 @@ struct Inner {
     /// it the first write) does not wait for the next heartbeat tick.
     became_leader: tokio::sync::Notify,
     last_leader: Mutex<Option<NodeId>>,
+    /// The term this replica last announced it leads.
+    announced_term: Mutex<Option<u64>>,
+    /// Lease lapses without a change of leader, logged at most once in a while.
+    pauses: Throttle,
     /// The leader openraft reported last (`None` during an election).
     heard_leader: Mutex<Option<NodeId>>,
     /// The membership last seen (its log id), to follow changes of the voter set.
@@ -147,8 +151,8 @@ struct Inner {
     tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
 }
 
-/// Why a leader whose lease ran out stops writing; the one reason logged as a warning, since it
-/// means this replica lost touch with a quorum.
+/// Why a leader whose lease ran out stops writing until its next confirmation: it lost touch with
+/// a quorum, for a moment (load, a slow network) or for good (cut off).
 const NO_QUORUM: &str = "no quorum confirmed leadership within the write lease";
 
 /// What [`RaftGate::new`] is made of.
@@ -230,18 +234,20 @@ impl Inner {
         // A lease that ran out without a quorum round is the reason, whoever publishes it.
         let why_not = if lapsed { NO_QUORUM } else { why_not };
         match was_leader {
-            Some(_) if is_leader => tracing::info!(
-                node = self.node_id,
-                term,
-                "this replica is the leader of term {term}: a quorum confirmed it, it writes from \
-                 now on"
-            ),
-            Some(led) if why_not == NO_QUORUM => tracing::warn!(
-                node = self.node_id,
-                term = led,
-                why = why_not,
-                "this replica stopped writing as leader of term {led}: {why_not}"
-            ),
+            Some(_) if is_leader => self.announce(term),
+            Some(led) if why_not == NO_QUORUM => {
+                // A leader under load or on a slow network can miss a few confirmations in a
+                // row; each pause is counted, and logged at most once in a while.
+                if let Some(held) = self.pauses.allow(LOG_GAP) {
+                    tracing::warn!(
+                        node = self.node_id,
+                        term = led,
+                        pauses_not_logged = held,
+                        "this replica paused writing as leader of term {led}: {NO_QUORUM}; it \
+                         resumes with the next confirmation"
+                    );
+                }
+            }
             Some(led) => tracing::info!(
                 node = self.node_id,
                 term = led,
@@ -250,6 +256,23 @@ impl Inner {
             ),
             None => {}
         }
+    }
+
+    /// Says once per term that this replica leads it (later confirmations after a pause in the
+    /// same term are not news).
+    fn announce(&self, term: u64) {
+        let mut announced = lock(&self.announced_term);
+        if *announced == Some(term) {
+            tracing::debug!(node = self.node_id, term, "writes resume");
+            return;
+        }
+        *announced = Some(term);
+        tracing::info!(
+            node = self.node_id,
+            term,
+            "this replica is the leader of term {term}: a quorum confirmed it, it writes from \
+             now on"
+        );
     }
 
     /// Ends the current tenure's permits; a later successful confirmation starts a new one.
@@ -320,6 +343,20 @@ impl Inner {
             t.term != m.current_term || t.leading != leading
         };
         if changed {
+            let (was_leading, old_term) = {
+                let t = lock(&self.tenure);
+                (t.leading, t.term)
+            };
+            if was_leading && !leading && !self.state.borrow().is_leader {
+                // Its writes had paused already; this is when the pause became the end.
+                tracing::info!(
+                    node = self.node_id,
+                    term = old_term,
+                    "this replica is no longer the leader of term {old_term}: Raft is in term {} \
+                     now",
+                    m.current_term
+                );
+            }
             // Any change of term or role ends the tenure: permits of the old one are revoked
             // before the new role is published.
             self.revoke(&format!(
@@ -595,6 +632,8 @@ impl RaftGate {
             fence_hold: timing.election_timeout_max,
             became_leader: tokio::sync::Notify::new(),
             last_leader: Mutex::new(None),
+            announced_term: Mutex::new(None),
+            pauses: Throttle::default(),
             heard_leader: Mutex::new(None),
             membership: Mutex::new(None),
             failed: std::sync::atomic::AtomicBool::new(false),

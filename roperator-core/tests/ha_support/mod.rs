@@ -376,7 +376,7 @@ pub fn metric(gate: &RaftGate, name: &str, labels: &[&str]) -> f64 {
             metric == name && labels.iter().all(|want| series.contains(want))
         })
         .filter_map(|(_, value)| value.parse::<f64>().ok())
-        .sum()
+        .fold(0.0, |sum, v| sum + v)
 }
 
 /// Polls `condition` every 10 ms until it holds; panics with `what` after `within`.

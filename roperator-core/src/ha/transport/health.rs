@@ -8,8 +8,8 @@
 //! down is reminded of every [`REMINDER`], and while this node starts (its first [`LOG_GAP`]), a
 //! peer that has not answered yet is not reported: replicas start one after another.
 //!
-//! A peer that failed recently is not dialled again for every RPC: until [`PROBE_EVERY`] has
-//! passed since the last attempt, RPCs to it fail at once. A dead or partitioned peer therefore
+//! A peer that keeps failing ([`FAILURES_BEFORE_PAUSE`] RPCs in a row) is not dialled again for
+//! every RPC: until [`PROBE_EVERY`] has passed since the last attempt, RPCs to it fail at once. A dead or partitioned peer therefore
 //! costs neither a connection attempt nor a pending request per leadership confirmation, and the
 //! quorum of live peers answers as fast as with every peer up. Raft tolerates lost messages;
 //! the first RPC after the pause probes the peer, and a peer that is back is in use again within
@@ -27,6 +27,9 @@ pub(crate) const LOG_GAP: Duration = Duration::from_secs(10);
 
 /// How often a peer that stays unreachable is logged again.
 pub(crate) const REMINDER: Duration = Duration::from_secs(600);
+
+/// Consecutive failed RPCs after which a peer is paused between attempts.
+pub(crate) const FAILURES_BEFORE_PAUSE: u64 = 3;
 
 /// Default pause before dialling a peer that failed again (see [`PeerHealth::with_probe_every`]).
 pub(crate) const PROBE_EVERY: Duration = Duration::from_millis(200);
@@ -127,7 +130,10 @@ impl PeerHealth {
         let mut peers = self.lock();
         let peer = self.entry(&mut peers, target, addr);
         let now = Instant::now();
+        // A single timeout may be a slow peer, which a quorum may need: only a peer that keeps
+        // failing is paused.
         if !peer.reachable
+            && peer.failures >= FAILURES_BEFORE_PAUSE
             && let Some(at) = peer.last_attempt
             && now.duration_since(at) < self.probe_every
         {
@@ -356,6 +362,13 @@ mod tests {
 
         health.failed(1, "a:1", Rpc::Append, Failure::Unreachable, "refused");
         assert_eq!((gauge(&metrics, 1), metrics.reachable_peers.get()), (0, 1));
+        // One failure may be a slow peer that a quorum needs: it is tried again at once.
+        for _ in 1..FAILURES_BEFORE_PAUSE {
+            health
+                .admit(1, "a:1")
+                .expect("a peer that failed once is dialled again");
+            health.failed(1, "a:1", Rpc::Append, Failure::Timeout, "slow");
+        }
         let skipped = health.admit(1, "a:1").unwrap_err();
         assert!(skipped.contains("not answering"), "{skipped}");
         health.admit(2, "b:1").expect("other peers are not paused");
@@ -365,15 +378,18 @@ mod tests {
         health
             .admit(1, "a:1")
             .expect("a peer that answered is dialled again");
-        let failures = metrics
-            .rpc_failures
-            .get_or_create(&vec![
-                ("peer", "1".to_string()),
-                ("rpc", "append".to_string()),
-                ("error", "unreachable".to_string()),
-            ])
-            .get();
-        assert_eq!(failures, 1);
+        let failures = |error: &str| {
+            metrics
+                .rpc_failures
+                .get_or_create(&vec![
+                    ("peer", "1".to_string()),
+                    ("rpc", "append".to_string()),
+                    ("error", error.to_string()),
+                ])
+                .get()
+        };
+        assert_eq!(failures("unreachable"), 1);
+        assert_eq!(failures("timeout"), FAILURES_BEFORE_PAUSE - 1);
     }
 
     #[test]
