@@ -2,6 +2,8 @@
 
 mod ha_support;
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use ha_support::{Ca, Cluster, metric, wait_until};
@@ -13,9 +15,15 @@ const ELECTION: Duration = Duration::from_secs(10);
 async fn exactly_one_leader(tls: bool) {
     let cluster = Cluster::start(3, tls).await;
     let leader = cluster.wait_for_leader(None, ELECTION).await;
-    // Give a competing leader every chance to show up, then check again.
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Once every replica follows the same leader, no other can be elected in this term.
+    wait_until("every replica follows the leader", ELECTION, || {
+        cluster
+            .running()
+            .all(|g| g.raft_view().leader == Some(leader))
+    })
+    .await;
     assert_eq!(cluster.leaders(), vec![leader]);
+    cluster.assert_one_leader_per_term();
     for gate in cluster.running() {
         let result = gate.acquire().await;
         if gate.node_id() == leader {
@@ -83,20 +91,26 @@ async fn isolated_leader_loses_its_permits_before_the_new_leader_gets_one() {
     cluster.faults.isolate(old, [0, 1, 2]);
 
     // The old leader keeps the permit it had and keeps asking for new ones; record the last
-    // instant at which it held a valid one.
+    // instant at which it held a valid one, until (and once more after) the new leader got its
+    // first permit.
+    let new_has_written = Arc::new(AtomicBool::new(false));
     let poller = {
         let gate = old_gate.clone();
+        let stop = new_has_written.clone();
         tokio::spawn(async move {
             let mut last_valid = None;
-            let stop = Instant::now() + Duration::from_secs(4);
             let mut permits = vec![held];
-            while Instant::now() < stop {
+            loop {
+                let last_round = stop.load(Ordering::SeqCst);
                 if let Ok(p) = gate.acquire().await {
                     permits.push(p);
                 }
                 let now = Instant::now();
                 if permits.iter().any(|p| p.is_valid()) {
                     last_valid = Some(now);
+                }
+                if last_round {
+                    break;
                 }
                 tokio::time::sleep(Duration::from_millis(1)).await;
             }
@@ -109,12 +123,8 @@ async fn isolated_leader_loses_its_permits_before_the_new_leader_gets_one() {
 
     let new = cluster.wait_for_leader(Some(old), ELECTION).await;
     let new_gate = cluster.gate(new).clone();
-    let new_permit_at = loop {
-        if new_gate.acquire().await.is_ok() {
-            break Instant::now();
-        }
-        tokio::time::sleep(Duration::from_millis(1)).await;
-    };
+    let (_, new_permit_at) = acquire_within(&new_gate, ELECTION).await;
+    new_has_written.store(true, Ordering::SeqCst);
     let (old_last_valid, revoked) = poller.await.unwrap();
     let old_last_valid = old_last_valid.expect("the old leader held a valid permit at the cut");
     assert!(
@@ -134,7 +144,10 @@ async fn isolated_leader_loses_its_permits_before_the_new_leader_gets_one() {
 
     // After healing, the old leader follows and there was never a second leader in a term.
     cluster.faults.heal();
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    old_gate
+        .wait_for_raft(ELECTION, |v| v.leader == Some(new))
+        .await
+        .expect("the old leader follows the new one");
     assert_eq!(cluster.leaders(), vec![new]);
     cluster.assert_one_leader_per_term();
     cluster.shutdown().await;
@@ -346,23 +359,44 @@ async fn a_deposed_leader_that_sees_the_new_term_never_writes_again() {
     let new_term = cluster.gate(new).acquire().await.unwrap().term();
 
     // The old leader reads an object the new one wrote, before Raft tells it anything.
+    let observed = Instant::now();
     old_gate.observe_term(new_term);
+    let healed_and_following = Arc::new(AtomicBool::new(false));
     let poller = {
         let gate = old_gate.clone();
+        let stop = healed_and_following.clone();
         tokio::spawn(async move {
-            let stop = Instant::now() + Duration::from_secs(3);
             let mut granted = 0;
-            while Instant::now() < stop {
+            loop {
+                let last_round = stop.load(Ordering::SeqCst);
                 granted += usize::from(gate.acquire().await.is_ok());
+                if last_round {
+                    return granted;
+                }
                 tokio::time::sleep(Duration::from_millis(5)).await;
             }
-            granted
         })
     };
-    // Healed well within the poll, and long past the fence's minimum hold: the old leader's
-    // quorum rounds reach the followers, which know the newer term, so the fence is never lifted.
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Cut off, it keeps trying to confirm its leadership, and failing, until past the fence's
+    // minimum hold: from then on, a round that succeeded would lift the fence.
+    let hold = cluster.timing.election_timeout_max;
+    wait_until("the fence's minimum hold is over", ELECTION, || {
+        observed.elapsed() > hold
+    })
+    .await;
+    let failed = rounds(&old_gate, "failed");
+    wait_until("a round after the hold failed", ELECTION, || {
+        rounds(&old_gate, "failed") > failed
+    })
+    .await;
+    // Healed: its quorum rounds reach the followers, which know the newer term, so the fence is
+    // never lifted, and it becomes a follower.
     cluster.faults.heal();
+    old_gate
+        .wait_for_raft(ELECTION, |v| v.leader == Some(new))
+        .await
+        .expect("the deposed leader follows the new one");
+    healed_and_following.store(true, Ordering::SeqCst);
     assert_eq!(poller.await.unwrap(), 0, "the deposed leader got a permit");
     assert_eq!(cluster.leaders(), vec![new]);
     cluster.assert_one_leader_per_term();
@@ -431,12 +465,11 @@ async fn metrics_report_term_leader_and_refusals() {
     }
     // Cut off, the leader's last quorum acknowledgement ages (until it stops leading).
     cluster.faults.isolate(leader, [0, 1, 2]);
-    tokio::time::sleep(Duration::from_millis(600)).await;
-    let stale = since_ack(cluster.gate(leader));
-    assert!(
-        stale > fresh && stale >= 0.5,
-        "acked {stale}s ago after the cut"
-    );
+    wait_until("the last quorum acknowledgement ages", ELECTION, || {
+        since_ack(cluster.gate(leader)) >= 0.5
+    })
+    .await;
+    assert!(since_ack(cluster.gate(leader)) > fresh);
     cluster.faults.heal();
     cluster.shutdown().await;
 }

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use common::{ECHO, NS, echoes, server};
-use ha_support::Cluster;
+use ha_support::{Cluster, wait_until};
 use kube::api::{Api, DynamicObject, Patch, PatchParams, PostParams};
 use roperator_core::leader::LeaderGate;
 use roperator_core::prelude::*;
@@ -185,13 +185,29 @@ async fn an_isolated_leader_writes_nothing_after_the_new_leader_starts() {
             }
         })
     };
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    let writes_by = |replica: u64| {
+        let name = format!("node-{replica}");
+        writes(&server).iter().filter(|(r, _)| *r == name).count()
+    };
+    let before = writes_by(old);
+    wait_until(
+        "the leader writes for the churn",
+        Duration::from_secs(30),
+        || writes_by(old) >= before + 20,
+    )
+    .await;
     let cut = SystemTime::now();
     cluster.faults.isolate(old, [0, 1, 2]);
     let new = cluster
         .wait_for_leader(Some(old), Duration::from_secs(10))
         .await;
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // Long enough under load for a late write of the old leader to show among the new one's.
+    wait_until(
+        "the new leader writes for the churn",
+        Duration::from_secs(30),
+        || writes_by(new) >= 100,
+    )
+    .await;
     churn.abort();
 
     let log = writes(&server);
