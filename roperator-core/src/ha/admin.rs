@@ -304,25 +304,7 @@ pub(crate) async fn add(
         }
     };
 
-    // openraft's blocking add_learner waits without a deadline; a replica that is not running
-    // would hang the request, so wait here, with one.
-    let mut metrics = raft.metrics();
-    let caught_up = tokio::time::timeout(catch_up, async {
-        loop {
-            let matched = metrics
-                .borrow_and_update()
-                .replication
-                .as_ref()
-                .and_then(|r| r.get(&id).cloned().flatten());
-            if matched.is_some_and(|log_id| log_id.index >= target) {
-                return true;
-            }
-            if metrics.changed().await.is_err() {
-                return false;
-            }
-        }
-    })
-    .await;
+    let caught_up = tokio::time::timeout(catch_up, replicated(raft, id, target)).await;
     if caught_up != Ok(true) {
         return Err(MembershipError::new(
             action,
@@ -341,6 +323,26 @@ pub(crate) async fn add(
         ChangeMembers::AddVoterIds(BTreeSet::from([id])),
     )
     .await
+}
+
+/// Waits until the leader has replicated its log up to `index` to node `id`; `false` if Raft
+/// stopped first. openraft's blocking `add_learner` waits without a deadline, and a replica that
+/// is not running would hang the request, so the caller waits here, with one.
+async fn replicated(raft: &RaftNode, id: NodeId, index: u64) -> bool {
+    let mut metrics = raft.metrics();
+    loop {
+        let matched = metrics
+            .borrow_and_update()
+            .replication
+            .as_ref()
+            .and_then(|r| r.get(&id).cloned().flatten());
+        if matched.is_some_and(|log_id| log_id.index >= index) {
+            return true;
+        }
+        if metrics.changed().await.is_err() {
+            return false;
+        }
+    }
 }
 
 /// Removes node `id` (voter or learner) on the leader `raft`. With `peers`, first checks that a

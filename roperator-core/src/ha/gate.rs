@@ -792,7 +792,7 @@ impl LeaderGate for RaftGate {
 
     fn observe_term(&self, term: u64) {
         let inner = &self.inner;
-        let (ours, leading) = {
+        let (ours, writing) = {
             let t = lock(&inner.tenure);
             let mut f = lock(&inner.fence);
             if term <= t.term || term <= f.term {
@@ -812,9 +812,9 @@ impl LeaderGate for RaftGate {
             f.term = term;
             f.since = Some(Instant::now());
             inner.metrics.fenced_term.set(term as i64);
-            (t.term, t.leading)
+            (t.term, t.leading && t.confirmed_at.is_some())
         };
-        if leading {
+        if writing {
             tracing::warn!(
                 node = inner.node_id,
                 our_term = ours,
@@ -824,7 +824,9 @@ impl LeaderGate for RaftGate {
             );
         } else {
             // Routine for a follower, and for a replica that restarts and reads the children
-            // before Raft has told it the current term; the fence only matters if it is elected.
+            // before Raft has told it the current term (openraft resumes a restarted leader as
+            // leader of its old term until it hears otherwise); the fence only matters if it is
+            // elected.
             tracing::debug!(
                 node = inner.node_id,
                 our_term = ours,

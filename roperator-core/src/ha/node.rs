@@ -130,19 +130,8 @@ async fn start_filtered(
         .await
         .map_err(|e| raft_error(node_id, &e))?;
 
-    let listener = match (options.listener, config.listen) {
-        (Some(listener), _) => Some(listener),
-        (None, Some(addr)) if !config.is_single_node() => Some(
-            TcpListener::bind(addr)
-                .await
-                .map_err(|source| StartError::Listen {
-                    addr: addr.to_string(),
-                    source,
-                })?,
-        ),
-        _ => None,
-    };
-    let server = listener
+    let server = listener(&config, options.listener)
+        .await?
         .map(|listener| {
             RaftServer::start(
                 listener,
@@ -173,6 +162,25 @@ async fn start_filtered(
         health,
         logs,
     }))
+}
+
+/// The listener for Raft RPCs: the one given, else one bound to the configured address (a
+/// one-node group has none).
+async fn listener(
+    config: &RaftConfig,
+    given: Option<TcpListener>,
+) -> Result<Option<TcpListener>, StartError> {
+    match (given, config.listen) {
+        (Some(listener), _) => Ok(Some(listener)),
+        (None, Some(addr)) if !config.is_single_node() => TcpListener::bind(addr)
+            .await
+            .map(Some)
+            .map_err(|source| StartError::Listen {
+                addr: addr.to_string(),
+                source,
+            }),
+        _ => Ok(None),
+    }
 }
 
 fn raft_error(node_id: NodeId, e: &dyn std::fmt::Display) -> StartError {

@@ -317,7 +317,8 @@ impl PeerClient {
                 self.error("traffic dropped (injected partition)"),
             ));
         }
-        if shared.faults.is_silenced(self.inner.target) {
+        if shared.faults.is_silenced(self.inner.target) || shared.faults.is_silenced(shared.self_id)
+        {
             // Until the caller's deadline, as for packets a network drops.
             std::future::pending::<()>().await;
         }

@@ -100,8 +100,8 @@ impl NetworkFaults {
         }
     }
 
-    /// Makes `node` silent: RPCs to it get no answer at all until their sender gives up, as
-    /// when a network drops packets instead of refusing connections.
+    /// Makes `node` silent: RPCs to and from it get no answer at all until their sender gives
+    /// up, as when a network drops a node's packets instead of refusing connections.
     pub fn silence(&self, node: u64) {
         self.silenced
             .write()
@@ -142,7 +142,7 @@ impl NetworkFaults {
             .clear();
     }
 
-    /// `true` while RPCs to `node` get no answer.
+    /// `true` while RPCs to and from `node` get no answer.
     pub fn is_silenced(&self, node: u64) -> bool {
         self.silenced
             .read()

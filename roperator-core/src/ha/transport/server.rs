@@ -297,8 +297,19 @@ async fn dispatch(ctx: &Ctx, req: http::Request<Incoming>) -> http::Response<Ful
     }
 }
 
-/// The membership admin API (see [`MembershipClient`](crate::ha::MembershipClient)): handled on the leader, forwarded to it
-/// from a follower.
+/// An admin request, read whole.
+struct AdminRequest {
+    method: http::Method,
+    path: String,
+    body: Bytes,
+    /// Already passed on by a follower (see `FORWARDED_HEADER`).
+    forwarded: bool,
+    /// What it asks for, in words, for errors.
+    action: String,
+}
+
+/// The membership admin API (see [`MembershipClient`](crate::ha::MembershipClient)): handled
+/// on the leader, forwarded to it from a follower.
 async fn membership(ctx: &Ctx, req: http::Request<Incoming>) -> http::Response<Full<Bytes>> {
     let method = req.method().clone();
     let path = req.uri().path().to_string();
@@ -320,52 +331,21 @@ async fn membership(ctx: &Ctx, req: http::Request<Incoming>) -> http::Response<F
         Ok(b) => b.to_bytes(),
         Err(e) => return reply(http::StatusCode::BAD_REQUEST, format!("body: {e}")),
     };
-
+    let req = AdminRequest {
+        method,
+        path,
+        body,
+        forwarded,
+        action,
+    };
     let metrics = ctx.raft.metrics().borrow().clone();
-    let leading = metrics.state == openraft::ServerState::Leader
-        && metrics.current_leader == Some(ctx.node_id);
-    if !leading {
-        let leader = metrics.current_leader.and_then(|l| {
-            let node = metrics.membership_config.membership().get_node(&l)?;
-            Some((l, node.addr.clone()))
-        });
-        let outcome = match (leader, forwarded) {
-            (Some((leader, addr)), false) if leader != ctx.node_id => Some(
-                ctx.peers
-                    .client(leader, &addr)
-                    .forward(
-                        method.clone(),
-                        &path,
-                        body,
-                        &[(FORWARDED_HEADER, ctx.node_id.to_string())],
-                        admin::REQUEST_TIMEOUT,
-                    )
-                    .await,
-            ),
-            _ => None,
-        };
-        let why = match outcome {
-            Some(Ok((status, body))) => return reply(status, body),
-            Some(Err(e)) => format!(", which node {} cannot reach ({})", ctx.node_id, e.reason),
-            None if forwarded => " (this request was already forwarded once)".to_string(),
-            None => String::new(),
-        };
-        if method == http::Method::GET {
-            // The local view still helps when the leader cannot be asked (for instance to see
-            // which voters a quorum-less group has); `answered_by` says whose view it is.
-            return json(&Members::of(&ctx.raft, ctx.node_id));
-        }
-        return membership_error(&MembershipError::not_leader(
-            &ctx.raft,
-            ctx.node_id,
-            &action,
-            &why,
-        ));
+    if metrics.state != openraft::ServerState::Leader || metrics.current_leader != Some(ctx.node_id)
+    {
+        return not_leading(ctx, &metrics, req).await;
     }
-
-    let result = match method {
+    let result = match req.method {
         http::Method::GET => Ok(()),
-        http::Method::POST => match serde_json::from_slice::<AddMember>(&body) {
+        http::Method::POST => match serde_json::from_slice::<AddMember>(&req.body) {
             Ok(add) => {
                 admin::add(
                     &ctx.raft,
@@ -383,12 +363,12 @@ async fn membership(ctx: &Ctx, req: http::Request<Incoming>) -> http::Response<F
                 );
             }
         },
-        _ => match path[MEMBERS_PATH.len() + 1..].parse::<NodeId>() {
+        _ => match req.path[MEMBERS_PATH.len() + 1..].parse::<NodeId>() {
             Ok(id) => admin::remove(&ctx.raft, ctx.node_id, id, Some(&ctx.peers)).await,
             Err(_) => {
                 return reply(
                     http::StatusCode::BAD_REQUEST,
-                    format!("`{path}` does not end in a node id"),
+                    format!("`{}` does not end in a node id", req.path),
                 );
             }
         },
@@ -397,6 +377,51 @@ async fn membership(ctx: &Ctx, req: http::Request<Incoming>) -> http::Response<F
         Ok(()) => json(&Members::of(&ctx.raft, ctx.node_id)),
         Err(e) => membership_error(&e),
     }
+}
+
+/// An admin request on a replica that does not lead: passed on to the leader once, else answered
+/// with what this replica knows.
+async fn not_leading(
+    ctx: &Ctx,
+    metrics: &openraft::RaftMetrics<NodeId, openraft::BasicNode>,
+    req: AdminRequest,
+) -> http::Response<Full<Bytes>> {
+    let leader = metrics.current_leader.and_then(|l| {
+        let node = metrics.membership_config.membership().get_node(&l)?;
+        Some((l, node.addr.clone()))
+    });
+    let outcome = match (leader, req.forwarded) {
+        (Some((leader, addr)), false) if leader != ctx.node_id => Some(
+            ctx.peers
+                .client(leader, &addr)
+                .forward(
+                    req.method.clone(),
+                    &req.path,
+                    req.body,
+                    &[(FORWARDED_HEADER, ctx.node_id.to_string())],
+                    admin::REQUEST_TIMEOUT,
+                )
+                .await,
+        ),
+        _ => None,
+    };
+    let why = match outcome {
+        Some(Ok((status, body))) => return reply(status, body),
+        Some(Err(e)) => format!(", which node {} cannot reach ({})", ctx.node_id, e.reason),
+        None if req.forwarded => " (this request was already forwarded once)".to_string(),
+        None => String::new(),
+    };
+    if req.method == http::Method::GET {
+        // The local view still helps when the leader cannot be asked (for instance to see
+        // which voters a quorum-less group has); `answered_by` says whose view it is.
+        return json(&Members::of(&ctx.raft, ctx.node_id));
+    }
+    membership_error(&MembershipError::not_leader(
+        &ctx.raft,
+        ctx.node_id,
+        &req.action,
+        &why,
+    ))
 }
 
 fn membership_error(e: &MembershipError) -> http::Response<Full<Bytes>> {
