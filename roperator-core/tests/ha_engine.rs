@@ -20,23 +20,7 @@ use serde_json::{Value, json};
 const OPERATOR: &str = "echo-ha";
 
 fn config() -> OperatorConfig {
-    OperatorConfig::new(OPERATOR, &ECHO)
-        .with_child(k8s_types::core::v1::ConfigMap, ChildConfig::replace())
-        .with_error_backoff(Duration::from_millis(20), Duration::from_millis(500))
-        .with_max_concurrent_syncs(32)
-        .without_server()
-}
-
-fn handler(req: &SyncRequest) -> Result<SyncResponse, Error> {
-    let parent = req.parent_json();
-    let name = parent["metadata"]["name"].as_str().unwrap_or_default();
-    Ok(SyncResponse::new()
-        .with_child(&json!({
-            "apiVersion": "v1", "kind": "ConfigMap",
-            "metadata": {"name": format!("{name}-config")},
-            "data": {"message": parent["spec"]["message"]},
-        }))
-        .with_status(&json!({"message": parent["spec"]["message"]})))
+    ha_support::echo::config(OPERATOR, &ECHO)
 }
 
 async fn create_parents(server: &ApiServer, n: usize, message: &str) {
@@ -116,7 +100,7 @@ fn start_operators(server: &ApiServer, cluster: &Cluster) -> Vec<Option<TestOper
             Some(TestOperator::start_with_gate(
                 server,
                 config(),
-                handler,
+                ha_support::echo::handler,
                 Arc::new(gate.clone()),
             ))
         })

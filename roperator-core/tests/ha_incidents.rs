@@ -16,7 +16,6 @@ use ha_support::logs::{Capture, Line};
 use ha_support::{Cluster, metric, wait_until};
 use kube::api::PostParams;
 use roperator_core::leader::LeaderGate;
-use roperator_core::prelude::*;
 use roperator_core::testkit::{ApiServer, TestOperator};
 use serde_json::{Value, json};
 
@@ -215,26 +214,6 @@ async fn a_peer_down_or_cut_off_is_logged_once_per_change_and_counted_in_metrics
 
 const OPERATOR: &str = "echo-chaos";
 
-fn chaos_config() -> OperatorConfig {
-    OperatorConfig::new(OPERATOR, &ECHO)
-        .with_child(k8s_types::core::v1::ConfigMap, ChildConfig::replace())
-        .with_error_backoff(Duration::from_millis(20), Duration::from_millis(500))
-        .with_max_concurrent_syncs(32)
-        .without_server()
-}
-
-fn chaos_handler(req: &SyncRequest) -> Result<SyncResponse, Error> {
-    let parent = req.parent_json();
-    let name = parent["metadata"]["name"].as_str().unwrap_or_default();
-    Ok(SyncResponse::new()
-        .with_child(&json!({
-            "apiVersion": "v1", "kind": "ConfigMap",
-            "metadata": {"name": format!("{name}-config")},
-            "data": {"message": parent["spec"]["message"]},
-        }))
-        .with_status(&json!({"message": parent["spec"]["message"]})))
-}
-
 /// One replica as a process: its own runtime (threads `replica-<id>`) runs its Raft node and its
 /// engine, so that shutting the runtime down stops all of it at once, mid-request, as SIGKILL
 /// stops a process: no step-down, no revocation, nothing flushed.
@@ -254,7 +233,12 @@ impl Process {
         let gate = cluster.start_in(id, &runtime).await;
         let operator = {
             let _in_runtime = runtime.enter();
-            TestOperator::start_with_gate(server, chaos_config(), chaos_handler, Arc::new(gate))
+            TestOperator::start_with_gate(
+                server,
+                ha_support::echo::config(OPERATOR, &ECHO),
+                ha_support::echo::handler,
+                Arc::new(gate),
+            )
         };
         Self {
             runtime: Some(runtime),

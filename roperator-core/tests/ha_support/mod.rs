@@ -1,6 +1,7 @@
 //! A Raft group of in-process replicas on loopback, for the `ha_*` tests and the failover bench.
 #![allow(dead_code)]
 
+pub mod echo;
 pub mod logs;
 
 use std::collections::BTreeMap;
