@@ -147,9 +147,14 @@ async fn run(args: RunArgs) -> Result<(), AppError> {
         match cluster::connect().await? {
             Cluster::Ready { client, url } => {
                 tracing::info!(%url, "running against the Kubernetes cluster");
-                // A Raft gate when the replica variables are set (deploy/ sets them), else the
-                // always-leader gate of a single replica.
-                let leader = roperator_core::ha::gate_from_env().await?;
+                // A Raft replica when the replica variables are set (deploy/ sets them), else
+                // the only writer.
+                let leader: std::sync::Arc<dyn roperator_core::LeaderGate> =
+                    if roperator_core::ha::RaftConfig::configured_in_env() {
+                        std::sync::Arc::new(roperator_core::ha::RaftGate::from_env().await?)
+                    } else {
+                        std::sync::Arc::new(roperator_core::AlwaysLeader::new())
+                    };
                 let operator = echo_server::operator(client, config)
                     .with_server_address(args.metrics_address(false))
                     .with_leader_gate(leader)
