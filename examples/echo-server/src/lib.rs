@@ -28,7 +28,8 @@ pub use resource::{EchoServer, EchoServerSpec, EchoServerStatus, Phase, crd, crd
 
 /// The guide's quick start: its Rust samples are compiled and run as doctests of this crate, so
 /// the guide cannot drift from the API. `tests/guide.rs` fails if a chapter with Rust samples is
-/// missing here.
+/// missing here; the getting-started chapter's samples are the files of a new crate, which
+/// `.ci/getting-started` builds and tests instead.
 #[cfg(doctest)]
 #[doc = include_str!("../../../guide/src/quick-start.md")]
 pub struct QuickStartGuide;

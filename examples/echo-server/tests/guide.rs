@@ -303,6 +303,13 @@ fn the_summary_lists_every_chapter_and_only_chapters_that_exist() {
     }
 }
 
+/// Chapters whose Rust code blocks are checked by something other than doctests, and why.
+const CHECKED_ELSEWHERE: &[(&str, &str)] = &[(
+    "getting-started.md",
+    "its Rust blocks are the files of a new crate (`src/lib.rs` needs the others): \
+     .ci/getting-started builds that crate outside the workspace and runs its tests",
+)];
+
 /// A chapter with ```rust samples is compiled as doctests of this crate (`src/lib.rs` includes
 /// it), so that no sample goes unchecked.
 #[test]
@@ -313,7 +320,7 @@ fn every_chapter_with_rust_samples_runs_as_doctests() {
         let has_rust = code_blocks(&lines)
             .iter()
             .any(|b| b.info.split([',', ' ']).any(|t| t == "rust"));
-        if !has_rust {
+        if !has_rust || CHECKED_ELSEWHERE.iter().any(|(c, _)| *c == name) {
             continue;
         }
         let include = format!("include_str!(\"../../../guide/src/{name}\")");
@@ -323,6 +330,98 @@ fn every_chapter_with_rust_samples_runs_as_doctests() {
              run them as doctests: add `#[cfg(doctest)] #[doc = {include}] pub struct ...;`"
         );
     }
+    let ci = read(&root().join(".ci/run"));
+    assert!(
+        ci.contains(".ci/getting-started"),
+        ".ci/run must run .ci/getting-started, which checks {}",
+        CHECKED_ELSEWHERE[0].0
+    );
+}
+
+/// The version requirement of dependency `name` in a manifest's lines (`name = "1"` or
+/// `name = { version = "1", ... }`).
+fn requirement<'a>(manifest: &'a str, name: &str) -> Option<&'a str> {
+    let line = manifest
+        .lines()
+        .find(|l| l.split('=').next().is_some_and(|k| k.trim() == name))?;
+    let rest = line.split_once('=')?.1.trim();
+    let rest = match rest.strip_prefix('"') {
+        Some(quoted) => quoted,
+        None => rest.split_once("version = \"")?.1,
+    };
+    rest.split('"').next()
+}
+
+/// What Cargo unifies on: the first non-zero component and everything before it ("5.0.0" and
+/// "5" both give "5", "0.29.0" gives "0.29").
+fn compatibility(requirement: &str) -> String {
+    let parts: Vec<&str> = requirement.split('.').collect();
+    let first_non_zero = parts
+        .iter()
+        .position(|p| *p != "0")
+        .unwrap_or(parts.len() - 1);
+    parts[..=first_non_zero].join(".")
+}
+
+/// The getting-started chapter tells readers to depend on this repository, with versions of kube,
+/// k8s-openapi and the others that Cargo unifies with the workspace's, and the same k8s-openapi
+/// version feature (two would stop the build).
+#[test]
+fn the_getting_started_dependencies_match_the_workspace() {
+    let chapter = read(&guide_dir().join("getting-started.md"));
+    let workspace = read(&root().join("Cargo.toml"));
+    let lines: Vec<&str> = chapter.lines().collect();
+    let caption = lines
+        .iter()
+        .position(|l| l.trim() == "**`Cargo.toml`**")
+        .expect("getting-started.md has a **`Cargo.toml`** block");
+    let block = code_blocks(&lines)
+        .into_iter()
+        .find(|b| b.start > caption)
+        .expect("a code block after the caption");
+    let dependencies = lines[block.start..block.end].join("\n");
+
+    let repository = requirement(&workspace, "repository").expect("the workspace's repository");
+    assert!(
+        dependencies.contains(&format!("git = \"{repository}\"")),
+        "getting-started.md must take roperator-core from {repository}:\n{dependencies}"
+    );
+    for name in [
+        "kube",
+        "k8s-openapi",
+        "schemars",
+        "serde",
+        "serde_json",
+        "tokio",
+    ] {
+        let ours = requirement(&workspace, name).expect("a workspace dependency");
+        let theirs = requirement(&dependencies, name)
+            .unwrap_or_else(|| panic!("getting-started.md's Cargo.toml lacks {name}"));
+        assert_eq!(
+            compatibility(theirs),
+            compatibility(ours),
+            "getting-started.md asks for {name} {theirs}, which Cargo does not unify with the \
+             workspace's {ours}"
+        );
+    }
+    let feature_line = |manifest: &str| {
+        manifest
+            .lines()
+            .find(|l| l.starts_with("k8s-openapi"))
+            .unwrap_or_default()
+            .to_string()
+    };
+    let version_feature = ["latest", "earliest"]
+        .into_iter()
+        .map(str::to_string)
+        .chain((20..100).map(|minor| format!("v1_{minor}")))
+        .find(|f| feature_line(&workspace).contains(&format!("\"{f}\"")))
+        .expect("the workspace chooses a k8s-openapi version feature");
+    assert!(
+        feature_line(&dependencies).contains(&format!("\"{version_feature}\"")),
+        "getting-started.md must choose k8s-openapi's `{version_feature}` feature, as \
+         roperator-core does"
+    );
 }
 
 /// The README promises two commands; CI must run the very same test command.
