@@ -86,7 +86,10 @@ fn anchored_region(source: &str, anchor: &str) -> Option<Vec<String>> {
     let end = format!("ANCHOR_END: {anchor}");
     let lines: Vec<&str> = source.lines().collect();
     let first = lines.iter().position(|l| l.trim_end().ends_with(&start))? + 1;
-    let last = first + lines[first..].iter().position(|l| l.contains(&end))?;
+    let last = first
+        + lines[first..]
+            .iter()
+            .position(|l| l.trim_end().ends_with(&end))?;
     let region: Vec<&str> = lines[first..last]
         .iter()
         .copied()
