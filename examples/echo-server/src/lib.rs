@@ -27,7 +27,9 @@ pub use handler::{
 pub use resource::{EchoServer, EchoServerSpec, EchoServerStatus, Phase, crd, crd_yaml};
 
 /// The guide's quick start: its Rust samples are compiled and run as doctests of this crate, so
-/// the guide cannot drift from the API.
+/// the guide cannot drift from the API. `tests/guide.rs` fails if a chapter with Rust samples is
+/// missing here; the getting-started chapter's samples are the files of a new crate, which
+/// `.ci/getting-started` builds and tests instead.
 #[cfg(doctest)]
 #[doc = include_str!("../../../guide/src/quick-start.md")]
 pub struct QuickStartGuide;
@@ -51,6 +53,11 @@ pub struct FinalizersGuide;
 #[cfg(doctest)]
 #[doc = include_str!("../../../guide/src/testing.md")]
 pub struct TestingGuide;
+
+/// The guide's chapter on high availability, its samples run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../guide/src/high-availability.md")]
+pub struct HighAvailabilityGuide;
 
 /// The guide's chapter on operations, its samples run as doctests.
 #[cfg(doctest)]
