@@ -116,6 +116,16 @@ impl ApiError {
         )
     }
 
+    /// `errors.NewRequestEntityTooLargeError`, as `limitedReadBody` answers a body over the
+    /// server's limit: no details.
+    pub fn request_entity_too_large(limit: usize) -> Self {
+        Self::new(
+            413,
+            "RequestEntityTooLarge",
+            format!("Request entity too large: limit is {limit}"),
+        )
+    }
+
     pub fn gone(message: impl Into<String>) -> Self {
         Self::new(410, "Expired", message)
     }
@@ -124,15 +134,57 @@ impl ApiError {
         Self::new(403, "Forbidden", message)
     }
 
+    /// What the `NamespaceLifecycle` admission plugin answers for a create in a namespace that
+    /// is being deleted: `admission.NewForbidden` (details name the object by resource) with
+    /// the plugin's `NamespaceTerminating` cause on `metadata.namespace`.
+    pub fn namespace_terminating(group: &str, plural: &str, name: &str, ns: &str) -> Self {
+        Self::new(
+            403,
+            "Forbidden",
+            format!(
+                "{} \"{name}\" is forbidden: unable to create new content in namespace {ns} because it is being terminated",
+                qualified(group, plural)
+            ),
+        )
+        .with_details(json!({
+            "name": name,
+            "group": group,
+            "kind": plural,
+            "causes": [{
+                "reason": "NamespaceTerminating",
+                "message": format!("namespace {ns} is being terminated"),
+                "field": "metadata.namespace",
+            }],
+        }))
+    }
+
+    /// A failed delete precondition. Upstream (`rest.BeforeDelete`) builds this Conflict from
+    /// the object's kind, not its resource: `Operation cannot be fulfilled on ConfigMap "x"`,
+    /// details `kind: ConfigMap`.
+    pub fn precondition_failed(group: &str, kind: &str, name: &str, why: &str) -> Self {
+        Self::conflict(group, kind, name, why)
+    }
+
     /// `422 Invalid` with one cause per bad field.
     pub fn invalid(kind: &str, group: &str, name: &str, causes: &[FieldCause]) -> Self {
-        let summary: Vec<String> = causes
-            .iter()
-            .map(|c| format!("{}: {}", c.field, c.message))
-            .collect();
+        // `ErrorList.ToAggregate` drops repeated messages from the summary (not the causes).
+        let mut summary: Vec<String> = Vec::new();
+        for c in causes {
+            let line = format!("{}: {}", c.field, c.message);
+            if !summary.contains(&line) {
+                summary.push(line);
+            }
+        }
         let causes_json: Vec<Value> = causes
             .iter()
-            .map(|c| json!({"reason": c.reason, "message": c.message, "field": c.field}))
+            .map(|c| {
+                let mut cause = json!({"reason": c.reason, "message": c.message});
+                // `StatusCause.field` is `omitempty`: a cause on the whole object has none.
+                if !c.field.is_empty() {
+                    cause["field"] = json!(c.field);
+                }
+                cause
+            })
             .collect();
         let what = if group.is_empty() {
             kind.to_string()

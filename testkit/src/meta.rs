@@ -1,99 +1,12 @@
-//! Object metadata rules: names, timestamps, generation.
+//! Object metadata rules: timestamps, generation, strategy switches.
 
 use serde_json::Value;
-
-use crate::errors::cause;
-use crate::schema::FieldCause;
 
 /// Now, as Kubernetes writes timestamps (RFC 3339, seconds, UTC).
 pub(crate) fn now() -> String {
     jiff::Timestamp::now()
         .strftime("%Y-%m-%dT%H:%M:%SZ")
         .to_string()
-}
-
-fn dns_label_chars(s: &str) -> bool {
-    let b = s.as_bytes();
-    !b.is_empty()
-        && b.iter()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
-        && b[0] != b'-'
-        && b[b.len() - 1] != b'-'
-}
-
-/// Checks `metadata.name` the way the real server does for this kind.
-pub(crate) fn validate_name(kind: &str, name: &str) -> Option<FieldCause> {
-    let problem = match kind {
-        // RBAC objects only need to be valid path segments (names like `system:controller:x`).
-        "Role" | "RoleBinding" | "ClusterRole" | "ClusterRoleBinding" => {
-            if name == "." || name == ".." || name.contains('/') || name.contains('%') {
-                Some("may not be '.' or '..' and may not contain '/' or '%'".to_string())
-            } else {
-                None
-            }
-        }
-        "Namespace" => (!(dns_label_chars(name) && name.len() <= 63)).then(|| {
-            "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')".to_string()
-        }),
-        "Service" => (!(dns_label_chars(name)
-            && name.len() <= 63
-            && name.as_bytes()[0].is_ascii_lowercase()))
-        .then(|| {
-            "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or 'abc-123', regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')".to_string()
-        }),
-        _ => (!(name.len() <= 253 && name.split('.').all(dns_label_chars))).then(|| {
-            "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')".to_string()
-        }),
-    };
-    problem.map(|p| {
-        cause(
-            "FieldValueInvalid",
-            "metadata.name",
-            format!("Invalid value: {name:?}: {p}"),
-        )
-    })
-}
-
-fn qualified_name_part(s: &str) -> bool {
-    let b = s.as_bytes();
-    !b.is_empty()
-        && b.len() <= 63
-        && b.iter()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'))
-        && b[0].is_ascii_alphanumeric()
-        && b[b.len() - 1].is_ascii_alphanumeric()
-}
-
-/// Checks `metadata.labels` keys and values with the real server's rules.
-pub(crate) fn validate_labels(v: &Value) -> Vec<FieldCause> {
-    let Some(labels) = v.pointer("/metadata/labels").and_then(Value::as_object) else {
-        return Vec::new();
-    };
-    let mut causes = Vec::new();
-    for (key, value) in labels {
-        let (prefix, name) = match key.rsplit_once('/') {
-            Some((p, n)) => (Some(p), n),
-            None => (None, key.as_str()),
-        };
-        let prefix_ok = prefix.is_none_or(|p| p.len() <= 253 && p.split('.').all(dns_label_chars));
-        if !prefix_ok || !qualified_name_part(name) {
-            causes.push(cause(
-                "FieldValueInvalid",
-                "metadata.labels",
-                format!("Invalid value: {key:?}: name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]'), with an optional DNS subdomain prefix and '/'"),
-            ));
-        }
-        match value.as_str() {
-            Some("") => {}
-            Some(s) if qualified_name_part(s) => {}
-            _ => causes.push(cause(
-                "FieldValueInvalid",
-                "metadata.labels",
-                format!("Invalid value: {value}: a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')"),
-            )),
-        }
-    }
-    causes
 }
 
 /// A `generateName` suffix: five characters from the alphabet the real server uses.
@@ -121,8 +34,8 @@ pub(crate) fn spec_changed(old: &Value, new: &Value, status_subresource: bool) -
 }
 
 /// Whether the type's registry strategy maintains `metadata.generation` (custom resources and the
-/// built-ins whose spec a controller reconciles; ConfigMaps, Secrets, Namespaces, RBAC objects and
-/// the like have none on a real server).
+/// built-ins whose spec a controller reconciles; Pods (before v1.33), ConfigMaps, Secrets,
+/// Services, Namespaces, RBAC objects and the like have none on a v1.32 server).
 pub(crate) fn tracks_generation(ty: &crate::registry::ResourceType) -> bool {
     matches!(ty.schema, crate::registry::TypeSchema::Custom { .. })
         || matches!(
@@ -134,7 +47,6 @@ pub(crate) fn tracks_generation(ty: &crate::registry::ResourceType) -> bool {
                 | ("networking.k8s.io", "Ingress" | "NetworkPolicy")
                 | ("policy", "PodDisruptionBudget")
                 | ("apiextensions.k8s.io", "CustomResourceDefinition")
-                | ("", "Pod")
         )
 }
 
@@ -207,27 +119,4 @@ pub(crate) fn meta_mut(v: &mut Value) -> Option<&mut serde_json::Map<String, Val
         *m = Value::Object(Default::default());
     }
     m.as_object_mut()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn names_follow_the_kind_rules() {
-        assert!(validate_name("ConfigMap", "a.b-c").is_none());
-        assert!(validate_name("ConfigMap", "Upper").is_some());
-        assert!(validate_name("Namespace", "a.b").is_some());
-        assert!(validate_name("Service", "1abc").is_some());
-        assert!(validate_name("ClusterRole", "system:controller:x").is_none());
-    }
-
-    #[test]
-    fn labels_follow_the_qualified_name_rules() {
-        let ok = serde_json::json!({"metadata": {"labels": {"app.kubernetes.io/name": "web_1", "empty": ""}}});
-        assert!(validate_labels(&ok).is_empty());
-        let bad =
-            serde_json::json!({"metadata": {"labels": {"-bad": "x", "good": "no spaces", "n": 1}}});
-        assert_eq!(validate_labels(&bad).len(), 3);
-    }
 }

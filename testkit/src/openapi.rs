@@ -31,7 +31,7 @@ mod documents;
 mod list_types;
 mod unknown;
 
-pub(crate) use catalog::{Catalog, Cursor, ListType};
+pub(crate) use catalog::{Catalog, Cursor, ListType, reference_name};
 
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};

@@ -136,7 +136,9 @@ fn without_verb(mut t: ResourceType, verb: &str) -> ResourceType {
 
 /// The built-in types served from the start, at their current API versions.
 pub fn builtin_types() -> Vec<ResourceType> {
-    use k8s_openapi::api::{apps, batch, coordination, core, events, networking, policy, rbac};
+    use k8s_openapi::api::{
+        apps, autoscaling, batch, coordination, core, events, networking, policy, rbac,
+    };
     use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1 as apiext;
     vec![
         // The namespace storage implements no CollectionDeleter: kube-apiserver installs no
@@ -160,6 +162,8 @@ pub fn builtin_types() -> Vec<ResourceType> {
             true,
             false,
         ),
+        builtin::<core::v1::ResourceQuota>("resourcequota", &["quota"], &[], true, false),
+        builtin::<core::v1::LimitRange>("limitrange", &["limits"], &[], false, false),
         builtin::<events::v1::Event>("event", &["ev"], &[], false, false),
         builtin::<apps::v1::Deployment>("deployment", &["deploy"], &["all"], true, true),
         builtin::<apps::v1::ReplicaSet>("replicaset", &["rs"], &["all"], true, true),
@@ -167,6 +171,13 @@ pub fn builtin_types() -> Vec<ResourceType> {
         builtin::<apps::v1::DaemonSet>("daemonset", &["ds"], &["all"], true, false),
         builtin::<batch::v1::Job>("job", &[], &["all"], true, false),
         builtin::<batch::v1::CronJob>("cronjob", &["cj"], &["all"], true, false),
+        builtin::<autoscaling::v2::HorizontalPodAutoscaler>(
+            "horizontalpodautoscaler",
+            &["hpa"],
+            &["all"],
+            true,
+            false,
+        ),
         builtin::<networking::v1::Ingress>("ingress", &["ing"], &[], true, false),
         builtin::<networking::v1::NetworkPolicy>("networkpolicy", &["netpol"], &[], false, false),
         builtin::<policy::v1::PodDisruptionBudget>(

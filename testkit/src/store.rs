@@ -14,6 +14,7 @@ use rand::rngs::StdRng;
 use serde_json::Value;
 use tokio::sync::mpsc;
 
+use crate::allocate::Allocator;
 use crate::registry::ResourceType;
 use crate::selectors::{FieldSelector, LabelSelector};
 
@@ -190,6 +191,8 @@ pub(crate) struct State {
     pub simulate_workloads: bool,
     /// `Warning` headers for the response to the write being handled.
     pub warnings: Vec<String>,
+    /// Service cluster IPs and node ports in use.
+    pub allocator: Allocator,
 }
 
 fn owner_uids(v: &Value) -> Vec<String> {
@@ -224,6 +227,7 @@ impl State {
             rng: StdRng::seed_from_u64(seed),
             simulate_workloads: false,
             warnings: Vec::new(),
+            allocator: Allocator::default(),
         }
     }
 
@@ -265,6 +269,12 @@ impl State {
             id,
         );
         id
+    }
+
+    /// Whether `bucket` holds the core Services (whose writes change what is allocated).
+    fn is_services(&self, bucket: BucketId) -> bool {
+        let ty = self.buckets[bucket].primary();
+        ty.group.is_empty() && ty.plural == "services"
     }
 
     /// Stops serving the given versions of a bucket (all when `keep` is empty).
@@ -382,6 +392,9 @@ impl State {
             EventType::Added
         };
         self.reindex(r, old, Some(value));
+        if self.is_services(r.bucket) {
+            self.allocator.index(r, Some(value));
+        }
         self.record(Event {
             rv,
             etype,
@@ -406,6 +419,9 @@ impl State {
             .remove(&(r.ns.clone(), r.name.clone()))
             .map(|s| s.json);
         self.reindex(r, Some(last), None);
+        if self.is_services(r.bucket) {
+            self.allocator.index(r, None);
+        }
         self.record(Event {
             rv,
             etype: EventType::Deleted,

@@ -21,13 +21,15 @@ async fn make(
     owners: &[&ConfigMap],
     finalizers: &[&str],
 ) -> ConfigMap {
+    // One controller at most: a real server refuses a second (`422`).
     let refs: Vec<Value> = owners
         .iter()
-        .map(|o| {
+        .enumerate()
+        .map(|(i, o)| {
             json!({
                 "apiVersion": "v1", "kind": "ConfigMap",
                 "name": o.metadata.name, "uid": o.metadata.uid,
-                "controller": true, "blockOwnerDeletion": true
+                "controller": i == 0, "blockOwnerDeletion": true
             })
         })
         .collect();

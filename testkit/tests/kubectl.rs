@@ -450,3 +450,74 @@ async fn unknown_resource_types_and_groups() {
         "{stderr}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn apply_shows_defaults_and_allocated_addresses() {
+    let server = ApiServer::new();
+    let listening = server.listen().await;
+    let k = Kubectl::new(&listening);
+    let manifest = k.file(
+        "app.yaml",
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  selector:\n    matchLabels: {app: web}\n  template:\n    metadata:\n      labels: {app: web}\n    spec:\n      containers:\n      - name: main\n        image: nginx\n---\napiVersion: v1\nkind: Service\nmetadata:\n  name: web\nspec:\n  type: NodePort\n  selector: {app: web}\n  ports:\n  - port: 80\n",
+    );
+    k.ok(&["apply", "-f", &manifest]).await;
+    let deployment = k.json(&["get", "deployment", "web"]).await;
+    assert_eq!(deployment["spec"]["strategy"]["type"], "RollingUpdate");
+    let container = &deployment["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(container["imagePullPolicy"], "Always");
+    let service = k.json(&["get", "service", "web"]).await;
+    let ip = service["spec"]["clusterIP"].as_str().expect("cluster IP");
+    let [a, b, ..] = ip.parse::<std::net::Ipv4Addr>().expect("IPv4").octets();
+    assert!(
+        a == 10 && (96..112).contains(&b),
+        "{ip} outside 10.96.0.0/12"
+    );
+    let node_port = service["spec"]["ports"][0]["nodePort"]
+        .as_u64()
+        .expect("node port");
+    let table = k.ok(&["get", "service", "web"]).await;
+    assert!(table.contains(ip), "{table}");
+    assert!(table.contains(&format!("80:{node_port}/TCP")), "{table}");
+    // Re-applying the same manifest changes nothing, defaults and allocations included.
+    let out = k.ok(&["apply", "-f", &manifest]).await;
+    assert!(out.contains("deployment.apps/web unchanged"), "{out}");
+    assert!(out.contains("service/web unchanged"), "{out}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refusals_print_the_real_messages() {
+    let server = ApiServer::new();
+    let listening = server.listen().await;
+    let k = Kubectl::new(&listening);
+    let big = k.file(
+        "big.json",
+        &serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "big", "annotations": {"k": "x".repeat(262_144)}}})
+        .to_string(),
+    );
+    let out = k.run(&["create", "-f", &big]).await;
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(
+            "ConfigMap \"big\" is invalid: metadata.annotations: Too long: must have at most 262144 bytes"
+        ),
+        "{stderr}"
+    );
+    let frozen = k.file(
+        "frozen.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: frozen\nimmutable: true\ndata:\n  k: v\n",
+    );
+    k.ok(&["apply", "-f", &frozen]).await;
+    let thawed = k.file(
+        "thawed.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: frozen\nimmutable: true\ndata:\n  k: w\n",
+    );
+    let out = k.run(&["apply", "-f", &thawed]).await;
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("data: Forbidden: field is immutable when `immutable` is set"),
+        "{stderr}"
+    );
+}

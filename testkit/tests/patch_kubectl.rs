@@ -296,7 +296,11 @@ async fn kubectl_patch_strategic_merges_and_deletes_by_merge_key() {
     assert_eq!(containers.len(), 1);
     assert_eq!(containers[0]["image"], "nginx:3");
     assert_eq!(containers[0]["env"], json!([{"name": "B", "value": "2"}]));
-    assert_eq!(containers[0]["ports"], json!([{"containerPort": 80}]));
+    // The server defaults the protocol, as a real one does.
+    assert_eq!(
+        containers[0]["ports"],
+        json!([{"containerPort": 80, "protocol": "TCP"}])
+    );
 }
 
 const WIDGET_CRD: &str = r#"

@@ -181,7 +181,7 @@ async fn service_columns_match_kubectl() {
                 "selector": {"app": "front"},
                 "ports": [
                     {"name": "http", "port": 80, "nodePort": 30080, "protocol": "TCP"},
-                    {"name": "dns", "port": 53, "protocol": "UDP"}
+                    {"name": "dns", "port": 53, "nodePort": 30053, "protocol": "UDP"}
                 ]
             }
         }),
@@ -210,7 +210,7 @@ async fn service_columns_match_kubectl() {
     assert_eq!(row["cells"][1], "NodePort");
     assert_eq!(row["cells"][2], "10.96.0.20");
     assert_eq!(row["cells"][3], "<none>");
-    assert_eq!(row["cells"][4], "80:30080/TCP,53/UDP");
+    assert_eq!(row["cells"][4], "80:30080/TCP,53:30053/UDP");
     assert_eq!(row["cells"][6], "app=front");
     assert!(row.get("object").is_none(), "includeObject=None: {row}");
 }

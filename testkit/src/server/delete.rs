@@ -149,12 +149,12 @@ fn delete_one(inner: &Inner, t: &Target, opts: &DeleteOptions, q: &Query) -> Rep
     if let Some(uid) = &opts.uid
         && *uid != live_uid
     {
-        return Err(ApiError::conflict(
+        return Err(ApiError::precondition_failed(
             &t.ty.group,
-            &t.ty.plural,
+            &t.ty.kind,
             &name,
             &format!(
-                "Precondition failed: UID in precondition: {uid}, UID in object meta: {live_uid}"
+                "the UID in the precondition ({uid}) does not match the UID in record ({live_uid}). The object might have been deleted and then recreated"
             ),
         ));
     }
@@ -162,12 +162,12 @@ fn delete_one(inner: &Inner, t: &Target, opts: &DeleteOptions, q: &Query) -> Rep
     if let Some(rv) = &opts.rv
         && *rv != live_rv
     {
-        return Err(ApiError::conflict(
+        return Err(ApiError::precondition_failed(
             &t.ty.group,
-            &t.ty.plural,
+            &t.ty.kind,
             &name,
             &format!(
-                "Precondition failed: ResourceVersion in precondition: {rv}, ResourceVersion in object meta: {live_rv}"
+                "the ResourceVersion in the precondition ({rv}) does not match the ResourceVersion in record ({live_rv}). The object might have been modified"
             ),
         ));
     }

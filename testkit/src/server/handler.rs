@@ -17,6 +17,10 @@ use crate::log::RequestRecord;
 use crate::patch::PatchType;
 use crate::store::State;
 
+/// kube-apiserver's `--max-request-body-bytes` default: the handlers read at most this much of
+/// a body and refuse a longer one before decoding it.
+const MAX_REQUEST_BODY_BYTES: usize = 3 * 1024 * 1024;
+
 pub(crate) fn bytes_response(code: u16, body: Bytes) -> Response<ResponseBody> {
     let mut resp = Response::new(Full::new(body).map_err(|e| match e {}).boxed_unsync());
     *resp.status_mut() = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
@@ -376,6 +380,14 @@ async fn resource_request(
     record.verb = verb.to_string();
     if let Some(refusal) = unrouted_verb(&inner.lock(), &t, verb) {
         return refusal;
+    }
+    if body.len() > MAX_REQUEST_BODY_BYTES
+        && matches!(
+            verb,
+            "create" | "update" | "patch" | "delete" | "deletecollection"
+        )
+    {
+        return error_response(&ApiError::request_entity_too_large(MAX_REQUEST_BODY_BYTES));
     }
     if verb == "create" {
         // Audit logs (and fault rules) name the created object, which only the body knows.

@@ -1,5 +1,6 @@
 //! The API server value users hold: construction, the in-process service, and test helpers.
 
+mod admission;
 pub(crate) mod convert;
 mod crd;
 mod delete;
@@ -11,12 +12,14 @@ mod listen;
 mod objects;
 mod query;
 mod scale;
+mod strategy;
 mod table;
 mod watch;
 mod workloads;
 
 use std::convert::Infallible;
 use std::future::Future;
+use std::ops::RangeInclusive;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll};
@@ -30,6 +33,7 @@ use serde_json::Value;
 
 pub use listen::Listening;
 
+use crate::allocate::{Allocator, Cidr, DEFAULT_NODE_PORTS};
 use crate::faults::Faults;
 use crate::log::RequestLog;
 use crate::registry::{ResourceType, builtin_types};
@@ -109,6 +113,8 @@ pub struct ApiServerBuilder {
     bookmark_interval: Duration,
     watch_buffer: usize,
     record_requests: bool,
+    service_range: Cidr,
+    node_ports: RangeInclusive<u16>,
 }
 
 impl Default for ApiServerBuilder {
@@ -119,6 +125,8 @@ impl Default for ApiServerBuilder {
             bookmark_interval: Duration::from_secs(1),
             watch_buffer: 1024,
             record_requests: true,
+            service_range: Allocator::default_range(),
+            node_ports: DEFAULT_NODE_PORTS,
         }
     }
 }
@@ -155,9 +163,54 @@ impl ApiServerBuilder {
         self
     }
 
+    /// The range Services get their cluster IPs from, as kube-apiserver's
+    /// `--service-cluster-ip-range` (IPv4 only; `10.96.0.0/12` by default). Its first address
+    /// is held for the `kubernetes` Service of a real cluster and is never handed out.
+    ///
+    /// ```
+    /// let server = roperator_testkit::ApiServer::builder()
+    ///     .service_cluster_ip_range("172.20.0.0/16")
+    ///     .build();
+    /// # let _ = server;
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// When `cidr` is not an IPv4 range of at least four addresses (`a.b.c.d/n`, `n` at most 30):
+    /// a test set up with an impossible cluster should stop there.
+    pub fn service_cluster_ip_range(mut self, cidr: &str) -> Self {
+        self.service_range = Cidr::parse(cidr).unwrap_or_else(|| {
+            panic!("service cluster IP range {cidr:?} is not an IPv4 CIDR of /30 or wider")
+        });
+        self
+    }
+
+    /// The ports NodePort and LoadBalancer Services get their node ports from, as
+    /// kube-apiserver's `--service-node-port-range` (`30000..=32767` by default).
+    ///
+    /// ```
+    /// let server = roperator_testkit::ApiServer::builder()
+    ///     .service_node_port_range(31000..=31999)
+    ///     .build();
+    /// # let _ = server;
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// When the range is empty or starts at port 0.
+    pub fn service_node_port_range(mut self, ports: RangeInclusive<u16>) -> Self {
+        assert!(
+            !ports.is_empty() && *ports.start() > 0,
+            "node port range {ports:?} is empty or includes port 0"
+        );
+        self.node_ports = ports;
+        self
+    }
+
     /// The server, with built-in types and default namespaces.
     pub fn build(self) -> ApiServer {
         let mut state = State::new(self.history_window, self.seed);
+        state.allocator = Allocator::new(self.service_range, self.node_ports);
         for ty in builtin_types() {
             state.register(ty, false);
         }

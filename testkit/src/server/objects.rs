@@ -12,7 +12,7 @@ use super::gc::{self, Queue, Work};
 use crate::errors::{ApiError, cause};
 use crate::meta::{
     allows_create_on_update, allows_unconditional_update, finalizers, is_deleting, meta_mut,
-    meta_str, name_suffix, now, spec_changed, tracks_generation, validate_labels, validate_name,
+    meta_str, name_suffix, now, spec_changed, tracks_generation,
 };
 use crate::patch::{self, PatchContext, PatchError, PatchType};
 use crate::registry::{ResourceType, TypeSchema, crd_types};
@@ -166,40 +166,23 @@ fn check_kind(st: &State, t: &Target, v: &mut Value) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// Type-level validation: built-ins must decode into their k8s-openapi type, custom objects must
-/// satisfy their schema (and lose unknown fields), CRDs must be servable.
+/// What decoding a body does on a real server: fields the type does not declare are refused or
+/// dropped (`fieldValidation`), a built-in body must decode into its type (`400` otherwise) and
+/// its quantities take their canonical form, and a custom object is pruned, defaulted and
+/// checked against its schema.
 ///
 /// Returns the warnings for the response (unknown fields dropped under `fieldValidation=Warn`).
-fn validate_body(
-    st: &State,
-    t: &Target,
-    v: &mut Value,
-    name: &str,
-    q: &Query,
-) -> Result<Vec<String>, ApiError> {
+fn decode_body(st: &State, t: &Target, v: &mut Value, q: &Query) -> Result<Vec<String>, ApiError> {
     let warnings = unknown_fields(st, t, v, q)?;
-    if let Some(c) = validate_name(&t.ty.kind, name) {
-        return Err(ApiError::invalid(&t.ty.kind, &t.ty.group, name, &[c]));
-    }
-    let label_causes = validate_labels(v);
-    if !label_causes.is_empty() {
-        return Err(ApiError::invalid(
-            &t.ty.kind,
-            &t.ty.group,
-            name,
-            &label_causes,
-        ));
-    }
     match &t.ty.schema {
         TypeSchema::BuiltIn { decode, .. } => {
-            let undecodable = |e: &dyn std::fmt::Display| {
+            decode(v).map_err(|e| {
                 ApiError::bad_request(format!(
                     "{kind} in version \"{ver}\" cannot be handled as a {kind}: {e}",
                     kind = t.ty.kind,
                     ver = t.ty.version
                 ))
-            };
-            decode(v).map_err(|e| undecodable(&e))?;
+            })?;
             canonical_quantities(t, v)?;
         }
         TypeSchema::Custom { open_api_v3_schema } => {
@@ -208,22 +191,33 @@ fn validate_body(
                     TypeSchema::Custom { open_api_v3_schema } => open_api_v3_schema.clone(),
                     TypeSchema::BuiltIn { .. } => Value::Null,
                 };
+                let name = meta_str(v, "name").unwrap_or("").to_string();
                 crate::schema::validate_and_prune(&schema, v)
-                    .map_err(|causes| ApiError::invalid(&t.ty.kind, &t.ty.group, name, &causes))?;
+                    .map_err(|causes| ApiError::invalid(&t.ty.kind, &t.ty.group, &name, &causes))?;
             }
         }
     }
-    if is_crd(&t.ty) {
-        crd_types(v).map_err(|e| {
-            ApiError::invalid(
-                &t.ty.kind,
-                &t.ty.group,
-                name,
-                &[cause("FieldValueInvalid", "spec", e.to_string())],
-            )
-        })?;
-    }
     Ok(warnings)
+}
+
+/// Validation of the object about to be stored (`old` for updates): the type's rules, and for
+/// CRDs, that their kinds can be served.
+fn validate_object(t: &Target, v: &Value, old: Option<&Value>) -> Result<(), ApiError> {
+    let name = meta_str(v, "name").unwrap_or("");
+    let mut causes = match old {
+        None => crate::validate::on_create(&t.ty, v),
+        Some(old) => crate::validate::on_update(&t.ty, v, old),
+    };
+    if is_crd(&t.ty)
+        && let Err(e) = crd_types(v)
+    {
+        causes.push(cause("FieldValueInvalid", "spec", e.to_string()));
+    }
+    if causes.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::invalid(&t.ty.kind, &t.ty.group, name, &causes))
+    }
 }
 
 /// How the request wants fields its type does not declare treated.
@@ -299,17 +293,28 @@ fn canonical_quantities(t: &Target, v: &mut Value) -> Result<(), ApiError> {
     })
 }
 
-fn ensure_namespace(st: &State, t: &Target, ns: &str) -> Result<(), ApiError> {
+/// The `NamespaceLifecycle` admission plugin: nothing is created in a namespace that does not
+/// exist (`404`) or is being deleted (`403`, naming the object as admission sees it: before
+/// name generation, so by its `generateName` when it has no name).
+fn ensure_namespace(st: &State, t: &Target, ns: &str, v: &Value) -> Result<(), ApiError> {
     if !t.ty.namespaced {
         return Ok(());
     }
     match st.namespace_state(ns) {
         None => Err(ApiError::not_found("", "namespaces", ns)),
-        Some(true) => Err(ApiError::forbidden(format!(
-            "{} \"{}\" is forbidden: unable to create new content in namespace {ns} because it is being terminated",
-            t.ty.plural,
-            t.name()
-        ))),
+        Some(true) => {
+            let name = [meta_str(v, "name"), meta_str(v, "generateName")]
+                .into_iter()
+                .flatten()
+                .find(|n| !n.is_empty())
+                .unwrap_or("Unknown");
+            Err(ApiError::namespace_terminating(
+                &t.ty.group,
+                &t.ty.plural,
+                name,
+                ns,
+            ))
+        }
         Some(false) => Ok(()),
     }
 }
@@ -323,6 +328,11 @@ fn patch_ctx<'a>(t: &'a Target, q: &'a Query) -> PatchContext<'a> {
     }
 }
 
+/// Creates an object the way the real create handler does, in its order: decode (with
+/// defaulting), admission's namespace check, the field manager, mutating admission, the
+/// strategy's preparation (identity, status, generated fields), Service allocation,
+/// validation, and the storage's existence check; then the read back (defaulting again, as a
+/// real server decodes what it stored).
 fn new_object(
     st: &mut State,
     work: &mut Queue,
@@ -339,36 +349,19 @@ fn new_object(
             "the namespace of the provided object does not match the namespace sent on the request",
         ));
     }
-    let mut name = meta_str(&v, "name").unwrap_or("").to_string();
-    let generate = meta_str(&v, "generateName").unwrap_or("").to_string();
-    if name.is_empty() {
-        if generate.is_empty() {
-            return Err(ApiError::invalid(
-                &t.ty.kind,
-                &t.ty.group,
-                "",
-                &[cause(
-                    "FieldValueRequired",
-                    "metadata.name",
-                    "Required value: name or generateName is required",
-                )],
-            ));
-        }
-        loop {
-            name = format!("{generate}{}", name_suffix(&mut st.rng));
-            if st.get(&t.obj_ref(&name)).is_none() {
-                break;
-            }
-        }
-    }
     if let Some(n) = &t.name
-        && *n != name
+        && meta_str(&v, "name").is_some_and(|name| !name.is_empty() && name != n)
     {
         return Err(ApiError::bad_request(format!(
-            "the name of the object ({name}) does not match the name on the URL ({n})"
+            "the name of the object ({}) does not match the name on the URL ({n})",
+            meta_str(&v, "name").unwrap_or("")
         )));
     }
-    ensure_namespace(st, t, &path_ns)?;
+    let warnings = decode_body(st, t, &mut v, q)?;
+    st.warnings.extend(warnings);
+    crate::defaults::apply(&t.ty, &mut v);
+    ensure_namespace(st, t, &path_ns, &v)?;
+    let name = generate_name(st, t, &v)?;
     let Some(meta) = meta_mut(&mut v) else {
         return Err(ApiError::bad_request("metadata must be an object"));
     };
@@ -385,31 +378,34 @@ fn new_object(
     } else {
         meta.remove("generation");
     }
-    meta.remove("deletionTimestamp");
-    meta.remove("deletionGracePeriodSeconds");
-    meta.remove("resourceVersion");
-    meta.remove("selfLink");
+    for server_set in [
+        "deletionTimestamp",
+        "deletionGracePeriodSeconds",
+        "resourceVersion",
+        "selfLink",
+    ] {
+        meta.remove(server_set);
+    }
+    if track {
+        patch::track_update(None, &mut v, &patch_ctx(t, q));
+    }
+    super::admission::on_create(st, t, &mut v)?;
     if t.ty.subresources.status
         && let Some(o) = v.as_object_mut()
     {
         o.remove("status");
     }
-    if t.ty.kind == "Pod" && t.ty.group.is_empty() {
-        v["status"] = json!({"phase": "Pending", "qosClass": "BestEffort"});
-    }
-    if t.ty.kind == "Namespace" && t.ty.group.is_empty() {
-        v["spec"] = json!({"finalizers": ["kubernetes"]});
-        v["status"] = json!({"phase": "Active"});
-    }
-    let warnings = validate_body(st, t, &mut v, &name, q)?;
-    st.warnings.extend(warnings);
+    super::strategy::on_create(&t.ty, &mut v);
     let r = t.obj_ref(&name);
+    if is_core(&t.ty, "Service") {
+        let State { allocator, rng, .. } = st;
+        allocator.on_create(rng, &r, &mut v)?;
+    }
+    validate_object(t, &v, None)?;
     if st.get(&r).is_some() {
         return Err(ApiError::already_exists(&t.ty.group, &t.ty.plural, &name));
     }
-    if track {
-        patch::track_update(None, &mut v, &patch_ctx(t, q));
-    }
+    crate::defaults::apply(&t.ty, &mut v);
     if is_crd(&t.ty) {
         crd_status(&mut v);
     }
@@ -427,6 +423,38 @@ fn new_object(
         work.push_back(Work::Evaluate(r));
     }
     Ok((201, at_version(st, t, &json)))
+}
+
+/// The object's name: its own, or `generateName` plus five random characters not taken yet.
+/// A name that is missing altogether, or a bad `generateName`, is refused as validation would.
+fn generate_name(st: &mut State, t: &Target, v: &Value) -> Result<String, ApiError> {
+    let name = meta_str(v, "name").unwrap_or("").to_string();
+    if !name.is_empty() {
+        return Ok(name);
+    }
+    let generate = meta_str(v, "generateName").unwrap_or("").to_string();
+    if generate.is_empty() {
+        return Err(ApiError::invalid(
+            &t.ty.kind,
+            &t.ty.group,
+            "",
+            &[cause(
+                "FieldValueRequired",
+                "metadata.name",
+                "Required value: name or generateName is required",
+            )],
+        ));
+    }
+    loop {
+        let candidate = format!("{generate}{}", name_suffix(&mut st.rng));
+        if st.get(&t.obj_ref(&candidate)).is_none() {
+            return Ok(candidate);
+        }
+    }
+}
+
+fn is_core(ty: &ResourceType, kind: &str) -> bool {
+    ty.group.is_empty() && ty.kind == kind && matches!(ty.schema, TypeSchema::BuiltIn { .. })
 }
 
 /// Writes `new` over `live` with every rule of an update: identity fields kept, status rules,
@@ -487,12 +515,22 @@ pub(crate) fn write_over(
             ));
         }
     }
+    // Decoded and defaulted like a new body, so that leaving out a defaulted field is no
+    // change, and `0.5` over `500m` is none either.
+    let warnings = decode_body(st, t, &mut new, q)?;
+    st.warnings.extend(warnings);
+    crate::defaults::apply(&t.ty, &mut new);
+    if !t.status_write() {
+        if is_core(&t.ty, "Service") {
+            let State { allocator, rng, .. } = st;
+            allocator.on_update(rng, r, &mut new, &live)?;
+        }
+        super::strategy::on_update(&t.ty, &mut new, &live);
+    }
     let generation = live
         .pointer("/metadata/generation")
         .and_then(Value::as_i64)
         .unwrap_or(1);
-    // Compared in stored form, so `0.5` over `500m` is not a spec change.
-    canonical_quantities(t, &mut new)?;
     let bumped = spec_changed(&live, &new, status_sub)
         || (t.ty.group == "apps" && t.ty.kind == "Deployment" && annotations_changed(&live, &new));
     if tracks_generation(&t.ty)
@@ -503,8 +541,7 @@ pub(crate) fn write_over(
             json!(if bumped { generation + 1 } else { generation }),
         );
     }
-    let warnings = validate_body(st, t, &mut new, &r.name, q)?;
-    st.warnings.extend(warnings);
+    validate_object(t, &new, Some(&live))?;
     if st.simulate_workloads && !t.status_write() {
         super::workloads::simulate(&t.ty, &mut new);
     }
@@ -518,12 +555,14 @@ pub(crate) fn write_over(
             }
         }
     }
+    // Ownership first: a client that sends no managedFields keeps the stored ones, so an
+    // update that changes nothing stays a no-op.
+    if track {
+        patch::track_update(Some(&live), &mut new, &patch_ctx(t, q));
+    }
     if same_object(&live, &new) {
         let json = st.get(r).map(|s| s.json.clone()).unwrap_or_default();
         return Ok((200, at_version(st, t, &json)));
-    }
-    if track {
-        patch::track_update(Some(&live), &mut new, &patch_ctx(t, q));
     }
     if dry_run(q) {
         return Ok((
@@ -773,7 +812,8 @@ fn patch_locked(st: &mut State, t: &Target, body: &[u8], content_type: &str, q: 
                     c.iter().map(|(m, f)| format!("conflict with \"{m}\": {f}")).collect::<Vec<_>>().join(", ")
                 ),
             );
-            err.details = Some(json!({"name": name, "group": t.ty.group, "kind": t.ty.plural, "causes": causes}));
+            // `errors.NewApplyConflict`: the details carry the causes only, no name or kind.
+            err.details = Some(json!({"causes": causes}));
             err
         }
     })?;

@@ -1,0 +1,218 @@
+//! The mutating admission plugins a default kube-apiserver runs on creates that the testkit
+//! models: `ServiceAccount` (a Pod's service account and its token volume),
+//! `DefaultTolerationSeconds`, `Priority`, and `StorageObjectInUseProtection` (the claim
+//! protection finalizer).
+//!
+//! They run after the field manager has recorded the write, so what they add belongs to no
+//! manager, as on a real server. (`LimitRanger` and `ResourceQuota` are not modelled: see the
+//! crate docs.)
+
+use serde_json::{Map, Value, json};
+
+use super::objects::Target;
+use crate::errors::ApiError;
+use crate::meta::name_suffix;
+use crate::store::{ObjRef, State};
+
+const TOKEN_MOUNT_PATH: &str = "/var/run/secrets/kubernetes.io/serviceaccount";
+const TOKEN_VOLUME_PREFIX: &str = "kube-api-access-";
+
+/// Mutates a new object of `t`'s type as the admission chain would, or refuses it.
+pub(crate) fn on_create(st: &mut State, t: &Target, object: &mut Value) -> Result<(), ApiError> {
+    if !t.ty.group.is_empty() {
+        return Ok(());
+    }
+    match t.ty.kind.as_str() {
+        "Pod" => pod(st, t, object),
+        "PersistentVolumeClaim" => {
+            let meta = crate::meta::meta_mut(object);
+            if let Some(meta) = meta {
+                let finalizers = meta
+                    .entry("finalizers")
+                    .or_insert_with(|| Value::Array(Vec::new()));
+                if let Value::Array(list) = finalizers
+                    && !list.iter().any(|f| f == "kubernetes.io/pvc-protection")
+                {
+                    list.push(json!("kubernetes.io/pvc-protection"));
+                }
+            }
+            Ok(())
+        }
+        _ => Ok(()),
+    }
+}
+
+fn pod(st: &mut State, t: &Target, pod: &mut Value) -> Result<(), ApiError> {
+    let name = pod
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    let automount_sa = service_account(st, t, pod);
+    let Some(spec) = pod.get_mut("spec").and_then(Value::as_object_mut) else {
+        return Ok(());
+    };
+    if spec.get("automountServiceAccountToken") != Some(&Value::Bool(false)) && automount_sa {
+        let suffix = name_suffix(&mut st.rng);
+        mount_token(spec, &format!("{TOKEN_VOLUME_PREFIX}{suffix}"));
+    }
+    default_tolerations(spec);
+    priority(spec, &name)
+}
+
+/// Names the `default` service account when none is given, and tells whether the account lets
+/// its token be mounted. A real cluster's service account controller creates `default` in
+/// every namespace and the plugin refuses pods whose account is missing; the testkit has no
+/// such controller, so a missing account is taken to allow mounting.
+fn service_account(st: &State, t: &Target, pod: &mut Value) -> bool {
+    let Some(spec) = pod.get_mut("spec").and_then(Value::as_object_mut) else {
+        return true;
+    };
+    let given = spec
+        .get("serviceAccountName")
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+        .or_else(|| {
+            spec.get("serviceAccount")
+                .and_then(Value::as_str)
+                .filter(|s| !s.is_empty())
+        })
+        .unwrap_or("default")
+        .to_string();
+    spec.insert("serviceAccountName".into(), json!(given));
+    let account = st.lookup("", "v1", "serviceaccounts").and_then(|bucket| {
+        st.get_value(&ObjRef {
+            bucket,
+            ns: t.ns.clone().unwrap_or_default(),
+            name: given,
+        })
+    });
+    account.and_then(|a| a.get("automountServiceAccountToken").cloned()) != Some(Value::Bool(false))
+}
+
+/// Mounts the projected token volume in every container that has nothing at the token path.
+fn mount_token(spec: &mut Map<String, Value>, generated: &str) {
+    let existing = spec
+        .get("volumes")
+        .and_then(Value::as_array)
+        .and_then(|volumes| {
+            volumes
+                .iter()
+                .filter_map(|v| v.get("name").and_then(Value::as_str))
+                .find(|n| n.starts_with(TOKEN_VOLUME_PREFIX))
+                .map(str::to_string)
+        });
+    let volume = existing.clone().unwrap_or_else(|| generated.to_string());
+    let mut needed = false;
+    for list in ["initContainers", "containers"] {
+        let Some(Value::Array(containers)) = spec.get_mut(list) else {
+            continue;
+        };
+        for container in containers.iter_mut().filter_map(Value::as_object_mut) {
+            let mounts = container
+                .entry("volumeMounts")
+                .or_insert_with(|| Value::Array(Vec::new()));
+            let Value::Array(mounts) = mounts else {
+                continue;
+            };
+            if mounts
+                .iter()
+                .any(|m| m.get("mountPath") == Some(&json!(TOKEN_MOUNT_PATH)))
+            {
+                continue;
+            }
+            mounts.push(json!({"name": volume, "readOnly": true, "mountPath": TOKEN_MOUNT_PATH}));
+            needed = true;
+        }
+    }
+    if needed && existing.is_none() {
+        let volumes = spec
+            .entry("volumes")
+            .or_insert_with(|| Value::Array(Vec::new()));
+        if let Value::Array(volumes) = volumes {
+            volumes.push(json!({
+                "name": volume,
+                "projected": {
+                    "defaultMode": 0o644,
+                    "sources": [
+                        // An hour, plus the seven seconds the plugin adds so that kubelets can
+                        // tell its tokens from ones a user asked for.
+                        {"serviceAccountToken": {"expirationSeconds": 3607, "path": "token"}},
+                        {"configMap": {"name": "kube-root-ca.crt",
+                            "items": [{"key": "ca.crt", "path": "ca.crt"}]}},
+                        {"downwardAPI": {"items": [{"path": "namespace",
+                            "fieldRef": {"apiVersion": "v1", "fieldPath": "metadata.namespace"}}]}},
+                    ],
+                },
+            }));
+        }
+    }
+}
+
+/// `DefaultTolerationSeconds`: five minutes on a node that is not ready or unreachable, unless
+/// the pod already says how long.
+fn default_tolerations(spec: &mut Map<String, Value>) {
+    let tolerations = spec
+        .entry("tolerations")
+        .or_insert_with(|| Value::Array(Vec::new()));
+    let Value::Array(list) = tolerations else {
+        return;
+    };
+    for taint in [
+        "node.kubernetes.io/not-ready",
+        "node.kubernetes.io/unreachable",
+    ] {
+        let tolerated = list.iter().any(|t| {
+            let key = t.get("key").and_then(Value::as_str).unwrap_or("");
+            let effect = t.get("effect").and_then(Value::as_str).unwrap_or("");
+            (key == taint || key.is_empty()) && (effect == "NoExecute" || effect.is_empty())
+        });
+        if !tolerated {
+            list.push(
+                json!({"key": taint, "operator": "Exists", "effect": "NoExecute",
+                "tolerationSeconds": 300}),
+            );
+        }
+    }
+}
+
+/// `Priority`: the priority comes from the class (none given: 0, as a cluster without a
+/// global default class has it), never from the pod itself.
+fn priority(spec: &mut Map<String, Value>, name: &str) -> Result<(), ApiError> {
+    let class = spec
+        .get("priorityClassName")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    let value = match class {
+        "" => 0,
+        "system-cluster-critical" => 2_000_000_000,
+        "system-node-critical" => 2_000_001_000,
+        other => {
+            return Err(forbidden_pod(
+                name,
+                &format!("no PriorityClass with name {other} was found"),
+            ));
+        }
+    };
+    if let Some(given) = spec.get("priority").and_then(Value::as_i64)
+        && given != value
+    {
+        return Err(forbidden_pod(
+            name,
+            &format!(
+                "the integer value of priority ({given}) must not be provided in pod spec; priority admission controller computed {value} from the given PriorityClass name"
+            ),
+        ));
+    }
+    spec.insert("priority".into(), json!(value));
+    if spec.get("preemptionPolicy").is_none_or(Value::is_null) {
+        spec.insert("preemptionPolicy".into(), json!("PreemptLowerPriority"));
+    }
+    Ok(())
+}
+
+fn forbidden_pod(name: &str, why: &str) -> ApiError {
+    let mut err = ApiError::forbidden(format!("pods \"{name}\" is forbidden: {why}"));
+    err.details = Some(json!({"name": name, "kind": "pods"}));
+    err
+}
