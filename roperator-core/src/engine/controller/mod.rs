@@ -17,7 +17,7 @@ use crate::engine::events::{ControllerEvents, Events};
 use crate::engine::metrics::{ControllerMetrics, Metrics};
 use crate::engine::queue::WorkQueue;
 use crate::engine::watch::{Informer, Watches};
-use crate::engine::writer::{Writer, WrittenRecords};
+use crate::engine::writer::{Remembered, Writer};
 use crate::handler::ErasedHandler;
 use crate::leader::LeaderGate;
 use crate::names::MANAGED_BY_LABEL;
@@ -46,7 +46,7 @@ pub(crate) struct Controller {
     pub children: Vec<Arc<Informer>>,
     pub related: Vec<Arc<Informer>>,
     pub writer: Writer,
-    pub written: Arc<WrittenRecords>,
+    pub remembered: Arc<Remembered>,
     pub events: ControllerEvents,
     pub metrics: ControllerMetrics,
     pub retries: Retries,
@@ -67,7 +67,7 @@ impl Controller {
         watches: &mut Watches,
     ) -> Arc<Self> {
         let index = Arc::new(Index::new(&config));
-        let written = Arc::new(WrittenRecords::default());
+        let remembered = Arc::new(Remembered::default());
         let feed = feeds::Feed {
             controller: id,
             index: Arc::clone(&index),
@@ -79,8 +79,11 @@ impl Controller {
             &config.namespaces,
             false,
         );
-        parents.subscribe(Arc::new(feeds::Parents(feed.clone())));
-        let children = child_informers(&config, &feed, shared, &written, watches);
+        parents.subscribe(Arc::new(feeds::Parents {
+            feed: feed.clone(),
+            remembered: Arc::clone(&remembered),
+        }));
+        let children = child_informers(&config, &feed, shared, &remembered, watches);
         let related = related_informers(&config, &feed, watches);
         let metrics = shared.metrics.for_controller(&config.name);
         let writer = Writer::new(
@@ -90,7 +93,7 @@ impl Controller {
             id,
             Arc::clone(&parents),
             children.clone(),
-            Arc::clone(&written),
+            Arc::clone(&remembered),
         );
         Arc::new(Self {
             events: shared.events.for_controller(&config.name, config.parent),
@@ -103,7 +106,7 @@ impl Controller {
             children,
             related,
             writer,
-            written,
+            remembered,
             metrics,
             retries: Retries::default(),
             epoch: Mutex::new(CancellationToken::new()),
@@ -145,7 +148,7 @@ fn child_informers(
     config: &ControllerConfig,
     feed: &feeds::Feed,
     shared: &Shared,
-    written: &Arc<WrittenRecords>,
+    remembered: &Arc<Remembered>,
     watches: &mut Watches,
 ) -> Vec<Arc<Informer>> {
     let managed = format!("{MANAGED_BY_LABEL}={}", config.name);
@@ -159,7 +162,7 @@ fn child_informers(
                 feed: feed.clone(),
                 type_index,
                 gate: Arc::clone(&shared.gate),
-                written: Arc::clone(written),
+                remembered: Arc::clone(remembered),
             }));
             informer
         })

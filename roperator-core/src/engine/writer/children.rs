@@ -199,7 +199,7 @@ impl Writer {
         if let Some(informer) = self.child_informer(t) {
             informer.remove(&ObjectKey::of(live), &live.uid, self.origin());
         }
-        self.written.forget(&live.uid);
+        self.remembered.written.forget(&live.uid);
     }
 
     /// Puts the server's answer to our create or update in the informer, with what the server
@@ -208,7 +208,9 @@ impl Writer {
         let (Some(informer), Some(o)) = (self.child_informer(t), observed(t, obj)) else {
             return;
         };
-        self.written.set(&o.uid, expected.after_write(&o.json));
+        self.remembered
+            .written
+            .set(&o.uid, expected.after_write(&o.json));
         informer.apply(&o, self.origin());
     }
 }

@@ -20,7 +20,7 @@ use crate::names::LEADER_TERM_ANNOTATION;
 use crate::object::Observed;
 use crate::plan::ChangeKind;
 
-pub(crate) use written::WrittenRecords;
+pub(crate) use written::Remembered;
 
 /// Why a write did not happen.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -81,7 +81,7 @@ pub(crate) struct Writer {
     parent_type: K8sType,
     parents: Arc<Informer>,
     children: Vec<Arc<Informer>>,
-    written: Arc<WrittenRecords>,
+    remembered: Arc<Remembered>,
 }
 
 impl Writer {
@@ -92,7 +92,7 @@ impl Writer {
         controller: usize,
         parents: Arc<Informer>,
         children: Vec<Arc<Informer>>,
-        written: Arc<WrittenRecords>,
+        remembered: Arc<Remembered>,
     ) -> Self {
         Self {
             client,
@@ -102,7 +102,7 @@ impl Writer {
             parent_type: parents.t,
             parents,
             children,
-            written,
+            remembered,
         }
     }
 
