@@ -3,7 +3,8 @@
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Parser, Subcommand};
+use example_support::logging::LogFormat;
 
 /// The echo-server example operator for roperator.
 ///
@@ -109,15 +110,6 @@ pub struct RunArgs {
     /// Embedded mode: do not apply the sample EchoServer.
     #[arg(long)]
     pub no_sample: bool,
-}
-
-/// Log output format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum LogFormat {
-    /// Human-readable lines.
-    Text,
-    /// One JSON object per line.
-    Json,
 }
 
 impl RunArgs {

@@ -197,14 +197,5 @@ pub fn operator(client: kube::Client, config: ControllerConfig) -> Operator {
 /// Runs `operator` until its shutdown signal, saying where metrics are served once the caches
 /// are synced.
 pub async fn run(operator: Operator) -> Result<(), roperator_core::Error> {
-    let monitor = operator.monitor();
-    let announce = tokio::spawn(async move {
-        monitor.wait_ready().await;
-        if let Some(address) = monitor.server_address() {
-            tracing::info!(%address, "caches synced; serving /metrics, /healthz and /readyz");
-        }
-    });
-    let result = operator.run().await;
-    announce.abort();
-    result
+    example_support::run(operator).await
 }

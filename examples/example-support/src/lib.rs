@@ -1,0 +1,57 @@
+//! What the example operators' binaries share: finding the cluster to run against (and refusing
+//! one that is configured but unusable), the in-memory cluster of the embedded mode, logging,
+//! shutdown signals, and the runtime around an operator.
+//!
+//! Not part of roperator: an operator of your own would take what it likes from here.
+
+#![warn(missing_docs)]
+
+pub mod cluster;
+pub mod logging;
+pub mod loopback;
+pub mod signal;
+
+use std::fmt::Display;
+use std::future::Future;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use roperator_core::Operator;
+
+/// Runs `operator` until its shutdown signal, saying where metrics are served once the caches
+/// are synced.
+pub async fn run(operator: Operator) -> Result<(), roperator_core::Error> {
+    let monitor = operator.monitor();
+    let announce = tokio::spawn(async move {
+        monitor.wait_ready().await;
+        if let Some(address) = monitor.server_address() {
+            tracing::info!(%address, "caches synced; serving /metrics, /healthz and /readyz");
+        }
+    });
+    let result = operator.run().await;
+    announce.abort();
+    result
+}
+
+/// Runs `main` (an operator's whole run) on a multi-threaded runtime, logs its error, and turns
+/// the outcome into the process's exit code.
+pub fn block_on<E: Display>(main: impl Future<Output = Result<(), E>>) -> ExitCode {
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: could not start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let code = match runtime.block_on(main) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e}");
+            ExitCode::FAILURE
+        }
+    };
+    // A handler call stuck past its timeout cannot be stopped; dropping the runtime would wait
+    // for it, and the process would not exit on SIGTERM.
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    code
+}
