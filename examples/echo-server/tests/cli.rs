@@ -434,7 +434,7 @@ async fn three_replicas_elect_one_writer_and_fail_over() {
     let before_failover = server.requests().writes().len();
 
     let mut echo = echoes.get("hello").await.expect("EchoServer");
-    echo.spec.message = "two".to_string();
+    echo.spec.message = Some("two".to_string());
     echo.metadata.managed_fields = None;
     echoes
         .replace("hello", &PostParams::default(), &echo)
