@@ -11,5 +11,6 @@ mod namespaces;
 mod normalized;
 mod observability;
 mod policies;
+mod printer_columns;
 mod related;
 mod retries;
