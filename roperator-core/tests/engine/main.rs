@@ -14,3 +14,4 @@ mod policies;
 mod printer_columns;
 mod related;
 mod retries;
+mod unserved_types;
