@@ -7,6 +7,7 @@ mod decorators;
 mod e2e;
 mod faults;
 mod finalize;
+mod namespace_removal;
 mod namespaces;
 mod normalized;
 mod observability;
