@@ -33,7 +33,7 @@ enum AppError {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Some(Command::Crd) => print_crd(),
+        Some(Command::Crd) => example_support::print_crd(echo_server::crd_yaml()),
         Some(Command::Raft(args)) => raft_admin(args),
         Some(Command::Run) | None => {
             if let Err(e) = logging::init(cli.run.log_format, &cli.run.log_level) {
@@ -41,19 +41,6 @@ fn main() -> ExitCode {
                 return ExitCode::from(2);
             }
             example_support::block_on(run(cli.run))
-        }
-    }
-}
-
-fn print_crd() -> ExitCode {
-    match echo_server::crd_yaml() {
-        Ok(yaml) => {
-            print!("{yaml}");
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("error: could not write the CRD as YAML: {e}");
-            ExitCode::FAILURE
         }
     }
 }

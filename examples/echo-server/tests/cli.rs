@@ -1,16 +1,13 @@
 //! The `echo-server` binary as users run it: the `crd` subcommand, and the choice between a
 //! cluster and the embedded mode. A testkit API server listening on loopback plays the cluster.
 
-mod common;
-
-use common::{eventually, exists, until};
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::process::Stdio;
-use std::time::Duration;
 
 use echo_server::{EchoServer, EchoServerSpec};
+use example_support::process::{finish, terminate};
+use example_support::wait::{eventually, exists, until};
 use k8s_openapi::api::apps::v1::Deployment;
 use kube::api::{Api, PostParams};
 use roperator_testkit::ApiServer;
@@ -36,27 +33,6 @@ fn echo_server(home: &Path) -> Command {
         .stderr(Stdio::piped())
         .kill_on_drop(true);
     command
-}
-
-/// Sends SIGTERM and returns the exit status and everything the process printed.
-async fn terminate(child: Child) -> (std::process::ExitStatus, String) {
-    let pid = child.id().expect("the child is running").to_string();
-    let killed = Command::new("kill").args(["-TERM", &pid]).status().await;
-    assert!(killed.is_ok_and(|s| s.success()), "kill -TERM {pid}");
-    finish(child).await
-}
-
-async fn finish(child: Child) -> (std::process::ExitStatus, String) {
-    let output = tokio::time::timeout(Duration::from_secs(30), child.wait_with_output())
-        .await
-        .expect("echo-server exits within 30 s")
-        .expect("echo-server's output is readable");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    (output.status, text)
 }
 
 #[tokio::test]

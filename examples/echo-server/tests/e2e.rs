@@ -1,13 +1,10 @@
 //! The echo-server operator, with the real engine, against the testkit's in-memory API server:
 //! create, change the message, scale, delete; a message read from a ConfigMap.
 
-mod common;
-
-use common::{eventually, exists, gone, until};
-
 use std::time::Duration;
 
 use echo_server::{EchoServer, EchoServerSpec, Phase};
+use example_support::wait::{eventually, exists, gone, until};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Service};
 use kube::api::{ApiResource, DeleteParams, DynamicObject, Patch, PatchParams, PostParams};

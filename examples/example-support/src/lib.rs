@@ -1,6 +1,7 @@
 //! What the example operators' binaries share: finding the cluster to run against (and refusing
 //! one that is configured but unusable), the in-memory cluster of the embedded mode, logging,
-//! shutdown signals, and the runtime around an operator.
+//! shutdown signals, the runtime around an operator; and, for their tests, waiting for a
+//! condition.
 //!
 //! Not part of roperator: an operator of your own would take what it likes from here.
 
@@ -9,10 +10,13 @@
 pub mod cluster;
 pub mod logging;
 pub mod loopback;
+pub mod process;
 pub mod signal;
+pub mod wait;
 
 use std::fmt::Display;
 use std::future::Future;
+use std::net::{Ipv4Addr, SocketAddr};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -54,4 +58,30 @@ pub fn block_on<E: Display>(main: impl Future<Output = Result<(), E>>) -> ExitCo
     // for it, and the process would not exit on SIGTERM.
     runtime.shutdown_timeout(Duration::from_secs(1));
     code
+}
+
+/// Where to serve /metrics, /healthz and /readyz: `flag` when given, else
+/// [`DEFAULT_SERVER_ADDRESS`](roperator_core::DEFAULT_SERVER_ADDRESS) against a cluster and a free
+/// loopback port in embedded mode (nothing scrapes a demo; a fixed port would only collide with
+/// something else).
+pub fn metrics_address(flag: Option<SocketAddr>, embedded: bool) -> SocketAddr {
+    flag.unwrap_or(if embedded {
+        SocketAddr::from((Ipv4Addr::LOCALHOST, 0))
+    } else {
+        roperator_core::DEFAULT_SERVER_ADDRESS
+    })
+}
+
+/// Prints a CRD rendered as YAML (`<binary> crd`), or the reason it could not be rendered.
+pub fn print_crd<E: Display>(yaml: Result<String, E>) -> ExitCode {
+    match yaml {
+        Ok(yaml) => {
+            print!("{yaml}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: could not write the CRD as YAML: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }

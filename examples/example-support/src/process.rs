@@ -1,0 +1,30 @@
+//! Running an example's binary in a test: stopping it as Kubernetes does, and collecting what
+//! it printed.
+
+use std::time::Duration;
+
+use tokio::process::{Child, Command};
+
+/// Sends SIGTERM (what Kubernetes sends to stop a pod) and returns the exit status and
+/// everything the process printed.
+pub async fn terminate(child: Child) -> (std::process::ExitStatus, String) {
+    let pid = child.id().expect("the child is running").to_string();
+    let killed = Command::new("kill").args(["-TERM", &pid]).status().await;
+    assert!(killed.is_ok_and(|s| s.success()), "kill -TERM {pid}");
+    finish(child).await
+}
+
+/// Waits (30 s at most) for the process to exit, and returns its exit status and everything it
+/// printed on stdout then stderr.
+pub async fn finish(child: Child) -> (std::process::ExitStatus, String) {
+    let output = tokio::time::timeout(Duration::from_secs(30), child.wait_with_output())
+        .await
+        .expect("the process exits within 30 s")
+        .expect("the process's output is readable");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (output.status, text)
+}
