@@ -121,14 +121,7 @@ async fn run(args: RunArgs) -> Result<(), AppError> {
         match cluster::connect(CRD).await? {
             Cluster::Ready { client, url } => {
                 tracing::info!(%url, "running against the Kubernetes cluster");
-                // A Raft replica when the replica variables are set (deploy/ sets them), else
-                // the only writer.
-                let leader: std::sync::Arc<dyn roperator_core::LeaderGate> =
-                    if roperator_core::ha::RaftConfig::configured_in_env() {
-                        std::sync::Arc::new(roperator_core::ha::RaftGate::from_env().await?)
-                    } else {
-                        std::sync::Arc::new(roperator_core::AlwaysLeader::new())
-                    };
+                let leader = example_support::leader_gate().await?;
                 let operator = echo_server::operator(client, config)
                     .with_server_address(args.metrics_address(false))
                     .with_leader_gate(leader)

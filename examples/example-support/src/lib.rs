@@ -20,7 +20,19 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use roperator_core::Operator;
+use std::sync::Arc;
+
+use roperator_core::{AlwaysLeader, LeaderGate, Operator};
+
+/// The leadership gate of a replica: a Raft replica when the `ROPERATOR_RAFT_*` variables are set
+/// (deploy/ sets them), else the only writer.
+pub async fn leader_gate() -> Result<Arc<dyn LeaderGate>, roperator_core::ha::StartError> {
+    Ok(if roperator_core::ha::RaftConfig::configured_in_env() {
+        Arc::new(roperator_core::ha::RaftGate::from_env().await?)
+    } else {
+        Arc::new(AlwaysLeader::new())
+    })
+}
 
 /// Runs `operator` until its shutdown signal, saying where metrics are served once the caches
 /// are synced.
