@@ -55,6 +55,11 @@ pub struct UpdatePoliciesGuide;
 #[doc = include_str!("../../../guide/src/finalizers.md")]
 pub struct FinalizersGuide;
 
+/// The guide's chapter on related objects, its samples run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../guide/src/related-objects.md")]
+pub struct RelatedObjectsGuide;
+
 /// The guide's chapter on testing, its samples run as doctests.
 #[cfg(doctest)]
 #[doc = include_str!("../../../guide/src/testing.md")]
