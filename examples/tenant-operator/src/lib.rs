@@ -33,3 +33,18 @@ pub use isolation::isolation_config;
 pub use operator::{DEFAULT_DEFAULTS_NAMESPACE, OPERATOR_NAME, operator};
 pub use resource::{Quota, Tenant, TenantSpec, TenantStatus, crd, crd_yaml};
 pub use tenant::{TENANT_TYPE, TenantError, tenant_config};
+
+/// The guide's chapter on decorators, its samples run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../guide/src/decorators.md")]
+pub struct DecoratorsGuide;
+
+/// The guide's chapter on running several controllers, its samples run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../guide/src/several-controllers.md")]
+pub struct SeveralControllersGuide;
+
+/// The guide's walk through this example, its samples run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../guide/src/tenant-example.md")]
+pub struct TenantExampleGuide;
