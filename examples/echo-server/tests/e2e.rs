@@ -305,17 +305,12 @@ async fn a_deleted_echo_server_stays_until_external_cleanup_succeeds() {
         .register_crd(&echo_server::crd())
         .expect("the CRD registers");
     let external = FailsTwice::default();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let operator = roperator_core::Operator::new("echo-server", server.client())
-        .with_async_controller(
+    let operator = roperator_core::testkit::TestOperator::spawn(
+        roperator_core::Operator::new("echo-server", server.client()).with_async_controller(
             echo_server::operator_config(),
             echo_server::EchoHandler::new(external.clone()),
-        )
-        .with_server_address(std::net::SocketAddr::from(([127, 0, 0, 1], 0)))
-        .with_shutdown_signal(async {
-            let _ = stopped.await;
-        });
-    let task = tokio::spawn(operator.run());
+        ),
+    );
 
     let echoes: Api<EchoServer> = Api::namespaced(server.client(), NS);
     let deployments: Api<Deployment> = Api::namespaced(server.client(), NS);
@@ -330,6 +325,13 @@ async fn a_deleted_echo_server_stays_until_external_cleanup_succeeds() {
         e.is_some_and(|e| e.finalizers().iter().any(|f| f == echo_server::FINALIZER))
     })
     .await;
+    // Settled: no event of the first sync's writes is still on its way. One arriving while
+    // finalize runs would call it again at once, whatever delay it asked for (see the engine
+    // test `a_child_changing_does_not_bring_a_pending_finalize_forward`).
+    operator
+        .converge(Duration::from_secs(20))
+        .await
+        .expect("the operator settles");
     echoes
         .delete("web", &DeleteParams::default())
         .await
@@ -370,12 +372,7 @@ async fn a_deleted_echo_server_stays_until_external_cleanup_succeeds() {
         );
     }
 
-    let _ = stop.send(());
-    tokio::time::timeout(Duration::from_secs(30), task)
-        .await
-        .expect("stops")
-        .expect("no panic")
-        .expect("clean shutdown");
+    operator.stop().await.expect("clean shutdown");
 }
 
 /// `status.conditions[type=Synced].status` of a raw EchoServer.
