@@ -5,6 +5,7 @@ mod common;
 mod controllers;
 mod decorators;
 mod e2e;
+mod empty_fields;
 mod faults;
 mod finalize;
 mod namespace_removal;
