@@ -42,7 +42,7 @@ pub fn namespace(tenant: &str, name: &str) -> Namespace {
 }
 
 /// The ResourceQuota [`QUOTA_NAME`] in `namespace`, with a hard limit for every limit `quota`
-/// has (none for the ones it leaves out).
+/// has (none for the ones it leaves out, and no `hard` at all without any).
 ///
 /// ```
 /// use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
@@ -66,7 +66,10 @@ pub fn resource_quota(namespace: &str, quota: &Quota) -> ResourceQuota {
             ..ObjectMeta::default()
         },
         spec: Some(ResourceQuotaSpec {
-            hard: Some(hard),
+            // Left out rather than empty: the API server does not store an empty `hard`, and an
+            // operator restarted without the memory of its last write would take the difference
+            // for drift and write the quota again.
+            hard: (!hard.is_empty()).then_some(hard),
             ..ResourceQuotaSpec::default()
         }),
         status: None,
@@ -126,7 +129,7 @@ mod tests {
     fn a_quota_without_limits_limits_nothing() {
         let rq = resource_quota("ns", &Quota::default());
         assert_eq!(rq.metadata.namespace.as_deref(), Some("ns"));
-        assert_eq!(rq.spec.and_then(|s| s.hard), Some(BTreeMap::new()));
+        assert_eq!(rq.spec.and_then(|s| s.hard), None);
     }
 
     #[test]
