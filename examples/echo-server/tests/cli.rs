@@ -3,10 +3,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
-use std::process::Stdio;
 
 use echo_server::{EchoServer, EchoServerSpec};
-use example_support::process::{finish, terminate};
+use example_support::process::{self, finish, terminate};
 use example_support::wait::{eventually, exists, until};
 use k8s_openapi::api::apps::v1::Deployment;
 use kube::api::{Api, PostParams};
@@ -17,21 +16,11 @@ const BIN: &str = env!("CARGO_BIN_EXE_echo-server");
 
 /// The binary with a clean environment: no in-cluster variables, no kubeconfig of the user's.
 fn echo_server(home: &Path) -> Command {
-    let mut command = Command::new(BIN);
+    let mut command = process::command(BIN, home);
     command
-        .env_remove("KUBERNETES_SERVICE_HOST")
-        .env_remove("KUBERNETES_SERVICE_PORT")
         .env_remove("ECHO_NAMESPACE")
         .env_remove("ECHO_EMBEDDED")
-        // Logs must carry no colour into a pipe without help from NO_COLOR.
-        .env_remove("NO_COLOR")
-        .env("HOME", home)
-        .env("KUBECONFIG", home.join("no-such-kubeconfig"))
-        .env("ECHO_METRICS_ADDRESS", "127.0.0.1:0")
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
+        .env("ECHO_METRICS_ADDRESS", "127.0.0.1:0");
     command
 }
 

@@ -51,13 +51,20 @@ impl Running {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn create_update_scale_and_delete_an_echo_server() {
+/// A server with the EchoServer CRD, reporting Deployments available as soon as they are
+/// written (there are no pods).
+fn server_with_workloads() -> ApiServer {
     let server = ApiServer::new();
     server
         .register_crd(&echo_server::crd())
         .expect("the CRD registers");
     server.simulate_workloads(true);
+    server
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn create_update_scale_and_delete_an_echo_server() {
+    let server = server_with_workloads();
     let operator = start(&server);
 
     let client = server.client();
@@ -411,11 +418,7 @@ fn greetings(text: Option<&str>) -> ConfigMap {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_message_follows_its_config_map_and_a_broken_reference_changes_nothing() {
-    let server = ApiServer::new();
-    server
-        .register_crd(&echo_server::crd())
-        .expect("the CRD registers");
-    server.simulate_workloads(true);
+    let server = server_with_workloads();
     let operator = start(&server);
     let echoes: Api<EchoServer> = Api::namespaced(server.client(), NS);
     let raw = raw_echoes(&server);

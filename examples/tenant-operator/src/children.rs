@@ -92,9 +92,29 @@ pub fn resource_quota(namespace: &str, quota: &Quota) -> ResourceQuota {
 /// assert_eq!(labels["examples.roperator.io/tenant"], "acme");
 /// ```
 pub fn network_policy(tenant: &str, namespace: &str) -> NetworkPolicy {
+    let from_the_tenant = NetworkPolicyIngressRule {
+        from: Some(vec![NetworkPolicyPeer {
+            namespace_selector: Some(LabelSelector {
+                match_labels: Some(tenant_labels(tenant)),
+                ..LabelSelector::default()
+            }),
+            ..NetworkPolicyPeer::default()
+        }]),
+        ..NetworkPolicyIngressRule::default()
+    };
+    ingress_policy(POLICY_NAME, namespace, Some(vec![from_the_tenant]))
+}
+
+/// A NetworkPolicy `name` in `namespace` that selects every pod of the namespace for ingress
+/// and admits what `rules` allow: nothing, without rules.
+pub fn ingress_policy(
+    name: &str,
+    namespace: &str,
+    rules: Option<Vec<NetworkPolicyIngressRule>>,
+) -> NetworkPolicy {
     NetworkPolicy {
         metadata: ObjectMeta {
-            name: Some(POLICY_NAME.to_string()),
+            name: Some(name.to_string()),
             namespace: Some(namespace.to_string()),
             ..ObjectMeta::default()
         },
@@ -102,16 +122,7 @@ pub fn network_policy(tenant: &str, namespace: &str) -> NetworkPolicy {
             // Every pod of the namespace.
             pod_selector: Some(LabelSelector::default()),
             policy_types: Some(vec!["Ingress".to_string()]),
-            ingress: Some(vec![NetworkPolicyIngressRule {
-                from: Some(vec![NetworkPolicyPeer {
-                    namespace_selector: Some(LabelSelector {
-                        match_labels: Some(tenant_labels(tenant)),
-                        ..LabelSelector::default()
-                    }),
-                    ..NetworkPolicyPeer::default()
-                }]),
-                ..NetworkPolicyIngressRule::default()
-            }]),
+            ingress: rules,
             ..NetworkPolicySpec::default()
         }),
     }

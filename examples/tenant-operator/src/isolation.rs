@@ -7,8 +7,7 @@
 //! the engine creates it with an owner reference to the Namespace and deletes it when the
 //! label goes.
 
-use k8s_openapi::api::networking::v1::{NetworkPolicy, NetworkPolicySpec};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
+use k8s_openapi::api::networking::v1::NetworkPolicy;
 use roperator_core::prelude::*;
 
 /// The label that asks for isolation (with the value `true`).
@@ -63,16 +62,5 @@ pub fn sync(request: &SyncRequest) -> Result<SyncResponse, Error> {
 /// A policy selecting every pod of `namespace` for ingress, with no rule allowing any: what
 /// other policies do not allow is refused.
 pub fn deny_ingress(namespace: &str) -> NetworkPolicy {
-    NetworkPolicy {
-        metadata: ObjectMeta {
-            name: Some(POLICY_NAME.to_string()),
-            namespace: Some(namespace.to_string()),
-            ..ObjectMeta::default()
-        },
-        spec: Some(NetworkPolicySpec {
-            pod_selector: Some(LabelSelector::default()),
-            policy_types: Some(vec!["Ingress".to_string()]),
-            ..NetworkPolicySpec::default()
-        }),
-    }
+    crate::children::ingress_policy(POLICY_NAME, namespace, None)
 }

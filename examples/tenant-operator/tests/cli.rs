@@ -2,9 +2,8 @@
 //! without the CRD, and the embedded mode through `kubectl`.
 
 use std::path::Path;
-use std::process::Stdio;
 
-use example_support::process::{finish, terminate};
+use example_support::process::{self, finish, terminate};
 use example_support::wait::eventually;
 use roperator_testkit::ApiServer;
 use tokio::process::Command;
@@ -13,20 +12,11 @@ const BIN: &str = env!("CARGO_BIN_EXE_tenant-operator");
 
 /// The binary with a clean environment: no in-cluster variables, no kubeconfig of the user's.
 fn tenant_operator(home: &Path) -> Command {
-    let mut command = Command::new(BIN);
+    let mut command = process::command(BIN, home);
     command
-        .env_remove("KUBERNETES_SERVICE_HOST")
-        .env_remove("KUBERNETES_SERVICE_PORT")
         .env_remove("TENANT_DEFAULTS_NAMESPACE")
         .env_remove("TENANT_EMBEDDED")
-        .env_remove("NO_COLOR")
-        .env("HOME", home)
-        .env("KUBECONFIG", home.join("no-such-kubeconfig"))
-        .env("TENANT_METRICS_ADDRESS", "127.0.0.1:0")
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
+        .env("TENANT_METRICS_ADDRESS", "127.0.0.1:0");
     command
 }
 
