@@ -171,3 +171,67 @@ async fn a_parent_whose_syncs_always_fail_still_gets_its_finalize_call() {
     assert_eq!(*finalized.lock().unwrap(), vec!["broken".to_string()]);
     op.stop().await.unwrap();
 }
+
+/// Finalize is never done: it asks to be called again in a minute.
+struct NeverDone(Arc<Mutex<u32>>);
+
+impl Handler for NeverDone {
+    type Error = Error;
+
+    fn sync(&self, req: &SyncRequest) -> Result<SyncResponse, Error> {
+        echo_handler(req)
+    }
+
+    fn finalize(&self, _req: &SyncRequest) -> Result<FinalizeResponse, Error> {
+        *self.0.lock().unwrap() += 1;
+        Ok(FinalizeResponse::retry_after(Duration::from_secs(60)))
+    }
+}
+
+/// A finalize that is not done asks for its next call after a delay; the scheduler keeps that
+/// delay only as a timer, so any event of a child (here a label someone adds) calls finalize again
+/// at once. During a deletion children change a lot (pods terminating under a Deployment), and an
+/// external API that keeps failing is then called at the event rate, not at the pace finalize
+/// asked for — as a failing sync would not be (its children's events wait for its backoff).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_child_changing_does_not_bring_a_pending_finalize_forward() {
+    let server = server();
+    let calls = Arc::new(Mutex::new(0));
+    let config = config().with_finalizer(FINALIZER);
+    let op = TestOperator::start(&server, config, NeverDone(Arc::clone(&calls)));
+    create_echo(&server, "going", json!({"message": "hi"})).await;
+    op.converge(LONG).await.unwrap();
+    echoes(&server)
+        .delete("going", &DeleteParams::default())
+        .await
+        .unwrap();
+    op.wait_until(LONG, || *calls.lock().unwrap() == 1)
+        .await
+        .unwrap();
+    op.converge(LONG).await.unwrap();
+
+    api_for(&server, k8s_types::core::v1::ConfigMap, Some(NS))
+        .patch(
+            "going-config",
+            &PatchParams::default(),
+            &Patch::Merge(&json!({"metadata": {"labels": {"seen-by": "someone"}}})),
+        )
+        .await
+        .unwrap();
+    // A later event of the same watch, handled once the label's is: another parent's children.
+    create_echo(&server, "later", json!({"message": "hi"})).await;
+    op.wait_until(LONG, || {
+        server
+            .object("v1", "ConfigMap", Some(NS), "later-config")
+            .is_some()
+    })
+    .await
+    .unwrap();
+    op.converge(LONG).await.unwrap();
+    assert_eq!(
+        *calls.lock().unwrap(),
+        1,
+        "finalize asked for its next call in a minute"
+    );
+    op.stop().await.unwrap();
+}
