@@ -50,20 +50,14 @@ pub(super) async fn finalize_response(
         FailureKind::InvalidFinalizeResponse,
     )
     .map_err(|f| invalid(format!("invalid finalize response: {}", f.message)))?;
-    let done = response.retry_after.is_none();
-    if status.is_none() && !done {
-        return Ok(SyncOutcome::Done {
-            resync_after: response.retry_after,
-            wrote: false,
-        });
+    let pending = response.retry_after;
+    if let (None, Some(retry_after)) = (&status, pending) {
+        return Ok(SyncOutcome::FinalizePending { retry_after });
     }
     let permit = permit(ctl).await?;
     *parent = status::write(ctl, &permit, parent, status).await?;
-    if !done {
-        return Ok(SyncOutcome::Done {
-            resync_after: response.retry_after,
-            wrote: true,
-        });
+    if let Some(retry_after) = pending {
+        return Ok(SyncOutcome::FinalizePending { retry_after });
     }
     remove(ctl, &permit, parent).await?;
     Ok(SyncOutcome::Idle)
