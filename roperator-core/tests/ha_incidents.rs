@@ -162,13 +162,19 @@ async fn a_peer_down_or_cut_off_is_logged_once_per_change_and_counted_in_metrics
     cluster.faults.isolate(old, [0, 1, 2]);
     let new = cluster.wait_for_leader(Some(old), ELECTION).await;
     let other = 3 - old - new;
+    // Under load the deposed leader may notice its lost quorum late: wait for what each side
+    // must log, then count what was logged.
     wait_until(
-        "40 RPCs failed on each side of the cut",
-        ELECTION * 2,
+        "40 RPCs failed on each side of the cut, and both sides said what changed",
+        ELECTION * 4,
         || {
+            let lines = capture.lines();
+            let has = |what: &str| lines.iter().any(|l| l.text.contains(what));
             failures(&cluster, new, old) >= 40.0
                 && failures(&cluster, old, new) >= 40.0
                 && failures(&cluster, old, other) >= 40.0
+                && has("paused writing as leader")
+                && has(&format!("following node {new}"))
         },
     )
     .await;
