@@ -98,6 +98,7 @@ fn engine_counters(op: &TestOperator) -> Vec<String> {
         "roperator_syncs_total",
         "roperator_sync_duration_seconds_sum",
         "roperator_sync_duration_seconds_count",
+        "roperator_sync_duration_seconds_bucket",
         "roperator_writes_total",
         "roperator_write_conflicts_total",
     ];

@@ -22,7 +22,10 @@
 //! `cargo bench -p roperator-core --features testkit --bench storm`. Also: `BENCH_MAX_SYNCS`
 //! (roperator's max concurrent syncs; default: the engine's default), `BENCH_ONLY=roperator`
 //! or `kube-runtime`, `BENCH_DETAIL=1` (requests per actor, engine counters, where new parents
-//! wait).
+//! wait), `BENCH_CONTROLLERS=0` (no deployment controller's stand-in: the testkit reports
+//! Deployments available as they are created). The in-memory server handles one write at a
+//! time, so its CPU time bounds a storm too; without the stand-in's writes (about half of it)
+//! the operator's own limits show.
 
 mod cluster;
 mod contenders;
@@ -45,6 +48,9 @@ const WRITE_ROUND_TRIPS: u32 = 3;
 struct Settings {
     parents: usize,
     latency: Duration,
+    /// Whether the deployment controller's stand-in runs; without it, the testkit reports
+    /// Deployments available in the very write that creates them.
+    controllers: bool,
     detail: bool,
 }
 
@@ -98,16 +104,18 @@ async fn storm(contender: Contender, settings: &Settings) -> Figures {
     let server = api_server(settings.latency);
     let listening = server.listen().await;
     let tracks = Tracks::default();
-    let background = [
-        tokio::spawn(deployment_controller(client_as(
+    let mut background = vec![tokio::spawn(observe(
+        client_as(&server, "storm-observer/1"),
+        tracks.clone(),
+    ))];
+    if settings.controllers {
+        background.push(tokio::spawn(deployment_controller(client_as(
             &server,
             "kube-controller-manager/v1.32.0",
-        ))),
-        tokio::spawn(observe(
-            client_as(&server, "storm-observer/1"),
-            tracks.clone(),
-        )),
-    ];
+        ))));
+    } else {
+        server.simulate_workloads(true);
+    }
     let mut operator = Command::new(std::env::current_exe().expect("own path"))
         .env("STORM_ROLE", "operator")
         .env("STORM_CONTENDER", contender.name())
@@ -190,6 +198,7 @@ fn main() {
     let settings = Settings {
         parents: env_usize("BENCH_PARENTS", 1000),
         latency: Duration::from_millis(env_usize("BENCH_LATENCY_MS", 4) as u64),
+        controllers: std::env::var("BENCH_CONTROLLERS").as_deref() != Ok("0"),
         detail: std::env::var("BENCH_DETAIL").is_ok_and(|v| v == "1"),
     };
     let runs = env_usize("BENCH_RUNS", 3).max(1);
@@ -205,9 +214,14 @@ fn main() {
         * WRITE_ROUND_TRIPS
         * u32::try_from(settings.parents.div_ceil(syncs)).unwrap_or(u32::MAX);
     println!(
-        "create storm: {} parents x (Deployment + Service), {} ms per request, {runs} run(s); {}",
+        "create storm: {} parents x (Deployment + Service), {} ms per request, {}, {runs} run(s); {}",
         settings.parents,
         settings.latency.as_millis(),
+        if settings.controllers {
+            "with the deployment controller's stand-in"
+        } else {
+            "Deployments available at once (no controller writes)"
+        },
         machine()
     );
     let mut results: Vec<(Contender, Vec<Figures>)> =
