@@ -13,3 +13,4 @@ mod observability;
 mod policies;
 mod related;
 mod retries;
+mod scheduling;
