@@ -235,3 +235,46 @@ async fn a_child_changing_does_not_bring_a_pending_finalize_forward() {
     );
     op.stop().await.unwrap();
 }
+
+/// The API server accepts a new finalizer only on a parent that exists and is not being deleted,
+/// so the children of a parent whose finalizer was just added are created without reading the
+/// parent again. A parent that already had the finalizer is read before a missing child is
+/// created again: its deletion may be under way while the cache does not show it yet.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_parent_whose_finalizer_was_just_added_is_not_read_again_before_its_children_are_created()
+{
+    let server = server();
+    let cleaner = Cleaner {
+        finalize_calls: Arc::default(),
+    };
+    let op = TestOperator::start(&server, config().with_finalizer(FINALIZER), cleaner);
+    let parent_reads = || {
+        server.requests().count(|r| {
+            r.verb == "get"
+                && r.resource == "echoes"
+                && r.user_agent.starts_with(&format!("{OPERATOR}/"))
+        })
+    };
+    create_echo(&server, "fresh", json!({"message": "hi"})).await;
+    op.converge(LONG).await.unwrap();
+    assert_eq!(managed_children(&server).len(), 3);
+    let writes: Vec<(String, String)> = operator_writes(&server)
+        .into_iter()
+        .map(|r| (r.verb, r.resource))
+        .collect();
+    assert_eq!(writes.len(), 5, "{writes:?}");
+    assert_eq!(writes[0], ("patch".to_string(), "echoes".to_string()));
+    assert_eq!(parent_reads(), 0);
+
+    let configmaps: kube::Api<k8s_openapi::api::core::v1::ConfigMap> =
+        kube::Api::namespaced(server.client(), NS);
+    configmaps
+        .delete("fresh-config", &DeleteParams::default())
+        .await
+        .unwrap();
+    op.wait_until(LONG, || managed_children(&server).len() == 3)
+        .await
+        .unwrap();
+    assert_eq!(parent_reads(), 1);
+    op.stop().await.unwrap();
+}

@@ -16,4 +16,5 @@ mod policies;
 mod printer_columns;
 mod related;
 mod retries;
+mod scheduling;
 mod unserved_types;
