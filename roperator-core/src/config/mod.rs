@@ -124,7 +124,7 @@ impl ControllerConfig {
     /// field manager and Event source of the controller's writes; two controllers of one
     /// process need different names.
     ///
-    /// Defaults: all namespaces, no parent selector, resync every 5 minutes, 16 concurrent
+    /// Defaults: all namespaces, no parent selector, resync every 5 minutes, 64 concurrent
     /// syncs, error backoff from 500 ms up to 5 minutes, 30 s sync timeout, no finalizer.
     pub fn new(name: impl Into<String>, parent: K8sType) -> Self {
         Self {
