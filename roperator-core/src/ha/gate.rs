@@ -37,9 +37,10 @@ use crate::leader::{BoxFuture, LeaderGate, LeaderState, NotLeader, WritePermit};
 /// use roperator_core::ha::RaftGate;
 /// use roperator_core::prelude::*;
 ///
-/// # async fn run(client: kube::Client, config: OperatorConfig) -> Result<(), Box<dyn std::error::Error>> {
+/// # async fn run(client: kube::Client, config: ControllerConfig) -> Result<(), Box<dyn std::error::Error>> {
 /// let gate = RaftGate::from_env().await?;
-/// Operator::new(client, config, |_req: &SyncRequest| Ok::<_, Error>(SyncResponse::new()))
+/// Operator::new("echo", client)
+///     .with_controller(config, |_req: &SyncRequest| Ok::<_, Error>(SyncResponse::new()))
 ///     .with_leader_gate(Arc::new(gate))
 ///     .run()
 ///     .await?;
