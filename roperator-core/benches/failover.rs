@@ -5,8 +5,12 @@
 //! the server's request log). Along the way: when Raft elected the new leader, and when its gate
 //! confirmed leadership with a quorum (the moment it may write). Default timing.
 //!
-//! Run: `cargo bench -p roperator-core --features testkit --bench failover` (add `-- --tls` for
-//! mutual TLS). Prints p50/p99 over 20 runs.
+//! Then the cost of a leadership confirmation when a sync needs a fresh quorum round: its latency
+//! with every follower up, one stopped and one silent (packets dropped), and how many rounds 64
+//! concurrent syncs cost.
+//!
+//! Run: `cargo bench -p roperator-core --features testkit,raft-test-hooks --bench failover` (add
+//! `-- --tls` for mutual TLS). Prints p50/p99 over 20 runs.
 
 #[path = "../tests/engine/common.rs"]
 mod common;
@@ -19,6 +23,7 @@ use std::time::{Duration, Instant, SystemTime};
 use common::{ECHO, NS, echoes, server};
 use ha_support::Cluster;
 use kube::api::{Patch, PatchParams};
+use roperator_core::ha::RaftGate;
 use roperator_core::leader::LeaderGate;
 use roperator_core::prelude::*;
 use roperator_core::testkit::{ApiServer, TestOperator};
@@ -140,8 +145,7 @@ fn main() {
             let (mut elected_at, mut confirmed_at, mut new) = (None, None, None);
             let write = loop {
                 for gate in cluster.running() {
-                    let m = gate.raft().metrics().borrow().clone();
-                    if elected_at.is_none() && m.state == openraft::ServerState::Leader {
+                    if elected_at.is_none() && gate.raft_view().raft_leader {
                         elected_at = Some(killed_at.elapsed());
                     }
                     if confirmed_at.is_none() && gate.subscribe().borrow().is_leader {
@@ -179,19 +183,18 @@ fn main() {
             cluster.restart(old).await.expect("restart the killed node");
             operators[old as usize] = Some(start_operator(&server, cluster.gate(old)).await);
             let new = cluster.wait_for_leader(None, Duration::from_secs(10)).await;
-            let want = cluster.gate(new).raft().metrics().borrow().last_log_index;
+            let want = cluster.gate(new).raft_view().last_log_index;
             cluster
                 .gate(old)
-                .raft()
-                .wait(Some(Duration::from_secs(10)))
-                .metrics(
-                    |m| m.current_leader == Some(new) && m.last_log_index >= want,
-                    "restarted node caught up",
-                )
+                .wait_for_raft(Duration::from_secs(10), |v| {
+                    v.leader == Some(new) && v.last_log_index >= want
+                })
                 .await
                 .expect("the restarted node catches up");
         }
         cluster.assert_one_leader_per_term();
+        // Before the engines stop: stopping one steps its gate down.
+        let confirmations = confirmations(&mut cluster).await;
         for op in operators.into_iter().flatten() {
             let _ = op.stop().await;
         }
@@ -216,5 +219,81 @@ fn main() {
                 written
             )
         );
+        println!(
+            "leadership confirmation when a sync needs a fresh quorum round ({SAMPLES} \
+             samples; and the rounds {BURST} concurrent syncs cost):"
+        );
+        for (scenario, latency, rounds) in confirmations {
+            println!(
+                "  {}; {BURST} syncs: {rounds} round(s)",
+                summary(scenario, latency)
+            );
+        }
     });
+}
+
+const SAMPLES: usize = 200;
+const BURST: usize = 64;
+
+/// Quorum rounds `gate` completed so far.
+fn rounds(gate: &RaftGate) -> f64 {
+    ha_support::metric(gate, "roperator_raft_quorum_rounds_total", &[])
+}
+
+/// How long a permit takes when it needs a fresh round, with every follower up, one stopped and
+/// one silent (packets dropped). A term of another group, once proven foreign, makes the next
+/// permit wait for a round started after it is seen again: that is how each sample needs one.
+async fn confirmations(cluster: &mut Cluster) -> Vec<(&'static str, Vec<Duration>, f64)> {
+    let leader = cluster.wait_for_leader(None, Duration::from_secs(10)).await;
+    let gate = cluster.gate(leader).clone();
+    let foreign = gate.subscribe().borrow().term + 1000;
+    gate.observe_term(foreign);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while gate.acquire().await.is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "the foreign term is never proven"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let follower = (leader + 1) % 3;
+    let mut out = Vec::new();
+    for scenario in [
+        "every follower up",
+        "one follower stopped",
+        "one follower silent",
+    ] {
+        match scenario {
+            "one follower stopped" => cluster.kill(follower).await,
+            "one follower silent" => {
+                cluster
+                    .restart(follower)
+                    .await
+                    .expect("the follower restarts");
+                cluster.faults.silence(follower);
+            }
+            _ => {}
+        }
+        let mut latency = Vec::new();
+        for _ in 0..SAMPLES {
+            gate.observe_term(foreign);
+            let asked = Instant::now();
+            gate.acquire().await.expect("the leader confirms");
+            latency.push(asked.elapsed());
+        }
+        let before = rounds(&gate);
+        gate.observe_term(foreign);
+        let syncs: Vec<_> = (0..BURST)
+            .map(|_| {
+                let gate = gate.clone();
+                tokio::spawn(async move { gate.acquire().await })
+            })
+            .collect();
+        for sync in syncs {
+            sync.await.unwrap().expect("every sync gets a permit");
+        }
+        out.push((scenario, latency, rounds(&gate) - before));
+    }
+    cluster.faults.heal();
+    out
 }

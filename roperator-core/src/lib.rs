@@ -81,6 +81,7 @@ mod response;
 mod selector;
 pub mod status;
 
+#[cfg(feature = "raft")]
 pub mod ha;
 
 #[cfg(feature = "testkit")]

@@ -295,6 +295,36 @@ fn summarize(managed_fields: &Value, ours: Option<&str>) -> Option<Managed> {
     (managed != Managed::default()).then_some(managed)
 }
 
+/// A hash of a JSON value that does not depend on the order of object members (which differs
+/// between what a client sends and what the API server answers).
+pub(crate) fn content_hash(value: &Value) -> u64 {
+    use std::hash::{Hash, Hasher};
+    fn feed(value: &Value, h: &mut impl Hasher) {
+        match value {
+            Value::Null => 0u8.hash(h),
+            Value::Bool(b) => (1u8, b).hash(h),
+            Value::Number(n) => (2u8, n.to_string()).hash(h),
+            Value::String(s) => (3u8, s).hash(h),
+            Value::Array(items) => {
+                (4u8, items.len()).hash(h);
+                items.iter().for_each(|v| feed(v, h));
+            }
+            Value::Object(map) => {
+                (5u8, map.len()).hash(h);
+                let mut keys: Vec<&String> = map.keys().collect();
+                keys.sort();
+                for k in keys {
+                    k.hash(h);
+                    feed(&map[k], h);
+                }
+            }
+        }
+    }
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    feed(value, &mut h);
+    h.finish()
+}
+
 /// The label and annotation keys of each `Apply` entry of `managedFields`.
 fn applied_metadata(managed_fields: &Value) -> Vec<AppliedMetadata> {
     let keys = |fields: &Value, set: &str| -> Vec<String> {

@@ -185,8 +185,12 @@ impl Operator {
 /// account inside a cluster) as a single replica, until SIGTERM or SIGINT, then shuts down
 /// gracefully. The operator is named after the controller.
 ///
-/// Blocking: it starts its own async runtime. Use [`Operator`] to run inside one, to run
-/// several controllers, or to run several replicas behind a leadership gate.
+/// Blocking: it starts its own async runtime. Use [`Operator`] to run inside one or to run
+/// several controllers.
+///
+/// This process is the only writer. To run as one of several replicas that elect their writer
+/// with Raft, build an [`Operator`] and give it the gate yourself
+/// (`with_leader_gate(Arc::new(ha::RaftGate::from_env().await?))`, see the `ha` module).
 ///
 /// ```no_run
 /// use roperator_core::prelude::*;
@@ -202,7 +206,8 @@ pub fn run_operator(config: ControllerConfig, handler: impl Handler) -> Result<(
 }
 
 /// [`run_operator`] for an [`AsyncHandler`]: one whose sync or finalize awaits (an external
-/// API to clean up, say).
+/// API to clean up, say). Same configuration from the environment, same signals, and the same
+/// single writer.
 ///
 /// ```no_run
 /// use roperator_core::prelude::*;

@@ -65,7 +65,8 @@ impl Observed {
     /// | any other type | its `Ready` condition is `True` if it has one, otherwise it exists |
     ///
     /// Types with `observedGeneration` (workloads, and any type whose status has it) are
-    /// [`Readiness::NotObserved`] until their controller caught up with the latest spec.
+    /// [`Readiness::NotObserved`] until their controller caught up with the latest spec. An
+    /// object being deleted (a Namespace terminating, say) is never ready.
     ///
     /// ```
     /// use roperator_core::prelude::*;
@@ -85,6 +86,9 @@ impl Observed {
     /// # }
     /// ```
     pub fn readiness(&self) -> Readiness {
+        if self.deleting {
+            return Readiness::NotReady("it is being deleted".into());
+        }
         let status = self.json.get("status").unwrap_or(&Value::Null);
         if let Some(observed) = self.not_observed(status) {
             return observed;

@@ -2,10 +2,12 @@
 
 mod ha_support;
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use ha_support::{Ca, Cluster};
-use roperator_core::ha::{self, DataDirError, StartError};
+use ha_support::{Ca, Cluster, metric, wait_until};
+use roperator_core::ha::{self, AdminError, DataDirError, MembershipClient, StartError};
 use roperator_core::leader::{LeaderGate, NotLeader, WritePermit};
 
 const ELECTION: Duration = Duration::from_secs(10);
@@ -13,9 +15,15 @@ const ELECTION: Duration = Duration::from_secs(10);
 async fn exactly_one_leader(tls: bool) {
     let cluster = Cluster::start(3, tls).await;
     let leader = cluster.wait_for_leader(None, ELECTION).await;
-    // Give a competing leader every chance to show up, then check again.
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Once every replica follows the same leader, no other can be elected in this term.
+    wait_until("every replica follows the leader", ELECTION, || {
+        cluster
+            .running()
+            .all(|g| g.raft_view().leader == Some(leader))
+    })
+    .await;
     assert_eq!(cluster.leaders(), vec![leader]);
+    cluster.assert_one_leader_per_term();
     for gate in cluster.running() {
         let result = gate.acquire().await;
         if gate.node_id() == leader {
@@ -83,20 +91,26 @@ async fn isolated_leader_loses_its_permits_before_the_new_leader_gets_one() {
     cluster.faults.isolate(old, [0, 1, 2]);
 
     // The old leader keeps the permit it had and keeps asking for new ones; record the last
-    // instant at which it held a valid one.
+    // instant at which it held a valid one, until (and once more after) the new leader got its
+    // first permit.
+    let new_has_written = Arc::new(AtomicBool::new(false));
     let poller = {
         let gate = old_gate.clone();
+        let stop = new_has_written.clone();
         tokio::spawn(async move {
             let mut last_valid = None;
-            let stop = Instant::now() + Duration::from_secs(4);
             let mut permits = vec![held];
-            while Instant::now() < stop {
+            loop {
+                let last_round = stop.load(Ordering::SeqCst);
                 if let Ok(p) = gate.acquire().await {
                     permits.push(p);
                 }
                 let now = Instant::now();
                 if permits.iter().any(|p| p.is_valid()) {
                     last_valid = Some(now);
+                }
+                if last_round {
+                    break;
                 }
                 tokio::time::sleep(Duration::from_millis(1)).await;
             }
@@ -109,12 +123,8 @@ async fn isolated_leader_loses_its_permits_before_the_new_leader_gets_one() {
 
     let new = cluster.wait_for_leader(Some(old), ELECTION).await;
     let new_gate = cluster.gate(new).clone();
-    let new_permit_at = loop {
-        if new_gate.acquire().await.is_ok() {
-            break Instant::now();
-        }
-        tokio::time::sleep(Duration::from_millis(1)).await;
-    };
+    let (_, new_permit_at) = acquire_within(&new_gate, ELECTION).await;
+    new_has_written.store(true, Ordering::SeqCst);
     let (old_last_valid, revoked) = poller.await.unwrap();
     let old_last_valid = old_last_valid.expect("the old leader held a valid permit at the cut");
     assert!(
@@ -134,7 +144,10 @@ async fn isolated_leader_loses_its_permits_before_the_new_leader_gets_one() {
 
     // After healing, the old leader follows and there was never a second leader in a term.
     cluster.faults.heal();
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    old_gate
+        .wait_for_raft(ELECTION, |v| v.leader == Some(new))
+        .await
+        .expect("the old leader follows the new one");
     assert_eq!(cluster.leaders(), vec![new]);
     cluster.assert_one_leader_per_term();
     cluster.shutdown().await;
@@ -147,28 +160,21 @@ async fn restarted_nodes_keep_their_history_and_never_make_two_leaders_in_a_term
         let leader = cluster.wait_for_leader(None, ELECTION).await;
         // Alternate between restarting the leader and a follower.
         let victim = (leader + round % 2) % 3;
-        let before = cluster.gate(victim).raft().metrics().borrow().current_term;
-        let vote_before = cluster.gate(victim).raft().metrics().borrow().vote;
+        let before = cluster.gate(victim).raft_view();
         cluster.kill(victim).await;
         cluster
             .restart(victim)
             .await
             .expect("restart with its data dir");
         // The restarted node reports the vote it loaded from disk as soon as its core runs.
-        let m = cluster
+        let after = cluster
             .gate(victim)
-            .raft()
-            .wait(Some(Duration::from_secs(2)))
-            .metrics(
-                |m| m.running_state.is_ok() && m.vote.leader_id().term > 0,
-                "vote loaded",
-            )
+            .wait_for_raft(Duration::from_secs(2), |v| v.running && v.vote_term > 0)
             .await
             .expect("restarted node publishes its metrics");
         assert!(
-            m.current_term >= before && m.vote >= vote_before,
-            "node {victim} forgot its vote: {vote_before} -> {}",
-            m.vote
+            after.term >= before.term && after.vote_term >= before.vote_term,
+            "node {victim} forgot its vote: {before:?} -> {after:?}"
         );
     }
     cluster.wait_for_leader(None, ELECTION).await;
@@ -205,58 +211,22 @@ async fn a_peer_with_a_certificate_from_another_ca_is_refused() {
     // A fourth process claims to be node 1's twin but holds a certificate of another CA.
     let rogue_ca = Ca::new(cluster.data.path(), "rogue-ca");
     let mut rogue_paths = rogue_ca.issue("rogue", "localhost");
-    let genuine_ca = match &cluster.security {
-        ha_support::Security::Tls(p) => p[0].ca.clone(),
-        ha_support::Security::Plaintext => unreachable!(),
-    };
+    let paths = tls_paths(&cluster);
     // Trusting the real CA is not enough: the rogue's own certificate is not signed by it.
-    rogue_paths.ca = genuine_ca;
-    let network = ha::transport::Network::new(
-        1,
-        "roperator",
-        Some(
-            ha::transport::TlsMaterial::load(&rogue_paths)
-                .unwrap()
-                .client_config()
-                .into(),
-        ),
-        ha::NetworkFaults::default(),
-        None,
-    );
+    rogue_paths.ca = paths[0].ca.clone();
     let addr = cluster.peers()[&leader].clone();
-    let err = network
-        .client(leader, &addr)
-        .status(Duration::from_secs(2))
+    let err = client_of(&cluster, &rogue_paths, &addr)
+        .members()
         .await
         .expect_err("the leader must refuse a client certificate from another CA");
-    assert!(
-        err.reason.contains("TLS") || err.reason.contains("send") || err.reason.contains("read"),
-        "{err}"
-    );
+    assert!(matches!(err, AdminError::Unreachable { .. }), "{err}");
 
     // With a certificate from the cluster CA the same request succeeds.
-    let genuine = match &cluster.security {
-        ha_support::Security::Tls(p) => p[1].clone(),
-        ha_support::Security::Plaintext => unreachable!(),
-    };
-    let network = ha::transport::Network::new(
-        1,
-        "roperator",
-        Some(
-            ha::transport::TlsMaterial::load(&genuine)
-                .unwrap()
-                .client_config()
-                .into(),
-        ),
-        ha::NetworkFaults::default(),
-        None,
-    );
-    let status = network
-        .client(leader, &addr)
-        .status(Duration::from_secs(2))
+    let members = client_of(&cluster, &paths[1], &addr)
+        .members()
         .await
         .unwrap();
-    assert_eq!(status.leader, Some(leader));
+    assert_eq!(members.leader, Some(leader));
     cluster.shutdown().await;
 }
 
@@ -264,30 +234,14 @@ async fn a_peer_with_a_certificate_from_another_ca_is_refused() {
 async fn a_server_whose_certificate_does_not_name_the_peer_is_refused() {
     let cluster = Cluster::start(3, true).await;
     let leader = cluster.wait_for_leader(None, ELECTION).await;
-    let paths = match &cluster.security {
-        ha_support::Security::Tls(p) => p[0].clone(),
-        ha_support::Security::Plaintext => unreachable!(),
-    };
-    let network = ha::transport::Network::new(
-        0,
-        "roperator",
-        Some(
-            ha::transport::TlsMaterial::load(&paths)
-                .unwrap()
-                .client_config()
-                .into(),
-        ),
-        ha::NetworkFaults::default(),
-        None,
-    );
+    let paths = tls_paths(&cluster);
     // Same server, but dialled under a name its certificate does not carry.
     let addr = format!("127.0.0.1:{}", cluster.addrs[leader as usize].port());
-    let err = network
-        .client(leader, &addr)
-        .status(Duration::from_secs(2))
+    let err = client_of(&cluster, &paths[0], &addr)
+        .members()
         .await
         .unwrap_err();
-    assert!(err.reason.contains("TLS"), "{err}");
+    assert!(err.to_string().contains("TLS"), "{err}");
     cluster.shutdown().await;
 }
 
@@ -405,23 +359,44 @@ async fn a_deposed_leader_that_sees_the_new_term_never_writes_again() {
     let new_term = cluster.gate(new).acquire().await.unwrap().term();
 
     // The old leader reads an object the new one wrote, before Raft tells it anything.
+    let observed = Instant::now();
     old_gate.observe_term(new_term);
+    let healed_and_following = Arc::new(AtomicBool::new(false));
     let poller = {
         let gate = old_gate.clone();
+        let stop = healed_and_following.clone();
         tokio::spawn(async move {
-            let stop = Instant::now() + Duration::from_secs(3);
             let mut granted = 0;
-            while Instant::now() < stop {
+            loop {
+                let last_round = stop.load(Ordering::SeqCst);
                 granted += usize::from(gate.acquire().await.is_ok());
+                if last_round {
+                    return granted;
+                }
                 tokio::time::sleep(Duration::from_millis(5)).await;
             }
-            granted
         })
     };
-    // Healed well within the poll, and long past the fence's minimum hold: the old leader's
-    // quorum rounds reach the followers, which know the newer term, so the fence is never lifted.
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Cut off, it keeps trying to confirm its leadership, and failing, until past the fence's
+    // minimum hold: from then on, a round that succeeded would lift the fence.
+    let hold = cluster.timing.election_timeout_max;
+    wait_until("the fence's minimum hold is over", ELECTION, || {
+        observed.elapsed() > hold
+    })
+    .await;
+    let failed = rounds(&old_gate, "failed");
+    wait_until("a round after the hold failed", ELECTION, || {
+        rounds(&old_gate, "failed") > failed
+    })
+    .await;
+    // Healed: its quorum rounds reach the followers, which know the newer term, so the fence is
+    // never lifted, and it becomes a follower.
     cluster.faults.heal();
+    old_gate
+        .wait_for_raft(ELECTION, |v| v.leader == Some(new))
+        .await
+        .expect("the deposed leader follows the new one");
+    healed_and_following.store(true, Ordering::SeqCst);
     assert_eq!(poller.await.unwrap(), 0, "the deposed leader got a permit");
     assert_eq!(cluster.leaders(), vec![new]);
     cluster.assert_one_leader_per_term();
@@ -490,12 +465,11 @@ async fn metrics_report_term_leader_and_refusals() {
     }
     // Cut off, the leader's last quorum acknowledgement ages (until it stops leading).
     cluster.faults.isolate(leader, [0, 1, 2]);
-    tokio::time::sleep(Duration::from_millis(600)).await;
-    let stale = since_ack(cluster.gate(leader));
-    assert!(
-        stale > fresh && stale >= 0.5,
-        "acked {stale}s ago after the cut"
-    );
+    wait_until("the last quorum acknowledgement ages", ELECTION, || {
+        since_ack(cluster.gate(leader)) >= 0.5
+    })
+    .await;
+    assert!(since_ack(cluster.gate(leader)) > fresh);
     cluster.faults.heal();
     cluster.shutdown().await;
 }
@@ -508,36 +482,34 @@ async fn a_restarted_leader_catches_up_with_the_new_leaders_log() {
     let new = cluster.wait_for_leader(Some(old), ELECTION).await;
     let want = cluster
         .gate(new)
-        .raft()
-        .metrics()
-        .borrow()
+        .raft_view()
         .last_log_index
         .expect("the new leader has a log");
     cluster.restart(old).await.unwrap();
     let caught_up = cluster
         .gate(old)
-        .raft()
-        .wait(Some(Duration::from_secs(3)))
-        .log_index_at_least(Some(want), "restarted node replicates the new leader's log")
+        .wait_for_raft(Duration::from_secs(3), |v| {
+            v.last_log_index.is_some_and(|i| i >= want)
+        })
         .await;
-    let m = cluster.gate(old).raft().metrics().borrow().clone();
-    assert!(caught_up.is_ok(), "restarted node stuck: {m:?}");
+    assert!(
+        caught_up.is_some(),
+        "restarted node stuck: {:?}",
+        cluster.gate(old).raft_view()
+    );
     cluster.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_peer_without_a_client_certificate_is_refused() {
-    use rustls_pki_types::CertificateDer;
     use rustls_pki_types::pem::PemObject;
+    use rustls_pki_types::{CertificateDer, ServerName};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     let cluster = Cluster::start(3, true).await;
     let leader = cluster.wait_for_leader(None, ELECTION).await;
-    let ca = match &cluster.security {
-        ha_support::Security::Tls(p) => p[0].ca.clone(),
-        ha_support::Security::Plaintext => unreachable!(),
-    };
     let mut roots = rustls::RootCertStore::empty();
-    for cert in CertificateDer::pem_file_iter(&ca).unwrap() {
+    for cert in CertificateDer::pem_file_iter(&tls_paths(&cluster)[0].ca).unwrap() {
         roots.add(cert.unwrap()).unwrap();
     }
     // Trusts the cluster CA, so it would accept the server; but presents no certificate itself.
@@ -548,20 +520,32 @@ async fn a_peer_without_a_client_certificate_is_refused() {
     .unwrap()
     .with_root_certificates(roots)
     .with_no_client_auth();
-    let network = ha::transport::Network::new(
-        1,
-        "roperator",
-        Some(std::sync::Arc::new(anonymous).into()),
-        ha::NetworkFaults::default(),
-        None,
-    );
-    let addr = cluster.peers()[&leader].clone();
-    let err = network
-        .client(leader, &addr)
-        .status(Duration::from_secs(2))
+    let stream = tokio::net::TcpStream::connect(cluster.addrs[leader as usize])
         .await
-        .expect_err("the server requires a client certificate");
-    assert_eq!(err.target, leader, "{err}");
+        .unwrap();
+    let exchange = async {
+        let mut tls = tokio_rustls::TlsConnector::from(std::sync::Arc::new(anonymous))
+            .connect(ServerName::try_from("localhost").unwrap(), stream)
+            .await?;
+        // Under TLS 1.3 the server checks the client's certificate after the client finished
+        // its handshake, so the refusal shows on the first read.
+        tls.write_all(
+            b"GET /raft/status HTTP/1.1\r\nhost: localhost\r\n\
+              x-roperator-raft-cluster: roperator\r\nconnection: close\r\n\r\n",
+        )
+        .await?;
+        let mut reply = String::new();
+        tls.read_to_string(&mut reply).await?;
+        Ok::<_, std::io::Error>(reply)
+    };
+    match tokio::time::timeout(Duration::from_secs(5), exchange).await {
+        Ok(Err(refused)) => assert!(
+            refused.to_string().contains("Certificate") || refused.to_string().contains("cert"),
+            "refused for another reason: {refused}"
+        ),
+        Ok(Ok(reply)) => panic!("the server answered a peer without a certificate: {reply}"),
+        Err(_) => panic!("the server neither answered nor refused within 5 s"),
+    }
     cluster.shutdown().await;
 }
 
@@ -583,16 +567,24 @@ fn install(from: &ha::TlsPaths, to: &ha::TlsPaths) {
     }
 }
 
-/// A client network for node `id` that presents `material` as it is now: later changes of its
-/// files are not picked up.
-fn client_with(id: u64, material: &ha::transport::TlsMaterial) -> ha::transport::Network {
-    ha::transport::Network::new(
-        id,
-        "roperator",
-        Some(material.client_config().into()),
-        ha::NetworkFaults::default(),
-        None,
-    )
+/// A membership client that presents the certificate at `paths` and dials `addr`.
+fn client_of(cluster: &Cluster, paths: &ha::TlsPaths, addr: &str) -> MembershipClient {
+    MembershipClient::new(&cluster.config(0).tls(paths.clone()), addr)
+        .unwrap()
+        .with_timeout(Duration::from_secs(5))
+}
+
+/// A copy of the files at `paths` that later renewals do not touch.
+fn frozen_copy(cluster: &Cluster, paths: &ha::TlsPaths, name: &str) -> ha::TlsPaths {
+    let dir = cluster.data.path().join(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    let copy = ha::TlsPaths {
+        cert: dir.join("cert.pem"),
+        key: dir.join("key.pem"),
+        ca: dir.join("ca.pem"),
+    };
+    install(paths, &copy);
+    copy
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -602,20 +594,11 @@ async fn renewed_certificates_from_a_new_ca_are_used_by_new_connections() {
     let paths = tls_paths(&cluster);
     let addr = cluster.peers()[&leader].clone();
     let renewed_ca = Ca::new(cluster.data.path(), "renewed-ca");
-    let renewed_peer =
-        ha::transport::TlsMaterial::load(&renewed_ca.issue("peer", "localhost")).unwrap();
+    let renewed_peer = renewed_ca.issue("peer", "localhost");
     // Taken before the renewal: a peer that still has the old certificate.
-    let old_peer = client_with(1, &ha::transport::TlsMaterial::load(&paths[1]).unwrap());
-    let status = |network: ha::transport::Network| {
-        let addr = addr.clone();
-        async move {
-            network
-                .client(leader, &addr)
-                .status(Duration::from_secs(2))
-                .await
-        }
-    };
-    status(client_with(1, &renewed_peer))
+    let old_peer = frozen_copy(&cluster, &paths[1], "old-peer");
+    client_of(&cluster, &renewed_peer, &addr)
+        .members()
         .await
         .expect_err("a certificate of the new CA is refused before the renewal");
 
@@ -626,10 +609,12 @@ async fn renewed_certificates_from_a_new_ca_are_used_by_new_connections() {
             p,
         );
     }
-    status(client_with(1, &renewed_peer))
+    client_of(&cluster, &renewed_peer, &addr)
+        .members()
         .await
         .expect("after the renewal the leader accepts a peer signed by the new CA");
-    status(old_peer)
+    client_of(&cluster, &old_peer, &addr)
+        .members()
         .await
         .expect_err("and refuses one signed by the old CA");
 
@@ -638,20 +623,12 @@ async fn renewed_certificates_from_a_new_ca_are_used_by_new_connections() {
     let follower = (leader + 1) % 3;
     cluster.kill(follower).await;
     cluster.restart(follower).await.unwrap();
-    let want = cluster
-        .gate(leader)
-        .raft()
-        .metrics()
-        .borrow()
-        .last_log_index;
+    let want = cluster.gate(leader).raft_view().last_log_index;
     cluster
         .gate(follower)
-        .raft()
-        .wait(Some(Duration::from_secs(5)))
-        .metrics(
-            |m| m.current_leader == Some(leader) && m.last_log_index >= want,
-            "restarted follower caught up over renewed certificates",
-        )
+        .wait_for_raft(Duration::from_secs(5), |v| {
+            v.leader == Some(leader) && v.last_log_index >= want
+        })
         .await
         .expect("the leader reaches the restarted follower with its renewed certificate");
     cluster.kill(leader).await;
@@ -666,32 +643,105 @@ async fn a_renewed_certificate_that_does_not_parse_keeps_the_previous_one() {
     let leader = cluster.wait_for_leader(None, ELECTION).await;
     let paths = tls_paths(&cluster);
     let addr = cluster.peers()[&leader].clone();
-    let peer = ha::transport::TlsMaterial::load(&paths[1]).unwrap();
-    let material = ha::transport::TlsMaterial::load(&paths[leader as usize]).unwrap();
+    let peer = frozen_copy(&cluster, &paths[1], "peer");
 
-    // A renewal that went wrong: the key file holds no key.
+    // A renewal that went wrong: the leader's key file holds no key.
     std::fs::write(&paths[leader as usize].key, "not a key\n").unwrap();
-    let err = material.reload_if_changed().unwrap_err();
-    assert!(
-        err.to_string()
-            .contains(&paths[leader as usize].key.display().to_string()),
-        "the error names the file: {err}"
-    );
-    // The leader keeps serving with the certificate it had (the client side dials a fresh
+    // The leader keeps serving with the certificate it had (each request dials a fresh
     // connection, so the server consults its files).
-    client_with(1, &peer)
-        .client(leader, &addr)
-        .status(Duration::from_secs(2))
+    client_of(&cluster, &peer, &addr)
+        .members()
         .await
         .expect("the previous certificate stays in use");
     assert!(cluster.gate(leader).acquire().await.is_ok());
 
-    // Once the files are good again they are used.
+    // Once the files are good again they are used: a peer of the new CA is accepted.
     let renewed_ca = Ca::new(cluster.data.path(), "renewed-ca");
     install(
         &renewed_ca.issue("leader-renewed", "localhost"),
         &paths[leader as usize],
     );
-    assert!(material.reload_if_changed().unwrap());
+    let renewed_peer = renewed_ca.issue("peer-renewed", "localhost");
+    client_of(&cluster, &renewed_peer, &addr)
+        .members()
+        .await
+        .expect("the repaired files are in use");
+    cluster.shutdown().await;
+}
+
+/// Quorum rounds `gate` ran so far, by result (`confirmed` or `failed`).
+fn rounds(gate: &ha::RaftGate, result: &str) -> f64 {
+    metric(
+        gate,
+        "roperator_raft_quorum_rounds_total",
+        &[&format!("result=\"{result}\"")],
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_syncs_share_quorum_rounds_on_a_slow_network_and_with_a_silent_peer() {
+    const SYNCS: usize = 64;
+    // A slow network: every RPC takes 500 ms, longer than half the write lease (375 ms), yet
+    // within openraft's deadline for a leadership confirmation (one heartbeat, 900 ms). A
+    // caller that insisted on a round leaving it half a lease would never be served by
+    // another's round, and the rounds would add up, one per sync.
+    let timing = ha::Timing {
+        heartbeat: Duration::from_millis(900),
+        election_timeout_min: Duration::from_millis(1000),
+        election_timeout_max: Duration::from_millis(2000),
+    };
+    let cluster = Cluster::start_with_timing(3, timing).await;
+    let leader = cluster.wait_for_leader(None, ELECTION * 2).await;
+    let gate = cluster.gate(leader).clone();
+    let term = gate.acquire().await.unwrap().term();
+    // A term from another group: once it is proven foreign, seeing it again costs nothing but
+    // makes the next permit wait for a quorum round started after it (see the fencing docs).
+    // That is how a burst of syncs is made to need a round here.
+    gate.observe_term(term + 5);
+    acquire_within(&gate, ELECTION).await;
+    for peer in (0..3).filter(|p| *p != leader) {
+        cluster.faults.delay(peer, Duration::from_millis(500));
+    }
+
+    let silent = (leader + 1) % 3;
+    for silence in [false, true] {
+        if silence {
+            // Packets to one follower are dropped: its RPCs time out instead of failing at once.
+            cluster.faults.silence(silent);
+            wait_until("the leader notices the silent follower", ELECTION, || {
+                metric(
+                    &gate,
+                    "roperator_raft_peer_reachable",
+                    &[&format!("peer=\"{silent}\"")],
+                ) == 0.0
+            })
+            .await;
+        }
+        let (confirmed, failed) = (rounds(&gate, "confirmed"), rounds(&gate, "failed"));
+        gate.observe_term(term + 5);
+        let syncs: Vec<_> = (0..SYNCS)
+            .map(|_| {
+                let gate = gate.clone();
+                tokio::spawn(async move { gate.acquire().await })
+            })
+            .collect();
+        for sync in syncs {
+            let permit = sync.await.unwrap().expect("every sync gets a permit");
+            assert_eq!(permit.term(), term);
+        }
+        let ran = rounds(&gate, "confirmed") - confirmed;
+        // The round in flight when the term was seen started before it and cannot serve; the
+        // next one serves every sync (the lease renewal of the gate itself may add one).
+        assert!(
+            (1.0..=3.0).contains(&ran),
+            "{SYNCS} concurrent syncs took {ran} quorum rounds (silent peer: {silence})"
+        );
+        assert_eq!(
+            rounds(&gate, "failed"),
+            failed,
+            "a quorum of live peers answers every round (silent peer: {silence})"
+        );
+    }
+    cluster.faults.heal();
     cluster.shutdown().await;
 }

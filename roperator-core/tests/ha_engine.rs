@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use common::{ECHO, NS, echoes, server};
-use ha_support::Cluster;
+use ha_support::{Cluster, wait_until};
 use kube::api::{Api, DynamicObject, Patch, PatchParams, PostParams};
 use roperator_core::leader::LeaderGate;
 use roperator_core::prelude::*;
@@ -20,22 +20,7 @@ use serde_json::{Value, json};
 const OPERATOR: &str = "echo-ha";
 
 fn config() -> ControllerConfig {
-    ControllerConfig::new(OPERATOR, ECHO)
-        .with_child(k8s_types::core::v1::ConfigMap, ChildConfig::replace())
-        .with_error_backoff(Duration::from_millis(20), Duration::from_millis(500))
-        .with_max_concurrent_syncs(32)
-}
-
-fn handler(req: &SyncRequest) -> Result<SyncResponse, Error> {
-    let parent = req.parent().json();
-    let name = parent["metadata"]["name"].as_str().unwrap_or_default();
-    Ok(SyncResponse::new()
-        .with_child(&json!({
-            "apiVersion": "v1", "kind": "ConfigMap",
-            "metadata": {"name": format!("{name}-config")},
-            "data": {"message": parent["spec"]["message"]},
-        }))
-        .with_status(&json!({"message": parent["spec"]["message"]})))
+    ha_support::echo::config(OPERATOR, ECHO)
 }
 
 async fn create_parents(server: &ApiServer, n: usize, message: &str) {
@@ -115,7 +100,7 @@ fn start_operators(server: &ApiServer, cluster: &Cluster) -> Vec<Option<TestOper
             Some(TestOperator::start_with_gate(
                 server,
                 config(),
-                handler,
+                ha_support::echo::handler,
                 Arc::new(gate.clone()),
             ))
         })
@@ -184,13 +169,29 @@ async fn an_isolated_leader_writes_nothing_after_the_new_leader_starts() {
             }
         })
     };
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    let writes_by = |replica: u64| {
+        let name = format!("node-{replica}");
+        writes(&server).iter().filter(|(r, _)| *r == name).count()
+    };
+    let before = writes_by(old);
+    wait_until(
+        "the leader writes for the churn",
+        Duration::from_secs(30),
+        || writes_by(old) >= before + 20,
+    )
+    .await;
     let cut = SystemTime::now();
     cluster.faults.isolate(old, [0, 1, 2]);
     let new = cluster
         .wait_for_leader(Some(old), Duration::from_secs(10))
         .await;
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // Long enough under load for a late write of the old leader to show among the new one's.
+    wait_until(
+        "the new leader writes for the churn",
+        Duration::from_secs(30),
+        || writes_by(new) >= 100,
+    )
+    .await;
     churn.abort();
 
     let log = writes(&server);

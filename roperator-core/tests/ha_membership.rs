@@ -15,15 +15,7 @@ use roperator_core::leader::LeaderGate;
 const ELECTION: Duration = Duration::from_secs(10);
 
 fn voters(cluster: &Cluster, on: u64) -> BTreeSet<u64> {
-    cluster
-        .gate(on)
-        .raft()
-        .metrics()
-        .borrow()
-        .membership_config
-        .membership()
-        .voter_ids()
-        .collect()
+    cluster.gate(on).membership().voters.into_keys().collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

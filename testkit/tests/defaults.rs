@@ -342,3 +342,44 @@ async fn status_writes_are_defaulted_too() {
     assert_eq!(status.available_replicas, Some(0));
     assert_eq!(patched.metadata.generation, Some(1));
 }
+
+#[tokio::test]
+async fn empty_maps_lists_and_nulls_are_dropped_as_go_encodes_them() {
+    use k8s_openapi::api::core::v1::ConfigMap;
+    let server = ApiServer::new();
+    let cms: Api<ConfigMap> = Api::default_namespaced(server.client());
+    let cm: ConfigMap = typed(
+        json!({"metadata": {"name": "c", "labels": {}, "finalizers": []},
+        "data": {}}),
+    );
+    cms.create(&PostParams::default(), &cm)
+        .await
+        .expect("create");
+    let stored = server
+        .object("v1", "ConfigMap", Some("default"), "c")
+        .expect("stored");
+    assert!(stored["metadata"].get("labels").is_none(), "{stored}");
+    assert!(stored["metadata"].get("finalizers").is_none(), "{stored}");
+    assert!(stored.get("data").is_none(), "{stored}");
+    // Structs stay, even empty: a pod template's security context is `{}`.
+    let deployments: Api<Deployment> = Api::default_namespaced(server.client());
+    let created = deployments
+        .create(&PostParams::default(), &typed(deployment("web", "nginx")))
+        .await
+        .expect("create");
+    let pod = created.spec.template.spec.expect("pod spec");
+    assert!(pod.security_context.is_some());
+    // A role without rules says so with `null`, not by leaving the field out.
+    server
+        .load_yaml("apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata:\n  name: aggregated\n")
+        .expect("role");
+    let role = server
+        .object(
+            "rbac.authorization.k8s.io/v1",
+            "ClusterRole",
+            None,
+            "aggregated",
+        )
+        .expect("stored");
+    assert_eq!(role.get("rules"), Some(&Value::Null));
+}

@@ -74,8 +74,35 @@ pub fn validate(echo: &EchoServer) -> Result<(), InvalidSpec> {
             ),
         );
     }
-    if echo.spec.message.is_empty() {
-        return fail("spec.message", "must not be empty".to_string());
+    match (&echo.spec.message, &echo.spec.message_from) {
+        (Some(_), Some(_)) => {
+            return fail(
+                "spec.messageFrom",
+                "is set together with spec.message: set exactly one of them".to_string(),
+            );
+        }
+        (None, None) => {
+            return fail(
+                "spec.message",
+                "is missing: set spec.message or spec.messageFrom".to_string(),
+            );
+        }
+        (Some(message), None) if message.is_empty() => {
+            return fail("spec.message", "must not be empty".to_string());
+        }
+        (None, Some(from)) if from.config_map_key_ref.name.is_empty() => {
+            return fail(
+                "spec.messageFrom.configMapKeyRef.name",
+                "must not be empty".to_string(),
+            );
+        }
+        (None, Some(from)) if from.config_map_key_ref.key.is_empty() => {
+            return fail(
+                "spec.messageFrom.configMapKeyRef.key",
+                "must not be empty".to_string(),
+            );
+        }
+        _ => {}
     }
     if echo.spec.replicas < 0 {
         return fail(
@@ -113,7 +140,9 @@ pub fn pod_labels(echo: &EchoServer) -> BTreeMap<String, String> {
     ])
 }
 
-/// The Deployment running `echo.spec.replicas` echo pods, named like the parent.
+/// The Deployment running `echo.spec.replicas` echo pods serving `echo.spec.message`, named
+/// like the parent. For an EchoServer with `spec.messageFrom`, the sync function first puts the
+/// text in `spec.message` with [`message::resolve`](crate::message::resolve).
 ///
 /// ```
 /// use echo_server::{EchoServer, EchoServerSpec, children};
@@ -129,7 +158,7 @@ pub fn deployment(echo: &EchoServer) -> Deployment {
         name: "echo".to_string(),
         image: Some(IMAGE.to_string()),
         args: Some(vec![
-            format!("-text={}", echo.spec.message),
+            format!("-text={}", echo.spec.message.as_deref().unwrap_or_default()),
             format!("-listen=:{}", echo.spec.port),
         ]),
         ports: Some(vec![ContainerPort {
@@ -320,8 +349,17 @@ mod tests {
 
     #[test]
     fn invalid_specs_are_rejected_naming_parent_and_field() {
+        let mut neither = echo("hi", 1, 8080);
+        neither.spec.message = None;
+        let mut both = echo("hi", 1, 8080);
+        both.spec.message_from = EchoServerSpec::from_config_map("c", "k").message_from;
+        let mut no_key = echo("hi", 1, 8080);
+        no_key.spec = EchoServerSpec::from_config_map("c", "");
         let cases = [
             (echo("", 1, 8080), "spec.message"),
+            (neither, "spec.message"),
+            (both, "spec.messageFrom"),
+            (no_key, "spec.messageFrom.configMapKeyRef.key"),
             (echo("hi", -1, 8080), "spec.replicas"),
             (echo("hi", 1, 0), "spec.port"),
             (echo("hi", 1, 70000), "spec.port"),

@@ -1,9 +1,10 @@
 //! Command-line flags and environment variables of the `echo-server` binary.
 
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Parser, Subcommand};
+use example_support::logging::LogFormat;
 
 /// The echo-server example operator for roperator.
 ///
@@ -111,23 +112,9 @@ pub struct RunArgs {
     pub no_sample: bool,
 }
 
-/// Log output format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum LogFormat {
-    /// Human-readable lines.
-    Text,
-    /// One JSON object per line.
-    Json,
-}
-
 impl RunArgs {
     /// The metrics address for a run against a cluster (`embedded == false`) or embedded.
     pub fn metrics_address(&self, embedded: bool) -> SocketAddr {
-        self.metrics_address.unwrap_or(if embedded {
-            // Nothing scrapes a demo; a fixed port would only collide with something else.
-            SocketAddr::from((Ipv4Addr::LOCALHOST, 0))
-        } else {
-            roperator_core::DEFAULT_SERVER_ADDRESS
-        })
+        example_support::metrics_address(self.metrics_address, embedded)
     }
 }

@@ -10,6 +10,7 @@ use kube::ResourceExt;
 use roperator_core::prelude::*;
 
 use crate::children::{self, InvalidSpec};
+use crate::message::{self, MessageError};
 use crate::{EchoServer, status};
 
 /// The parent type, as the engine knows it.
@@ -28,18 +29,21 @@ pub const FINALIZER: &str = "examples.roperator.io/cleanup";
 
 // ANCHOR: config
 /// The configuration of the echo-server operator: EchoServer parents, Deployment and Service
-/// children (both updated in place), and a finalizer so that external cleanup runs before an
+/// children (both updated in place), the ConfigMaps named by `spec.messageFrom` as related
+/// objects (read, never written), and a finalizer so that external cleanup runs before an
 /// EchoServer goes away.
 ///
 /// ```
 /// let config = echo_server::operator_config();
 /// assert!(config.validate().is_ok());
 /// assert_eq!(config.child_types().len(), 2);
+/// assert_eq!(config.related_types().count(), 1);
 /// ```
 pub fn operator_config() -> ControllerConfig {
     ControllerConfig::new(OPERATOR_NAME, ECHO_TYPE)
         .with_child(k8s_types::apps::v1::Deployment, ChildConfig::replace())
         .with_child(k8s_types::core::v1::Service, ChildConfig::replace())
+        .with_related(message::CONFIG_MAP, message::message_source())
         .with_finalizer(FINALIZER)
 }
 // ANCHOR_END: config
@@ -54,6 +58,10 @@ pub enum EchoError {
     /// The parent's spec cannot be served (the message names the parent and the field).
     #[error(transparent)]
     InvalidSpec(#[from] InvalidSpec),
+    /// The ConfigMap key `spec.messageFrom` names cannot be read (the message names the
+    /// parent, the ConfigMap and the key).
+    #[error(transparent)]
+    Message(#[from] MessageError),
 }
 
 // ANCHOR: sync
@@ -64,6 +72,8 @@ pub enum EchoError {
 pub fn sync(request: &SyncRequest) -> Result<SyncResponse, EchoError> {
     let echo: EchoServer = request.parent().parse()?;
     children::validate(&echo)?;
+    // The text to serve: `spec.message`, or the ConfigMap key `spec.messageFrom` names.
+    let echo = message::resolve(echo, request)?;
     let observed: Option<Deployment> = request
         .child(k8s_types::apps::v1::Deployment, &echo.name_any())
         .map(Observed::parse)
@@ -197,14 +207,5 @@ pub fn operator(client: kube::Client, config: ControllerConfig) -> Operator {
 /// Runs `operator` until its shutdown signal, saying where metrics are served once the caches
 /// are synced.
 pub async fn run(operator: Operator) -> Result<(), roperator_core::Error> {
-    let monitor = operator.monitor();
-    let announce = tokio::spawn(async move {
-        monitor.wait_ready().await;
-        if let Some(address) = monitor.server_address() {
-            tracing::info!(%address, "caches synced; serving /metrics, /healthz and /readyz");
-        }
-    });
-    let result = operator.run().await;
-    announce.abort();
-    result
+    example_support::run(operator).await
 }

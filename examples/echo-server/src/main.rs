@@ -2,17 +2,21 @@
 //! server (`--embedded`, or when no cluster is configured). See `echo-server --help`.
 
 mod cli;
-mod cluster;
-mod logging;
-mod signal;
 
 use std::process::ExitCode;
 
 use clap::Parser;
 use echo_server::embedded::{EmbeddedCluster, EmbeddedError};
+use example_support::cluster::{self, Cluster, ClusterError, RequiredCrd};
+use example_support::{logging, signal};
 
 use crate::cli::{Cli, Command, RaftArgs, RaftCommand, RunArgs};
-use crate::cluster::{Cluster, ClusterError};
+
+/// What the cluster must serve, and how to install it.
+const CRD: RequiredCrd = RequiredCrd {
+    resource: echo_server::ECHO_TYPE,
+    install: "cargo run -p echo-server -- crd | kubectl apply -f -",
+};
 
 #[derive(Debug, thiserror::Error)]
 enum AppError {
@@ -29,44 +33,14 @@ enum AppError {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Some(Command::Crd) => print_crd(),
+        Some(Command::Crd) => example_support::print_crd(echo_server::crd_yaml()),
         Some(Command::Raft(args)) => raft_admin(args),
         Some(Command::Run) | None => {
             if let Err(e) = logging::init(cli.run.log_format, &cli.run.log_level) {
                 eprintln!("error: {e}");
                 return ExitCode::from(2);
             }
-            let runtime = match tokio::runtime::Runtime::new() {
-                Ok(runtime) => runtime,
-                Err(e) => {
-                    eprintln!("error: could not start the async runtime: {e}");
-                    return ExitCode::FAILURE;
-                }
-            };
-            let code = match runtime.block_on(run(cli.run)) {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(e) => {
-                    tracing::error!("{e}");
-                    ExitCode::FAILURE
-                }
-            };
-            // A handler call stuck past its timeout cannot be stopped; dropping the runtime
-            // would wait for it, and the process would not exit on SIGTERM.
-            runtime.shutdown_timeout(std::time::Duration::from_secs(1));
-            code
-        }
-    }
-}
-
-fn print_crd() -> ExitCode {
-    match echo_server::crd_yaml() {
-        Ok(yaml) => {
-            print!("{yaml}");
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("error: could not write the CRD as YAML: {e}");
-            ExitCode::FAILURE
+            example_support::block_on(run(cli.run))
         }
     }
 }
@@ -144,12 +118,10 @@ async fn run(args: RunArgs) -> Result<(), AppError> {
     config.validate()?;
 
     if !args.embedded {
-        match cluster::connect().await? {
+        match cluster::connect(CRD).await? {
             Cluster::Ready { client, url } => {
                 tracing::info!(%url, "running against the Kubernetes cluster");
-                // A Raft gate when the replica variables are set (deploy/ sets them), else the
-                // always-leader gate of a single replica.
-                let leader = roperator_core::ha::gate_from_env().await?;
+                let leader = example_support::leader_gate().await?;
                 let operator = echo_server::operator(client, config)
                     .with_server_address(args.metrics_address(false))
                     .with_leader_gate(leader)

@@ -1,16 +1,12 @@
 //! The `echo-server` binary as users run it: the `crd` subcommand, and the choice between a
 //! cluster and the embedded mode. A testkit API server listening on loopback plays the cluster.
 
-mod common;
-
-use common::{eventually, exists, until};
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
-use std::process::Stdio;
-use std::time::Duration;
 
 use echo_server::{EchoServer, EchoServerSpec};
+use example_support::process::{self, finish, terminate};
+use example_support::wait::{eventually, exists, until};
 use k8s_openapi::api::apps::v1::Deployment;
 use kube::api::{Api, PostParams};
 use roperator_testkit::ApiServer;
@@ -20,43 +16,12 @@ const BIN: &str = env!("CARGO_BIN_EXE_echo-server");
 
 /// The binary with a clean environment: no in-cluster variables, no kubeconfig of the user's.
 fn echo_server(home: &Path) -> Command {
-    let mut command = Command::new(BIN);
+    let mut command = process::command(BIN, home);
     command
-        .env_remove("KUBERNETES_SERVICE_HOST")
-        .env_remove("KUBERNETES_SERVICE_PORT")
         .env_remove("ECHO_NAMESPACE")
         .env_remove("ECHO_EMBEDDED")
-        // Logs must carry no colour into a pipe without help from NO_COLOR.
-        .env_remove("NO_COLOR")
-        .env("HOME", home)
-        .env("KUBECONFIG", home.join("no-such-kubeconfig"))
-        .env("ECHO_METRICS_ADDRESS", "127.0.0.1:0")
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
+        .env("ECHO_METRICS_ADDRESS", "127.0.0.1:0");
     command
-}
-
-/// Sends SIGTERM and returns the exit status and everything the process printed.
-async fn terminate(child: Child) -> (std::process::ExitStatus, String) {
-    let pid = child.id().expect("the child is running").to_string();
-    let killed = Command::new("kill").args(["-TERM", &pid]).status().await;
-    assert!(killed.is_ok_and(|s| s.success()), "kill -TERM {pid}");
-    finish(child).await
-}
-
-async fn finish(child: Child) -> (std::process::ExitStatus, String) {
-    let output = tokio::time::timeout(Duration::from_secs(30), child.wait_with_output())
-        .await
-        .expect("echo-server exits within 30 s")
-        .expect("echo-server's output is readable");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    (output.status, text)
 }
 
 #[tokio::test]
@@ -434,7 +399,7 @@ async fn three_replicas_elect_one_writer_and_fail_over() {
     let before_failover = server.requests().writes().len();
 
     let mut echo = echoes.get("hello").await.expect("EchoServer");
-    echo.spec.message = "two".to_string();
+    echo.spec.message = Some("two".to_string());
     echo.metadata.managed_fields = None;
     echoes
         .replace("hello", &PostParams::default(), &echo)

@@ -1,15 +1,12 @@
 //! The echo-server operator, with the real engine, against the testkit's in-memory API server:
-//! create, change the message, scale, delete.
-
-mod common;
-
-use common::{exists, gone, until};
+//! create, change the message, scale, delete; a message read from a ConfigMap.
 
 use std::time::Duration;
 
 use echo_server::{EchoServer, EchoServerSpec, Phase};
+use example_support::wait::{eventually, exists, gone, until};
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::Service;
+use k8s_openapi::api::core::v1::{ConfigMap, Service};
 use kube::api::{ApiResource, DeleteParams, DynamicObject, Patch, PatchParams, PostParams};
 use kube::{Api, ResourceExt};
 use roperator_testkit::{ApiServer, FaultRule};
@@ -54,13 +51,20 @@ impl Running {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn create_update_scale_and_delete_an_echo_server() {
+/// A server with the EchoServer CRD, reporting Deployments available as soon as they are
+/// written (there are no pods).
+fn server_with_workloads() -> ApiServer {
     let server = ApiServer::new();
     server
         .register_crd(&echo_server::crd())
         .expect("the CRD registers");
     server.simulate_workloads(true);
+    server
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn create_update_scale_and_delete_an_echo_server() {
+    let server = server_with_workloads();
     let operator = start(&server);
 
     let client = server.client();
@@ -386,17 +390,12 @@ async fn a_deleted_echo_server_stays_until_external_cleanup_succeeds() {
         .register_crd(&echo_server::crd())
         .expect("the CRD registers");
     let external = FailsTwice::default();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let operator = roperator_core::Operator::new("echo-server", server.client())
-        .with_async_controller(
+    let operator = roperator_core::testkit::TestOperator::spawn(
+        roperator_core::Operator::new("echo-server", server.client()).with_async_controller(
             echo_server::operator_config(),
             echo_server::EchoHandler::new(external.clone()),
-        )
-        .with_server_address(std::net::SocketAddr::from(([127, 0, 0, 1], 0)))
-        .with_shutdown_signal(async {
-            let _ = stopped.await;
-        });
-    let task = tokio::spawn(operator.run());
+        ),
+    );
 
     let echoes: Api<EchoServer> = Api::namespaced(server.client(), NS);
     let deployments: Api<Deployment> = Api::namespaced(server.client(), NS);
@@ -411,6 +410,13 @@ async fn a_deleted_echo_server_stays_until_external_cleanup_succeeds() {
         e.is_some_and(|e| e.finalizers().iter().any(|f| f == echo_server::FINALIZER))
     })
     .await;
+    // Settled: no event of the first sync's writes is still on its way. One arriving while
+    // finalize runs would call it again at once, whatever delay it asked for (see the engine
+    // test `a_child_changing_does_not_bring_a_pending_finalize_forward`).
+    operator
+        .converge(Duration::from_secs(20))
+        .await
+        .expect("the operator settles");
     echoes
         .delete("web", &DeleteParams::default())
         .await
@@ -451,10 +457,171 @@ async fn a_deleted_echo_server_stays_until_external_cleanup_succeeds() {
         );
     }
 
-    let _ = stop.send(());
-    tokio::time::timeout(Duration::from_secs(30), task)
+    operator.stop().await.expect("clean shutdown");
+}
+
+/// `status.conditions[type=Synced].status` of a raw EchoServer.
+fn synced(echo: Option<&DynamicObject>) -> Option<&str> {
+    echo?.data["status"]["conditions"]
+        .as_array()?
+        .iter()
+        .find(|c| c["type"] == "Synced")?["status"]
+        .as_str()
+}
+
+/// The Warning Events about the EchoServer `name`, as `reason: note`.
+fn warnings(server: &ApiServer, name: &str) -> Vec<String> {
+    server
+        .objects("events.k8s.io/v1", "Event", Some(NS))
+        .into_iter()
+        .filter(|e| e["regarding"]["name"] == name && e["type"] == "Warning")
+        .map(|e| {
+            let text = |field: &str| e[field].as_str().unwrap_or_default().to_string();
+            format!("{}: {}", text("reason"), text("note"))
+        })
+        .collect()
+}
+
+fn greetings(text: Option<&str>) -> ConfigMap {
+    let mut cm = ConfigMap::default();
+    cm.metadata.name = Some("greetings".into());
+    cm.data = Some(
+        [("text", text), ("other", Some("not this one"))]
+            .into_iter()
+            .filter_map(|(k, v)| Some((k.to_string(), v?.to_string())))
+            .collect(),
+    );
+    cm
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_message_follows_its_config_map_and_a_broken_reference_changes_nothing() {
+    let server = server_with_workloads();
+    let operator = start(&server);
+    let echoes: Api<EchoServer> = Api::namespaced(server.client(), NS);
+    let raw = raw_echoes(&server);
+    let deployments: Api<Deployment> = Api::namespaced(server.client(), NS);
+    let services: Api<Service> = Api::namespaced(server.client(), NS);
+    let config_maps: Api<ConfigMap> = Api::namespaced(server.client(), NS);
+    let serves = |text: &'static str| {
+        move |d: Option<&Deployment>| d.is_some_and(|d| args(d)[0] == format!("-text={text}"))
+    };
+
+    config_maps
+        .create(&PostParams::default(), &greetings(Some("one")))
         .await
-        .expect("stops")
-        .expect("no panic")
-        .expect("clean shutdown");
+        .expect("create the ConfigMap");
+    echoes
+        .create(
+            &PostParams::default(),
+            &EchoServer::new("web", EchoServerSpec::from_config_map("greetings", "text")),
+        )
+        .await
+        .expect("create");
+    until("the ConfigMap's text", &deployments, "web", serves("one")).await;
+    until("Ready and Synced", &raw, "web", |e| {
+        raw_phase(e) == Some("Ready") && synced(e) == Some("True")
+    })
+    .await;
+
+    // The ConfigMap changes: the Deployment follows, with no change to the EchoServer.
+    config_maps
+        .patch(
+            "greetings",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"data": {"text": "two"}})),
+        )
+        .await
+        .expect("patch the ConfigMap");
+    until("the new text", &deployments, "web", serves("two")).await;
+
+    // The key goes: the sync fails naming the ConfigMap and the key; the children stay.
+    config_maps
+        .patch(
+            "greetings",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"data": {"text": null}})),
+        )
+        .await
+        .expect("remove the key");
+    let failing = until("the missing key in the status", &raw, "web", |e| {
+        sync_error(e).is_some_and(|m| m.contains("no key"))
+    })
+    .await;
+    let shown = sync_error(failing.as_ref()).expect("a sync error");
+    assert!(
+        shown.ends_with(
+            "EchoServer default/web: ConfigMap default/greetings has no key \"text\" in its \
+             data (spec.messageFrom.configMapKeyRef.key); its keys are: other"
+        ),
+        "{shown}"
+    );
+    assert_eq!(synced(failing.as_ref()), Some("False"));
+    // The last good phase is still there; the Synced printer column (the condition) is what
+    // tells the two apart in `kubectl get`.
+    assert_eq!(raw_phase(failing.as_ref()), Some("Ready"));
+    eventually(
+        "a Warning Event naming the ConfigMap and the key",
+        || async {
+            warnings(&server, "web")
+                .into_iter()
+                .find(|w| w.contains("ConfigMap default/greetings has no key \"text\""))
+        },
+    )
+    .await;
+    let deployment = deployments.get("web").await.expect("the Deployment stays");
+    assert_eq!(
+        args(&deployment)[0],
+        "-text=two",
+        "the pods keep their text"
+    );
+    assert!(services.get_opt("web").await.expect("get").is_some());
+
+    // The ConfigMap goes: a different error, still nothing deleted.
+    config_maps
+        .delete("greetings", &DeleteParams::default())
+        .await
+        .expect("delete the ConfigMap");
+    until("the missing ConfigMap in the status", &raw, "web", |e| {
+        sync_error(e).is_some_and(|m| {
+            m.ends_with(
+                "EchoServer default/web: ConfigMap default/greetings does not exist \
+                 (spec.messageFrom.configMapKeyRef.name)",
+            )
+        })
+    })
+    .await;
+    assert_eq!(
+        args(&deployments.get("web").await.expect("the Deployment stays"))[0],
+        "-text=two"
+    );
+
+    // It comes back: the sync succeeds, the error goes, the pods serve the new text.
+    config_maps
+        .create(&PostParams::default(), &greetings(Some("three")))
+        .await
+        .expect("create the ConfigMap again");
+    until(
+        "the text of the new ConfigMap",
+        &deployments,
+        "web",
+        serves("three"),
+    )
+    .await;
+    until("the error cleared", &raw, "web", |e| {
+        sync_error(e).is_none() && synced(e) == Some("True")
+    })
+    .await;
+    let written: Vec<_> = server
+        .requests()
+        .writes()
+        .into_iter()
+        .filter(|w| w.user_agent.starts_with("echo-server/") && w.resource == "configmaps")
+        .collect();
+    assert!(
+        written.is_empty(),
+        "a related object is never written: {written:#?}"
+    );
+
+    operator.shut_down().await;
 }

@@ -70,6 +70,33 @@ fn the_status_follows_the_observed_deployment() {
 }
 
 #[test]
+fn a_message_from_a_config_map_reaches_the_deployment() {
+    let mut parent = echo("unused", 1);
+    parent.spec = EchoServerSpec::from_config_map("greetings", "text");
+    let greetings = json!({"apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": "greetings", "namespace": "team-a"}, "data": {"text": "salut"}});
+    let request = SyncRequest::new(&parent)
+        .and_then(|r| r.with_related(&greetings))
+        .expect("a request");
+    let response = echo_server::sync(&request).expect("the sync succeeds");
+    let deployment: Deployment = child(&response, "Deployment");
+    let pod = deployment.spec.template.spec.expect("pod spec");
+    assert_eq!(
+        pod.containers[0].args.as_deref().expect("args")[0],
+        "-text=salut"
+    );
+
+    // Without the ConfigMap the sync fails (the engine then leaves the children alone).
+    let err = echo_server::sync(&SyncRequest::new(&parent).expect("a request"))
+        .expect_err("the ConfigMap is missing")
+        .to_string();
+    assert!(
+        err.contains("ConfigMap team-a/greetings does not exist"),
+        "{err}"
+    );
+}
+
+#[test]
 fn a_successful_sync_returns_no_sync_error_so_the_engine_clears_it() {
     let mut raw: Value = serde_json::to_value(echo("hello", 1)).expect("json");
     raw["status"] = json!({"phase": "Pending", "syncError": "an earlier failure"});

@@ -47,7 +47,7 @@ fn the_sample_is_a_valid_echo_server() {
     let (_, text) = repo_file("deploy/samples/echo.yaml");
     let sample: EchoServer =
         serde_saphyr::from_str(&text).expect("the sample parses as an EchoServer");
-    assert_eq!(sample.spec.message, "hello from roperator");
+    assert_eq!(sample.spec.message.as_deref(), Some("hello from roperator"));
     assert_eq!(sample.spec.replicas, 2);
     echo_server::children::validate(&sample).expect("the sample passes the operator's validation");
 }
@@ -62,12 +62,51 @@ fn omitted_replicas_and_port_take_their_defaults() {
     }))
     .expect("a spec with only a message deserializes");
     assert_eq!((echo.spec.replicas, echo.spec.port), (1, 8080));
-    let missing: Result<EchoServer, _> = serde_json::from_value(serde_json::json!({
+    // Without a message: it reads (the CRD's rule refuses it on a real server), and the
+    // operator's validation names what is missing.
+    let missing: EchoServer = serde_json::from_value(serde_json::json!({
         "apiVersion": "examples.roperator.io/v1alpha1",
         "kind": "EchoServer",
-        "metadata": {"name": "a"},
+        "metadata": {"name": "a", "namespace": "default"},
         "spec": {"replicas": 2}
-    }));
-    let err = missing.expect_err("message is required").to_string();
-    assert!(err.contains("message"), "{err}");
+    }))
+    .expect("a spec without a message deserializes");
+    let err = echo_server::children::validate(&missing)
+        .expect_err("a message is required")
+        .to_string();
+    assert!(err.contains("spec.message or spec.messageFrom"), "{err}");
+}
+
+#[test]
+fn the_crd_requires_exactly_one_message_source_and_shows_synced() {
+    let crd = serde_json::to_value(echo_server::crd()).expect("the CRD serializes");
+    let version = &crd["spec"]["versions"][0];
+    let spec = &version["schema"]["openAPIV3Schema"]["properties"]["spec"];
+    assert_eq!(
+        spec["x-kubernetes-validations"][0]["rule"],
+        "has(self.message) != has(self.messageFrom)"
+    );
+    let reference = &spec["properties"]["messageFrom"]["properties"]["configMapKeyRef"];
+    assert_eq!(reference["required"], serde_json::json!(["key", "name"]));
+    let columns: Vec<&str> = version["additionalPrinterColumns"]
+        .as_array()
+        .expect("printer columns")
+        .iter()
+        .filter_map(|c| c["name"].as_str())
+        .collect();
+    assert_eq!(
+        columns,
+        [
+            "Message",
+            "Message-From",
+            "Replicas",
+            "Ready",
+            "Phase",
+            "Synced"
+        ]
+    );
+    let status = &version["schema"]["openAPIV3Schema"]["properties"]["status"]["properties"];
+    for field in ["observedGeneration", "syncError", "conditions"] {
+        assert!(status.get(field).is_some(), "status.{field} is declared");
+    }
 }

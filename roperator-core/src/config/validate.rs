@@ -218,7 +218,7 @@ mod tests {
         let c = base();
         assert_eq!(c.namespaces, NamespaceScope::All);
         assert_eq!(c.resync_period, crate::config::DEFAULT_RESYNC_PERIOD);
-        assert_eq!(c.max_concurrent_syncs, 16);
+        assert_eq!(c.max_concurrent_syncs, 64);
         assert!(c.finalizer.is_none());
         assert!(c.validate().is_ok());
     }

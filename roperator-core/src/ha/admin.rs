@@ -1,33 +1,5 @@
-//! Membership administration: list, add and remove the replicas of the Raft group at run time.
-//!
-//! Membership lives in the Raft log, not in the replica count, so scaling and the recovery of a
-//! wiped replica need a membership change on the leader. Every replica serves an admin API on its
-//! Raft listener (same port, same mutual TLS as the peers: only holders of a certificate signed by
-//! the cluster CA can call it, the same trust a peer has; with
-//! `ROPERATOR_RAFT_INSECURE_PLAINTEXT=true` it is as open as the Raft RPCs themselves):
-//!
-//! - `GET /raft/admin/members`: voters, learners, their addresses, the leader and its term;
-//! - `POST /raft/admin/members` with `{"id": 3, "address": "host:7000"}`: adds a learner, waits
-//!   until it caught up, then makes it a voter;
-//! - `DELETE /raft/admin/members/<id>`: removes a voter or a learner.
-//!
-//! A follower forwards the request to the leader (once: a forwarded request is never forwarded
-//! again), so any replica can be asked. [`MembershipClient`] calls the API with the replica's own
-//! configuration and certificate:
-//!
-//! ```no_run
-//! # async fn run() -> Result<(), roperator_core::ha::AdminError> {
-//! use roperator_core::ha::MembershipClient;
-//!
-//! // In a replica's pod: the same ROPERATOR_RAFT_* variables and certificate files as the
-//! // operator; talks to this pod's replica on loopback.
-//! let client = MembershipClient::from_env()?;
-//! println!("{}", client.members().await?);
-//! let members = client.add_member(3, "op-3.op-peers.ns.svc:7000").await?;
-//! assert!(members.voters.contains_key(&3));
-//! client.remove_member(3).await?;
-//! # Ok(()) }
-//! ```
+//! Membership administration: list, add and remove the replicas of the Raft group at run time
+//! (see [`MembershipClient`]).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -40,7 +12,7 @@ use openraft::{BasicNode, ChangeMembers, ServerState};
 use serde::{Deserialize, Serialize};
 
 use super::config::{ConfigError, RaftConfig, TransportSecurity};
-use super::transport::{CLUSTER_HEADER, ClientTls, Network, TlsError, TlsMaterial, dial_named};
+use super::transport::{CLUSTER_HEADER, Network, TlsError, TlsMaterial, dial_named};
 use super::types::{NodeId, RaftNode};
 
 /// How long a new learner may take to catch up with the leader's log before it is made a voter.
@@ -332,25 +304,7 @@ pub(crate) async fn add(
         }
     };
 
-    // openraft's blocking add_learner waits without a deadline; a replica that is not running
-    // would hang the request, so wait here, with one.
-    let mut metrics = raft.metrics();
-    let caught_up = tokio::time::timeout(catch_up, async {
-        loop {
-            let matched = metrics
-                .borrow_and_update()
-                .replication
-                .as_ref()
-                .and_then(|r| r.get(&id).cloned().flatten());
-            if matched.is_some_and(|log_id| log_id.index >= target) {
-                return true;
-            }
-            if metrics.changed().await.is_err() {
-                return false;
-            }
-        }
-    })
-    .await;
+    let caught_up = tokio::time::timeout(catch_up, replicated(raft, id, target)).await;
     if caught_up != Ok(true) {
         return Err(MembershipError::new(
             action,
@@ -369,6 +323,26 @@ pub(crate) async fn add(
         ChangeMembers::AddVoterIds(BTreeSet::from([id])),
     )
     .await
+}
+
+/// Waits until the leader has replicated its log up to `index` to node `id`; `false` if Raft
+/// stopped first. openraft's blocking `add_learner` waits without a deadline, and a replica that
+/// is not running would hang the request, so the caller waits here, with one.
+async fn replicated(raft: &RaftNode, id: NodeId, index: u64) -> bool {
+    let mut metrics = raft.metrics();
+    loop {
+        let matched = metrics
+            .borrow_and_update()
+            .replication
+            .as_ref()
+            .and_then(|r| r.get(&id).cloned().flatten());
+        if matched.is_some_and(|log_id| log_id.index >= index) {
+            return true;
+        }
+        if metrics.changed().await.is_err() {
+            return false;
+        }
+    }
 }
 
 /// Removes node `id` (voter or learner) on the leader `raft`. With `peers`, first checks that a
@@ -492,12 +466,42 @@ pub enum AdminError {
     },
 }
 
-/// A client of the membership admin API of one replica (see the [module docs](self)).
+/// A client of the membership admin API of one replica: list, add and remove the replicas of the
+/// Raft group at run time.
+///
+/// Membership lives in the Raft log, not in the replica count, so scaling and the recovery of a
+/// wiped replica need a membership change on the leader. Every replica serves an admin API on its
+/// Raft listener (same port, same mutual TLS as the peers: only holders of a certificate signed by
+/// the cluster CA can call it, the same trust a peer has; with
+/// `ROPERATOR_RAFT_INSECURE_PLAINTEXT=true` it is as open as the Raft RPCs themselves):
+///
+/// - `GET /raft/admin/members`: voters, learners, their addresses, the leader and its term;
+/// - `POST /raft/admin/members` with `{"id": 3, "address": "host:7000"}`: adds a learner, waits
+///   until it caught up, then makes it a voter;
+/// - `DELETE /raft/admin/members/<id>`: removes a voter or a learner.
+///
+/// A follower forwards the request to the leader (once: a forwarded request is never forwarded
+/// again), so any replica can be asked. This client calls the API with the replica's own
+/// configuration and certificate:
+///
+/// ```no_run
+/// # async fn run() -> Result<(), roperator_core::ha::AdminError> {
+/// use roperator_core::ha::MembershipClient;
+///
+/// // In a replica's pod: the same ROPERATOR_RAFT_* variables and certificate files as the
+/// // operator; talks to this pod's replica on loopback.
+/// let client = MembershipClient::from_env()?;
+/// println!("{}", client.members().await?);
+/// let members = client.add_member(3, "op-3.op-peers.ns.svc:7000").await?;
+/// assert!(members.voters.contains_key(&3));
+/// client.remove_member(3).await?;
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone)]
 pub struct MembershipClient {
     addr: String,
     server_name: String,
-    tls: Option<ClientTls>,
+    tls: Option<TlsMaterial>,
     cluster: String,
     timeout: Duration,
 }
@@ -534,9 +538,7 @@ impl MembershipClient {
     /// with the TLS material and cluster name of `config`.
     pub fn new(config: &RaftConfig, addr: &str) -> Result<Self, AdminError> {
         let tls = match &config.security {
-            Some(TransportSecurity::Tls(paths)) => {
-                Some(ClientTls::Material(TlsMaterial::load(paths)?))
-            }
+            Some(TransportSecurity::Tls(paths)) => Some(TlsMaterial::load(paths)?),
             Some(TransportSecurity::InsecurePlaintext) => None,
             None => return Err(ConfigError::NoTransportSecurity.into()),
         };

@@ -251,6 +251,54 @@ pub fn parse_peer_list(list: &str) -> Result<BTreeMap<u64, String>, ConfigError>
     Ok(peers)
 }
 
+/// Mutual TLS from the three `ROPERATOR_RAFT_TLS_*` paths, or plaintext when asked for
+/// explicitly; `None` when neither is configured.
+fn security_from_lookup(
+    get: &impl Fn(&str) -> Option<String>,
+) -> Result<Option<TransportSecurity>, ConfigError> {
+    let plaintext = get("ROPERATOR_RAFT_INSECURE_PLAINTEXT").unwrap_or_default() == "true";
+    match (
+        get("ROPERATOR_RAFT_TLS_CERT"),
+        get("ROPERATOR_RAFT_TLS_KEY"),
+        get("ROPERATOR_RAFT_TLS_CA"),
+    ) {
+        (Some(cert), Some(key), Some(ca)) => Ok(Some(TransportSecurity::Tls(TlsPaths {
+            cert: cert.into(),
+            key: key.into(),
+            ca: ca.into(),
+        }))),
+        (None, None, None) if plaintext => Ok(Some(TransportSecurity::InsecurePlaintext)),
+        (None, None, None) => Ok(None),
+        _ => Err(ConfigError::Missing {
+            name: "ROPERATOR_RAFT_TLS_CERT/_KEY/_CA",
+            hint: "set all three TLS paths or none",
+        }),
+    }
+}
+
+/// The `ROPERATOR_RAFT_*_MS` timing variables, each defaulting to [`Timing::default`].
+fn timing_from_lookup(get: &impl Fn(&str) -> Option<String>) -> Result<Timing, ConfigError> {
+    let ms = |name: &'static str, default: Duration| -> Result<Duration, ConfigError> {
+        match get(name) {
+            Some(v) => v
+                .parse()
+                .map(Duration::from_millis)
+                .map_err(|_| ConfigError::Invalid {
+                    name,
+                    value: v.clone(),
+                    reason: "not a number of milliseconds".to_string(),
+                }),
+            None => Ok(default),
+        }
+    };
+    let d = Timing::default();
+    Ok(Timing {
+        heartbeat: ms("ROPERATOR_RAFT_HEARTBEAT_MS", d.heartbeat)?,
+        election_timeout_min: ms("ROPERATOR_RAFT_ELECTION_MIN_MS", d.election_timeout_min)?,
+        election_timeout_max: ms("ROPERATOR_RAFT_ELECTION_MAX_MS", d.election_timeout_max)?,
+    })
+}
+
 impl RaftConfig {
     /// A one-node group: the single replica is always the leader once it has elected itself,
     /// with no listener and no peers.
@@ -367,8 +415,30 @@ impl RaftConfig {
         Self::from_lookup(|name| std::env::var(name).ok())
     }
 
+    /// `true` when the environment describes several replicas (`ROPERATOR_RAFT_REPLICAS` or
+    /// `ROPERATOR_RAFT_PEERS` is set, as `deploy/statefulset.yaml` does). Nothing reads these
+    /// variables on its own: an operator that wants to be a replica when they are set asks here
+    /// and then starts [`RaftGate::from_env`](super::RaftGate::from_env).
+    pub fn configured_in_env() -> bool {
+        ["ROPERATOR_RAFT_REPLICAS", "ROPERATOR_RAFT_PEERS"]
+            .iter()
+            .any(|name| std::env::var_os(name).is_some())
+    }
+
     /// [`RaftConfig::from_env`] over any variable source (used by tests).
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let mut config = Self::membership_from_lookup(&get)?;
+        if let Some(name) = get("POD_NAME") {
+            config.replica_name = name;
+        }
+        config.security = security_from_lookup(&get)?;
+        config.timing = timing_from_lookup(&get)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Who the members are: an explicit peer list, a StatefulSet, or this node alone.
+    fn membership_from_lookup(get: &impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let data_dir =
             get("ROPERATOR_RAFT_DATA_DIR").unwrap_or_else(|| "/var/lib/roperator/raft".to_string());
         let port: u16 = match get("ROPERATOR_RAFT_PORT") {
@@ -379,7 +449,7 @@ impl RaftConfig {
             })?,
             None => 7000,
         };
-        let mut config = if let Some(peers) = get("ROPERATOR_RAFT_PEERS") {
+        if let Some(peers) = get("ROPERATOR_RAFT_PEERS") {
             let peers = parse_peer_list(&peers)?;
             let node_id = match (get("ROPERATOR_RAFT_NODE_ID"), get("POD_NAME")) {
                 (Some(id), _) => id.parse().map_err(|_| ConfigError::Invalid {
@@ -397,77 +467,29 @@ impl RaftConfig {
             };
             let mut c = Self::with_peers(node_id, peers, data_dir)?;
             c.listen = Some(std::net::SocketAddr::from(([0, 0, 0, 0], port)));
-            c
-        } else if let Some(replicas) = get("ROPERATOR_RAFT_REPLICAS") {
-            let replicas: u64 = replicas.parse().map_err(|_| ConfigError::Invalid {
-                name: "ROPERATOR_RAFT_REPLICAS",
-                value: replicas.clone(),
-                reason: "not a non-negative integer".to_string(),
-            })?;
-            let pod = get("POD_NAME").ok_or(ConfigError::Missing {
-                name: "POD_NAME",
-                hint: "set it from the downward API (fieldRef metadata.name)",
-            })?;
-            let service = get("ROPERATOR_RAFT_SERVICE").ok_or(ConfigError::Missing {
-                name: "ROPERATOR_RAFT_SERVICE",
-                hint: "the name of the headless Service of the StatefulSet",
-            })?;
-            let namespace = get("POD_NAMESPACE").ok_or(ConfigError::Missing {
-                name: "POD_NAMESPACE",
-                hint: "set it from the downward API (fieldRef metadata.namespace)",
-            })?;
-            Self::for_statefulset(&pod, &service, &namespace, replicas, port, data_dir)?
-        } else {
-            Self::single_node(data_dir)
-        };
-        if let Some(name) = get("POD_NAME") {
-            config.replica_name = name;
+            return Ok(c);
         }
-        let flag = get("ROPERATOR_RAFT_INSECURE_PLAINTEXT").unwrap_or_default();
-        match (
-            get("ROPERATOR_RAFT_TLS_CERT"),
-            get("ROPERATOR_RAFT_TLS_KEY"),
-            get("ROPERATOR_RAFT_TLS_CA"),
-        ) {
-            (Some(cert), Some(key), Some(ca)) => {
-                config.security = Some(TransportSecurity::Tls(TlsPaths {
-                    cert: cert.into(),
-                    key: key.into(),
-                    ca: ca.into(),
-                }))
-            }
-            (None, None, None) if flag == "true" => {
-                config.security = Some(TransportSecurity::InsecurePlaintext)
-            }
-            (None, None, None) => {}
-            _ => {
-                return Err(ConfigError::Missing {
-                    name: "ROPERATOR_RAFT_TLS_CERT/_KEY/_CA",
-                    hint: "set all three TLS paths or none",
-                });
-            }
-        }
-        let ms = |name: &'static str, default: Duration| -> Result<Duration, ConfigError> {
-            match get(name) {
-                Some(v) => v
-                    .parse()
-                    .map(Duration::from_millis)
-                    .map_err(|_| ConfigError::Invalid {
-                        name,
-                        value: v.clone(),
-                        reason: "not a number of milliseconds".to_string(),
-                    }),
-                None => Ok(default),
-            }
+        let Some(replicas) = get("ROPERATOR_RAFT_REPLICAS") else {
+            return Ok(Self::single_node(data_dir));
         };
-        let d = Timing::default();
-        config.timing = Timing {
-            heartbeat: ms("ROPERATOR_RAFT_HEARTBEAT_MS", d.heartbeat)?,
-            election_timeout_min: ms("ROPERATOR_RAFT_ELECTION_MIN_MS", d.election_timeout_min)?,
-            election_timeout_max: ms("ROPERATOR_RAFT_ELECTION_MAX_MS", d.election_timeout_max)?,
-        };
-        config.validate()?;
-        Ok(config)
+        let replicas: u64 = replicas.parse().map_err(|_| ConfigError::Invalid {
+            name: "ROPERATOR_RAFT_REPLICAS",
+            value: replicas.clone(),
+            reason: "not a non-negative integer".to_string(),
+        })?;
+        let pod = get("POD_NAME").ok_or(ConfigError::Missing {
+            name: "POD_NAME",
+            hint: "set it from the downward API (fieldRef metadata.name)",
+        })?;
+        let service = get("ROPERATOR_RAFT_SERVICE").ok_or(ConfigError::Missing {
+            name: "ROPERATOR_RAFT_SERVICE",
+            hint: "the name of the headless Service of the StatefulSet",
+        })?;
+        let namespace = get("POD_NAMESPACE").ok_or(ConfigError::Missing {
+            name: "POD_NAMESPACE",
+            hint: "set it from the downward API (fieldRef metadata.namespace)",
+        })?;
+        Self::for_statefulset(&pod, &service, &namespace, replicas, port, data_dir)
     }
 
     /// Uses mutual TLS with these files.

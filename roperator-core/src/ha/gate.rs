@@ -19,25 +19,31 @@ use std::time::{Duration, Instant};
 use openraft::{BasicNode, RaftMetrics, ServerState};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
+use tracing::instrument::WithSubscriber;
+use tracing_core::Dispatch;
 
 use super::admin::{self, Members, MembershipError};
 use super::metrics::HaMetrics;
-use super::transport::RaftServer;
+use super::transport::{LOG_GAP, PeerHealth, RaftServer, Throttle};
 use super::types::{NodeId, RaftNode};
 use crate::leader::{BoxFuture, LeaderGate, LeaderState, NotLeader, WritePermit};
 
 /// The leadership gate of one replica in a Raft group. Cheap to clone.
 ///
-/// Start one with [`start`](super::start):
+/// Start one with [`RaftGate::from_env`] or [`start`](super::start), and hand it to the engine:
 ///
 /// ```no_run
-/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-/// use roperator_core::leader::LeaderGate;
+/// use std::sync::Arc;
+/// use roperator_core::ha::RaftGate;
+/// use roperator_core::prelude::*;
 ///
-/// let config = roperator_core::ha::RaftConfig::from_env()?;
-/// let gate = roperator_core::ha::start(config).await?;
-/// let permit = gate.acquire().await?; // only succeeds on the confirmed leader
-/// assert!(permit.is_valid());
+/// # async fn run(client: kube::Client, config: ControllerConfig) -> Result<(), Box<dyn std::error::Error>> {
+/// let gate = RaftGate::from_env().await?;
+/// Operator::new("echo", client)
+///     .with_controller(config, |_req: &SyncRequest| Ok::<_, Error>(SyncResponse::new()))
+///     .with_leader_gate(Arc::new(gate))
+///     .run()
+///     .await?;
 /// # Ok(()) }
 /// ```
 #[derive(Clone)]
@@ -111,7 +117,10 @@ struct Inner {
     heartbeat: Duration,
     state: watch::Sender<LeaderState>,
     tenure: Mutex<Tenure>,
+    /// Held while a quorum round runs.
     confirming: tokio::sync::Mutex<()>,
+    /// Quorum rounds completed so far, and how the last one ended.
+    rounds: Mutex<(u64, Result<(), NotLeader>)>,
     /// Always locked after `tenure` when both are needed.
     fence: Mutex<Fence>,
     /// How long a fence holds at least (the maximum election timeout).
@@ -120,6 +129,20 @@ struct Inner {
     /// it the first write) does not wait for the next heartbeat tick.
     became_leader: tokio::sync::Notify,
     last_leader: Mutex<Option<NodeId>>,
+    /// The term this replica last announced it leads.
+    announced_term: Mutex<Option<u64>>,
+    /// Lease lapses without a change of leader, logged at most once in a while.
+    pauses: Throttle,
+    /// The leader openraft reported last (`None` during an election).
+    heard_leader: Mutex<Option<NodeId>>,
+    /// The membership last seen (its log id), to follow changes of the voter set.
+    membership: Mutex<Option<Option<openraft::LogId<NodeId>>>>,
+    /// openraft stopped on its own (a fatal error), which is logged once.
+    failed: std::sync::atomic::AtomicBool,
+    health: Arc<PeerHealth>,
+    /// The dispatcher that keeps openraft's own messages at debug (see `log_filter`); calls into
+    /// openraft from our tasks run under it too.
+    logs: Dispatch,
     /// Start of the last successful quorum round while leading; unlike the tenure's
     /// `confirmed_at` it survives a lapsed lease, so the metric keeps ageing.
     last_quorum_ack: Mutex<Option<Instant>>,
@@ -127,6 +150,22 @@ struct Inner {
     metrics: HaMetrics,
     server: Mutex<Option<RaftServer>>,
     tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
+}
+
+/// Why a leader whose lease ran out stops writing until its next confirmation: it lost touch with
+/// a quorum, for a moment (load, a slow network) or for good (cut off).
+const NO_QUORUM: &str = "no quorum confirmed leadership within the write lease";
+
+/// What [`RaftGate::new`] is made of.
+pub(crate) struct GateParts {
+    pub raft: RaftNode,
+    pub node_id: NodeId,
+    pub replica_name: String,
+    pub timing: super::Timing,
+    pub server: Option<RaftServer>,
+    pub metrics: HaMetrics,
+    pub health: Arc<PeerHealth>,
+    pub logs: Dispatch,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -166,13 +205,20 @@ impl Inner {
         self.metrics.fenced_term.set(0);
     }
 
-    fn publish(&self) {
-        let (is_leader, term) = {
+    /// Publishes the current leadership. When it ends, `why_not` says why, once.
+    fn publish(&self, why_not: &str) {
+        let (is_leader, term, lapsed) = {
             let t = lock(&self.tenure);
-            (self.valid_until(&t).is_some(), t.term)
+            let is_leader = self.valid_until(&t).is_some();
+            (
+                is_leader,
+                t.term,
+                !is_leader && t.leading && t.confirmed_at.is_some(),
+            )
         };
         let leader_id = self.raft.metrics().borrow().current_leader;
         self.metrics.is_leader.set(i64::from(is_leader));
+        let mut was_leader = None;
         self.state.send_if_modified(|s| {
             let next = LeaderState {
                 is_leader,
@@ -180,9 +226,54 @@ impl Inner {
                 leader_id,
             };
             let changed = *s != next;
+            if s.is_leader != is_leader {
+                was_leader = Some(s.term);
+            }
             *s = next;
             changed
         });
+        // A lease that ran out without a quorum round is the reason, whoever publishes it.
+        let why_not = if lapsed { NO_QUORUM } else { why_not };
+        match was_leader {
+            Some(_) if is_leader => self.announce(term),
+            Some(led) if why_not == NO_QUORUM => {
+                // A leader under load or on a slow network can miss a few confirmations in a
+                // row; each pause is counted, and logged at most once in a while.
+                if let Some(held) = self.pauses.allow(LOG_GAP) {
+                    tracing::warn!(
+                        node = self.node_id,
+                        term = led,
+                        pauses_not_logged = held,
+                        "this replica paused writing as leader of term {led}: {NO_QUORUM}; it \
+                         resumes with the next confirmation"
+                    );
+                }
+            }
+            Some(led) => tracing::info!(
+                node = self.node_id,
+                term = led,
+                why = why_not,
+                "this replica stopped writing as leader of term {led}: {why_not}"
+            ),
+            None => {}
+        }
+    }
+
+    /// Says once per term that this replica leads it (later confirmations after a pause in the
+    /// same term are not news).
+    fn announce(&self, term: u64) {
+        let mut announced = lock(&self.announced_term);
+        if *announced == Some(term) {
+            tracing::debug!(node = self.node_id, term, "writes resume");
+            return;
+        }
+        *announced = Some(term);
+        tracing::info!(
+            node = self.node_id,
+            term,
+            "this replica is the leader of term {term}: a quorum confirmed it, it writes from \
+             now on"
+        );
     }
 
     /// Ends the current tenure's permits; a later successful confirmation starts a new one.
@@ -190,7 +281,7 @@ impl Inner {
         {
             let mut t = lock(&self.tenure);
             if !t.token.is_cancelled() && (t.confirmed_at.is_some() || t.leading) {
-                tracing::info!(
+                tracing::debug!(
                     node = self.node_id,
                     term = t.term,
                     why,
@@ -201,7 +292,49 @@ impl Inner {
             t.token = CancellationToken::new();
             t.confirmed_at = None;
         }
-        self.publish();
+        self.publish(why);
+    }
+
+    /// Follows the known leader and the membership; a change of leader is logged once.
+    fn follow(&self, m: &RaftMetrics<NodeId, BasicNode>) {
+        let now = m.current_leader;
+        let before = std::mem::replace(&mut *lock(&self.heard_leader), now);
+        match (before, now) {
+            (before, Some(new)) if before != now && new != self.node_id => tracing::info!(
+                node = self.node_id,
+                leader = new,
+                term = m.current_term,
+                "following node {new}, the leader of term {}",
+                m.current_term
+            ),
+            // When this replica led, `publish` says why it stopped.
+            (Some(old), None) if old != self.node_id => tracing::info!(
+                node = self.node_id,
+                leader = old,
+                term = m.current_term,
+                "node {old} is no longer heard from as the leader; electing a new one"
+            ),
+            _ => {}
+        }
+        {
+            // Known leaders only: an election in between is not a change of leader.
+            let mut last = lock(&self.last_leader);
+            if now.is_some() && *last != now {
+                if last.is_some() {
+                    self.metrics.leader_changes.inc();
+                }
+                *last = now;
+            }
+        }
+        let membership = Some(*m.membership_config.log_id());
+        let mut seen = lock(&self.membership);
+        if *seen != membership {
+            let members = m.membership_config.membership();
+            self.metrics.voters.set(members.voter_ids().count() as i64);
+            self.health
+                .set_members(members.nodes().map(|(id, n)| (*id, n.addr.clone())));
+            *seen = membership;
+        }
     }
 
     fn on_metrics(&self, m: &RaftMetrics<NodeId, BasicNode>) {
@@ -211,9 +344,31 @@ impl Inner {
             t.term != m.current_term || t.leading != leading
         };
         if changed {
+            let (was_leading, old_term) = {
+                let t = lock(&self.tenure);
+                (t.leading, t.term)
+            };
+            if was_leading && !leading && !self.state.borrow().is_leader {
+                // Its writes had paused already; this is when the pause became the end.
+                tracing::info!(
+                    node = self.node_id,
+                    term = old_term,
+                    "this replica is no longer the leader of term {old_term}: Raft is in term {} \
+                     now",
+                    m.current_term
+                );
+            }
             // Any change of term or role ends the tenure: permits of the old one are revoked
             // before the new role is published.
-            self.revoke("raft term or role changed");
+            self.revoke(&format!(
+                "Raft is in term {} now, {}",
+                m.current_term,
+                if leading {
+                    "led by this replica"
+                } else {
+                    "not led by this replica"
+                }
+            ));
             let mut t = lock(&self.tenure);
             t.term = m.current_term;
             t.leading = leading;
@@ -232,16 +387,19 @@ impl Inner {
         self.metrics
             .leader_id
             .set(m.current_leader.map_or(-1, |l| l as i64));
+        self.follow(m);
+        if let Err(fatal) = &m.running_state
+            && !self.stopping.is_cancelled()
+            && !self.failed.swap(true, std::sync::atomic::Ordering::SeqCst)
         {
-            let mut last = lock(&self.last_leader);
-            if m.current_leader.is_some() && *last != m.current_leader {
-                if last.is_some() {
-                    self.metrics.leader_changes.inc();
-                }
-                *last = m.current_leader;
-            }
+            tracing::error!(
+                node = self.node_id,
+                error = %fatal,
+                "the raft node stopped: this replica no longer takes part in leader election \
+                 and never writes; restart it"
+            );
         }
-        self.publish();
+        self.publish("Raft reports another leader or term");
     }
 
     fn refused(&self, e: NotLeader) -> NotLeader {
@@ -286,15 +444,62 @@ impl Inner {
         })
     }
 
-    /// Runs a quorum round (coalesced with concurrent callers) and extends the lease.
+    /// A permit from a quorum round. One round runs at a time, and every caller that waited
+    /// while a round ran takes that round's answer (a permit if it can serve, or its error)
+    /// instead of starting one of its own: however many syncs ask at once, they cost one round,
+    /// or two when the round in flight when they arrived cannot serve them (it started before a
+    /// foreign term was seen again, see `Fence`).
     async fn confirm(&self) -> Result<WritePermit, NotLeader> {
+        let arrived = lock(&self.rounds).0;
         let _one_round = self.confirming.lock().await;
+        {
+            let (completed, last) = &*lock(&self.rounds);
+            if *completed > arrived {
+                last.clone()?;
+                if let Some(permit) = self.current_permit(Duration::ZERO) {
+                    return Ok(permit);
+                }
+            }
+        }
         if let Some(permit) = self.current_permit(self.lease / 2) {
             return Ok(permit);
         }
-        if self.stopping.is_cancelled() {
-            return Err(NotLeader::ShuttingDown);
+        // A second round only when the first confirmed leadership but started before a foreign
+        // term was seen again, and so cannot vouch for this permit.
+        for _ in 0..2 {
+            if self.stopping.is_cancelled() {
+                return Err(NotLeader::ShuttingDown);
+            }
+            let confirmed = self.round().await;
+            let result = if confirmed.is_ok() {
+                "confirmed"
+            } else {
+                "failed"
+            };
+            self.metrics
+                .quorum_rounds
+                .get_or_create(&vec![("result", result.to_string())])
+                .inc();
+            {
+                let mut rounds = lock(&self.rounds);
+                rounds.0 += 1;
+                rounds.1 = confirmed.clone();
+            }
+            confirmed?;
+            if let Some(permit) = self.current_permit(Duration::ZERO) {
+                return Ok(permit);
+            }
+            if let Some(fenced) = self.fenced() {
+                return Err(fenced);
+            }
         }
+        Err(NotLeader::Unconfirmed(
+            "the lease ran out, or a newer term was seen during the round".to_string(),
+        ))
+    }
+
+    /// One quorum round (`ensure_linearizable`), extending the lease when it succeeds.
+    async fn round(&self) -> Result<(), NotLeader> {
         // While fenced the round still runs: a successful one that started after the higher
         // term was seen is what lifts the fence.
         let term = {
@@ -305,9 +510,14 @@ impl Inner {
             t.term
         };
         let started = Instant::now();
-        let outcome = tokio::time::timeout(self.lease, self.raft.ensure_linearizable()).await;
+        let round = self.raft.ensure_linearizable();
+        let outcome =
+            tokio::time::timeout(self.lease, round.with_subscriber(self.logs.clone())).await;
         match outcome {
             Ok(Ok(_)) => {
+                self.metrics
+                    .quorum_round_duration
+                    .observe(started.elapsed().as_secs_f64());
                 {
                     let mut t = lock(&self.tenure);
                     if t.term != term || !t.leading {
@@ -320,15 +530,8 @@ impl Inner {
                 self.metrics
                     .seconds_since_quorum_ack
                     .set(started.elapsed().as_secs_f64());
-                self.publish();
-                self.current_permit(Duration::ZERO).ok_or_else(|| {
-                    self.fenced().unwrap_or_else(|| {
-                        NotLeader::Unconfirmed(
-                            "the lease ran out, or a newer term was seen during the round"
-                                .to_string(),
-                        )
-                    })
-                })
+                self.publish("");
+                Ok(())
             }
             Ok(Err(e)) => Err(NotLeader::Unconfirmed(e.to_string())),
             Err(_) => Err(NotLeader::Unconfirmed(format!(
@@ -379,7 +582,7 @@ impl Inner {
                 };
                 // A fence revoked the tenure already; its rounds succeed but grant nothing.
                 if lapsed && confirmed.is_some() && self.fenced().is_none() {
-                    self.revoke("no quorum confirmed leadership within the write lease");
+                    self.revoke(NO_QUORUM);
                 }
             }
         }
@@ -399,13 +602,17 @@ impl Inner {
 }
 
 impl RaftGate {
-    pub(crate) fn new(
-        raft: RaftNode,
-        node_id: NodeId,
-        replica_name: String,
-        timing: super::Timing,
-        server: Option<RaftServer>,
-    ) -> Self {
+    pub(crate) fn new(parts: GateParts) -> Self {
+        let GateParts {
+            raft,
+            node_id,
+            replica_name,
+            timing,
+            server,
+            metrics,
+            health,
+            logs,
+        } = parts;
         let (state, _) = watch::channel(LeaderState::default());
         let inner = Arc::new(Inner {
             raft,
@@ -421,32 +628,71 @@ impl RaftGate {
                 confirmed_at: None,
             }),
             confirming: tokio::sync::Mutex::new(()),
+            rounds: Mutex::new((0, Ok(()))),
             fence: Mutex::new(Fence::default()),
             fence_hold: timing.election_timeout_max,
             became_leader: tokio::sync::Notify::new(),
             last_leader: Mutex::new(None),
+            announced_term: Mutex::new(None),
+            pauses: Throttle::default(),
+            heard_leader: Mutex::new(None),
+            membership: Mutex::new(None),
+            failed: std::sync::atomic::AtomicBool::new(false),
             last_quorum_ack: Mutex::new(None),
             stopping: CancellationToken::new(),
-            metrics: HaMetrics::default(),
+            metrics,
+            health,
+            logs,
             server: Mutex::new(server),
             tasks: Mutex::new(Vec::new()),
         });
         let tasks = vec![
-            tokio::spawn(inner.clone().watch_raft()),
-            tokio::spawn(inner.clone().keep_lease()),
+            tokio::spawn(
+                inner
+                    .clone()
+                    .watch_raft()
+                    .with_subscriber(inner.logs.clone()),
+            ),
+            tokio::spawn(
+                inner
+                    .clone()
+                    .keep_lease()
+                    .with_subscriber(inner.logs.clone()),
+            ),
         ];
         *lock(&inner.tasks) = tasks;
         Self { inner }
     }
 
+    /// Starts this process as a Raft replica configured by the `ROPERATOR_RAFT_*` variables
+    /// ([`RaftConfig::from_env`](super::RaftConfig::from_env)); without membership variables it
+    /// is a durable one-node group. An error names the variable, file or peer at fault.
+    ///
+    /// An operator that runs as one replica in some deployments and as several in others decides
+    /// with [`RaftConfig::configured_in_env`](super::RaftConfig::configured_in_env):
+    ///
+    /// ```no_run
+    /// use std::sync::Arc;
+    /// use roperator_core::AlwaysLeader;
+    /// use roperator_core::ha::{RaftConfig, RaftGate};
+    /// use roperator_core::leader::LeaderGate;
+    ///
+    /// # async fn run() -> Result<(), roperator_core::ha::StartError> {
+    /// let gate: Arc<dyn LeaderGate> = if RaftConfig::configured_in_env() {
+    ///     Arc::new(RaftGate::from_env().await?)
+    /// } else {
+    ///     Arc::new(AlwaysLeader::new())
+    /// };
+    /// # let _ = gate;
+    /// # Ok(()) }
+    /// ```
+    pub async fn from_env() -> Result<Self, super::StartError> {
+        super::start(super::RaftConfig::from_env()?).await
+    }
+
     /// This replica's node id.
     pub fn node_id(&self) -> NodeId {
         self.inner.node_id
-    }
-
-    /// The underlying openraft node (metrics, membership, diagnostics).
-    pub fn raft(&self) -> &RaftNode {
-        &self.inner.raft
     }
 
     /// The gate's metrics (also registered by [`LeaderGate::register_metrics`]).
@@ -471,13 +717,16 @@ impl RaftGate {
             addr,
             admin::CATCH_UP_TIMEOUT,
         )
+        .with_subscriber(self.inner.logs.clone())
         .await
     }
 
     /// Removes node `id` (voter or learner) from the group. Must be called on the leader. Unlike
     /// the admin API, it does not first check that the remaining voters answer.
     pub async fn remove_member(&self, id: NodeId) -> Result<(), MembershipError> {
-        admin::remove(&self.inner.raft, self.inner.node_id, id, None).await
+        admin::remove(&self.inner.raft, self.inner.node_id, id, None)
+            .with_subscriber(self.inner.logs.clone())
+            .await
     }
 
     /// The voters and learners, the leader and the term, as this replica sees them.
@@ -507,7 +756,13 @@ impl RaftGate {
         if let Some(server) = server {
             server.stop().await;
         }
-        if let Err(e) = self.inner.raft.shutdown().await {
+        if let Err(e) = self
+            .inner
+            .raft
+            .shutdown()
+            .with_subscriber(self.inner.logs.clone())
+            .await
+        {
             tracing::warn!(error = %e, "raft node did not shut down cleanly");
         }
         for task in lock(&self.inner.tasks).drain(..) {
@@ -538,7 +793,7 @@ impl LeaderGate for RaftGate {
 
     fn observe_term(&self, term: u64) {
         let inner = &self.inner;
-        let (ours, leading) = {
+        let (ours, writing) = {
             let t = lock(&inner.tenure);
             let mut f = lock(&inner.fence);
             if term <= t.term || term <= f.term {
@@ -558,9 +813,9 @@ impl LeaderGate for RaftGate {
             f.term = term;
             f.since = Some(Instant::now());
             inner.metrics.fenced_term.set(term as i64);
-            (t.term, t.leading)
+            (t.term, t.leading && t.confirmed_at.is_some())
         };
-        if leading {
+        if writing {
             tracing::warn!(
                 node = inner.node_id,
                 our_term = ours,
@@ -570,7 +825,9 @@ impl LeaderGate for RaftGate {
             );
         } else {
             // Routine for a follower, and for a replica that restarts and reads the children
-            // before Raft has told it the current term; the fence only matters if it is elected.
+            // before Raft has told it the current term (openraft resumes a restarted leader as
+            // leader of its old term until it hears otherwise); the fence only matters if it is
+            // elected.
             tracing::debug!(
                 node = inner.node_id,
                 our_term = ours,
@@ -594,5 +851,64 @@ impl LeaderGate for RaftGate {
     /// writing at once and go silent, and a follower takes over one election timeout later.
     fn step_down(&self) -> BoxFuture<'_, ()> {
         Box::pin(self.shutdown())
+    }
+}
+
+/// openraft's own view of one node, for tests that follow elections and log replication.
+#[cfg(feature = "raft-test-hooks")]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RaftView {
+    /// The node's current term.
+    pub term: u64,
+    /// The term of the vote it stored last.
+    pub vote_term: u64,
+    /// Whether openraft runs the node as leader (before any quorum confirmation by the gate).
+    pub raft_leader: bool,
+    /// The leader it knows of.
+    pub leader: Option<NodeId>,
+    /// The index of its last log entry.
+    pub last_log_index: Option<u64>,
+    /// `false` once openraft stopped (shut down or failed).
+    pub running: bool,
+}
+
+#[cfg(feature = "raft-test-hooks")]
+impl RaftGate {
+    /// What openraft reports about this node now.
+    pub fn raft_view(&self) -> RaftView {
+        view(&self.inner.raft.metrics().borrow())
+    }
+
+    /// Waits until openraft's view of this node satisfies `condition`; `None` after `within`.
+    pub async fn wait_for_raft(
+        &self,
+        within: Duration,
+        condition: impl Fn(&RaftView) -> bool,
+    ) -> Option<RaftView> {
+        let mut rx = self.inner.raft.metrics();
+        tokio::time::timeout(within, async move {
+            loop {
+                let v = view(&rx.borrow_and_update());
+                if condition(&v) {
+                    return Some(v);
+                }
+                rx.changed().await.ok()?;
+            }
+        })
+        .await
+        .ok()
+        .flatten()
+    }
+}
+
+#[cfg(feature = "raft-test-hooks")]
+fn view(m: &RaftMetrics<NodeId, BasicNode>) -> RaftView {
+    RaftView {
+        term: m.current_term,
+        vote_term: m.vote.leader_id().term,
+        raft_leader: m.state == ServerState::Leader,
+        leader: m.current_leader,
+        last_log_index: m.last_log_index,
+        running: m.running_state.is_ok(),
     }
 }

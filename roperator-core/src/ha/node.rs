@@ -7,15 +7,18 @@ use std::time::{Duration, Instant};
 use openraft::BasicNode;
 use tokio::net::TcpListener;
 
+use tracing::instrument::WithSubscriber;
+
 use super::config::{ConfigError, RaftConfig, TransportSecurity};
-use super::gate::RaftGate;
+use super::gate::{GateParts, RaftGate};
 use super::incarnation::Incarnations;
+use super::log_filter;
+use super::metrics::HaMetrics;
 use super::store::{DataDir, DataDirError, DirState, LogStore, StateMachineStore};
 use super::transport::{
-    ClientTls, Network, NetworkFaults, PeerStatus, RaftServer, ServerTls, TlsError, TlsMaterial,
+    Network, NetworkFaults, PeerHealth, PeerStatus, RaftServer, TlsError, TlsMaterial,
 };
-use super::types::RaftNode;
-use crate::leader::{AlwaysLeader, LeaderGate};
+use super::types::{NodeId, RaftNode};
 
 /// Why a replica could not join its group.
 #[derive(Debug, thiserror::Error)]
@@ -47,7 +50,7 @@ pub enum StartError {
     },
 }
 
-/// Extras for [`start_with`], mostly for tests.
+/// Extras for [`start_with`]: what only tests need.
 #[derive(Debug, Default)]
 pub struct StartOptions {
     /// An already bound listener (tests bind port 0 first to learn their addresses).
@@ -59,7 +62,14 @@ pub struct StartOptions {
     pub probe_window: Option<Duration>,
 }
 
-/// Starts this replica's Raft node and returns its gate. See [`start_with`].
+/// Starts this replica's Raft node and returns its gate.
+///
+/// 1. Opens the data directory, refusing one that belongs to another node.
+/// 2. If the directory is empty, asks the peers whether the cluster already counts this node as a
+///    member; if so the directory was wiped and the start is refused ([`DataDirError::Wiped`]).
+/// 3. Starts openraft with the durable store and the server.
+/// 4. Ordinal 0 initializes the cluster with the full member set, only if it is uninitialized and
+///    no peer reports an initialized cluster. Restarted nodes never initialize again.
 ///
 /// ```no_run
 /// # async fn run() -> Result<(), roperator_core::ha::StartError> {
@@ -71,156 +81,170 @@ pub async fn start(config: RaftConfig) -> Result<RaftGate, StartError> {
     start_with(config, StartOptions::default()).await
 }
 
-/// Starts this replica's Raft node.
-///
-/// 1. Opens the data directory, refusing one that belongs to another node.
-/// 2. If the directory is empty, asks the peers whether the cluster already counts this node as a
-///    member; if so the directory was wiped and the start is refused ([`DataDirError::Wiped`]).
-/// 3. Starts openraft with the durable store and the server.
-/// 4. Ordinal 0 initializes the cluster with the full member set, only if it is uninitialized and
-///    no peer reports an initialized cluster. Restarted nodes never initialize again.
+/// [`start`] with a pre-bound listener and injected faults (the `raft-test-hooks` feature).
 pub async fn start_with(config: RaftConfig, options: StartOptions) -> Result<RaftGate, StartError> {
+    // Everything the node does from here on, in openraft's tasks and in ours, logs through the
+    // filter that keeps openraft's per-RPC messages at debug (see `log_filter`).
+    let logs = log_filter::dispatch();
+    start_filtered(config, options, logs.clone())
+        .with_subscriber(logs)
+        .await
+}
+
+async fn start_filtered(
+    config: RaftConfig,
+    options: StartOptions,
+    logs: tracing_core::Dispatch,
+) -> Result<RaftGate, StartError> {
     config.validate()?;
     let node_id = config.node_id;
     let tls = match &config.security {
         Some(TransportSecurity::Tls(paths)) => Some(TlsMaterial::load(paths)?),
         _ => None,
     };
-    let probe_network = Network::new(
-        node_id,
-        &config.cluster_name,
-        tls.clone().map(ClientTls::from),
-        options.faults.clone(),
-        None,
+    let metrics = HaMetrics::default();
+    let health = Arc::new(
+        PeerHealth::new(node_id, metrics.clone()).with_probe_every(config.timing.heartbeat * 2),
     );
-    let (mut dir, dir_state) = DataDir::open(&config.data_dir, node_id, &config.cluster_name)?;
-    let probe_window = options
-        .probe_window
-        .unwrap_or(config.timing.election_timeout_max * 2);
-
-    let mut peers_initialized = false;
-    if dir_state == DirState::Fresh && !config.is_single_node() {
-        let statuses = probe_peers(&config, &probe_network, probe_window).await;
-        for status in &statuses {
-            if status.your_incarnation.is_some() {
-                return Err(DataDirError::Wiped {
-                    dir: config.data_dir.clone(),
-                    node_id,
-                    peer: status.node_id,
-                    members: status.members.clone(),
-                }
-                .into());
-            }
-        }
-        peers_initialized = statuses.iter().any(|s| s.initialized);
-    }
-    if dir_state == DirState::Fresh {
-        dir.claim()?;
-    }
-
+    health.set_members(config.peers.clone());
+    let network = |incarnations| {
+        Network::new(
+            node_id,
+            &config.cluster_name,
+            tls.clone(),
+            options.faults.clone(),
+            incarnations,
+            health.clone(),
+        )
+    };
+    let probe_network = network(None);
+    let (dir, peers_initialized) =
+        open_data_dir(&config, &probe_network, options.probe_window).await?;
     let incarnations = Incarnations::load(&dir)?;
-    let network = Network::new(
-        node_id,
-        &config.cluster_name,
-        tls.clone().map(ClientTls::from),
-        options.faults.clone(),
-        Some(incarnations.clone()),
-    )
-    .with_backoff(config.timing.heartbeat * 2);
+    let raft_network =
+        network(Some(incarnations.clone())).with_backoff(config.timing.heartbeat * 2);
     let log = LogStore::open(&dir)?;
     let machine = StateMachineStore::open(&dir, Some(incarnations.clone()))?;
     let raft_config = Arc::new(config.openraft_config()?);
-    let raft_err = |e: &dyn std::fmt::Display| StartError::Raft {
-        node_id,
-        reason: e.to_string(),
-    };
-    let raft = RaftNode::new(node_id, raft_config, network, log, machine)
+    let raft = RaftNode::new(node_id, raft_config, raft_network, log, machine)
         .await
-        .map_err(|e| raft_err(&e))?;
+        .map_err(|e| raft_error(node_id, &e))?;
 
-    let server = match (options.listener, config.listen) {
-        (Some(listener), _) => Some(listener),
-        (None, Some(addr)) if !config.is_single_node() => Some(
-            TcpListener::bind(addr)
-                .await
-                .map_err(|source| StartError::Listen {
-                    addr: addr.to_string(),
-                    source,
-                })?,
-        ),
-        _ => None,
-    }
-    .map(|listener| {
-        RaftServer::start(
-            listener,
-            raft.clone(),
-            node_id,
-            &config.cluster_name,
-            tls.clone().map(ServerTls::from),
-            options.faults.clone(),
-            incarnations.clone(),
-            probe_network.clone(),
-        )
-        .map_err(|source| StartError::Listen {
-            addr: "bound listener".to_string(),
-            source,
+    let server = listener(&config, options.listener)
+        .await?
+        .map(|listener| {
+            RaftServer::start(
+                listener,
+                raft.clone(),
+                node_id,
+                &config.cluster_name,
+                tls.clone(),
+                options.faults.clone(),
+                incarnations.clone(),
+                probe_network.clone(),
+            )
+            .map_err(|source| StartError::Listen {
+                addr: "bound listener".to_string(),
+                source,
+            })
         })
-    })
-    .transpose()?;
-
-    if node_id == 0
-        && !peers_initialized
-        && !raft.is_initialized().await.map_err(|e| raft_err(&e))?
-    {
-        let members: BTreeMap<u64, BasicNode> = config
-            .peers
-            .iter()
-            .map(|(id, addr)| (*id, BasicNode::new(addr)))
-            .collect();
-        tracing::info!(
-            ?members,
-            "initializing the raft group (first start of ordinal 0)"
-        );
-        if let Err(e) = raft.initialize(members).await {
-            // Another start raced us, or a peer's log reached us first: already initialized.
-            tracing::info!(error = %e, "raft group not initialized by this node");
-        }
+        .transpose()?;
+    if node_id == 0 && !peers_initialized {
+        bootstrap(&config, &raft).await?;
     }
-
-    Ok(RaftGate::new(
+    Ok(RaftGate::new(GateParts {
         raft,
         node_id,
-        config.replica_name.clone(),
-        config.timing,
+        replica_name: config.replica_name.clone(),
+        timing: config.timing,
         server,
-    ))
+        metrics,
+        health,
+        logs,
+    }))
 }
 
-/// The leadership gate this process should use, chosen from the environment:
-///
-/// - with `ROPERATOR_RAFT_REPLICAS` or `ROPERATOR_RAFT_PEERS` set, a [`RaftGate`] started from
-///   [`RaftConfig::from_env`] (a `REPLICAS` of 1 gives a durable one-node group);
-/// - with neither (a single replica run locally, the embedded mode), the always-leader gate, so
-///   nothing needs configuring and no data directory is needed.
-///
-/// ```no_run
-/// # async fn run() -> Result<(), roperator_core::ha::StartError> {
-/// let gate = roperator_core::ha::gate_from_env().await?;
-/// // operator.with_leader_gate(gate)
-/// # Ok(()) }
-/// ```
-pub async fn gate_from_env() -> Result<Arc<dyn LeaderGate>, StartError> {
-    gate_from_lookup(|name| std::env::var(name).ok()).await
-}
-
-/// [`gate_from_env`] over any variable source.
-pub async fn gate_from_lookup(
-    get: impl Fn(&str) -> Option<String>,
-) -> Result<Arc<dyn LeaderGate>, StartError> {
-    if get("ROPERATOR_RAFT_REPLICAS").is_none() && get("ROPERATOR_RAFT_PEERS").is_none() {
-        return Ok(Arc::new(AlwaysLeader::new()));
+/// The listener for Raft RPCs: the one given, else one bound to the configured address (a
+/// one-node group has none).
+async fn listener(
+    config: &RaftConfig,
+    given: Option<TcpListener>,
+) -> Result<Option<TcpListener>, StartError> {
+    match (given, config.listen) {
+        (Some(listener), _) => Ok(Some(listener)),
+        (None, Some(addr)) if !config.is_single_node() => TcpListener::bind(addr)
+            .await
+            .map(Some)
+            .map_err(|source| StartError::Listen {
+                addr: addr.to_string(),
+                source,
+            }),
+        _ => Ok(None),
     }
-    Ok(Arc::new(start(RaftConfig::from_lookup(get)?).await?))
+}
+
+fn raft_error(node_id: NodeId, e: &dyn std::fmt::Display) -> StartError {
+    StartError::Raft {
+        node_id,
+        reason: e.to_string(),
+    }
+}
+
+/// Opens the data directory. An empty one is claimed, but only after asking the peers whether
+/// they know this node already (then it was wiped, and the start is refused). Returns the
+/// directory and whether a peer reported an initialized group.
+async fn open_data_dir(
+    config: &RaftConfig,
+    probe_network: &Network,
+    probe_window: Option<Duration>,
+) -> Result<(DataDir, bool), StartError> {
+    let node_id = config.node_id;
+    let (mut dir, dir_state) = DataDir::open(&config.data_dir, node_id, &config.cluster_name)?;
+    if dir_state != DirState::Fresh {
+        return Ok((dir, false));
+    }
+    let mut peers_initialized = false;
+    if !config.is_single_node() {
+        let window = probe_window.unwrap_or(config.timing.election_timeout_max * 2);
+        let statuses = probe_peers(config, probe_network, window).await;
+        if let Some(status) = statuses.iter().find(|s| s.your_incarnation.is_some()) {
+            return Err(DataDirError::Wiped {
+                dir: config.data_dir.clone(),
+                node_id,
+                peer: status.node_id,
+                members: status.members.clone(),
+            }
+            .into());
+        }
+        peers_initialized = statuses.iter().any(|s| s.initialized);
+    }
+    dir.claim()?;
+    Ok((dir, peers_initialized))
+}
+
+/// Initializes the group with the full member set, unless this node's store already is.
+async fn bootstrap(config: &RaftConfig, raft: &RaftNode) -> Result<(), StartError> {
+    if raft
+        .is_initialized()
+        .await
+        .map_err(|e| raft_error(config.node_id, &e))?
+    {
+        return Ok(());
+    }
+    let members: BTreeMap<u64, BasicNode> = config
+        .peers
+        .iter()
+        .map(|(id, addr)| (*id, BasicNode::new(addr)))
+        .collect();
+    tracing::info!(
+        ?members,
+        "initializing the raft group (first start of ordinal 0)"
+    );
+    if let Err(e) = raft.initialize(members).await {
+        // Another start raced us, or a peer's log reached us first: already initialized.
+        tracing::info!(error = %e, "raft group not initialized by this node");
+    }
+    Ok(())
 }
 
 /// Asks every other member for its status until one answers or `window` has passed.
@@ -245,13 +269,7 @@ async fn probe_peers(config: &RaftConfig, network: &Network, window: Duration) -
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[tokio::test]
-    async fn without_membership_variables_the_gate_always_leads() {
-        let gate = gate_from_lookup(|_| None).await.unwrap();
-        assert!(gate.subscribe().borrow().is_leader);
-        assert_eq!(gate.acquire().await.unwrap().term(), 0);
-    }
+    use crate::leader::LeaderGate;
 
     #[tokio::test]
     async fn one_replica_from_the_environment_is_a_durable_one_node_group() {
@@ -265,7 +283,7 @@ mod tests {
             "ROPERATOR_RAFT_DATA_DIR" => Some(path.clone()),
             _ => None,
         };
-        let gate = gate_from_lookup(get).await.unwrap();
+        let gate = start(RaftConfig::from_lookup(get).unwrap()).await.unwrap();
         let mut state = gate.subscribe();
         tokio::time::timeout(
             std::time::Duration::from_secs(10),

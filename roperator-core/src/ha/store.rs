@@ -305,22 +305,6 @@ impl LogStore {
         })
     }
 
-    /// The stored vote (for tests and diagnostics).
-    pub fn vote(&self) -> Option<Vote<NodeId>> {
-        lock(&self.inner).vote
-    }
-
-    /// The index of the last stored entry.
-    pub fn last_index(&self) -> Option<u64> {
-        let inner = lock(&self.inner);
-        inner
-            .entries
-            .keys()
-            .next_back()
-            .copied()
-            .or(inner.last_purged.map(|l| l.index))
-    }
-
     /// Runs a blocking file update off the async runtime.
     async fn blocking<T: Send + 'static>(
         &self,

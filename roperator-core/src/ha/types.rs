@@ -21,6 +21,7 @@ openraft::declare_raft_types!(
         NodeId = NodeId,
         Node = openraft::BasicNode,
         SnapshotData = Cursor<Vec<u8>>,
+        AsyncRuntime = super::runtime::RaftRuntime,
 );
 
 /// A log entry of the group.

@@ -9,18 +9,30 @@ use super::record::Fields;
 /// Objects may have extra fields in `live` (set by the API server or by others); arrays must
 /// have the same length, element by element under the same rule, so that defaults the server
 /// fills into list items (a container's `terminationMessagePath`, a port's `protocol`) are not
-/// drift while an added or removed item is.
+/// drift while an added or removed item is. An empty object or list the live object lacks is
+/// the same as absent: the API server does not store what Go's encoder leaves out (`data: {}`,
+/// `hard: {}`, an empty optional list).
 pub(crate) fn is_subset(desired: &Value, live: &Value) -> bool {
     match (desired, live) {
         (Value::Object(d), Value::Object(l)) => d.iter().all(|(k, dv)| match l.get(k) {
             Some(lv) => is_subset(dv, lv),
-            None => dv.is_null(),
+            None => is_empty(dv),
         }),
         (Value::Array(d), Value::Array(l)) => {
             d.len() == l.len() && d.iter().zip(l).all(|(dv, lv)| is_subset(dv, lv))
         }
         (Value::Number(d), Value::Number(l)) => d == l || d.as_f64() == l.as_f64(),
         (d, l) => d == l,
+    }
+}
+
+/// `null`, `{}` or `[]`.
+fn is_empty(v: &Value) -> bool {
+    match v {
+        Value::Null => true,
+        Value::Object(m) => m.is_empty(),
+        Value::Array(a) => a.is_empty(),
+        _ => false,
     }
 }
 
@@ -82,6 +94,12 @@ mod tests {
         ));
         assert!(!is_subset(&json!({"spec": {"missing": 1}}), &live));
         assert!(is_subset(&json!({"spec": {"missing": null}}), &live));
+        // What the API server does not store: empty maps and lists.
+        assert!(is_subset(
+            &json!({"spec": {"missing": {}, "none": []}}),
+            &live
+        ));
+        assert!(!is_subset(&json!({"spec": {"ports": []}}), &live));
         assert!(is_subset(&json!({"a": 1}), &json!({"a": 1.0})));
         assert!(!is_subset(&json!({"a": "1"}), &json!({"a": 1})));
     }

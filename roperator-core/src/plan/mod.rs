@@ -179,7 +179,7 @@ impl Action {
         match self {
             Action::Create {
                 child_type, object, ..
-            } if child_type.api_version == "v1" && child_type.kind == "Namespace" => {
+            } if is_namespace(child_type) => {
                 object.pointer("/metadata/name").and_then(Value::as_str)
             }
             _ => None,
@@ -246,8 +246,21 @@ pub(crate) fn plan(
         }
         wanted.insert(id);
     }
-    for (id, obj) in observed_types {
-        if !wanted.contains(&id) && !obj.deleting {
+    // A Namespace that goes takes what is in it: deleting its content one by one would be
+    // redundant writes, failing once the namespace controller got there first.
+    let going: std::collections::HashSet<&str> = observed_types
+        .iter()
+        .filter(|((t, _, name), obj)| {
+            is_namespace(t) && (obj.deleting || !wanted.contains(&(*t, None, name.clone())))
+        })
+        .map(|((_, _, name), _)| name.as_str())
+        .collect();
+    for (id, obj) in &observed_types {
+        let inside_going = obj
+            .namespace
+            .as_deref()
+            .is_some_and(|ns| going.contains(ns));
+        if !wanted.contains(id) && !obj.deleting && !inside_going {
             actions.push(Action::Delete {
                 child_type: id.0,
                 observed: Arc::clone(obj),
@@ -256,6 +269,10 @@ pub(crate) fn plan(
         }
     }
     actions
+}
+
+fn is_namespace(t: &K8sType) -> bool {
+    t.api_version == "v1" && t.kind == "Namespace"
 }
 
 /// The write (if any) that brings the child `d` from `live` to what the handler returned.

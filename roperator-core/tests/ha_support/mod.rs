@@ -1,13 +1,17 @@
 //! A Raft group of in-process replicas on loopback, for the `ha_*` tests and the failover bench.
 #![allow(dead_code)]
 
+pub mod echo;
+pub mod logs;
+
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
-use roperator_core::ha::{self, NetworkFaults, RaftConfig, RaftGate, StartOptions, TlsPaths};
+use roperator_core::ha::test_hooks::{NetworkFaults, StartOptions, start_with};
+use roperator_core::ha::{self, RaftConfig, RaftGate, TlsPaths};
 use roperator_core::leader::LeaderGate;
 use tokio::net::TcpListener;
 
@@ -88,9 +92,18 @@ impl Cluster {
         Self::start_members(n, n, tls).await
     }
 
+    /// Starts `n` plaintext replicas with `timing`.
+    pub async fn start_with_timing(n: u64, timing: ha::Timing) -> Self {
+        Self::start_configured(n, n, false, timing).await
+    }
+
     /// Reserves addresses for `total` replicas and starts the first `initial` of them as the
     /// bootstrapped group.
     pub async fn start_members(total: u64, initial: u64, tls: bool) -> Self {
+        Self::start_configured(total, initial, tls, timing_from_env()).await
+    }
+
+    async fn start_configured(total: u64, initial: u64, tls: bool, timing: ha::Timing) -> Self {
         let n = total;
         init_tracing();
         let data = tempfile::tempdir().unwrap();
@@ -118,7 +131,7 @@ impl Cluster {
             data,
             faults: NetworkFaults::default(),
             security,
-            timing: timing_from_env(),
+            timing,
         };
         for (i, listener) in listeners.into_iter().enumerate() {
             if (i as u64) < initial {
@@ -171,7 +184,7 @@ impl Cluster {
         i: u64,
         listener: TcpListener,
     ) -> Result<RaftGate, ha::StartError> {
-        let gate = ha::start_with(
+        let gate = start_with(
             self.config(i),
             StartOptions {
                 listener: Some(listener),
@@ -180,6 +193,44 @@ impl Cluster {
             },
         )
         .await?;
+        self.record_history(i, &gate);
+        Ok(gate)
+    }
+
+    /// Starts reserved replica `i` inside `runtime`, where everything it runs (its Raft node, its
+    /// server, and whatever the caller starts there too) stops at once when the runtime is shut
+    /// down: the in-process equivalent of SIGKILL.
+    pub async fn start_in(&mut self, i: u64, runtime: &tokio::runtime::Runtime) -> RaftGate {
+        let listener = self
+            .reserved
+            .lock()
+            .unwrap()
+            .remove(&i)
+            .expect("replica i has a reserved listener")
+            .into_std()
+            .unwrap();
+        let options = move |faults| StartOptions {
+            listener: Some(TcpListener::from_std(listener).unwrap()),
+            faults,
+            probe_window: None,
+        };
+        let (config, faults) = (self.config(i), self.faults.clone());
+        let gate = runtime
+            .spawn(async move { start_with(config, options(faults)).await })
+            .await
+            .expect("the start task ran")
+            .expect("the replica starts");
+        self.record_history(i, &gate);
+        self.gates[i as usize] = Some(gate.clone());
+        gate
+    }
+
+    /// Forgets replica `i` without stopping it (its runtime was shut down).
+    pub fn forget(&mut self, i: u64) {
+        self.gates[i as usize] = None;
+    }
+
+    fn record_history(&self, i: u64, gate: &RaftGate) {
         let mut state = gate.subscribe();
         let history = self.history.clone();
         tokio::spawn(async move {
@@ -193,7 +244,6 @@ impl Cluster {
                 }
             }
         });
-        Ok(gate)
     }
 
     /// Panics if two replicas ever published leadership for the same term.
@@ -309,5 +359,32 @@ pub fn timing_from_env() -> ha::Timing {
         heartbeat: ms("ROPERATOR_RAFT_HEARTBEAT_MS", d.heartbeat),
         election_timeout_min: ms("ROPERATOR_RAFT_ELECTION_MIN_MS", d.election_timeout_min),
         election_timeout_max: ms("ROPERATOR_RAFT_ELECTION_MAX_MS", d.election_timeout_max),
+    }
+}
+
+/// The sum of the values of metric `name` of `gate` over the label sets that contain every one
+/// of `labels` (e.g. `peer="2"`); 0 when there is none.
+pub fn metric(gate: &RaftGate, name: &str, labels: &[&str]) -> f64 {
+    let mut registry = prometheus_client::registry::Registry::default();
+    gate.register_metrics(&mut registry);
+    let mut text = String::new();
+    prometheus_client::encoding::text::encode(&mut text, &registry).unwrap();
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| l.rsplit_once(' '))
+        .filter(|(series, _)| {
+            let metric = series.split('{').next().unwrap_or_default();
+            metric == name && labels.iter().all(|want| series.contains(want))
+        })
+        .filter_map(|(_, value)| value.parse::<f64>().ok())
+        .fold(0.0, |sum, v| sum + v)
+}
+
+/// Polls `condition` every 10 ms until it holds; panics with `what` after `within`.
+pub async fn wait_until(what: &str, within: Duration, mut condition: impl FnMut() -> bool) {
+    let deadline = Instant::now() + within;
+    while !condition() {
+        assert!(Instant::now() < deadline, "not within {within:?}: {what}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }

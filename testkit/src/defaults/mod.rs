@@ -29,7 +29,7 @@ mod rules;
 mod workloads;
 
 use std::collections::HashMap;
-use std::sync::{Mutex, OnceLock};
+use std::sync::OnceLock;
 
 use serde_json::{Map, Value};
 
@@ -50,10 +50,14 @@ pub(crate) fn apply(ty: &ResourceType, object: &mut Value) {
         return;
     };
     let Value::Object(map) = object else { return };
+    let resolved = root.resolved();
+    drop_empty(map, resolved, Some(name));
+    if let Some(Value::Object(meta)) = map.get_mut("metadata") {
+        drop_empty_metadata(meta);
+    }
     default_struct(map, name);
     // The object's own metadata has nothing to default (identity fields are the server's), and
     // skipping it keeps large managedFields out of the walk.
-    let resolved = root.resolved();
     for (key, child) in map.iter_mut() {
         if key != "metadata" {
             walk(child, resolved.child(key));
@@ -90,13 +94,12 @@ fn walk(value: &mut Value, schema: Option<Cursor<'_>>) {
     let Some(schema) = schema else { return };
     match value {
         Value::Object(map) => {
-            if let Some(definition) = reference_name(schema.schema) {
-                if !needs_walk(definition, schema) {
-                    return;
-                }
+            let resolved = schema.resolved();
+            let definition = reference_name(schema.schema);
+            drop_empty(map, resolved, definition);
+            if let Some(definition) = definition {
                 default_struct(map, definition);
             }
-            let resolved = schema.resolved();
             for (key, child) in map.iter_mut() {
                 walk(child, resolved.child(key));
             }
@@ -109,6 +112,62 @@ fn walk(value: &mut Value, schema: Option<Cursor<'_>>) {
         }
         _ => {}
     }
+}
+
+/// What Go's encoder leaves out of a struct it decoded the object into: `null`s (an unset
+/// pointer or a zero value), and empty maps and lists of `omitempty` fields, which are the
+/// optional ones (`required` in the schema lists the others). Structs are never left out (an
+/// empty `securityContext: {}` stays), and defaults that are null come back afterwards.
+fn drop_empty(map: &mut Map<String, Value>, schema: Cursor<'_>, definition: Option<&str>) {
+    let mut required: Vec<&str> = schema
+        .schema
+        .get("required")
+        .and_then(Value::as_array)
+        .map(|r| r.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    required.extend(
+        NOT_OMITEMPTY
+            .iter()
+            .filter(|(d, _)| Some(*d) == definition)
+            .map(|(_, field)| *field),
+    );
+    map.retain(|key, value| {
+        let empty = match value {
+            Value::Null => return false,
+            Value::Array(items) => items.is_empty(),
+            Value::Object(entries) => {
+                entries.is_empty()
+                    && schema
+                        .property(key)
+                        .is_some_and(|p| is_map(p.resolved().schema))
+            }
+            _ => false,
+        };
+        !empty || required.contains(&key.as_str())
+    });
+}
+
+/// Optional lists serialized even when empty or unset (no `omitempty` upstream).
+const NOT_OMITEMPTY: &[(&str, &str)] = &[
+    ("io.k8s.api.rbac.v1.Role", "rules"),
+    ("io.k8s.api.rbac.v1.ClusterRole", "rules"),
+];
+
+/// A Go map (`additionalProperties`) rather than a struct.
+fn is_map(schema: &Value) -> bool {
+    schema.get("additionalProperties").is_some() && schema.get("properties").is_none()
+}
+
+/// The same for an object's own metadata, whose lists and maps are all `omitempty` (an empty
+/// `managedFields` stays: it is how a client asks for the record to be reset).
+fn drop_empty_metadata(meta: &mut Map<String, Value>) {
+    meta.retain(|key, value| match value {
+        _ if key == "managedFields" => true,
+        Value::Null => false,
+        Value::Array(items) => !items.is_empty(),
+        Value::Object(entries) => !entries.is_empty(),
+        _ => true,
+    });
 }
 
 /// The generated table, indexed by definition, parsed once.
@@ -129,63 +188,6 @@ fn tables() -> &'static Tables {
         }
         Tables { fields }
     })
-}
-
-/// Whether anything under `definition` has a default, so that subtrees without any (a
-/// ConfigMap's data, a CRD's schema) are not walked on every write.
-fn needs_walk(definition: &str, schema: Cursor<'_>) -> bool {
-    static MEMO: Mutex<Option<HashMap<String, bool>>> = Mutex::new(None);
-    {
-        let memo = MEMO.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(known) = memo.as_ref().and_then(|m| m.get(definition)) {
-            return *known;
-        }
-    }
-    let mut visiting = Vec::new();
-    let answer = reaches_defaults(definition, schema, &mut visiting);
-    let mut memo = MEMO.lock().unwrap_or_else(|p| p.into_inner());
-    memo.get_or_insert_with(HashMap::new)
-        .insert(definition.to_string(), answer);
-    answer
-}
-
-fn has_own_defaults(definition: &str) -> bool {
-    tables().fields.contains_key(definition) || rules::RULES.iter().any(|(d, _)| *d == definition)
-}
-
-fn reaches_defaults(definition: &str, schema: Cursor<'_>, visiting: &mut Vec<String>) -> bool {
-    if has_own_defaults(definition) {
-        return true;
-    }
-    if visiting.iter().any(|d| d == definition) {
-        return false;
-    }
-    visiting.push(definition.to_string());
-    let resolved = schema.resolved();
-    let mut children = Vec::new();
-    if let Some(Value::Object(properties)) = resolved.schema.get("properties") {
-        for key in properties.keys() {
-            if let Some(child) = resolved.property(key) {
-                children.push(child);
-            }
-        }
-    }
-    if let Some(extra) = resolved.additional() {
-        children.push(extra);
-    }
-    let found = children.into_iter().any(|child| {
-        // A field points at its definition directly, through its list items or through its
-        // map values.
-        [Some(child), child.items(), child.resolved().additional()]
-            .into_iter()
-            .flatten()
-            .any(|target| {
-                reference_name(target.schema)
-                    .is_some_and(|name| reaches_defaults(name, target, visiting))
-            })
-    });
-    visiting.pop();
-    found
 }
 
 /// `map[key]` as an object, created when absent (or not an object), as a Go struct pointer

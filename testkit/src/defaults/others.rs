@@ -33,6 +33,11 @@ pub(super) fn network_policy(policy: &mut Map<String, Value>) {
     spec.insert("policyTypes".into(), types);
 }
 
+/// A role's rules are serialized as `null` when it has none (no `omitempty` upstream).
+pub(super) fn role(role: &mut Map<String, Value>) {
+    role.entry("rules").or_insert(Value::Null);
+}
+
 /// `SetDefaults_RoleBinding` and `SetDefaults_ClusterRoleBinding`.
 pub(super) fn role_binding(binding: &mut Map<String, Value>) {
     set_empty(

@@ -73,6 +73,9 @@ pub(super) const RULES: &[(&str, Rule)] = &[
         others::role_binding,
     ),
     ("io.k8s.api.rbac.v1.Subject", others::subject),
+    // Not defaulting: Go's encoder writes a role without rules as `rules: null`.
+    ("io.k8s.api.rbac.v1.Role", others::role),
+    ("io.k8s.api.rbac.v1.ClusterRole", others::role),
     // pkg/apis/autoscaling/v2/defaults.go
     (
         "io.k8s.api.autoscaling.v2.HorizontalPodAutoscaler",

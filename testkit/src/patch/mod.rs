@@ -33,9 +33,10 @@
 //!   - `Update` ownership for non-apply writes ([`track_update`]): the writer owns what it
 //!     changed, and other managers lose those fields without a conflict; a client that sends
 //!     `managedFields` different from the stored ones replaces them.
-//! * Server-side apply, not modelled: defaulting of the applied configuration before ownership
-//!   is computed (a key field such as a port's `protocol` must be given to be part of the item's
-//!   key), version conversion of managed fields, `x-kubernetes-list-type`
+//! * The merged result is defaulted by the server afterwards, as upstream does, and the applier
+//!   owns only what it applied; a list-map key the configuration leaves out counts with its
+//!   default only for a port's `protocol` (`TCP`), the one keyed default of the served types.
+//! * Server-side apply, not modelled: version conversion of managed fields, `x-kubernetes-list-type`
 //!   markers of built-in types beyond the generated table (unmarked built-in lists are atomic),
 //!   and the capping of `Update` entries.
 //!

@@ -88,6 +88,14 @@ enum Cell {
 enum Step {
     Field(String),
     Index(usize),
+    /// `[?(@.a.b=="x")]` (or `!=`): the first element of an array whose field at `path` equals
+    /// (or differs from) `value`, as the API server shows a printer column such as
+    /// `.status.conditions[?(@.type=="Ready")].status`: the first result.
+    Filter {
+        path: Vec<String>,
+        equal: bool,
+        value: Value,
+    },
 }
 
 const NAME_DESCRIPTION: &str = "Name must be unique within a namespace. Is required when creating resources, although some resources may allow a client to request the generation of an appropriate name automatically. Name is primarily intended for creation idempotence and configuration definition. Cannot be updated.";
@@ -440,8 +448,8 @@ fn crd_columns(st: &State, t: &Target) -> Result<Vec<Column>, ApiError> {
     Ok(cols)
 }
 
-/// Parses the JSONPath subset printer columns use: `.a.b`, `.a[0].b`, `.a['b.c']`, optionally
-/// wrapped in `{...}`.
+/// Parses the JSONPath subset printer columns use: `.a.b`, `.a[0].b`, `.a['b.c']`,
+/// `.a[?(@.type=="Ready")].b`, optionally wrapped in `{...}`.
 fn parse_path(path: &str) -> Result<Vec<Step>, ApiError> {
     let bad = |why: &str| ApiError::bad_request(format!("unsupported JSONPath {path:?}: {why}"));
     let p = path.trim();
@@ -479,10 +487,14 @@ fn parse_path(path: &str) -> Result<Vec<Step>, ApiError> {
                     .or_else(|| inner.strip_prefix('"').and_then(|s| s.strip_suffix('"')))
                 {
                     steps.push(Step::Field(q.to_string()));
+                } else if inner.starts_with('?') {
+                    steps.push(parse_filter(inner).ok_or_else(|| {
+                        bad("a filter must read ?(@.field==\"value\") or ?(@.field!=\"value\")")
+                    })?);
                 } else {
-                    let n = inner
-                        .parse::<usize>()
-                        .map_err(|_| bad("only numeric indexes and quoted names are supported"))?;
+                    let n = inner.parse::<usize>().map_err(|_| {
+                        bad("only numeric indexes, quoted names and ?(@.field==\"value\") filters are supported")
+                    })?;
                     steps.push(Step::Index(n));
                 }
                 i = close + 1;
@@ -496,10 +508,46 @@ fn parse_path(path: &str) -> Result<Vec<Step>, ApiError> {
     Ok(steps)
 }
 
+/// `?(@.a.b=="x")`, `?(@.a!='x')`, `?(@.n==3)`: an equality test of a field against a literal.
+fn parse_filter(inner: &str) -> Option<Step> {
+    let expr = inner.strip_prefix("?(")?.strip_suffix(')')?.trim();
+    let (lhs, rhs, equal) = match (expr.split_once("=="), expr.split_once("!=")) {
+        (Some((l, r)), _) => (l, r, true),
+        (None, Some((l, r))) => (l, r, false),
+        (None, None) => return None,
+    };
+    let path: Vec<String> = lhs
+        .trim()
+        .strip_prefix("@.")?
+        .split('.')
+        .map(str::to_string)
+        .collect();
+    if path.iter().any(String::is_empty) {
+        return None;
+    }
+    let rhs = rhs.trim();
+    let value = match rhs
+        .strip_prefix('"')
+        .and_then(|s| s.strip_suffix('"'))
+        .or_else(|| rhs.strip_prefix('\'').and_then(|s| s.strip_suffix('\'')))
+    {
+        Some(text) => Value::String(text.to_string()),
+        None => serde_json::from_str::<Value>(rhs)
+            .ok()
+            .filter(|v| v.is_number() || v.is_boolean())?,
+    };
+    Some(Step::Filter { path, equal, value })
+}
+
 fn select<'a>(obj: &'a Value, steps: &[Step]) -> Option<&'a Value> {
     steps.iter().try_fold(obj, |v, s| match s {
         Step::Field(f) => v.get(f.as_str()),
         Step::Index(n) => v.get(*n),
+        Step::Filter { path, equal, value } => v.as_array()?.iter().find(|item| {
+            path.iter()
+                .try_fold(*item, |x, f| x.get(f.as_str()))
+                .is_some_and(|field| (field == value) == *equal)
+        }),
     })
 }
 
@@ -570,5 +618,40 @@ mod tests {
         assert_eq!(select(&o, &steps), Some(&json!(1)));
         assert!(parse_path("spec").is_err());
         assert!(parse_path(".spec[x]").is_err());
+    }
+
+    #[test]
+    fn json_path_filters_pick_the_first_matching_element() {
+        let o = json!({"status": {"conditions": [
+            {"type": "Ready", "status": "False", "generation": 2},
+            {"type": "Synced", "status": "True", "generation": 3},
+        ]}});
+        let path = ".status.conditions[?(@.type==\"Synced\")].status";
+        assert_eq!(select(&o, &parse_path(path).unwrap()), Some(&json!("True")));
+        let path = "{.status.conditions[?(@.type != 'Ready')].type}";
+        assert_eq!(
+            select(&o, &parse_path(path).unwrap()),
+            Some(&json!("Synced"))
+        );
+        let path = ".status.conditions[?(@.generation==2)].type";
+        assert_eq!(
+            select(&o, &parse_path(path).unwrap()),
+            Some(&json!("Ready"))
+        );
+        // No match, or no array there: an empty cell, as on a real server.
+        let path = ".status.conditions[?(@.type==\"Available\")].status";
+        assert_eq!(select(&o, &parse_path(path).unwrap()), None);
+        assert_eq!(
+            select(&o, &parse_path(".status[?(@.type==\"Ready\")]").unwrap()),
+            None
+        );
+        for unsupported in [
+            ".a[?(@.type)]",
+            ".a[?(@.type=~\"x\")]",
+            ".a[?(type==\"x\")]",
+            ".a[?(@.t==x)]",
+        ] {
+            assert!(parse_path(unsupported).is_err(), "{unsupported}");
+        }
     }
 }

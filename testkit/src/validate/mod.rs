@@ -14,6 +14,7 @@ mod metadata;
 pub(crate) mod names;
 mod service;
 mod update;
+mod workloads;
 
 use serde_json::Value;
 
@@ -46,6 +47,9 @@ fn kind_rules(ty: &ResourceType, object: &Value) -> Vec<FieldCause> {
         ("", "ConfigMap") => data::config_map(object),
         ("", "Secret") => data::secret(object),
         ("", "Service") => service::service(object),
+        ("apps", kind @ ("Deployment" | "ReplicaSet" | "StatefulSet" | "DaemonSet")) => {
+            workloads::selector(kind, object)
+        }
         _ => Vec::new(),
     }
 }

@@ -99,3 +99,29 @@ fn service_cluster_ips_may_not_change() {
         "Invalid value: []string{\"10.96.0.11\"}: may not change once set"
     );
 }
+
+#[test]
+fn workload_selectors_must_select_the_template() {
+    let deployment = |selector: serde_json::Value, labels: serde_json::Value| {
+        json!({"metadata": {"name": "d"}, "spec": {"selector": selector,
+            "template": {"metadata": {"labels": labels}}}})
+    };
+    let good = deployment(
+        json!({"matchLabels": {"app": "a"},
+        "matchExpressions": [{"key": "tier", "operator": "In", "values": ["web"]}]}),
+        json!({"app": "a", "tier": "web"}),
+    );
+    assert!(on_create(&ty("Deployment"), &good).is_empty());
+    let bad = deployment(json!({"matchLabels": {"app": "b"}}), json!({"app": "a"}));
+    let causes = on_create(&ty("Deployment"), &bad);
+    assert_eq!(fields(&causes), ["spec.template.metadata.labels"]);
+    assert_eq!(
+        causes[0].message,
+        "Invalid value: map[string]string{\"app\":\"a\"}: `selector` does not match template `labels`"
+    );
+    let missing = json!({"metadata": {"name": "s"}, "spec": {}});
+    assert_eq!(
+        fields(&on_create(&ty("StatefulSet"), &missing)),
+        ["spec.selector"]
+    );
+}

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use super::index::{Index, ParentEvent};
 use crate::engine::queue::WorkQueue;
 use crate::engine::watch::{Applied, ObjectKey, Origin, Subscriber, labels_of};
+use crate::engine::writer::StatusEchoes;
 use crate::leader::LeaderGate;
 
 /// What every feed shares.
@@ -35,24 +36,30 @@ impl Feed {
 }
 
 /// The parent type.
-pub(crate) struct Parents(pub Feed);
+pub(crate) struct Parents {
+    pub feed: Feed,
+    pub echoes: Arc<StatusEchoes>,
+}
 
 impl Subscriber for Parents {
     fn applied(&self, change: &Applied<'_>) {
         let (obj, origin) = (change.object, change.origin);
-        match self.0.index.parent_applied(obj) {
+        let feed = &self.feed;
+        match feed.index.parent_applied(obj) {
             ParentEvent::Ignored => {}
             // The controller's own write: indexed (the fingerprint follows what it wrote), and
             // queued only if the answer shows the parent no longer matches.
-            ParentEvent::Changed(_) | ParentEvent::StatusOnly(_) if self.0.own(origin) => {}
-            ParentEvent::Changed(key) => self.0.queue.add_changed(key),
-            ParentEvent::StatusOnly(key) | ParentEvent::Left(key) => self.0.queue.add(key),
+            ParentEvent::Changed(_) | ParentEvent::StatusOnly(_) if feed.own(origin) => {}
+            ParentEvent::Changed(key) => feed.queue.add_changed(key),
+            // The watch echo of the controller's own status write, ahead of the write's answer.
+            ParentEvent::StatusOnly(_) if self.echoes.is_echo(obj) => {}
+            ParentEvent::StatusOnly(key) | ParentEvent::Left(key) => feed.queue.add(key),
         }
     }
 
     fn removed(&self, key: &ObjectKey, uid: &str, origin: Origin) {
-        if self.0.index.parent_removed(key, uid) {
-            self.0.queue_all(vec![key.clone()], origin);
+        if self.feed.index.parent_removed(key, uid) {
+            self.feed.queue_all(vec![key.clone()], origin);
         }
     }
 }

@@ -53,7 +53,6 @@ pub(crate) enum ParentEvent {
 
 /// A hash of the object without its status and its resourceVersion.
 fn fingerprint(obj: &Observed) -> u64 {
-    use std::hash::{Hash, Hasher};
     let mut json = obj.json.clone();
     if let Some(map) = json.as_object_mut() {
         map.remove("status");
@@ -61,9 +60,7 @@ fn fingerprint(obj: &Observed) -> u64 {
     if let Some(serde_json::Value::Object(meta)) = json.get_mut("metadata") {
         meta.remove("resourceVersion");
     }
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    json.to_string().hash(&mut h);
-    h.finish()
+    crate::object::content_hash(&json)
 }
 
 #[derive(Default)]

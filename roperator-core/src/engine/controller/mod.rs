@@ -17,7 +17,7 @@ use crate::engine::events::{ControllerEvents, Events};
 use crate::engine::metrics::{ControllerMetrics, Metrics};
 use crate::engine::queue::WorkQueue;
 use crate::engine::watch::{Informer, Watches};
-use crate::engine::writer::Writer;
+use crate::engine::writer::{StatusEchoes, Writer};
 use crate::handler::ErasedHandler;
 use crate::leader::LeaderGate;
 use crate::names::MANAGED_BY_LABEL;
@@ -66,6 +66,7 @@ impl Controller {
         watches: &mut Watches,
     ) -> Arc<Self> {
         let index = Arc::new(Index::new(&config));
+        let echoes = Arc::new(StatusEchoes::default());
         let feed = feeds::Feed {
             controller: id,
             index: Arc::clone(&index),
@@ -77,7 +78,10 @@ impl Controller {
             &config.namespaces,
             false,
         );
-        parents.subscribe(Arc::new(feeds::Parents(feed.clone())));
+        parents.subscribe(Arc::new(feeds::Parents {
+            feed: feed.clone(),
+            echoes: Arc::clone(&echoes),
+        }));
         let children = child_informers(&config, &feed, shared, watches);
         let related = related_informers(&config, &feed, watches);
         let metrics = shared.metrics.for_controller(&config.name);
@@ -88,6 +92,7 @@ impl Controller {
             id,
             Arc::clone(&parents),
             children.clone(),
+            echoes,
         );
         Arc::new(Self {
             events: shared.events.for_controller(&config.name, config.parent),

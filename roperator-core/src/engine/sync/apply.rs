@@ -21,11 +21,14 @@ fn invalid(message: String) -> SyncOutcome {
 }
 
 /// Applies `response`; `parent` becomes the parent as the last write returned it.
+/// `confirmed_live`: this sync already saw the API server accept a write to the parent (see
+/// `finalize::Ensured`).
 pub(super) async fn sync_response(
     ctl: &Controller,
     parent: &mut Arc<Observed>,
     snapshot: &Present,
     response: SyncResponse,
+    confirmed_live: bool,
 ) -> Result<SyncOutcome, SyncOutcome> {
     if let Some(first) = response.serialize_errors.first() {
         return Err(invalid(format!("invalid sync response: {first}")));
@@ -48,7 +51,7 @@ pub(super) async fn sync_response(
         });
     }
     let permit = permit(ctl).await?;
-    let changes = write_children(ctl, &permit, parent, actions).await?;
+    let changes = write_children(ctl, &permit, parent, actions, confirmed_live).await?;
     if apply_metadata {
         let meta = &response.parent_metadata;
         *parent = ctl
@@ -75,17 +78,20 @@ pub(super) async fn sync_response(
     })
 }
 
-/// The planned writes, reported; returns the kinds of change made.
+/// The planned writes, reported; returns the kinds of change made. Before creating children
+/// of a parent the cache may show stale, the parent is read: when a parent is deleted, garbage
+/// collection deletes its children, and their deletion may be seen before the parent's.
 async fn write_children(
     ctl: &Controller,
     permit: &crate::leader::WritePermit,
     parent: &Observed,
     actions: Vec<Action>,
+    confirmed_live: bool,
 ) -> Result<Vec<ChangeKind>, SyncOutcome> {
     if actions.is_empty() {
         return Ok(Vec::new());
     }
-    if actions.iter().any(|a| matches!(a, Action::Create { .. })) {
+    if !confirmed_live && actions.iter().any(|a| matches!(a, Action::Create { .. })) {
         match ctl.writer.parent_is_live(parent).await {
             Ok(true) => {}
             Ok(false) => return Err(SyncOutcome::Idle),

@@ -9,6 +9,17 @@ use crate::engine::controller::Controller;
 use crate::object::Observed;
 use crate::response::FinalizeResponse;
 
+/// The parent once [`ensure`] is done with it.
+pub(super) struct Ensured {
+    pub parent: Arc<Observed>,
+    /// `true` when the API server just accepted our finalizer on this very version of the
+    /// parent: it existed and was not being deleted (a finalizer cannot be added then), so the
+    /// sync need not read it again before creating children. Should its deletion start while
+    /// the handler runs, our finalizer keeps it until the finalize hook ran, and children
+    /// created meanwhile go with it.
+    pub confirmed_live: bool,
+}
+
 /// Adds the finalizer when the controller has one and the parent lacks it. Before the handler
 /// runs, not after it succeeds: a parent whose syncs fail still gets its finalize call when it
 /// is deleted, and whatever the handler set up outside the cluster on an earlier partial
@@ -16,18 +27,27 @@ use crate::response::FinalizeResponse;
 pub(super) async fn ensure(
     ctl: &Controller,
     parent: Arc<Observed>,
-) -> Result<Arc<Observed>, SyncOutcome> {
+) -> Result<Ensured, SyncOutcome> {
+    let unchanged = |parent| Ensured {
+        parent,
+        confirmed_live: false,
+    };
     let Some(finalizer) = ctl.config.finalizer.as_deref() else {
-        return Ok(parent);
+        return Ok(unchanged(parent));
     };
     if ctl.finalizer_on(&parent) {
-        return Ok(parent);
+        return Ok(unchanged(parent));
     }
     let permit = permit(ctl).await?;
-    ctl.writer
+    let parent = ctl
+        .writer
         .add_finalizer(&permit, &parent, finalizer)
         .await
-        .map_err(write_failed)
+        .map_err(write_failed)?;
+    Ok(Ensured {
+        confirmed_live: !parent.deleting,
+        parent,
+    })
 }
 
 fn invalid(message: String) -> SyncOutcome {
@@ -50,20 +70,14 @@ pub(super) async fn finalize_response(
         FailureKind::InvalidFinalizeResponse,
     )
     .map_err(|f| invalid(format!("invalid finalize response: {}", f.message)))?;
-    let done = response.retry_after.is_none();
-    if status.is_none() && !done {
-        return Ok(SyncOutcome::Done {
-            resync_after: response.retry_after,
-            wrote: false,
-        });
+    let pending = response.retry_after;
+    if let (None, Some(retry_after)) = (&status, pending) {
+        return Ok(SyncOutcome::FinalizePending { retry_after });
     }
     let permit = permit(ctl).await?;
     *parent = status::write(ctl, &permit, parent, status).await?;
-    if !done {
-        return Ok(SyncOutcome::Done {
-            resync_after: response.retry_after,
-            wrote: true,
-        });
+    if let Some(retry_after) = pending {
+        return Ok(SyncOutcome::FinalizePending { retry_after });
     }
     remove(ctl, &permit, parent).await?;
     Ok(SyncOutcome::Idle)

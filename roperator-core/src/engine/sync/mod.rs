@@ -89,7 +89,8 @@ async fn pipeline(
         if finalizing && !ctl.finalizer_on(&parent) {
             return Ok(SyncOutcome::Idle);
         }
-        parent = finalize::ensure(ctl, Arc::clone(&parent)).await?;
+        let ensured = finalize::ensure(ctl, Arc::clone(&parent)).await?;
+        parent = ensured.parent;
         let request = present.request(Arc::clone(&parent), finalizing);
         let answer = call::handler(ctl, key, &parent, request).await?;
         if epoch.is_cancelled() {
@@ -97,7 +98,8 @@ async fn pipeline(
         }
         match answer {
             Outcome::Sync(response) => {
-                apply::sync_response(ctl, &mut parent, &present, response).await
+                let live = ensured.confirmed_live;
+                apply::sync_response(ctl, &mut parent, &present, response, live).await
             }
             Outcome::Finalize(response) => {
                 finalize::finalize_response(ctl, &mut parent, response).await

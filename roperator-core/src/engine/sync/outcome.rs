@@ -17,6 +17,9 @@ pub(crate) enum SyncOutcome {
         resync_after: Option<Duration>,
         wrote: bool,
     },
+    /// A finalize that is not finished: it is called again after `retry_after`, and not before
+    /// because a child changed (a change of the parent itself does bring it forward).
+    FinalizePending { retry_after: Duration },
     /// Failed; retried with backoff.
     Failed(Failure),
     /// Leadership was lost: the new leader takes over.
@@ -33,7 +36,9 @@ impl SyncOutcome {
     pub fn metric_label(&self) -> Option<&'static str> {
         match self {
             SyncOutcome::Gone => Some("gone"),
-            SyncOutcome::Idle | SyncOutcome::Done { .. } => Some("success"),
+            SyncOutcome::Idle | SyncOutcome::Done { .. } | SyncOutcome::FinalizePending { .. } => {
+                Some("success")
+            }
             SyncOutcome::Failed(f) => Some(f.kind.metric_label()),
             SyncOutcome::NotLeader => Some("not_leader"),
             SyncOutcome::HandlerStillRunning => Some("timeout"),

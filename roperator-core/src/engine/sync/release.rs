@@ -49,10 +49,7 @@ async fn release(
         if let Outcome::Finalize(response) = call::handler(ctl, key, parent, request).await?
             && let Some(retry_after) = response.retry_after
         {
-            return Ok(SyncOutcome::Done {
-                resync_after: Some(retry_after),
-                wrote: false,
-            });
+            return Ok(SyncOutcome::FinalizePending { retry_after });
         }
     }
     let nothing = ParentMetadata::default();

@@ -37,6 +37,10 @@ pub(crate) fn finish(
             resync_after,
             wrote,
         } => succeeded(ctl, key, parent, resync_after, wrote),
+        SyncOutcome::FinalizePending { retry_after } => {
+            ctl.retries.forget(key);
+            ctl.queue.back_off(key, now + retry_after);
+        }
         SyncOutcome::Failed(failure) => {
             let failures = ctl.retries.update(key, |s| s.failures += 1).failures;
             let delay = backoff(ctl, failures);

@@ -48,13 +48,21 @@ pub(crate) async fn run(
                 metrics.watch_error(&t);
                 // Once per outage: the watcher retries with backoff, the metric counts.
                 if !failing {
-                    tracing::warn!(kind = t.kind, namespace = ?namespace, error = %e, "watch failed; retrying with backoff (the cache is stale meanwhile)");
+                    let hint = if e.to_string().contains("404") {
+                        " (is the type served? a CustomResourceDefinition may be missing)"
+                    } else {
+                        ""
+                    };
+                    tracing::warn!(kind = t.kind, namespace = ?namespace, error = %e, "watch failed{hint}; retrying with backoff (the cache is stale meanwhile)");
                 }
                 failing = true;
                 continue;
             }
         };
-        if failing {
+        // kube's watcher announces every relist with `Init` before making the list request:
+        // only an answer from the server (a listed or watched object, the end of a list) shows
+        // that the watch works again.
+        if failing && !matches!(event, Event::Init) {
             tracing::info!(kind = t.kind, namespace = ?namespace, "watch recovered");
             failing = false;
         }

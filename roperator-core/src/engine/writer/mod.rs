@@ -5,6 +5,7 @@
 
 mod apply;
 mod children;
+mod echoes;
 mod parent;
 
 use std::sync::Arc;
@@ -19,6 +20,8 @@ use crate::leader::WritePermit;
 use crate::names::LEADER_TERM_ANNOTATION;
 use crate::object::Observed;
 use crate::plan::ChangeKind;
+
+pub(crate) use echoes::StatusEchoes;
 
 /// Why a write did not happen.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -79,6 +82,8 @@ pub(crate) struct Writer {
     parent_type: K8sType,
     parents: Arc<Informer>,
     children: Vec<Arc<Informer>>,
+    /// Shared with the parents' feed, which recognises the echoes of our status writes.
+    echoes: Arc<StatusEchoes>,
 }
 
 impl Writer {
@@ -89,6 +94,7 @@ impl Writer {
         controller: usize,
         parents: Arc<Informer>,
         children: Vec<Arc<Informer>>,
+        echoes: Arc<StatusEchoes>,
     ) -> Self {
         Self {
             client,
@@ -98,6 +104,7 @@ impl Writer {
             parent_type: parents.t,
             parents,
             children,
+            echoes,
         }
     }
 

@@ -22,9 +22,11 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
+use tracing::instrument::WithSubscriber;
 
+use super::health::{Failure, PeerHealth, Rpc};
 use super::{
-    CLUSTER_HEADER, ClientTls, FROM_HEADER, INCARNATION_HEADER, NetworkFaults, PeerStatus,
+    CLUSTER_HEADER, FROM_HEADER, INCARNATION_HEADER, NetworkFaults, PeerStatus, TlsMaterial,
     TransportError, split_host,
 };
 use crate::ha::incarnation::Incarnations;
@@ -43,24 +45,25 @@ pub struct Network {
 struct Shared {
     self_id: NodeId,
     cluster: String,
-    tls: Option<ClientTls>,
+    tls: Option<TlsMaterial>,
     faults: NetworkFaults,
     incarnations: Option<Incarnations>,
+    health: Arc<PeerHealth>,
     backoff: Duration,
     peers: Mutex<HashMap<(NodeId, String), PeerClient>>,
 }
 
 impl Network {
-    /// A factory for node `self_id`; `tls: None` means plaintext. Without `incarnations` (before
-    /// the data directory is claimed) only [`PeerClient::status`] is meaningful.
-    ///
-    /// With [`ClientTls::Material`], every new connection uses the material's current files.
+    /// A factory for node `self_id`; `tls: None` means plaintext, otherwise every new connection
+    /// uses the material's current files. Without `incarnations` (before the data directory is
+    /// claimed) only [`PeerClient::status`] is meaningful. Every RPC's outcome goes to `health`.
     pub fn new(
         self_id: NodeId,
         cluster: &str,
-        tls: Option<ClientTls>,
+        tls: Option<TlsMaterial>,
         faults: NetworkFaults,
         incarnations: Option<Incarnations>,
+        health: Arc<PeerHealth>,
     ) -> Self {
         Self {
             shared: Arc::new(Shared {
@@ -69,6 +72,7 @@ impl Network {
                 tls,
                 faults,
                 incarnations,
+                health,
                 backoff: Duration::from_millis(500),
                 peers: Mutex::new(HashMap::new()),
             }),
@@ -135,16 +139,75 @@ enum CallError {
     Timeout(Duration),
 }
 
+impl CallError {
+    fn failure(&self) -> (Failure, String) {
+        match self {
+            Self::Unreachable(e) => (Failure::Unreachable, e.reason.clone()),
+            Self::Network(e) => (Failure::Network, e.reason.clone()),
+            Self::Timeout(after) => (Failure::Timeout, format!("no answer within {after:?}")),
+        }
+    }
+}
+
+/// One RPC to a peer, reported to the peer's health when it ends, including when the caller
+/// stops waiting for it (openraft runs its own deadline around ours).
+struct Attempt<'a> {
+    client: &'a PeerClient,
+    rpc: Rpc,
+    done: bool,
+}
+
+impl<'a> Attempt<'a> {
+    fn new(client: &'a PeerClient, rpc: Rpc) -> Self {
+        Self {
+            client,
+            rpc,
+            done: false,
+        }
+    }
+
+    fn finish<T>(mut self, result: &Result<T, CallError>) {
+        self.done = true;
+        let inner = &self.client.inner;
+        match result {
+            Ok(_) => inner.shared.health.answered(inner.target, &inner.addr),
+            Err(e) => {
+                let (failure, why) = e.failure();
+                inner
+                    .shared
+                    .health
+                    .failed(inner.target, &inner.addr, self.rpc, failure, &why);
+            }
+        }
+    }
+}
+
+impl Drop for Attempt<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            let inner = &self.client.inner;
+            inner.shared.health.failed(
+                inner.target,
+                &inner.addr,
+                self.rpc,
+                Failure::Timeout,
+                "no answer before the caller's deadline",
+            );
+        }
+    }
+}
+
 async fn handshake<S>(io: S) -> Result<SendRequest<Full<Bytes>>, hyper::Error>
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(io)).await?;
-    tokio::spawn(async move {
+    let connection = async move {
         if let Err(e) = conn.await {
             tracing::debug!(error = %e, "raft peer connection closed");
         }
-    });
+    };
+    tokio::spawn(connection.with_current_subscriber());
     Ok(sender)
 }
 
@@ -153,7 +216,7 @@ where
 /// trust exactly the same peers.
 pub(crate) async fn dial(
     addr: &str,
-    tls: Option<&ClientTls>,
+    tls: Option<&TlsMaterial>,
 ) -> Result<SendRequest<Full<Bytes>>, String> {
     dial_named(addr, split_host(addr), tls).await
 }
@@ -164,7 +227,7 @@ pub(crate) async fn dial(
 pub(crate) async fn dial_named(
     addr: &str,
     server_name: &str,
-    tls: Option<&ClientTls>,
+    tls: Option<&TlsMaterial>,
 ) -> Result<SendRequest<Full<Bytes>>, String> {
     let stream = TcpStream::connect(addr)
         .await
@@ -174,7 +237,7 @@ pub(crate) async fn dial_named(
     let sender = match tls {
         Some(tls) => {
             // Per connection, so renewed certificates are picked up (see `TlsMaterial`).
-            let connector = tokio_rustls::TlsConnector::from(tls.config());
+            let connector = tokio_rustls::TlsConnector::from(tls.client_config());
             let name = rustls_pki_types::ServerName::try_from(server_name.to_string())
                 .map_err(|e| format!("peer name: {e}"))?;
             let tls = connector
@@ -245,10 +308,22 @@ impl PeerClient {
         headers: &[(&str, String)],
     ) -> Result<(http::StatusCode, Bytes), CallError> {
         let shared = &self.inner.shared;
+        shared
+            .health
+            .admit(self.inner.target, &self.inner.addr)
+            .map_err(|reason| CallError::Unreachable(self.error(reason)))?;
         if shared.faults.is_blocked(shared.self_id, self.inner.target) {
             return Err(CallError::Unreachable(
                 self.error("traffic dropped (injected partition)"),
             ));
+        }
+        if shared.faults.is_silenced(self.inner.target) || shared.faults.is_silenced(shared.self_id)
+        {
+            // Until the caller's deadline, as for packets a network drops.
+            std::future::pending::<()>().await;
+        }
+        if let Some(delay) = shared.faults.delay_to(self.inner.target) {
+            tokio::time::sleep(delay).await;
         }
         let mut sender = match self.take_idle() {
             Some(s) => s,
@@ -317,6 +392,7 @@ impl PeerClient {
 
     async fn call<Req, Reply>(
         &self,
+        rpc: Rpc,
         path: &str,
         req: &Req,
         ttl: Duration,
@@ -325,16 +401,22 @@ impl PeerClient {
         Req: Serialize,
         Reply: DeserializeOwned,
     {
-        let body = serde_json::to_vec(req)
-            .map_err(|e| CallError::Network(self.error(format!("encode: {e}"))))?;
-        let reply = tokio::time::timeout(
-            ttl,
-            self.request(http::Method::POST, path, Bytes::from(body)),
-        )
-        .await
-        .map_err(|_| CallError::Timeout(ttl))??;
-        serde_json::from_slice(&reply)
-            .map_err(|e| CallError::Network(self.error(format!("decode reply: {e}"))))
+        let attempt = Attempt::new(self, rpc);
+        let result = async {
+            let body = serde_json::to_vec(req)
+                .map_err(|e| CallError::Network(self.error(format!("encode: {e}"))))?;
+            let reply = tokio::time::timeout(
+                ttl,
+                self.request(http::Method::POST, path, Bytes::from(body)),
+            )
+            .await
+            .map_err(|_| CallError::Timeout(ttl))??;
+            serde_json::from_slice(&reply)
+                .map_err(|e| CallError::Network(self.error(format!("decode reply: {e}"))))
+        }
+        .await;
+        attempt.finish(&result);
+        result
     }
 
     fn rpc_error<E: std::error::Error>(
@@ -364,6 +446,7 @@ impl PeerClient {
 
     /// Asks the peer about its membership (start-up check for wiped data directories).
     pub async fn status(&self, ttl: Duration) -> Result<PeerStatus, TransportError> {
+        let attempt = Attempt::new(self, Rpc::Status);
         let fetch = async {
             let body = self
                 .request(http::Method::GET, "/raft/status", Bytes::new())
@@ -371,12 +454,14 @@ impl PeerClient {
             serde_json::from_slice(&body)
                 .map_err(|e| CallError::Network(self.error(format!("decode status: {e}"))))
         };
-        match tokio::time::timeout(ttl, fetch).await {
-            Ok(Ok(status)) => Ok(status),
-            Ok(Err(CallError::Unreachable(e) | CallError::Network(e))) => Err(e),
-            Ok(Err(CallError::Timeout(_))) | Err(_) => {
-                Err(self.error(format!("no reply within {ttl:?}")))
-            }
+        let result = tokio::time::timeout(ttl, fetch)
+            .await
+            .unwrap_or(Err(CallError::Timeout(ttl)));
+        attempt.finish(&result);
+        match result {
+            Ok(status) => Ok(status),
+            Err(CallError::Unreachable(e) | CallError::Network(e)) => Err(e),
+            Err(CallError::Timeout(_)) => Err(self.error(format!("no reply within {ttl:?}"))),
         }
     }
 }
@@ -392,7 +477,7 @@ impl RaftNetwork<TypeConfig> for PeerClient {
         option: RPCOption,
     ) -> Result<AppendEntriesResponse<NodeId>, RPCError<NodeId, BasicNode, RaftError<NodeId>>> {
         let reply: Result<AppendEntriesResponse<NodeId>, Fatal<NodeId>> = self
-            .call("/raft/append", &rpc, option.hard_ttl())
+            .call(Rpc::Append, "/raft/append", &rpc, option.hard_ttl())
             .await
             .map_err(|e| self.rpc_error(RPCTypes::AppendEntries, e))?;
         reply.map_err(|f| self.remote(RaftError::Fatal(f)))
@@ -410,7 +495,7 @@ impl RaftNetwork<TypeConfig> for PeerClient {
             InstallSnapshotResponse<NodeId>,
             RaftError<NodeId, InstallSnapshotError>,
         > = self
-            .call("/raft/snapshot", &rpc, option.hard_ttl())
+            .call(Rpc::Snapshot, "/raft/snapshot", &rpc, option.hard_ttl())
             .await
             .map_err(|e| self.rpc_error(RPCTypes::InstallSnapshot, e))?;
         reply.map_err(|e| self.remote(e))
@@ -422,7 +507,7 @@ impl RaftNetwork<TypeConfig> for PeerClient {
         option: RPCOption,
     ) -> Result<VoteResponse<NodeId>, RPCError<NodeId, BasicNode, RaftError<NodeId>>> {
         let reply: Result<VoteResponse<NodeId>, Fatal<NodeId>> = self
-            .call("/raft/vote", &rpc, option.hard_ttl())
+            .call(Rpc::Vote, "/raft/vote", &rpc, option.hard_ttl())
             .await
             .map_err(|e| self.rpc_error(RPCTypes::Vote, e))?;
         reply.map_err(|f| self.remote(RaftError::Fatal(f)))

@@ -6,10 +6,11 @@
 //! Every request names its sender and cluster in headers; a server refuses other clusters.
 //!
 //! The same listener serves the membership admin API under `/raft/admin/` (see
-//! [`ha::admin`](crate::ha::admin)); it needs the cluster header but no incarnation, since its
+//! [`MembershipClient`](crate::ha::MembershipClient)); it needs the cluster header but no incarnation, since its
 //! callers are operators' tools, not Raft peers.
 
 mod client;
+mod health;
 mod server;
 mod tls;
 
@@ -18,10 +19,11 @@ use std::sync::{Arc, RwLock};
 
 use serde::{Deserialize, Serialize};
 
+pub use client::Network;
 pub(crate) use client::dial_named;
-pub use client::{Network, PeerClient};
+pub(crate) use health::{LOG_GAP, PeerHealth, Throttle};
 pub use server::RaftServer;
-pub use tls::{ClientTls, ServerTls, TlsError, TlsMaterial};
+pub use tls::{TlsError, TlsMaterial};
 
 pub(crate) const FROM_HEADER: &str = "x-roperator-raft-from";
 pub(crate) const CLUSTER_HEADER: &str = "x-roperator-raft-cluster";
@@ -64,19 +66,25 @@ pub struct PeerStatus {
 ///
 /// All nodes of a test group share one `NetworkFaults`; a blocked pair fails every RPC between
 /// the two nodes, in both directions, as `Unreachable`, exactly like a network partition.
+/// Without the `raft-test-hooks` feature nothing can block a link, and every check passes.
 ///
 /// ```
-/// let faults = roperator_core::ha::NetworkFaults::default();
+/// # #[cfg(feature = "raft-test-hooks")] {
+/// let faults = roperator_core::ha::test_hooks::NetworkFaults::default();
 /// faults.isolate(0, [1, 2]);
 /// assert!(faults.is_blocked(2, 0));
 /// faults.heal();
 /// assert!(!faults.is_blocked(2, 0));
+/// # }
 /// ```
 #[derive(Debug, Clone, Default)]
 pub struct NetworkFaults {
     blocked: Arc<RwLock<HashSet<(u64, u64)>>>,
+    silenced: Arc<RwLock<HashSet<u64>>>,
+    delays: Arc<RwLock<std::collections::HashMap<u64, std::time::Duration>>>,
 }
 
+#[cfg_attr(not(feature = "raft-test-hooks"), allow(dead_code))]
 impl NetworkFaults {
     /// Cuts the link between `a` and `b` in both directions.
     pub fn partition(&self, a: u64, b: u64) {
@@ -92,12 +100,54 @@ impl NetworkFaults {
         }
     }
 
+    /// Makes `node` silent: RPCs to and from it get no answer at all until their sender gives
+    /// up, as when a network drops a node's packets instead of refusing connections.
+    pub fn silence(&self, node: u64) {
+        self.silenced
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(node);
+    }
+
+    /// Delays every RPC to `node` by `by`, as a slow network or a loaded peer would.
+    pub fn delay(&self, node: u64, by: std::time::Duration) {
+        self.delays
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(node, by);
+    }
+
+    /// How long RPCs to `node` are delayed.
+    pub fn delay_to(&self, node: u64) -> Option<std::time::Duration> {
+        self.delays
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&node)
+            .copied()
+    }
+
     /// Restores every link.
     pub fn heal(&self) {
+        self.delays
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
         self.blocked
             .write()
             .unwrap_or_else(|p| p.into_inner())
             .clear();
+        self.silenced
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
+    }
+
+    /// `true` while RPCs to and from `node` get no answer.
+    pub fn is_silenced(&self, node: u64) -> bool {
+        self.silenced
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(&node)
     }
 
     /// `true` while traffic from `from` to `to` is dropped.

@@ -14,10 +14,11 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
+use tracing::instrument::WithSubscriber;
 
 use super::{
-    CLUSTER_HEADER, FORWARDED_HEADER, FROM_HEADER, INCARNATION_HEADER, Network, NetworkFaults,
-    PeerStatus, ServerTls,
+    CLUSTER_HEADER, FORWARDED_HEADER, FROM_HEADER, INCARNATION_HEADER, LOG_GAP, Network,
+    NetworkFaults, PeerStatus, Throttle, TlsMaterial,
 };
 use crate::ha::admin::{self, AddMember, MEMBERS_PATH, Members, MembershipError};
 use crate::ha::incarnation::Incarnations;
@@ -55,16 +56,16 @@ struct Ctx {
 }
 
 impl RaftServer {
-    /// Serves RPCs for `raft` on `listener`; `tls: None` means plaintext. With
-    /// [`ServerTls::Material`], every accepted connection uses the material's current files.
-    /// `peers` dials the other members for the admin API (see [`crate::ha::admin`]).
+    /// Serves RPCs for `raft` on `listener`; `tls: None` means plaintext, otherwise every accepted
+    /// connection uses the material's current files. `peers` dials the other members for the
+    /// admin API.
     #[allow(clippy::too_many_arguments)]
     pub fn start(
         listener: TcpListener,
         raft: RaftNode,
         node_id: NodeId,
         cluster: &str,
-        tls: Option<ServerTls>,
+        tls: Option<TlsMaterial>,
         faults: NetworkFaults,
         incarnations: Incarnations,
         peers: Network,
@@ -79,7 +80,9 @@ impl RaftServer {
             incarnations,
             peers,
         };
-        let task = tokio::spawn(accept_loop(listener, ctx, tls, stop.clone()));
+        // Called under the node's log filter (see `log_filter`), which the server keeps.
+        let task =
+            tokio::spawn(accept_loop(listener, ctx, tls, stop.clone()).with_current_subscriber());
         Ok(Self {
             local_addr,
             stop,
@@ -110,18 +113,22 @@ impl Drop for RaftServer {
 async fn accept_loop(
     listener: TcpListener,
     ctx: Ctx,
-    tls: Option<ServerTls>,
+    tls: Option<TlsMaterial>,
     stop: CancellationToken,
 ) {
     // Dropping the set aborts every connection task, so a stopped node really goes silent.
     let mut connections = JoinSet::new();
+    let failed_accepts = Throttle::default();
+    let refusals = std::sync::Arc::new(Throttle::default());
     loop {
         let (stream, peer) = tokio::select! {
             _ = stop.cancelled() => break,
             accepted = listener.accept() => match accepted {
                 Ok(a) => a,
                 Err(e) => {
-                    tracing::warn!(error = %e, "raft server: accept failed");
+                    if let Some(held) = failed_accepts.allow(LOG_GAP) {
+                        tracing::warn!(error = %e, not_logged_since = held, "raft server: accept failed");
+                    }
                     continue;
                 }
             },
@@ -132,18 +139,28 @@ async fn accept_loop(
         // Per connection, so renewed certificates are picked up (see `TlsMaterial`).
         let acceptor = tls
             .as_ref()
-            .map(|t| tokio_rustls::TlsAcceptor::from(t.config()));
-        connections.spawn(async move {
+            .map(|t| tokio_rustls::TlsAcceptor::from(t.server_config()));
+        let refusals = refusals.clone();
+        let connection = async move {
             match acceptor {
                 Some(acceptor) => match acceptor.accept(stream).await {
                     Ok(stream) => serve(stream, ctx).await,
                     Err(e) => {
-                        tracing::warn!(%peer, error = %e, "raft server: TLS handshake refused")
+                        // A misconfigured peer retries several times a second.
+                        if let Some(held) = refusals.allow(LOG_GAP) {
+                            tracing::warn!(
+                                %peer,
+                                error = %e,
+                                not_logged_since = held,
+                                "raft server: TLS handshake refused"
+                            );
+                        }
                     }
                 },
                 None => serve(stream, ctx).await,
             }
-        });
+        };
+        connections.spawn(connection.with_current_subscriber());
     }
 }
 
@@ -280,8 +297,19 @@ async fn dispatch(ctx: &Ctx, req: http::Request<Incoming>) -> http::Response<Ful
     }
 }
 
-/// The membership admin API (see [`crate::ha::admin`]): handled on the leader, forwarded to it
-/// from a follower.
+/// An admin request, read whole.
+struct AdminRequest {
+    method: http::Method,
+    path: String,
+    body: Bytes,
+    /// Already passed on by a follower (see `FORWARDED_HEADER`).
+    forwarded: bool,
+    /// What it asks for, in words, for errors.
+    action: String,
+}
+
+/// The membership admin API (see [`MembershipClient`](crate::ha::MembershipClient)): handled
+/// on the leader, forwarded to it from a follower.
 async fn membership(ctx: &Ctx, req: http::Request<Incoming>) -> http::Response<Full<Bytes>> {
     let method = req.method().clone();
     let path = req.uri().path().to_string();
@@ -303,52 +331,21 @@ async fn membership(ctx: &Ctx, req: http::Request<Incoming>) -> http::Response<F
         Ok(b) => b.to_bytes(),
         Err(e) => return reply(http::StatusCode::BAD_REQUEST, format!("body: {e}")),
     };
-
+    let req = AdminRequest {
+        method,
+        path,
+        body,
+        forwarded,
+        action,
+    };
     let metrics = ctx.raft.metrics().borrow().clone();
-    let leading = metrics.state == openraft::ServerState::Leader
-        && metrics.current_leader == Some(ctx.node_id);
-    if !leading {
-        let leader = metrics.current_leader.and_then(|l| {
-            let node = metrics.membership_config.membership().get_node(&l)?;
-            Some((l, node.addr.clone()))
-        });
-        let outcome = match (leader, forwarded) {
-            (Some((leader, addr)), false) if leader != ctx.node_id => Some(
-                ctx.peers
-                    .client(leader, &addr)
-                    .forward(
-                        method.clone(),
-                        &path,
-                        body,
-                        &[(FORWARDED_HEADER, ctx.node_id.to_string())],
-                        admin::REQUEST_TIMEOUT,
-                    )
-                    .await,
-            ),
-            _ => None,
-        };
-        let why = match outcome {
-            Some(Ok((status, body))) => return reply(status, body),
-            Some(Err(e)) => format!(", which node {} cannot reach ({})", ctx.node_id, e.reason),
-            None if forwarded => " (this request was already forwarded once)".to_string(),
-            None => String::new(),
-        };
-        if method == http::Method::GET {
-            // The local view still helps when the leader cannot be asked (for instance to see
-            // which voters a quorum-less group has); `answered_by` says whose view it is.
-            return json(&Members::of(&ctx.raft, ctx.node_id));
-        }
-        return membership_error(&MembershipError::not_leader(
-            &ctx.raft,
-            ctx.node_id,
-            &action,
-            &why,
-        ));
+    if metrics.state != openraft::ServerState::Leader || metrics.current_leader != Some(ctx.node_id)
+    {
+        return not_leading(ctx, &metrics, req).await;
     }
-
-    let result = match method {
+    let result = match req.method {
         http::Method::GET => Ok(()),
-        http::Method::POST => match serde_json::from_slice::<AddMember>(&body) {
+        http::Method::POST => match serde_json::from_slice::<AddMember>(&req.body) {
             Ok(add) => {
                 admin::add(
                     &ctx.raft,
@@ -366,12 +363,12 @@ async fn membership(ctx: &Ctx, req: http::Request<Incoming>) -> http::Response<F
                 );
             }
         },
-        _ => match path[MEMBERS_PATH.len() + 1..].parse::<NodeId>() {
+        _ => match req.path[MEMBERS_PATH.len() + 1..].parse::<NodeId>() {
             Ok(id) => admin::remove(&ctx.raft, ctx.node_id, id, Some(&ctx.peers)).await,
             Err(_) => {
                 return reply(
                     http::StatusCode::BAD_REQUEST,
-                    format!("`{path}` does not end in a node id"),
+                    format!("`{}` does not end in a node id", req.path),
                 );
             }
         },
@@ -380,6 +377,51 @@ async fn membership(ctx: &Ctx, req: http::Request<Incoming>) -> http::Response<F
         Ok(()) => json(&Members::of(&ctx.raft, ctx.node_id)),
         Err(e) => membership_error(&e),
     }
+}
+
+/// An admin request on a replica that does not lead: passed on to the leader once, else answered
+/// with what this replica knows.
+async fn not_leading(
+    ctx: &Ctx,
+    metrics: &openraft::RaftMetrics<NodeId, openraft::BasicNode>,
+    req: AdminRequest,
+) -> http::Response<Full<Bytes>> {
+    let leader = metrics.current_leader.and_then(|l| {
+        let node = metrics.membership_config.membership().get_node(&l)?;
+        Some((l, node.addr.clone()))
+    });
+    let outcome = match (leader, req.forwarded) {
+        (Some((leader, addr)), false) if leader != ctx.node_id => Some(
+            ctx.peers
+                .client(leader, &addr)
+                .forward(
+                    req.method.clone(),
+                    &req.path,
+                    req.body,
+                    &[(FORWARDED_HEADER, ctx.node_id.to_string())],
+                    admin::REQUEST_TIMEOUT,
+                )
+                .await,
+        ),
+        _ => None,
+    };
+    let why = match outcome {
+        Some(Ok((status, body))) => return reply(status, body),
+        Some(Err(e)) => format!(", which node {} cannot reach ({})", ctx.node_id, e.reason),
+        None if req.forwarded => " (this request was already forwarded once)".to_string(),
+        None => String::new(),
+    };
+    if req.method == http::Method::GET {
+        // The local view still helps when the leader cannot be asked (for instance to see
+        // which voters a quorum-less group has); `answered_by` says whose view it is.
+        return json(&Members::of(&ctx.raft, ctx.node_id));
+    }
+    membership_error(&MembershipError::not_leader(
+        &ctx.raft,
+        ctx.node_id,
+        &req.action,
+        &why,
+    ))
 }
 
 fn membership_error(e: &MembershipError) -> http::Response<Full<Bytes>> {

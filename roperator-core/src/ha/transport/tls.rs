@@ -56,8 +56,7 @@ pub struct TlsMaterial {
 
 struct Inner {
     current: Mutex<Configs>,
-    /// `None` for material built in memory ([`TlsMaterial::new`]): nothing to reload.
-    files: Option<Files>,
+    files: Files,
 }
 
 #[derive(Clone)]
@@ -100,7 +99,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 impl std::fmt::Debug for TlsMaterial {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TlsMaterial")
-            .field("files", &self.inner.files.as_ref().map(|f| &f.paths))
+            .field("files", &self.inner.files.paths)
             .finish()
     }
 }
@@ -140,13 +139,13 @@ impl TlsMaterial {
         Ok(Self {
             inner: Arc::new(Inner {
                 current: Mutex::new(configs),
-                files: Some(Files {
+                files: Files {
                     paths: paths.clone(),
                     state: Mutex::new(FileState {
                         loaded,
                         failed: None,
                     }),
-                }),
+                },
             }),
         })
     }
@@ -179,9 +178,7 @@ impl TlsMaterial {
     /// Reads the files again if they changed since the material in use was read. Returns whether
     /// new material is now in use; on an error the previous material stays in use.
     pub fn reload_if_changed(&self) -> Result<bool, TlsError> {
-        let Some(files) = &self.inner.files else {
-            return Ok(false);
-        };
+        let files = &self.inner.files;
         let now = stamp(&files.paths);
         let mut state = lock(&files.state);
         if now == state.loaded {
@@ -203,38 +200,23 @@ impl TlsMaterial {
 
     /// The current configurations, after reloading changed files (see the type's docs).
     fn refreshed(&self) -> Configs {
-        if let Some(files) = &self.inner.files {
-            let failed_before = lock(&files.state).failed;
-            match self.reload_if_changed() {
-                Ok(true) => tracing::info!(
-                    cert = %files.paths.cert.display(),
-                    "raft TLS files changed: new connections use the new certificate"
-                ),
-                Ok(false) => {}
-                // The same broken files are retried on every connection but reported once.
-                Err(e) if failed_before != lock(&files.state).failed => tracing::error!(
-                    error = %e,
-                    "reloading the raft TLS files failed; new connections keep the previous \
-                     certificate"
-                ),
-                Err(_) => {}
-            }
+        let files = &self.inner.files;
+        let failed_before = lock(&files.state).failed;
+        match self.reload_if_changed() {
+            Ok(true) => tracing::info!(
+                cert = %files.paths.cert.display(),
+                "raft TLS files changed: new connections use the new certificate"
+            ),
+            Ok(false) => {}
+            // The same broken files are retried on every connection but reported once.
+            Err(e) if failed_before != lock(&files.state).failed => tracing::error!(
+                error = %e,
+                "reloading the raft TLS files failed; new connections keep the previous \
+                 certificate"
+            ),
+            Err(_) => {}
         }
         lock(&self.inner.current).clone()
-    }
-
-    /// Builds the configurations from in-memory material (never reloaded).
-    pub fn new(
-        chain: Vec<CertificateDer<'static>>,
-        key: PrivateKeyDer<'static>,
-        roots: RootCertStore,
-    ) -> Result<Self, TlsError> {
-        Ok(Self {
-            inner: Arc::new(Inner {
-                current: Mutex::new(Self::configs(chain, key, roots)?),
-                files: None,
-            }),
-        })
     }
 
     fn configs(
@@ -280,64 +262,67 @@ impl TlsMaterial {
     }
 }
 
-/// How a [`Network`](super::Network) secures the connections it dials.
-#[derive(Clone, Debug)]
-pub enum ClientTls {
-    /// A fixed configuration.
-    Config(Arc<ClientConfig>),
-    /// This replica's material: reloaded when its files change.
-    Material(TlsMaterial),
-}
+#[cfg(test)]
+mod tests {
+    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
 
-impl ClientTls {
-    /// The configuration for the next connection.
-    pub(crate) fn config(&self) -> Arc<ClientConfig> {
-        match self {
-            Self::Config(c) => c.clone(),
-            Self::Material(m) => m.client_config(),
+    use super::*;
+
+    /// Writes a CA and a certificate for `localhost` signed by it under `dir`.
+    fn issue(dir: &Path, ca_name: &str) -> TlsPaths {
+        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, ca_name);
+        let ca = CertifiedIssuer::self_signed(params, KeyPair::generate().unwrap()).unwrap();
+        let key = KeyPair::generate().unwrap();
+        let cert = CertificateParams::new(vec!["localhost".to_string()])
+            .unwrap()
+            .signed_by(&key, &ca)
+            .unwrap();
+        let paths = TlsPaths {
+            cert: dir.join(format!("{ca_name}-cert.pem")),
+            key: dir.join(format!("{ca_name}-key.pem")),
+            ca: dir.join(format!("{ca_name}-ca.pem")),
+        };
+        std::fs::write(&paths.cert, cert.pem()).unwrap();
+        std::fs::write(&paths.key, key.serialize_pem()).unwrap();
+        std::fs::write(&paths.ca, ca.as_ref().pem()).unwrap();
+        paths
+    }
+
+    fn install(from: &TlsPaths, to: &TlsPaths) {
+        for (src, dst) in [
+            (&from.cert, &to.cert),
+            (&from.key, &to.key),
+            (&from.ca, &to.ca),
+        ] {
+            std::fs::copy(src, dst).unwrap();
         }
     }
-}
 
-impl From<Arc<ClientConfig>> for ClientTls {
-    fn from(config: Arc<ClientConfig>) -> Self {
-        Self::Config(config)
-    }
-}
+    #[test]
+    fn a_renewal_that_does_not_parse_names_the_file_and_keeps_the_material_in_use() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = issue(dir.path(), "first");
+        let material = TlsMaterial::load(&paths).unwrap();
+        let in_use = material.client_config();
+        assert!(
+            !material.reload_if_changed().unwrap(),
+            "nothing changed yet"
+        );
 
-impl From<TlsMaterial> for ClientTls {
-    fn from(material: TlsMaterial) -> Self {
-        Self::Material(material)
-    }
-}
+        std::fs::write(&paths.key, "not a key\n").unwrap();
+        let err = material.reload_if_changed().unwrap_err();
+        assert!(
+            err.to_string().contains(&paths.key.display().to_string()),
+            "the error names the file: {err}"
+        );
+        assert!(Arc::ptr_eq(&material.client_config(), &in_use));
 
-/// How a [`RaftServer`](super::RaftServer) secures the connections it accepts.
-#[derive(Clone, Debug)]
-pub enum ServerTls {
-    /// A fixed configuration.
-    Config(Arc<ServerConfig>),
-    /// This replica's material: reloaded when its files change.
-    Material(TlsMaterial),
-}
-
-impl ServerTls {
-    /// The configuration for the next connection.
-    pub(crate) fn config(&self) -> Arc<ServerConfig> {
-        match self {
-            Self::Config(c) => c.clone(),
-            Self::Material(m) => m.server_config(),
-        }
-    }
-}
-
-impl From<Arc<ServerConfig>> for ServerTls {
-    fn from(config: Arc<ServerConfig>) -> Self {
-        Self::Config(config)
-    }
-}
-
-impl From<TlsMaterial> for ServerTls {
-    fn from(material: TlsMaterial) -> Self {
-        Self::Material(material)
+        install(&issue(dir.path(), "second"), &paths);
+        assert!(material.reload_if_changed().unwrap(), "good files are used");
+        assert!(!Arc::ptr_eq(&material.client_config(), &in_use));
     }
 }

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use kube::config::{KubeConfigOptions, Kubeconfig};
+use roperator_core::K8sType;
 
 /// How long a configured cluster may take to answer the first request. Generous: the first
 /// request may run the kubeconfig's credential plugin (a cloud CLI fetching a token).
@@ -20,7 +21,12 @@ pub enum ClusterError {
         "cannot use the kubeconfig {origin}: {reason}\nFix it, or pass --embedded to run \
          against an in-memory API server instead."
     )]
-    Kubeconfig { origin: String, reason: String },
+    Kubeconfig {
+        /// The kubeconfig file(s).
+        origin: String,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// The kubeconfig's API server does not answer, or refuses the request.
     #[error(
         "cannot use the Kubernetes API server at {url} (from {origin}): {reason}\nCheck that \
@@ -28,8 +34,11 @@ pub enum ClusterError {
          are right, or pass --embedded to run against an in-memory API server instead."
     )]
     Unusable {
+        /// The API server's URL.
         url: String,
+        /// The kubeconfig file(s) naming it.
         origin: String,
+        /// What went wrong, down to the cause.
         reason: String,
     },
     /// Running in a pod: an in-memory server would hide a real problem, so no hint for one.
@@ -38,25 +47,49 @@ pub enum ClusterError {
          the pod's service account and network policy)"
     )]
     InCluster(String),
-    /// The cluster answers but does not serve EchoServers.
+    /// The cluster answers but does not serve the operator's custom resource.
     #[error(
-        "the EchoServer CRD is not installed in the cluster at {url} ({reason}); install it \
-         with:\n    cargo run -p echo-server -- crd | kubectl apply -f -\nor run with --embedded"
+        "the {kind} CRD is not installed in the cluster at {url} ({reason}); install it \
+         with:\n    {install}\nor run with --embedded"
     )]
-    CrdMissing { url: String, reason: String },
+    CrdMissing {
+        /// The custom resource's kind.
+        kind: &'static str,
+        /// The API server's URL.
+        url: String,
+        /// What discovery said.
+        reason: String,
+        /// The command that installs the CRD.
+        install: &'static str,
+    },
+}
+
+/// The custom resource an operator needs the cluster to serve, and how to install it.
+#[derive(Debug, Clone, Copy)]
+pub struct RequiredCrd {
+    /// The custom resource type.
+    pub resource: K8sType,
+    /// The command that installs its CRD, e.g.
+    /// `cargo run -p echo-server -- crd | kubectl apply -f -`.
+    pub install: &'static str,
 }
 
 /// The outcome of looking for a cluster.
 pub enum Cluster {
-    /// A cluster is configured, answers, and serves EchoServers.
-    Ready { client: kube::Client, url: String },
+    /// A cluster is configured, answers, and serves the required custom resource.
+    Ready {
+        /// A client for it.
+        client: kube::Client,
+        /// Its URL, for the log.
+        url: String,
+    },
     /// No kubeconfig, and not in a pod; says where it looked.
     NotConfigured(String),
 }
 
 /// Finds the configured cluster (kubeconfig first, then the pod's service account, as kubectl
-/// and kube's `Config::infer` do) and checks that it answers and has the EchoServer CRD.
-pub async fn connect() -> Result<Cluster, ClusterError> {
+/// and kube's `Config::infer` do) and checks that it answers and serves `crd`.
+pub async fn connect(crd: RequiredCrd) -> Result<Cluster, ClusterError> {
     let (paths, looked_at) = kubeconfig_paths();
     let in_cluster = std::env::var_os("KUBERNETES_SERVICE_HOST").is_some();
     let (config, origin) = if !paths.is_empty() {
@@ -107,9 +140,14 @@ pub async fn connect() -> Result<Cluster, ClusterError> {
             )));
         }
     }
-    match crd_installed(&client).await {
+    match crd_installed(&client, crd.resource).await {
         Ok(None) => Ok(Cluster::Ready { client, url }),
-        Ok(Some(reason)) => Err(ClusterError::CrdMissing { url, reason }),
+        Ok(Some(reason)) => Err(ClusterError::CrdMissing {
+            kind: crd.resource.kind,
+            url,
+            reason,
+            install: crd.install,
+        }),
         Err(e) => Err(unusable(describe(&e))),
     }
 }
@@ -172,21 +210,17 @@ async fn from_kubeconfig(paths: &[PathBuf]) -> Result<kube::Config, String> {
     Ok(config)
 }
 
-/// `None` when the cluster serves EchoServers, else why not. Uses discovery, which every
+/// `None` when the cluster serves `resource`, else why not. Uses discovery, which every
 /// authenticated client may read, so it needs no extra RBAC; an error other than "not found"
 /// (a refused credential, a server error) is returned as one.
-async fn crd_installed(client: &kube::Client) -> Result<Option<String>, kube::Error> {
-    let group_version = echo_server::ECHO_TYPE.api_version;
+async fn crd_installed(
+    client: &kube::Client,
+    resource: K8sType,
+) -> Result<Option<String>, kube::Error> {
+    let group_version = resource.api_version;
     match client.list_api_group_resources(group_version).await {
-        Ok(list)
-            if list
-                .resources
-                .iter()
-                .any(|r| r.name == echo_server::ECHO_TYPE.plural) =>
-        {
-            Ok(None)
-        }
-        Ok(_) => Ok(Some(format!("{group_version} has no echoservers"))),
+        Ok(list) if list.resources.iter().any(|r| r.name == resource.plural) => Ok(None),
+        Ok(_) => Ok(Some(format!("{group_version} has no {}", resource.plural))),
         // A real API server answers an unknown group version with a plain-text 404, which kube
         // turns into a Status with code 404 but no NotFound reason.
         Err(kube::Error::Api(status)) if status.code == 404 => {

@@ -1,7 +1,5 @@
-//! Waiting helpers shared by the echo-server integration tests.
-
-// Every test binary compiles this module and uses only part of it.
-#![allow(dead_code)]
+//! Waiting for a condition in integration tests: on an object the API server holds (watched,
+//! so the test wakes on the change itself), or on anything else (polled). Never a fixed sleep.
 
 use std::fmt::Debug;
 use std::future::Future;
@@ -12,7 +10,7 @@ use kube::{Api, Resource};
 use serde::de::DeserializeOwned;
 
 /// How long a test waits for the operator before it fails.
-const PATIENCE: Duration = Duration::from_secs(20);
+pub const PATIENCE: Duration = Duration::from_secs(20);
 
 /// How often [`eventually`] asks again.
 const POLL: Duration = Duration::from_millis(50);
