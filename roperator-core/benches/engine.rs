@@ -1,6 +1,10 @@
 //! Engine benchmark on the testkit API server. Prints:
 //! - the time to converge N parents x M children from a create storm, and the writes per new
-//!   parent (must be M + 1, plus 1 with a finalizer);
+//!   parent (must be M + 1, plus 1 with a finalizer), with the replace policy and with the
+//!   apply policy;
+//! - the bytes of metadata the engine puts on a child (its labels, its record and the owner
+//!   reference; target: under 1 KB for a 300 KB child), against the size of the answer that
+//!   the former last-applied annotation repeated;
 //! - no-op resync throughput (syncs/s) of converged parents (target: at least 2,000/s);
 //! - the operator's resident memory at 10,000 parents x 2 children (target: under 150 MB),
 //!   with the API server in a separate process so that only the operator is measured; then the
@@ -52,8 +56,12 @@ fn env_usize(name: &str, default: usize) -> usize {
 }
 
 fn config(name: &str) -> ControllerConfig {
+    config_with(name, ChildConfig::replace())
+}
+
+fn config_with(name: &str, policy: ChildConfig) -> ControllerConfig {
     ControllerConfig::new(name, BENCH)
-        .with_child(k8s_types::core::v1::ConfigMap, ChildConfig::replace())
+        .with_child(k8s_types::core::v1::ConfigMap, policy)
         .with_max_concurrent_syncs(32)
 }
 
@@ -85,6 +93,21 @@ fn handler(req: &SyncRequest) -> Result<SyncResponse, Error> {
         }));
     }
     Ok(response.with_status(&json!({"children": n})))
+}
+
+/// [`handler`], with a finalize hook that is done at once (a closure cannot finalize).
+struct Finalizing;
+
+impl Handler for Finalizing {
+    type Error = Error;
+
+    fn sync(&self, req: &SyncRequest) -> Result<SyncResponse, Error> {
+        handler(req)
+    }
+
+    fn finalize(&self, _req: &SyncRequest) -> Result<FinalizeResponse, Error> {
+        Ok(FinalizeResponse::done())
+    }
 }
 
 fn bench_parent(name: &str, children: usize) -> DynamicObject {
@@ -152,15 +175,24 @@ fn counter(op: &TestOperator, series: &str) -> f64 {
         .unwrap_or(0.0)
 }
 
-async fn create_storm(parents: usize, children: usize, finalizer: bool) -> (Duration, f64) {
+async fn create_storm(
+    parents: usize,
+    children: usize,
+    finalizer: bool,
+    policy: ChildConfig,
+) -> (Duration, f64) {
     let server = ApiServer::new();
     server.register_crd(&crd()).expect("CRD");
-    let name = if finalizer { "storm-fin" } else { "storm" };
-    let mut config = config(name);
+    let name = match (finalizer, policy == ChildConfig::replace()) {
+        (true, _) => "storm-fin",
+        (false, true) => "storm",
+        (false, false) => "storm-apply",
+    };
+    let mut config = config_with(name, policy);
     if finalizer {
         config = config.with_finalizer("bench.roperator.io/cleanup");
     }
-    let op = TestOperator::start(&server, config, handler);
+    let op = TestOperator::start(&server, config, Finalizing);
     op.wait_ready(Duration::from_secs(60)).await.expect("ready");
     let start = Instant::now();
     create_parents(server.client(), "p", parents, children).await;
@@ -206,6 +238,81 @@ async fn noop_resync(parents: usize, children: usize) -> (f64, usize) {
     let writes = operator_writes(&server, "noop");
     op.stop().await.expect("stopped");
     (rate, writes)
+}
+
+/// The bytes of metadata the engine adds to a child: its two labels, its record annotation and
+/// the parent's owner reference (as JSON). Returns (all of it, the record alone).
+fn engine_metadata(child: &Value) -> (usize, usize) {
+    let entry = |map: &str, key: &str| {
+        child["metadata"][map][key]
+            .as_str()
+            .map_or(0, |v| key.len() + v.len())
+    };
+    let record = entry("annotations", roperator_core::RECORD_ANNOTATION);
+    let labels = entry("labels", roperator_core::MANAGED_BY_LABEL)
+        + entry("labels", roperator_core::PARENT_UID_LABEL);
+    let owner = child["metadata"]["ownerReferences"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|r| r["controller"] == true)
+        .map(|r| r.to_string().len())
+        .sum::<usize>();
+    (record + labels + owner, record)
+}
+
+/// One parent whose children are a ConfigMap of `kib` KiB and a Deployment; returns, per child,
+/// its name, the size of the handler's answer for it and [`engine_metadata`].
+async fn metadata_per_child(kib: usize) -> Vec<(String, usize, (usize, usize))> {
+    let server = ApiServer::new();
+    server.register_crd(&crd()).expect("CRD");
+    let config = ControllerConfig::new("meta", BENCH)
+        .with_child(k8s_types::core::v1::ConfigMap, ChildConfig::replace())
+        .with_child(k8s_types::apps::v1::Deployment, ChildConfig::apply());
+    let content = "x".repeat(kib * 1024);
+    let big = json!({"apiVersion": "v1", "kind": "ConfigMap",
+                     "metadata": {"name": "big"}, "data": {"content": content}});
+    let labels = json!({"app": "web"});
+    let web = json!({"apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": "web", "labels": labels},
+        "spec": {"replicas": 2, "selector": {"matchLabels": labels},
+                 "template": {"metadata": {"labels": labels}, "spec": {"containers": [{
+                     "name": "web", "image": "registry.example/web:1.2.3",
+                     "ports": [{"containerPort": 8080}],
+                     "env": [{"name": "MODE", "value": "production"}],
+                     "resources": {"requests": {"cpu": "250m", "memory": "256Mi"}}}]}}}});
+    let answers = [big.clone(), web.clone()];
+    let op = TestOperator::start(&server, config, move |_: &SyncRequest| {
+        Ok::<_, Error>(SyncResponse::new().with_child(&big).with_child(&web))
+    });
+    create_parents(server.client(), "m", 1, 0).await;
+    op.wait_until(Duration::from_secs(60), || {
+        server.object("v1", "ConfigMap", Some(NS), "big").is_some()
+            && server
+                .object("apps/v1", "Deployment", Some(NS), "web")
+                .is_some()
+    })
+    .await
+    .expect("children created");
+    op.converge(Duration::from_secs(60)).await.expect("settled");
+    op.stop().await.expect("stopped");
+    let stored = [
+        server.object("v1", "ConfigMap", Some(NS), "big"),
+        server.object("apps/v1", "Deployment", Some(NS), "web"),
+    ];
+    stored
+        .into_iter()
+        .zip(answers)
+        .map(|(child, answer)| {
+            let child = child.expect("stored");
+            let name = format!(
+                "{} {}",
+                child["kind"].as_str().unwrap_or(""),
+                child["metadata"]["name"].as_str().unwrap_or("")
+            );
+            (name, answer.to_string().len(), engine_metadata(&child))
+        })
+        .collect()
 }
 
 fn rss_kib() -> (u64, u64) {
@@ -388,14 +495,30 @@ fn main() {
         return;
     }
     runtime().block_on(async {
-        let (elapsed, writes) = create_storm(parents, children, false).await;
+        for (child, answer, (total, record)) in metadata_per_child(300).await {
+            println!(
+                "engine metadata on {child} (answer of {:.1} KB): {total} bytes, of which the record {record} (target < 1 KB; the former last-applied annotation would have held the {:.1} KB answer)",
+                answer as f64 / 1000.0,
+                answer as f64 / 1000.0
+            );
+        }
+        let (elapsed, writes) = create_storm(parents, children, false, ChildConfig::replace()).await;
         println!(
             "create storm: {parents} parents x {children} children converged in {:.2} s ({:.0} parents/s); writes per new parent: {writes:.2} (expected {}; Events, which are published in the background, not counted)",
             elapsed.as_secs_f64(),
             parents as f64 / elapsed.as_secs_f64(),
             children + 1
         );
-        let (elapsed, writes) = create_storm(parents / 5, children, true).await;
+        let (elapsed, writes) =
+            create_storm(parents / 5, children, false, ChildConfig::apply()).await;
+        println!(
+            "create storm, apply policy: {} parents x {children} children in {:.2} s; writes per new parent: {writes:.2} (expected {}; each create also reads its name first)",
+            parents / 5,
+            elapsed.as_secs_f64(),
+            children + 1
+        );
+        let (elapsed, writes) =
+            create_storm(parents / 5, children, true, ChildConfig::replace()).await;
         println!(
             "create storm with a finalizer: {} parents x {children} children in {:.2} s; writes per new parent: {writes:.2} (expected {})",
             parents / 5,

@@ -4,8 +4,14 @@
 pub const MANAGED_BY_LABEL: &str = "roperator.io/managed-by";
 /// Label on every child: the UID of its parent.
 pub const PARENT_UID_LABEL: &str = "roperator.io/parent-uid";
-/// Annotation on every child: the desired object as last applied, so that a field the handler
-/// stops returning can be told apart from a field someone else set.
+/// Annotation on every child: the engine's record of its last write, small whatever the
+/// child's size. It holds a digest of the handler's answer (to tell that the answer changed)
+/// and the field paths the answer set, without their values (so that a field the handler
+/// stops returning can be removed, and told apart from a field someone else set).
+pub const RECORD_ANNOTATION: &str = "roperator.io/record";
+/// Annotation that earlier versions of the engine put on children: the whole desired object as
+/// last applied. Still read, so that such children stay converged; replaced by
+/// [`RECORD_ANNOTATION`] on the next write the child needs anyway.
 pub const LAST_APPLIED_ANNOTATION: &str = "roperator.io/last-applied";
 /// Annotation stamped on written children: the leader term of the replica that wrote them.
 pub const LEADER_TERM_ANNOTATION: &str = "roperator.io/leader-term";

@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use crate::error::Error;
 use crate::k8s_type::K8sType;
-use crate::names::{LEADER_TERM_ANNOTATION, PARENT_UID_LABEL};
+use crate::names::{LEADER_TERM_ANNOTATION, MANAGED_BY_LABEL, PARENT_UID_LABEL};
 
 /// One object read from the API server (or, in tests of a handler, built by hand): the parent
 /// of a sync, one of its children or one of its related objects.
@@ -48,10 +48,35 @@ pub struct Observed {
     /// controller ownerReference agree, so a hand-edited label cannot move a child.
     pub(crate) parent_uid: Option<String>,
     pub(crate) leader_term: Option<u64>,
-    /// The labels and annotations each field manager owns through server-side apply (from
-    /// `metadata.managedFields`, which is otherwise dropped): what a decorator set on the
-    /// objects it decorates, so that it can tell which of them it must remove.
-    pub(crate) applied_metadata: Vec<AppliedMetadata>,
+    /// What the engine keeps of `metadata.managedFields` (`None` when nothing): the rest is
+    /// dropped, as on a real API server it is often the largest part of an object.
+    pub(crate) managed: Option<Arc<Managed>>,
+}
+
+/// The part of `metadata.managedFields` the engine reads.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub(crate) struct Managed {
+    /// The labels and annotations each field manager owns through server-side apply: what a
+    /// decorator set on the objects it decorates, so that it can tell which of them it must
+    /// remove.
+    pub applied_metadata: Vec<AppliedMetadata>,
+    /// On a child (an object with the managed-by label): the fields each *other* field manager
+    /// owns, status aside. A field of the handler's answer whose live value differs is drift
+    /// only if someone else owns it; otherwise the API server itself rewrote our write (a
+    /// canonical quantity, a default, a mutating webhook), and writing again would only be
+    /// rewritten again.
+    pub foreign: Vec<OwnedFields>,
+    /// On a child: the managed-by controller owns fields through create or update requests
+    /// (rather than server-side apply); the apply policy moves them to its apply entry first,
+    /// or they would never be released.
+    pub ours_by_update: bool,
+}
+
+/// The fields one field manager owns, in the API server's `FieldsV1` form.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct OwnedFields {
+    pub manager: String,
+    pub fields: Value,
 }
 
 /// The metadata keys one field manager owns through server-side apply.
@@ -68,13 +93,17 @@ impl Observed {
     /// `metadata.managedFields` is dropped: the engine never reads it, and on a real API server
     /// it is often the largest part of an object.
     pub(crate) fn from_json(mut json: Value) -> Result<Self, String> {
-        let applied_metadata = match json.get_mut("metadata") {
-            Some(Value::Object(meta)) => meta
-                .remove("managedFields")
-                .map(|m| applied_metadata(&m))
-                .unwrap_or_default(),
-            _ => Vec::new(),
+        let managed_fields = match json.get_mut("metadata") {
+            Some(Value::Object(meta)) => meta.remove("managedFields"),
+            _ => None,
         };
+        let managed = managed_fields.and_then(|m| {
+            let ours = json
+                .pointer("/metadata/labels")
+                .and_then(|l| l.get(MANAGED_BY_LABEL))
+                .and_then(Value::as_str);
+            summarize(&m, ours).map(Arc::new)
+        });
         let text = |ptr: &str| {
             json.pointer(ptr)
                 .and_then(Value::as_str)
@@ -107,7 +136,7 @@ impl Observed {
                 .is_some_and(|v| !v.is_null()),
             parent_uid,
             leader_term,
-            applied_metadata,
+            managed,
             name,
             json,
         })
@@ -213,10 +242,57 @@ impl Observed {
             .unwrap_or_default()
     }
 
+    /// The labels and annotations each field manager owns through server-side apply.
+    pub(crate) fn applied_metadata(&self) -> &[AppliedMetadata] {
+        self.managed
+            .as_deref()
+            .map_or(&[], |m| m.applied_metadata.as_slice())
+    }
+
+    /// The fields other field managers own on this child (see [`Managed::foreign`]).
+    pub(crate) fn foreign_fields(&self) -> &[OwnedFields] {
+        self.managed
+            .as_deref()
+            .map_or(&[], |m| m.foreign.as_slice())
+    }
+
+    /// See [`Managed::ours_by_update`].
+    pub(crate) fn owned_by_updates(&self) -> bool {
+        self.managed.as_deref().is_some_and(|m| m.ours_by_update)
+    }
+
     /// The object's `status`, if any.
     pub(crate) fn status(&self) -> Option<&Value> {
         self.json.get("status").filter(|s| !s.is_null())
     }
+}
+
+/// What the engine keeps of `managedFields`; `ours` is the managed-by label of a child (`None`
+/// for other objects, whose field ownership the engine never needs). `None` when nothing.
+fn summarize(managed_fields: &Value, ours: Option<&str>) -> Option<Managed> {
+    let entries = managed_fields.as_array()?;
+    let mut managed = Managed {
+        applied_metadata: applied_metadata(managed_fields),
+        ..Managed::default()
+    };
+    if let Some(ours) = ours {
+        for entry in entries {
+            let manager = entry["manager"].as_str().unwrap_or_default();
+            let subresource = entry["subresource"].as_str().unwrap_or_default();
+            if subresource == "status" {
+                continue;
+            }
+            if manager == ours {
+                managed.ours_by_update |= entry["operation"] == "Update" && subresource.is_empty();
+            } else if let Some(fields) = entry.get("fieldsV1").filter(|f| f.is_object()) {
+                managed.foreign.push(OwnedFields {
+                    manager: manager.to_string(),
+                    fields: fields.clone(),
+                });
+            }
+        }
+    }
+    (managed != Managed::default()).then_some(managed)
 }
 
 /// A hash of a JSON value that does not depend on the order of object members (which differs

@@ -18,7 +18,9 @@ impl ControllerConfig {
     ///   `status` subresource unless it is a decorator that writes no status.
     /// - each child type: `get` (telling a name collision from a not-yet-seen child of ours),
     ///   `list`, `watch`, `create`, `delete`; `update` when its policy is
-    ///   [`replace`](crate::ChildConfig::replace).
+    ///   [`replace`](crate::ChildConfig::replace); `patch` when it is
+    ///   [`apply`](crate::ChildConfig::apply) (server-side apply is a patch, and creating an
+    ///   object by applying it also needs `create`).
     /// - each related type: `get`, `list`, `watch`, and nothing more.
     /// - `events.k8s.io` events: `create`, `patch`.
     /// - `update` on the parent's `finalizers` subresource: never requested, but clusters that
@@ -79,8 +81,14 @@ impl ControllerConfig {
                 child.plural.to_string(),
                 &["get", "list", "watch", "create", "delete"],
             );
-            if config.update == UpdateStrategy::Replace {
-                add(child.group(), child.plural.to_string(), &["update"]);
+            match config.update {
+                UpdateStrategy::Replace => {
+                    add(child.group(), child.plural.to_string(), &["update"]);
+                }
+                UpdateStrategy::Apply { .. } => {
+                    add(child.group(), child.plural.to_string(), &["patch"]);
+                }
+                UpdateStrategy::Recreate | UpdateStrategy::OnDelete => {}
             }
         }
         for related in self.related_types() {
@@ -202,6 +210,13 @@ mod tests {
                 ("x.io".into(), "ps/status".into(), v(&["update"])),
             ]
         );
+        let applied = ControllerConfig::new("demo", P)
+            .with_child(k8s_types::apps::v1::Deployment, ChildConfig::apply());
+        assert!(rules_of(&applied).contains(&(
+            "apps".into(),
+            "deployments".into(),
+            v(&["create", "delete", "get", "list", "patch", "watch"])
+        )));
         let no_finalizer = ControllerConfig::new("demo", P)
             .with_child(k8s_types::apps::v1::Deployment, ChildConfig::on_delete());
         let rules = rules_of(&no_finalizer);

@@ -15,6 +15,7 @@ use common::{ECHO, LONG, NS, OPERATOR, create_echo, echo_handler, echoes, server
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use roperator_core::prelude::*;
 use roperator_core::testkit::TestOperator;
+use roperator_testkit::patch::PatchType;
 use serde_json::json;
 
 const FINALIZER: &str = "test.roperator.io/cleanup";
@@ -55,7 +56,8 @@ fn grants(rules: Vec<k8s_openapi::api::rbac::v1::PolicyRule>) -> BTreeSet<Grant>
 }
 
 /// What each request of the operator needed, from its path: `/api/v1/...` is the core group,
-/// `/apis/<group>/<version>/...` a named one.
+/// `/apis/<group>/<version>/...` a named one. A server-side apply that creates its object needs
+/// `create` as well as `patch`, as the API server checks both.
 fn used(server: &roperator_core::testkit::ApiServer) -> BTreeSet<Grant> {
     used_by(server, OPERATOR)
 }
@@ -66,7 +68,7 @@ fn used_by(server: &roperator_core::testkit::ApiServer, operator: &str) -> BTree
         .records()
         .into_iter()
         .filter(|r| r.user_agent.starts_with(&format!("{operator}/")) && !r.resource.is_empty())
-        .map(|r| {
+        .flat_map(|r| {
             let group = match r.path.split('/').nth(1) {
                 Some("apis") => r.path.split('/').nth(2).unwrap_or_default().to_string(),
                 _ => String::new(),
@@ -75,7 +77,12 @@ fn used_by(server: &roperator_core::testkit::ApiServer, operator: &str) -> BTree
                 Some(sub) => format!("{}/{sub}", r.resource),
                 None => r.resource.clone(),
             };
-            (group, resource, r.verb)
+            let created_by_apply = r.patch_type == Some(PatchType::Apply) && r.status == 201;
+            let mut needed = vec![(group.clone(), resource.clone(), r.verb)];
+            if created_by_apply {
+                needed.push((group, resource, "create".to_string()));
+            }
+            needed
         })
         .collect()
 }
@@ -303,4 +310,58 @@ async fn the_rules_of_several_controllers_cover_decorators_and_related_objects()
             .any(|(_, r, v)| r == "configmaps" && !["get", "list", "watch"].contains(&v.as_str())),
         "nothing but get, list and watch on a related type: {rules:?}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_rules_of_the_apply_policy_are_exactly_what_it_uses() {
+    let server = server();
+    let config = ControllerConfig::new(OPERATOR, ECHO)
+        .with_child(k8s_types::core::v1::ConfigMap, ChildConfig::apply())
+        .with_child(k8s_types::core::v1::Secret, ChildConfig::on_delete());
+    let rules = granted(&config);
+    let op = TestOperator::start(&server, config, echo_handler);
+    // Created by apply (after reading the name), changed by apply, pruned.
+    create_echo(&server, "a", json!({"message": "one"})).await;
+    let configmap = |name: &str| server.object("v1", "ConfigMap", Some(NS), name);
+    op.wait_until(LONG, || configmap("a-more").is_some())
+        .await
+        .unwrap();
+    echoes(&server)
+        .patch(
+            "a",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"message": "two", "more": false}})),
+        )
+        .await
+        .unwrap();
+    op.wait_until(LONG, || {
+        configmap("a-more").is_none()
+            && configmap("a-config").is_some_and(|c| c["data"]["message"] == "two")
+    })
+    .await
+    .unwrap();
+    op.converge(LONG).await.unwrap();
+    op.stop().await.unwrap();
+
+    let used = used(&server);
+    let missing: Vec<_> = used.difference(&rules).collect();
+    assert!(
+        missing.is_empty(),
+        "the engine made requests its RBAC rules do not allow: {missing:?}"
+    );
+    let configmaps: BTreeSet<&str> = rules
+        .iter()
+        .filter(|(_, r, _)| r == "configmaps")
+        .map(|(_, _, v)| v.as_str())
+        .collect();
+    assert_eq!(
+        configmaps,
+        ["create", "delete", "get", "list", "patch", "watch"].into()
+    );
+    let unused: Vec<_> = rules
+        .iter()
+        .filter(|(_, r, _)| r == "configmaps")
+        .filter(|g| !used.contains(*g))
+        .collect();
+    assert!(unused.is_empty(), "granted and never used: {unused:?}");
 }

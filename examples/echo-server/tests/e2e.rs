@@ -167,6 +167,84 @@ async fn create_update_scale_and_delete_an_echo_server() {
     operator.shut_down().await;
 }
 
+/// A message as large as an API server lets a Deployment carry (the Deployment holds it twice at
+/// most: in its args, never in an annotation), served, changed and deleted like any other. With
+/// the former last-applied annotation, the Deployment of such a message was refused: all
+/// annotations of an object may hold 256 KiB at most.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_270_kb_message_is_served_changed_and_deleted() {
+    const SIZE: usize = 270 * 1000;
+    let server = ApiServer::new();
+    server
+        .register_crd(&echo_server::crd())
+        .expect("the CRD registers");
+    server.simulate_workloads(true);
+    let operator = start(&server);
+    let echoes: Api<EchoServer> = Api::namespaced(server.client(), NS);
+    let deployments: Api<Deployment> = Api::namespaced(server.client(), NS);
+    let text = |d: &Deployment| args(d).first().cloned().unwrap_or_default();
+
+    let first = "a".repeat(SIZE);
+    echoes
+        .create(
+            &PostParams::default(),
+            &EchoServer::new("large", EchoServerSpec::new(first.clone())),
+        )
+        .await
+        .expect("create");
+    let deployment = exists("the Deployment", &deployments, "large").await;
+    assert_eq!(text(&deployment), format!("-text={first}"));
+    let annotations: usize = deployment
+        .annotations()
+        .iter()
+        .map(|(k, v)| k.len() + v.len())
+        .sum();
+    assert!(annotations < 1024, "{annotations} bytes of annotations");
+    until("status Ready", &echoes, "large", |e| {
+        phase(e) == Some(Phase::Ready)
+    })
+    .await;
+
+    let second = "b".repeat(SIZE);
+    echoes
+        .patch(
+            "large",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"message": second}})),
+        )
+        .await
+        .expect("patch the message");
+    until(
+        "the new message in the Deployment",
+        &deployments,
+        "large",
+        |d| d.is_some_and(|d| text(d) == format!("-text={second}")),
+    )
+    .await;
+    until("status of generation 2", &echoes, "large", |e| {
+        let status = e.and_then(|e| e.status.as_ref());
+        status.is_some_and(|s| s.observed_generation == Some(2) && s.phase == Phase::Ready)
+    })
+    .await;
+
+    echoes
+        .delete("large", &DeleteParams::default())
+        .await
+        .expect("delete");
+    gone("the EchoServer to be gone", &echoes, "large").await;
+    gone("the Deployment to be gone", &deployments, "large").await;
+    operator.shut_down().await;
+    // No write of the operator was refused along the way.
+    let refused: Vec<_> = server
+        .requests()
+        .writes()
+        .into_iter()
+        .filter(|r| r.user_agent.starts_with("echo-server/") && matches!(r.status, 400 | 413 | 422))
+        .map(|r| (r.verb, r.path, r.status))
+        .collect();
+    assert_eq!(refused, vec![]);
+}
+
 /// The phase in the status of `echo`, if there is one.
 fn phase(echo: Option<&EchoServer>) -> Option<Phase> {
     Some(echo?.status.as_ref()?.phase)

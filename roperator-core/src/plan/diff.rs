@@ -2,6 +2,8 @@
 
 use serde_json::{Map, Value};
 
+use super::record::Fields;
+
 /// `true` when every field of `desired` is present in `live` with the same value.
 ///
 /// Objects may have extra fields in `live` (set by the API server or by others); arrays must
@@ -35,24 +37,22 @@ fn is_empty(v: &Value) -> bool {
 }
 
 /// The object to write so that `live` ends up with exactly `desired`: starts from `live` (so
-/// fields others set are kept), removes the fields that were in `last` (what we applied last
-/// time) but are no longer in `desired`, and sets every field of `desired`. Arrays are replaced
-/// as a whole.
-pub(crate) fn merge3(live: &Value, last: Option<&Value>, desired: &Value) -> Value {
+/// fields others set are kept), removes the fields the engine set last time (`last`, from the
+/// record) that `desired` no longer has, and sets every field of `desired`. Lists are replaced
+/// as a whole, and so are objects recorded as a whole. Without a record (`None`) nothing can
+/// safely be removed.
+pub(crate) fn merge(live: &Value, last: Option<&Fields>, desired: &Value) -> Value {
     match (live, desired) {
-        (Value::Object(l), Value::Object(d)) => {
-            let last = last.and_then(Value::as_object);
+        (Value::Object(l), Value::Object(d)) if !last.is_some_and(Fields::is_whole) => {
             let mut out: Map<String, Value> = l.clone();
-            if let Some(last) = last {
-                for k in last.keys() {
-                    if !d.contains_key(k) {
-                        out.remove(k);
-                    }
+            for k in last.into_iter().flat_map(Fields::members) {
+                if !d.contains_key(k) {
+                    out.remove(k);
                 }
             }
             for (k, dv) in d {
                 let merged = match l.get(k) {
-                    Some(lv) => merge3(lv, last.and_then(|m| m.get(k)), dv),
+                    Some(lv) => merge(lv, last.and_then(|f| f.member(k)), dv),
                     None => dv.clone(),
                 };
                 out.insert(k.clone(), merged);
@@ -110,9 +110,11 @@ mod tests {
             "metadata": {"name": "x", "resourceVersion": "5", "labels": {"a": "1", "b": "2", "theirs": "t"}},
             "spec": {"clusterIP": "10.0.0.1", "ports": [{"port": 80, "protocol": "TCP"}], "old": true}
         });
-        let last = json!({"metadata": {"name": "x", "labels": {"a": "1", "b": "2"}}, "spec": {"ports": [{"port": 80}], "old": true}});
+        let last = Fields::of(
+            &json!({"metadata": {"name": "x", "labels": {"a": "1", "b": "2"}}, "spec": {"ports": [{"port": 80}], "old": true}}),
+        );
         let desired = json!({"metadata": {"name": "x", "labels": {"a": "9"}}, "spec": {"ports": [{"port": 81}]}});
-        let merged = merge3(&live, Some(&last), &desired);
+        let merged = merge(&live, Some(&last), &desired);
         assert_eq!(
             merged,
             json!({
@@ -121,9 +123,20 @@ mod tests {
             })
         );
         // Without a record of what we applied, nothing can be safely removed.
-        let merged = merge3(&live, None, &desired);
+        let merged = merge(&live, None, &desired);
         assert_eq!(merged["spec"]["old"], json!(true));
         assert_eq!(merged["metadata"]["labels"]["b"], json!("2"));
+    }
+
+    #[test]
+    fn an_object_recorded_as_a_whole_is_replaced_as_a_whole() {
+        let live = json!({"data": {"a": "1", "theirs": "t"}, "other": {"x": 1}});
+        let last: Fields = serde_json::from_value(json!({"data": 1, "other": {"x": 1}})).unwrap();
+        let desired = json!({"data": {"b": "2"}, "other": {}});
+        assert_eq!(
+            merge(&live, Some(&last), &desired),
+            json!({"data": {"b": "2"}, "other": {}})
+        );
     }
 
     #[test]

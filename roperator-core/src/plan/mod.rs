@@ -4,14 +4,16 @@
 //! Everything here is pure (no I/O, no clock), so every case is unit-tested below. Invalid
 //! desired children fail the whole plan before anything is written.
 //!
-//! A live child is converged when the handler's answer is the one recorded on it (the
-//! last-applied annotation) and every field of that answer is in the live object with the same
-//! value — or with the value the API server made of it when we last wrote it (a quantity it
-//! canonicalized, a value a webhook rewrote): see [`written`] for that memory, which the caller
-//! passes in. Without that memory, quantity fields of built-in types are compared by value
-//! ([`quantity`]). Fields only the live object has (set by the server or by others) are not
-//! drift.
+//! A live child is converged when the handler's answer is the one recorded on it (the record
+//! annotation: a digest of the answer and the paths it set, see [`record`]) and the live object
+//! has not drifted from it ([`compare`]): every field of the answer is there with the same
+//! value, or with the value the API server made of our write (a canonical quantity, a default,
+//! a webhook's rewrite), told apart from someone else's change by the field ownership the
+//! server records. Fields only the live object has (set by the server or by others) are not
+//! drift. Both questions are answered from the child alone, so a restarted operator or a new
+//! leader writes nothing to converged children.
 
+mod compare;
 mod diff;
 mod quantity;
 mod record;
@@ -25,15 +27,13 @@ use serde_json::{Value, json};
 
 use crate::config::{ChildConfig, NamespaceScope, UpdateStrategy};
 use crate::k8s_type::K8sType;
-use crate::names::{LAST_APPLIED_ANNOTATION, MANAGED_BY_LABEL, PARENT_UID_LABEL};
+use crate::names::{
+    LAST_APPLIED_ANNOTATION, MANAGED_BY_LABEL, PARENT_UID_LABEL, RECORD_ANNOTATION,
+};
 use crate::object::Observed;
 
 pub(crate) use diff::is_subset;
 pub(crate) use validate::InvalidResponse;
-pub(crate) use written::{Expected, Written};
-
-/// What the server made of our last write, per child UID (see [`written`]).
-pub(crate) type WrittenByUid = HashMap<String, Arc<Written>>;
 
 /// What the planner needs to know besides the children themselves.
 pub(crate) struct PlanContext<'a> {
@@ -53,7 +53,7 @@ pub(crate) struct Desired {
     pub namespace: Option<String>,
     pub name: String,
     /// The handler's object, normalized (namespace filled in, server-owned fields and nulls
-    /// removed). The last-applied annotation records it (see [`record`]).
+    /// removed). It is written in the form of [`written::as_written`].
     pub content: Value,
 }
 
@@ -74,15 +74,17 @@ pub(crate) enum DeleteReason {
 pub(crate) enum ChangeKind {
     Created,
     Replaced,
+    Applied,
     Recreating,
     Deleted,
 }
 
 impl ChangeKind {
     /// Every kind, in the order Events report them.
-    pub const ALL: [ChangeKind; 4] = [
+    pub const ALL: [ChangeKind; 5] = [
         ChangeKind::Created,
         ChangeKind::Replaced,
+        ChangeKind::Applied,
         ChangeKind::Recreating,
         ChangeKind::Deleted,
     ];
@@ -92,6 +94,7 @@ impl ChangeKind {
         match self {
             ChangeKind::Created => "created",
             ChangeKind::Replaced => "replaced",
+            ChangeKind::Applied => "applied",
             ChangeKind::Recreating => "recreating",
             ChangeKind::Deleted => "deleted",
         }
@@ -102,6 +105,7 @@ impl ChangeKind {
         match self {
             ChangeKind::Created => "ChildCreated",
             ChangeKind::Replaced => "ChildReplaced",
+            ChangeKind::Applied => "ChildApplied",
             ChangeKind::Recreating => "ChildRecreating",
             ChangeKind::Deleted => "ChildDeleted",
         }
@@ -111,18 +115,26 @@ impl ChangeKind {
 /// One write.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Action {
-    /// POST this object.
+    /// POST this object, or apply it (server-side) when its policy is apply, once the name is
+    /// known to be free.
     Create {
         child_type: K8sType,
         object: Value,
-        expected: Expected,
+        by_apply: bool,
     },
     /// PUT this object (it carries the observed resourceVersion as precondition).
     Replace {
         child_type: K8sType,
         object: Value,
         observed: Arc<Observed>,
-        expected: Expected,
+    },
+    /// Apply this configuration (server-side, under the controller's field manager; it carries
+    /// the observed resourceVersion as precondition).
+    Apply {
+        child_type: K8sType,
+        object: Value,
+        observed: Arc<Observed>,
+        force: bool,
     },
     /// DELETE this object with its UID as precondition.
     Delete {
@@ -138,6 +150,7 @@ impl Action {
         match self {
             Action::Create { .. } => ChangeKind::Created,
             Action::Replace { .. } => ChangeKind::Replaced,
+            Action::Apply { .. } => ChangeKind::Applied,
             Action::Delete {
                 reason: DeleteReason::Recreate,
                 ..
@@ -155,9 +168,9 @@ impl Action {
             Action::Create { object, .. } => object
                 .pointer("/metadata/namespace")
                 .and_then(Value::as_str),
-            Action::Replace { observed, .. } | Action::Delete { observed, .. } => {
-                observed.namespace.as_deref()
-            }
+            Action::Replace { observed, .. }
+            | Action::Apply { observed, .. }
+            | Action::Delete { observed, .. } => observed.namespace.as_deref(),
         }
     }
 
@@ -203,13 +216,11 @@ pub(crate) fn validate(
 }
 
 /// The writes that turn `observed` into `desired`. Creates and updates come first, in the
-/// handler's order, then deletions. `written` is what the server made of our last write to
-/// each child (possibly nothing: then only exact values count as converged).
+/// handler's order, then deletions.
 pub(crate) fn plan(
     ctx: &PlanContext<'_>,
     observed: &[Arc<Observed>],
     desired: &[Desired],
-    written: &WrittenByUid,
 ) -> Vec<Action> {
     let mut by_id: HashMap<ChildId, &Arc<Observed>> = HashMap::with_capacity(observed.len());
     let mut observed_types: Vec<(ChildId, &Arc<Observed>)> = Vec::with_capacity(observed.len());
@@ -230,30 +241,8 @@ pub(crate) fn plan(
     let mut wanted = std::collections::HashSet::with_capacity(desired.len());
     for d in desired {
         let id = (d.child_type, d.namespace.clone(), d.name.clone());
-        let full = full_object(ctx, d);
-        let expected = Expected::new(comparable(&full));
-        match by_id.get(&id) {
-            None => actions.push(Action::Create {
-                child_type: d.child_type,
-                object: full,
-                expected,
-            }),
-            Some(live) if live.deleting => {} // wait until it is gone, then create it again
-            Some(live) if !is_changed(live, d, &expected, written.get(&live.uid)) => {}
-            Some(live) => match d.update {
-                UpdateStrategy::OnDelete => {}
-                UpdateStrategy::Recreate => actions.push(Action::Delete {
-                    child_type: d.child_type,
-                    observed: Arc::clone(live),
-                    reason: DeleteReason::Recreate,
-                }),
-                UpdateStrategy::Replace => actions.push(Action::Replace {
-                    child_type: d.child_type,
-                    object: replacement(live, &full),
-                    observed: Arc::clone(live),
-                    expected,
-                }),
-            },
+        if let Some(action) = update(ctx, d, by_id.get(&id).copied()) {
+            actions.push(action);
         }
         wanted.insert(id);
     }
@@ -286,11 +275,68 @@ fn is_namespace(t: &K8sType) -> bool {
     t.api_version == "v1" && t.kind == "Namespace"
 }
 
-/// The handler's object plus what the engine adds: our labels, the last-applied record and the
-/// parent's controller reference.
-fn full_object(ctx: &PlanContext<'_>, d: &Desired) -> Value {
-    let mut full = d.content.clone();
-    let last_applied = serde_json::to_string(&record::record(d)).unwrap_or_default();
+/// The write (if any) that brings the child `d` from `live` to what the handler returned.
+///
+/// A converged child is the common case, on every resync: it costs one copy of the answer, its
+/// digest and a walk over the live object; the record's paths are worked out only for a write.
+fn update(ctx: &PlanContext<'_>, d: &Desired, live: Option<&Arc<Observed>>) -> Option<Action> {
+    let written = written::as_written(d.child_type, &d.content);
+    let digest = record::digest(&written);
+    let mut full = with_engine_metadata(ctx, written);
+    let recorded_as = |full: &mut Value| {
+        let written = written::as_written(d.child_type, &d.content);
+        let record = record::Record::new(digest.clone(), &written);
+        if let Some(Value::Object(a)) = full.pointer_mut("/metadata/annotations") {
+            a.insert(RECORD_ANNOTATION.into(), json!(record.text()));
+        }
+    };
+    let Some(live) = live else {
+        recorded_as(&mut full);
+        return Some(Action::Create {
+            child_type: d.child_type,
+            object: full,
+            by_apply: matches!(d.update, UpdateStrategy::Apply { .. }),
+        });
+    };
+    if live.deleting {
+        return None; // waited for, then created again
+    }
+    let recorded = record::Recorded::of(live);
+    if recorded.same_answer(&digest, d) && !compare::drifted(d.child_type.api_version, &full, live)
+    {
+        return None;
+    }
+    match d.update {
+        UpdateStrategy::OnDelete => None,
+        UpdateStrategy::Recreate => Some(Action::Delete {
+            child_type: d.child_type,
+            observed: Arc::clone(live),
+            reason: DeleteReason::Recreate,
+        }),
+        UpdateStrategy::Replace => {
+            recorded_as(&mut full);
+            Some(Action::Replace {
+                child_type: d.child_type,
+                object: replacement(live, recorded.fields(d).as_ref(), &full),
+                observed: Arc::clone(live),
+            })
+        }
+        UpdateStrategy::Apply { force } => {
+            recorded_as(&mut full);
+            Some(Action::Apply {
+                child_type: d.child_type,
+                object: with_resource_version(full, live),
+                observed: Arc::clone(live),
+                force,
+            })
+        }
+    }
+}
+
+/// The handler's object as written plus what the engine adds: our labels, the parent's
+/// controller reference, and an `annotations` map for the record (set only when writing).
+fn with_engine_metadata(ctx: &PlanContext<'_>, written: Value) -> Value {
+    let mut full = written;
     let meta = full
         .as_object_mut()
         .map(|o| o.entry("metadata").or_insert_with(|| json!({})));
@@ -302,10 +348,7 @@ fn full_object(ctx: &PlanContext<'_>, d: &Desired) -> Value {
         labels.insert(MANAGED_BY_LABEL.into(), json!(ctx.operator));
         labels.insert(PARENT_UID_LABEL.into(), json!(ctx.parent.uid));
     }
-    let annotations = meta.entry("annotations").or_insert_with(|| json!({}));
-    if let Value::Object(annotations) = annotations {
-        annotations.insert(LAST_APPLIED_ANNOTATION.into(), json!(last_applied));
-    }
+    meta.entry("annotations").or_insert_with(|| json!({}));
     let owner = json!({
         "apiVersion": ctx.parent_type.api_version,
         "kind": ctx.parent_type.kind,
@@ -322,68 +365,29 @@ fn full_object(ctx: &PlanContext<'_>, d: &Desired) -> Value {
     full
 }
 
-/// What a live child must hold to be converged: the full object minus the last-applied record
-/// (compared separately, as text would differ in member order).
-fn comparable(full: &Value) -> Value {
-    let mut compare = full.clone();
-    if let Some(Value::Object(a)) = compare.pointer_mut("/metadata/annotations") {
-        a.remove(LAST_APPLIED_ANNOTATION);
-    }
-    compare
-}
-
-/// `true` when the handler's answer changed since we last applied it (including a removed
-/// field), or when the live object drifted away from it — away from both the desired values
-/// and what the server made of them on our last write. Fields only the live object has are not
-/// a change.
-fn is_changed(
-    live: &Observed,
-    d: &Desired,
-    expected: &Expected,
-    written: Option<&Arc<Written>>,
-) -> bool {
-    let last = last_applied(live);
-    if last != Some(record::record(d)) {
-        return true;
-    }
-    if is_subset(expected.content(), &live.json) {
-        return false;
-    }
-    if written.is_some_and(|w| w.explains(expected, &live.json)) {
-        return false;
-    }
-    // No record of our last write (a restart, a new leader): quantities the server stored in
-    // their canonical form are still the same values.
-    quantity::aligned_with_live(d.child_type.api_version, expected.content(), &live.json)
-        .is_none_or(|aligned| !is_subset(&aligned, &live.json))
-}
-
-fn last_applied(live: &Observed) -> Option<Value> {
-    live.json
-        .pointer("/metadata/annotations")
-        .and_then(|a| a.get(LAST_APPLIED_ANNOTATION))
-        .and_then(Value::as_str)
-        .and_then(|s| serde_json::from_str(s).ok())
-}
-
-/// The body of the PUT: the live object, minus what we applied before and no longer want, plus
-/// the full desired object. It keeps the live resourceVersion, which makes it conditional.
-fn replacement(live: &Observed, full: &Value) -> Value {
-    let mut last = last_applied(live);
-    // Our own additions were applied too; keep them out of the removal set so that they are
-    // simply overwritten.
-    if let Some(Value::Object(meta)) = last.as_mut().and_then(|l| l.get_mut("metadata")) {
-        meta.remove("ownerReferences");
-    }
-    let mut body = diff::merge3(&live.json, last.as_ref(), full);
+/// The body of the PUT: the live object, minus what we set before (`last`) and no longer want,
+/// plus the full desired object. It keeps the live resourceVersion, which makes it
+/// conditional. The record of earlier versions goes: the new record replaces it.
+fn replacement(live: &Observed, last: Option<&record::Fields>, full: &Value) -> Value {
+    let mut body = diff::merge(&live.json, last, full);
     if let Some(Value::Object(meta)) = body.get_mut("metadata") {
         meta.remove("managedFields");
+        if let Some(Value::Object(annotations)) = meta.get_mut("annotations") {
+            annotations.remove(LAST_APPLIED_ANNOTATION);
+        }
+    }
+    with_resource_version(body, live)
+}
+
+/// `object` made conditional on `live`'s resourceVersion.
+fn with_resource_version(mut object: Value, live: &Observed) -> Value {
+    if let Some(Value::Object(meta)) = object.get_mut("metadata") {
         meta.insert(
             "resourceVersion".into(),
             Value::String(live.resource_version.clone()),
         );
     }
-    body
+    object
 }
 
 #[cfg(test)]

@@ -2,80 +2,27 @@
 //! quantities.
 //!
 //! The API server stores a quantity in its canonical form (`"0.5"` as `"500m"`, `"1024Mi"` as
-//! `"1Gi"`). The memory of [`written`](super::written) makes that a non-issue while the
-//! operator runs; this module lets a freshly started operator (or a new leader), which has no
-//! such memory, recognize the same value in another form and not write the child again.
+//! `"1Gi"`). Field ownership already tells such a rewrite from someone else's change (see
+//! [`compare`](super::compare)); comparing by value settles the common case without it.
 //!
 //! Only fields known to be quantities are compared this way, so that a string field that merely
-//! looks like a number keeps its exact meaning: in the built-in API groups (`v1`, `apps/v1`,
-//! `batch/v1`), every `resources.requests` / `resources.limits` map (containers, pod-level
-//! resources, PersistentVolumeClaims and volume claim templates), a pod's `overhead`, an
-//! `emptyDir.sizeLimit`, and a ResourceQuota's `hard`.
+//! looks like a number keeps its exact meaning: every `resources.requests` / `resources.limits`
+//! map (containers, pod-level resources, PersistentVolumeClaims and volume claim templates), a
+//! pod's `overhead`, an `emptyDir.sizeLimit`, and a ResourceQuota's `hard`.
 
-use serde_json::Value;
-
-/// API groups whose types are known well enough to say which fields are quantities.
-const BUILT_IN: [&str; 3] = ["v1", "apps/v1", "batch/v1"];
-
-/// `desired` with each quantity the live object holds in another form of the same value
-/// replaced by the live form; `None` when there is no such quantity (or the type is not
-/// built in), so the caller's plain comparison stands.
-pub(crate) fn aligned_with_live(api_version: &str, desired: &Value, live: &Value) -> Option<Value> {
-    if !BUILT_IN.contains(&api_version) {
-        return None;
-    }
-    let mut out = desired.clone();
-    align(&mut out, live, None).then_some(out)
-}
-
-/// Walks `desired` along `live`; `parent_key` is the member name `desired` was found under.
-/// Returns whether anything was replaced.
-fn align(desired: &mut Value, live: &Value, parent_key: Option<&str>) -> bool {
-    match (desired, live) {
-        (Value::Object(d), Value::Object(l)) => {
-            let quantities_here = matches!(parent_key, Some("overhead" | "hard"));
-            let resources_here = parent_key == Some("resources");
-            let mut changed = false;
-            for (k, dv) in d.iter_mut() {
-                let Some(lv) = l.get(k) else { continue };
-                let is_quantity = quantities_here || k == "sizeLimit";
-                if is_quantity {
-                    changed |= take_if_same(dv, lv);
-                } else if resources_here && (k == "requests" || k == "limits") {
-                    if let (Value::Object(dq), Value::Object(lq)) = (&mut *dv, lv) {
-                        for (name, q) in dq.iter_mut() {
-                            if let Some(lq) = lq.get(name) {
-                                changed |= take_if_same(q, lq);
-                            }
-                        }
-                    }
-                } else {
-                    changed |= align(dv, lv, Some(k));
-                }
-            }
-            changed
-        }
-        (Value::Array(d), Value::Array(l)) if d.len() == l.len() => {
-            d.iter_mut().zip(l).fold(false, |changed, (dv, lv)| {
-                align(dv, lv, parent_key) | changed
-            })
-        }
-        _ => false,
-    }
-}
-
-fn take_if_same(desired: &mut Value, live: &Value) -> bool {
-    match (desired.as_str(), live.as_str()) {
-        (Some(d), Some(l)) if d != l && same_value(d, l) => {
-            *desired = live.clone();
-            true
-        }
-        _ => false,
-    }
+/// `true` when the field reached through these member names (list items left out) is a
+/// quantity of a built-in type.
+pub(crate) fn is_quantity_field(names: &[&str]) -> bool {
+    matches!(
+        names,
+        [.., "sizeLimit"]
+            | [.., "overhead" | "hard", _]
+            | [.., "resources", "requests" | "limits", _]
+    )
 }
 
 /// `true` when both strings are quantities with exactly the same value.
-fn same_value(a: &str, b: &str) -> bool {
+pub(crate) fn same_value(a: &str, b: &str) -> bool {
     match (Exact::parse(a), Exact::parse(b)) {
         (Some(a), Some(b)) => a == b,
         _ => false,
@@ -153,7 +100,6 @@ impl Exact {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
     #[test]
     fn forms_of_the_same_value_are_equal_and_others_are_not() {
@@ -199,44 +145,23 @@ mod tests {
     }
 
     #[test]
-    fn only_quantity_fields_of_built_in_types_are_aligned() {
-        let desired = json!({
-            "spec": {"template": {"spec": {
-                "overhead": {"cpu": "0.1"},
-                "volumes": [{"name": "v", "emptyDir": {"sizeLimit": "1024Mi"}}],
-                "containers": [{
-                    "name": "app",
-                    "env": [{"name": "RATIO", "value": "0.5"}],
-                    "resources": {"requests": {"cpu": "0.5", "memory": "1Gi"}, "limits": {"cpu": "2"}}
-                }]
-            }}}
-        });
-        let live = json!({
-            "spec": {"replicas": 1, "template": {"spec": {
-                "overhead": {"cpu": "100m"},
-                "volumes": [{"name": "v", "emptyDir": {"sizeLimit": "1Gi"}}],
-                "containers": [{
-                    "name": "app",
-                    "env": [{"name": "RATIO", "value": "500m"}],
-                    "resources": {"requests": {"cpu": "500m", "memory": "1Gi"}, "limits": {"cpu": "3"}}
-                }]
-            }}}
-        });
-        let aligned = aligned_with_live("apps/v1", &desired, &live).unwrap();
-        let pod = &aligned["spec"]["template"]["spec"];
-        assert_eq!(pod["overhead"]["cpu"], "100m");
-        assert_eq!(pod["volumes"][0]["emptyDir"]["sizeLimit"], "1Gi");
-        assert_eq!(pod["containers"][0]["resources"]["requests"]["cpu"], "500m");
-        // A different value stays as desired (drift), and so does a string that is no quantity.
-        assert_eq!(pod["containers"][0]["resources"]["limits"]["cpu"], "2");
-        assert_eq!(pod["containers"][0]["env"][0]["value"], "0.5");
-
-        let quota = json!({"spec": {"hard": {"pods": "10", "requests.cpu": "0.5"}}});
-        let live_quota = json!({"spec": {"hard": {"pods": "10", "requests.cpu": "500m"}}});
-        let aligned = aligned_with_live("v1", &quota, &live_quota).unwrap();
-        assert_eq!(aligned["spec"]["hard"]["requests.cpu"], "500m");
-
-        assert_eq!(aligned_with_live("example.com/v1", &desired, &live), None);
-        assert_eq!(aligned_with_live("v1", &quota, &quota), None);
+    fn only_quantity_fields_are_quantities() {
+        for yes in [
+            &["spec", "template", "spec", "overhead", "cpu"][..],
+            &["spec", "volumes", "emptyDir", "sizeLimit"],
+            &["spec", "containers", "resources", "requests", "memory"],
+            &["spec", "resources", "limits", "cpu"],
+            &["spec", "hard", "requests.cpu"],
+        ] {
+            assert!(is_quantity_field(yes), "{yes:?}");
+        }
+        for no in [
+            &["spec", "containers", "env", "value"][..],
+            &["spec", "resources", "requests"],
+            &["spec", "resources", "claims", "name"],
+            &["data", "cpu"],
+        ] {
+            assert!(!is_quantity_field(no), "{no:?}");
+        }
     }
 }

@@ -85,7 +85,11 @@ fn invalid(children: Vec<Value>) -> String {
 /// What a live child looks like after the engine created it from `desired` and the server
 /// added its own fields.
 fn live_from(ctx: &PlanContext<'_>, desired: &Desired, uid: &str) -> Arc<Observed> {
-    let mut json = full_object(ctx, desired);
+    let actions = plan(ctx, &[], std::slice::from_ref(desired));
+    let [Action::Create { object, .. }] = &actions[..] else {
+        panic!("expected one create, got {actions:?}")
+    };
+    let mut json = object.clone();
     let meta = json["metadata"].as_object_mut().unwrap();
     meta.insert("uid".into(), json!(uid));
     meta.insert("resourceVersion".into(), json!("10"));
@@ -100,7 +104,28 @@ fn plan_for(
     desired_children: Vec<Value>,
 ) -> Vec<Action> {
     let desired = validate(ctx, &desired_children).unwrap();
-    plan(ctx, observed, &desired, &WrittenByUid::new())
+    plan(ctx, observed, &desired)
+}
+
+/// The record on a planned object.
+fn record_of(object: &Value) -> Value {
+    serde_json::from_str(
+        object["metadata"]["annotations"][RECORD_ANNOTATION]
+            .as_str()
+            .expect("a record"),
+    )
+    .unwrap()
+}
+
+/// `live` with `manager` owning the fields of `fields` (FieldsV1), as after someone else's
+/// update.
+fn owned_by(live: &Observed, manager: &str, fields: Value) -> Arc<Observed> {
+    let mut json = live.json.clone();
+    json["metadata"]["managedFields"] = json!([
+        {"manager": "op", "operation": "Update", "fieldsV1": {"f:metadata": {}}},
+        {"manager": manager, "operation": "Update", "fieldsV1": fields},
+    ]);
+    Arc::new(Observed::from_json(json).unwrap())
 }
 
 #[test]
@@ -216,7 +241,7 @@ fn the_same_name_under_two_types_is_not_a_duplicate() {
 #[test]
 fn a_missing_child_is_created_labelled_annotated_and_owned() {
     with_ctx(Some("ns"), |ctx| {
-        let actions = plan_for(ctx, &[], vec![cm("a", json!({"k": "v"}))]);
+        let actions = plan_for(ctx, &[], vec![cm("a", json!({"k": "the value"}))]);
         let [
             Action::Create {
                 child_type, object, ..
@@ -233,15 +258,15 @@ fn a_missing_child_is_created_labelled_annotated_and_owned() {
             object["metadata"]["ownerReferences"],
             json!([{"apiVersion": "x.io/v1", "kind": "Parent", "name": "p", "uid": "parent-uid", "controller": true, "blockOwnerDeletion": true}])
         );
-        let applied: Value = serde_json::from_str(
-            object["metadata"]["annotations"][LAST_APPLIED_ANNOTATION]
-                .as_str()
-                .unwrap(),
-        )
-        .unwrap();
-        assert_eq!(
-            applied,
-            json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a", "namespace": "ns"}, "data": {"k": "v"}})
+        // The record: a digest of the answer and the paths it set, not its values.
+        let record = record_of(object);
+        assert_eq!(record["fields"], json!({"data": {"k": 1}, "metadata": {}}));
+        assert!(record["digest"].as_str().unwrap().starts_with("sha256:"));
+        assert!(!record.to_string().contains("the value"));
+        assert!(
+            object["metadata"]["annotations"]
+                .get(LAST_APPLIED_ANNOTATION)
+                .is_none()
         );
     });
 }
@@ -258,7 +283,7 @@ fn a_converged_child_needs_nothing_even_with_fields_others_set() {
         json["metadata"]["annotations"]["other"] = json!("x");
         json["status"] = json!({"loadBalancer": {}});
         let live = Arc::new(Observed::from_json(json).unwrap());
-        assert_eq!(plan(ctx, &[live], &desired, &WrittenByUid::new()), vec![]);
+        assert_eq!(plan(ctx, &[live], &desired), vec![]);
     });
 }
 
@@ -289,13 +314,10 @@ fn a_changed_child_is_replaced_with_removed_fields_removed_and_others_kept() {
         assert_eq!(object["metadata"]["labels"]["theirs"], "t");
         assert_eq!(object["metadata"]["labels"][MANAGED_BY_LABEL], "op");
         assert!(object["metadata"].get("managedFields").is_none());
-        let applied: Value = serde_json::from_str(
-            object["metadata"]["annotations"][LAST_APPLIED_ANNOTATION]
-                .as_str()
-                .unwrap(),
-        )
-        .unwrap();
-        assert_eq!(applied["data"], json!({"keep": "1", "new": "3"}));
+        assert_eq!(
+            record_of(object)["fields"]["data"],
+            json!({"keep": 1, "new": 1})
+        );
     });
 }
 
@@ -318,8 +340,10 @@ fn drift_of_a_field_we_set_is_repaired() {
         let desired = validate(ctx, &[cm("a", json!({"x": "1"}))]).unwrap();
         let mut json = live_from(ctx, &desired[0], "c1").json.clone();
         json["data"]["x"] = json!("edited by hand");
-        let live = Arc::new(Observed::from_json(json).unwrap());
-        let actions = plan(ctx, &[live], &desired, &WrittenByUid::new());
+        let edited = Observed::from_json(json).unwrap();
+        // The edit took the field's ownership (as every update does).
+        let live = owned_by(&edited, "kubectl-edit", json!({"f:data": {"f:x": {}}}));
+        let actions = plan(ctx, &[live], &desired);
         assert!(
             matches!(&actions[..], [Action::Replace { object, .. }] if object["data"]["x"] == "1"),
             "{actions:?}"
@@ -331,24 +355,32 @@ fn drift_of_a_field_we_set_is_repaired() {
             .unwrap()
             .remove(MANAGED_BY_LABEL);
         let live = Arc::new(Observed::from_json(json).unwrap());
-        assert_eq!(plan(ctx, &[live], &desired, &WrittenByUid::new()).len(), 1);
+        assert_eq!(plan(ctx, &[live], &desired).len(), 1);
     });
 }
 
 #[test]
-fn a_child_without_a_last_applied_record_is_rewritten_once() {
+fn a_child_without_a_readable_record_is_rewritten_once() {
     with_ctx(Some("ns"), |ctx| {
         let desired = validate(ctx, &[cm("a", json!({"x": "1"}))]).unwrap();
-        let mut json = live_from(ctx, &desired[0], "c1").json.clone();
-        json["metadata"]["annotations"]
-            .as_object_mut()
-            .unwrap()
-            .remove(LAST_APPLIED_ANNOTATION);
-        let live = Arc::new(Observed::from_json(json).unwrap());
-        assert!(matches!(
-            &plan(ctx, &[live], &desired, &WrittenByUid::new())[..],
-            [Action::Replace { .. }]
-        ));
+        for record in [
+            None,
+            Some("not json"),
+            Some(r#"{"v": 99, "digest": "", "fields": 1}"#),
+        ] {
+            let mut json = live_from(ctx, &desired[0], "c1").json.clone();
+            let annotations = json["metadata"]["annotations"].as_object_mut().unwrap();
+            match record {
+                Some(text) => annotations.insert(RECORD_ANNOTATION.into(), json!(text)),
+                None => annotations.remove(RECORD_ANNOTATION),
+            };
+            let live = Arc::new(Observed::from_json(json).unwrap());
+            let actions = plan(ctx, &[live], &desired);
+            let [Action::Replace { object, .. }] = &actions[..] else {
+                panic!("expected one replace, got {actions:?}")
+            };
+            assert_eq!(record_of(object)["v"], 1, "{record:?}");
+        }
     });
 }
 
@@ -457,7 +489,9 @@ fn creates_and_replaces_come_before_deletes_in_the_handlers_order() {
                     "create",
                     object["metadata"]["name"].as_str().unwrap().to_string(),
                 ),
-                Action::Replace { observed, .. } => ("update", observed.name.clone()),
+                Action::Replace { observed, .. } | Action::Apply { observed, .. } => {
+                    ("update", observed.name.clone())
+                }
                 Action::Delete { observed, .. } => ("delete", observed.name.clone()),
             })
             .collect();
@@ -473,7 +507,7 @@ fn creates_and_replaces_come_before_deletes_in_the_handlers_order() {
     });
 }
 
-// --- Values the API server normalizes (see `written`) ---
+// --- Values the API server normalizes (see `compare` and `written`) ---
 
 fn with_workloads<R>(f: impl FnOnce(&PlanContext<'_>) -> R) -> R {
     let parent = parent_obj(Some("ns"));
@@ -481,6 +515,8 @@ fn with_workloads<R>(f: impl FnOnce(&PlanContext<'_>) -> R) -> R {
         (k8s_types::apps::v1::Deployment, ChildConfig::replace()),
         (k8s_types::batch::v1::Job, ChildConfig::recreate()),
         (k8s_types::apps::v1::DaemonSet, ChildConfig::on_delete()),
+        (k8s_types::apps::v1::StatefulSet, ChildConfig::apply()),
+        (k8s_types::core::v1::Secret, ChildConfig::replace()),
     ];
     let ctx = PlanContext {
         operator: "op",
@@ -503,228 +539,303 @@ fn workload(kind: &str, cpu: &str) -> Value {
     })
 }
 
-/// What an API server that canonicalizes quantities stores for `object`: `cpu` becomes `cpu_as`,
-/// memory `1Gi`, the image `image_as` (as a mutating webhook might qualify it), plus its own
-/// fields; and the record the writer keeps of that write.
-fn stored(
-    object: &Value,
-    expected: &Expected,
-    uid: &str,
-    rv: &str,
-    cpu_as: &str,
-    image_as: &str,
-) -> (Arc<Observed>, WrittenByUid) {
+/// What an API server that canonicalizes quantities stores for `object` written by "op":
+/// `cpu` becomes `cpu_as`, memory `1Gi`, the image `image_as` (as a mutating webhook might
+/// qualify it), plus its own fields; "op" owns what it wrote.
+fn stored(object: &Value, uid: &str, rv: &str, cpu_as: &str, image_as: &str) -> Arc<Observed> {
     let mut json = object.clone();
     let meta = json["metadata"].as_object_mut().unwrap();
     meta.insert("uid".into(), json!(uid));
     meta.insert("resourceVersion".into(), json!(rv));
     meta.insert("generation".into(), json!(1));
+    meta.insert(
+        "managedFields".into(),
+        json!([{"manager": "op", "operation": "Update", "fieldsV1": {"f:spec": {"f:template": {}}}}]),
+    );
     let container = &mut json["spec"]["template"]["spec"]["containers"][0];
     container["resources"]["requests"] = json!({"cpu": cpu_as, "memory": "1Gi"});
     container["terminationMessagePath"] = json!("/dev/termination-log");
     container["image"] = json!(image_as);
     json["spec"]["replicas"] = json!(1);
-    let written = expected.after_write(&json).map(Arc::new);
-    let live = Arc::new(Observed::from_json(json).unwrap());
-    let memory = written.into_iter().map(|w| (uid.to_string(), w)).collect();
-    (live, memory)
-}
-
-/// Plans `desired`, expects one create, and returns the child as a normalizing server stores it.
-fn created(ctx: &PlanContext<'_>, desired: &[Desired]) -> (Arc<Observed>, WrittenByUid) {
-    let actions = plan(ctx, &[], desired, &WrittenByUid::new());
-    let [
-        Action::Create {
-            object, expected, ..
-        },
-    ] = &actions[..]
-    else {
-        panic!("expected one create, got {actions:?}")
-    };
-    stored(object, expected, "w1", "10", "500m", WEBHOOK_IMAGE)
-}
-
-/// The image `app:1` as a mutating webhook rewrites it: a normalization only the memory of our
-/// last write can recognize.
-const WEBHOOK_IMAGE: &str = "registry.example/library/app:1";
-
-fn set_cpu(live: &Observed, cpu: &str, rv: &str) -> Arc<Observed> {
-    let mut json = live.json.clone();
-    json["spec"]["template"]["spec"]["containers"][0]["resources"]["requests"]["cpu"] = json!(cpu);
-    json["metadata"]["resourceVersion"] = json!(rv);
     Arc::new(Observed::from_json(json).unwrap())
 }
 
+/// Plans `desired`, expects one create, and returns the child as a normalizing server stores it.
+fn created(ctx: &PlanContext<'_>, desired: &[Desired]) -> Arc<Observed> {
+    let actions = plan(ctx, &[], desired);
+    let [Action::Create { object, .. }] = &actions[..] else {
+        panic!("expected one create, got {actions:?}")
+    };
+    stored(object, "w1", "10", "500m", WEBHOOK_IMAGE)
+}
+
+/// The image `app:1` as a mutating webhook rewrites it: a rewrite only field ownership tells
+/// from someone else's change.
+const WEBHOOK_IMAGE: &str = "registry.example/library/app:1";
+
+/// The cpu of the container set to `cpu` by an update of `manager`.
+fn set_cpu(live: &Observed, cpu: &str, rv: &str, manager: &str) -> Arc<Observed> {
+    let mut json = live.json.clone();
+    json["spec"]["template"]["spec"]["containers"][0]["resources"]["requests"]["cpu"] = json!(cpu);
+    json["metadata"]["resourceVersion"] = json!(rv);
+    let edited = Observed::from_json(json).unwrap();
+    owned_by(
+        &edited,
+        manager,
+        json!({"f:spec": {"f:template": {"f:spec": {"f:containers": {
+            "k:{\"name\":\"app\"}": {"f:resources": {"f:requests": {"f:cpu": {}}}}}}}}}),
+    )
+}
+
 #[test]
-fn a_value_the_server_normalized_on_our_write_is_converged() {
+fn a_value_the_server_rewrote_on_our_write_is_converged_even_after_a_restart() {
     with_workloads(|ctx| {
         let desired = validate(ctx, &[workload("Deployment", "0.5")]).unwrap();
-        let (live, memory) = created(ctx, &desired);
-        assert_eq!(memory.len(), 1, "the server changed what we sent");
-        assert_eq!(plan(ctx, &[Arc::clone(&live)], &desired, &memory), vec![]);
+        // The plan is computed from the child alone: nothing is kept in memory.
+        let live = created(ctx, &desired);
+        assert_eq!(plan(ctx, &[Arc::clone(&live)], &desired), vec![]);
         // Others changing fields we never set (status, a newer resourceVersion) change nothing.
         let mut json = live.json.clone();
         json["status"] = json!({"readyReplicas": 1});
         json["metadata"]["resourceVersion"] = json!("11");
         let later = Arc::new(Observed::from_json(json).unwrap());
-        assert_eq!(plan(ctx, &[later], &desired, &memory), vec![]);
+        assert_eq!(plan(ctx, &[later], &desired), vec![]);
     });
 }
 
 #[test]
-fn without_memory_a_normalized_value_is_written_once_then_converged() {
+fn someone_elses_change_to_a_rewritten_field_is_drift() {
     with_workloads(|ctx| {
         let desired = validate(ctx, &[workload("Deployment", "0.5")]).unwrap();
-        let (live, _) = created(ctx, &desired);
-        // After a restart: nothing remembered, and only the memory explains the webhook's
-        // rewrite of the image, so it is written...
-        let actions = plan(ctx, &[Arc::clone(&live)], &desired, &WrittenByUid::new());
-        let [
-            Action::Replace {
-                object, expected, ..
-            },
-        ] = &actions[..]
-        else {
-            panic!("expected one replace, got {actions:?}")
-        };
-        assert_eq!(object["metadata"]["resourceVersion"], "10");
-        // ...and what the server makes of that write is remembered: no further write.
-        let (after, memory) = stored(object, expected, "w1", "12", "500m", WEBHOOK_IMAGE);
-        assert_eq!(plan(ctx, &[after], &desired, &memory), vec![]);
-    });
-}
-
-#[test]
-fn someone_elses_change_to_a_normalized_field_is_still_drift() {
-    with_workloads(|ctx| {
-        let desired = validate(ctx, &[workload("Deployment", "0.5")]).unwrap();
-        let (live, memory) = created(ctx, &desired);
-        let edited = set_cpu(&live, "2", "11");
-        let actions = plan(ctx, &[edited], &desired, &memory);
+        let live = created(ctx, &desired);
+        let edited = set_cpu(&live, "2", "11", "kubectl-edit");
+        let actions = plan(ctx, &[edited], &desired);
         let [Action::Replace { object, .. }] = &actions[..] else {
             panic!("expected one replace, got {actions:?}")
         };
         let container = &object["spec"]["template"]["spec"]["containers"][0];
         assert_eq!(container["resources"]["requests"]["cpu"], "0.5");
         assert_eq!(object["metadata"]["resourceVersion"], "11");
-        // Removing a field we set is drift too.
+        // The same value in another form is no drift, whoever wrote it.
+        let same = set_cpu(&live, "500m", "11", "kubectl-edit");
+        assert_eq!(plan(ctx, &[same], &desired), vec![]);
+        // Removing a field we set is drift, even though nobody owns it any more.
         let mut json = live.json.clone();
         json["spec"]["template"]["spec"]["containers"][0]["resources"]["requests"]
             .as_object_mut()
             .unwrap()
             .remove("memory");
         let removed = Arc::new(Observed::from_json(json).unwrap());
-        assert_eq!(plan(ctx, &[removed], &desired, &memory).len(), 1);
+        assert_eq!(plan(ctx, &[removed], &desired).len(), 1);
     });
 }
 
 #[test]
-fn a_changed_desired_value_is_written_despite_the_memory() {
+fn a_changed_desired_value_is_written_whatever_the_live_object_holds() {
     with_workloads(|ctx| {
         let desired = validate(ctx, &[workload("Deployment", "0.5")]).unwrap();
-        let (live, memory) = created(ctx, &desired);
+        let live = created(ctx, &desired);
         let changed = validate(ctx, &[workload("Deployment", "0.75")]).unwrap();
-        let actions = plan(ctx, &[Arc::clone(&live)], &changed, &memory);
+        let actions = plan(ctx, &[Arc::clone(&live)], &changed);
         let [Action::Replace { object, .. }] = &actions[..] else {
             panic!("expected one replace, got {actions:?}")
         };
         let container = &object["spec"]["template"]["spec"]["containers"][0];
         assert_eq!(container["resources"]["requests"]["cpu"], "0.75");
-        // Even if the object still claims the new content (say, another replica wrote it and
-        // the server made something else of it), a record of an older write does not count.
-        let mut json = live.json.clone();
-        let last = serde_json::to_string(&changed[0].content).unwrap();
-        json["metadata"]["annotations"][LAST_APPLIED_ANNOTATION] = json!(last);
-        let claimed = Arc::new(Observed::from_json(json).unwrap());
-        assert_eq!(plan(ctx, &[claimed], &changed, &memory).len(), 1);
     });
 }
 
 #[test]
-fn a_record_of_another_object_with_the_same_name_does_not_count() {
-    with_workloads(|ctx| {
-        let desired = validate(ctx, &[workload("Deployment", "0.5")]).unwrap();
-        let (live, memory) = created(ctx, &desired);
-        // Deleted and created again by someone else: another UID, the record was for "w1".
-        let mut json = live.json.clone();
-        json["metadata"]["uid"] = json!("w2");
-        let other = Arc::new(Observed::from_json(json).unwrap());
-        assert_eq!(plan(ctx, &[other], &desired, &memory).len(), 1);
-    });
-}
-
-#[test]
-fn normalized_values_under_recreate_and_on_delete() {
+fn rewritten_values_under_recreate_on_delete_and_apply() {
     with_workloads(|ctx| {
         let job = validate(ctx, &[workload("Job", "0.5")]).unwrap();
-        let (live, memory) = created(ctx, &job);
-        assert_eq!(plan(ctx, &[Arc::clone(&live)], &job, &memory), vec![]);
-        let edited = set_cpu(&live, "2", "11");
+        let live = created(ctx, &job);
+        assert_eq!(plan(ctx, &[Arc::clone(&live)], &job), vec![]);
+        let edited = set_cpu(&live, "2", "11", "kubectl-edit");
         assert!(matches!(
-            &plan(ctx, &[edited], &job, &memory)[..],
+            &plan(ctx, &[edited], &job)[..],
             [Action::Delete {
                 reason: DeleteReason::Recreate,
                 ..
             }]
         ));
-        // Unknown memory: the current behaviour, a recreate.
-        assert_eq!(plan(ctx, &[live], &job, &WrittenByUid::new()).len(), 1);
 
         let ds = validate(ctx, &[workload("DaemonSet", "0.5")]).unwrap();
-        let (live, _) = created(ctx, &ds);
-        assert_eq!(plan(ctx, &[live], &ds, &WrittenByUid::new()), vec![]);
+        let live = created(ctx, &ds);
+        let edited = set_cpu(&live, "2", "11", "kubectl-edit");
+        assert_eq!(plan(ctx, &[edited], &ds), vec![]);
+
+        let sts = validate(ctx, &[workload("StatefulSet", "0.5")]).unwrap();
+        let live = created(ctx, &sts);
+        assert_eq!(plan(ctx, &[Arc::clone(&live)], &sts), vec![]);
+        let edited = set_cpu(&live, "2", "11", "kubectl-edit");
+        let actions = plan(ctx, &[edited], &sts);
+        let [Action::Apply { object, force, .. }] = &actions[..] else {
+            panic!("expected one apply, got {actions:?}")
+        };
+        assert!(*force);
+        assert_eq!(object["metadata"]["resourceVersion"], "11");
     });
 }
 
 #[test]
-fn values_the_server_keeps_as_sent_need_no_memory() {
+fn under_apply_a_child_is_created_by_apply_and_sent_whole_when_changed() {
     with_workloads(|ctx| {
-        let mut canonical = workload("Deployment", "500m");
-        canonical["spec"]["template"]["spec"]["containers"][0]["resources"]["requests"]["memory"] =
-            json!("1Gi");
-        let desired = validate(ctx, &[canonical]).unwrap();
-        let actions = plan(ctx, &[], &desired, &WrittenByUid::new());
-        let [
-            Action::Create {
-                object, expected, ..
-            },
-        ] = &actions[..]
-        else {
+        let sts = validate(ctx, &[workload("StatefulSet", "0.5")]).unwrap();
+        let actions = plan(ctx, &[], &sts);
+        let [Action::Create { by_apply, .. }] = &actions[..] else {
             panic!("expected one create, got {actions:?}")
         };
-        let (live, memory) = stored(object, expected, "w1", "10", "500m", "app:1");
-        assert!(memory.is_empty());
-        assert_eq!(plan(ctx, &[live], &desired, &memory), vec![]);
+        assert!(*by_apply);
+        let live = created(ctx, &sts);
+        let mut json = live.json.clone();
+        json["spec"]["serviceName"] = json!("theirs");
+        let live = Arc::new(Observed::from_json(json).unwrap());
+        let mut changed = workload("StatefulSet", "0.5");
+        changed["spec"]["template"]["spec"]["containers"][0]
+            .as_object_mut()
+            .unwrap()
+            .remove("resources");
+        let changed = validate(ctx, &[changed]).unwrap();
+        let actions = plan(ctx, &[live], &changed);
+        let [Action::Apply { object, .. }] = &actions[..] else {
+            panic!("expected one apply, got {actions:?}")
+        };
+        // The configuration is exactly the answer (the server removes what it no longer
+        // sets), never someone else's fields.
+        let container = &object["spec"]["template"]["spec"]["containers"][0];
+        assert!(container.get("resources").is_none());
+        assert!(container.get("terminationMessagePath").is_none());
+        assert!(object["spec"].get("serviceName").is_none());
     });
 }
 
 #[test]
-fn after_a_restart_quantities_in_canonical_form_are_recognized_by_value() {
+fn a_secrets_string_data_is_written_and_compared_as_data() {
     with_workloads(|ctx| {
-        for kind in ["Deployment", "Job"] {
-            let desired = validate(ctx, &[workload(kind, "0.5")]).unwrap();
-            let actions = plan(ctx, &[], &desired, &WrittenByUid::new());
-            let [
-                Action::Create {
-                    object, expected, ..
-                },
-            ] = &actions[..]
-            else {
+        let secret = |password: &str| {
+            json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"},
+                   "stringData": {"password": password, "user": "admin"}})
+        };
+        let desired = validate(ctx, &[secret("hunter2")]).unwrap();
+        let actions = plan(ctx, &[], &desired);
+        let [Action::Create { object, .. }] = &actions[..] else {
+            panic!("expected one create, got {actions:?}")
+        };
+        assert_eq!(
+            object["data"],
+            json!({"password": "aHVudGVyMg==", "user": "YWRtaW4="})
+        );
+        assert!(object.get("stringData").is_none());
+        let text = object["metadata"]["annotations"][RECORD_ANNOTATION].to_string();
+        assert!(
+            !text.contains("hunter2") && !text.contains("aHVudGVyMg"),
+            "{text}"
+        );
+        // Stored as sent (a real server never keeps stringData): converged, after a restart
+        // too, and a new password is a change.
+        let mut json = object.clone();
+        json["metadata"]["uid"] = json!("s1");
+        json["type"] = json!("Opaque");
+        let live = Arc::new(Observed::from_json(json).unwrap());
+        assert_eq!(plan(ctx, &[Arc::clone(&live)], &desired), vec![]);
+        let changed = validate(ctx, &[secret("correct horse")]).unwrap();
+        assert_eq!(plan(ctx, &[Arc::clone(&live)], &changed).len(), 1);
+        // A key no longer returned is removed from `data`, where the server keeps it.
+        let fewer = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"},
+                           "stringData": {"password": "hunter2"}});
+        let fewer = validate(ctx, &[fewer]).unwrap();
+        let actions = plan(ctx, &[live], &fewer);
+        let [Action::Replace { object, .. }] = &actions[..] else {
+            panic!("expected one replace, got {actions:?}")
+        };
+        assert_eq!(object["data"], json!({"password": "aHVudGVyMg=="}));
+        assert_eq!(object["type"], "Opaque");
+    });
+}
+
+// --- The record of earlier versions ---
+
+/// `live` as an earlier version of the engine left it: the whole answer in the last-applied
+/// annotation, Secret values as salted digests.
+fn with_legacy_record(live: &Observed, answer: &Value) -> Arc<Observed> {
+    let mut json = live.json.clone();
+    let annotations = json["metadata"]["annotations"].as_object_mut().unwrap();
+    annotations.remove(RECORD_ANNOTATION);
+    annotations.insert(
+        LAST_APPLIED_ANNOTATION.into(),
+        json!(serde_json::to_string(answer).unwrap()),
+    );
+    Arc::new(Observed::from_json(json).unwrap())
+}
+
+#[test]
+fn a_child_with_the_old_record_stays_converged_and_is_migrated_by_its_next_write() {
+    with_ctx(Some("ns"), |ctx| {
+        let before = validate(ctx, &[cm("a", json!({"keep": "1", "drop": "2"}))]).unwrap();
+        let mut json = live_from(ctx, &before[0], "c1").json.clone();
+        json["metadata"]["labels"]["theirs"] = json!("t");
+        let live = with_legacy_record(&Observed::from_json(json).unwrap(), &before[0].content);
+        // Same answer: no write just to migrate.
+        assert_eq!(plan(ctx, &[Arc::clone(&live)], &before), vec![]);
+        // A new answer: the write removes what the old record says was ours and no longer is,
+        // and carries the new record instead of the old one.
+        let after = validate(ctx, &[cm("a", json!({"keep": "1"}))]).unwrap();
+        let actions = plan(ctx, &[live], &after);
+        let [Action::Replace { object, .. }] = &actions[..] else {
+            panic!("expected one replace, got {actions:?}")
+        };
+        assert_eq!(object["data"], json!({"keep": "1"}));
+        assert_eq!(object["metadata"]["labels"]["theirs"], "t");
+        let annotations = &object["metadata"]["annotations"];
+        assert!(annotations.get(LAST_APPLIED_ANNOTATION).is_none());
+        assert_eq!(record_of(object)["fields"]["data"], json!({"keep": 1}));
+    });
+}
+
+#[test]
+fn an_old_record_of_a_secret_is_compared_through_its_digests() {
+    with_ctx(Some("ns"), |ctx| {
+        let secret = |v: &str| json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"}, "stringData": {"k": v}});
+        let d = validate(ctx, &[secret("1")]).unwrap();
+        // What earlier versions recorded: the answer with the value as a salted digest.
+        let mut legacy = d[0].content.clone();
+        let digest = ring::digest::digest(&ring::digest::SHA256, b"roperator/s/stringData/k\n1");
+        let hex: String = digest.as_ref().iter().map(|b| format!("{b:02x}")).collect();
+        legacy["stringData"]["k"] = json!(format!("sha256:{hex}"));
+        let live = live_from(ctx, &d[0], "s1");
+        let live = with_legacy_record(&live, &legacy);
+        assert_eq!(plan(ctx, &[Arc::clone(&live)], &d), vec![]);
+        // on_delete: a new value is not written, but it is a change.
+        let replace = vec![(k8s_types::core::v1::Secret, ChildConfig::replace())];
+        let ctx = PlanContext {
+            child_types: &replace,
+            ..*ctx
+        };
+        let changed = validate(&ctx, &[secret("2")]).unwrap();
+        assert_eq!(plan(&ctx, &[live], &changed).len(), 1);
+    });
+}
+
+#[test]
+fn the_record_of_a_large_child_stays_small() {
+    with_ctx(Some("ns"), |ctx| {
+        let big = "x".repeat(300 * 1024);
+        let many: serde_json::Map<String, Value> = (0..2000)
+            .map(|i| (format!("key-{i:04}"), json!("v")))
+            .collect();
+        for data in [json!({"big": big}), Value::Object(many)] {
+            let actions = plan_for(ctx, &[], vec![cm("a", data.clone())]);
+            let [Action::Create { object, .. }] = &actions[..] else {
                 panic!("expected one create, got {actions:?}")
             };
-            // The server stored 0.5 as 500m and 1024Mi as 1Gi; nothing is remembered.
-            let (live, _) = stored(object, expected, "w1", "10", "500m", "app:1");
-            let none = WrittenByUid::new();
-            assert_eq!(
-                plan(ctx, &[Arc::clone(&live)], &desired, &none),
-                vec![],
-                "{kind}"
-            );
-            // Another value is drift, in whatever form.
-            let edited = set_cpu(&live, "0.6", "11");
-            assert_eq!(plan(ctx, &[edited], &desired, &none).len(), 1, "{kind}");
-            let edited = set_cpu(&live, "600m", "11");
-            assert_eq!(plan(ctx, &[edited], &desired, &none).len(), 1, "{kind}");
+            let text = object["metadata"]["annotations"][RECORD_ANNOTATION]
+                .as_str()
+                .unwrap();
+            assert!(text.len() < 1024, "{} bytes", text.len());
+            // The object carries its content once.
+            let size = serde_json::to_string(object).unwrap().len();
+            assert!(size < serde_json::to_string(&data).unwrap().len() + 2048);
         }
     });
 }
@@ -756,7 +867,7 @@ mod waves {
         let mut in_old = cm("b", json!({}));
         in_old["metadata"]["namespace"] = json!("existing");
         let desired = validate(&ctx, &[in_new, namespace("fresh"), in_old]).unwrap();
-        let actions = plan(&ctx, &[], &desired, &WrittenByUid::new());
+        let actions = plan(&ctx, &[], &desired);
         let names = |wave: &[Action]| -> Vec<String> {
             wave.iter()
                 .map(|a| match a {
@@ -774,10 +885,7 @@ mod waves {
 
         // Without a namespace to create, one wave.
         let desired = validate(&ctx, &[cm_in("existing", "c")]).unwrap();
-        assert_eq!(
-            super::super::waves(plan(&ctx, &[], &desired, &WrittenByUid::new())).len(),
-            1
-        );
+        assert_eq!(super::super::waves(plan(&ctx, &[], &desired)).len(), 1);
     }
 
     fn cm_in(ns: &str, name: &str) -> Value {

@@ -8,7 +8,9 @@ use serde_json::Value;
 use super::{Desired, PlanContext, diff::strip_nulls};
 use crate::config::{ChildConfig, NamespaceScope};
 use crate::k8s_type::K8sType;
-use crate::names::{LAST_APPLIED_ANNOTATION, LEADER_TERM_ANNOTATION, is_dns_subdomain};
+use crate::names::{
+    LAST_APPLIED_ANNOTATION, LEADER_TERM_ANNOTATION, RECORD_ANNOTATION, is_dns_subdomain,
+};
 
 /// Metadata the API server owns; a handler that copies a live child into its answer must not
 /// make the engine think the child changed whenever the server bumps them.
@@ -226,6 +228,7 @@ fn normalized(child: &Value, namespace: Option<String>) -> Value {
         }
         if let Some(Value::Object(annotations)) = meta.get_mut("annotations") {
             annotations.remove(LAST_APPLIED_ANNOTATION);
+            annotations.remove(RECORD_ANNOTATION);
             annotations.remove(LEADER_TERM_ANNOTATION);
         }
     }

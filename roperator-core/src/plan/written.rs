@@ -1,179 +1,112 @@
-//! Remembering what the API server made of our last write, so that values it normalizes are not
-//! mistaken for drift.
+//! The handler's answer as the engine writes it: in the form the API server stores, where that
+//! form is known in advance, so that the stored object compares equal to it after a restart as
+//! well as right after the write, and a field the handler drops is removed where the server
+//! keeps it.
 //!
-//! An API server may store a value in another form than the one written: resource quantities
-//! are canonicalized (`cpu: "0.5"` is stored as `"500m"`, `memory: "1024Mi"` as `"1Gi"`),
-//! defaulting and mutating admission webhooks may rewrite what a client sent. Comparing the
-//! handler's value with the live one would then find a difference on every sync, and replacing
-//! the child would only be normalized again: a hot loop of writes.
+//! - A Secret's `stringData` is a write-only convenience: the API server merges its values into
+//!   `data` (base64-encoded, replacing the same keys) and never stores `stringData`. The engine
+//!   does the merge itself, so the live `data` is compared with `data`, and a key the handler
+//!   stops returning is removed from `data`, where it lives.
+//! - A Secret's `data` and a ConfigMap's `binaryData` are bytes, returned in standard padded
+//!   base64 whatever the form sent: the engine writes that form.
 //!
-//! So after each create or update of a child, the writer keeps, per child UID, a [`Written`]
-//! record: a fingerprint of the content the planner compared ([`Expected`]) and the same fields
-//! as the server returned them. The planner takes these records as an input: a child whose
-//! desired content still has that fingerprint is converged when the live object matches either
-//! the desired values or what the server made of them. A change by someone else (a value that is
-//! neither) is still drift, and a new desired value has a new fingerprint and is written.
-//!
-//! The records live in memory only. After a restart, or on a replica that has just become
-//! leader, quantities are still recognized by value (see [`quantity`](super::quantity)); a child
-//! with any other value the server rewrote is written once more, and from that write on the
-//! record exists and the child is left alone. Records are kept only when the server changed
-//! something, so most children cost nothing.
+//! What cannot be known in advance (defaults, canonical quantities, allocated values, webhooks)
+//! is told apart from drift when comparing (see [`compare`](super::compare)).
 
-use std::hash::{Hash, Hasher};
-
+use k8s_openapi::ByteString;
 use serde_json::{Map, Value};
 
-/// The content the planner compares a live child with, carried by a create or an update so
-/// that the writer can record what the server made of it.
-///
-/// Its fingerprint is computed only when a record is made or consulted, which a converged
-/// child whose values came back as sent never needs.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) struct Expected {
-    content: Value,
-}
+use crate::k8s_type::K8sType;
 
-impl Expected {
-    pub fn new(content: Value) -> Self {
-        Self { content }
-    }
-
-    pub fn content(&self) -> &Value {
-        &self.content
-    }
-
-    /// What to remember after the server answered a write of this content with `stored`;
-    /// `None` when every value came back as sent (the plain comparison then suffices).
-    pub fn after_write(&self, stored: &Value) -> Option<Written> {
-        if super::is_subset(&self.content, stored) {
-            return None;
+/// `answer` (a desired child, validated and normalized) as the engine writes it.
+pub(crate) fn as_written(child_type: K8sType, answer: &Value) -> Value {
+    let mut written = answer.clone();
+    match (child_type.api_version, child_type.kind) {
+        ("v1", "Secret") => {
+            fold_string_data(&mut written);
+            canonical_bytes(written.get_mut("data"));
         }
-        Some(Written {
-            fingerprint: fingerprint(&self.content),
-            as_stored: project(&self.content, stored),
-        })
+        ("v1", "ConfigMap") => canonical_bytes(written.get_mut("binaryData")),
+        _ => {}
     }
+    written
 }
 
-/// What the API server made of the content we last wrote to a child.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) struct Written {
-    fingerprint: u64,
-    /// The fields of the written content, with the values the server stored; `null` where the
-    /// server dropped a field (so it must stay absent).
-    as_stored: Value,
-}
-
-impl Written {
-    /// `true` when `expected` is the content this record was written from and `live` still
-    /// holds every value the server stored for it.
-    pub fn explains(&self, expected: &Expected, live: &Value) -> bool {
-        super::is_subset(&self.as_stored, live)
-            && self.fingerprint == fingerprint(&expected.content)
+/// Moves `stringData` into `data`, as the API server does.
+fn fold_string_data(secret: &mut Value) {
+    let Value::Object(object) = secret else {
+        return;
+    };
+    let Some(Value::Object(strings)) = object.remove("stringData") else {
+        return;
+    };
+    let data = object
+        .entry("data")
+        .or_insert_with(|| Value::Object(Map::new()));
+    if !data.is_object() {
+        *data = Value::Object(Map::new());
     }
-}
-
-/// The fields of `shape`, with their values taken from `stored`.
-fn project(shape: &Value, stored: &Value) -> Value {
-    match (shape, stored) {
-        (Value::Object(s), Value::Object(v)) => Value::Object(
-            s.iter()
-                .map(|(k, sv)| {
-                    let value = v.get(k).map_or(Value::Null, |vv| project(sv, vv));
-                    (k.clone(), value)
-                })
-                .collect::<Map<_, _>>(),
-        ),
-        (Value::Array(s), Value::Array(v)) if s.len() == v.len() => {
-            Value::Array(s.iter().zip(v).map(|(sv, vv)| project(sv, vv)).collect())
-        }
-        _ => stored.clone(),
-    }
-}
-
-/// A hash of `value` that does not depend on the order of object members.
-fn fingerprint(value: &Value) -> u64 {
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    hash_value(value, &mut h);
-    h.finish()
-}
-
-fn hash_value(value: &Value, h: &mut impl Hasher) {
-    match value {
-        Value::Null => 0u8.hash(h),
-        Value::Bool(b) => (1u8, b).hash(h),
-        Value::Number(n) => (2u8, n.to_string()).hash(h),
-        Value::String(s) => (3u8, s).hash(h),
-        Value::Array(items) => {
-            (4u8, items.len()).hash(h);
-            items.iter().for_each(|v| hash_value(v, h));
-        }
-        Value::Object(map) => {
-            (5u8, map.len()).hash(h);
-            let mut keys: Vec<&String> = map.keys().collect();
-            keys.sort();
-            for k in keys {
-                k.hash(h);
-                hash_value(&map[k], h);
-            }
+    if let Value::Object(data) = data {
+        for (key, value) in strings {
+            let bytes = match value {
+                Value::String(text) => text.into_bytes(),
+                other => other.to_string().into_bytes(),
+            };
+            data.insert(key, encode(bytes));
         }
     }
+}
+
+/// Re-encodes each base64 value in the standard form; a value that is not base64 is left for
+/// the API server to refuse, with its own message.
+fn canonical_bytes(values: Option<&mut Value>) {
+    let Some(Value::Object(values)) = values else {
+        return;
+    };
+    for value in values.values_mut() {
+        if let Ok(ByteString(bytes)) = serde_json::from_value::<ByteString>(value.clone()) {
+            *value = encode(bytes);
+        }
+    }
+}
+
+fn encode(bytes: Vec<u8>) -> Value {
+    serde_json::to_value(ByteString(bytes)).unwrap_or(Value::Null)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::k8s_type::k8s_types;
     use serde_json::json;
 
     #[test]
-    fn the_fingerprint_ignores_member_order_but_not_values() {
-        let a: Value = serde_json::from_str(r#"{"a": 1, "b": {"c": "x", "d": [1, 2]}}"#).unwrap();
-        let b: Value = serde_json::from_str(r#"{"b": {"d": [1, 2], "c": "x"}, "a": 1}"#).unwrap();
-        assert_eq!(fingerprint(&a), fingerprint(&b));
-        assert_ne!(
-            fingerprint(&a),
-            fingerprint(&json!({"a": 1, "b": {"c": "x", "d": [2, 1]}}))
+    fn string_data_goes_into_data_and_wins_over_the_same_key() {
+        let secret = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"},
+            "data": {"a": "b2xk", "keep": "a2VlcA=="},
+            "stringData": {"a": "new", "b": "plain"}});
+        let written = as_written(k8s_types::core::v1::Secret, &secret);
+        assert_eq!(
+            written,
+            json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"},
+                "data": {"a": "bmV3", "b": "cGxhaW4=", "keep": "a2VlcA=="}})
         );
-        assert_ne!(
-            fingerprint(&json!({"a": "1"})),
-            fingerprint(&json!({"a": 1}))
+        let only_strings = json!({"stringData": {"k": "v"}});
+        assert_eq!(
+            as_written(k8s_types::core::v1::Secret, &only_strings),
+            json!({"data": {"k": "dg=="}})
         );
     }
 
     #[test]
-    fn only_what_the_server_changed_is_worth_remembering() {
-        let expected = Expected::new(json!({"spec": {"cpu": "0.5", "name": "x"}}));
-        let same = json!({"spec": {"cpu": "0.5", "name": "x", "added": true}, "status": {}});
-        assert_eq!(expected.after_write(&same), None);
-
-        let normalized = json!({"spec": {"cpu": "500m", "name": "x", "added": true}});
-        let written = expected.after_write(&normalized).unwrap();
-        assert_eq!(
-            written.as_stored,
-            json!({"spec": {"cpu": "500m", "name": "x"}})
-        );
-        assert!(written.explains(&expected, &normalized));
-        // Someone else's value is not what the server made of ours.
-        assert!(!written.explains(&expected, &json!({"spec": {"cpu": "2", "name": "x"}})));
-        // A different desired content is not explained by an old write.
-        let other = Expected::new(json!({"spec": {"cpu": "0.6", "name": "x"}}));
-        assert!(!written.explains(&other, &normalized));
-    }
-
-    #[test]
-    fn a_field_the_server_dropped_must_stay_absent() {
-        let expected = Expected::new(json!({"spec": {"a": "", "items": [{"x": 1}]}}));
-        let stored = json!({"spec": {"items": [{"x": 1, "default": "d"}]}});
-        let written = expected.after_write(&stored).unwrap();
-        assert_eq!(
-            written.as_stored,
-            json!({"spec": {"a": null, "items": [{"x": 1}]}})
-        );
-        assert!(written.explains(&expected, &stored));
-        assert!(!written.explains(
-            &expected,
-            &json!({"spec": {"a": "set", "items": [{"x": 1}]}})
-        ));
+    fn bytes_are_written_in_the_form_the_server_returns() {
+        let cm = json!({"binaryData": {"a": "aGk=", "bad": "not base64!"}, "data": {"t": "aGk"}});
+        let written = as_written(k8s_types::core::v1::ConfigMap, &cm);
+        assert_eq!(written["binaryData"]["a"], "aGk=");
+        assert_eq!(written["binaryData"]["bad"], "not base64!");
+        assert_eq!(written["data"]["t"], "aGk", "text data is not bytes");
+        // Other kinds are written as returned.
+        let other = json!({"stringData": {"k": "v"}});
+        assert_eq!(as_written(k8s_types::core::v1::ConfigMap, &other), other);
     }
 }

@@ -1,5 +1,6 @@
 //! The engine against the in-memory API server: behaviour a user would see.
 
+mod apply;
 mod bad_input;
 mod common;
 mod controllers;
@@ -14,6 +15,7 @@ mod normalized;
 mod observability;
 mod policies;
 mod printer_columns;
+mod records;
 mod related;
 mod retries;
 mod scheduling;

@@ -1,5 +1,6 @@
-//! Values the API server stores in another form than the one written (resource quantities)
-//! are not drift: a converged child is not written again.
+//! Values the API server stores in another form than the one written (resource quantities, a
+//! mutating webhook's rewrite) are not drift: a converged child is not written again, by the
+//! operator that wrote it or by a restarted one.
 
 use std::time::Duration;
 
@@ -202,8 +203,8 @@ async fn converges_and_stays_quiet(server: &ApiServer, op: &TestOperator, image_
     );
 }
 
-/// Stops `op`, starts a fresh operator (no memory of earlier writes) and returns its writes
-/// over three resyncs.
+/// Stops `op`, starts a fresh operator (a new engine on the same API server) and returns its
+/// writes over three resyncs.
 async fn writes_after_restart(
     server: &ApiServer,
     op: TestOperator,
@@ -226,7 +227,7 @@ async fn quantities_the_server_canonicalizes_are_not_drift() {
     server.simulate_workloads(true);
     let op = TestOperator::start(&server, config(), deployment_handler);
     converges_and_stays_quiet(&server, &op, "app:1").await;
-    // A restarted operator recognizes 500m as 0.5 by value: still no write.
+    // A restarted operator recognizes 500m as 0.5: still no write.
     let writes = writes_after_restart(&server, op, server.client()).await;
     assert_eq!(writes, vec![]);
 }
@@ -240,17 +241,8 @@ async fn a_value_a_mutating_webhook_rewrites_is_not_drift() {
             .with_controller(config(), deployment_handler),
     );
     converges_and_stays_quiet(&server, &op, IMAGE_AS_STORED).await;
-    // Only the memory of our last write explains the rewritten image: a restarted operator
-    // writes each Deployment once more, then nothing.
+    // The rewritten image is still owned by the operator's field manager (the webhook acted on
+    // its request), so a restarted operator, which remembers nothing, writes nothing either.
     let writes = writes_after_restart(&server, op, webhook_client(&server)).await;
-    let updates: Vec<String> = (0..5)
-        .map(|i| format!("/apis/apps/v1/namespaces/default/deployments/n{i}-app"))
-        .collect();
-    assert_eq!(
-        writes,
-        updates
-            .into_iter()
-            .map(|path| ("update".to_string(), path))
-            .collect::<Vec<_>>()
-    );
+    assert_eq!(writes, vec![]);
 }

@@ -127,10 +127,10 @@ async fn drift_is_repaired_but_fields_others_add_are_left_alone() {
         .unwrap();
     assert_eq!(repaired["metadata"]["labels"]["team"], "x");
 
-    // Someone changes a Secret's value: repaired too, although the record of what we applied
-    // holds only a digest of it (annotations are printed by `kubectl describe`).
+    // Someone changes a Secret's value: repaired too, although the record of what we wrote
+    // holds no value (annotations are printed by `kubectl describe`).
     let secret = server.object("v1", "Secret", Some(NS), "d-secret").unwrap();
-    let record = secret["metadata"]["annotations"]["roperator.io/last-applied"]
+    let record = secret["metadata"]["annotations"][roperator_core::RECORD_ANNOTATION]
         .as_str()
         .unwrap()
         .to_string();

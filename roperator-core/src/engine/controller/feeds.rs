@@ -6,7 +6,7 @@ use std::sync::Arc;
 use super::index::{Index, ParentEvent};
 use crate::engine::queue::WorkQueue;
 use crate::engine::watch::{Applied, ObjectKey, Origin, Subscriber, labels_of};
-use crate::engine::writer::Remembered;
+use crate::engine::writer::StatusEchoes;
 use crate::leader::LeaderGate;
 
 /// What every feed shares.
@@ -38,7 +38,7 @@ impl Feed {
 /// The parent type.
 pub(crate) struct Parents {
     pub feed: Feed,
-    pub remembered: Arc<Remembered>,
+    pub echoes: Arc<StatusEchoes>,
 }
 
 impl Subscriber for Parents {
@@ -52,7 +52,7 @@ impl Subscriber for Parents {
             ParentEvent::Changed(_) | ParentEvent::StatusOnly(_) if feed.own(origin) => {}
             ParentEvent::Changed(key) => feed.queue.add_changed(key),
             // The watch echo of the controller's own status write, ahead of the write's answer.
-            ParentEvent::StatusOnly(_) if self.remembered.echoes.is_echo(obj) => {}
+            ParentEvent::StatusOnly(_) if self.echoes.is_echo(obj) => {}
             ParentEvent::StatusOnly(key) | ParentEvent::Left(key) => feed.queue.add(key),
         }
     }
@@ -69,7 +69,6 @@ pub(crate) struct Children {
     pub feed: Feed,
     pub type_index: usize,
     pub gate: Arc<dyn LeaderGate>,
-    pub remembered: Arc<Remembered>,
 }
 
 impl Subscriber for Children {
@@ -84,8 +83,7 @@ impl Subscriber for Children {
         self.feed.queue_all(owners, origin);
     }
 
-    fn removed(&self, key: &ObjectKey, uid: &str, origin: Origin) {
-        self.remembered.written.forget(uid);
+    fn removed(&self, key: &ObjectKey, _uid: &str, origin: Origin) {
         let owners = self.feed.index.child_removed(self.type_index, key);
         self.feed.queue_all(owners, origin);
     }

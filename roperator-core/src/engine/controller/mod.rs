@@ -17,7 +17,7 @@ use crate::engine::events::{ControllerEvents, Events};
 use crate::engine::metrics::{ControllerMetrics, Metrics};
 use crate::engine::queue::WorkQueue;
 use crate::engine::watch::{Informer, Watches};
-use crate::engine::writer::{Remembered, Writer};
+use crate::engine::writer::{StatusEchoes, Writer};
 use crate::handler::ErasedHandler;
 use crate::leader::LeaderGate;
 use crate::names::MANAGED_BY_LABEL;
@@ -46,7 +46,6 @@ pub(crate) struct Controller {
     pub children: Vec<Arc<Informer>>,
     pub related: Vec<Arc<Informer>>,
     pub writer: Writer,
-    pub remembered: Arc<Remembered>,
     pub events: ControllerEvents,
     pub metrics: ControllerMetrics,
     pub retries: Retries,
@@ -67,7 +66,7 @@ impl Controller {
         watches: &mut Watches,
     ) -> Arc<Self> {
         let index = Arc::new(Index::new(&config));
-        let remembered = Arc::new(Remembered::default());
+        let echoes = Arc::new(StatusEchoes::default());
         let feed = feeds::Feed {
             controller: id,
             index: Arc::clone(&index),
@@ -81,9 +80,9 @@ impl Controller {
         );
         parents.subscribe(Arc::new(feeds::Parents {
             feed: feed.clone(),
-            remembered: Arc::clone(&remembered),
+            echoes: Arc::clone(&echoes),
         }));
-        let children = child_informers(&config, &feed, shared, &remembered, watches);
+        let children = child_informers(&config, &feed, shared, watches);
         let related = related_informers(&config, &feed, watches);
         let metrics = shared.metrics.for_controller(&config.name);
         let writer = Writer::new(
@@ -93,7 +92,7 @@ impl Controller {
             id,
             Arc::clone(&parents),
             children.clone(),
-            Arc::clone(&remembered),
+            echoes,
         );
         Arc::new(Self {
             events: shared.events.for_controller(&config.name, config.parent),
@@ -106,7 +105,6 @@ impl Controller {
             children,
             related,
             writer,
-            remembered,
             metrics,
             retries: Retries::default(),
             epoch: Mutex::new(CancellationToken::new()),
@@ -148,7 +146,6 @@ fn child_informers(
     config: &ControllerConfig,
     feed: &feeds::Feed,
     shared: &Shared,
-    remembered: &Arc<Remembered>,
     watches: &mut Watches,
 ) -> Vec<Arc<Informer>> {
     let managed = format!("{MANAGED_BY_LABEL}={}", config.name);
@@ -162,7 +159,6 @@ fn child_informers(
                 feed: feed.clone(),
                 type_index,
                 gate: Arc::clone(&shared.gate),
-                remembered: Arc::clone(remembered),
             }));
             informer
         })

@@ -42,8 +42,7 @@ pub(super) async fn sync_response(
         FailureKind::InvalidSyncResponse,
     )
     .map_err(|f| invalid(format!("invalid sync response: {}", f.message)))?;
-    let written = ctl.remembered.written.for_children(&snapshot.children);
-    let actions = plan::plan(&ctx, &snapshot.children, &desired, &written);
+    let actions = plan::plan(&ctx, &snapshot.children, &desired);
     let apply_metadata = metadata::needs_apply(parent, &ctl.config.name, &response.parent_metadata);
     if actions.is_empty() && status.is_none() && !apply_metadata {
         return Ok(SyncOutcome::Done {

@@ -11,7 +11,7 @@ use crate::response::ParentMetadata;
 /// the controller applied before is no longer wanted.
 pub(super) fn needs_apply(parent: &Observed, manager: &str, wanted: &ParentMetadata) -> bool {
     let owned = parent
-        .applied_metadata
+        .applied_metadata()
         .iter()
         .find(|a| a.manager == manager);
     let (owned_labels, owned_annotations) = owned

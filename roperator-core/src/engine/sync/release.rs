@@ -59,7 +59,7 @@ async fn release(
     }
     let permit = permit(ctl).await?;
     let ctx = ctl.plan_context(parent);
-    let prune = plan::plan(&ctx, &children, &[], &Default::default());
+    let prune = plan::plan(&ctx, &children, &[]);
     let (changes, failure) = execute::plan(ctl, &permit, parent, prune).await;
     report::changes(ctl, parent, &changes);
     if let Some(e) = failure {

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use crate::object::Observed;
+use crate::object::{Managed, Observed};
 use crate::selector::LabelSelector;
 
 /// An object's place: namespace and name.
@@ -41,6 +41,14 @@ struct Stored {
     /// Kept only where selections by label are made over the store (related types).
     labels: Option<Box<[(String, String)]>>,
     raw: Arc<str>,
+    /// What the object kept of its `managedFields`, which the raw text leaves out.
+    managed: Option<Arc<Managed>>,
+}
+
+impl Stored {
+    fn text(&self) -> (Arc<str>, Option<Arc<Managed>>) {
+        (Arc::clone(&self.raw), self.managed.clone())
+    }
 }
 
 /// Labels as the store keeps them (for related types).
@@ -91,9 +99,12 @@ pub(crate) fn labels_of(obj: &Observed) -> Labels {
         .collect()
 }
 
-fn parse(raw: &str) -> Option<Arc<Observed>> {
-    let json = serde_json::from_str(raw).ok()?;
-    Observed::from_json(json).ok().map(Arc::new)
+fn parse(stored: (Arc<str>, Option<Arc<Managed>>)) -> Option<Arc<Observed>> {
+    let (raw, managed) = stored;
+    let json = serde_json::from_str(&raw).ok()?;
+    let mut obj = Observed::from_json(json).ok()?;
+    obj.managed = managed;
+    Some(Arc::new(obj))
 }
 
 impl Store {
@@ -124,6 +135,7 @@ impl Store {
                 .load(Ordering::Relaxed)
                 .then(|| labels_of(obj)),
             raw: Arc::from(serde_json::to_string(&obj.json).unwrap_or_default()),
+            managed: obj.managed.clone(),
         };
         let mut objects = self.lock();
         if objects.get(&key).is_some_and(|old| is_stale(obj, old)) {
@@ -147,8 +159,8 @@ impl Store {
 
     /// The object at `key`, parsed (outside the lock).
     pub fn get(&self, key: &ObjectKey) -> Option<Arc<Observed>> {
-        let raw = Arc::clone(&self.lock().get(key)?.raw);
-        parse(&raw)
+        let stored = self.lock().get(key).map(Stored::text)?;
+        parse(stored)
     }
 
     /// Keys and UIDs of the objects in `namespace` (all with `None`), to find what disappeared
@@ -164,7 +176,7 @@ impl Store {
     /// The objects in `namespace` (all with `None`) whose labels match `selector`. Only for
     /// stores that keep labels; the others select nothing.
     pub fn select(&self, namespace: Option<&str>, selector: &LabelSelector) -> Vec<Arc<Observed>> {
-        let raws: Vec<Arc<str>> = self
+        let raws: Vec<(Arc<str>, Option<Arc<Managed>>)> = self
             .lock()
             .iter()
             .filter(|(k, _)| namespace.is_none() || k.namespace.as_deref() == namespace)
@@ -173,9 +185,9 @@ impl Store {
                     selector.matches(labels.iter().map(|(k, v)| (k.as_str(), v.as_str())))
                 })
             })
-            .map(|(_, o)| Arc::clone(&o.raw))
+            .map(|(_, o)| o.text())
             .collect();
-        raws.iter().filter_map(|raw| parse(raw)).collect()
+        raws.into_iter().filter_map(parse).collect()
     }
 
     pub fn len(&self) -> usize {

@@ -11,7 +11,7 @@ use crate::k8s_type::K8sType;
 use crate::leader::WritePermit;
 use crate::names::MANAGED_BY_LABEL;
 use crate::object::Observed;
-use crate::plan::{Action, Expected};
+use crate::plan::Action;
 
 impl Writer {
     /// Carries out one planned action.
@@ -26,18 +26,23 @@ impl Writer {
             Action::Create {
                 child_type,
                 object,
-                expected,
+                by_apply,
             } => {
-                self.create(permit, parent, child_type, object, &expected)
+                self.create(permit, parent, child_type, object, by_apply)
                     .await?
             }
             Action::Replace {
                 child_type,
                 object,
                 observed,
-                expected,
+            } => self.replace(permit, child_type, object, &observed).await?,
+            Action::Apply {
+                child_type,
+                object,
+                observed,
+                force,
             } => {
-                self.replace(permit, child_type, object, &observed, &expected)
+                self.apply_to(permit, child_type, object, &observed, force)
                     .await?
             }
             Action::Delete {
@@ -55,7 +60,7 @@ impl Writer {
         parent: &Observed,
         t: K8sType,
         object: Value,
-        expected: &Expected,
+        by_apply: bool,
     ) -> Result<String, WriteError> {
         let text = |ptr: &str| {
             object
@@ -70,6 +75,11 @@ impl Writer {
         let described = describe(&t, ns.as_deref(), &name);
         let what = format!("create {described}");
         self.check(permit, &what)?;
+        if by_apply {
+            self.create_by_apply(permit, parent, t, object, ns.as_deref(), &name)
+                .await?;
+            return Ok(described);
+        }
         let body = typed(&what, stamp(object, permit.term()))?;
         self.metrics.write(WriteVerb::Create.label(), &t);
         match api(&self.client, &t, ns.as_deref())
@@ -77,7 +87,7 @@ impl Writer {
             .await
         {
             Ok(created) => {
-                self.remember_written(&t, &created, expected);
+                self.remember_child(&t, &created);
                 Ok(described)
             }
             Err(kube::Error::Api(status)) if status.is_already_exists() => {
@@ -93,7 +103,6 @@ impl Writer {
         t: K8sType,
         object: Value,
         live: &Observed,
-        expected: &Expected,
     ) -> Result<String, WriteError> {
         let described = describe(&t, live.namespace.as_deref(), &live.name);
         let what = format!("update {described}");
@@ -104,7 +113,7 @@ impl Writer {
             .replace(&live.name, &self.post_params(), &body)
             .await
             .map_err(|e| self.classify(what, e))?;
-        self.remember_written(&t, &replaced, expected);
+        self.remember_child(&t, &replaced);
         Ok(described)
     }
 
@@ -157,18 +166,30 @@ impl Writer {
         parent: &Observed,
     ) -> WriteError {
         let described = describe(t, ns, name);
-        let existing = match api(&self.client, t, ns).get_opt(name).await {
-            Ok(Some(existing)) => existing,
-            Ok(None) => return WriteError::Conflict(format!("create {described}")),
-            Err(e) => return self.classify(format!("read {described}"), e),
-        };
-        let Some(o) = observed(t, &existing) else {
+        match api(&self.client, t, ns).get_opt(name).await {
+            Ok(Some(existing)) => self.collision_with(t, ns, name, parent, &existing),
+            Ok(None) => WriteError::Conflict(format!("create {described}")),
+            Err(e) => self.classify(format!("read {described}"), e),
+        }
+    }
+
+    /// The error for a create that found `existing` in its place.
+    pub(super) fn collision_with(
+        &self,
+        t: &K8sType,
+        ns: Option<&str>,
+        name: &str,
+        parent: &Observed,
+        existing: &DynamicObject,
+    ) -> WriteError {
+        let described = describe(t, ns, name);
+        let Some(o) = observed(t, existing) else {
             return WriteError::Collision(format!(
                 "desired child {described} already exists and cannot be read; it is left untouched"
             ));
         };
         if o.parent_uid.as_deref() == Some(parent.uid.as_str()) {
-            self.remember_child(t, &existing);
+            self.remember_child(t, existing);
             return WriteError::Conflict(format!("create {described}"));
         }
         let managed_by = o
@@ -189,7 +210,8 @@ impl Writer {
         ))
     }
 
-    fn remember_child(&self, t: &K8sType, obj: &DynamicObject) {
+    /// Puts the server's answer to a write in the informer (read-your-writes).
+    pub(super) fn remember_child(&self, t: &K8sType, obj: &DynamicObject) {
         if let (Some(informer), Some(o)) = (self.child_informer(t), observed(t, obj)) {
             informer.apply(&o, self.origin());
         }
@@ -199,18 +221,5 @@ impl Writer {
         if let Some(informer) = self.child_informer(t) {
             informer.remove(&ObjectKey::of(live), &live.uid, self.origin());
         }
-        self.remembered.written.forget(&live.uid);
-    }
-
-    /// Puts the server's answer to our create or update in the informer, with what the server
-    /// made of the content we sent (see `plan::written`).
-    fn remember_written(&self, t: &K8sType, obj: &DynamicObject, expected: &Expected) {
-        let (Some(informer), Some(o)) = (self.child_informer(t), observed(t, obj)) else {
-            return;
-        };
-        self.remembered
-            .written
-            .set(&o.uid, expected.after_write(&o.json));
-        informer.apply(&o, self.origin());
     }
 }

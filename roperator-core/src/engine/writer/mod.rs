@@ -3,9 +3,10 @@
 //! straight into the informer (read-your-writes) so that the next sync sees it even before the
 //! watch does.
 
+mod apply;
 mod children;
+mod echoes;
 mod parent;
-mod written;
 
 use std::sync::Arc;
 
@@ -20,7 +21,7 @@ use crate::names::LEADER_TERM_ANNOTATION;
 use crate::object::Observed;
 use crate::plan::ChangeKind;
 
-pub(crate) use written::Remembered;
+pub(crate) use echoes::StatusEchoes;
 
 /// Why a write did not happen.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -81,7 +82,8 @@ pub(crate) struct Writer {
     parent_type: K8sType,
     parents: Arc<Informer>,
     children: Vec<Arc<Informer>>,
-    remembered: Arc<Remembered>,
+    /// Shared with the parents' feed, which recognises the echoes of our status writes.
+    echoes: Arc<StatusEchoes>,
 }
 
 impl Writer {
@@ -92,7 +94,7 @@ impl Writer {
         controller: usize,
         parents: Arc<Informer>,
         children: Vec<Arc<Informer>>,
-        remembered: Arc<Remembered>,
+        echoes: Arc<StatusEchoes>,
     ) -> Self {
         Self {
             client,
@@ -102,7 +104,7 @@ impl Writer {
             parent_type: parents.t,
             parents,
             children,
-            remembered,
+            echoes,
         }
     }
 

@@ -68,9 +68,7 @@ impl Writer {
     ) -> Result<Arc<Observed>, WriteError> {
         let what = self.parent_what("status update", parent);
         self.check(permit, &what)?;
-        self.remembered
-            .echoes
-            .sending(&ObjectKey::of(parent), &status);
+        self.echoes.sending(&ObjectKey::of(parent), &status);
         let mut body = parent.json.clone();
         if let Some(obj) = body.as_object_mut() {
             obj.insert("status".into(), status);
