@@ -90,7 +90,7 @@ pub mod testkit;
 pub use config::{
     ChildConfig, ControllerConfig, DEFAULT_BACKOFF_INITIAL, DEFAULT_BACKOFF_MAX,
     DEFAULT_MAX_CONCURRENT_SYNCS, DEFAULT_RESYNC_PERIOD, DEFAULT_SYNC_TIMEOUT, NamespaceScope,
-    RelatedConfig, Select, UpdateStrategy,
+    Prune, RelatedConfig, Rollout, Select, UpdateStrategy,
 };
 pub use engine::Monitor;
 pub use error::Error;
@@ -119,7 +119,7 @@ pub use response::{FinalizeResponse, SyncResponse};
 pub mod prelude {
     pub use crate::{
         AsyncHandler, ChildConfig, ControllerConfig, Error, FinalizeResponse, Handler, K8sType,
-        Observed, Operator, RelatedConfig, Select, SyncRequest, SyncResponse, k8s_types,
-        run_async_operator, run_operator,
+        Observed, Operator, Prune, RelatedConfig, Rollout, Select, SyncRequest, SyncResponse,
+        k8s_types, run_async_operator, run_operator,
     };
 }

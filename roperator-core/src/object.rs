@@ -355,12 +355,17 @@ fn applied_metadata(managed_fields: &Value) -> Vec<AppliedMetadata> {
 
 /// The UID named by the object's controller owner reference, if it has one.
 pub(crate) fn controller_uid(json: &Value) -> Option<&str> {
+    controller_reference(json)?
+        .get("uid")
+        .and_then(Value::as_str)
+}
+
+/// The object's controller owner reference, if it has one.
+pub(crate) fn controller_reference(json: &Value) -> Option<&Value> {
     json.pointer("/metadata/ownerReferences")
         .and_then(Value::as_array)?
         .iter()
-        .find(|r| r.get("controller").and_then(Value::as_bool) == Some(true))?
-        .get("uid")
-        .and_then(Value::as_str)
+        .find(|r| r.get("controller").and_then(Value::as_bool) == Some(true))
 }
 
 /// Objects of one type among many, in the order given.

@@ -90,7 +90,7 @@ impl Observed {
             return Readiness::NotReady("it is being deleted".into());
         }
         let status = self.json.get("status").unwrap_or(&Value::Null);
-        if let Some(observed) = self.not_observed(status) {
+        if let Some(observed) = self.generation_not_observed(status) {
             return observed;
         }
         let spec = self.json.get("spec").unwrap_or(&Value::Null);
@@ -112,7 +112,13 @@ impl Observed {
         }
     }
 
-    fn not_observed(&self, status: &Value) -> Option<Readiness> {
+    /// [`Readiness::NotObserved`] when the object's controller has not yet observed its latest
+    /// spec.
+    pub(crate) fn not_observed(&self) -> Option<Readiness> {
+        self.generation_not_observed(self.json.get("status").unwrap_or(&Value::Null))
+    }
+
+    fn generation_not_observed(&self, status: &Value) -> Option<Readiness> {
         let generation = self.generation?;
         let observed = status.get("observedGeneration");
         let is_workload = matches!(

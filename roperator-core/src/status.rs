@@ -5,8 +5,11 @@
 //! - [`OBSERVED_GENERATION`]: the `metadata.generation` of the last successful sync;
 //! - [`SYNC_ERROR`]: why the last sync failed (absent once a sync succeeds);
 //! - a condition of type [`SYNCED`] in [`CONDITIONS`]: `True` after a successful sync, `False`
-//!   with the failure's reason and message while syncs fail. Other conditions (the handler's)
-//!   are kept as the handler returns them.
+//!   with the failure's reason and message while syncs fail;
+//! - for a controller with a rolling child type, a condition of type [`UPDATED`]: whether a
+//!   rollout holds children back, and for which child it waits.
+//!
+//! Other conditions (the handler's) are kept as the handler returns them.
 //!
 //! A real API server prunes status fields that the CRD's schema does not declare (unless the
 //! schema preserves unknown fields), so declare them, with [`add_to_crd`]:
@@ -53,6 +56,17 @@ pub const CONDITIONS: &str = "conditions";
 pub const SYNCED: &str = "Synced";
 /// The reason of a `Synced=True` condition.
 pub const SYNCED_REASON: &str = "Synced";
+/// The type of the condition the engine owns on parents of a controller with a rolling child
+/// type ([`Rollout`](crate::Rollout)): `True` when every child of such a type has the handler's
+/// latest answer, `False` while a rollout holds some back (reason [`ROLLING_UPDATE`] or
+/// [`ROLLOUT_BLOCKED`], the message naming the child waited for and why).
+pub const UPDATED: &str = "Updated";
+/// The reason of `Updated=True`.
+pub const UP_TO_DATE: &str = "UpToDate";
+/// The reason of `Updated=False` when this sync updated children and others wait their turn.
+pub const ROLLING_UPDATE: &str = "RollingUpdate";
+/// The reason of `Updated=False` when children wait for one that is not ready.
+pub const ROLLOUT_BLOCKED: &str = "RolloutBlocked";
 
 /// The printer column showing the [`SYNCED`] condition (`kubectl get` prints `True`/`False`).
 pub fn synced_column() -> CustomResourceColumnDefinition {
@@ -125,7 +139,7 @@ fn engine_fields() -> Vec<(&'static str, JSONSchemaProps)> {
                 "type": "array",
                 "x-kubernetes-list-type": "map",
                 "x-kubernetes-list-map-keys": ["type"],
-                "description": "Standard conditions; the operator owns the Synced condition.",
+                "description": "Standard conditions; the operator owns the Synced and Updated conditions.",
                 "items": {
                     "type": "object",
                     "required": ["type", "status"],
@@ -159,26 +173,52 @@ pub(crate) fn set_synced(
     generation: Option<i64>,
 ) {
     let (value, reason, message) = match state {
-        SyncedState::Succeeded => ("True", SYNCED_REASON, "the last sync succeeded"),
-        SyncedState::Failed { reason, message } => ("False", reason, message),
+        SyncedState::Succeeded => (true, SYNCED_REASON, "the last sync succeeded"),
+        SyncedState::Failed { reason, message } => (false, reason, message),
     };
+    let condition = Condition {
+        type_: SYNCED,
+        status: value,
+        reason,
+        message,
+    };
+    set_condition(status, current, &condition, generation);
+}
+
+/// A condition the engine owns.
+pub(crate) struct Condition<'a> {
+    pub type_: &'a str,
+    pub status: bool,
+    pub reason: &'a str,
+    pub message: &'a str,
+}
+
+/// Sets `condition` in `status` (a status object being built), keeping the other conditions;
+/// see [`set_synced`].
+pub(crate) fn set_condition(
+    status: &mut Map<String, Value>,
+    current: Option<&Value>,
+    condition: &Condition<'_>,
+    generation: Option<i64>,
+) {
+    let value = if condition.status { "True" } else { "False" };
     let previous = current
         .and_then(|s| s.get(CONDITIONS))
         .and_then(Value::as_array)
-        .and_then(|list| list.iter().find(|c| c["type"] == SYNCED));
+        .and_then(|list| list.iter().find(|c| c["type"] == condition.type_));
     let since = match previous {
         Some(p) if p["status"] == value => p["lastTransitionTime"].clone(),
         _ => Value::String(now_rfc3339()),
     };
-    let mut condition = json!({
-        "type": SYNCED,
+    let mut new = json!({
+        "type": condition.type_,
         "status": value,
-        "reason": reason,
-        "message": message,
+        "reason": condition.reason,
+        "message": condition.message,
         "lastTransitionTime": since,
     });
     if let Some(generation) = generation {
-        condition["observedGeneration"] = json!(generation);
+        new["observedGeneration"] = json!(generation);
     }
     let list = status
         .entry(CONDITIONS)
@@ -187,9 +227,9 @@ pub(crate) fn set_synced(
         *list = Value::Array(Vec::new());
     }
     if let Value::Array(items) = list {
-        match items.iter_mut().find(|c| c["type"] == SYNCED) {
-            Some(existing) => *existing = condition,
-            None => items.push(condition),
+        match items.iter_mut().find(|c| c["type"] == condition.type_) {
+            Some(existing) => *existing = new,
+            None => items.push(new),
         }
     }
 }

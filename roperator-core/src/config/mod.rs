@@ -3,6 +3,7 @@
 
 mod child;
 mod related;
+mod rollout;
 mod validate;
 
 use std::collections::BTreeSet;
@@ -10,8 +11,9 @@ use std::time::Duration;
 
 use crate::k8s_type::K8sType;
 
-pub use child::{ChildConfig, UpdateStrategy};
+pub use child::{ChildConfig, Prune, UpdateStrategy};
 pub use related::{RelatedConfig, Select};
+pub use rollout::Rollout;
 
 /// Which namespaces a controller watches; set with [`ControllerConfig::with_namespaces`].
 ///
@@ -115,6 +117,8 @@ pub struct ControllerConfig {
     pub(crate) backoff_max: Duration,
     pub(crate) sync_timeout: Duration,
     pub(crate) finalizer: Option<String>,
+    /// Every child type adopts orphans ([`ControllerConfig::with_adoption`]).
+    adopt_orphans: bool,
 }
 
 impl ControllerConfig {
@@ -142,6 +146,7 @@ impl ControllerConfig {
             backoff_max: DEFAULT_BACKOFF_MAX,
             sync_timeout: DEFAULT_SYNC_TIMEOUT,
             finalizer: None,
+            adopt_orphans: false,
         }
     }
 
@@ -178,7 +183,33 @@ impl ControllerConfig {
     /// are updated. Every type the handler returns must be declared; children of declared types
     /// that the handler no longer returns are deleted.
     pub fn with_child(mut self, child: K8sType, config: ChildConfig) -> Self {
+        let config = if self.adopt_orphans {
+            config.with_adoption()
+        } else {
+            config
+        };
         self.children.push((child, config));
+        self
+    }
+
+    /// Every child type, declared before or after this call, adopts orphans (see
+    /// [`ChildConfig::with_adoption`]): for an operator taking over children another tool (or
+    /// an earlier installation) left behind.
+    ///
+    /// ```
+    /// use roperator_core::prelude::*;
+    ///
+    /// let config = ControllerConfig::new("demo", k8s_types::core::v1::Namespace)
+    ///     .with_child(k8s_types::core::v1::ConfigMap, ChildConfig::replace())
+    ///     .with_adoption()
+    ///     .with_child(k8s_types::core::v1::Secret, ChildConfig::replace());
+    /// assert!(config.child_types().iter().all(|(_, child)| child.adoption));
+    /// ```
+    pub fn with_adoption(mut self) -> Self {
+        self.adopt_orphans = true;
+        for (_, child) in &mut self.children {
+            child.adoption = true;
+        }
         self
     }
 

@@ -15,8 +15,10 @@
 
 mod compare;
 mod diff;
+mod ownership;
 mod quantity;
 mod record;
+mod rollout;
 mod validate;
 mod written;
 
@@ -25,7 +27,7 @@ use std::sync::Arc;
 
 use serde_json::{Value, json};
 
-use crate::config::{ChildConfig, NamespaceScope, UpdateStrategy};
+use crate::config::{ChildConfig, NamespaceScope, Prune, UpdateStrategy};
 use crate::k8s_type::K8sType;
 use crate::names::{
     LAST_APPLIED_ANNOTATION, MANAGED_BY_LABEL, PARENT_UID_LABEL, RECORD_ANNOTATION,
@@ -33,6 +35,7 @@ use crate::names::{
 use crate::object::Observed;
 
 pub(crate) use diff::is_subset;
+pub(crate) use rollout::Progress;
 pub(crate) use validate::InvalidResponse;
 
 /// What the planner needs to know besides the children themselves.
@@ -73,26 +76,32 @@ pub(crate) enum DeleteReason {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub(crate) enum ChangeKind {
     Created,
+    Adopted,
     Replaced,
     Applied,
     Recreating,
     Deleted,
+    Released,
 }
 
 impl ChangeKind {
     /// Every kind, in the order Events report them.
-    pub const ALL: [ChangeKind; 5] = [
+    pub const ALL: [ChangeKind; 7] = [
         ChangeKind::Created,
+        ChangeKind::Adopted,
         ChangeKind::Replaced,
         ChangeKind::Applied,
         ChangeKind::Recreating,
         ChangeKind::Deleted,
+        ChangeKind::Released,
     ];
 
     /// The word in logs and Event notes (`"created ConfigMap ns/a"`).
     pub fn past_tense(self) -> &'static str {
         match self {
             ChangeKind::Created => "created",
+            ChangeKind::Adopted => "adopted",
+            ChangeKind::Released => "released",
             ChangeKind::Replaced => "replaced",
             ChangeKind::Applied => "applied",
             ChangeKind::Recreating => "recreating",
@@ -104,6 +113,8 @@ impl ChangeKind {
     pub fn event_reason(self) -> &'static str {
         match self {
             ChangeKind::Created => "ChildCreated",
+            ChangeKind::Adopted => "ChildAdopted",
+            ChangeKind::Released => "ChildReleased",
             ChangeKind::Replaced => "ChildReplaced",
             ChangeKind::Applied => "ChildApplied",
             ChangeKind::Recreating => "ChildRecreating",
@@ -142,6 +153,20 @@ pub(crate) enum Action {
         observed: Arc<Observed>,
         reason: DeleteReason,
     },
+    /// Take over an orphan: this JSON patch (testing its resourceVersion) sets the parent's
+    /// controller reference and parent-uid label.
+    Adopt {
+        child_type: K8sType,
+        observed: Arc<Observed>,
+        patch: Value,
+    },
+    /// Let go of a child the handler no longer returns: this JSON patch (testing its
+    /// resourceVersion) removes the parent's controller reference and parent-uid label.
+    Release {
+        child_type: K8sType,
+        observed: Arc<Observed>,
+        patch: Value,
+    },
 }
 
 impl Action {
@@ -159,6 +184,8 @@ impl Action {
                 reason: DeleteReason::Prune,
                 ..
             } => ChangeKind::Deleted,
+            Action::Adopt { .. } => ChangeKind::Adopted,
+            Action::Release { .. } => ChangeKind::Released,
         }
     }
 
@@ -170,7 +197,9 @@ impl Action {
                 .and_then(Value::as_str),
             Action::Replace { observed, .. }
             | Action::Apply { observed, .. }
-            | Action::Delete { observed, .. } => observed.namespace.as_deref(),
+            | Action::Delete { observed, .. }
+            | Action::Adopt { observed, .. }
+            | Action::Release { observed, .. } => observed.namespace.as_deref(),
         }
     }
 
@@ -215,13 +244,24 @@ pub(crate) fn validate(
     validate::validate(ctx, children)
 }
 
-/// The writes that turn `observed` into `desired`. Creates and updates come first, in the
-/// handler's order, then deletions.
+/// What a sync does to a parent's children.
+#[derive(Debug)]
+pub(crate) struct Plan {
+    pub actions: Vec<Action>,
+    /// For each child type that rolls out (see [`crate::Rollout`]), how far it got.
+    pub rollouts: Vec<Progress>,
+}
+
+/// The writes that turn `observed` into `desired`. Creates, adoptions and updates come first,
+/// in the handler's order, then deletions and releases. `orphans`: objects the handler asks
+/// for that carry the controller's label and have no controller (see
+/// [`ChildConfig::with_adoption`](crate::ChildConfig::with_adoption)).
 pub(crate) fn plan(
     ctx: &PlanContext<'_>,
     observed: &[Arc<Observed>],
+    orphans: &[Arc<Observed>],
     desired: &[Desired],
-) -> Vec<Action> {
+) -> Plan {
     let mut by_id: HashMap<ChildId, &Arc<Observed>> = HashMap::with_capacity(observed.len());
     let mut observed_types: Vec<(ChildId, &Arc<Observed>)> = Vec::with_capacity(observed.len());
     for obj in observed {
@@ -237,36 +277,91 @@ pub(crate) fn plan(
         observed_types.push((id, obj));
     }
 
-    let mut actions = Vec::new();
     let mut wanted = std::collections::HashSet::with_capacity(desired.len());
+    let mut steps = Vec::with_capacity(desired.len());
     for d in desired {
         let id = (d.child_type, d.namespace.clone(), d.name.clone());
-        if let Some(action) = update(ctx, d, by_id.get(&id).copied()) {
-            actions.push(action);
-        }
+        let live = by_id.get(&id).copied();
+        let step = match live {
+            Some(_) => rollout::Step {
+                desired: d,
+                current: live,
+                action: update(ctx, d, live),
+            },
+            None => match ownership::orphan(ctx, d, orphans) {
+                ownership::Orphan::None => rollout::Step {
+                    desired: d,
+                    current: None,
+                    action: update(ctx, d, None),
+                },
+                ownership::Orphan::Adopt(orphan, adopt) => rollout::Step {
+                    desired: d,
+                    current: Some(orphan),
+                    action: Some(adopt),
+                },
+                ownership::Orphan::LeaveAlone => rollout::Step {
+                    desired: d,
+                    current: None,
+                    action: None,
+                },
+            },
+        };
+        steps.push(step);
         wanted.insert(id);
     }
+    let (held, rollouts) = rollout::hold(ctx, &steps);
+    let mut actions: Vec<Action> = steps
+        .into_iter()
+        .enumerate()
+        .filter(|(i, _)| !held.contains(i))
+        .filter_map(|(_, step)| step.action)
+        .collect();
+    actions.extend(prunes(ctx, &observed_types, &wanted));
+    Plan { actions, rollouts }
+}
+
+/// What becomes of the observed children the handler no longer returns.
+fn prunes(
+    ctx: &PlanContext<'_>,
+    observed: &[(ChildId, &Arc<Observed>)],
+    wanted: &std::collections::HashSet<ChildId>,
+) -> Vec<Action> {
     // A Namespace that goes takes what is in it: deleting its content one by one would be
     // redundant writes, failing once the namespace controller got there first.
-    let going: std::collections::HashSet<&str> = observed_types
+    let going: std::collections::HashSet<&str> = observed
         .iter()
         .filter(|((t, _, name), obj)| {
             is_namespace(t) && (obj.deleting || !wanted.contains(&(*t, None, name.clone())))
         })
         .map(|((_, _, name), _)| name.as_str())
         .collect();
-    for (id, obj) in &observed_types {
+    let releases = |t: &K8sType| {
+        ctx.child_types
+            .iter()
+            .any(|(c, config)| c == t && config.prune == Prune::Release)
+    };
+    let mut actions = Vec::new();
+    for (id, obj) in observed {
         let inside_going = obj
             .namespace
             .as_deref()
             .is_some_and(|ns| going.contains(ns));
-        if !wanted.contains(id) && !obj.deleting && !inside_going {
-            actions.push(Action::Delete {
+        if wanted.contains(id) || obj.deleting || inside_going {
+            continue;
+        }
+        actions.push(if releases(&id.0) {
+            Action::Release {
+                child_type: id.0,
+                patch: ownership::release_patch(ctx, obj),
+                observed: Arc::clone(obj),
+            }
+        } else {
+            Action::Delete {
                 child_type: id.0,
                 observed: Arc::clone(obj),
                 reason: DeleteReason::Prune,
-            });
-        }
+            }
+        });
     }
     actions
 }
@@ -349,14 +444,7 @@ fn with_engine_metadata(ctx: &PlanContext<'_>, written: Value) -> Value {
         labels.insert(PARENT_UID_LABEL.into(), json!(ctx.parent.uid));
     }
     meta.entry("annotations").or_insert_with(|| json!({}));
-    let owner = json!({
-        "apiVersion": ctx.parent_type.api_version,
-        "kind": ctx.parent_type.kind,
-        "name": ctx.parent.name,
-        "uid": ctx.parent.uid,
-        "controller": true,
-        "blockOwnerDeletion": true,
-    });
+    let owner = ownership::owner_reference(ctx);
     let refs = meta.entry("ownerReferences").or_insert_with(|| json!([]));
     if let Value::Array(refs) = refs {
         refs.retain(|r| r.get("uid").and_then(Value::as_str) != Some(&ctx.parent.uid));

@@ -7,6 +7,11 @@ use serde_json::{Value, json};
 use super::*;
 use crate::k8s_type::k8s_types;
 
+/// The writes of a plan without orphans.
+fn plan(ctx: &PlanContext<'_>, observed: &[Arc<Observed>], desired: &[Desired]) -> Vec<Action> {
+    super::plan(ctx, observed, &[], desired).actions
+}
+
 static PARENT: K8sType = K8sType {
     api_version: "x.io/v1",
     kind: "Parent",
@@ -493,6 +498,8 @@ fn creates_and_replaces_come_before_deletes_in_the_handlers_order() {
                     ("update", observed.name.clone())
                 }
                 Action::Delete { observed, .. } => ("delete", observed.name.clone()),
+                Action::Adopt { observed, .. } => ("adopt", observed.name.clone()),
+                Action::Release { observed, .. } => ("release", observed.name.clone()),
             })
             .collect();
         assert_eq!(
@@ -894,3 +901,5 @@ mod waves {
         c
     }
 }
+
+mod lifecycle;

@@ -114,11 +114,11 @@ fn one(ctx: &PlanContext<'_>, index: usize, child: &Value) -> Result<Desired, In
 }
 
 /// The child's configured type; fills in `who` as far as the child says.
-fn identify<'v>(
-    ctx: &PlanContext<'_>,
+fn identify<'v, 'c>(
+    ctx: &PlanContext<'c>,
     child: &'v Value,
     who: &mut Who<'v>,
-) -> Result<(K8sType, ChildConfig), String> {
+) -> Result<(K8sType, &'c ChildConfig), String> {
     let Some(obj) = child.as_object() else {
         return Err("is not a JSON object".to_string());
     };
@@ -146,7 +146,7 @@ fn identify<'v>(
     if !matches!(child.get("metadata"), Some(Value::Object(_))) {
         return Err("metadata is missing or not an object".to_string());
     }
-    Ok(*found)
+    Ok((found.0, &found.1))
 }
 
 /// Where the child lives: the parent's namespace for a namespaced child of a namespaced parent,

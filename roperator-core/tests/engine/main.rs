@@ -1,5 +1,6 @@
 //! The engine against the in-memory API server: behaviour a user would see.
 
+mod adoption;
 mod apply;
 mod bad_input;
 mod common;
@@ -18,5 +19,6 @@ mod printer_columns;
 mod records;
 mod related;
 mod retries;
+mod rollouts;
 mod scheduling;
 mod unserved_types;

@@ -4,8 +4,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::outcome::{Failure, FailureKind, SyncOutcome, write_failed};
-use super::snapshot::Present;
+use super::outcome::{Failure, FailureKind, SyncOutcome, Wrote, write_failed};
+use super::snapshot::{self, Present};
 use super::{execute, metadata, permit, report, status};
 use crate::engine::controller::Controller;
 use crate::object::Observed;
@@ -35,19 +35,21 @@ pub(super) async fn sync_response(
     }
     let ctx = ctl.plan_context(parent);
     let desired = plan::validate(&ctx, &response.children).map_err(|e| invalid(e.to_string()))?;
+    let orphans = snapshot::orphans(ctl, &desired, &snapshot.children);
+    let plan::Plan { actions, rollouts } = plan::plan(&ctx, &snapshot.children, &orphans, &desired);
     let status = status::desired(
         ctl,
         parent,
         response.status,
+        Some(&rollouts),
         FailureKind::InvalidSyncResponse,
     )
     .map_err(|f| invalid(format!("invalid sync response: {}", f.message)))?;
-    let actions = plan::plan(&ctx, &snapshot.children, &desired);
     let apply_metadata = metadata::needs_apply(parent, &ctl.config.name, &response.parent_metadata);
     if actions.is_empty() && status.is_none() && !apply_metadata {
         return Ok(SyncOutcome::Done {
             resync_after: response.resync_after,
-            wrote: false,
+            wrote: Wrote::Nothing,
         });
     }
     let permit = permit(ctl).await?;
@@ -72,15 +74,26 @@ pub(super) async fn sync_response(
     } else {
         response.resync_after
     };
+    // A step of a rollout that holds more children back; the last step, or a fight over one
+    // child's content with another writer, counts as any write.
+    let stepped = rollouts
+        .iter()
+        .any(|p| !p.updating.is_empty() && p.held > 0);
     Ok(SyncOutcome::Done {
         resync_after: follow_up,
-        wrote: true,
+        wrote: if stepped {
+            Wrote::RolloutStep
+        } else {
+            Wrote::Something
+        },
     })
 }
 
-/// The planned writes, reported; returns the kinds of change made. Before creating children
-/// of a parent the cache may show stale, the parent is read: when a parent is deleted, garbage
-/// collection deletes its children, and their deletion may be seen before the parent's.
+/// The planned writes, reported; returns the kinds of change made. Before creating or adopting
+/// children of a parent the cache may show stale, the parent is read: when a parent is
+/// deleted, garbage collection deletes its children (or orphans them), and that may be seen
+/// before the parent's deletion. An orphan adopted by a parent that is gone would be deleted by
+/// garbage collection, as Kubernetes deletes whatever names a missing owner.
 async fn write_children(
     ctl: &Controller,
     permit: &crate::leader::WritePermit,
@@ -91,7 +104,8 @@ async fn write_children(
     if actions.is_empty() {
         return Ok(Vec::new());
     }
-    if !confirmed_live && actions.iter().any(|a| matches!(a, Action::Create { .. })) {
+    let needs_live_parent = |a: &Action| matches!(a, Action::Create { .. } | Action::Adopt { .. });
+    if !confirmed_live && actions.iter().any(needs_live_parent) {
         match ctl.writer.parent_is_live(parent).await {
             Ok(true) => {}
             Ok(false) => return Err(SyncOutcome::Idle),

@@ -67,6 +67,7 @@ pub(super) async fn finalize_response(
         ctl,
         parent,
         response.status,
+        None,
         FailureKind::InvalidFinalizeResponse,
     )
     .map_err(|f| invalid(format!("invalid finalize response: {}", f.message)))?;

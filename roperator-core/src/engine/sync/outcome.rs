@@ -12,10 +12,10 @@ pub(crate) enum SyncOutcome {
     /// Nothing to do until something changes (a parent being deleted without our finalizer, a
     /// finalized parent, a released decorated object).
     Idle,
-    /// Done; `wrote` says whether anything was written.
+    /// Done; `wrote` says what was written.
     Done {
         resync_after: Option<Duration>,
-        wrote: bool,
+        wrote: Wrote,
     },
     /// A finalize that is not finished: it is called again after `retry_after`, and not before
     /// because a child changed (a change of the parent itself does bring it forward).
@@ -29,6 +29,16 @@ pub(crate) enum SyncOutcome {
     /// That handler returned at last (its answer is discarded): the key is released, and the
     /// parent retried with backoff.
     HandlerReturnedLate,
+}
+
+/// What a successful sync wrote, as the hot-loop guard counts it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Wrote {
+    Nothing,
+    Something,
+    /// A rollout moved on to its next children: progress paced by the children becoming ready
+    /// (events from their controllers), not a loop, however many steps the rollout has.
+    RolloutStep,
 }
 
 impl SyncOutcome {

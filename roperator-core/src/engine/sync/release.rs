@@ -59,8 +59,8 @@ async fn release(
     }
     let permit = permit(ctl).await?;
     let ctx = ctl.plan_context(parent);
-    let prune = plan::plan(&ctx, &children, &[]);
-    let (changes, failure) = execute::plan(ctl, &permit, parent, prune).await;
+    let prune = plan::plan(&ctx, &children, &[], &[]);
+    let (changes, failure) = execute::plan(ctl, &permit, parent, prune.actions).await;
     report::changes(ctl, parent, &changes);
     if let Some(e) = failure {
         return Err(write_failed(e));

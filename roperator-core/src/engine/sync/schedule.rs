@@ -7,7 +7,7 @@ use std::time::Duration;
 use rand::Rng;
 use tokio::time::Instant;
 
-use super::outcome::SyncOutcome;
+use super::outcome::{SyncOutcome, Wrote};
 use crate::engine::controller::Controller;
 use crate::engine::watch::ObjectKey;
 use crate::object::Observed;
@@ -84,7 +84,7 @@ fn succeeded(
     key: &ObjectKey,
     parent: Option<&Observed>,
     resync_after: Option<Duration>,
-    wrote: bool,
+    wrote: Wrote,
 ) {
     let now = Instant::now();
     ctl.queue.succeeded(key);
@@ -92,7 +92,10 @@ fn succeeded(
         .retries
         .update(key, |s| {
             s.failures = 0;
-            s.writing_streak = if wrote { s.writing_streak + 1 } else { 0 };
+            s.writing_streak = match wrote {
+                Wrote::Something => s.writing_streak + 1,
+                Wrote::Nothing | Wrote::RolloutStep => 0,
+            };
         })
         .writing_streak;
     let period = jittered(ctl.config.resync_period, 0.1);

@@ -6,7 +6,8 @@ use std::sync::Arc;
 use super::outcome::{Failure, FailureKind};
 use crate::engine::controller::{Controller, ParentState, Query};
 use crate::engine::watch::ObjectKey;
-use crate::object::Observed;
+use crate::object::{Observed, controller_uid};
+use crate::plan::Desired;
 use crate::request::SyncRequest;
 
 /// What the caches say about a parent key.
@@ -117,4 +118,37 @@ fn related_of(ctl: &Controller, key: &ObjectKey) -> (Vec<Arc<Observed>>, Option<
         }
     }
     (found.into_values().collect(), invalid)
+}
+
+/// The objects `desired` names that are not among `children` but carry this controller's
+/// managed-by label (the child informers select by it) and have no controller: orphans, for
+/// the child types that adopt them. Costs nothing for types that do not adopt.
+pub(super) fn orphans(
+    ctl: &Controller,
+    desired: &[Desired],
+    children: &[Arc<Observed>],
+) -> Vec<Arc<Observed>> {
+    desired
+        .iter()
+        .filter(|d| {
+            !children.iter().any(|c| {
+                d.child_type.matches(&c.api_version, &c.kind)
+                    && c.name == d.name
+                    && c.namespace == d.namespace
+            })
+        })
+        .filter_map(|d| {
+            let index = ctl
+                .config
+                .children
+                .iter()
+                .position(|(t, config)| *t == d.child_type && config.adoption)?;
+            let key = ObjectKey {
+                namespace: d.namespace.clone(),
+                name: d.name.clone(),
+            };
+            let found = ctl.children.get(index)?.store.get(&key)?;
+            controller_uid(&found.json).is_none().then_some(found)
+        })
+        .collect()
 }

@@ -9,16 +9,23 @@ use super::outcome::{Failure, FailureKind, SyncOutcome, write_failed};
 use crate::engine::controller::Controller;
 use crate::leader::WritePermit;
 use crate::object::Observed;
+use crate::plan::Progress;
 use crate::plan::is_subset;
-use crate::status::{OBSERVED_GENERATION, SYNC_ERROR, SyncedState, set_synced};
+use crate::status::{
+    CONDITIONS, Condition, OBSERVED_GENERATION, ROLLING_UPDATE, ROLLOUT_BLOCKED, SYNC_ERROR,
+    SyncedState, UP_TO_DATE, UPDATED, set_condition, set_synced,
+};
 
 /// The status to write after a successful handler call, or `None` when the parent already
 /// shows it (or the controller writes no status): the handler's status (the current one when
-/// the handler gives none) plus `observedGeneration` and `Synced=True`.
+/// the handler gives none) plus `observedGeneration`, `Synced=True` and, for a controller with
+/// rolling child types, the `Updated` condition from this sync's `rollouts` (`None`: the
+/// condition stays as it is).
 pub(super) fn desired(
     ctl: &Controller,
     parent: &Observed,
     handler_status: Option<Value>,
+    rollouts: Option<&[Progress]>,
     invalid: FailureKind,
 ) -> Result<Option<Value>, Failure> {
     if !ctl.config.writes_status() {
@@ -56,7 +63,70 @@ pub(super) fn desired(
         SyncedState::Succeeded,
         parent.generation,
     );
+    match rollouts {
+        Some(rollouts) if !rollouts.is_empty() => {
+            let (updated, reason, message) = rollout_condition(rollouts);
+            let condition = Condition {
+                type_: UPDATED,
+                status: updated,
+                reason,
+                message: &message,
+            };
+            set_condition(&mut status, parent.status(), &condition, parent.generation);
+        }
+        _ => keep_condition(&mut status, parent.status(), UPDATED),
+    }
     Ok(changed(parent, Value::Object(status)))
+}
+
+/// The `Updated` condition for these rollouts: whether children are held back, and why.
+fn rollout_condition(rollouts: &[Progress]) -> (bool, &'static str, String) {
+    let behind: Vec<&Progress> = rollouts.iter().filter(|p| p.held > 0).collect();
+    if behind.is_empty() {
+        let message = "every child of a rolling type has the latest desired content".to_string();
+        return (true, UP_TO_DATE, message);
+    }
+    let updating = behind.iter().any(|p| !p.updating.is_empty());
+    let parts: Vec<String> = behind
+        .iter()
+        .map(|p| {
+            let kind = p.child_type.kind;
+            let waiting = if !p.updating.is_empty() {
+                format!("updating {kind} {}", p.updating.join(", "))
+            } else if let Some((name, why)) = &p.waiting_for {
+                format!("waiting for {kind} {name}: {why}")
+            } else {
+                "waiting".to_string()
+            };
+            format!(
+                "{} of {} {kind} children not updated yet, {waiting}",
+                p.held, p.children
+            )
+        })
+        .collect();
+    let reason = if updating {
+        ROLLING_UPDATE
+    } else {
+        ROLLOUT_BLOCKED
+    };
+    (false, reason, parts.join("; "))
+}
+
+/// Keeps the condition `type_` of `current` in `status` when the handler's status lacks it
+/// (an engine-owned condition the handler does not know about).
+fn keep_condition(status: &mut Map<String, Value>, current: Option<&Value>, type_: &str) {
+    let Some(previous) = current
+        .and_then(|s| s.get(CONDITIONS))
+        .and_then(Value::as_array)
+        .and_then(|list| list.iter().find(|c| c["type"] == type_))
+    else {
+        return;
+    };
+    if let Some(Value::Array(items)) = status.get_mut(CONDITIONS)
+        && !items.iter().any(|c| c["type"] == type_)
+    {
+        items.push(previous.clone());
+    }
 }
 
 fn changed(parent: &Observed, status: Value) -> Option<Value> {

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use kube::api::{DeleteParams, DynamicObject, Preconditions};
+use kube::api::{DeleteParams, DynamicObject, Patch, Preconditions};
 use serde_json::Value;
 
 use super::{Change, WriteError, WriteVerb, Writer, api, describe, observed, stamp, typed};
@@ -50,6 +50,22 @@ impl Writer {
                 observed,
                 ..
             } => self.delete(permit, child_type, &observed).await?,
+            Action::Adopt {
+                child_type,
+                observed,
+                patch,
+            } => {
+                self.patch_child(permit, child_type, &observed, patch, "adopt")
+                    .await?
+            }
+            Action::Release {
+                child_type,
+                observed,
+                patch,
+            } => {
+                self.patch_child(permit, child_type, &observed, patch, "release")
+                    .await?
+            }
         };
         Ok(Change { kind, description })
     }
@@ -156,6 +172,43 @@ impl Writer {
         Ok(described)
     }
 
+    /// Adopts or releases `live` with a JSON patch that tests its resourceVersion: a failed
+    /// test (someone changed it meanwhile, a concurrent owner above all) is a conflict, and the
+    /// next sync sees the object as it is now.
+    async fn patch_child(
+        &self,
+        permit: &WritePermit,
+        t: K8sType,
+        live: &Observed,
+        patch: Value,
+        verb: &str,
+    ) -> Result<String, WriteError> {
+        let described = describe(&t, live.namespace.as_deref(), &live.name);
+        let what = format!("{verb} {described}");
+        self.check(permit, &what)?;
+        let patch: json_patch::Patch =
+            serde_json::from_value(patch).map_err(|e| WriteError::Api {
+                what: what.clone(),
+                message: e.to_string(),
+            })?;
+        self.metrics.write(WriteVerb::Patch.label(), &t);
+        match api(&self.client, &t, live.namespace.as_deref())
+            .patch(&live.name, &self.patch_params(), &Patch::<()>::Json(patch))
+            .await
+        {
+            Ok(patched) => {
+                self.remember_child(&t, &patched);
+                Ok(described)
+            }
+            // A failed test op is 422 (real API server) or 409.
+            Err(kube::Error::Api(status)) if status.code == 422 || status.code == 409 => {
+                self.metrics.conflict();
+                Err(WriteError::Conflict(what))
+            }
+            Err(e) => Err(self.classify(what, e)),
+        }
+    }
+
     /// A create found the name taken. If the object is ours after all (the cache had not seen
     /// it yet), the create is done; otherwise the parent gets an error and nothing is touched.
     async fn collision(
@@ -197,12 +250,27 @@ impl Writer {
             .pointer("/metadata/labels")
             .and_then(|l| l.get(MANAGED_BY_LABEL))
             .and_then(Value::as_str);
-        let owner = crate::object::controller_uid(&o.json)
-            .map(|uid| format!(" (its controller has UID {uid})"))
+        let controller = crate::object::controller_reference(&o.json);
+        let owner = controller
+            .map(|r| {
+                let text = |f: &str| r.get(f).and_then(Value::as_str).unwrap_or("?");
+                format!(
+                    " (its controller is {} {}, UID {})",
+                    text("kind"),
+                    text("name"),
+                    text("uid")
+                )
+            })
             .unwrap_or_default();
-        if managed_by == Some(self.field_manager.as_str()) && o.parent_uid.is_some() {
+        let ours = managed_by == Some(self.field_manager.as_str());
+        if ours && o.parent_uid.is_some() {
             return WriteError::Collision(format!(
                 "desired child {described} already exists and belongs to another parent of this controller{owner}; it is left untouched"
+            ));
+        }
+        if ours && controller.is_none() {
+            return WriteError::Collision(format!(
+                "desired child {described} already exists with this controller's label but no controller (an orphan, left by a parent deleted with --cascade=orphan or released); it is left untouched (adopt it with ChildConfig::with_adoption, or delete it)"
             ));
         }
         WriteError::Collision(format!(

@@ -146,6 +146,13 @@ impl Writer {
         }
     }
 
+    fn patch_params(&self) -> kube::api::PatchParams {
+        kube::api::PatchParams {
+            field_manager: Some(self.field_manager.clone()),
+            ..kube::api::PatchParams::default()
+        }
+    }
+
     fn child_informer(&self, t: &K8sType) -> Option<&Arc<Informer>> {
         self.children.iter().find(|i| i.t == *t)
     }

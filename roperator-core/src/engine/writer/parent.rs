@@ -140,10 +140,7 @@ impl Writer {
                 what: what.clone(),
                 message: e.to_string(),
             })?;
-        let pp = PatchParams {
-            field_manager: Some(self.field_manager.clone()),
-            ..PatchParams::default()
-        };
+        let pp = self.patch_params();
         self.metrics
             .write(WriteVerb::Patch.label(), &self.parent_type);
         match self

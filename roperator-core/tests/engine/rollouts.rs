@@ -1,0 +1,237 @@
+//! Rolling updates: a change reaches the children of a rolling type one at a time, each once
+//! the previous one is ready, and a child that does not become ready stops the rollout.
+
+use kube::api::{Patch, PatchParams};
+use roperator_core::prelude::*;
+use roperator_core::testkit::{ApiServer, TestOperator};
+use serde_json::{Value, json};
+
+use crate::common::*;
+
+static SHARD: K8sType = K8sType {
+    api_version: "test.roperator.io/v1",
+    kind: "Shard",
+    plural: "shards",
+    namespaced: true,
+};
+
+const SHARDS: usize = 5;
+
+fn shard_server() -> ApiServer {
+    let server = server();
+    server
+        .register_crd(&crd("Shard", "shards", true))
+        .expect("the Shard CRD registers");
+    server
+}
+
+/// Five shards whose spec carries the parent's version; the parent's status counts the shards
+/// the handler sees ready.
+fn shards(req: &SyncRequest) -> Result<SyncResponse, Error> {
+    let version = req.parent().json()["spec"]["version"].clone();
+    let ready = req
+        .children(SHARD)
+        .filter(|s| s.readiness().is_ready())
+        .count();
+    let response = (0..SHARDS)
+        .fold(SyncResponse::new(), |r, i| {
+            r.with_child(&json!({
+                "apiVersion": "test.roperator.io/v1", "kind": "Shard",
+                "metadata": {"name": format!("shard-{i}")},
+                "spec": {"version": version},
+            }))
+        })
+        .with_status(&json!({"readyShards": ready}));
+    Ok(response)
+}
+
+fn shard(server: &ApiServer, i: usize) -> Value {
+    server
+        .object(
+            "test.roperator.io/v1",
+            "Shard",
+            Some(NS),
+            &format!("shard-{i}"),
+        )
+        .unwrap_or_else(|| panic!("shard-{i} exists"))
+}
+
+fn versions(server: &ApiServer) -> Vec<i64> {
+    (0..SHARDS)
+        .map(|i| shard(server, i)["spec"]["version"].as_i64().unwrap_or(-1))
+        .collect()
+}
+
+/// What the shard's controller would write: its latest generation observed, and `ready`.
+async fn report(server: &ApiServer, i: usize, ready: bool) {
+    let generation = shard(server, i)["metadata"]["generation"].clone();
+    api_for(server, SHARD, Some(NS))
+        .patch_status(
+            &format!("shard-{i}"),
+            &PatchParams::default(),
+            &Patch::Merge(&json!({"status": {
+                "observedGeneration": generation,
+                "conditions": [{"type": "Ready", "status": if ready { "True" } else { "False" },
+                                "reason": "Test", "message": "set by the test"}],
+            }})),
+        )
+        .await
+        .unwrap();
+}
+
+fn updated_condition(server: &ApiServer) -> Value {
+    let parent = server
+        .object("test.roperator.io/v1", "Echo", Some(NS), "db")
+        .unwrap();
+    parent["status"]["conditions"]
+        .as_array()
+        .and_then(|list| list.iter().find(|c| c["type"] == "Updated"))
+        .cloned()
+        .unwrap_or(Value::Null)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_rolls_out_one_ready_shard_at_a_time_and_stops_at_one_that_is_not_ready() {
+    let server = shard_server();
+    let config = ControllerConfig::new(OPERATOR, ECHO)
+        .with_child(SHARD, ChildConfig::rolling_replace())
+        .with_error_backoff(
+            std::time::Duration::from_millis(20),
+            std::time::Duration::from_millis(500),
+        );
+    let op = TestOperator::start(&server, config, shards);
+    create_echo(&server, "db", json!({"version": 1})).await;
+    op.wait_until(LONG, || {
+        server
+            .objects("test.roperator.io/v1", "Shard", Some(NS))
+            .len()
+            == SHARDS
+    })
+    .await
+    .unwrap();
+    // Creation is not paced: every shard exists before any is ready.
+    for i in 0..SHARDS {
+        report(&server, i, true).await;
+    }
+    op.wait_until(LONG, || updated_condition(&server)["status"] == "True")
+        .await
+        .unwrap();
+
+    echoes(&server)
+        .patch(
+            "db",
+            &PatchParams::default(),
+            &Patch::Merge(&json!({"spec": {"version": 2}})),
+        )
+        .await
+        .unwrap();
+    // shard-0 first; the others wait for it (its controller has not seen generation 2 yet).
+    op.wait_until(LONG, || {
+        updated_condition(&server)["reason"] == "RolloutBlocked"
+    })
+    .await
+    .unwrap();
+    assert_eq!(versions(&server), vec![2, 1, 1, 1, 1]);
+    let condition = updated_condition(&server);
+    assert_eq!(condition["status"], "False");
+    let message = condition["message"].as_str().unwrap();
+    assert!(
+        message.contains("4 of 5 Shard children not updated yet"),
+        "{message}"
+    );
+    assert!(message.contains("waiting for Shard shard-0"), "{message}");
+
+    // shard-0 does not become ready: the rollout stays where it is, and says why.
+    report(&server, 0, false).await;
+    op.wait_until(LONG, || {
+        updated_condition(&server)["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("its Ready condition is False"))
+    })
+    .await
+    .unwrap();
+    op.settle(LONG, std::time::Duration::from_millis(300))
+        .await
+        .unwrap();
+    assert_eq!(versions(&server), vec![2, 1, 1, 1, 1], "held at shard-0");
+
+    // Ready again: one shard after the other.
+    for i in 0..SHARDS {
+        report(&server, i, true).await;
+        if i + 1 < SHARDS {
+            op.wait_until(LONG, || versions(&server)[i + 1] == 2)
+                .await
+                .unwrap();
+            let now = versions(&server);
+            assert_eq!(
+                now.iter().filter(|v| **v == 2).count(),
+                i + 2,
+                "one more shard at a time: {now:?}"
+            );
+        }
+    }
+    op.wait_until(LONG, || updated_condition(&server)["status"] == "True")
+        .await
+        .unwrap();
+    assert_eq!(versions(&server), vec![2; SHARDS]);
+    assert_eq!(updated_condition(&server)["reason"], "UpToDate");
+    let reasons: Vec<String> = events_for(&server, "db").into_iter().map(|e| e.1).collect();
+    assert!(!reasons.iter().any(|r| r == "HotLoop"), "{reasons:?}");
+    op.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_answer_goes_at_once_to_a_shard_that_is_not_ready() {
+    let server = shard_server();
+    let config =
+        ControllerConfig::new(OPERATOR, ECHO).with_child(SHARD, ChildConfig::rolling_replace());
+    let op = TestOperator::start(&server, config, shards);
+    create_echo(&server, "db", json!({"version": 1})).await;
+    op.wait_until(LONG, || {
+        server
+            .objects("test.roperator.io/v1", "Shard", Some(NS))
+            .len()
+            == SHARDS
+    })
+    .await
+    .unwrap();
+    for i in 0..SHARDS {
+        report(&server, i, true).await;
+    }
+    op.wait_until(LONG, || updated_condition(&server)["status"] == "True")
+        .await
+        .unwrap();
+    // A bad version 2 stops at shard-0; version 3 (the fix) reaches shard-0 at once.
+    echoes(&server)
+        .patch(
+            "db",
+            &PatchParams::default(),
+            &Patch::Merge(&json!({"spec": {"version": 2}})),
+        )
+        .await
+        .unwrap();
+    op.wait_until(LONG, || versions(&server)[0] == 2)
+        .await
+        .unwrap();
+    report(&server, 0, false).await;
+    echoes(&server)
+        .patch(
+            "db",
+            &PatchParams::default(),
+            &Patch::Merge(&json!({"spec": {"version": 3}})),
+        )
+        .await
+        .unwrap();
+    op.wait_until(LONG, || versions(&server)[0] == 3)
+        .await
+        .unwrap();
+    op.settle(LONG, std::time::Duration::from_millis(300))
+        .await
+        .unwrap();
+    assert_eq!(versions(&server), vec![3, 1, 1, 1, 1]);
+    report(&server, 0, true).await;
+    op.wait_until(LONG, || versions(&server)[1] == 3)
+        .await
+        .unwrap();
+    op.stop().await.unwrap();
+}
