@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::api::rbac::v1::PolicyRule;
 
-use crate::config::{ControllerConfig, UpdateStrategy};
+use crate::config::{ControllerConfig, Prune, UpdateStrategy};
 use crate::operator::Operator;
 
 type Verbs = BTreeMap<(String, String), Vec<&'static str>>;
@@ -17,10 +17,12 @@ impl ControllerConfig {
     ///   patches) and for a decorator (it applies labels and annotations); `update` on the
     ///   `status` subresource unless it is a decorator that writes no status.
     /// - each child type: `get` (telling a name collision from a not-yet-seen child of ours),
-    ///   `list`, `watch`, `create`, `delete`; `update` when its policy is
+    ///   `list`, `watch`, `create`; `delete` unless children of the type are released rather
+    ///   than deleted (and not recreated); `update` when its policy is
     ///   [`replace`](crate::ChildConfig::replace); `patch` when it is
     ///   [`apply`](crate::ChildConfig::apply) (server-side apply is a patch, and creating an
-    ///   object by applying it also needs `create`).
+    ///   object by applying it also needs `create`), when it adopts orphans or releases
+    ///   children (JSON patches).
     /// - each related type: `get`, `list`, `watch`, and nothing more.
     /// - `events.k8s.io` events: `create`, `patch`.
     /// - `update` on the parent's `finalizers` subresource: never requested, but clusters that
@@ -79,8 +81,14 @@ impl ControllerConfig {
             add(
                 child.group(),
                 child.plural.to_string(),
-                &["get", "list", "watch", "create", "delete"],
+                &["get", "list", "watch", "create"],
             );
+            if config.prune == Prune::Delete || config.update == UpdateStrategy::Recreate {
+                add(child.group(), child.plural.to_string(), &["delete"]);
+            }
+            if config.adoption || config.prune == Prune::Release {
+                add(child.group(), child.plural.to_string(), &["patch"]);
+            }
             match config.update {
                 UpdateStrategy::Replace => {
                     add(child.group(), child.plural.to_string(), &["update"]);
@@ -225,6 +233,35 @@ mod tests {
             "apps".into(),
             "deployments".into(),
             v(&["create", "delete", "get", "list", "watch"])
+        )));
+    }
+
+    #[test]
+    fn adoption_and_release_patch_and_release_alone_never_deletes() {
+        static P: K8sType = K8sType {
+            api_version: "x.io/v1",
+            kind: "P",
+            plural: "ps",
+            namespaced: true,
+        };
+        let v = |s: &[&str]| s.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        let config = ControllerConfig::new("demo", P)
+            .with_child(
+                k8s_types::core::v1::PersistentVolumeClaim,
+                ChildConfig::on_delete().with_prune(Prune::Release),
+            )
+            .with_child(k8s_types::core::v1::ConfigMap, ChildConfig::on_delete())
+            .with_adoption();
+        let rules = rules_of(&config);
+        assert!(rules.contains(&(
+            String::new(),
+            "persistentvolumeclaims".into(),
+            v(&["create", "get", "list", "patch", "watch"])
+        )));
+        assert!(rules.contains(&(
+            String::new(),
+            "configmaps".into(),
+            v(&["create", "delete", "get", "list", "patch", "watch"])
         )));
     }
 }

@@ -4,7 +4,6 @@
 use std::future::Future;
 use std::time::Duration;
 
-use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
 use roperator_core::prelude::*;
@@ -74,11 +73,8 @@ pub fn sync(request: &SyncRequest) -> Result<SyncResponse, EchoError> {
     children::validate(&echo)?;
     // The text to serve: `spec.message`, or the ConfigMap key `spec.messageFrom` names.
     let echo = message::resolve(echo, request)?;
-    let observed: Option<Deployment> = request
-        .child(k8s_types::apps::v1::Deployment, &echo.name_any())
-        .map(Observed::parse)
-        .transpose()?;
-    let status = status::status(&echo, observed.as_ref(), Timestamp::now());
+    let observed = request.child(k8s_types::apps::v1::Deployment, &echo.name_any());
+    let status = status::status(&echo, observed, Timestamp::now());
     log_status_change(&echo, &status);
     Ok(SyncResponse::new()
         .with_child(&children::deployment(&echo))

@@ -1,9 +1,9 @@
 //! The status an [`EchoServer`] should show, derived from the Deployment the operator observes.
 
-use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
+use roperator_core::{Observed, Readiness};
 
 use crate::{EchoServer, EchoServerStatus, Phase};
 
@@ -11,6 +11,11 @@ use crate::{EchoServer, EchoServerStatus, Phase};
 pub const READY: &str = "Ready";
 
 /// The status of `echo` given its observed Deployment (`None` while it does not exist yet).
+///
+/// Whether the Deployment is ready comes from roperator's readiness view
+/// ([`Observed::readiness`]): every replica updated and available, no old one left, and its
+/// controller caught up with its latest spec. The Deployment must also ask for the replica
+/// count the EchoServer wants (a scale the engine has not written yet is still a rollout).
 ///
 /// `now` is only used as the `lastTransitionTime` of a `Ready` condition that changes; an
 /// unchanged condition keeps the time it already has, so that a converged parent's status does
@@ -27,7 +32,7 @@ pub const READY: &str = "Ready";
 /// ```
 pub fn status(
     echo: &EchoServer,
-    deployment: Option<&Deployment>,
+    deployment: Option<&Observed>,
     now: Timestamp,
 ) -> EchoServerStatus {
     let wanted = echo.spec.replicas;
@@ -38,21 +43,17 @@ pub fn status(
             format!("waiting for Deployment {} to be created", echo.name_any()),
         ),
         Some(deployment) => {
-            let ready = ready_replicas(deployment);
-            if !rolled_out(deployment, wanted) {
-                (
-                    ready,
-                    "RollingOut",
-                    format!("{ready}/{wanted} replicas ready, rollout in progress"),
-                )
-            } else if ready < wanted {
-                (
+            let ready = int(deployment, "/status/readyReplicas").unwrap_or(0);
+            let asked = int(deployment, "/spec/replicas").unwrap_or(1);
+            match deployment.readiness() {
+                Readiness::NotObserved { .. } => rolling_out(ready, wanted),
+                _ if asked != wanted => rolling_out(ready, wanted),
+                Readiness::NotReady(why) => (
                     ready,
                     "ReplicasNotReady",
-                    format!("{ready}/{wanted} replicas ready"),
-                )
-            } else {
-                (
+                    format!("{ready}/{wanted} replicas ready ({why})"),
+                ),
+                Readiness::Ready => (
                     ready,
                     "ReplicasReady",
                     format!(
@@ -60,7 +61,7 @@ pub fn status(
                         service_host(echo),
                         echo.spec.port
                     ),
-                )
+                ),
             }
         }
     };
@@ -87,30 +88,20 @@ pub fn status(
     }
 }
 
-fn ready_replicas(deployment: &Deployment) -> i32 {
-    deployment
-        .status
-        .as_ref()
-        .and_then(|s| s.ready_replicas)
-        .unwrap_or(0)
+fn rolling_out(ready: i32, wanted: i32) -> (i32, &'static str, String) {
+    (
+        ready,
+        "RollingOut",
+        format!("{ready}/{wanted} replicas ready, rollout in progress"),
+    )
 }
 
-/// `true` when the Deployment already has the replica count we want and its controller has
-/// acted on its latest spec, so that its ready count describes the current message and port.
-fn rolled_out(deployment: &Deployment, wanted: i32) -> bool {
-    let spec_replicas = deployment.spec.replicas.unwrap_or(1);
-    let observed = deployment
-        .status
-        .as_ref()
-        .and_then(|s| s.observed_generation);
-    let generation = deployment.metadata.generation;
-    let caught_up = match (observed, generation) {
-        (Some(observed), Some(generation)) => observed >= generation,
-        // Without generations (a hand-built object) there is nothing to compare.
-        (_, None) => true,
-        (None, Some(_)) => false,
-    };
-    spec_replicas == wanted && caught_up
+fn int(object: &Observed, pointer: &str) -> Option<i32> {
+    object
+        .json()
+        .pointer(pointer)
+        .and_then(serde_json::Value::as_i64)
+        .and_then(|n| i32::try_from(n).ok())
 }
 
 /// The time the `Ready` condition last changed: kept from the current status when the condition
@@ -136,7 +127,6 @@ fn service_host(echo: &EchoServer) -> String {
 mod tests {
     use super::*;
     use crate::EchoServerSpec;
-    use k8s_openapi::api::apps::v1::DeploymentStatus;
 
     fn echo(replicas: i32) -> EchoServer {
         let mut echo = EchoServer::new("web", EchoServerSpec::new("hi"));
@@ -146,20 +136,31 @@ mod tests {
         echo
     }
 
+    /// The Deployment as observed: `ready` of `spec_replicas` replicas ready (and as many
+    /// updated and available), its controller at `observed_generation`.
     fn observed(
         spec_replicas: i32,
         ready: i32,
         generation: i64,
         observed_generation: i64,
-    ) -> Deployment {
+    ) -> Observed {
         let mut d = crate::children::deployment(&echo(spec_replicas));
         d.metadata.generation = Some(generation);
-        d.status = Some(DeploymentStatus {
-            ready_replicas: Some(ready),
-            observed_generation: Some(observed_generation),
-            ..DeploymentStatus::default()
+        let mut json = serde_json::to_value(&d).unwrap();
+        json["status"] = serde_json::json!({
+            "replicas": spec_replicas, "updatedReplicas": spec_replicas,
+            "readyReplicas": ready, "availableReplicas": ready,
+            "observedGeneration": observed_generation,
         });
-        d
+        let parent = serde_json::json!({"metadata": {"name": "web", "namespace": "ns"}});
+        let request = roperator_core::SyncRequest::new(&parent)
+            .unwrap()
+            .with_child(&json)
+            .unwrap();
+        request
+            .child(roperator_core::k8s_types::apps::v1::Deployment, "web")
+            .unwrap()
+            .clone()
     }
 
     fn t(seconds: i64) -> Timestamp {
@@ -183,7 +184,7 @@ mod tests {
     fn ready_when_every_requested_replica_is_ready() {
         let s = status(&echo(2), Some(&observed(2, 1, 3, 3)), t(10));
         assert_eq!((s.phase, s.ready_replicas), (Phase::Pending, 1));
-        assert_eq!(s.message, "1/2 replicas ready");
+        assert_eq!(s.message, "1/2 replicas ready (1/2 replicas available)");
 
         let s = status(&echo(2), Some(&observed(2, 2, 3, 3)), t(10));
         assert_eq!((s.phase, s.ready_replicas), (Phase::Ready, 2));

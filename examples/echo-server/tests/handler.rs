@@ -56,9 +56,13 @@ fn the_status_follows_the_observed_deployment() {
     let parent = echo("hello", 2);
     let mut observed = echo_server::children::deployment(&parent);
     observed.metadata.generation = Some(1);
+    // As the deployment controller reports a finished rollout.
     observed.status = Some(DeploymentStatus {
         observed_generation: Some(1),
+        replicas: Some(2),
+        updated_replicas: Some(2),
         ready_replicas: Some(2),
+        available_replicas: Some(2),
         ..DeploymentStatus::default()
     });
     let request = SyncRequest::new(&parent)
