@@ -28,7 +28,8 @@ pub const FINALIZER: &str = "examples.roperator.io/cleanup";
 
 // ANCHOR: config
 /// The configuration of the echo-server operator: EchoServer parents, Deployment and Service
-/// children (both updated in place), the ConfigMaps named by `spec.messageFrom` as related
+/// children (both updated in place, and adopted when an EchoServer deleted with
+/// `--cascade=orphan` is created again), the ConfigMaps named by `spec.messageFrom` as related
 /// objects (read, never written), and a finalizer so that external cleanup runs before an
 /// EchoServer goes away.
 ///
@@ -42,6 +43,7 @@ pub fn operator_config() -> ControllerConfig {
     ControllerConfig::new(OPERATOR_NAME, ECHO_TYPE)
         .with_child(k8s_types::apps::v1::Deployment, ChildConfig::replace())
         .with_child(k8s_types::core::v1::Service, ChildConfig::replace())
+        .with_adoption()
         .with_related(message::CONFIG_MAP, message::message_source())
         .with_finalizer(FINALIZER)
 }

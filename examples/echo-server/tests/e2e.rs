@@ -245,6 +245,88 @@ async fn a_270_kb_message_is_served_changed_and_deleted() {
     assert_eq!(refused, vec![]);
 }
 
+/// The controller owner reference's UID of `object`, if any.
+fn controller_uid<K: ResourceExt>(object: &K) -> Option<String> {
+    object
+        .owner_references()
+        .iter()
+        .find(|r| r.controller == Some(true))
+        .map(|r| r.uid.clone())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_echo_server_deleted_with_orphan_propagation_and_created_again_adopts_its_children() {
+    let server = server_with_workloads();
+    let operator = start(&server);
+    let echoes: Api<EchoServer> = Api::namespaced(server.client(), NS);
+    let deployments: Api<Deployment> = Api::namespaced(server.client(), NS);
+    let services: Api<Service> = Api::namespaced(server.client(), NS);
+    let create = || async {
+        echoes
+            .create(
+                &PostParams::default(),
+                &EchoServer::new("kept", EchoServerSpec::new("hello")),
+            )
+            .await
+            .expect("create")
+    };
+    create().await;
+    until("status Ready", &echoes, "kept", |e| {
+        phase(e) == Some(Phase::Ready)
+    })
+    .await;
+    let deployment = exists("the Deployment", &deployments, "kept").await;
+    let service = exists("the Service", &services, "kept").await;
+
+    // `kubectl delete echoserver kept --cascade=orphan`
+    echoes
+        .delete("kept", &DeleteParams::orphan())
+        .await
+        .expect("delete");
+    gone("the EchoServer to be gone", &echoes, "kept").await;
+    until("the Deployment orphaned", &deployments, "kept", |d| {
+        d.is_some_and(|d| controller_uid(d).is_none())
+    })
+    .await;
+
+    server.clear_requests();
+    let again = create().await;
+    let new_uid = again.uid().expect("a uid");
+    until("the Deployment adopted", &deployments, "kept", |d| {
+        d.is_some_and(|d| controller_uid(d).as_deref() == Some(new_uid.as_str()))
+    })
+    .await;
+    until("the Service adopted", &services, "kept", |s| {
+        s.is_some_and(|s| controller_uid(s).as_deref() == Some(new_uid.as_str()))
+    })
+    .await;
+    until("status Ready", &echoes, "kept", |e| {
+        phase(e) == Some(Phase::Ready)
+    })
+    .await;
+    let adopted = deployments.get("kept").await.expect("get");
+    assert_eq!(adopted.uid(), deployment.uid(), "the same Deployment");
+    let adopted_service = services.get("kept").await.expect("get");
+    assert_eq!(adopted_service.uid(), service.uid(), "the same Service");
+    operator.shut_down().await;
+    let child_writes: Vec<(String, String)> = server
+        .requests()
+        .writes()
+        .into_iter()
+        .filter(|r| r.user_agent.starts_with("echo-server/"))
+        .filter(|r| r.resource == "deployments" || r.resource == "services")
+        .map(|r| (r.verb, r.resource))
+        .collect();
+    assert_eq!(
+        child_writes,
+        vec![
+            ("patch".to_string(), "deployments".to_string()),
+            ("patch".to_string(), "services".to_string())
+        ],
+        "one adoption each, nothing deleted or created"
+    );
+}
+
 /// The phase in the status of `echo`, if there is one.
 fn phase(echo: Option<&EchoServer>) -> Option<Phase> {
     Some(echo?.status.as_ref()?.phase)
