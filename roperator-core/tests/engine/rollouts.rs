@@ -90,8 +90,9 @@ fn updated_condition(server: &ApiServer) -> Value {
         .unwrap_or(Value::Null)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_change_rolls_out_one_ready_shard_at_a_time_and_stops_at_one_that_is_not_ready() {
+/// An operator with rolling shards, and a parent `db` whose five shards exist at version 1 and
+/// are ready.
+async fn five_ready_shards() -> (ApiServer, TestOperator) {
     let server = shard_server();
     let config = ControllerConfig::new(OPERATOR, ECHO)
         .with_child(SHARD, ChildConfig::rolling_replace())
@@ -116,15 +117,24 @@ async fn a_change_rolls_out_one_ready_shard_at_a_time_and_stops_at_one_that_is_n
     op.wait_until(LONG, || updated_condition(&server)["status"] == "True")
         .await
         .unwrap();
+    (server, op)
+}
 
-    echoes(&server)
+async fn set_version(server: &ApiServer, version: i64) {
+    echoes(server)
         .patch(
             "db",
             &PatchParams::default(),
-            &Patch::Merge(&json!({"spec": {"version": 2}})),
+            &Patch::Merge(&json!({"spec": {"version": version}})),
         )
         .await
         .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_rolls_out_one_ready_shard_at_a_time_and_stops_at_one_that_is_not_ready() {
+    let (server, op) = five_ready_shards().await;
+    set_version(&server, 2).await;
     // shard-0 first; the others wait for it (its controller has not seen generation 2 yet).
     op.wait_until(LONG, || {
         updated_condition(&server)["reason"] == "RolloutBlocked"
@@ -182,46 +192,14 @@ async fn a_change_rolls_out_one_ready_shard_at_a_time_and_stops_at_one_that_is_n
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_new_answer_goes_at_once_to_a_shard_that_is_not_ready() {
-    let server = shard_server();
-    let config =
-        ControllerConfig::new(OPERATOR, ECHO).with_child(SHARD, ChildConfig::rolling_replace());
-    let op = TestOperator::start(&server, config, shards);
-    create_echo(&server, "db", json!({"version": 1})).await;
-    op.wait_until(LONG, || {
-        server
-            .objects("test.roperator.io/v1", "Shard", Some(NS))
-            .len()
-            == SHARDS
-    })
-    .await
-    .unwrap();
-    for i in 0..SHARDS {
-        report(&server, i, true).await;
-    }
-    op.wait_until(LONG, || updated_condition(&server)["status"] == "True")
-        .await
-        .unwrap();
+    let (server, op) = five_ready_shards().await;
     // A bad version 2 stops at shard-0; version 3 (the fix) reaches shard-0 at once.
-    echoes(&server)
-        .patch(
-            "db",
-            &PatchParams::default(),
-            &Patch::Merge(&json!({"spec": {"version": 2}})),
-        )
-        .await
-        .unwrap();
+    set_version(&server, 2).await;
     op.wait_until(LONG, || versions(&server)[0] == 2)
         .await
         .unwrap();
     report(&server, 0, false).await;
-    echoes(&server)
-        .patch(
-            "db",
-            &PatchParams::default(),
-            &Patch::Merge(&json!({"spec": {"version": 3}})),
-        )
-        .await
-        .unwrap();
+    set_version(&server, 3).await;
     op.wait_until(LONG, || versions(&server)[0] == 3)
         .await
         .unwrap();
