@@ -111,9 +111,40 @@ impl SyncRequest {
         self.finalizing
     }
 
-    /// The child of type `child_type` called `name`, if the parent has one.
+    /// The child of type `child_type` called `name`, if the parent has one. A cluster-scoped
+    /// parent may have children of one name in several namespaces: then the first by namespace
+    /// is returned, and [`child_in`](Self::child_in) names the namespace.
     pub fn child(&self, child_type: K8sType, name: &str) -> Option<&Observed> {
         of_type(&self.children, child_type).find(|c| c.name == name)
+    }
+
+    /// The child of type `child_type` called `name` in `namespace` (`None` for a cluster-scoped
+    /// type), if the parent has one.
+    ///
+    /// ```
+    /// use roperator_core::prelude::*;
+    /// use serde_json::json;
+    ///
+    /// # fn main() -> Result<(), Error> {
+    /// let quota = |ns: &str| json!({"apiVersion": "v1", "kind": "ResourceQuota",
+    ///     "metadata": {"name": "quota", "namespace": ns}, "spec": {"hard": {"pods": ns.len().to_string()}}});
+    /// let request = SyncRequest::new(&json!({"metadata": {"name": "tenant-a"}}))?
+    ///     .with_child(&quota("a-dev"))?
+    ///     .with_child(&quota("a-prod"))?;
+    /// let prod = request.child_in(k8s_types::core::v1::ResourceQuota, Some("a-prod"), "quota");
+    /// assert_eq!(prod.unwrap().namespace(), Some("a-prod"));
+    /// assert!(request.child_in(k8s_types::core::v1::ResourceQuota, Some("a-test"), "quota").is_none());
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn child_in(
+        &self,
+        child_type: K8sType,
+        namespace: Option<&str>,
+        name: &str,
+    ) -> Option<&Observed> {
+        of_type(&self.children, child_type)
+            .find(|c| c.name == name && c.namespace.as_deref() == namespace)
     }
 
     /// The parent's current children of type `child_type`, ordered by namespace and name.

@@ -193,12 +193,8 @@ fn namespace_state(request: &SyncRequest, ns: &str) -> NamespaceState {
     if namespace.is_being_deleted() || namespace.json()["status"]["phase"] == "Terminating" {
         return NamespaceState::Terminating;
     }
-    // `child` looks a name up in every namespace; these names repeat in each of the tenant's.
-    let has = |t: K8sType, name: &str| {
-        request
-            .children(t)
-            .any(|c| c.namespace() == Some(ns) && c.name() == name)
-    };
+    // These names repeat in each of the tenant's namespaces.
+    let has = |t: K8sType, name: &str| request.child_in(t, Some(ns), name).is_some();
     if has(RESOURCE_QUOTA, QUOTA_NAME) && has(NETWORK_POLICY, POLICY_NAME) {
         NamespaceState::Ready
     } else {
