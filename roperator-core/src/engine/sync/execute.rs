@@ -33,7 +33,7 @@ pub(super) async fn plan(
             match result {
                 Ok(change) => changes.push(change),
                 Err(e) => {
-                    failure.get_or_insert(e);
+                    failure.get_or_insert(adopting(ctl, e));
                 }
             }
         }
@@ -42,4 +42,25 @@ pub(super) async fn plan(
         }
     }
     (changes, None)
+}
+
+/// An orphan found in a create's way is no collision for a type that adopts: the cache had not
+/// shown it yet (it was orphaned a moment ago), and the next sync adopts it.
+fn adopting(ctl: &Controller, e: WriteError) -> WriteError {
+    match e {
+        WriteError::Orphan {
+            child_type,
+            message,
+        } if ctl
+            .config
+            .children
+            .iter()
+            .any(|(t, config)| *t == child_type && config.adoption) =>
+        {
+            WriteError::Conflict(format!(
+                "{message} [the controller adopts it on its next sync]"
+            ))
+        }
+        other => other,
+    }
 }

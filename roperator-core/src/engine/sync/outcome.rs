@@ -144,11 +144,13 @@ pub(crate) fn write_failed(e: WriteError) -> SyncOutcome {
     let kind = match &e {
         WriteError::NotLeader(_) => return SyncOutcome::NotLeader,
         WriteError::Conflict(_) => FailureKind::Conflict,
-        WriteError::Collision(_) => FailureKind::NameCollision,
+        WriteError::Collision(_) | WriteError::Orphan { .. } => FailureKind::NameCollision,
         WriteError::Api { .. } => FailureKind::WriteFailed,
     };
     let message = match e {
-        WriteError::Conflict(what) | WriteError::Collision(what) => what,
+        WriteError::Conflict(what)
+        | WriteError::Collision(what)
+        | WriteError::Orphan { message: what, .. } => what,
         other => other.to_string(),
     };
     Failure::new(kind, message).into()

@@ -269,9 +269,14 @@ impl Writer {
             ));
         }
         if ours && controller.is_none() {
-            return WriteError::Collision(format!(
-                "desired child {described} already exists with this controller's label but no controller (an orphan, left by a parent deleted with --cascade=orphan or released); it is left untouched (adopt it with ChildConfig::with_adoption, or delete it)"
-            ));
+            // It carries our label, so it belongs in the cache: the next sync sees the orphan.
+            self.remember_child(t, existing);
+            return WriteError::Orphan {
+                child_type: *t,
+                message: format!(
+                    "desired child {described} already exists with this controller's label but no controller (an orphan, left by a parent deleted with --cascade=orphan or released); it is left untouched (adopt it with ChildConfig::with_adoption, or delete it)"
+                ),
+            };
         }
         WriteError::Collision(format!(
             "desired child {described} already exists and is not managed by this controller{owner}; it is left untouched (rename the child or delete the existing object)"

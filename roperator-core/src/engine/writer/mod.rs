@@ -35,6 +35,14 @@ pub(crate) enum WriteError {
     /// A desired child's name is taken by an object this parent does not manage.
     #[error("{0}")]
     Collision(String),
+    /// A desired child's name is taken by an orphan: an object with this controller's label
+    /// and no controller. A collision, unless the type adopts (then the cache had not shown the
+    /// orphan yet, and the next sync adopts it).
+    #[error("{message}")]
+    Orphan {
+        child_type: K8sType,
+        message: String,
+    },
     /// Any other refusal by the API server, or a transport failure.
     #[error("{what} failed: {message}")]
     Api { what: String, message: String },
