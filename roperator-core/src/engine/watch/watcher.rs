@@ -33,8 +33,12 @@ pub(crate) async fn run(
         config = config.labels(selector);
     }
     let mut stream = watcher::watcher(api, config).default_backoff().boxed();
-    let mut relist: Option<HashSet<ObjectKey>> = None;
-    let mut synced = Some(synced);
+    let mut feed = Feed {
+        informer,
+        namespace,
+        relist: None,
+        synced: Some(synced),
+    };
     let mut failing = false;
     loop {
         let next = tokio::select! {
@@ -53,7 +57,7 @@ pub(crate) async fn run(
                     } else {
                         ""
                     };
-                    tracing::warn!(kind = t.kind, namespace = ?namespace, error = %e, "watch failed{hint}; retrying with backoff (the cache is stale meanwhile)");
+                    tracing::warn!(kind = t.kind, namespace = ?feed.namespace, error = %e, "watch failed{hint}; retrying with backoff (the cache is stale meanwhile)");
                 }
                 failing = true;
                 continue;
@@ -63,38 +67,57 @@ pub(crate) async fn run(
         // only an answer from the server (a listed or watched object, the end of a list) shows
         // that the watch works again.
         if failing && !matches!(event, Event::Init) {
-            tracing::info!(kind = t.kind, namespace = ?namespace, "watch recovered");
+            tracing::info!(kind = t.kind, namespace = ?feed.namespace, "watch recovered");
             failing = false;
         }
+        feed.event(event);
+    }
+}
+
+/// What one watch does with the events it receives.
+struct Feed<F> {
+    informer: Arc<Informer>,
+    namespace: Option<String>,
+    /// The keys a relist in progress has listed so far.
+    relist: Option<HashSet<ObjectKey>>,
+    /// Called once, when the first list is complete.
+    synced: Option<F>,
+}
+
+impl<F: FnOnce()> Feed<F> {
+    fn event(&mut self, event: Event<DynamicObject>) {
+        let t = self.informer.t;
         match event {
-            Event::Init => relist = Some(HashSet::new()),
+            Event::Init => self.relist = Some(HashSet::new()),
             Event::InitApply(obj) => {
                 if let Some(o) = Observed::from_dynamic(&obj, &t) {
-                    relist
+                    self.relist
                         .get_or_insert_with(HashSet::new)
                         .insert(ObjectKey::of(&o));
-                    informer.apply(&o, Origin::Watch);
+                    self.informer.apply(&o, Origin::Watch);
                 }
             }
             Event::InitDone => {
-                let seen = relist.take().unwrap_or_default();
-                for (key, uid) in informer.store.keys_in(namespace.as_deref()) {
+                // What the relist did not show is gone.
+                let seen = self.relist.take().unwrap_or_default();
+                for (key, uid) in self.informer.store.keys_in(self.namespace.as_deref()) {
                     if !seen.contains(&key) {
-                        informer.remove(&key, &uid, Origin::Watch);
+                        self.informer.remove(&key, &uid, Origin::Watch);
                     }
                 }
-                if let Some(synced) = synced.take() {
+                if let Some(synced) = self.synced.take() {
                     synced();
                 }
             }
             Event::Apply(obj) => {
                 if let Some(o) = Observed::from_dynamic(&obj, &t) {
-                    informer.apply(&o, Origin::Watch);
+                    self.informer.apply(&o, Origin::Watch);
                 }
             }
             Event::Delete(obj) => {
                 if let Some(o) = Observed::from_dynamic(&obj, &t) {
-                    informer.remove(&ObjectKey::of(&o), &o.uid, Origin::Watch);
+                    self.informer
+                        .remove(&ObjectKey::of(&o), &o.uid, Origin::Watch);
                 }
             }
         }

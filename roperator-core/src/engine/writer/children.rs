@@ -11,7 +11,7 @@ use crate::k8s_type::K8sType;
 use crate::leader::WritePermit;
 use crate::names::MANAGED_BY_LABEL;
 use crate::object::Observed;
-use crate::plan::Action;
+use crate::plan::{Action, ChangeKind};
 
 impl Writer {
     /// Carries out one planned action.
@@ -54,16 +54,18 @@ impl Writer {
                 child_type,
                 observed,
                 patch,
-            } => {
-                self.patch_child(permit, child_type, &observed, patch, "adopt")
-                    .await?
             }
-            Action::Release {
+            | Action::Release {
                 child_type,
                 observed,
                 patch,
             } => {
-                self.patch_child(permit, child_type, &observed, patch, "release")
+                let verb = if kind == ChangeKind::Adopted {
+                    "adopt"
+                } else {
+                    "release"
+                };
+                self.patch_child(permit, child_type, &observed, patch, verb)
                     .await?
             }
         };
