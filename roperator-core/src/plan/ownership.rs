@@ -66,14 +66,16 @@ pub(super) fn orphan<'a>(
 /// Sets the parent's controller reference and parent-uid label on `orphan`.
 fn adopt_patch(ctx: &PlanContext<'_>, orphan: &Observed) -> Value {
     let mut ops = vec![test_resource_version(orphan)];
-    match orphan.json.pointer("/metadata/ownerReferences") {
-        Some(Value::Array(_)) => ops.push(json!({
-            "op": "add", "path": "/metadata/ownerReferences/-", "value": owner_reference(ctx),
-        })),
-        _ => ops.push(json!({
-            "op": "add", "path": "/metadata/ownerReferences", "value": [owner_reference(ctx)],
-        })),
-    }
+    // The whole list, whether the server shows it empty or leaves it out: the resourceVersion
+    // test guarantees that the other references are still the ones seen.
+    let mut refs = orphan
+        .json
+        .pointer("/metadata/ownerReferences")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    refs.push(owner_reference(ctx));
+    ops.push(json!({"op": "add", "path": "/metadata/ownerReferences", "value": refs}));
     match orphan.json.pointer("/metadata/labels") {
         Some(Value::Object(_)) => ops.push(json!({
             "op": "add", "path": format!("/metadata/labels/{}", escape(PARENT_UID_LABEL)),

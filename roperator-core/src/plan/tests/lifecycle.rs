@@ -49,9 +49,10 @@ fn an_orphan_is_adopted_with_a_conditional_patch_and_nothing_else() {
             patch[0],
             json!({"op": "test", "path": "/metadata/resourceVersion", "value": "10"})
         );
-        assert_eq!(patch[1]["path"], "/metadata/ownerReferences/-");
-        assert_eq!(patch[1]["value"]["uid"], "parent-uid");
-        assert_eq!(patch[1]["value"]["controller"], true);
+        assert_eq!(patch[1]["path"], "/metadata/ownerReferences");
+        assert_eq!(patch[1]["value"].as_array().unwrap().len(), 1);
+        assert_eq!(patch[1]["value"][0]["uid"], "parent-uid");
+        assert_eq!(patch[1]["value"][0]["controller"], true);
         assert_eq!(
             patch[2]["path"],
             "/metadata/labels/roperator.io~1parent-uid"
