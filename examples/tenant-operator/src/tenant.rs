@@ -48,12 +48,14 @@ pub fn tenant_config(defaults_namespace: &str) -> ControllerConfig {
         .with_related(CONFIG_MAP, defaults_source(defaults_namespace))
 }
 
-/// Every tenant reads the same object: `tenant-defaults` in `namespace`. Watching ConfigMaps in
-/// that namespace only keeps the operator from caching every ConfigMap of the cluster, and a
-/// change of the defaults syncs every tenant again.
+/// Every tenant reads the same object: `tenant-defaults` in `namespace`. Watching that one
+/// ConfigMap (one namespace, one name) keeps the operator from caching every ConfigMap of the
+/// cluster, and a change of the defaults syncs every tenant again.
 pub fn defaults_source(namespace: &str) -> RelatedConfig {
     let selection = Select::name_in(namespace, DEFAULTS_NAME);
-    RelatedConfig::new(move |_tenant: &Observed| vec![selection.clone()]).with_namespace(namespace)
+    RelatedConfig::new(move |_tenant: &Observed| vec![selection.clone()])
+        .with_namespace(namespace)
+        .with_name(DEFAULTS_NAME)
 }
 // ANCHOR_END: config
 

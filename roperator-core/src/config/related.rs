@@ -124,7 +124,8 @@ type SelectFn = dyn Fn(&Observed) -> Vec<Select> + Send + Sync;
 ///
 /// The watch of the type is scoped as narrowly as the declaration allows: one namespace with
 /// [`with_namespace`](Self::with_namespace), a label selector with
-/// [`with_label_selector`](Self::with_label_selector), otherwise the controller's namespaces.
+/// [`with_label_selector`](Self::with_label_selector), one name with
+/// [`with_name`](Self::with_name), otherwise the controller's namespaces.
 ///
 /// ```
 /// use roperator_core::prelude::*;
@@ -151,6 +152,7 @@ pub struct RelatedConfig {
     pub(crate) select: Arc<SelectFn>,
     pub(crate) namespace: Option<String>,
     pub(crate) label_selector: Option<String>,
+    pub(crate) name: Option<String>,
 }
 
 impl RelatedConfig {
@@ -160,6 +162,7 @@ impl RelatedConfig {
             select: Arc::new(select),
             namespace: None,
             label_selector: None,
+            name: None,
         }
     }
 
@@ -173,6 +176,25 @@ impl RelatedConfig {
     /// Watches (and so caches) only the objects of this type matching `selector`.
     pub fn with_label_selector(mut self, selector: impl Into<String>) -> Self {
         self.label_selector = Some(selector.into());
+        self
+    }
+
+    /// Watches (and so caches) only the objects of this type called `name` (one per watched
+    /// namespace, with [`with_namespace`](Self::with_namespace) just one): for a type of which
+    /// every parent reads the same object, such as a shared defaults ConfigMap, in a cluster that
+    /// holds thousands of others. A parent that selects another name, or selects by labels,
+    /// fails its sync with `InvalidRelatedSelection`.
+    ///
+    /// ```
+    /// use roperator_core::prelude::*;
+    ///
+    /// let defaults = RelatedConfig::new(|_: &Observed| vec![Select::name_in("ops", "defaults")])
+    ///     .with_namespace("ops")
+    ///     .with_name("defaults");
+    /// # let _ = defaults;
+    /// ```
+    pub fn with_name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
         self
     }
 }
@@ -192,6 +214,7 @@ impl fmt::Debug for RelatedConfig {
         f.debug_struct("RelatedConfig")
             .field("namespace", &self.namespace)
             .field("label_selector", &self.label_selector)
+            .field("name", &self.name)
             .finish_non_exhaustive()
     }
 }

@@ -225,3 +225,76 @@ async fn a_selection_outside_the_watched_namespaces_fails_the_sync_and_names_it(
     assert!(managed_children(&server).is_empty(), "nothing is written");
     op.stop().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_type_narrowed_to_one_name_caches_that_object_alone_and_refuses_other_names() {
+    let server = server();
+    for i in 0..20 {
+        create(
+            &server,
+            CONFIGMAP,
+            json!({"apiVersion": "v1", "kind": "ConfigMap",
+                   "metadata": {"name": format!("other-{i}"), "namespace": NS}, "data": {"message": "no"}}),
+        )
+        .await;
+    }
+    create(
+        &server,
+        CONFIGMAP,
+        json!({"apiVersion": "v1", "kind": "ConfigMap",
+               "metadata": {"name": "shared", "namespace": NS}, "data": {"message": "yes"}}),
+    )
+    .await;
+    let (_, handler) = copy_config(Arc::new(AtomicUsize::new(0)));
+    let config = ControllerConfig::new(OPERATOR, ECHO)
+        .with_child(SECRET, ChildConfig::replace())
+        .with_related(
+            CONFIGMAP,
+            RelatedConfig::new(|parent: &Observed| {
+                parent.json()["spec"]["from"]
+                    .as_str()
+                    .map(Select::name)
+                    .into_iter()
+                    .collect()
+            })
+            .with_name("shared"),
+        );
+    let op = TestOperator::start(&server, config, handler);
+    create_echo(&server, "reads", json!({"from": "shared"})).await;
+    create_echo(&server, "strays", json!({"from": "other-3"})).await;
+    op.wait_until(LONG, || copied(&server, "reads").as_deref() == Some("yes"))
+        .await
+        .unwrap();
+    op.wait_until(LONG, || {
+        events_for(&server, "strays").iter().any(|(t, r, n)| {
+            t == "Warning"
+                && r == "InvalidRelatedSelection"
+                && n.contains("narrowed to objects called \"shared\"")
+        })
+    })
+    .await
+    .unwrap();
+    // The gauge is refreshed every second.
+    let cached = || metric(&op, "roperator_cached_objects{kind=\"ConfigMap\"}");
+    op.wait_until(LONG, || cached() > 0.0).await.unwrap();
+    assert_eq!(cached(), 1.0, "only the named ConfigMap is cached");
+    assert!(
+        copied(&server, "strays").is_none(),
+        "nothing written for it"
+    );
+    // The named object still resyncs its reader when it changes.
+    api_for(&server, CONFIGMAP, Some(NS))
+        .patch(
+            "shared",
+            &PatchParams::default(),
+            &Patch::Merge(&json!({"data": {"message": "again"}})),
+        )
+        .await
+        .unwrap();
+    op.wait_until(LONG, || {
+        copied(&server, "reads").as_deref() == Some("again")
+    })
+    .await
+    .unwrap();
+    op.stop().await.unwrap();
+}

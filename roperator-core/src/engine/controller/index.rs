@@ -90,7 +90,8 @@ impl Index {
             .iter()
             .map(|(t, rc)| {
                 let scope = rc.scope(&config.namespaces);
-                (RelatedWatch { t: *t, scope }, rc.clone())
+                let name = rc.name.clone();
+                (RelatedWatch { t: *t, scope, name }, rc.clone())
             })
             .collect();
         Self {

@@ -16,7 +16,7 @@ use crate::config::ControllerConfig;
 use crate::engine::events::{ControllerEvents, Events};
 use crate::engine::metrics::{ControllerMetrics, Metrics};
 use crate::engine::queue::WorkQueue;
-use crate::engine::watch::{Informer, Watches};
+use crate::engine::watch::{Informer, WatchSelector, Watches};
 use crate::engine::writer::{StatusEchoes, Writer};
 use crate::handler::ErasedHandler;
 use crate::leader::LeaderGate;
@@ -74,7 +74,7 @@ impl Controller {
         };
         let parents = watches.informer(
             config.parent,
-            config.parent_selector.clone(),
+            WatchSelector::labels(config.parent_selector.clone()),
             &config.namespaces,
             false,
         );
@@ -154,7 +154,8 @@ fn child_informers(
         .iter()
         .enumerate()
         .map(|(type_index, (t, _))| {
-            let informer = watches.informer(*t, Some(managed.clone()), &config.namespaces, false);
+            let selector = WatchSelector::labels(Some(managed.clone()));
+            let informer = watches.informer(*t, selector, &config.namespaces, false);
             informer.subscribe(Arc::new(feeds::Children {
                 feed: feed.clone(),
                 type_index,
@@ -177,7 +178,11 @@ fn related_informers(
         .enumerate()
         .map(|(type_index, (t, rc))| {
             let scope = rc.scope(&config.namespaces);
-            let informer = watches.informer(*t, rc.label_selector.clone(), &scope, true);
+            let selector = WatchSelector {
+                labels: rc.label_selector.clone(),
+                name: rc.name.clone(),
+            };
+            let informer = watches.informer(*t, selector, &scope, true);
             informer.subscribe(Arc::new(feeds::Related {
                 feed: feed.clone(),
                 type_index,

@@ -28,10 +28,12 @@ pub(crate) enum Query {
     },
 }
 
-/// A related type as the index needs it: the type and the namespaces its watch covers.
+/// A related type as the index needs it: the type, the namespaces its watch covers, and the
+/// one name it is narrowed to, if any.
 pub(crate) struct RelatedWatch {
     pub t: K8sType,
     pub scope: NamespaceScope,
+    pub name: Option<String>,
 }
 
 /// Resolves `select` (returned by the related type's selection function for `parent`).
@@ -77,6 +79,14 @@ pub(crate) fn resolve(
         return invalid(format!(
             "namespace {ns:?} is not watched for this type (declare it with RelatedConfig::with_namespace or the controller's namespaces)"
         ));
+    }
+    if let Some(only) = &watch.name {
+        let selects_it = matches!(&select, Select::Name { name, .. } if name == only);
+        if !selects_it {
+            return invalid(format!(
+                "the type's watch is narrowed to objects called {only:?} (RelatedConfig::with_name)"
+            ));
+        }
     }
     match select {
         Select::Name { name, .. } => Query::Name {
@@ -208,6 +218,7 @@ mod tests {
         RelatedWatch {
             t: k8s_types::core::v1::ConfigMap,
             scope,
+            name: None,
         }
     }
 

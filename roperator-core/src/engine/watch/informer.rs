@@ -35,9 +35,24 @@ pub(crate) trait Subscriber: Send + Sync {
     fn removed(&self, key: &ObjectKey, uid: &str, origin: Origin);
 }
 
+/// Which objects of its type a watch asks the API server for.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct WatchSelector {
+    /// A label selector.
+    pub labels: Option<String>,
+    /// Only objects of this name (a field selector on `metadata.name`).
+    pub name: Option<String>,
+}
+
+impl WatchSelector {
+    pub fn labels(labels: Option<String>) -> Self {
+        Self { labels, name: None }
+    }
+}
+
 pub(crate) struct Informer {
     pub t: K8sType,
-    pub selector: Option<String>,
+    pub selector: WatchSelector,
     pub store: Store,
     scope: Mutex<NamespaceScope>,
     subscribers: Mutex<Vec<Arc<dyn Subscriber>>>,
@@ -46,7 +61,7 @@ pub(crate) struct Informer {
 impl Informer {
     pub fn new(
         t: K8sType,
-        selector: Option<String>,
+        selector: WatchSelector,
         scope: NamespaceScope,
         keep_labels: bool,
     ) -> Self {

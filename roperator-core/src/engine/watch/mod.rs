@@ -14,7 +14,7 @@ use crate::config::NamespaceScope;
 use crate::engine::metrics::Metrics;
 use crate::k8s_type::K8sType;
 
-pub(crate) use informer::{Applied, Informer, Origin, Subscriber};
+pub(crate) use informer::{Applied, Informer, Origin, Subscriber, WatchSelector};
 pub(crate) use store::{ObjectKey, labels_of};
 
 /// The informers of one process, built while the controllers are set up, then started.
@@ -29,7 +29,7 @@ impl Watches {
     pub fn informer(
         &mut self,
         t: K8sType,
-        selector: Option<String>,
+        selector: WatchSelector,
         scope: &NamespaceScope,
         keep_labels: bool,
     ) -> Arc<Informer> {

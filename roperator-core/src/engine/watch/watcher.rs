@@ -29,8 +29,11 @@ pub(crate) async fn run(
         None => Api::all_with(client, &ar),
     };
     let mut config = watcher::Config::default();
-    if let Some(selector) = &informer.selector {
-        config = config.labels(selector);
+    if let Some(labels) = &informer.selector.labels {
+        config = config.labels(labels);
+    }
+    if let Some(name) = &informer.selector.name {
+        config = config.fields(&format!("metadata.name={name}"));
     }
     let mut stream = watcher::watcher(api, config).default_backoff().boxed();
     let mut feed = Feed {
