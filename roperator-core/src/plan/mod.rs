@@ -250,6 +250,10 @@ pub(crate) struct Plan {
     pub actions: Vec<Action>,
     /// For each child type that rolls out (see [`crate::Rollout`]), how far it got.
     pub rollouts: Vec<Progress>,
+    /// A desired child waits for an orphan of its name to be deleted. Nothing the engine
+    /// watches for this parent tells when it is gone (the orphan is nobody's child): sync again
+    /// soon.
+    pub awaits_deletion: bool,
 }
 
 /// The writes that turn `observed` into `desired`. Creates, adoptions and updates come first,
@@ -279,6 +283,7 @@ pub(crate) fn plan(
 
     let mut wanted = std::collections::HashSet::with_capacity(desired.len());
     let mut steps = Vec::with_capacity(desired.len());
+    let mut awaits_deletion = false;
     for d in desired {
         let id = (d.child_type, d.namespace.clone(), d.name.clone());
         let live = by_id.get(&id).copied();
@@ -304,6 +309,14 @@ pub(crate) fn plan(
                     current: None,
                     action: None,
                 },
+                ownership::Orphan::AwaitDeletion => {
+                    awaits_deletion = true;
+                    rollout::Step {
+                        desired: d,
+                        current: None,
+                        action: None,
+                    }
+                }
             },
         };
         steps.push(step);
@@ -317,7 +330,11 @@ pub(crate) fn plan(
         .filter_map(|(_, step)| step.action)
         .collect();
     actions.extend(prunes(ctx, &observed_types, &wanted));
-    Plan { actions, rollouts }
+    Plan {
+        actions,
+        rollouts,
+        awaits_deletion,
+    }
 }
 
 /// What becomes of the observed children the handler no longer returns.

@@ -28,8 +28,10 @@ pub(super) enum Orphan<'a> {
     None,
     /// Adopt it with this action.
     Adopt(&'a Arc<Observed>, Action),
-    /// Leave it alone: the parent (or the orphan) is being deleted.
+    /// Leave it alone: the parent is being deleted.
     LeaveAlone,
+    /// Wait for it to go, then create the child: the orphan is being deleted.
+    AwaitDeletion,
 }
 
 /// The orphan among `orphans` that `d` names, if its type adopts.
@@ -51,7 +53,8 @@ pub(super) fn orphan<'a>(
     match found {
         Some(_) if !adopts => Orphan::None,
         None => Orphan::None,
-        Some(o) if ctx.parent.deleting || o.deleting => Orphan::LeaveAlone,
+        Some(_) if ctx.parent.deleting => Orphan::LeaveAlone,
+        Some(o) if o.deleting => Orphan::AwaitDeletion,
         Some(o) => Orphan::Adopt(
             o,
             Action::Adopt {

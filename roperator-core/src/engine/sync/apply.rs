@@ -16,6 +16,10 @@ use crate::response::SyncResponse;
 /// be in progress; then the sync waits and the child's deletion event brings the next one).
 const RECREATE_FOLLOW_UP: Duration = Duration::from_millis(50);
 
+/// While a desired child waits for an orphan of its name to be deleted, the parent is synced
+/// again this soon.
+const AWAIT_DELETION: Duration = Duration::from_secs(1);
+
 fn invalid(message: String) -> SyncOutcome {
     Failure::new(FailureKind::InvalidSyncResponse, message).into()
 }
@@ -36,7 +40,20 @@ pub(super) async fn sync_response(
     let ctx = ctl.plan_context(parent);
     let desired = plan::validate(&ctx, &response.children).map_err(|e| invalid(e.to_string()))?;
     let orphans = snapshot::orphans(ctl, &desired, &snapshot.children);
-    let plan::Plan { actions, rollouts } = plan::plan(&ctx, &snapshot.children, &orphans, &desired);
+    let plan::Plan {
+        actions,
+        rollouts,
+        awaits_deletion,
+    } = plan::plan(&ctx, &snapshot.children, &orphans, &desired);
+    let resync_after = if awaits_deletion {
+        Some(
+            response
+                .resync_after
+                .map_or(AWAIT_DELETION, |d| d.min(AWAIT_DELETION)),
+        )
+    } else {
+        response.resync_after
+    };
     let status = status::desired(
         ctl,
         parent,
@@ -48,7 +65,7 @@ pub(super) async fn sync_response(
     let apply_metadata = metadata::needs_apply(parent, &ctl.config.name, &response.parent_metadata);
     if actions.is_empty() && status.is_none() && !apply_metadata {
         return Ok(SyncOutcome::Done {
-            resync_after: response.resync_after,
+            resync_after,
             wrote: Wrote::Nothing,
         });
     }
@@ -72,7 +89,7 @@ pub(super) async fn sync_response(
     } else if !changes.is_empty() {
         Some(Duration::ZERO)
     } else {
-        response.resync_after
+        resync_after
     };
     // A step of a rollout that holds more children back; the last step, or a fight over one
     // child's content with another writer, counts as any write.

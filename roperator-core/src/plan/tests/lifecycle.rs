@@ -77,6 +77,26 @@ fn nothing_is_adopted_without_adoption_or_for_a_parent_being_deleted() {
         let orphan = orphaned(&live_from(ctx, &desired[0], "a1"));
         let plan = super::super::plan(ctx, &[], &[orphan], &desired);
         assert_eq!(plan.actions, vec![]);
+        assert!(!plan.awaits_deletion);
+    });
+}
+
+#[test]
+fn an_orphan_being_deleted_is_waited_for_and_then_the_child_is_created() {
+    let parent = parent_obj(Some("ns"));
+    ctx_with(ChildConfig::replace().with_adoption(), &parent, |ctx| {
+        let desired = validate(ctx, &[cm("a", json!({}))]).unwrap();
+        let mut json = orphaned(&live_from(ctx, &desired[0], "a1")).json.clone();
+        json["metadata"]["deletionTimestamp"] = json!("2026-01-01T00:00:00Z");
+        let going = Arc::new(Observed::from_json(json).unwrap());
+        let plan = super::super::plan(ctx, &[], &[going], &desired);
+        assert_eq!(plan.actions, vec![]);
+        assert!(
+            plan.awaits_deletion,
+            "nothing else would sync the parent when it is gone"
+        );
+        let plan = super::super::plan(ctx, &[], &[], &desired);
+        assert!(matches!(&plan.actions[..], [Action::Create { .. }]));
     });
 }
 
