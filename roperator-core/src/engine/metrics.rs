@@ -28,6 +28,7 @@ pub(crate) struct Metrics {
     pub leader_term: Gauge,
     watch_errors: Family<Labels, Counter>,
     handlers_overrunning: Family<Labels, Gauge>,
+    rollouts_waiting: Family<Labels, Gauge>,
     pub events_dropped: Counter,
 }
 
@@ -44,6 +45,7 @@ impl Metrics {
             leader_term: Gauge::default(),
             watch_errors: Family::default(),
             handlers_overrunning: Family::default(),
+            rollouts_waiting: Family::default(),
             events_dropped: Counter::default(),
         }
     }
@@ -101,6 +103,11 @@ impl Metrics {
             self.handlers_overrunning.clone(),
         );
         r.register(
+            "rollouts_waiting",
+            "Parents whose rollout holds children back (updating some, or waiting for one that is not ready), by controller",
+            self.rollouts_waiting.clone(),
+        );
+        r.register(
             "events_dropped",
             "Kubernetes Events not published because the publishing queue was full",
             self.events_dropped.clone(),
@@ -118,6 +125,7 @@ impl Metrics {
         let _ = self.conflicts.get_or_create(&labels);
         let _ = self.queue_depth.get_or_create(&labels);
         let _ = self.handlers_overrunning.get_or_create(&labels);
+        let _ = self.rollouts_waiting.get_or_create(&labels);
         metrics
     }
 
@@ -173,6 +181,13 @@ impl ControllerMetrics {
             .queue_depth
             .get_or_create(&self.labels())
             .set(i64::try_from(depth).unwrap_or(i64::MAX));
+    }
+
+    pub fn set_rollouts_waiting(&self, parents: usize) {
+        self.all
+            .rollouts_waiting
+            .get_or_create(&self.labels())
+            .set(i64::try_from(parents).unwrap_or(i64::MAX));
     }
 
     pub fn handlers_overrunning(&self) -> Gauge {

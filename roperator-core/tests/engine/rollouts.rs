@@ -150,6 +150,7 @@ async fn a_change_rolls_out_one_ready_shard_at_a_time_and_stops_at_one_that_is_n
         "{message}"
     );
     assert!(message.contains("waiting for Shard shard-0"), "{message}");
+    assert_eq!(metric(&op, "roperator_rollouts_waiting"), 1.0);
 
     // shard-0 does not become ready: the rollout stays where it is, and says why.
     report(&server, 0, false).await;
@@ -185,6 +186,7 @@ async fn a_change_rolls_out_one_ready_shard_at_a_time_and_stops_at_one_that_is_n
         .unwrap();
     assert_eq!(versions(&server), vec![2; SHARDS]);
     assert_eq!(updated_condition(&server)["reason"], "UpToDate");
+    assert_eq!(metric(&op, "roperator_rollouts_waiting"), 0.0);
     let reasons: Vec<String> = events_for(&server, "db").into_iter().map(|e| e.1).collect();
     assert!(!reasons.iter().any(|r| r == "HotLoop"), "{reasons:?}");
     op.stop().await.unwrap();

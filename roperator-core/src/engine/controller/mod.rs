@@ -7,6 +7,7 @@ mod index;
 mod related;
 mod retries;
 
+use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::Semaphore;
@@ -16,7 +17,7 @@ use crate::config::ControllerConfig;
 use crate::engine::events::{ControllerEvents, Events};
 use crate::engine::metrics::{ControllerMetrics, Metrics};
 use crate::engine::queue::WorkQueue;
-use crate::engine::watch::{Informer, WatchSelector, Watches};
+use crate::engine::watch::{Informer, ObjectKey, WatchSelector, Watches};
 use crate::engine::writer::{StatusEchoes, Writer};
 use crate::handler::ErasedHandler;
 use crate::leader::LeaderGate;
@@ -49,6 +50,8 @@ pub(crate) struct Controller {
     pub events: ControllerEvents,
     pub metrics: ControllerMetrics,
     pub retries: Retries,
+    /// The parents whose rollout holds children back, for the `rollouts_waiting` gauge.
+    rollouts_waiting: Mutex<HashSet<ObjectKey>>,
     /// At most `max_concurrent_syncs` syncs of this controller at once.
     pub slots: Arc<Semaphore>,
     /// Cancelled when this replica stops leading; replaced when it leads again.
@@ -107,9 +110,26 @@ impl Controller {
             writer,
             metrics,
             retries: Retries::default(),
+            rollouts_waiting: Mutex::default(),
             epoch: Mutex::new(CancellationToken::new()),
             config,
         })
+    }
+
+    /// Whether the rollout of the parent at `key` holds children back after its latest sync.
+    pub fn note_rollout(&self, key: &ObjectKey, waiting: bool) {
+        let mut set = self
+            .rollouts_waiting
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        let changed = if waiting {
+            set.insert(key.clone())
+        } else {
+            set.remove(key)
+        };
+        if changed {
+            self.metrics.set_rollouts_waiting(set.len());
+        }
     }
 
     pub fn epoch(&self) -> CancellationToken {

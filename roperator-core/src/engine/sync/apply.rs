@@ -8,6 +8,7 @@ use super::outcome::{Failure, FailureKind, SyncOutcome, Wrote, write_failed};
 use super::snapshot::{self, Present};
 use super::{execute, metadata, permit, report, status};
 use crate::engine::controller::Controller;
+use crate::engine::watch::ObjectKey;
 use crate::object::Observed;
 use crate::plan::{self, Action, ChangeKind};
 use crate::response::SyncResponse;
@@ -45,6 +46,8 @@ pub(super) async fn sync_response(
         rollouts,
         awaits_deletion,
     } = plan::plan(&ctx, &snapshot.children, &orphans, &desired);
+    let holding = rollouts.iter().any(|p| p.held > 0);
+    ctl.note_rollout(&ObjectKey::of(parent), holding);
     let resync_after = if awaits_deletion {
         Some(
             response

@@ -32,6 +32,7 @@ pub(crate) fn finish(
         SyncOutcome::Gone | SyncOutcome::Idle => {
             ctl.queue.forget(key);
             ctl.retries.forget(key);
+            ctl.note_rollout(key, false);
         }
         SyncOutcome::Done {
             resync_after,
