@@ -79,6 +79,25 @@ pub fn synced_column() -> CustomResourceColumnDefinition {
     }
 }
 
+/// The printer column showing the [`UPDATED`] condition, for the CRD of a controller with a
+/// rolling child type (`kubectl get` prints `False` while a rollout holds children back).
+///
+/// ```
+/// let column = roperator_core::status::updated_column();
+/// assert_eq!(column.json_path, ".status.conditions[?(@.type==\"Updated\")].status");
+/// ```
+pub fn updated_column() -> CustomResourceColumnDefinition {
+    CustomResourceColumnDefinition {
+        name: "Updated".into(),
+        type_: "string".into(),
+        json_path: format!(".status.conditions[?(@.type==\"{UPDATED}\")].status"),
+        description: Some(
+            "Whether every child of a rolling type has the latest desired content".into(),
+        ),
+        ..Default::default()
+    }
+}
+
 /// Declares the engine's status fields in every version of `crd`, turns on its status
 /// subresource (the engine writes status through it) and adds the [`synced_column`] printer
 /// column when the version has printer columns and lacks it.
