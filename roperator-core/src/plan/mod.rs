@@ -286,39 +286,13 @@ pub(crate) fn plan(
     let mut awaits_deletion = false;
     for d in desired {
         let id = (d.child_type, d.namespace.clone(), d.name.clone());
-        let live = by_id.get(&id).copied();
-        let step = match live {
-            Some(_) => rollout::Step {
-                desired: d,
-                current: live,
-                action: update(ctx, d, live),
-            },
-            None => match ownership::orphan(ctx, d, orphans) {
-                ownership::Orphan::None => rollout::Step {
-                    desired: d,
-                    current: None,
-                    action: update(ctx, d, None),
-                },
-                ownership::Orphan::Adopt(orphan, adopt) => rollout::Step {
-                    desired: d,
-                    current: Some(orphan),
-                    action: Some(adopt),
-                },
-                ownership::Orphan::LeaveAlone => rollout::Step {
-                    desired: d,
-                    current: None,
-                    action: None,
-                },
-                ownership::Orphan::AwaitDeletion => {
-                    awaits_deletion = true;
-                    rollout::Step {
-                        desired: d,
-                        current: None,
-                        action: None,
-                    }
-                }
-            },
-        };
+        let step = step(
+            ctx,
+            d,
+            by_id.get(&id).copied(),
+            orphans,
+            &mut awaits_deletion,
+        );
         steps.push(step);
         wanted.insert(id);
     }
@@ -334,6 +308,34 @@ pub(crate) fn plan(
         actions,
         rollouts,
         awaits_deletion,
+    }
+}
+
+/// The write planned for the desired child `d`: an update of `live`, an adoption of an orphan
+/// of its name, or a create.
+fn step<'a>(
+    ctx: &PlanContext<'_>,
+    d: &'a Desired,
+    live: Option<&'a Arc<Observed>>,
+    orphans: &'a [Arc<Observed>],
+    awaits_deletion: &mut bool,
+) -> rollout::Step<'a> {
+    let (current, action) = match live {
+        Some(_) => (live, update(ctx, d, live)),
+        None => match ownership::orphan(ctx, d, orphans) {
+            ownership::Orphan::None => (None, update(ctx, d, None)),
+            ownership::Orphan::Adopt(orphan, adopt) => (Some(orphan), Some(adopt)),
+            ownership::Orphan::LeaveAlone => (None, None),
+            ownership::Orphan::AwaitDeletion => {
+                *awaits_deletion = true;
+                (None, None)
+            }
+        },
+    };
+    rollout::Step {
+        desired: d,
+        current,
+        action,
     }
 }
 

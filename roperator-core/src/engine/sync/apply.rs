@@ -46,16 +46,10 @@ pub(super) async fn sync_response(
         rollouts,
         awaits_deletion,
     } = plan::plan(&ctx, &snapshot.children, &orphans, &desired);
-    let holding = rollouts.iter().any(|p| p.held > 0);
-    ctl.note_rollout(&ObjectKey::of(parent), holding);
-    let resync_after = if awaits_deletion {
-        Some(
-            response
-                .resync_after
-                .map_or(AWAIT_DELETION, |d| d.min(AWAIT_DELETION)),
-        )
-    } else {
-        response.resync_after
+    ctl.note_rollout(&ObjectKey::of(parent), rollouts.iter().any(|p| p.held > 0));
+    let resync_after = match (awaits_deletion, response.resync_after) {
+        (true, wish) => Some(wish.map_or(AWAIT_DELETION, |d| d.min(AWAIT_DELETION))),
+        (false, wish) => wish,
     };
     let status = status::desired(
         ctl,
@@ -94,19 +88,23 @@ pub(super) async fn sync_response(
     } else {
         resync_after
     };
-    // A step of a rollout that holds more children back; the last step, or a fight over one
-    // child's content with another writer, counts as any write.
-    let stepped = rollouts
-        .iter()
-        .any(|p| !p.updating.is_empty() && p.held > 0);
     Ok(SyncOutcome::Done {
         resync_after: follow_up,
-        wrote: if stepped {
-            Wrote::RolloutStep
-        } else {
-            Wrote::Something
-        },
+        wrote: what_was_written(&rollouts),
     })
+}
+
+/// A step of a rollout that holds more children back is progress; the last step, or a fight
+/// over one child's content with another writer, counts as any write.
+fn what_was_written(rollouts: &[plan::Progress]) -> Wrote {
+    if rollouts
+        .iter()
+        .any(|p| !p.updating.is_empty() && p.held > 0)
+    {
+        Wrote::RolloutStep
+    } else {
+        Wrote::Something
+    }
 }
 
 /// The planned writes, reported; returns the kinds of change made. Before creating or adopting
