@@ -174,9 +174,10 @@ impl ChildConfig {
 
     /// Rolls changes to existing children of this type out as `rollout` says: at most
     /// [`Rollout::at_most`] children updated and not yet ready at a time, in the order the
-    /// handler returns them. A child that is not ready (by [`Rollout::ready_when`]) holds the
+    /// handler returns them. A child that is not ready (by [`Rollout::ready_when_condition`] or the readiness view) holds the
     /// rest back; the parent's `Updated` condition says which child and why. Creating missing
-    /// children and pruning are never held back. Ignored for [`ChildConfig::on_delete`].
+    /// children and pruning are never held back. Refused (by `validate`) for
+    /// [`ChildConfig::on_delete`], which never updates a child.
     ///
     /// ```
     /// use roperator_core::prelude::*;

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeSet;
 
-use super::{ControllerConfig, NamespaceScope, ParentRole};
+use super::{ControllerConfig, NamespaceScope, ParentRole, UpdateStrategy};
 use crate::error::Error;
 use crate::k8s_type::K8sType;
 use crate::names::{is_dns_label, is_dns_subdomain};
@@ -81,7 +81,12 @@ impl ControllerConfig {
 
     fn check_children(&self) -> Result<(), String> {
         let mut seen = BTreeSet::new();
-        for (child, _) in &self.children {
+        for (child, config) in &self.children {
+            if config.rollout.is_some() && config.update == UpdateStrategy::OnDelete {
+                return Err(format!(
+                    "child type {child} rolls out changes, but on_delete never updates a child: use rolling_replace(), rolling_recreate() or apply().with_rollout(...), or drop the rollout"
+                ));
+            }
             check_type("child type", child)?;
             if !seen.insert((child.api_version, child.kind)) {
                 return Err(format!("child type {child} is declared twice"));
@@ -252,6 +257,13 @@ mod tests {
         assert!(
             err(base().with_child(k8s_types::core::v1::Secret, ChildConfig::recreate()))
                 .contains("declared twice")
+        );
+        assert!(
+            err(base().with_child(
+                k8s_types::apps::v1::Deployment,
+                ChildConfig::on_delete().with_rollout(crate::Rollout::one_at_a_time())
+            ))
+            .contains("on_delete never updates a child")
         );
         assert!(
             err(base().with_child(k8s_types::core::v1::ConfigMap, ChildConfig::replace()))
