@@ -173,11 +173,11 @@ impl ChildConfig {
     }
 
     /// Rolls changes to existing children of this type out as `rollout` says: at most
-    /// [`Rollout::at_most`] children updated and not yet ready at a time, in the order the
-    /// handler returns them. A child that is not ready (by [`Rollout::ready_when_condition`] or the readiness view) holds the
-    /// rest back; the parent's `Updated` condition says which child and why. Creating missing
-    /// children and pruning are never held back. Refused (by `validate`) for
-    /// [`ChildConfig::on_delete`], which never updates a child.
+    /// [`Rollout::at_most`] children not ready at a time, in the order the handler returns
+    /// them. A child that is not ready (by the readiness view, or by
+    /// [`Rollout::ready_when_condition`]) holds the rest back; the parent's `Updated` condition
+    /// says which child and why. Creating missing children and pruning are never held back.
+    /// Refused (by `validate`) for [`ChildConfig::on_delete`], which never updates a child.
     ///
     /// ```
     /// use roperator_core::prelude::*;
