@@ -62,8 +62,24 @@ fn copied(server: &roperator_core::testkit::ApiServer, name: &str) -> Option<Str
 }
 
 fn settings(message: &str) -> Value {
+    config_map("settings", message)
+}
+
+fn config_map(name: &str, message: &str) -> Value {
     json!({"apiVersion": "v1", "kind": "ConfigMap",
-           "metadata": {"name": "settings", "namespace": NS}, "data": {"message": message}})
+           "metadata": {"name": name, "namespace": NS}, "data": {"message": message}})
+}
+
+/// Sets the message of the ConfigMap `name`, as a user would.
+async fn set_message(server: &roperator_core::testkit::ApiServer, name: &str, message: &str) {
+    api_for(server, CONFIGMAP, Some(NS))
+        .patch(
+            name,
+            &PatchParams::default(),
+            &Patch::Merge(&json!({"data": {"message": message}})),
+        )
+        .await
+        .unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -90,15 +106,7 @@ async fn a_related_object_appearing_changing_and_disappearing_resyncs_its_reader
     .await
     .unwrap();
 
-    let configmaps = api_for(&server, CONFIGMAP, Some(NS));
-    configmaps
-        .patch(
-            "settings",
-            &PatchParams::default(),
-            &Patch::Merge(&json!({"data": {"message": "second"}})),
-        )
-        .await
-        .unwrap();
+    set_message(&server, "settings", "second").await;
     op.wait_until(LONG, || {
         copied(&server, "reader").as_deref() == Some("second")
     })
@@ -118,7 +126,7 @@ async fn a_related_object_appearing_changing_and_disappearing_resyncs_its_reader
     op.converge(LONG).await.unwrap();
     assert_eq!(calls.load(Ordering::SeqCst), before, "no reader, no sync");
 
-    configmaps
+    api_for(&server, CONFIGMAP, Some(NS))
         .delete("settings", &DeleteParams::default())
         .await
         .unwrap();
@@ -230,21 +238,9 @@ async fn a_selection_outside_the_watched_namespaces_fails_the_sync_and_names_it(
 async fn a_type_narrowed_to_one_name_caches_that_object_alone_and_refuses_other_names() {
     let server = server();
     for i in 0..20 {
-        create(
-            &server,
-            CONFIGMAP,
-            json!({"apiVersion": "v1", "kind": "ConfigMap",
-                   "metadata": {"name": format!("other-{i}"), "namespace": NS}, "data": {"message": "no"}}),
-        )
-        .await;
+        create(&server, CONFIGMAP, config_map(&format!("other-{i}"), "no")).await;
     }
-    create(
-        &server,
-        CONFIGMAP,
-        json!({"apiVersion": "v1", "kind": "ConfigMap",
-               "metadata": {"name": "shared", "namespace": NS}, "data": {"message": "yes"}}),
-    )
-    .await;
+    create(&server, CONFIGMAP, config_map("shared", "yes")).await;
     let (_, handler) = copy_config(Arc::new(AtomicUsize::new(0)));
     let config = ControllerConfig::new(OPERATOR, ECHO)
         .with_child(SECRET, ChildConfig::replace())
@@ -283,14 +279,7 @@ async fn a_type_narrowed_to_one_name_caches_that_object_alone_and_refuses_other_
         "nothing written for it"
     );
     // The named object still resyncs its reader when it changes.
-    api_for(&server, CONFIGMAP, Some(NS))
-        .patch(
-            "shared",
-            &PatchParams::default(),
-            &Patch::Merge(&json!({"data": {"message": "again"}})),
-        )
-        .await
-        .unwrap();
+    set_message(&server, "shared", "again").await;
     op.wait_until(LONG, || {
         copied(&server, "reads").as_deref() == Some("again")
     })
