@@ -187,6 +187,29 @@ async fn a_change_rolls_out_one_ready_shard_at_a_time_and_stops_at_one_that_is_n
     assert_eq!(versions(&server), vec![2; SHARDS]);
     assert_eq!(updated_condition(&server)["reason"], "UpToDate");
     assert_eq!(metric(&op, "roperator_rollouts_waiting"), 0.0);
+
+    // Done: a sync of the parent (brought by an edit of its labels) writes nothing.
+    op.converge(LONG).await.unwrap();
+    server.clear_requests();
+    let syncs = metric(&op, "roperator_syncs_total");
+    echoes(&server)
+        .patch(
+            "db",
+            &PatchParams::default(),
+            &Patch::Merge(&json!({"metadata": {"labels": {"touched": "yes"}}})),
+        )
+        .await
+        .unwrap();
+    op.wait_until(LONG, || metric(&op, "roperator_syncs_total") > syncs)
+        .await
+        .unwrap();
+    op.converge(LONG).await.unwrap();
+    assert_eq!(
+        operator_writes(&server).len(),
+        0,
+        "{:?}",
+        operator_writes(&server)
+    );
     let reasons: Vec<String> = events_for(&server, "db").into_iter().map(|e| e.1).collect();
     assert!(!reasons.iter().any(|r| r == "HotLoop"), "{reasons:?}");
     op.stop().await.unwrap();
