@@ -10,7 +10,6 @@ mod e2e;
 mod empty_fields;
 mod faults;
 mod finalize;
-mod namespace_removal;
 mod namespaces;
 mod normalized;
 mod observability;

@@ -72,12 +72,13 @@ fn config_map(name: &str, message: &str) -> Value {
 
 /// Sets the message of the ConfigMap `name`, as a user would.
 async fn set_message(server: &roperator_core::testkit::ApiServer, name: &str, message: &str) {
+    patch_config_map(server, name, json!({"data": {"message": message}})).await;
+}
+
+/// Merges `patch` into the ConfigMap `name`, as a user would.
+async fn patch_config_map(server: &roperator_core::testkit::ApiServer, name: &str, patch: Value) {
     api_for(server, CONFIGMAP, Some(NS))
-        .patch(
-            name,
-            &PatchParams::default(),
-            &Patch::Merge(&json!({"data": {"message": message}})),
-        )
+        .patch(name, &PatchParams::default(), &Patch::Merge(&patch))
         .await
         .unwrap();
 }
@@ -181,26 +182,22 @@ async fn related_objects_selected_by_labels_follow_their_labels() {
         .await
         .unwrap();
     // `c` joins the red team: the reader sees it without any change of its own.
-    api_for(&server, CONFIGMAP, Some(NS))
-        .patch(
-            "c",
-            &PatchParams::default(),
-            &Patch::Merge(&json!({"metadata": {"labels": {"team": "red"}}})),
-        )
-        .await
-        .unwrap();
+    patch_config_map(
+        &server,
+        "c",
+        json!({"metadata": {"labels": {"team": "red"}}}),
+    )
+    .await;
     op.wait_until(LONG, || copied(&server, "red").as_deref() == Some("a,b,c"))
         .await
         .unwrap();
     // `a` leaves it.
-    api_for(&server, CONFIGMAP, Some(NS))
-        .patch(
-            "a",
-            &PatchParams::default(),
-            &Patch::Merge(&json!({"metadata": {"labels": {"team": "blue"}}})),
-        )
-        .await
-        .unwrap();
+    patch_config_map(
+        &server,
+        "a",
+        json!({"metadata": {"labels": {"team": "blue"}}}),
+    )
+    .await;
     op.wait_until(LONG, || copied(&server, "red").as_deref() == Some("b,c"))
         .await
         .unwrap();
