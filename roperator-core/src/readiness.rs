@@ -6,6 +6,7 @@ use std::fmt;
 use serde_json::Value;
 
 use crate::object::Observed;
+use crate::status::find_condition;
 
 /// What an object's status says about its readiness; see [`Observed::readiness`].
 ///
@@ -142,13 +143,7 @@ fn int(v: &Value, field: &str) -> i64 {
 
 /// The status of condition `kind`, if the object has it.
 fn condition<'a>(status: &'a Value, kind: &str) -> Option<&'a str> {
-    status
-        .get("conditions")?
-        .as_array()?
-        .iter()
-        .find(|c| c["type"] == kind)?
-        .get("status")?
-        .as_str()
+    find_condition(status, kind)?.get("status")?.as_str()
 }
 
 fn not_ready(reason: String) -> Readiness {
@@ -157,10 +152,7 @@ fn not_ready(reason: String) -> Readiness {
 
 fn deployment(spec: &Value, status: &Value) -> Readiness {
     let wanted = spec.get("replicas").and_then(Value::as_i64).unwrap_or(1);
-    let progressing = status
-        .get("conditions")
-        .and_then(Value::as_array)
-        .and_then(|c| c.iter().find(|c| c["type"] == "Progressing"));
+    let progressing = find_condition(status, "Progressing");
     if progressing.is_some_and(|c| c["reason"] == "ProgressDeadlineExceeded") {
         return not_ready("its progress deadline was exceeded".into());
     }

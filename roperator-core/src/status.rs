@@ -68,6 +68,15 @@ pub const ROLLING_UPDATE: &str = "RollingUpdate";
 /// The reason of `Updated=False` when children wait for one that is not ready.
 pub const ROLLOUT_BLOCKED: &str = "RolloutBlocked";
 
+/// The condition of type `type_` in `status` (an object's `status`), if it has one.
+pub(crate) fn find_condition<'a>(status: &'a Value, type_: &str) -> Option<&'a Value> {
+    status
+        .get(CONDITIONS)?
+        .as_array()?
+        .iter()
+        .find(|c| c["type"] == type_)
+}
+
 /// The printer column showing the [`SYNCED`] condition (`kubectl get` prints `True`/`False`).
 pub fn synced_column() -> CustomResourceColumnDefinition {
     CustomResourceColumnDefinition {
@@ -221,10 +230,7 @@ pub(crate) fn set_condition(
     generation: Option<i64>,
 ) {
     let value = if condition.status { "True" } else { "False" };
-    let previous = current
-        .and_then(|s| s.get(CONDITIONS))
-        .and_then(Value::as_array)
-        .and_then(|list| list.iter().find(|c| c["type"] == condition.type_));
+    let previous = current.and_then(|s| find_condition(s, condition.type_));
     let since = match previous {
         Some(p) if p["status"] == value => p["lastTransitionTime"].clone(),
         _ => Value::String(now_rfc3339()),

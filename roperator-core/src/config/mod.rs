@@ -323,6 +323,13 @@ impl ControllerConfig {
         matches!(self.role, ParentRole::Decorated { .. })
     }
 
+    /// `true` when children of type `t` adopt orphans.
+    pub(crate) fn adopts(&self, t: K8sType) -> bool {
+        self.children
+            .iter()
+            .any(|(c, config)| *c == t && config.adoption)
+    }
+
     /// The declared child types with their policies, in declaration order.
     pub fn child_types(&self) -> &[(K8sType, ChildConfig)] {
         &self.children

@@ -5,6 +5,7 @@ use serde_json::Value;
 
 use crate::object::Observed;
 use crate::readiness::Readiness;
+use crate::status::find_condition;
 
 /// How changes to existing children of one type roll out; set with
 /// [`ChildConfig::with_rollout`](super::ChildConfig::with_rollout).
@@ -103,14 +104,9 @@ impl Rollout {
         if let Some(not_observed) = child.not_observed() {
             return Err(not_observed.to_string());
         }
-        let conditions = child
-            .json
-            .pointer("/status/conditions")
-            .and_then(Value::as_array);
+        let status = child.json.get("status").unwrap_or(&Value::Null);
         for check in &self.ready {
-            let actual = conditions
-                .and_then(|list| list.iter().find(|c| c["type"] == check.type_.as_str()))
-                .and_then(|c| c["status"].as_str());
+            let actual = find_condition(status, &check.type_).and_then(|c| c["status"].as_str());
             if actual != Some(check.status.as_str()) {
                 return Err(format!(
                     "its {} condition is {} (waiting for {})",

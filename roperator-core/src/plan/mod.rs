@@ -393,7 +393,12 @@ fn is_namespace(t: &K8sType) -> bool {
 ///
 /// A converged child is the common case, on every resync: it costs one copy of the answer, its
 /// digest and a walk over the live object; the record's paths are worked out only for a write.
+/// A child being deleted (waited for, then created again) and one that is never updated cost
+/// nothing.
 fn update(ctx: &PlanContext<'_>, d: &Desired, live: Option<&Arc<Observed>>) -> Option<Action> {
+    if live.is_some_and(|l| l.deleting) || live.is_some() && d.update == UpdateStrategy::OnDelete {
+        return None;
+    }
     let written = written::as_written(d.child_type, &d.content);
     let digest = record::digest(&written);
     let mut full = with_engine_metadata(ctx, written);
@@ -412,16 +417,13 @@ fn update(ctx: &PlanContext<'_>, d: &Desired, live: Option<&Arc<Observed>>) -> O
             by_apply: matches!(d.update, UpdateStrategy::Apply { .. }),
         });
     };
-    if live.deleting {
-        return None; // waited for, then created again
-    }
     let recorded = record::Recorded::of(live);
     if recorded.same_answer(&digest, d) && !compare::drifted(d.child_type.api_version, &full, live)
     {
         return None;
     }
     match d.update {
-        UpdateStrategy::OnDelete => None,
+        UpdateStrategy::OnDelete => None, // returned above
         UpdateStrategy::Recreate => Some(Action::Delete {
             child_type: d.child_type,
             observed: Arc::clone(live),

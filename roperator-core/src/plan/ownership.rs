@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use super::{Action, Desired, PlanContext};
 use crate::names::PARENT_UID_LABEL;
-use crate::object::{Observed, controller_uid};
+use crate::object::Observed;
 
 /// The controller reference every child of `ctx.parent` carries.
 pub(super) fn owner_reference(ctx: &PlanContext<'_>) -> Value {
@@ -34,7 +34,9 @@ pub(super) enum Orphan<'a> {
     AwaitDeletion,
 }
 
-/// The orphan among `orphans` that `d` names, if its type adopts.
+/// The orphan among `orphans` that `d` names, if its type adopts. `orphans` are the objects
+/// the engine found with the controller's label and no controller (see
+/// `engine::sync::snapshot::orphans`).
 pub(super) fn orphan<'a>(
     ctx: &PlanContext<'_>,
     d: &Desired,
@@ -48,7 +50,6 @@ pub(super) fn orphan<'a>(
         d.child_type.matches(&o.api_version, &o.kind)
             && o.name == d.name
             && o.namespace == d.namespace
-            && controller_uid(&o.json).is_none()
     });
     match found {
         Some(_) if !adopts => Orphan::None,

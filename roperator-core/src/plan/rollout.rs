@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use super::{Action, Desired, PlanContext};
-use crate::config::{Rollout, UpdateStrategy};
+use crate::config::Rollout;
 use crate::k8s_type::K8sType;
 use crate::object::Observed;
 
@@ -36,12 +36,10 @@ pub(super) fn hold(ctx: &PlanContext<'_>, steps: &[Step<'_>]) -> (HashSet<usize>
     let mut held = HashSet::new();
     let mut progress = Vec::new();
     for (child_type, config) in ctx.child_types {
+        // `validate` refuses a rollout on an on_delete type.
         let Some(rollout) = &config.rollout else {
             continue;
         };
-        if config.update == UpdateStrategy::OnDelete {
-            continue;
-        }
         let members: Vec<usize> = (0..steps.len())
             .filter(|&i| steps[i].desired.child_type == *child_type)
             .collect();
@@ -58,6 +56,17 @@ fn roll(
     members: &[usize],
     held: &mut HashSet<usize>,
 ) -> Progress {
+    let updates = |&i: &usize| steps[i].action.as_ref().is_some_and(is_update);
+    if !members.iter().any(updates) {
+        // Nothing to pace: no child's readiness matters this sync.
+        return Progress {
+            child_type,
+            children: members.len(),
+            updating: Vec::new(),
+            held: 0,
+            waiting_for: None,
+        };
+    }
     // Not ready: being created, being deleted (recreate), or failing the readiness check.
     let readiness = |i: usize| match steps[i].current {
         None => Err("it is being created".to_string()),
@@ -78,7 +87,7 @@ fn roll(
             .map(|(i, why)| (steps[*i].desired.name.clone(), why.clone())),
     };
     for &i in members {
-        if !steps[i].action.as_ref().is_some_and(is_update) {
+        if !updates(&i) {
             continue;
         }
         // A child that is not ready cannot be made less available: its update goes out now.

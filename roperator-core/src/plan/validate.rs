@@ -11,6 +11,7 @@ use crate::k8s_type::K8sType;
 use crate::names::{
     LAST_APPLIED_ANNOTATION, LEADER_TERM_ANNOTATION, RECORD_ANNOTATION, is_dns_subdomain,
 };
+use crate::object::controller_uid;
 
 /// Metadata the API server owns; a handler that copies a live child into its answer must not
 /// make the engine think the child changed whenever the server bumps them.
@@ -191,14 +192,7 @@ fn namespace_of(
 }
 
 fn check_owner_references(ctx: &PlanContext<'_>, child: &Value) -> Result<(), String> {
-    let refs = child
-        .pointer("/metadata/ownerReferences")
-        .and_then(Value::as_array);
-    let other_controller = refs.into_iter().flatten().any(|r| {
-        r.get("controller").and_then(Value::as_bool) == Some(true)
-            && r.get("uid").and_then(Value::as_str) != Some(ctx.parent.uid.as_str())
-    });
-    if other_controller {
+    if controller_uid(child).is_some_and(|uid| uid != ctx.parent.uid) {
         return Err(
             "metadata.ownerReferences names another controller; the parent is the child's controller".to_string(),
         );

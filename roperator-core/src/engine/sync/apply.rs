@@ -112,7 +112,7 @@ fn what_was_written(rollouts: &[plan::Progress]) -> Wrote {
 /// deleted, garbage collection deletes its children (or orphans them), and that may be seen
 /// before the parent's deletion. An orphan adopted by a parent that is gone would be deleted by
 /// garbage collection, as Kubernetes deletes whatever names a missing owner.
-async fn write_children(
+pub(super) async fn write_children(
     ctl: &Controller,
     permit: &crate::leader::WritePermit,
     parent: &Observed,

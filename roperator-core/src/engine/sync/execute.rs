@@ -51,16 +51,9 @@ fn adopting(ctl: &Controller, e: WriteError) -> WriteError {
         WriteError::Orphan {
             child_type,
             message,
-        } if ctl
-            .config
-            .children
-            .iter()
-            .any(|(t, config)| *t == child_type && config.adoption) =>
-        {
-            WriteError::Conflict(format!(
-                "{message} [the controller adopts it on its next sync]"
-            ))
-        }
+        } if ctl.config.adopts(child_type) => WriteError::Conflict(format!(
+            "{message} [the controller adopts it on its next sync]"
+        )),
         other => other,
     }
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use super::outcome::{SyncOutcome, write_failed};
 use super::snapshot::Departed;
-use super::{call, execute, finalize, metadata, permit, report};
+use super::{apply, call, finalize, metadata, permit};
 use crate::engine::controller::Controller;
 use crate::engine::watch::ObjectKey;
 use crate::handler::Outcome;
@@ -60,11 +60,8 @@ async fn release(
     let permit = permit(ctl).await?;
     let ctx = ctl.plan_context(parent);
     let prune = plan::plan(&ctx, &children, &[], &[]);
-    let (changes, failure) = execute::plan(ctl, &permit, parent, prune.actions).await;
-    report::changes(ctl, parent, &changes);
-    if let Some(e) = failure {
-        return Err(write_failed(e));
-    }
+    // Prunes and releases only: no create needs the parent confirmed live.
+    apply::write_children(ctl, &permit, parent, prune.actions, true).await?;
     if strip_metadata {
         *parent = ctl
             .writer

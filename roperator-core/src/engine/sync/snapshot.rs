@@ -128,21 +128,31 @@ pub(super) fn orphans(
     desired: &[Desired],
     children: &[Arc<Observed>],
 ) -> Vec<Arc<Observed>> {
+    if !ctl
+        .config
+        .children
+        .iter()
+        .any(|(_, config)| config.adoption)
+    {
+        return Vec::new();
+    }
     desired
         .iter()
-        .filter(|d| {
-            !children.iter().any(|c| {
-                d.child_type.matches(&c.api_version, &c.kind)
-                    && c.name == d.name
-                    && c.namespace == d.namespace
-            })
-        })
+        .filter(|d| ctl.config.adopts(d.child_type))
         .filter_map(|d| {
             let index = ctl
                 .config
                 .children
                 .iter()
-                .position(|(t, config)| *t == d.child_type && config.adoption)?;
+                .position(|(t, _)| *t == d.child_type)?;
+            let exists = children.iter().any(|c| {
+                d.child_type.matches(&c.api_version, &c.kind)
+                    && c.name == d.name
+                    && c.namespace == d.namespace
+            });
+            if exists {
+                return None;
+            }
             let key = ObjectKey {
                 namespace: d.namespace.clone(),
                 name: d.name.clone(),

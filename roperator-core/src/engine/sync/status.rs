@@ -13,7 +13,7 @@ use crate::plan::Progress;
 use crate::plan::is_subset;
 use crate::status::{
     CONDITIONS, Condition, OBSERVED_GENERATION, ROLLING_UPDATE, ROLLOUT_BLOCKED, SYNC_ERROR,
-    SyncedState, UP_TO_DATE, UPDATED, set_condition, set_synced,
+    SyncedState, UP_TO_DATE, UPDATED, find_condition, set_condition, set_synced,
 };
 
 /// The status to write after a successful handler call, or `None` when the parent already
@@ -115,11 +115,7 @@ fn rollout_condition(rollouts: &[Progress]) -> (bool, &'static str, String) {
 /// Keeps the condition `type_` of `current` in `status` when the handler's status lacks it
 /// (an engine-owned condition the handler does not know about).
 fn keep_condition(status: &mut Map<String, Value>, current: Option<&Value>, type_: &str) {
-    let Some(previous) = current
-        .and_then(|s| s.get(CONDITIONS))
-        .and_then(Value::as_array)
-        .and_then(|list| list.iter().find(|c| c["type"] == type_))
-    else {
+    let Some(previous) = current.and_then(|s| find_condition(s, type_)) else {
         return;
     };
     if let Some(Value::Array(items)) = status.get_mut(CONDITIONS)
@@ -130,8 +126,9 @@ fn keep_condition(status: &mut Map<String, Value>, current: Option<&Value>, type
 }
 
 fn changed(parent: &Observed, status: Value) -> Option<Value> {
-    let current = parent.status().cloned().unwrap_or_else(|| json!({}));
-    if is_subset(&status, &current) && is_subset(&current, &status) {
+    let empty = Value::Object(Map::new());
+    let current = parent.status().unwrap_or(&empty);
+    if is_subset(&status, current) && is_subset(current, &status) {
         None
     } else {
         Some(status)

@@ -141,27 +141,10 @@ impl Writer {
             {"op": "test", "path": "/metadata/resourceVersion", "value": version},
             {"op": "replace", "path": "/metadata/managedFields", "value": entries},
         ]);
-        let patch: json_patch::Patch =
-            serde_json::from_value(patch).map_err(|e| WriteError::Api {
-                what: what.to_string(),
-                message: e.to_string(),
-            })?;
-        let params = PatchParams {
-            field_manager: Some(self.field_manager.clone()),
-            ..PatchParams::default()
-        };
-        self.metrics.write(WriteVerb::Patch.label(), t);
-        match api
-            .patch(&live.name, &params, &Patch::<()>::Json(patch))
-            .await
-        {
-            Ok(patched) => Ok(patched.metadata.resource_version.unwrap_or_default()),
-            Err(kube::Error::Api(status)) if status.code == 422 || status.code == 409 => {
-                self.metrics.conflict();
-                Err(conflict())
-            }
-            Err(e) => Err(self.classify(what.to_string(), e)),
-        }
+        let patched = self
+            .json_patch(api, t, &live.name, what.to_string(), patch)
+            .await?;
+        Ok(patched.metadata.resource_version.unwrap_or_default())
     }
 }
 

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use kube::api::{DeleteParams, DynamicObject, Patch, Preconditions};
+use kube::api::{DeleteParams, DynamicObject, Preconditions};
 use serde_json::Value;
 
 use super::{Change, WriteError, WriteVerb, Writer, api, describe, observed, stamp, typed};
@@ -188,27 +188,10 @@ impl Writer {
         let described = describe(&t, live.namespace.as_deref(), &live.name);
         let what = format!("{verb} {described}");
         self.check(permit, &what)?;
-        let patch: json_patch::Patch =
-            serde_json::from_value(patch).map_err(|e| WriteError::Api {
-                what: what.clone(),
-                message: e.to_string(),
-            })?;
-        self.metrics.write(WriteVerb::Patch.label(), &t);
-        match api(&self.client, &t, live.namespace.as_deref())
-            .patch(&live.name, &self.patch_params(), &Patch::<()>::Json(patch))
-            .await
-        {
-            Ok(patched) => {
-                self.remember_child(&t, &patched);
-                Ok(described)
-            }
-            // A failed test op is 422 (real API server) or 409.
-            Err(kube::Error::Api(status)) if status.code == 422 || status.code == 409 => {
-                self.metrics.conflict();
-                Err(WriteError::Conflict(what))
-            }
-            Err(e) => Err(self.classify(what, e)),
-        }
+        let api = api(&self.client, &t, live.namespace.as_deref());
+        let patched = self.json_patch(&api, &t, &live.name, what, patch).await?;
+        self.remember_child(&t, &patched);
+        Ok(described)
     }
 
     /// A create found the name taken. If the object is ours after all (the cache had not seen

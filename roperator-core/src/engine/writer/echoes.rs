@@ -1,4 +1,4 @@
-//! The statuses the writer sent, remembered until their watch echo is seen.
+//! The statuses the writer sent, remembered while the write is in flight.
 
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
@@ -6,9 +6,10 @@ use std::sync::{Mutex, MutexGuard};
 use crate::engine::watch::ObjectKey;
 use crate::object::{Observed, content_hash};
 
-/// The statuses the writer sent, by parent, until their watch echo is seen. The echo of a status
-/// write can arrive before the write's answer; without this, it would look like someone else's
-/// change and bring an immediate sync (a finalize asked to be retried in 2 s would run at once).
+/// The statuses the writer is sending, by parent, until the write is answered. The echo of a
+/// status write can arrive before the write's answer; without this, it would look like someone
+/// else's change and bring an immediate sync (a finalize asked to be retried in 2 s would run at
+/// once).
 #[derive(Default)]
 pub(crate) struct StatusEchoes {
     sent: Mutex<HashMap<ObjectKey, u64>>,
@@ -19,9 +20,15 @@ impl StatusEchoes {
         self.sent.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// The writer is about to write `status` to the parent at `key`.
-    pub fn sending(&self, key: &ObjectKey, status: &serde_json::Value) {
-        self.lock().insert(key.clone(), content_hash(status));
+    /// The writer is about to write a status whose [`content_hash`] is `status` to the parent
+    /// at `key`.
+    pub fn sending(&self, key: &ObjectKey, status: u64) {
+        self.lock().insert(key.clone(), status);
+    }
+
+    /// The write to the parent at `key` was answered (and the answer cached, if any).
+    pub fn settled(&self, key: &ObjectKey) {
+        self.lock().remove(key);
     }
 
     /// `true` (once) when `parent` shows the status last sent to it.

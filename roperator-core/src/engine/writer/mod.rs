@@ -154,6 +154,40 @@ impl Writer {
         }
     }
 
+    /// Sends a JSON patch whose first operation tests what the engine saw (a resourceVersion,
+    /// a finalizer's position): a failed test (422 on a real API server, or 409) is a
+    /// conflict, since our view was stale, and the next sync sees the object as it is now.
+    async fn json_patch(
+        &self,
+        api: &Api<DynamicObject>,
+        t: &K8sType,
+        name: &str,
+        what: String,
+        patch: Value,
+    ) -> Result<DynamicObject, WriteError> {
+        let patch: json_patch::Patch =
+            serde_json::from_value(patch).map_err(|e| WriteError::Api {
+                what: what.clone(),
+                message: e.to_string(),
+            })?;
+        self.metrics.write(WriteVerb::Patch.label(), t);
+        match api
+            .patch(
+                name,
+                &self.patch_params(),
+                &kube::api::Patch::<()>::Json(patch),
+            )
+            .await
+        {
+            Ok(patched) => Ok(patched),
+            Err(kube::Error::Api(status)) if status.code == 422 || status.code == 409 => {
+                self.metrics.conflict();
+                Err(WriteError::Conflict(what))
+            }
+            Err(e) => Err(self.classify(what, e)),
+        }
+    }
+
     fn patch_params(&self) -> kube::api::PatchParams {
         kube::api::PatchParams {
             field_manager: Some(self.field_manager.clone()),

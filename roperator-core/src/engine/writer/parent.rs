@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use super::{WriteError, WriteVerb, Writer, api, observed, typed};
 use crate::engine::watch::ObjectKey;
 use crate::leader::WritePermit;
-use crate::object::Observed;
+use crate::object::{Observed, content_hash};
 
 impl Writer {
     fn parent_api(&self, parent: &Observed) -> Api<DynamicObject> {
@@ -68,7 +68,8 @@ impl Writer {
     ) -> Result<Arc<Observed>, WriteError> {
         let what = self.parent_what("status update", parent);
         self.check(permit, &what)?;
-        self.echoes.sending(&ObjectKey::of(parent), &status);
+        let key = ObjectKey::of(parent);
+        let sent = content_hash(&status);
         let mut body = parent.json.clone();
         if let Some(obj) = body.as_object_mut() {
             obj.insert("status".into(), status);
@@ -76,12 +77,19 @@ impl Writer {
         let body = typed(&what, body)?;
         self.metrics
             .write(WriteVerb::UpdateStatus.label(), &self.parent_type);
-        let updated = self
+        self.echoes.sending(&key, sent);
+        let answer = self
             .parent_api(parent)
             .replace_status(&parent.name, &self.post_params(), &body)
-            .await
-            .map_err(|e| self.classify(what, e))?;
-        self.remember_parent(&updated)
+            .await;
+        // Once the answer is in the cache, a later echo carries its resourceVersion and changes
+        // nothing; only an echo that came first needed recognising.
+        let result = match answer {
+            Ok(updated) => self.remember_parent(&updated),
+            Err(e) => Err(self.classify(what, e)),
+        };
+        self.echoes.settled(&key);
+        result
     }
 
     /// Adds our finalizer, keeping everyone else's, conditional on the resourceVersion.
@@ -135,27 +143,11 @@ impl Writer {
         what: String,
         patch: Value,
     ) -> Result<Arc<Observed>, WriteError> {
-        let patch: json_patch::Patch =
-            serde_json::from_value(patch).map_err(|e| WriteError::Api {
-                what: what.clone(),
-                message: e.to_string(),
-            })?;
-        let pp = self.patch_params();
-        self.metrics
-            .write(WriteVerb::Patch.label(), &self.parent_type);
-        match self
-            .parent_api(parent)
-            .patch(&parent.name, &pp, &Patch::<()>::Json(patch))
-            .await
-        {
-            Ok(updated) => self.remember_parent(&updated),
-            // A failed test op is 422 (real API server) or 409; either way our view was stale.
-            Err(kube::Error::Api(status)) if status.code == 422 || status.code == 409 => {
-                self.metrics.conflict();
-                Err(WriteError::Conflict(what))
-            }
-            Err(e) => Err(self.classify(what, e)),
-        }
+        let api = self.parent_api(parent);
+        let updated = self
+            .json_patch(&api, &self.parent_type, &parent.name, what, patch)
+            .await?;
+        self.remember_parent(&updated)
     }
 
     /// Sets exactly these labels and annotations on the parent under the controller's field
