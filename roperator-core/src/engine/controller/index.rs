@@ -51,16 +51,36 @@ pub(crate) enum ParentEvent {
     Left(ObjectKey),
 }
 
-/// A hash of the object without its status and its resourceVersion.
+/// A hash of the object without its status and its resourceVersion (member by member, so that
+/// nothing is copied: it runs on every event of every parent).
 fn fingerprint(obj: &Observed) -> u64 {
-    let mut json = obj.json.clone();
-    if let Some(map) = json.as_object_mut() {
-        map.remove("status");
+    use serde_json::{Map, Value};
+    use std::hash::Hasher;
+    fn members<'a>(
+        map: &'a Map<String, Value>,
+        skip: &'a str,
+    ) -> impl Iterator<Item = (&'a String, &'a Value)> {
+        let mut sorted: Vec<(&String, &Value)> = map.iter().filter(|(k, _)| *k != skip).collect();
+        sorted.sort_unstable_by_key(|(k, _)| *k);
+        sorted.into_iter()
     }
-    if let Some(serde_json::Value::Object(meta)) = json.get_mut("metadata") {
-        meta.remove("resourceVersion");
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    let Value::Object(map) = &obj.json else {
+        return crate::object::content_hash(&obj.json);
+    };
+    for (key, value) in members(map, "status") {
+        h.write(key.as_bytes());
+        match value {
+            Value::Object(meta) if key == "metadata" => {
+                for (field, value) in members(meta, "resourceVersion") {
+                    h.write(field.as_bytes());
+                    h.write_u64(crate::object::content_hash(value));
+                }
+            }
+            other => h.write_u64(crate::object::content_hash(other)),
+        }
     }
-    crate::object::content_hash(&json)
+    h.finish()
 }
 
 #[derive(Default)]
@@ -115,14 +135,13 @@ impl Index {
     }
 
     fn matches(&self, obj: &Observed) -> bool {
-        let meta = |field: &str| obj.json.pointer(&format!("/metadata/{field}"));
         self.label_selector
             .as_ref()
-            .is_none_or(|s| s.matches_json(meta("labels")))
+            .is_none_or(|s| s.matches_json(obj.json.pointer("/metadata/labels")))
             && self
                 .annotation_selector
                 .as_ref()
-                .is_none_or(|s| s.matches_json(meta("annotations")))
+                .is_none_or(|s| s.matches_json(obj.json.pointer("/metadata/annotations")))
     }
 
     /// A parent-type object changed.

@@ -46,11 +46,33 @@ struct Series {
     last: Instant,
 }
 
+/// The series of the last [`SERIES_WINDOW`]; expired ones are dropped at most once a minute,
+/// not on every Event (a create storm publishes thousands).
+#[derive(Default)]
+struct Recent {
+    series: HashMap<Key, Series>,
+    pruned: Option<Instant>,
+}
+
+impl Recent {
+    fn prune(&mut self, now: Instant) {
+        if self
+            .pruned
+            .is_some_and(|at| now.duration_since(at) < Duration::from_secs(60))
+        {
+            return;
+        }
+        self.series
+            .retain(|_, s| now.duration_since(s.last) < SERIES_WINDOW);
+        self.pruned = Some(now);
+    }
+}
+
 pub(crate) struct Recorder {
     client: kube::Client,
     /// The replica's name; each controller's own name where the replica has none.
     instance: Option<String>,
-    series: Mutex<HashMap<Key, Series>>,
+    series: Mutex<Recent>,
 }
 
 impl Recorder {
@@ -62,7 +84,7 @@ impl Recorder {
         }
     }
 
-    fn series(&self) -> std::sync::MutexGuard<'_, HashMap<Key, Series>> {
+    fn series(&self) -> std::sync::MutexGuard<'_, Recent> {
         self.series.lock().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -76,7 +98,6 @@ impl Recorder {
             .namespace
             .clone()
             .unwrap_or_else(|| "default".to_string());
-        let api: Api<K8sEvent> = Api::namespaced(self.client.clone(), &namespace);
         let key = Key {
             controller: note.controller.clone(),
             regarding_uid: regarding.uid.clone().unwrap_or_default(),
@@ -86,13 +107,17 @@ impl Recorder {
         };
         let now = Instant::now();
         let repeat = {
-            let mut series = self.series();
-            series.retain(|_, s| now.duration_since(s.last) < SERIES_WINDOW);
-            series.get_mut(&key).map(|s| {
-                s.count += 1;
-                s.last = now;
-                (s.namespace.clone(), s.name.clone(), s.count)
-            })
+            let mut recent = self.series();
+            recent.prune(now);
+            recent
+                .series
+                .get_mut(&key)
+                .filter(|s| now.duration_since(s.last) < SERIES_WINDOW)
+                .map(|s| {
+                    s.count += 1;
+                    s.last = now;
+                    (s.namespace.clone(), s.name.clone(), s.count)
+                })
         };
         if let Some((namespace, name, count)) = repeat {
             let api: Api<K8sEvent> = Api::namespaced(self.client.clone(), &namespace);
@@ -129,8 +154,9 @@ impl Recorder {
             ),
             ..K8sEvent::default()
         };
+        let api: Api<K8sEvent> = Api::namespaced(self.client.clone(), &namespace);
         let created = api.create(&PostParams::default(), &event).await?;
-        self.series().insert(
+        self.series().series.insert(
             key,
             Series {
                 namespace,

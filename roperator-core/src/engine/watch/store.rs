@@ -127,6 +127,14 @@ impl Store {
     /// Stores `obj` unless the store already has this version or a newer one.
     pub fn upsert(&self, obj: &Observed) -> Upsert {
         let key = ObjectKey::of(obj);
+        // Most watch events of a busy controller are echoes of its own writes, already stored
+        // from their answers: tell them apart before serializing anything.
+        let stale = |objects: &HashMap<ObjectKey, Stored>| {
+            objects.get(&key).is_some_and(|old| is_stale(obj, old))
+        };
+        if stale(&self.lock()) {
+            return Upsert::Unchanged;
+        }
         let stored = Stored {
             uid: obj.uid.clone(),
             resource_version: obj.resource_version.clone(),
@@ -138,8 +146,8 @@ impl Store {
             managed: obj.managed.clone(),
         };
         let mut objects = self.lock();
-        if objects.get(&key).is_some_and(|old| is_stale(obj, old)) {
-            return Upsert::Unchanged;
+        if stale(&objects) {
+            return Upsert::Unchanged; // a newer version arrived meanwhile
         }
         let previous = objects.insert(key, stored);
         Upsert::Changed {
