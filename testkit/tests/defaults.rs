@@ -314,6 +314,34 @@ async fn jobs_get_a_generated_selector_and_labels() {
     assert_eq!(template_labels["controller-uid"], uid);
     let labels = created.metadata.labels.expect("job labels");
     assert_eq!(labels["batch.kubernetes.io/job-name"], "once");
+
+    // A template with labels of its own: the Job without labels shows them, and the generated
+    // ones too (upstream, the Job's labels and its template's are one map).
+    let labelled: Job = typed(json!({"metadata": {"name": "labelled"},
+        "spec": {"template": {"metadata": {"labels": {"app": "x"}},
+            "spec": {"restartPolicy": "Never",
+                "containers": [{"name": "main", "image": "busybox"}]}}}}));
+    let created = jobs
+        .create(&PostParams::default(), &labelled)
+        .await
+        .expect("create");
+    let uid = created.metadata.uid.clone().expect("uid");
+    let labels = created.metadata.labels.expect("job labels");
+    assert_eq!(labels["app"], "x");
+    assert_eq!(labels["job-name"], "labelled");
+    assert_eq!(labels["controller-uid"], uid);
+
+    // A Job with labels of its own keeps exactly those.
+    let own: Job = typed(json!({"metadata": {"name": "own", "labels": {"team": "a"}},
+        "spec": {"template": {"metadata": {"labels": {"app": "x"}},
+            "spec": {"restartPolicy": "Never",
+                "containers": [{"name": "main", "image": "busybox"}]}}}}));
+    let created = jobs
+        .create(&PostParams::default(), &own)
+        .await
+        .expect("create");
+    let labels = created.metadata.labels.expect("job labels");
+    assert_eq!(labels.len(), 1, "{labels:?}");
 }
 
 #[tokio::test]

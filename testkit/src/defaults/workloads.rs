@@ -112,7 +112,7 @@ pub(super) fn job(job: &mut Map<String, Value>) {
         }),
     );
     // A Job without labels takes its template's (the same map upstream, so labels the strategy
-    // later adds to the template show on the Job too; see `strategy::job`).
+    // later adds to the template show on the Job too; see `strategy::job_selector`).
     let labels_empty = at(job, &["metadata", "labels"])
         .and_then(Value::as_object)
         .is_none_or(Map::is_empty);

@@ -65,6 +65,15 @@ fn job_selector(job: &mut Value) {
         .and_then(Value::as_str)
         .unwrap_or("")
         .to_string();
+    // Defaulting gave a Job without labels its template's, and upstream that is one map: what
+    // is added to the template here shows on the Job too.
+    let labels_at = |pointer: &str| {
+        job.pointer(pointer)
+            .and_then(Value::as_object)
+            .filter(|m| !m.is_empty())
+            .cloned()
+    };
+    let shared = labels_at("/metadata/labels") == labels_at("/spec/template/metadata/labels");
     let Some(job) = job.as_object_mut() else {
         return;
     };
@@ -76,10 +85,14 @@ fn job_selector(job: &mut Value) {
     for key in ["controller-uid", "batch.kubernetes.io/controller-uid"] {
         labels.entry(key).or_insert_with(|| json!(uid));
     }
+    let labels = shared.then(|| labels.clone());
     let selector = object(object(spec, "selector"), "matchLabels");
     selector
         .entry("batch.kubernetes.io/controller-uid")
         .or_insert_with(|| json!(uid));
+    if let Some(labels) = labels {
+        object(job, "metadata").insert("labels".into(), Value::Object(labels));
+    }
 }
 
 const TEMPLATE_GENERATION: &str = "deprecated.daemonset.template.generation";

@@ -18,6 +18,8 @@ mod workloads;
 
 use serde_json::Value;
 
+use crate::errors::cause;
+
 use crate::registry::{ResourceType, TypeSchema};
 use crate::schema::FieldCause;
 
@@ -105,14 +107,6 @@ fn with_detail(kind: &str, detail: &str) -> String {
         kind.to_string()
     } else {
         format!("{kind}: {detail}")
-    }
-}
-
-fn cause(reason: &str, field: &str, message: String) -> FieldCause {
-    FieldCause {
-        reason: reason.to_string(),
-        message,
-        field: field.to_string(),
     }
 }
 
