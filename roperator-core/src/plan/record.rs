@@ -272,13 +272,20 @@ pub(crate) fn digest(value: &Value) -> String {
     let mut context = Context::new(&SHA256);
     context.update(b"roperator.io/record\n");
     feed(value, &mut context);
-    let hex: String = context
-        .finish()
-        .as_ref()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    format!("sha256:{hex}")
+    sha256_text(context.finish().as_ref())
+}
+
+/// `sha256:<hex>` of a SHA-256 hash (computed for every child on every sync: no `format!` per
+/// byte).
+fn sha256_text(hash: &[u8]) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut text = String::with_capacity(7 + 2 * hash.len());
+    text.push_str("sha256:");
+    for b in hash {
+        text.push(HEX[usize::from(b >> 4)] as char);
+        text.push(HEX[usize::from(b & 0xf)] as char);
+    }
+    text
 }
 
 /// Feeds `value` to the digest unambiguously: a tag per type, lengths before contents, object
@@ -335,9 +342,7 @@ fn legacy_fingerprint(name: &str, field: &str, key: &str, value: &Value) -> Stri
         other => other.to_string(),
     };
     let input = format!("roperator/{name}/{field}/{key}\n{text}");
-    let hash = ring::digest::digest(&SHA256, input.as_bytes());
-    let hex: String = hash.as_ref().iter().map(|b| format!("{b:02x}")).collect();
-    format!("sha256:{hex}")
+    sha256_text(ring::digest::digest(&SHA256, input.as_bytes()).as_ref())
 }
 
 #[cfg(test)]
