@@ -99,7 +99,7 @@ pub use k8s_type::{K8sType, k8s_types};
 pub use leader::{AlwaysLeader, LeaderGate, LeaderState, NotLeader, WritePermit};
 pub use names::{
     LAST_APPLIED_ANNOTATION, LEADER_TERM_ANNOTATION, MANAGED_BY_LABEL, PARENT_UID_LABEL,
-    RECORD_ANNOTATION,
+    RECORD_ANNOTATION, is_dns_label, is_dns_subdomain,
 };
 pub use object::Observed;
 pub use operator::{

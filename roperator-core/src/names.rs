@@ -16,7 +16,15 @@ pub const LAST_APPLIED_ANNOTATION: &str = "roperator.io/last-applied";
 /// Annotation stamped on written children: the leader term of the replica that wrote them.
 pub const LEADER_TERM_ANNOTATION: &str = "roperator.io/leader-term";
 
-/// RFC 1123 label: 1-63 lowercase alphanumerics or '-', alphanumeric at both ends.
+/// RFC 1123 label: 1-63 lowercase alphanumerics or '-', alphanumeric at both ends. The rule
+/// for the names of Namespaces (and the engine's check of `with_namespaces`).
+///
+/// ```
+/// use roperator_core::is_dns_label;
+///
+/// assert!(is_dns_label("team-a"));
+/// assert!(!is_dns_label("Team_A"));
+/// ```
 pub fn is_dns_label(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 63
@@ -28,6 +36,10 @@ pub fn is_dns_label(s: &str) -> bool {
 
 /// RFC 1123 subdomain: dot-separated labels, at most 253 characters. Most object names follow
 /// this rule.
+///
+/// ```
+/// assert!(roperator_core::is_dns_subdomain("settings.v2"));
+/// ```
 pub fn is_dns_subdomain(s: &str) -> bool {
     !s.is_empty() && s.len() <= 253 && s.split('.').all(is_dns_label)
 }

@@ -118,7 +118,7 @@ pub fn validate(tenant: &Tenant) -> Result<(), InvalidSpec> {
         );
     }
     for (i, ns) in tenant.spec.namespaces.iter().enumerate() {
-        if !is_dns_label(ns) {
+        if !roperator_core::is_dns_label(ns) {
             return fail(
                 format!("spec.namespaces[{i}]"),
                 format!(
@@ -135,15 +135,6 @@ pub fn validate(tenant: &Tenant) -> Result<(), InvalidSpec> {
         }
     }
     Ok(())
-}
-
-fn is_dns_label(name: &str) -> bool {
-    let bytes = name.as_bytes();
-    let inner = |b: &u8| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-';
-    (1..=63).contains(&bytes.len())
-        && bytes.iter().all(inner)
-        && bytes[0] != b'-'
-        && bytes[bytes.len() - 1] != b'-'
 }
 
 // ANCHOR: sync
