@@ -66,6 +66,12 @@
 //!   on reads, writes, patches and watches, field selectors take each version's own labels
 //!   (`regarding.name` on events.k8s.io/v1), and `kubectl get events` prints the upstream event
 //!   printer's columns.
+//! - Protobuf request bodies (`application/vnd.kubernetes.protobuf`), as kubectl's typed
+//!   generators (`kubectl create configmap|secret|deployment|service|job|namespace ...`,
+//!   `kubectl run`, `kubectl expose`) and client-go's typed clients send them, for every built-in
+//!   type served: read through the upstream field numbers (from `generated.proto`, via the k8s-pb
+//!   crate; `scripts/protobuf_fields.py`) into the object the same request in JSON would have
+//!   created. Answers are JSON, which those clients accept.
 //! - Clients checked end to end: kube-rs, kubectl 1.32, and the official Python `kubernetes`
 //!   client (list, create, watch over HTTP and TLS; `tests/python_client.rs`, run with
 //!   `ROPERATOR_PYTHON_CLIENT_TESTS=1` and `ROPERATOR_PYTHON` set to what `.ci/python-client`
@@ -260,10 +266,8 @@
 //! - Protobuf and aggregated discovery responses: clients fall back to JSON, as kubectl does.
 //!   `/openapi/v2` and `/openapi/v3/...` asked for with a protobuf-only `Accept` get
 //!   `406 Not Acceptable` (empty body, as kube-openapi answers when it cannot produce an
-//!   accepted type); kubectl 1.32 works on the JSON documents. Protobuf request bodies get
-//!   `415`: kubectl's typed generators (`kubectl create deployment|configmap|secret ...`,
-//!   `kubectl run`) send protobuf, so use `kubectl create -f` / `kubectl apply -f` with a
-//!   manifest instead.
+//!   accepted type); kubectl 1.32 works on the JSON documents. Protobuf request bodies of
+//!   custom resources (no client sends them) and of CRDs are refused with `400`.
 //! - `pods/log`, `exec`, `proxy`, `eviction`, `token` and other
 //!   connect-style subresources.
 //! - Graceful deletion periods (deletion is immediate unless finalizers hold it).
@@ -278,6 +282,7 @@ pub mod log;
 mod meta;
 pub mod openapi;
 pub mod patch;
+mod protobuf;
 pub mod quantity;
 pub mod registry;
 pub mod schema;

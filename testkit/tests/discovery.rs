@@ -9,13 +9,13 @@ async fn raw(
     method: &str,
     path: &str,
     content_type: &str,
-    body: &str,
+    body: impl Into<Vec<u8>>,
 ) -> (u16, Value) {
     let req = http::Request::builder()
         .method(method)
         .uri(path)
         .header("content-type", content_type)
-        .body(body.as_bytes().to_vec())
+        .body(body.into())
         .expect("request");
     match client.request::<Value>(req).await {
         Ok(v) => (200, v),
@@ -336,25 +336,48 @@ async fn unknown_paths_methods_and_media_types() {
 }
 
 #[tokio::test]
-async fn protobuf_bodies_are_refused_with_415() {
+async fn protobuf_bodies_are_read_and_unreadable_ones_refused_with_400() {
     let server = ApiServer::new();
     let client = server.client();
+    // `k8s\0`, then a runtime.Unknown naming v1 ConfigMap, holding a ConfigMap named `pb`
+    // with data {a: b}.
+    let mut body = b"k8s\0".to_vec();
+    let config_map: &[u8] = &[
+        0x0a, 0x04, 0x0a, 0x02, b'p', b'b', // metadata { name: "pb" }
+        0x12, 0x06, 0x0a, 0x01, b'a', 0x12, 0x01, b'b', // data { a: "b" }
+    ];
+    let type_meta: &[u8] = &[
+        0x0a, 0x02, b'v', b'1', 0x12, 0x09, b'C', b'o', b'n', b'f', b'i', b'g', b'M', b'a', b'p',
+    ];
+    body.extend([0x0a, type_meta.len() as u8]);
+    body.extend(type_meta);
+    body.extend([0x12, config_map.len() as u8]);
+    body.extend(config_map);
+    let (code, created) = raw(
+        &client,
+        "POST",
+        "/api/v1/namespaces/default/configmaps",
+        "application/vnd.kubernetes.protobuf",
+        body,
+    )
+    .await;
+    assert_eq!(code, 200, "{created}");
+    assert_eq!(created["metadata"]["name"], "pb");
+    assert_eq!(created["data"], serde_json::json!({"a": "b"}));
+
     let (code, body) = raw(
         &client,
         "POST",
         "/api/v1/namespaces/default/configmaps",
         "application/vnd.kubernetes.protobuf",
-        "k8s\0",
+        "{\"not\": \"protobuf\"}",
     )
     .await;
-    assert_eq!(
-        (code, body["reason"].as_str()),
-        (415, Some("UnsupportedMediaType"))
-    );
+    assert_eq!((code, body["reason"].as_str()), (400, Some("BadRequest")));
     assert!(
         body["message"]
             .as_str()
-            .is_some_and(|m| m.contains("protobuf")),
+            .is_some_and(|m| m.contains("k8s\\x00")),
         "{body}"
     );
 }

@@ -521,3 +521,185 @@ async fn refusals_print_the_real_messages() {
         "{stderr}"
     );
 }
+
+/// The object kubectl stored, without what differs between any two creates of it.
+fn comparable(mut object: Value, namespace: &str) -> String {
+    if let Some(meta) = object["metadata"].as_object_mut() {
+        for field in [
+            "uid",
+            "resourceVersion",
+            "creationTimestamp",
+            "managedFields",
+        ] {
+            meta.remove(field);
+        }
+    }
+    if let Some(spec) = object["spec"].as_object_mut() {
+        spec.remove("clusterIP");
+        spec.remove("clusterIPs");
+        for port in spec
+            .get_mut("ports")
+            .and_then(Value::as_array_mut)
+            .into_iter()
+            .flatten()
+        {
+            port.as_object_mut().map(|p| p.remove("nodePort"));
+        }
+    }
+    object.to_string().replace(namespace, "<namespace>")
+}
+
+/// kubectl's typed generators send protobuf; what they create must be what the same object sent
+/// as JSON creates.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn typed_create_commands_send_protobuf_and_store_what_json_would() {
+    let server = ApiServer::new();
+    let listening = server.listen().await;
+    let k = Kubectl::new(&listening);
+    k.ok(&["create", "namespace", "via-protobuf"]).await;
+    k.ok(&["create", "namespace", "via-json"]).await;
+    let commands: &[(&str, &[&str])] = &[
+        (
+            "configmap/cm",
+            &[
+                "create",
+                "configmap",
+                "cm",
+                "--from-literal=a=b",
+                "--from-literal=empty=",
+            ],
+        ),
+        (
+            "secret/s",
+            &[
+                "create",
+                "secret",
+                "generic",
+                "s",
+                "--from-literal=pw=hunter2",
+            ],
+        ),
+        (
+            "secret/reg",
+            &[
+                "create",
+                "secret",
+                "docker-registry",
+                "reg",
+                "--docker-server=r.io",
+                "--docker-username=u",
+                "--docker-password=p",
+            ],
+        ),
+        (
+            "deployment/web",
+            &[
+                "create",
+                "deployment",
+                "web",
+                "--image=nginx:1.27",
+                "--replicas=0",
+                "--port=80",
+            ],
+        ),
+        (
+            "service/web",
+            &["create", "service", "nodeport", "web", "--tcp=80:8080"],
+        ),
+        (
+            "service/ext",
+            &[
+                "create",
+                "service",
+                "externalname",
+                "ext",
+                "--external-name=example.com",
+            ],
+        ),
+        ("job/j", &["create", "job", "j", "--image=busybox"]),
+        (
+            "cronjob/cj",
+            &[
+                "create",
+                "cronjob",
+                "cj",
+                "--image=busybox",
+                "--schedule=@hourly",
+            ],
+        ),
+        (
+            "role/r",
+            &["create", "role", "r", "--verb=get", "--resource=pods"],
+        ),
+        (
+            "rolebinding/rb",
+            &["create", "rolebinding", "rb", "--role=r", "--user=alice"],
+        ),
+        (
+            "pdb/p",
+            &[
+                "create",
+                "pdb",
+                "p",
+                "--selector=app=web",
+                "--max-unavailable=0",
+            ],
+        ),
+        (
+            "quota/q",
+            &["create", "quota", "q", "--hard=pods=10,cpu=2,memory=1Gi"],
+        ),
+        ("serviceaccount/sa", &["create", "serviceaccount", "sa"]),
+        (
+            "ingress/ing",
+            &[
+                "create",
+                "ingress",
+                "ing",
+                "--rule=foo.com/bar=svc1:http",
+                "--class=nginx",
+            ],
+        ),
+    ];
+    for (object, args) in commands {
+        let mut typed = args.to_vec();
+        typed.extend(["-n", "via-protobuf"]);
+        k.ok(&typed).await;
+        let mut dry = args.to_vec();
+        dry.extend(["-n", "via-json", "--dry-run=client", "-o", "json"]);
+        let manifest = k.file("manifest.json", &k.ok(&dry).await);
+        k.ok(&["create", "-n", "via-json", "-f", &manifest]).await;
+
+        let from_protobuf = k.json(&["get", object, "-n", "via-protobuf"]).await;
+        let from_json = k.json(&["get", object, "-n", "via-json"]).await;
+        let (mut a, mut b) = (
+            comparable(from_protobuf, "via-protobuf"),
+            comparable(from_json, "via-json"),
+        );
+        // A Job's generated labels and selector carry its own uid.
+        if *object == "job/j" {
+            let uid = |s: &str| {
+                let v: Value = serde_json::from_str(s).expect("json");
+                v["spec"]["selector"]["matchLabels"]["batch.kubernetes.io/controller-uid"]
+                    .as_str()
+                    .expect("job uid label")
+                    .to_string()
+            };
+            let (ua, ub) = (uid(&a), uid(&b));
+            a = a.replace(&ua, "<uid>");
+            b = b.replace(&ub, "<uid>");
+        }
+        assert_eq!(a, b, "{object}: protobuf (left) and JSON (right) differ");
+    }
+    // `kubectl run` too, down to the pod's defaults.
+    k.ok(&["run", "pod1", "--image=nginx", "--port=80", "--env=A=1"])
+        .await;
+    let pod = k.json(&["get", "pod", "pod1"]).await;
+    let container = &pod["spec"]["containers"][0];
+    assert_eq!(
+        container["env"],
+        serde_json::json!([{"name": "A", "value": "1"}])
+    );
+    assert_eq!(container["ports"][0]["protocol"], "TCP");
+    assert_eq!(pod["spec"]["restartPolicy"], "Always");
+}

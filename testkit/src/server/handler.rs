@@ -15,6 +15,7 @@ use crate::errors::ApiError;
 use crate::faults::FaultTarget;
 use crate::log::RequestRecord;
 use crate::patch::PatchType;
+use crate::protobuf;
 use crate::store::State;
 
 /// kube-apiserver's `--max-request-body-bytes` default: the handlers read at most this much of
@@ -389,6 +390,19 @@ async fn resource_request(
     {
         return error_response(&ApiError::request_entity_too_large(MAX_REQUEST_BODY_BYTES));
     }
+    // kubectl's typed commands (`kubectl create deployment ...`) and client-go's typed clients
+    // write in protobuf; everything past this point reads JSON.
+    let body = if content_type.starts_with(protobuf::MEDIA_TYPE)
+        && matches!(verb, "create" | "update" | "delete" | "deletecollection")
+        && !body.is_empty()
+    {
+        match protobuf::to_json(&body) {
+            Ok(json) => Bytes::from(json.to_string()),
+            Err(e) => return error_response(&e),
+        }
+    } else {
+        body
+    };
     if verb == "create" {
         // Audit logs (and fault rules) name the created object, which only the body knows.
         record.name = body_name(&body);
@@ -423,17 +437,6 @@ async fn resource_request(
     }
     if let Some(err) = outcome.error {
         return error_response(&err);
-    }
-    if matches!(verb, "create" | "update")
-        && content_type.starts_with("application/vnd.kubernetes.protobuf")
-    {
-        // kubectl's typed commands (`kubectl create deployment ...`) send protobuf; without the
-        // generated protobuf schemas the body cannot be read, so say so plainly.
-        return error_response(&ApiError::new(
-            415,
-            "UnsupportedMediaType",
-            "the body of the request was in an unknown format - roperator-testkit accepts application/json and application/yaml bodies, not application/vnd.kubernetes.protobuf (use kubectl create -f / apply -f)",
-        ));
     }
     if verb == "watch" {
         let mut t = t;
