@@ -30,6 +30,12 @@ ROOTS = [
     "io.k8s.api.rbac.v1.ClusterRole", "io.k8s.api.rbac.v1.ClusterRoleBinding",
     "io.k8s.api.coordination.v1.Lease", "io.k8s.api.autoscaling.v2.HorizontalPodAutoscaler",
     "io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1.CustomResourceDefinition",
+    "io.k8s.api.core.v1.Node", "io.k8s.api.core.v1.PersistentVolume", "io.k8s.api.core.v1.PodTemplate",
+    "io.k8s.api.apps.v1.ControllerRevision", "io.k8s.api.networking.v1.IngressClass",
+    "io.k8s.api.discovery.v1.EndpointSlice", "io.k8s.api.scheduling.v1.PriorityClass",
+    "io.k8s.api.storage.v1.StorageClass",
+    "io.k8s.api.admissionregistration.v1.MutatingWebhookConfiguration",
+    "io.k8s.api.admissionregistration.v1.ValidatingWebhookConfiguration",
 ]
 # Optional fields serialized without omitempty (so their zero value shows), or pointers whose
 # marker default is set explicitly; checked against the upstream Go types.

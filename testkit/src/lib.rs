@@ -49,11 +49,14 @@
 //! - Discovery (`/version`, `/api`, `/api/v1`, `/apis`, `/apis/{g}`, `/apis/{g}/{v}` with kinds,
 //!   verbs, short names, categories, singular names and `*/status` subresources) and the
 //!   OpenAPI v2/v3 documents (see [`openapi`]).
-//! - Built-in types at their current versions (Namespace, Pod, Service, Endpoints, ConfigMap,
-//!   Secret, ServiceAccount, Event in `v1` and `events.k8s.io/v1`, PersistentVolumeClaim,
-//!   ResourceQuota, LimitRange, Deployment, ReplicaSet, StatefulSet, DaemonSet, Job, CronJob,
-//!   HorizontalPodAutoscaler (`autoscaling/v2`), Ingress, NetworkPolicy, PodDisruptionBudget,
-//!   Role, RoleBinding, ClusterRole, ClusterRoleBinding, Lease, CustomResourceDefinition); a
+//! - Built-in types at their current versions (Namespace, Node, PersistentVolume, Pod,
+//!   PodTemplate, Service, Endpoints, ConfigMap, Secret, ServiceAccount, Event in `v1` and
+//!   `events.k8s.io/v1`, PersistentVolumeClaim, ResourceQuota, LimitRange, Deployment,
+//!   ReplicaSet, StatefulSet, DaemonSet, ControllerRevision, Job, CronJob,
+//!   HorizontalPodAutoscaler (`autoscaling/v2`), Ingress, IngressClass, NetworkPolicy,
+//!   EndpointSlice, PodDisruptionBudget, Role, RoleBinding, ClusterRole, ClusterRoleBinding,
+//!   Lease, PriorityClass, StorageClass, Mutating- and ValidatingWebhookConfiguration,
+//!   CustomResourceDefinition); a
 //!   built-in body that does not decode into its k8s-openapi type is
 //!   a `400 BadRequest`. A built-in body without `apiVersion`/`kind` takes them from the path
 //!   (the Python client sends none); a custom object without them is refused

@@ -137,7 +137,8 @@ fn without_verb(mut t: ResourceType, verb: &str) -> ResourceType {
 /// The built-in types served from the start, at their current API versions.
 pub fn builtin_types() -> Vec<ResourceType> {
     use k8s_openapi::api::{
-        apps, autoscaling, batch, coordination, core, events, networking, policy, rbac,
+        admissionregistration, apps, autoscaling, batch, coordination, core, discovery, events,
+        networking, policy, rbac, scheduling, storage,
     };
     use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1 as apiext;
     vec![
@@ -148,7 +149,10 @@ pub fn builtin_types() -> Vec<ResourceType> {
             builtin::<core::v1::Namespace>("namespace", &["ns"], &[], true, false),
             "deletecollection",
         ),
+        builtin::<core::v1::Node>("node", &["no"], &[], true, false),
+        builtin::<core::v1::PersistentVolume>("persistentvolume", &["pv"], &[], true, false),
         builtin::<core::v1::Pod>("pod", &["po"], &["all"], true, false),
+        builtin::<core::v1::PodTemplate>("podtemplate", &[], &[], false, false),
         builtin::<core::v1::Service>("service", &["svc"], &["all"], true, false),
         builtin::<core::v1::Endpoints>("endpoints", &["ep"], &[], false, false),
         builtin::<core::v1::ConfigMap>("configmap", &["cm"], &[], false, false),
@@ -169,6 +173,7 @@ pub fn builtin_types() -> Vec<ResourceType> {
         builtin::<apps::v1::ReplicaSet>("replicaset", &["rs"], &["all"], true, true),
         builtin::<apps::v1::StatefulSet>("statefulset", &["sts"], &["all"], true, true),
         builtin::<apps::v1::DaemonSet>("daemonset", &["ds"], &["all"], true, false),
+        builtin::<apps::v1::ControllerRevision>("controllerrevision", &[], &[], false, false),
         builtin::<batch::v1::Job>("job", &[], &["all"], true, false),
         builtin::<batch::v1::CronJob>("cronjob", &["cj"], &["all"], true, false),
         builtin::<autoscaling::v2::HorizontalPodAutoscaler>(
@@ -179,7 +184,9 @@ pub fn builtin_types() -> Vec<ResourceType> {
             false,
         ),
         builtin::<networking::v1::Ingress>("ingress", &["ing"], &[], true, false),
+        builtin::<networking::v1::IngressClass>("ingressclass", &[], &[], false, false),
         builtin::<networking::v1::NetworkPolicy>("networkpolicy", &["netpol"], &[], false, false),
+        builtin::<discovery::v1::EndpointSlice>("endpointslice", &[], &[], false, false),
         builtin::<policy::v1::PodDisruptionBudget>(
             "poddisruptionbudget",
             &["pdb"],
@@ -192,6 +199,22 @@ pub fn builtin_types() -> Vec<ResourceType> {
         builtin::<rbac::v1::ClusterRole>("clusterrole", &[], &[], false, false),
         builtin::<rbac::v1::ClusterRoleBinding>("clusterrolebinding", &[], &[], false, false),
         builtin::<coordination::v1::Lease>("lease", &[], &[], false, false),
+        builtin::<scheduling::v1::PriorityClass>("priorityclass", &["pc"], &[], false, false),
+        builtin::<storage::v1::StorageClass>("storageclass", &["sc"], &[], false, false),
+        builtin::<admissionregistration::v1::MutatingWebhookConfiguration>(
+            "mutatingwebhookconfiguration",
+            &[],
+            &["api-extensions"],
+            false,
+            false,
+        ),
+        builtin::<admissionregistration::v1::ValidatingWebhookConfiguration>(
+            "validatingwebhookconfiguration",
+            &[],
+            &["api-extensions"],
+            false,
+            false,
+        ),
         builtin::<apiext::CustomResourceDefinition>(
             "customresourcedefinition",
             &["crd", "crds"],

@@ -411,3 +411,90 @@ async fn empty_maps_lists_and_nulls_are_dropped_as_go_encodes_them() {
         .expect("stored");
     assert_eq!(role.get("rules"), Some(&Value::Null));
 }
+
+/// Creates `object` through the dynamic API of its kind and returns what the server answered.
+async fn create_dynamic(server: &ApiServer, object: Value) -> Value {
+    let api_version = object["apiVersion"].as_str().expect("apiVersion");
+    let kind = object["kind"].as_str().expect("kind");
+    let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
+    let gvk = kube::api::GroupVersionKind::gvk(group, version, kind);
+    let client = server.client();
+    let (resource, caps) = kube::discovery::pinned_kind(&client, &gvk)
+        .await
+        .expect("served kind");
+    let api: Api<kube::api::DynamicObject> = match caps.scope {
+        kube::discovery::Scope::Cluster => Api::all_with(client, &resource),
+        kube::discovery::Scope::Namespaced => Api::default_namespaced_with(client, &resource),
+    };
+    let created = api
+        .create(&PostParams::default(), &typed(object))
+        .await
+        .expect("create");
+    serde_json::to_value(created).expect("json")
+}
+
+#[tokio::test]
+async fn cluster_infrastructure_kinds_get_their_defaults() {
+    let server = ApiServer::new();
+    let class = create_dynamic(
+        &server,
+        json!({"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass",
+            "metadata": {"name": "fast"}, "provisioner": "example.com/disk"}),
+    )
+    .await;
+    assert_eq!(
+        (&class["reclaimPolicy"], &class["volumeBindingMode"]),
+        (&json!("Delete"), &json!("Immediate"))
+    );
+    let volume = create_dynamic(
+        &server,
+        json!({"apiVersion": "v1", "kind": "PersistentVolume", "metadata": {"name": "pv1"},
+            "spec": {"capacity": {"storage": "1Gi"}, "accessModes": ["ReadWriteOnce"],
+                "hostPath": {"path": "/data"}}}),
+    )
+    .await;
+    assert_eq!(volume["spec"]["persistentVolumeReclaimPolicy"], "Retain");
+    assert_eq!(volume["spec"]["volumeMode"], "Filesystem");
+    assert_eq!(volume["status"]["phase"], "Pending");
+    assert!(
+        volume["status"]["lastPhaseTransitionTime"].is_string(),
+        "{volume}"
+    );
+    let slice = create_dynamic(
+        &server,
+        json!({"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+            "metadata": {"name": "web-1"}, "addressType": "IPv4", "ports": [{"port": 80}],
+            "endpoints": [{"addresses": ["10.0.0.1"]}]}),
+    )
+    .await;
+    assert_eq!(
+        slice["ports"],
+        json!([{"name": "", "port": 80, "protocol": "TCP"}])
+    );
+    let webhook = create_dynamic(
+        &server,
+        json!({"apiVersion": "admissionregistration.k8s.io/v1",
+            "kind": "MutatingWebhookConfiguration", "metadata": {"name": "inject"},
+            "webhooks": [{"name": "inject.example.com", "sideEffects": "None",
+                "admissionReviewVersions": ["v1"],
+                "clientConfig": {"service": {"name": "injector", "namespace": "default"}},
+                "rules": [{"operations": ["CREATE"], "apiGroups": [""], "apiVersions": ["v1"],
+                    "resources": ["pods"]}]}]}),
+    )
+    .await;
+    let hook = &webhook["webhooks"][0];
+    assert_eq!(hook["failurePolicy"], "Fail");
+    assert_eq!(hook["matchPolicy"], "Equivalent");
+    assert_eq!(hook["timeoutSeconds"], 10);
+    assert_eq!(hook["reinvocationPolicy"], "Never");
+    assert_eq!(hook["namespaceSelector"], json!({}));
+    assert_eq!(hook["clientConfig"]["service"]["port"], 443);
+    assert_eq!(hook["rules"][0]["scope"], "*");
+    let class = create_dynamic(
+        &server,
+        json!({"apiVersion": "scheduling.k8s.io/v1", "kind": "PriorityClass",
+            "metadata": {"name": "batch"}, "value": 100}),
+    )
+    .await;
+    assert_eq!(class["preemptionPolicy"], "PreemptLowerPriority");
+}

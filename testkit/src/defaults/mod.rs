@@ -15,13 +15,15 @@
 //!   `status.currentHealthy: 0`, a template's `metadata`).
 //! - [`rules`](self): the hand-written upstream defaulting functions the documents do not carry,
 //!   one Rust function per `SetDefaults_<Type>` of `pkg/apis/{core,apps,batch,networking,rbac,
-//!   autoscaling}/v1*/defaults.go` and `apiextensions/v1/defaults.go` (image pull policy by tag,
+//!   autoscaling,scheduling,storage,discovery,admissionregistration}/v1*/defaults.go` and
+//!   `apiextensions/v1/defaults.go` (image pull policy by tag,
 //!   a Deployment's strategy, a Job's completions...).
 //!
 //! Strategy and admission steps that need the store or the object's identity (a Job's generated
 //! selector, a Service's cluster IP, a Pod's service account volume) are not defaulting and live
 //! with the server code. Events are left alone (see the crate docs).
 
+mod cluster;
 mod core;
 mod openapi_table;
 mod others;

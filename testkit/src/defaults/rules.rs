@@ -5,7 +5,7 @@
 //! definition run in order, after the definition's OpenAPI defaults.
 
 use super::Rule;
-use super::{core, others, workloads};
+use super::{cluster, core, others, workloads};
 
 pub(super) const RULES: &[(&str, Rule)] = &[
     // pkg/apis/core/v1/defaults.go
@@ -43,6 +43,10 @@ pub(super) const RULES: &[(&str, Rule)] = &[
     ),
     ("io.k8s.api.core.v1.Endpoints", core::endpoints),
     ("io.k8s.api.core.v1.LimitRangeItem", core::limit_range_item),
+    (
+        "io.k8s.api.core.v1.PersistentVolume",
+        cluster::persistent_volume,
+    ),
     // Go's encoder writes an unset metav1.Time as null (`omitempty` does not apply to structs):
     // an embedded template's metadata shows `creationTimestamp: null`.
     (
@@ -84,6 +88,35 @@ pub(super) const RULES: &[(&str, Rule)] = &[
     (
         "io.k8s.api.autoscaling.v2.HorizontalPodAutoscalerStatus",
         others::horizontal_pod_autoscaler_status,
+    ),
+    // pkg/apis/scheduling/v1/defaults.go
+    (
+        "io.k8s.api.scheduling.v1.PriorityClass",
+        cluster::priority_class,
+    ),
+    // pkg/apis/storage/v1/defaults.go
+    ("io.k8s.api.storage.v1.StorageClass", cluster::storage_class),
+    // pkg/apis/discovery/v1/defaults.go
+    (
+        "io.k8s.api.discovery.v1.EndpointPort",
+        cluster::endpoint_port,
+    ),
+    // pkg/apis/admissionregistration/v1/defaults.go
+    (
+        "io.k8s.api.admissionregistration.v1.ValidatingWebhook",
+        cluster::validating_webhook,
+    ),
+    (
+        "io.k8s.api.admissionregistration.v1.MutatingWebhook",
+        cluster::mutating_webhook,
+    ),
+    (
+        "io.k8s.api.admissionregistration.v1.RuleWithOperations",
+        cluster::webhook_rule,
+    ),
+    (
+        "io.k8s.api.admissionregistration.v1.ServiceReference",
+        others::webhook_service,
     ),
     // apiextensions-apiserver/pkg/apis/apiextensions/v1/defaults.go
     (

@@ -25,6 +25,10 @@ pub(crate) fn on_create(ty: &ResourceType, object: &mut Value) {
         }
     } else if is(ty, "apps", "DaemonSet") {
         set_template_generation(object, 1);
+    } else if is(ty, "", "PersistentVolume") {
+        // The status is the server's: a new volume is Pending since now.
+        object["status"] =
+            json!({"phase": "Pending", "lastPhaseTransitionTime": crate::meta::now()});
     }
 }
 
