@@ -9,6 +9,28 @@ pub(crate) fn now() -> String {
         .to_string()
 }
 
+/// Base64 (RFC 4648, padded), as Kubernetes writes `[]byte` fields.
+pub(crate) fn base64(data: &[u8]) -> String {
+    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
+    for chunk in data.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(T[((n >> (18 - 6 * i)) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
 /// A `generateName` suffix: five characters from the alphabet the real server uses.
 pub(crate) fn name_suffix(rng: &mut impl rand::Rng) -> String {
     const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
@@ -119,4 +141,14 @@ pub(crate) fn meta_mut(v: &mut Value) -> Option<&mut serde_json::Map<String, Val
         *m = Value::Object(Default::default());
     }
     m.as_object_mut()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn base64_matches_rfc4648() {
+        assert_eq!(super::base64(b"foobar"), "Zm9vYmFy");
+        assert_eq!(super::base64(b"fooba"), "Zm9vYmE=");
+        assert_eq!(super::base64(b"foob"), "Zm9vYg==");
+    }
 }

@@ -53,6 +53,9 @@ pub struct ResourceType {
     pub categories: Vec<String>,
     /// Verbs the type supports, as discovery lists them.
     pub verbs: Vec<String>,
+    /// The version objects of this kind are kept at (discovery's `storageVersionHash` names
+    /// it): the type's own for built-in kinds, the CRD's `storage: true` version for custom ones.
+    pub storage_version: String,
     /// Served subresources.
     pub subresources: Subresources,
     /// Where the schema comes from.
@@ -69,6 +72,18 @@ impl ResourceType {
         }
     }
 }
+
+/// The verbs of a custom resource, in the order the CRD discovery controller lists them.
+const CUSTOM_RESOURCE_VERBS: [&str; 8] = [
+    "delete",
+    "deletecollection",
+    "get",
+    "list",
+    "patch",
+    "create",
+    "update",
+    "watch",
+];
 
 /// The verbs every served type supports.
 pub(crate) const STANDARD_VERBS: [&str; 8] = [
@@ -121,6 +136,7 @@ where
         short_names: short.iter().map(|s| s.to_string()).collect(),
         categories: categories.iter().map(|s| s.to_string()).collect(),
         verbs: STANDARD_VERBS.iter().map(|s| s.to_string()).collect(),
+        storage_version: T::VERSION.to_string(),
         subresources: Subresources { status, scale },
         schema: TypeSchema::BuiltIn {
             schema: schema_of::<T>,
@@ -297,6 +313,14 @@ pub fn crd_types(crd: &Value) -> Result<Vec<ResourceType>, CrdError> {
             name: name.clone(),
             field: "spec.versions".into(),
         })?;
+    let storage_version = versions
+        .iter()
+        .find(|v| v.get("storage").and_then(Value::as_bool) == Some(true))
+        .or(versions.first())
+        .and_then(|v| v.get("name"))
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
     let mut types = Vec::new();
     for (i, v) in versions.iter().enumerate() {
         let version = v
@@ -318,7 +342,11 @@ pub fn crd_types(crd: &Value) -> Result<Vec<ResourceType>, CrdError> {
             namespaced: scope == "Namespaced",
             short_names: strings("/spec/names/shortNames"),
             categories: strings("/spec/names/categories"),
-            verbs: STANDARD_VERBS.iter().map(|s| s.to_string()).collect(),
+            verbs: CUSTOM_RESOURCE_VERBS
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+            storage_version: storage_version.clone(),
             subresources: Subresources {
                 status: v.pointer("/subresources/status").is_some(),
                 scale: v.pointer("/subresources/scale").is_some(),

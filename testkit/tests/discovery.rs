@@ -504,3 +504,90 @@ async fn routes_only_the_verbs_a_path_serves() {
             .is_some()
     );
 }
+
+const RECORDED_DISCOVERY: &str = include_str!("data/discovery.json");
+
+async fn get_json(client: &kube::Client, path: &str) -> Value {
+    let req = http::Request::get(path).body(Vec::new()).expect("request");
+    client.request::<Value>(req).await.expect(path)
+}
+
+/// Every resource the testkit serves is listed as the real server lists it (names, verbs, short
+/// names, categories, storage version hashes, subresources), in the same order, and the groups
+/// come in the real server's order.
+#[tokio::test]
+async fn discovery_documents_match_a_real_server() {
+    let server = ApiServer::new();
+    let client = server.client();
+    // The recording's one CRD: the echo-server's (deploy/crd.yaml), as far as discovery sees it.
+    let crd = serde_json::json!({
+        "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+        "metadata": {"name": "echoservers.examples.roperator.io"},
+        "spec": {"group": "examples.roperator.io", "scope": "Namespaced",
+            "names": {"plural": "echoservers", "singular": "echoserver", "kind": "EchoServer",
+                "shortNames": ["echo"]},
+            "versions": [{"name": "v1alpha1", "served": true, "storage": true,
+                "subresources": {"status": {}},
+                "schema": {"openAPIV3Schema": {"type": "object",
+                    "x-kubernetes-preserve-unknown-fields": true}}}]}
+    });
+    let crds: kube::Api<
+        k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition,
+    > = kube::Api::all(client.clone());
+    crds.create(
+        &Default::default(),
+        &serde_json::from_value(crd).expect("crd"),
+    )
+    .await
+    .expect("create CRD");
+    let recorded: serde_json::Map<String, Value> =
+        serde_json::from_str(RECORDED_DISCOVERY).expect("recorded discovery");
+    let ours = get_json(&client, "/apis").await;
+    let our_groups: Vec<&str> = ours["groups"]
+        .as_array()
+        .expect("groups")
+        .iter()
+        .filter_map(|g| g["name"].as_str())
+        .collect();
+    let real_groups: Vec<&str> = recorded["/apis"]["groups"]
+        .as_array()
+        .expect("groups")
+        .iter()
+        .filter_map(|g| g["name"].as_str())
+        .filter(|g| our_groups.contains(g))
+        .collect();
+    assert_eq!(our_groups, real_groups, "group order");
+    let mut compared = 0;
+    for (path, real) in &recorded {
+        if !(path == "/api/v1" || path.matches('/').count() == 3) {
+            continue;
+        }
+        let Ok(ours) = client
+            .request::<Value>(
+                http::Request::get(path.as_str())
+                    .body(Vec::new())
+                    .expect("req"),
+            )
+            .await
+        else {
+            continue; // a group-version the testkit does not serve
+        };
+        let real_resources = real["resources"].as_array().expect("resources");
+        let mut order = Vec::new();
+        for resource in ours["resources"].as_array().expect("resources") {
+            let name = resource["name"].as_str().expect("name");
+            let recorded = real_resources
+                .iter()
+                .position(|r| r["name"] == name)
+                .unwrap_or_else(|| panic!("{path}: {name} is not served by a real server"));
+            assert_eq!(resource, &real_resources[recorded], "{path} {name}");
+            order.push(recorded);
+            compared += 1;
+        }
+        assert!(order.is_sorted(), "{path}: resources out of the real order");
+        for key in ["kind", "apiVersion", "groupVersion"] {
+            assert_eq!(ours.get(key), real.get(key), "{path} {key}");
+        }
+    }
+    assert!(compared > 50, "only {compared} resources compared");
+}

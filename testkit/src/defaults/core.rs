@@ -297,9 +297,8 @@ pub(super) fn secret(secret: &mut Map<String, Value>) {
     }
 }
 
-/// Base64, as Kubernetes writes `[]byte` fields (k8s-openapi's `ByteString` does exactly that).
 fn encode(bytes: &[u8]) -> Value {
-    serde_json::to_value(k8s_openapi::ByteString(bytes.to_vec())).unwrap_or(Value::Null)
+    Value::String(crate::meta::base64(bytes))
 }
 
 /// `SetDefaults_Namespace`: every named namespace carries `kubernetes.io/metadata.name`, which

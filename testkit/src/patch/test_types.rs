@@ -28,6 +28,7 @@ fn built_in(group: &str, kind: &str, plural: &str, schema: TypeSchema) -> Resour
         ]
         .map(String::from)
         .to_vec(),
+        storage_version: "v1".into(),
         subresources: Subresources {
             status: true,
             scale: false,

@@ -321,9 +321,7 @@ fn go_duration(nanos: i64) -> String {
 fn scalar_or_message(shape: Shape<'_>, value: WireValue<'_>) -> Result<Value, String> {
     Ok(match (shape, value) {
         (Shape::String, WireValue::Bytes(b)) => Value::String(utf8(b)),
-        (Shape::Bytes, WireValue::Bytes(b)) => {
-            serde_json::to_value(k8s_openapi::ByteString(b.to_vec())).map_err(|e| e.to_string())?
-        }
+        (Shape::Bytes, WireValue::Bytes(b)) => Value::String(crate::meta::base64(b)),
         (Shape::Int32, WireValue::Varint(v)) => Value::from(v as i32),
         (Shape::Int64, WireValue::Varint(v)) => Value::from(v as i64),
         (Shape::Bool, WireValue::Varint(v)) => Value::Bool(v != 0),

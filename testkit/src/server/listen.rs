@@ -58,7 +58,7 @@ impl Listening {
         let ca = match &self.ca_pem {
             Some(pem) => format!(
                 "    certificate-authority-data: {}\n",
-                base64(pem.as_bytes())
+                crate::meta::base64(pem.as_bytes())
             ),
             None => String::new(),
         };
@@ -76,27 +76,6 @@ impl Listening {
             source,
         })
     }
-}
-
-fn base64(data: &[u8]) -> String {
-    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
-    for chunk in data.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(T[((n >> (18 - 6 * i)) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
 }
 
 fn tls_config() -> Result<(rustls::ServerConfig, String), TestkitError> {
@@ -198,15 +177,5 @@ impl ApiServer {
             }
         });
         Ok(Listening { addr, ca_pem, stop })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn base64_matches_rfc4648() {
-        assert_eq!(super::base64(b"foobar"), "Zm9vYmFy");
-        assert_eq!(super::base64(b"fooba"), "Zm9vYmE=");
-        assert_eq!(super::base64(b"foob"), "Zm9vYg==");
     }
 }
