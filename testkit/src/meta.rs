@@ -66,9 +66,19 @@ pub(crate) fn tracks_generation(ty: &crate::registry::ResourceType) -> bool {
                 "apps",
                 "Deployment" | "ReplicaSet" | "StatefulSet" | "DaemonSet"
             ) | ("batch", "Job" | "CronJob")
-                | ("networking.k8s.io", "Ingress" | "NetworkPolicy")
+                | (
+                    "networking.k8s.io",
+                    "Ingress" | "IngressClass" | "NetworkPolicy"
+                )
                 | ("policy", "PodDisruptionBudget")
                 | ("apiextensions.k8s.io", "CustomResourceDefinition")
+                | ("", "PodTemplate")
+                | ("discovery.k8s.io", "EndpointSlice")
+                | ("scheduling.k8s.io", "PriorityClass")
+                | (
+                    "admissionregistration.k8s.io",
+                    "MutatingWebhookConfiguration" | "ValidatingWebhookConfiguration"
+                )
         )
 }
 
@@ -79,7 +89,12 @@ pub(crate) fn allows_unconditional_update(ty: &crate::registry::ResourceType) ->
     !matches!(ty.schema, crate::registry::TypeSchema::Custom { .. })
         && !matches!(
             (ty.group.as_str(), ty.kind.as_str()),
-            ("coordination.k8s.io", "Lease") | ("apiextensions.k8s.io", "CustomResourceDefinition")
+            ("coordination.k8s.io", "Lease")
+                | ("apiextensions.k8s.io", "CustomResourceDefinition")
+                | (
+                    "admissionregistration.k8s.io",
+                    "MutatingWebhookConfiguration" | "ValidatingWebhookConfiguration"
+                )
         )
 }
 

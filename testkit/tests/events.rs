@@ -115,12 +115,18 @@ async fn core_and_events_k8s_io_events_are_one_store() {
     assert_eq!(e.reporting_instance.as_deref(), Some("testkit-test-0"));
     assert!(e.event_time.is_some());
 
-    // The core watch sees the same object, in the core shape.
-    let seen = tokio::time::timeout(std::time::Duration::from_secs(5), core_watch.next())
-        .await
-        .expect("a watch event")
-        .expect("stream open")
-        .expect("decodes as a core Event");
+    // The core watch sees the same object, in the core shape (after the bookmark that ends a
+    // watch's initial state).
+    let seen = loop {
+        let event = tokio::time::timeout(std::time::Duration::from_secs(5), core_watch.next())
+            .await
+            .expect("a watch event")
+            .expect("stream open")
+            .expect("decodes as a core Event");
+        if !matches!(event, WatchEvent::Bookmark(_)) {
+            break event;
+        }
+    };
     match seen {
         WatchEvent::Added(e) => assert_eq!(e.message.as_deref(), Some("the handler failed")),
         other => panic!("expected ADDED, got {other:?}"),

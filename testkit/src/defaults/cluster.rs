@@ -15,6 +15,22 @@ pub(super) fn persistent_volume(volume: &mut Map<String, Value>) {
     set_empty(object(volume, "status"), "phase", "Pending");
 }
 
+/// `SetDefaults_NodeStatus`: what a node can give pods is, unless said, all it has.
+pub(super) fn node_status(status: &mut Map<String, Value>) {
+    if status.get("allocatable").is_none_or(Value::is_null)
+        && let Some(capacity) = status.get("capacity").cloned()
+    {
+        status.insert("allocatable".into(), capacity);
+    }
+}
+
+/// `SetDefaults_IngressClass`: parameters are cluster-scoped unless said otherwise.
+pub(super) fn ingress_class(class: &mut Map<String, Value>) {
+    if let Some(Value::Object(parameters)) = object(class, "spec").get_mut("parameters") {
+        set_unset(parameters, "scope", json!("Cluster"));
+    }
+}
+
 /// `SetDefaults_PriorityClass` (scheduling/v1).
 pub(super) fn priority_class(class: &mut Map<String, Value>) {
     set_unset(class, "preemptionPolicy", json!("PreemptLowerPriority"));

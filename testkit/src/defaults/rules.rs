@@ -89,6 +89,11 @@ pub(super) const RULES: &[(&str, Rule)] = &[
         "io.k8s.api.autoscaling.v2.HorizontalPodAutoscalerStatus",
         others::horizontal_pod_autoscaler_status,
     ),
+    ("io.k8s.api.core.v1.NodeStatus", cluster::node_status),
+    (
+        "io.k8s.api.networking.v1.IngressClass",
+        cluster::ingress_class,
+    ),
     // pkg/apis/scheduling/v1/defaults.go
     (
         "io.k8s.api.scheduling.v1.PriorityClass",

@@ -57,7 +57,7 @@ fn pod(st: &mut State, t: &Target, pod: &mut Value) -> Result<(), ApiError> {
         mount_token(spec, &format!("{TOKEN_VOLUME_PREFIX}{suffix}"));
     }
     default_tolerations(spec);
-    priority(spec, &name)
+    priority(st, spec, &name)
 }
 
 /// Names the `default` service account when none is given, and tells whether the account lets
@@ -178,22 +178,57 @@ fn default_tolerations(spec: &mut Map<String, Value>) {
 
 /// `Priority`: the priority comes from the class (none given: 0, as a cluster without a
 /// global default class has it), never from the pod itself.
-fn priority(spec: &mut Map<String, Value>, name: &str) -> Result<(), ApiError> {
-    let class = spec
+/// The `Priority` plugin: a pod's priority (and preemption policy) come from its class, or
+/// from the `globalDefault` class when it names none; a value the pod gives itself must agree.
+fn priority(st: &State, spec: &mut Map<String, Value>, name: &str) -> Result<(), ApiError> {
+    let classes: Vec<Value> = st
+        .lookup("scheduling.k8s.io", "v1", "priorityclasses")
+        .map(|bucket| {
+            st.buckets[bucket]
+                .objects
+                .values()
+                .filter_map(|s| serde_json::from_slice(&s.json).ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    let wanted = spec
         .get("priorityClassName")
         .and_then(Value::as_str)
-        .unwrap_or("");
-    let value = match class {
-        "" => 0,
-        "system-cluster-critical" => 2_000_000_000,
-        "system-node-critical" => 2_000_001_000,
-        other => {
-            return Err(forbidden_pod(
-                name,
-                &format!("no PriorityClass with name {other} was found"),
-            ));
+        .unwrap_or("")
+        .to_string();
+    let class = if wanted.is_empty() {
+        let default = classes
+            .iter()
+            .find(|c| c.get("globalDefault") == Some(&Value::Bool(true)));
+        if let Some(default) = default
+            && let Some(class_name) = default.pointer("/metadata/name")
+        {
+            spec.insert("priorityClassName".into(), class_name.clone());
+        }
+        default
+    } else {
+        let found = classes
+            .iter()
+            .find(|c| c.pointer("/metadata/name").and_then(Value::as_str) == Some(&wanted));
+        match found {
+            Some(class) => Some(class),
+            None => {
+                return Err(forbidden_pod(
+                    name,
+                    &format!("no PriorityClass with name {wanted} was found"),
+                ));
+            }
         }
     };
+    let value = class
+        .and_then(|c| c.get("value"))
+        .and_then(Value::as_i64)
+        .unwrap_or(0);
+    let policy = class
+        .and_then(|c| c.get("preemptionPolicy"))
+        .and_then(Value::as_str)
+        .unwrap_or("PreemptLowerPriority")
+        .to_string();
     if let Some(given) = spec.get("priority").and_then(Value::as_i64)
         && given != value
     {
@@ -204,10 +239,18 @@ fn priority(spec: &mut Map<String, Value>, name: &str) -> Result<(), ApiError> {
             ),
         ));
     }
-    spec.insert("priority".into(), json!(value));
-    if spec.get("preemptionPolicy").is_none_or(Value::is_null) {
-        spec.insert("preemptionPolicy".into(), json!("PreemptLowerPriority"));
+    if let Some(given) = spec.get("preemptionPolicy").and_then(Value::as_str)
+        && given != policy
+    {
+        return Err(forbidden_pod(
+            name,
+            &format!(
+                "the string value of PreemptionPolicy ({given}) must not be provided in pod spec; priority admission controller computed {policy} from the given PriorityClass name"
+            ),
+        ));
     }
+    spec.insert("priority".into(), json!(value));
+    spec.insert("preemptionPolicy".into(), json!(policy));
     Ok(())
 }
 

@@ -5,8 +5,8 @@ use serde_json::{Value, json};
 
 use super::Inner;
 use super::gc::{self, Deleted, Propagation, Queue};
-use super::list::filter_for;
-use super::objects::{Query, Reply, Target, at_version, dry_run, finish};
+use super::list::{filter_for, validate_list_options};
+use super::objects::{Query, Reply, Target, at_version, finish};
 use crate::errors::ApiError;
 use crate::meta::meta_str;
 use crate::store::ObjRef;
@@ -18,6 +18,8 @@ struct DeleteOptions {
     defaulted: bool,
     uid: Option<String>,
     rv: Option<String>,
+    /// `dryRun: ["All"]`, from the body or the query.
+    dry_run: bool,
 }
 
 fn delete_options(t: &Target, body: &[u8], q: &Query) -> Result<DeleteOptions, ApiError> {
@@ -37,6 +39,28 @@ fn delete_options(t: &Target, body: &[u8], q: &Query) -> Result<DeleteOptions, A
         .and_then(Value::as_bool)
         .or_else(|| q.get("orphanDependents").map(|x| x == "true"));
     let defaulted = policy_text.is_none() && orphan.is_none();
+    if let (Some(p), Some(_)) = (&policy_text, orphan) {
+        return Err(ApiError::invalid(
+            "DeleteOptions",
+            "meta.k8s.io",
+            "",
+            &[crate::errors::cause(
+                "FieldValueInvalid",
+                "propagationPolicy",
+                format!(
+                    "Invalid value: {p:?}: orphanDependents and deletionPropagation cannot be both set"
+                ),
+            )],
+        ));
+    }
+    let dry_run_values: Vec<String> = match v.get("dryRun") {
+        Some(Value::Array(values)) => values
+            .iter()
+            .filter_map(|d| d.as_str().map(str::to_string))
+            .collect(),
+        _ => q.get("dryRun").cloned().into_iter().collect(),
+    };
+    let dry_run = validate_dry_run("DeleteOptions", &dry_run_values)?;
     let policy = match (policy_text, orphan) {
         (Some(p), _) => Propagation::parse(&p)?,
         (None, Some(true)) => Propagation::Orphan,
@@ -54,7 +78,33 @@ fn delete_options(t: &Target, body: &[u8], q: &Query) -> Result<DeleteOptions, A
             .pointer("/preconditions/resourceVersion")
             .and_then(Value::as_str)
             .map(str::to_string),
+        dry_run,
     })
+}
+
+/// `ValidateDryRun`: only `All` (or nothing) is a dry run the server knows.
+pub(crate) fn validate_dry_run(options_kind: &str, values: &[String]) -> Result<bool, ApiError> {
+    match values {
+        [] => Ok(false),
+        [only] if only == "All" => Ok(true),
+        other => Err(ApiError::invalid(
+            options_kind,
+            "meta.k8s.io",
+            "",
+            &[crate::errors::cause(
+                "FieldValueNotSupported",
+                "dryRun",
+                format!(
+                    "Unsupported value: []string{{{}}}: supported values: \"All\"",
+                    other
+                        .iter()
+                        .map(|v| format!("{v:?}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            )],
+        )),
+    }
 }
 
 fn success_status(t: &Target, name: &str, uid: &str) -> Bytes {
@@ -107,7 +157,7 @@ fn returns_deleted_object(t: &Target) -> bool {
 
 /// A delete, with the warnings for its response.
 pub(crate) fn delete(inner: &Inner, t: &Target, body: &[u8], q: &Query) -> (Reply, Vec<String>) {
-    with_options(t, body, q, |opts| delete_one(inner, t, opts, q))
+    with_options(t, body, q, |opts| delete_one(inner, t, opts))
 }
 
 /// Parses the DeleteOptions, runs `delete` with them, and adds the warnings a successful
@@ -132,7 +182,7 @@ fn with_options(
     }
 }
 
-fn delete_one(inner: &Inner, t: &Target, opts: &DeleteOptions, q: &Query) -> Reply {
+fn delete_one(inner: &Inner, t: &Target, opts: &DeleteOptions) -> Reply {
     let name = t.name().to_string();
     let mut st = inner.lock();
     let r = t.obj_ref(&name);
@@ -171,9 +221,8 @@ fn delete_one(inner: &Inner, t: &Target, opts: &DeleteOptions, q: &Query) -> Rep
             ),
         ));
     }
-    if dry_run(q) {
-        let json = Bytes::from(serde_json::to_vec(&live).unwrap_or_default());
-        return Ok((200, at_version(&st, t, &json)));
+    if opts.dry_run {
+        return Ok((200, dry_run_answer(&st, t, &live, opts)));
     }
     let mut work = Queue::new();
     let reply = match gc::delete_object(&mut st, &mut work, &r, opts.policy) {
@@ -190,6 +239,27 @@ fn delete_one(inner: &Inner, t: &Target, opts: &DeleteOptions, q: &Query) -> Rep
     finish(&mut st, work, reply)
 }
 
+/// What a dry-run delete answers without touching the store: the object as the delete would
+/// leave it when finalizers hold it, else what an immediate delete answers.
+fn dry_run_answer(
+    st: &crate::store::State,
+    t: &Target,
+    live: &Value,
+    opts: &DeleteOptions,
+) -> Bytes {
+    let held = opts.policy != Propagation::Background
+        || live
+            .pointer("/metadata/finalizers")
+            .and_then(Value::as_array)
+            .is_some_and(|f| !f.is_empty());
+    if !held && !returns_deleted_object(t) {
+        let uid = meta_str(live, "uid").unwrap_or("");
+        return success_status(t, t.name(), uid);
+    }
+    let json = Bytes::from(serde_json::to_vec(live).unwrap_or_default());
+    at_version(st, t, &json)
+}
+
 pub(crate) fn delete_collection(
     inner: &Inner,
     t: &Target,
@@ -200,6 +270,7 @@ pub(crate) fn delete_collection(
 }
 
 fn delete_many(inner: &Inner, t: &Target, opts: &DeleteOptions, q: &Query) -> Reply {
+    validate_list_options(q, false)?;
     let filter = filter_for(t, q)?;
     let mut st = inner.lock();
     let keys: Vec<(String, String)> = st.buckets[t.bucket]
@@ -217,7 +288,12 @@ fn delete_many(inner: &Inner, t: &Target, opts: &DeleteOptions, q: &Query) -> Re
             ns,
             name,
         };
-        let json = match gc::delete_object(&mut st, &mut work, &r, opts.policy) {
+        let deleted = if opts.dry_run {
+            st.get(&r).map(|s| Deleted::Pending(s.json.clone()))
+        } else {
+            gc::delete_object(&mut st, &mut work, &r, opts.policy)
+        };
+        let json = match deleted {
             Some(Deleted::Gone(v)) => Bytes::from(serde_json::to_vec(&v).unwrap_or_default()),
             Some(Deleted::Pending(json)) => json,
             None => continue,

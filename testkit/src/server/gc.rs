@@ -16,6 +16,8 @@ use crate::meta::{finalizers, is_deleting, meta_mut, now, set_finalizers};
 use crate::store::{ObjRef, State, uid_of};
 
 pub(crate) const FOREGROUND: &str = "foregroundDeletion";
+/// The garbage collector's finalizer for an owner whose dependents are being orphaned.
+const ORPHAN: &str = "orphan";
 
 /// `propagationPolicy`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,13 +35,13 @@ impl Propagation {
             "Orphan" => Ok(Self::Orphan),
             other => Err(ApiError::invalid(
                 "DeleteOptions",
-                "",
+                "meta.k8s.io",
                 "",
                 &[crate::errors::cause(
                     "FieldValueNotSupported",
                     "propagationPolicy",
                     format!(
-                        "Unsupported value: {other:?}: supported values: \"Foreground\", \"Background\", \"Orphan\""
+                        "Unsupported value: {other:?}: supported values: \"Foreground\", \"Background\", \"Orphan\", \"nil\""
                     ),
                 )],
             )),
@@ -56,6 +58,8 @@ pub(crate) enum Work {
     Evaluate(ObjRef),
     /// Re-check an owner waiting in foreground deletion.
     Foreground(String),
+    /// An owner deleted with `Orphan` whose dependents have been let go.
+    Orphaned(String),
     /// Re-check a terminating namespace.
     Namespace(String),
 }
@@ -99,7 +103,7 @@ pub(crate) fn delete_object(
     st: &mut State,
     work: &mut Queue,
     r: &ObjRef,
-    mut policy: Propagation,
+    policy: Propagation,
 ) -> Option<Deleted> {
     let mut v = st.get_value(r)?;
     let uid = uid_of(&v).unwrap_or_default();
@@ -116,13 +120,17 @@ pub(crate) fn delete_object(
             });
         }
     }
-    let has_dependents = st.dependents.get(&uid).is_some_and(|d| !d.is_empty());
-    if policy == Propagation::Foreground && !has_dependents {
-        policy = Propagation::Background;
-    }
-    let mut fins = finalizers(&v);
-    if policy == Propagation::Foreground && !fins.iter().any(|f| f == FOREGROUND) {
-        fins.push(FOREGROUND.to_string());
+    // `deletionFinalizersForGarbageCollection`: the policy's finalizer goes on whether or not
+    // there are dependents, so the object answers the delete still present, and goes once the
+    // collector has done its part (here, in the same request).
+    let mut fins: Vec<String> = finalizers(&v)
+        .into_iter()
+        .filter(|f| f != FOREGROUND && f != ORPHAN)
+        .collect();
+    match policy {
+        Propagation::Foreground => fins.push(FOREGROUND.to_string()),
+        Propagation::Orphan => fins.push(ORPHAN.to_string()),
+        Propagation::Background => {}
     }
     if fins.is_empty() && !is_namespace {
         return Some(Deleted::Gone(remove_now(st, work, r, v)));
@@ -140,11 +148,15 @@ pub(crate) fn delete_object(
         v["status"]["phase"] = json!("Terminating");
     }
     let json = st.put(r, None, &mut v);
-    if policy == Propagation::Foreground {
-        for dep in dependents_of(st, &uid) {
-            work.push_back(Work::Evaluate(dep));
+    match policy {
+        Propagation::Foreground => {
+            for dep in dependents_of(st, &uid) {
+                work.push_back(Work::Evaluate(dep));
+            }
+            work.push_back(Work::Foreground(uid));
         }
-        work.push_back(Work::Foreground(uid));
+        Propagation::Orphan => work.push_back(Work::Orphaned(uid)),
+        Propagation::Background => {}
     }
     if is_namespace {
         empty_namespace(st, work, &r.name);
@@ -297,14 +309,25 @@ fn check_foreground(st: &mut State, work: &mut Queue, uid: &str) {
     if blocking {
         return;
     }
-    let rest: Vec<String> = fins.into_iter().filter(|f| f != FOREGROUND).collect();
+    release_finalizer(st, work, &r, FOREGROUND);
+}
+
+/// Removes the collector's own `finalizer` from a deleting object, which goes when it was the
+/// last one.
+fn release_finalizer(st: &mut State, work: &mut Queue, r: &ObjRef, finalizer: &str) {
+    let Some(v) = st.get_value(r) else { return };
+    let fins = finalizers(&v);
+    if !is_deleting(&v) || !fins.iter().any(|f| f == finalizer) {
+        return;
+    }
+    let rest: Vec<String> = fins.into_iter().filter(|f| f != finalizer).collect();
     let mut new = v.clone();
-    if rest.is_empty() {
-        set_finalizers(&mut new, rest);
-        remove_now(st, work, &r, new);
+    let gone = rest.is_empty();
+    set_finalizers(&mut new, rest);
+    if gone {
+        remove_now(st, work, r, new);
     } else {
-        set_finalizers(&mut new, rest);
-        st.put(&r, Some(&v), &mut new);
+        st.put(r, Some(&v), &mut new);
     }
 }
 
@@ -353,6 +376,11 @@ pub(crate) fn drain(st: &mut State, work: &mut Queue) {
             }
             Work::Evaluate(dep) => evaluate(st, work, &dep),
             Work::Foreground(uid) => check_foreground(st, work, &uid),
+            Work::Orphaned(uid) => {
+                if let Some(r) = st.uids.get(&uid).cloned() {
+                    release_finalizer(st, work, &r, ORPHAN);
+                }
+            }
             Work::Namespace(ns) => check_namespace(st, work, &ns),
         }
     }

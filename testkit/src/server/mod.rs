@@ -230,6 +230,29 @@ impl ApiServerBuilder {
                 tracing::error!("cannot create namespace {ns}: {e}");
             }
         }
+        // The scheduling post-start hook's classes (`scheduling/bootstrap-system-priority-classes`).
+        for (name, value, description) in [
+            (
+                "system-node-critical",
+                2_000_001_000,
+                "Used for system critical pods that must not be moved from their current node.",
+            ),
+            (
+                "system-cluster-critical",
+                2_000_000_000,
+                "Used for system critical pods that must run in the cluster, but can be moved to another node if necessary.",
+            ),
+        ] {
+            let body = serde_json::json!({"apiVersion": "scheduling.k8s.io/v1",
+                "kind": "PriorityClass", "metadata": {"name": name}, "value": value,
+                "description": description});
+            if let Err(e) = server.apply_value(body) {
+                tracing::error!("cannot create priority class {name}: {e}");
+            }
+        }
+        // A real server's watch cache starts at the state it found: resuming from before the
+        // bootstrap objects is `410 Gone`, as from any compacted revision.
+        server.inner.lock().compact();
         server
     }
 }

@@ -14,7 +14,7 @@ use serde_json::json;
 use tokio::sync::mpsc;
 use tokio::time::{Instant, Interval, MissedTickBehavior};
 
-use super::list::filter_for;
+use super::list::{filter_for, validate_list_options};
 use super::objects::Target;
 use super::{Inner, ResponseBody};
 use crate::errors::ApiError;
@@ -92,6 +92,7 @@ pub(crate) fn watch(
     t: &Target,
     q: &HashMap<String, String>,
 ) -> Result<Response<ResponseBody>, ApiError> {
+    validate_list_options(q, true)?;
     let mut filter = filter_for(t, q)?;
     let timeout = match q.get("timeoutSeconds").filter(|s| !s.is_empty()) {
         Some(s) => Some(
@@ -104,7 +105,17 @@ pub(crate) fn watch(
     // applies its own timeout, so it must not close the stream at once.
     let timeout = timeout.filter(|s| *s > 0);
     let bookmarks = q.get("allowWatchBookmarks").is_some_and(|b| b == "true");
-    let send_initial = q.get("sendInitialEvents").is_some_and(|b| b == "true");
+    // The WatchList defaulting (`SetListOptionsDefaults`, on in v1.32): a watch from no
+    // resourceVersion or "0" that chose nothing else sends the initial events, and so ends them
+    // with a bookmark when bookmarks are allowed.
+    let from_now = q
+        .get("resourceVersion")
+        .is_none_or(|rv| rv.is_empty() || rv == "0");
+    let chose = |k: &str| q.get(k).is_some_and(|v| !v.is_empty());
+    let send_initial = match q.get("sendInitialEvents").filter(|v| !v.is_empty()) {
+        Some(v) => v == "true",
+        None => from_now && !chose("resourceVersionMatch"),
+    };
     let rv = match q
         .get("resourceVersion")
         .filter(|s| !s.is_empty() && *s != "0")

@@ -1,0 +1,311 @@
+//! List, watch and delete options as a real v1.32 server validates and applies them: dry runs,
+//! propagation finalizers, paging metadata, `resourceVersionMatch`/`sendInitialEvents`, and the
+//! watch cache's horizon.
+
+use http::Request;
+use roperator_testkit::ApiServer;
+use serde_json::{Value, json};
+
+async fn call(client: &kube::Client, method: &str, path: &str, body: Value) -> (u16, Value) {
+    let body = if body.is_null() {
+        Vec::new()
+    } else {
+        serde_json::to_vec(&body).expect("json")
+    };
+    let req = Request::builder()
+        .method(method)
+        .uri(path)
+        .header("content-type", "application/json")
+        .body(body)
+        .expect("request");
+    match client.request::<Value>(req).await {
+        Ok(v) => (200, v),
+        Err(kube::Error::Api(s)) => (s.code, serde_json::to_value(&*s).expect("status")),
+        Err(other) => panic!("{method} {path}: {other:?}"),
+    }
+}
+
+async fn config_map(client: &kube::Client, name: &str, finalizers: &[&str]) {
+    let (code, _) = call(
+        client,
+        "POST",
+        "/api/v1/namespaces/default/configmaps",
+        json!({"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": name, "labels": {"app": "x"}, "finalizers": finalizers}}),
+    )
+    .await;
+    assert_eq!(code, 200);
+}
+
+const CM: &str = "/api/v1/namespaces/default/configmaps";
+
+#[tokio::test]
+async fn dry_run_deletes_delete_nothing_and_unknown_dry_runs_are_refused() {
+    let server = ApiServer::new();
+    let client = server.client();
+    config_map(&client, "keep", &[]).await;
+    // kubectl delete --dry-run=server sends the option in the body.
+    let (code, status) = call(
+        &client,
+        "DELETE",
+        &format!("{CM}/keep"),
+        json!({"kind": "DeleteOptions", "apiVersion": "v1", "dryRun": ["All"]}),
+    )
+    .await;
+    assert_eq!(
+        (code, &status["status"]),
+        (200, &json!("Success")),
+        "{status}"
+    );
+    let (code, _) = call(&client, "DELETE", &format!("{CM}?dryRun=All"), Value::Null).await;
+    assert_eq!(code, 200);
+    assert!(
+        server
+            .object("v1", "ConfigMap", Some("default"), "keep")
+            .is_some(),
+        "a dry run deleted the object"
+    );
+    let (code, status) = call(
+        &client,
+        "DELETE",
+        &format!("{CM}/keep?dryRun=Foo"),
+        Value::Null,
+    )
+    .await;
+    assert_eq!(code, 422);
+    assert_eq!(
+        status["message"],
+        "DeleteOptions.meta.k8s.io \"\" is invalid: dryRun: Unsupported value: []string{\"Foo\"}: supported values: \"All\""
+    );
+}
+
+#[tokio::test]
+async fn foreground_and_orphan_deletes_answer_with_the_finalized_object() {
+    let server = ApiServer::new();
+    let client = server.client();
+    for (name, policy, finalizer) in [
+        ("fg", "Foreground", "foregroundDeletion"),
+        ("or", "Orphan", "orphan"),
+    ] {
+        config_map(&client, name, &[]).await;
+        let (code, answer) = call(
+            &client,
+            "DELETE",
+            &format!("{CM}/{name}"),
+            json!({"propagationPolicy": policy}),
+        )
+        .await;
+        assert_eq!(code, 200);
+        assert_eq!(answer["kind"], "ConfigMap", "{answer}");
+        assert_eq!(answer["metadata"]["finalizers"], json!([finalizer]));
+        assert!(answer["metadata"]["deletionTimestamp"].is_string());
+        // The collector finishes at once: nothing depends on it.
+        assert!(
+            server
+                .object("v1", "ConfigMap", Some("default"), name)
+                .is_none()
+        );
+    }
+    let (code, status) = call(
+        &client,
+        "DELETE",
+        &format!("{CM}/x"),
+        json!({"propagationPolicy": "Background", "orphanDependents": true}),
+    )
+    .await;
+    assert_eq!(code, 422, "{status}");
+    assert!(
+        status["message"].as_str().is_some_and(
+            |m| m.contains("orphanDependents and deletionPropagation cannot be both set")
+        ),
+        "{status}"
+    );
+}
+
+#[tokio::test]
+async fn paged_lists_count_what_is_left_and_resource_version_zero_does_not_page() {
+    let server = ApiServer::new();
+    let client = server.client();
+    for name in ["a", "b", "c"] {
+        config_map(&client, name, &[]).await;
+    }
+    let (_, page) = call(&client, "GET", &format!("{CM}?limit=1"), Value::Null).await;
+    assert_eq!(page["items"].as_array().map(Vec::len), Some(1));
+    assert_eq!(page["metadata"]["remainingItemCount"], 2);
+    let token = page["metadata"]["continue"]
+        .as_str()
+        .expect("continue")
+        .to_string();
+    // A selector hides the count (etcd cannot know it).
+    let (_, page) = call(
+        &client,
+        "GET",
+        &format!("{CM}?limit=1&labelSelector=app%3Dx"),
+        Value::Null,
+    )
+    .await;
+    assert!(
+        page["metadata"].get("remainingItemCount").is_none(),
+        "{page}"
+    );
+    let (_, all) = call(
+        &client,
+        "GET",
+        &format!("{CM}?limit=1&resourceVersion=0"),
+        Value::Null,
+    )
+    .await;
+    assert_eq!(all["items"].as_array().map(Vec::len), Some(3));
+    assert!(all["metadata"].get("continue").is_none());
+    let (code, status) = call(
+        &client,
+        "GET",
+        &format!("{CM}?limit=1&continue={token}&resourceVersion=5"),
+        Value::Null,
+    )
+    .await;
+    assert_eq!(
+        (code, status["message"].as_str()),
+        (
+            400,
+            Some("specifying resource version is not allowed when using continue")
+        )
+    );
+}
+
+#[tokio::test]
+async fn list_and_watch_options_are_validated() {
+    let server = ApiServer::new();
+    let client = server.client();
+    for (query, message) in [
+        (
+            "resourceVersionMatch=NotOlderThan",
+            "ListOptions.meta.k8s.io \"\" is invalid: resourceVersionMatch: Forbidden: resourceVersionMatch is forbidden unless resourceVersion is provided",
+        ),
+        (
+            "resourceVersionMatch=Exact&resourceVersion=0",
+            "ListOptions.meta.k8s.io \"\" is invalid: resourceVersionMatch: Forbidden: resourceVersionMatch \"exact\" is forbidden for resourceVersion \"0\"",
+        ),
+        (
+            "sendInitialEvents=true",
+            "ListOptions.meta.k8s.io \"\" is invalid: sendInitialEvents: Forbidden: sendInitialEvents is forbidden for list",
+        ),
+        (
+            "watch=1&sendInitialEvents=true",
+            "ListOptions.meta.k8s.io \"\" is invalid: resourceVersionMatch: Forbidden: sendInitialEvents requires setting resourceVersionMatch to NotOlderThan",
+        ),
+        (
+            "watch=1&resourceVersionMatch=NotOlderThan",
+            "ListOptions.meta.k8s.io \"\" is invalid: resourceVersionMatch: Forbidden: resourceVersionMatch is forbidden for watch unless sendInitialEvents is provided",
+        ),
+    ] {
+        let (code, status) = call(&client, "GET", &format!("{CM}?{query}"), Value::Null).await;
+        assert_eq!(code, 422, "{query}: {status}");
+        assert_eq!(status["message"], message, "{query}");
+        assert_eq!(status["details"]["group"], "meta.k8s.io");
+        assert_eq!(status["details"]["kind"], "ListOptions");
+    }
+}
+
+/// Reads a watch's body until it has `lines` events (the testkit ends a watch at its timeout).
+async fn watch_lines(client: &kube::Client, query: &str, lines: usize) -> Vec<Value> {
+    let req = Request::get(format!("{CM}?watch=1&timeoutSeconds=1&{query}"))
+        .body(Vec::new())
+        .expect("request");
+    let text = client.request_text(req).await.expect("watch");
+    let events: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("event"))
+        .collect();
+    assert!(events.len() >= lines, "{events:?}");
+    events
+}
+
+#[tokio::test]
+async fn watches_start_at_the_watch_cache_and_end_the_initial_state_with_a_bookmark() {
+    let server = ApiServer::new();
+    let client = server.client();
+    config_map(&client, "one", &[]).await;
+    // v1.32's WatchList defaulting: a watch from nothing streams the state, then says so.
+    let events = watch_lines(&client, "allowWatchBookmarks=true", 2).await;
+    assert_eq!(events[0]["type"], "ADDED");
+    assert_eq!(events[1]["type"], "BOOKMARK");
+    assert_eq!(
+        events[1]["object"]["metadata"]["annotations"]["k8s.io/initial-events-end"],
+        "true"
+    );
+    // Resuming from before the server's start is too old.
+    let events = watch_lines(&client, "resourceVersion=1", 1).await;
+    assert_eq!(events[0]["type"], "ERROR");
+    assert_eq!(events[0]["object"]["code"], 410);
+}
+
+#[tokio::test]
+async fn pods_take_their_priority_from_the_cluster_s_priority_classes() {
+    let server = ApiServer::new();
+    let client = server.client();
+    let (_, classes) = call(
+        &client,
+        "GET",
+        "/apis/scheduling.k8s.io/v1/priorityclasses",
+        Value::Null,
+    )
+    .await;
+    let names: Vec<&str> = classes["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter_map(|c| c["metadata"]["name"].as_str())
+        .collect();
+    assert_eq!(names, ["system-cluster-critical", "system-node-critical"]);
+    let (code, _) = call(
+        &client,
+        "POST",
+        "/apis/scheduling.k8s.io/v1/priorityclasses",
+        json!({"apiVersion": "scheduling.k8s.io/v1", "kind": "PriorityClass",
+            "metadata": {"name": "batch"}, "value": 1000, "globalDefault": true,
+            "preemptionPolicy": "Never"}),
+    )
+    .await;
+    assert_eq!(code, 200);
+    let pod = |name: &str, extra: Value| {
+        let mut pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
+            "spec": {"containers": [{"name": "c", "image": "busybox"}]}});
+        if let Value::Object(extra) = extra {
+            for (k, v) in extra {
+                pod["spec"][k] = v;
+            }
+        }
+        pod
+    };
+    let (_, created) = call(
+        &client,
+        "POST",
+        "/api/v1/namespaces/default/pods",
+        pod("a", json!({})),
+    )
+    .await;
+    assert_eq!(created["spec"]["priorityClassName"], "batch");
+    assert_eq!(created["spec"]["priority"], 1000);
+    assert_eq!(created["spec"]["preemptionPolicy"], "Never");
+    let (_, created) = call(
+        &client,
+        "POST",
+        "/api/v1/namespaces/default/pods",
+        pod("b", json!({"priorityClassName": "system-node-critical"})),
+    )
+    .await;
+    assert_eq!(created["spec"]["priority"], 2_000_001_000);
+    let (code, status) = call(
+        &client,
+        "POST",
+        "/api/v1/namespaces/default/pods",
+        pod("c", json!({"preemptionPolicy": "PreemptLowerPriority"})),
+    )
+    .await;
+    assert_eq!(code, 403, "{status}");
+    assert_eq!(
+        status["message"],
+        "pods \"c\" is forbidden: the string value of PreemptionPolicy (PreemptLowerPriority) must not be provided in pod spec; priority admission controller computed Never from the given PriorityClass name"
+    );
+}
