@@ -168,7 +168,7 @@ async fn owner_references_need_a_uid() {
     .await;
     assert_eq!(
         err.message,
-        "ConfigMap \"child\" is invalid: metadata.ownerReferences.uid: Invalid value: \"\": must not be empty"
+        "ConfigMap \"child\" is invalid: metadata.ownerReferences.uid: Invalid value: \"\": uid must not be empty"
     );
 }
 
@@ -386,4 +386,90 @@ async fn an_apply_conflict_carries_only_its_causes() {
     assert_eq!((details.name.as_str(), details.kind.as_str()), ("", ""));
     assert_eq!(details.causes[0].reason, "FieldManagerConflict");
     assert_eq!(details.causes[0].field, ".data.k");
+}
+
+/// Creates `body` at `path` and returns the refusal's message.
+async fn refusal_message(server: &ApiServer, path: &str, body: Value) -> String {
+    let req = http::Request::post(path)
+        .header("content-type", "application/json")
+        .body(serde_json::to_vec(&body).expect("json"))
+        .expect("request");
+    let status = server
+        .client()
+        .request::<Value>(req)
+        .await
+        .map_err(api_err)
+        .expect_err("refused");
+    assert_eq!((status.code, status.reason.as_str()), (422, "Invalid"));
+    status.message
+}
+
+#[tokio::test]
+async fn pods_and_pod_templates_need_named_containers_with_images_and_the_right_restart_policy() {
+    let server = ApiServer::new();
+    let pods = "/api/v1/namespaces/default/pods";
+    assert_eq!(
+        refusal_message(
+            &server,
+            pods,
+            json!({"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": "p"}, "spec": {"containers": []}})
+        )
+        .await,
+        "Pod \"p\" is invalid: spec.containers: Required value"
+    );
+    assert_eq!(
+        refusal_message(
+            &server,
+            pods,
+            json!({"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": "p"}, "spec": {"containers": [
+                {"name": "a", "image": "x"}, {"name": "a"}]}})
+        )
+        .await,
+        "Pod \"p\" is invalid: [spec.containers[1].name: Duplicate value: \"a\", spec.containers[1].image: Required value]"
+    );
+    let deployment = |replicas: i64, restart: &str| {
+        json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d"},
+            "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": "d"}},
+                "template": {"metadata": {"labels": {"app": "d"}},
+                    "spec": {"restartPolicy": restart,
+                        "containers": [{"name": "c", "image": "nginx"}]}}}})
+    };
+    assert_eq!(
+        refusal_message(
+            &server,
+            "/apis/apps/v1/namespaces/default/deployments",
+            deployment(-1, "Never")
+        )
+        .await,
+        "Deployment.apps \"d\" is invalid: [spec.replicas: Invalid value: -1: must be greater than or equal to 0, spec.template.spec.restartPolicy: Unsupported value: \"Never\": supported values: \"Always\"]"
+    );
+    // A Job's template restarts Always by default, which a Job cannot run.
+    assert_eq!(
+        refusal_message(
+            &server,
+            "/apis/batch/v1/namespaces/default/jobs",
+            json!({
+            "apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "j"},
+            "spec": {"template": {"spec": {"containers": [{"name": "c", "image": "busybox"}]}}}})
+        )
+        .await,
+        "Job.batch \"j\" is invalid: spec.template.spec.restartPolicy: Required value: valid values: \"OnFailure\", \"Never\""
+    );
+    // A StatefulSet's name becomes its pods' hostnames: a DNS label.
+    let message = refusal_message(
+        &server,
+        "/apis/apps/v1/namespaces/default/statefulsets",
+        json!({
+        "apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "a.b"},
+        "spec": {"selector": {"matchLabels": {"app": "s"}},
+            "template": {"metadata": {"labels": {"app": "s"}},
+                "spec": {"containers": [{"name": "c", "image": "nginx"}]}}}}),
+    )
+    .await;
+    assert!(
+        message.starts_with("StatefulSet.apps \"a.b\" is invalid: metadata.name: Invalid value: \"a.b\": a lowercase RFC 1123 label"),
+        "{message}"
+    );
 }

@@ -109,7 +109,7 @@ fn owner_references(references: Option<&Value>) -> Vec<FieldCause> {
                 causes.push(invalid(
                     &format!("metadata.ownerReferences.{field}"),
                     "\"\"",
-                    "must not be empty",
+                    &format!("{field} must not be empty"),
                 ));
             }
         }

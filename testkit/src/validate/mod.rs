@@ -12,6 +12,7 @@
 mod data;
 mod metadata;
 pub(crate) mod names;
+mod pod;
 mod service;
 mod update;
 mod workloads;
@@ -36,8 +37,15 @@ pub(crate) fn on_create(ty: &ResourceType, object: &Value) -> Vec<FieldCause> {
 /// The problems with `new` replacing `old` (both of type `ty`).
 pub(crate) fn on_update(ty: &ResourceType, new: &Value, old: &Value) -> Vec<FieldCause> {
     let mut causes = metadata::object_meta(ty, new, false);
-    causes.extend(update::immutable_fields(ty, new, old));
-    causes.extend(kind_rules(ty, new));
+    // The Deployment, ReplicaSet and DaemonSet strategies check the spec first and only then
+    // add the selector's immutability; the other kinds' update validation runs first.
+    if matches!(ty.group.as_str(), "apps") && ty.kind != "StatefulSet" {
+        causes.extend(kind_rules(ty, new));
+        causes.extend(update::immutable_fields(ty, new, old));
+    } else {
+        causes.extend(update::immutable_fields(ty, new, old));
+        causes.extend(kind_rules(ty, new));
+    }
     causes
 }
 
@@ -49,9 +57,16 @@ fn kind_rules(ty: &ResourceType, object: &Value) -> Vec<FieldCause> {
         ("", "ConfigMap") => data::config_map(object),
         ("", "Secret") => data::secret(object),
         ("", "Service") => service::service(object),
+        ("", "Pod") => pod::containers(object.get("spec"), "spec"),
+        ("", "PodTemplate") => pod::containers(object.pointer("/template/spec"), "template.spec"),
         ("apps", kind @ ("Deployment" | "ReplicaSet" | "StatefulSet" | "DaemonSet")) => {
-            workloads::selector(kind, object)
+            workloads::workload(kind, object)
         }
+        ("batch", "Job") => workloads::job(object.get("spec"), "spec"),
+        ("batch", "CronJob") => workloads::job(
+            object.pointer("/spec/jobTemplate/spec"),
+            "spec.jobTemplate.spec",
+        ),
         _ => Vec::new(),
     }
 }
@@ -90,6 +105,28 @@ pub(crate) fn forbidden(field: &str, detail: &str) -> FieldCause {
         "FieldValueForbidden",
         field,
         with_detail("Forbidden", detail),
+    )
+}
+
+/// `field.NotSupported`: `Unsupported value: <value>: supported values: "a", "b"`.
+pub(crate) fn not_supported(field: &str, value: &str, supported: &[&str]) -> FieldCause {
+    let supported: Vec<String> = supported.iter().map(|s| quote(s)).collect();
+    cause(
+        "FieldValueNotSupported",
+        field,
+        format!(
+            "Unsupported value: {value}: supported values: {}",
+            supported.join(", ")
+        ),
+    )
+}
+
+/// `field.Duplicate`.
+pub(crate) fn duplicate(field: &str, value: &str) -> FieldCause {
+    cause(
+        "FieldValueDuplicate",
+        field,
+        format!("Duplicate value: {value}"),
     )
 }
 

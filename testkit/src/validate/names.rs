@@ -213,7 +213,7 @@ pub(crate) enum NameRule {
 impl NameRule {
     pub(crate) fn for_kind(group: &str, kind: &str) -> Self {
         match (group, kind) {
-            ("", "Namespace") => Self::Label,
+            ("", "Namespace") | ("apps", "StatefulSet") => Self::Label,
             ("", "Service") => Self::Dns1035,
             (
                 "rbac.authorization.k8s.io",

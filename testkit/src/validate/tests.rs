@@ -58,7 +58,10 @@ fn owner_references_need_a_uid() {
         {"apiVersion": "v1", "kind": "ConfigMap", "name": "o"}]}});
     let causes = on_create(&ty("ConfigMap"), &v);
     assert_eq!(fields(&causes), ["metadata.ownerReferences.uid"]);
-    assert_eq!(causes[0].message, "Invalid value: \"\": must not be empty");
+    assert_eq!(
+        causes[0].message,
+        "Invalid value: \"\": uid must not be empty"
+    );
 }
 
 #[test]
@@ -75,11 +78,13 @@ fn immutable_config_maps_keep_their_data_and_flag() {
 
 #[test]
 fn workload_selectors_are_printed_as_go_does() {
-    let old =
-        json!({"metadata": {"name": "d"}, "spec": {"selector": {"matchLabels": {"app": "a"}}}});
-    let new =
-        json!({"metadata": {"name": "d"}, "spec": {"selector": {"matchLabels": {"app": "b"}}}});
-    let causes = on_update(&ty("Deployment"), &new, &old);
+    let deployment = |app: &str| {
+        json!({"metadata": {"name": "d"}, "spec": {"selector": {"matchLabels": {"app": app}},
+            "template": {"metadata": {"labels": {"app": app}},
+                "spec": {"containers": [{"name": "c", "image": "i"}], "restartPolicy": "Always"}}}})
+    };
+    let causes = on_update(&ty("Deployment"), &deployment("b"), &deployment("a"));
+    assert_eq!(fields(&causes), ["spec.selector"]);
     assert_eq!(
         causes[0].message,
         "Invalid value: v1.LabelSelector{MatchLabels:map[string]string{\"app\":\"b\"}, MatchExpressions:[]v1.LabelSelectorRequirement(nil)}: field is immutable"
@@ -104,7 +109,8 @@ fn service_cluster_ips_may_not_change() {
 fn workload_selectors_must_select_the_template() {
     let deployment = |selector: serde_json::Value, labels: serde_json::Value| {
         json!({"metadata": {"name": "d"}, "spec": {"selector": selector,
-            "template": {"metadata": {"labels": labels}}}})
+            "template": {"metadata": {"labels": labels},
+                "spec": {"containers": [{"name": "c", "image": "i"}], "restartPolicy": "Always"}}}})
     };
     let good = deployment(
         json!({"matchLabels": {"app": "a"},
@@ -121,7 +127,7 @@ fn workload_selectors_must_select_the_template() {
     );
     let missing = json!({"metadata": {"name": "s"}, "spec": {}});
     assert_eq!(
-        fields(&on_create(&ty("StatefulSet"), &missing)),
-        ["spec.selector"]
+        fields(&on_create(&ty("StatefulSet"), &missing))[0],
+        "spec.selector"
     );
 }

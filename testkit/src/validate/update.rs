@@ -105,12 +105,12 @@ fn go_label_selector(selector: Option<&Value>) -> String {
 
 /// `ValidateStatefulSetUpdate`: only the listed fields of the spec may change.
 fn stateful_set_spec(new: &Value, old: &Value) -> Vec<FieldCause> {
-    const MUTABLE: [&str; 7] = [
+    // v1.32: `revisionHistoryLimit` became mutable only in v1.33.
+    const MUTABLE: [&str; 6] = [
         "replicas",
         "ordinals",
         "template",
         "updateStrategy",
-        "revisionHistoryLimit",
         "persistentVolumeClaimRetentionPolicy",
         "minReadySeconds",
     ];
@@ -126,7 +126,7 @@ fn stateful_set_spec(new: &Value, old: &Value) -> Vec<FieldCause> {
     }
     vec![forbidden(
         "spec",
-        "updates to statefulset spec for fields other than 'replicas', 'ordinals', 'template', 'updateStrategy', 'revisionHistoryLimit', 'persistentVolumeClaimRetentionPolicy' and 'minReadySeconds' are forbidden",
+        "updates to statefulset spec for fields other than 'replicas', 'ordinals', 'template', 'updateStrategy', 'persistentVolumeClaimRetentionPolicy' and 'minReadySeconds' are forbidden",
     )]
 }
 
