@@ -109,28 +109,67 @@ impl LabelSelector {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct FieldSelector(Vec<(String, bool, String)>);
 
-/// Fields every type can be selected by, plus a few per-kind ones the real server also supports.
-fn field_supported(kind: &str, field: &str) -> bool {
-    matches!(field, "metadata.name" | "metadata.namespace")
-        || match kind {
-            "Pod" => matches!(
-                field,
-                "spec.nodeName"
-                    | "spec.restartPolicy"
-                    | "spec.schedulerName"
-                    | "spec.serviceAccountName"
-                    | "status.phase"
-                    | "status.podIP"
-            ),
-            "Event" => {
-                field.starts_with("involvedObject.")
-                    || matches!(field, "reason" | "type" | "source" | "reportingComponent")
-            }
-            "Secret" => field == "type",
-            "Namespace" => field == "status.phase",
-            "Job" => field == "status.successful",
-            _ => false,
-        }
+/// The field labels of the kinds whose upstream conversion registers its own function
+/// (`AddFieldLabelConversionFunc` in `pkg/apis/*/v1/conversion.go`); `None` for the others,
+/// which take `metadata.name` and `metadata.namespace` only
+/// (`DefaultMetaV1FieldSelectorConversion`).
+fn kind_fields(group: &str, kind: &str) -> Option<&'static [&'static str]> {
+    Some(match (group, kind) {
+        ("", "Pod") => &[
+            "metadata.name",
+            "metadata.namespace",
+            "spec.nodeName",
+            "spec.restartPolicy",
+            "spec.schedulerName",
+            "spec.serviceAccountName",
+            "spec.hostNetwork",
+            "status.phase",
+            "status.podIP",
+            "status.podIPs",
+            "status.nominatedNodeName",
+        ],
+        ("", "Node") => &["metadata.name", "spec.unschedulable"],
+        ("", "Namespace") => &["metadata.name", "status.phase"],
+        ("", "Secret") => &["metadata.name", "metadata.namespace", "type"],
+        ("", "Event") | ("events.k8s.io", "Event") => &[
+            "metadata.name",
+            "metadata.namespace",
+            "involvedObject.kind",
+            "involvedObject.namespace",
+            "involvedObject.name",
+            "involvedObject.uid",
+            "involvedObject.apiVersion",
+            "involvedObject.resourceVersion",
+            "involvedObject.fieldPath",
+            "reason",
+            "reportingComponent",
+            "source",
+            "type",
+        ],
+        ("apps", "ReplicaSet") => &["metadata.name", "metadata.namespace", "status.replicas"],
+        ("batch", "Job") => &["metadata.name", "metadata.namespace", "status.successful"],
+        _ => return None,
+    })
+}
+
+/// The stored field a label selects, or the refusal the real server gives for it.
+fn supported_field(group: &str, kind: &str, field: &str) -> Result<String, String> {
+    let stored = crate::server::convert::field_label(group, kind, field)
+        .ok_or_else(|| format!("field label not supported: {field}"))?;
+    // Pods still answer to the field's pre-v1 name.
+    let stored = if (group, kind, stored.as_str()) == ("", "Pod", "spec.host") {
+        "spec.nodeName".to_string()
+    } else {
+        stored
+    };
+    match kind_fields(group, kind) {
+        Some(fields) if fields.contains(&stored.as_str()) => Ok(stored),
+        Some(_) => Err(format!("field label not supported: {field}")),
+        None if matches!(stored.as_str(), "metadata.name" | "metadata.namespace") => Ok(stored),
+        None => Err(format!(
+            "{field:?} is not a known field selector: only \"metadata.name\", \"metadata.namespace\""
+        )),
+    }
 }
 
 impl FieldSelector {
@@ -144,6 +183,9 @@ impl FieldSelector {
         }
         for raw in input.split(',') {
             let part = raw.trim();
+            if part.is_empty() {
+                continue;
+            }
             let (field, equal, value) = if let Some((k, v)) = part.split_once("!=") {
                 (k, false, v)
             } else if let Some((k, v)) = part.split_once("==") {
@@ -155,13 +197,7 @@ impl FieldSelector {
                     "invalid selector: '{input}'; can't understand '{part}'"
                 ));
             };
-            let field = field.trim();
-            let unsupported = || format!("field label not supported: {field}");
-            let stored =
-                crate::server::convert::field_label(group, kind, field).ok_or_else(unsupported)?;
-            if !field_supported(kind, &stored) {
-                return Err(unsupported());
-            }
+            let stored = supported_field(group, kind, field.trim())?;
             reqs.push((stored, equal, value.trim().to_string()));
         }
         Ok(Self(reqs))

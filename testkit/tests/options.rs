@@ -309,3 +309,77 @@ async fn pods_take_their_priority_from_the_cluster_s_priority_classes() {
         "pods \"c\" is forbidden: the string value of PreemptionPolicy (PreemptLowerPriority) must not be provided in pod spec; priority admission controller computed Never from the given PriorityClass name"
     );
 }
+
+#[tokio::test]
+async fn field_selectors_take_each_kind_s_labels_and_refuse_the_rest_as_upstream_words_it() {
+    let server = ApiServer::new();
+    let client = server.client();
+    for (path, message) in [
+        (
+            "/api/v1/namespaces/default/configmaps?fieldSelector=spec.foo%3Dbar",
+            "\"spec.foo\" is not a known field selector: only \"metadata.name\", \"metadata.namespace\"",
+        ),
+        (
+            "/api/v1/namespaces?fieldSelector=metadata.namespace%3Dx",
+            "field label not supported: metadata.namespace",
+        ),
+        (
+            "/api/v1/namespaces/default/pods?fieldSelector=spec.foo%3Dbar",
+            "field label not supported: spec.foo",
+        ),
+    ] {
+        let (code, status) = call(&client, "GET", path, Value::Null).await;
+        assert_eq!(
+            (code, status["message"].as_str()),
+            (400, Some(message)),
+            "{path}"
+        );
+    }
+    for path in [
+        "/api/v1/namespaces/default/pods?fieldSelector=spec.hostNetwork%3Dtrue,status.podIPs%3Dx",
+        "/api/v1/namespaces/default/configmaps?fieldSelector=metadata.name%3Da,",
+        "/apis/apps/v1/namespaces/default/replicasets?fieldSelector=status.replicas%3D1",
+    ] {
+        let (code, body) = call(&client, "GET", path, Value::Null).await;
+        assert_eq!(code, 200, "{path}: {body}");
+    }
+}
+
+#[tokio::test]
+async fn a_terminating_namespace_answers_a_second_delete_with_a_conflict() {
+    let server = ApiServer::new();
+    let client = server.client();
+    let (code, _) = call(
+        &client,
+        "POST",
+        "/api/v1/namespaces",
+        json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "team"}}),
+    )
+    .await;
+    assert_eq!(code, 200);
+    // Something in it holds the namespace in Terminating.
+    let (code, _) = call(
+        &client,
+        "POST",
+        "/api/v1/namespaces/team/configmaps",
+        json!({"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "held", "finalizers": ["example.com/hold"]}}),
+    )
+    .await;
+    assert_eq!(code, 200);
+    let (_, first) = call(&client, "DELETE", "/api/v1/namespaces/team", Value::Null).await;
+    assert_eq!(first["status"]["phase"], "Terminating");
+    assert!(first["metadata"]["deletionTimestamp"].is_string());
+    assert!(
+        first["metadata"]
+            .get("deletionGracePeriodSeconds")
+            .is_none(),
+        "{first}"
+    );
+    let (code, status) = call(&client, "DELETE", "/api/v1/namespaces/team", Value::Null).await;
+    assert_eq!(code, 409);
+    assert_eq!(
+        status["message"],
+        "Operation cannot be fulfilled on namespaces \"team\": The system is ensuring all content is removed from this namespace.  Upon completion, this namespace will automatically be purged by the system."
+    );
+}

@@ -195,6 +195,18 @@ fn delete_one(inner: &Inner, t: &Target, opts: &DeleteOptions) -> Reply {
             "namespaces \"{name}\" is forbidden: this namespace may not be deleted"
         )));
     }
+    if t.ty.kind == "Namespace"
+        && t.ty.group.is_empty()
+        && live.pointer("/metadata/deletionTimestamp").is_some()
+    {
+        // The namespace REST's Delete, once the namespace is terminating.
+        return Err(ApiError::conflict(
+            "",
+            "namespaces",
+            &name,
+            "The system is ensuring all content is removed from this namespace.  Upon completion, this namespace will automatically be purged by the system.",
+        ));
+    }
     let live_uid = meta_str(&live, "uid").unwrap_or("").to_string();
     if let Some(uid) = &opts.uid
         && *uid != live_uid

@@ -138,7 +138,10 @@ pub(crate) fn delete_object(
     set_finalizers(&mut v, fins);
     if let Some(meta) = meta_mut(&mut v) {
         meta.insert("deletionTimestamp".into(), json!(now()));
-        meta.insert("deletionGracePeriodSeconds".into(), json!(0));
+        // The namespace REST sets the timestamp only; the generic store also a zero grace.
+        if !is_namespace {
+            meta.insert("deletionGracePeriodSeconds".into(), json!(0));
+        }
         // Setting deletionTimestamp counts as a change for types that track generation.
         if let Some(generation) = meta.get("generation").and_then(Value::as_i64) {
             meta.insert("generation".into(), json!(generation + 1));
