@@ -204,7 +204,8 @@ fn type_matches(expected: &str, value: &Value) -> bool {
         "array" => value.is_array(),
         "string" => value.is_string(),
         "boolean" => value.is_boolean(),
-        "integer" => value.is_i64() || value.is_u64(),
+        // kube-openapi's `isFloatInt`: `1.0` is an integer.
+        "integer" => value.as_f64().is_some_and(|n| n.fract() == 0.0),
         "number" => value.is_number(),
         _ => true,
     }
@@ -222,6 +223,28 @@ fn join(path: &str, key: &str) -> String {
 fn quoted(value: &Value) -> String {
     match value {
         Value::String(s) => format!("{s:?}"),
+        other => other.to_string(),
+    }
+}
+
+/// An unstructured value as Go's `%#v` prints it in a `field.Duplicate`.
+fn go_value(value: &Value) -> String {
+    match value {
+        Value::String(s) => format!("{s:?}"),
+        Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            let pairs: Vec<String> = keys
+                .into_iter()
+                .map(|k| format!("{k:?}:{}", go_value(&map[k])))
+                .collect();
+            format!("map[string]interface {{}}{{{}}}", pairs.join(", "))
+        }
+        Value::Array(items) => {
+            let items: Vec<String> = items.iter().map(go_value).collect();
+            format!("[]interface {{}}{{{}}}", items.join(", "))
+        }
+        Value::Null => "interface {}(nil)".into(),
         other => other.to_string(),
     }
 }
@@ -271,21 +294,6 @@ fn check(schema: &Value, value: &Value, path: &str, is_root: bool, causes: &mut 
         return;
     }
 
-    if let Some(Value::Array(allowed)) = schema.get("enum")
-        && !allowed.contains(value)
-    {
-        let supported: Vec<String> = allowed.iter().map(quoted).collect();
-        causes.push(FieldCause::new(
-            "FieldValueNotSupported",
-            path,
-            format!(
-                "Unsupported value: {}: supported values: {}",
-                quoted(value),
-                supported.join(", ")
-            ),
-        ));
-    }
-
     match value {
         Value::Number(n) => check_number(
             schema,
@@ -296,45 +304,82 @@ fn check(schema: &Value, value: &Value, path: &str, is_root: bool, causes: &mut 
             causes,
         ),
         Value::String(s) => {
-            let length = s.chars().count() as f64;
-            if let Some(max) = number(schema, "maxLength")
-                && length > max
-            {
-                causes.push(FieldCause::new(
-                    "FieldValueTooLong",
-                    path,
-                    format!("Too long: may not be more than {max} bytes"),
-                ));
-            }
-            if let Some(pattern) = schema.get("pattern").and_then(Value::as_str)
-                && matches_pattern(pattern, s) == Some(false)
-            {
-                causes.push(FieldCause::new(
-                    "FieldValueInvalid",
-                    path,
-                    format!(
-                        "Invalid value: {}: {shown} in body should match '{pattern}'",
-                        quoted(value)
-                    ),
-                ));
-            }
-            if let Some(min) = number(schema, "minLength")
-                && length < min
-            {
-                causes.push(FieldCause::new(
-                    "FieldValueInvalid",
-                    path,
-                    format!(
-                        "Invalid value: {}: {shown} in body should be at least {min} chars long",
-                        quoted(value)
-                    ),
-                ));
+            if let Some(cause) = check_string(schema, s, value, path, shown) {
+                causes.push(cause);
             }
         }
         Value::Array(items) => check_array(schema, items, path, shown, causes),
         Value::Object(map) => check_object(schema, map, path, is_root, shown, causes),
         _ => {}
     }
+    // kube-openapi's common validator (enum) runs after the type-specific ones.
+    if let Some(Value::Array(allowed)) = schema.get("enum")
+        && !allowed.contains(value)
+    {
+        // Allowed strings as they are, others as JSON, each quoted by `field.NotSupported`.
+        let supported: Vec<String> = allowed
+            .iter()
+            .map(|a| match a {
+                Value::String(s) => format!("{s:?}"),
+                other => format!("{:?}", other.to_string()),
+            })
+            .collect();
+        causes.push(FieldCause::new(
+            "FieldValueNotSupported",
+            path,
+            format!(
+                "Unsupported value: {}: supported values: {}",
+                quoted(value),
+                supported.join(", ")
+            ),
+        ));
+    }
+}
+
+/// kube-openapi's string validator: `maxLength`, then `minLength`, then `pattern`, stopping
+/// at the first failure.
+fn check_string(
+    schema: &Value,
+    s: &str,
+    value: &Value,
+    path: &str,
+    shown: &str,
+) -> Option<FieldCause> {
+    let length = s.chars().count() as f64;
+    if let Some(max) = number(schema, "maxLength")
+        && length > max
+    {
+        return Some(FieldCause::new(
+            "FieldValueTooLong",
+            path,
+            format!("Too long: must have at most {max} bytes"),
+        ));
+    }
+    if let Some(min) = number(schema, "minLength")
+        && length < min
+    {
+        return Some(FieldCause::new(
+            "FieldValueInvalid",
+            path,
+            format!(
+                "Invalid value: {}: {shown} in body should be at least {min} chars long",
+                quoted(value)
+            ),
+        ));
+    }
+    if let Some(pattern) = schema.get("pattern").and_then(Value::as_str)
+        && matches_pattern(pattern, s) == Some(false)
+    {
+        return Some(FieldCause::new(
+            "FieldValueInvalid",
+            path,
+            format!(
+                "Invalid value: {}: {shown} in body should match '{pattern}'",
+                quoted(value)
+            ),
+        ));
+    }
+    None
 }
 
 /// Whether `text` matches the schema `pattern` (RE2 syntax upstream, which the `regex` crate
@@ -372,6 +417,12 @@ fn check_number(
             format!("Invalid value: {value}: {shown} in body {message}"),
         ));
     };
+    if let Some(factor) = number(schema, "multipleOf")
+        && factor != 0.0
+        && (n / factor).fract() != 0.0
+    {
+        invalid(format!("should be a multiple of {factor}"));
+    }
     if let Some(min) = number(schema, "minimum") {
         if flag(schema, "exclusiveMinimum") {
             if n <= min {
@@ -390,12 +441,6 @@ fn check_number(
             invalid(format!("should be less than or equal to {max}"));
         }
     }
-    if let Some(factor) = number(schema, "multipleOf")
-        && factor != 0.0
-        && (n / factor).fract() != 0.0
-    {
-        invalid(format!("should be a multiple of {factor}"));
-    }
 }
 
 fn check_array(
@@ -405,16 +450,14 @@ fn check_array(
     shown: &str,
     causes: &mut Vec<FieldCause>,
 ) {
-    let count = items.len() as f64;
-    if let Some(max) = number(schema, "maxItems")
-        && count > max
-    {
-        causes.push(FieldCause::new(
-            "FieldValueTooMany",
-            path,
-            format!("Too many: {}: must have at most {max} items", items.len()),
-        ));
+    let item_schema = schema.get("items");
+    for (index, item) in items.iter().enumerate() {
+        let item_path = format!("{path}[{index}]");
+        if let Some(item_schema) = item_schema {
+            check(item_schema, item, &item_path, false, causes);
+        }
     }
+    let count = items.len() as f64;
     if let Some(min) = number(schema, "minItems")
         && count < min
     {
@@ -427,21 +470,29 @@ fn check_array(
             ),
         ));
     }
-    let item_schema = schema.get("items");
-    for (index, item) in items.iter().enumerate() {
-        let item_path = format!("{path}[{index}]");
-        if let Some(item_schema) = item_schema {
-            check(item_schema, item, &item_path, false, causes);
-        }
+    if let Some(max) = number(schema, "maxItems")
+        && count > max
+    {
+        causes.push(FieldCause::new(
+            "FieldValueTooMany",
+            path,
+            format!("Too many: {}: must have at most {max} items", items.len()),
+        ));
     }
     match schema.get("x-kubernetes-list-type").and_then(Value::as_str) {
+        // `listtype.ValidateListSetsAndMaps`: each repeated value once, at its first repeat.
         Some("set") => {
             for (index, item) in items.iter().enumerate() {
-                if items[..index].contains(item) {
+                if items[..index]
+                    .iter()
+                    .filter(|earlier| *earlier == item)
+                    .count()
+                    == 1
+                {
                     causes.push(FieldCause::new(
                         "FieldValueDuplicate",
                         &format!("{path}[{index}]"),
-                        format!("Duplicate value: {}", quoted(item)),
+                        format!("Duplicate value: {}", go_value(item)),
                     ));
                 }
             }
@@ -459,11 +510,15 @@ fn check_array(
             };
             for (index, item) in items.iter().enumerate() {
                 let id = identity(item);
-                if items[..index].iter().any(|earlier| identity(earlier) == id) {
+                let repeats = items[..index]
+                    .iter()
+                    .filter(|earlier| identity(earlier) == id)
+                    .count();
+                if repeats == 1 {
                     causes.push(FieldCause::new(
                         "FieldValueDuplicate",
                         &format!("{path}[{index}]"),
-                        format!("Duplicate value: {}", Value::Object(id)),
+                        format!("Duplicate value: {}", go_value(&Value::Object(id))),
                     ));
                 }
             }
@@ -496,17 +551,6 @@ fn check_object(
             }
         }
     }
-    if let Some(Value::Array(required)) = schema.get("required") {
-        for key in required.iter().filter_map(Value::as_str) {
-            if !map.contains_key(key) {
-                causes.push(FieldCause::new(
-                    "FieldValueRequired",
-                    &join(path, key),
-                    "Required value".into(),
-                ));
-            }
-        }
-    }
     let count = map.len() as f64;
     if let Some(max) = number(schema, "maxProperties")
         && count > max
@@ -516,6 +560,7 @@ fn check_object(
             path,
             format!("Too many: {}: must have at most {max} items", map.len()),
         ));
+        return;
     }
     if let Some(min) = number(schema, "minProperties")
         && count < min
@@ -528,6 +573,7 @@ fn check_object(
                 map.len()
             ),
         ));
+        return;
     }
     let props = properties(schema);
     let additional = schema.get("additionalProperties").filter(|a| a.is_object());
@@ -546,6 +592,17 @@ fn check_object(
         let child_schema = props.and_then(|p| p.get(key)).or(additional);
         if let Some(child_schema) = child_schema {
             check(child_schema, child, &join(path, key), false, causes);
+        }
+    } // kube-openapi's object validator reports missing properties after the present ones.
+    if let Some(Value::Array(required)) = schema.get("required") {
+        for key in required.iter().filter_map(Value::as_str) {
+            if !map.contains_key(key) {
+                causes.push(FieldCause::new(
+                    "FieldValueRequired",
+                    &join(path, key),
+                    "Required value".into(),
+                ));
+            }
         }
     }
 }

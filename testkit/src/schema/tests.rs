@@ -170,3 +170,75 @@ fn patterns_are_checked() {
         }]
     );
 }
+
+fn messages(schema: Value, value: Value) -> Vec<(String, String)> {
+    validate(
+        &json!({"type": "object", "properties": {"v": schema}}),
+        &json!({"v": value}),
+    )
+    .into_iter()
+    .map(|c| (c.field, c.message))
+    .collect()
+}
+
+#[test]
+fn validators_run_and_stop_in_kube_openapi_order() {
+    // Strings stop at the first failure (maxLength, minLength, pattern).
+    assert_eq!(
+        messages(
+            json!({"type": "string", "minLength": 2, "pattern": "^[a-z]+$"}),
+            json!("A")
+        ),
+        [(
+            "v".to_string(),
+            "Invalid value: \"A\": v in body should be at least 2 chars long".to_string()
+        )]
+    );
+    // Enum values that are not strings are quoted as JSON, and enum comes after the rest.
+    assert_eq!(
+        messages(
+            json!({"type": "integer", "enum": [1, 2], "maximum": 3}),
+            json!(5)
+        ),
+        [
+            (
+                "v".to_string(),
+                "Invalid value: 5: v in body should be less than or equal to 3".to_string()
+            ),
+            (
+                "v".to_string(),
+                "Unsupported value: 5: supported values: \"1\", \"2\"".to_string()
+            ),
+        ]
+    );
+    // A whole float is an integer.
+    assert!(messages(json!({"type": "integer"}), json!(1.0)).is_empty());
+    // Missing properties are reported after the problems of present ones.
+    let object = json!({"type": "object", "required": ["z"],
+        "properties": {"i": {"type": "string", "enum": ["a"]}, "z": {"type": "string"}}});
+    let fields: Vec<String> = messages(object, json!({"i": "b"}))
+        .into_iter()
+        .map(|(f, _)| f)
+        .collect();
+    assert_eq!(fields, ["v.i", "v.z"]);
+}
+
+#[test]
+fn list_type_duplicates_are_reported_once_per_value_in_go_notation() {
+    let set =
+        json!({"type": "array", "x-kubernetes-list-type": "set", "items": {"type": "string"}});
+    assert_eq!(
+        messages(set, json!(["a", "a", "a"])),
+        [("v[1]".to_string(), "Duplicate value: \"a\"".to_string())]
+    );
+    let map = json!({"type": "array", "x-kubernetes-list-type": "map",
+        "x-kubernetes-list-map-keys": ["port"],
+        "items": {"type": "object", "properties": {"port": {"type": "integer"}}}});
+    assert_eq!(
+        messages(map, json!([{"port": 1}, {"port": 1}])),
+        [(
+            "v[1]".to_string(),
+            "Duplicate value: map[string]interface {}{\"port\":1}".to_string()
+        )]
+    );
+}
