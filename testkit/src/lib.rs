@@ -212,8 +212,6 @@
 //! - Image references are parsed loosely for the pull policy: the tag decides (`latest`, or no
 //!   tag and no digest, is `Always`), and references that do not parse get `IfNotPresent`, as
 //!   upstream; the docker grammar is not checked in every detail.
-//! - A DaemonSet's template generation annotation follows the upstream conversion: an update
-//!   that changes the template bumps it, one that leaves the annotation out sets it to `0`.
 //! - `fieldValidation=Strict` refusals read `<Kind> in version "<v>" cannot be handled as a
 //!   <Kind>: strict decoding error: unknown field "..."` for every verb (the real server words
 //!   patch and server-side apply refusals differently); duplicate JSON fields are not detected.

@@ -503,3 +503,61 @@ async fn cluster_infrastructure_kinds_get_their_defaults() {
     .await;
     assert_eq!(class["preemptionPolicy"], "PreemptLowerPriority");
 }
+
+#[tokio::test]
+async fn strategies_keep_what_only_the_server_may_change() {
+    let server = ApiServer::new();
+    // A namespace's finalizers change only through /finalize.
+    let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(server.client());
+    namespaces
+        .create(
+            &PostParams::default(),
+            &typed(json!({"metadata": {"name": "team"}})),
+        )
+        .await
+        .expect("create");
+    let patched = namespaces
+        .patch(
+            "team",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"finalizers": ["example.com/x"]}})),
+        )
+        .await
+        .expect("patch");
+    let finalizers = patched.spec.and_then(|s| s.finalizers);
+    assert_eq!(finalizers, Some(vec!["kubernetes".to_string()]));
+
+    // A DaemonSet replaced from its original manifest keeps its template generation.
+    let sets: Api<k8s_openapi::api::apps::v1::DaemonSet> = Api::default_namespaced(server.client());
+    let manifest = json!({"metadata": {"name": "agent"},
+        "spec": {"selector": {"matchLabels": {"app": "agent"}},
+            "template": {"metadata": {"labels": {"app": "agent"}},
+                "spec": {"containers": [{"name": "c", "image": "agent:1",
+                    "env": [{"name": "CPU", "valueFrom": {"resourceFieldRef": {"resource": "limits.cpu"}}}]}]}}}});
+    let created = sets
+        .create(&PostParams::default(), &typed(manifest.clone()))
+        .await
+        .expect("create");
+    let annotation = |set: &k8s_openapi::api::apps::v1::DaemonSet| {
+        set.metadata
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get("deprecated.daemonset.template.generation").cloned())
+    };
+    assert_eq!(annotation(&created).as_deref(), Some("1"));
+    let env = serde_json::to_value(&created.spec.template).expect("json")["spec"]["containers"][0]
+        ["env"][0]
+        .clone();
+    // A resource field's divisor is a plain Quantity: Go writes its zero value.
+    assert_eq!(
+        env["valueFrom"]["resourceFieldRef"],
+        json!({"resource": "limits.cpu", "divisor": "0"})
+    );
+    let mut replacement: k8s_openapi::api::apps::v1::DaemonSet = typed(manifest);
+    replacement.metadata.resource_version = created.metadata.resource_version.clone();
+    let replaced = sets
+        .replace("agent", &PostParams::default(), &replacement)
+        .await
+        .expect("replace");
+    assert_eq!(annotation(&replaced).as_deref(), Some("1"));
+}

@@ -207,6 +207,11 @@ pub(super) fn field_selector(selector: &mut Map<String, Value>) {
     set_empty(selector, "apiVersion", "v1");
 }
 
+/// A resource field's `divisor` is a non-pointer Quantity: Go writes its zero value, `"0"`.
+pub(super) fn resource_field_selector(selector: &mut Map<String, Value>) {
+    set_unset(selector, "divisor", json!("0"));
+}
+
 /// `SetDefaults_Service`. (Cluster IPs, IP families and node ports are allocated by the
 /// Service storage, not defaulted: see the `allocate` module.)
 pub(super) fn service(service: &mut Map<String, Value>) {

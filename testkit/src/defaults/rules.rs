@@ -32,6 +32,10 @@ pub(super) const RULES: &[(&str, Rule)] = &[
         "io.k8s.api.core.v1.ObjectFieldSelector",
         core::field_selector,
     ),
+    (
+        "io.k8s.api.core.v1.ResourceFieldSelector",
+        core::resource_field_selector,
+    ),
     ("io.k8s.api.core.v1.Service", core::service),
     ("io.k8s.api.core.v1.Secret", core::secret),
     ("io.k8s.api.core.v1.Namespace", core::namespace),

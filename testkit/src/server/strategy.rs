@@ -36,6 +36,16 @@ pub(crate) fn on_create(ty: &ResourceType, object: &mut Value) {
 pub(crate) fn on_update(ty: &ResourceType, object: &mut Value, old: &Value) {
     if is(ty, "apps", "DaemonSet") {
         daemon_set_template_generation(object, old);
+    } else if is(ty, "", "Namespace") {
+        // Only `/finalize` changes a namespace's finalizers.
+        match old.pointer("/spec/finalizers") {
+            Some(kept) => object["spec"]["finalizers"] = kept.clone(),
+            None => {
+                if let Some(spec) = object.get_mut("spec").and_then(Value::as_object_mut) {
+                    spec.remove("finalizers");
+                }
+            }
+        }
     }
 }
 
@@ -120,12 +130,10 @@ fn daemon_set_template_generation(set: &mut Value, old: &Value) {
             .and_then(|g| g.parse::<i64>().ok())
             .unwrap_or(0)
     };
-    let next = if set.pointer("/spec/template") != old.pointer("/spec/template") {
-        generation(old) + 1
-    } else {
-        generation(set)
-    };
-    set_template_generation(set, next);
+    // "update is not allowed to set TemplateGeneration": the stored one, bumped by a new
+    // template, whatever the write carried.
+    let changed = set.pointer("/spec/template") != old.pointer("/spec/template");
+    set_template_generation(set, generation(old) + i64::from(changed));
 }
 
 /// `qos.GetPodQOS`: Guaranteed when every container limits CPU and memory to what it requests,
