@@ -65,13 +65,22 @@ async fn creating_a_crd_serves_its_kind_and_deleting_it_stops() {
         .create(&PostParams::default(), &body)
         .await
         .expect("create crd");
-    let conditions = serde_json::to_value(created.status).expect("status");
+    // The create answers with the CRD as PrepareForCreate stored it; the naming and
+    // establishing controllers' status follows in a write of their own.
+    let initial = serde_json::to_value(created.status).expect("status");
+    assert_eq!(
+        initial,
+        json!({"acceptedNames": {"kind": "", "plural": ""}, "storedVersions": ["v1"]})
+    );
+    let established = crds.get("echoes.example.com").await.expect("get");
+    let status = serde_json::to_value(established.status).expect("status");
     assert!(
-        conditions["conditions"].as_array().is_some_and(|c| c
+        status["conditions"].as_array().is_some_and(|c| c
             .iter()
             .any(|c| c["type"] == "Established" && c["status"] == "True")),
-        "{conditions}"
+        "{status}"
     );
+    assert_eq!(status["acceptedNames"]["kind"], "Echo");
 
     let discovery = Discovery::new(server.client())
         .run()
@@ -315,5 +324,33 @@ async fn cluster_scoped_kinds_have_no_namespace() {
     assert_eq!(
         api_err(namespaced.get("c").await.expect_err("no namespaced path")).code,
         404
+    );
+}
+
+#[tokio::test]
+async fn moving_the_storage_version_records_both_in_stored_versions() {
+    let server = ApiServer::new();
+    let crds: Api<CustomResourceDefinition> = Api::all(server.client());
+    let body: CustomResourceDefinition = serde_json::from_value(crd()).expect("crd");
+    crds.create(&PostParams::default(), &body)
+        .await
+        .expect("create crd");
+    let mut next = crd();
+    let v1 = next["spec"]["versions"][0].clone();
+    let mut v2 = v1.clone();
+    v2["name"] = json!("v2");
+    next["spec"]["versions"] = json!([v1, v2]);
+    next["spec"]["versions"][0]["storage"] = json!(false);
+    crds.patch(
+        "echoes.example.com",
+        &kube::api::PatchParams::default(),
+        &kube::api::Patch::Merge(json!({"spec": {"versions": next["spec"]["versions"]}})),
+    )
+    .await
+    .expect("patch");
+    let stored = crds.get("echoes.example.com").await.expect("get");
+    assert_eq!(
+        stored.status.and_then(|s| s.stored_versions),
+        Some(vec!["v1".to_string(), "v2".to_string()])
     );
 }

@@ -10,18 +10,31 @@ use crate::registry::crd_types;
 use crate::store::{ObjRef, State};
 
 /// Fills in what the API server adds to a CRD: accepted names and conditions.
-pub(crate) fn crd_status(v: &mut Value) {
+/// The status `PrepareForCreate` leaves on a new CRD: no names accepted and no conditions yet,
+/// only the storage version recorded.
+pub(crate) fn crd_initial_status(v: &mut Value) {
+    v["status"] = json!({
+        "conditions": null,
+        "acceptedNames": {"kind": "", "plural": ""},
+        "storedVersions": storage_version(v).into_iter().collect::<Vec<_>>(),
+    });
+}
+
+/// What the naming and establishing controllers make of a CRD's status right after a write:
+/// its names accepted, the CRD established, and (as `PrepareForUpdate` does) the storage
+/// version added to the versions ever stored.
+pub(crate) fn crd_status(v: &mut Value, previous: Option<&Value>) {
     let names = v.pointer("/spec/names").cloned().unwrap_or(json!({}));
-    let stored: Vec<Value> = v
-        .pointer("/spec/versions")
+    let mut stored: Vec<Value> = previous
+        .and_then(|p| p.pointer("/status/storedVersions"))
         .and_then(Value::as_array)
-        .map(|vs| {
-            vs.iter()
-                .filter(|x| x.get("storage").and_then(Value::as_bool) == Some(true))
-                .filter_map(|x| x.get("name").cloned())
-                .collect()
-        })
+        .cloned()
         .unwrap_or_default();
+    if let Some(version) = storage_version(v)
+        && !stored.contains(&version)
+    {
+        stored.push(version);
+    }
     let t = now();
     v["status"] = json!({
         "acceptedNames": names,
@@ -31,6 +44,14 @@ pub(crate) fn crd_status(v: &mut Value) {
             {"type": "Established", "status": "True", "reason": "InitialNamesAccepted", "message": "the initial names have been accepted", "lastTransitionTime": t},
         ]
     });
+}
+
+fn storage_version(v: &Value) -> Option<Value> {
+    v.pointer("/spec/versions")
+        .and_then(Value::as_array)?
+        .iter()
+        .find(|x| x.get("storage").and_then(Value::as_bool) == Some(true))
+        .and_then(|x| x.get("name").cloned())
 }
 
 /// Serves what a stored CRD defines (and stops serving versions it no longer serves).

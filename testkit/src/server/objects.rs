@@ -7,7 +7,7 @@ use bytes::Bytes;
 use serde_json::{Value, json};
 
 use super::Inner;
-use super::crd::{crd_serve, crd_status};
+use super::crd::{crd_initial_status, crd_serve, crd_status};
 use super::gc::{self, Queue, Work};
 use crate::errors::{ApiError, cause};
 use crate::meta::{
@@ -407,7 +407,7 @@ fn new_object(
     }
     crate::defaults::apply(&t.ty, &mut v);
     if is_crd(&t.ty) {
-        crd_status(&mut v);
+        crd_initial_status(&mut v);
     }
     if st.simulate_workloads {
         super::workloads::simulate(&t.ty, &mut v);
@@ -418,6 +418,11 @@ fn new_object(
     let json = st.put(&r, None, &mut v);
     if is_crd(&t.ty) {
         crd_serve(st, &v);
+        // The naming and establishing controllers answer at once, in a write of their own:
+        // the create's response shows the CRD as stored, a read right after it established.
+        let mut established = v.clone();
+        crd_status(&mut established, Some(&v));
+        st.put(&r, Some(&v), &mut established);
     }
     if v.pointer("/metadata/ownerReferences").is_some() {
         work.push_back(Work::Evaluate(r));
@@ -547,10 +552,11 @@ pub(crate) fn write_over(
     }
     if is_crd(&t.ty) {
         let status = live.get("status").cloned();
-        crd_status(&mut new);
-        if let (Some(old), Some(meta_new)) = (status, new.get("status").cloned()) {
+        crd_status(&mut new, Some(&live));
+        if let (Some(mut old), Some(meta_new)) = (status, new.get("status").cloned()) {
             // Keep condition timestamps stable so an unchanged CRD stays a no-op.
             if old.get("acceptedNames") == meta_new.get("acceptedNames") {
+                old["storedVersions"] = meta_new["storedVersions"].clone();
                 new["status"] = old;
             }
         }
