@@ -24,6 +24,19 @@ pub(crate) struct Entry {
 }
 
 impl Entry {
+    /// How a conflict names this manager (upstream `printManager`): its name, the subresource
+    /// it wrote through, and for `Update` entries the version it wrote at.
+    pub(crate) fn printed(&self) -> String {
+        let mut out = format!("{:?}", self.manager);
+        if let Some(sub) = self.subresource.as_deref().filter(|s| !s.is_empty()) {
+            out.push_str(&format!(" with subresource {sub:?}"));
+        }
+        if self.operation == "Update" {
+            out.push_str(&format!(" using {}", self.api_version));
+        }
+        out
+    }
+
     pub(crate) fn is(&self, manager: &str, operation: &str, subresource: Option<&str>) -> bool {
         self.manager == manager
             && self.operation == operation

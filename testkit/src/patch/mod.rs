@@ -168,30 +168,28 @@ pub fn track_update(old: Option<&Value>, new: &mut Value, ctx: &PatchContext<'_>
     managed::track_update(old, new, ctx);
 }
 
-/// The message of a server-side-apply conflict, worded as the API server words it.
-fn conflict_message(conflicts: &[(String, String)]) -> String {
+/// The message of a server-side-apply conflict, worded as the API server words it
+/// (`getConflictMessage`); managers come printed (`"m"`, `"m" using v1`), paths in order.
+pub(crate) fn conflict_message(conflicts: &[(String, String)]) -> String {
     if let [(manager, path)] = conflicts {
-        return format!("Apply failed with 1 conflict: conflict with \"{manager}\": {path}");
+        return format!("Apply failed with 1 conflict: conflict with {manager}: {path}");
     }
     let mut managers: Vec<&str> = conflicts.iter().map(|(m, _)| m.as_str()).collect();
+    managers.sort();
     managers.dedup();
-    let parts: Vec<String> = managers
-        .iter()
-        .map(|manager| {
-            let paths: Vec<&str> = conflicts
+    let mut lines = Vec::new();
+    for manager in managers {
+        lines.push(format!("conflicts with {manager}:"));
+        lines.extend(
+            conflicts
                 .iter()
                 .filter(|(m, _)| m == manager)
-                .map(|(_, p)| p.as_str())
-                .collect();
-            match paths.as_slice() {
-                [one] => format!("conflict with \"{manager}\": {one}"),
-                many => format!("conflicts with \"{manager}\":\n- {}", many.join("\n- ")),
-            }
-        })
-        .collect();
+                .map(|(_, p)| format!("- {p}")),
+        );
+    }
     format!(
         "Apply failed with {} conflicts: {}",
         conflicts.len(),
-        parts.join("\n")
+        lines.join("\n")
     )
 }

@@ -154,14 +154,16 @@ pub(crate) fn apply(
         merge(&mut merged, &applied, schema);
 
         let changed = changed_fields(live, &merged, schema);
+        // Managers are told apart by name, operation and subresource: the same name's
+        // `Update` entry conflicts with its `Apply` like anyone else's.
         let mut conflicts: Vec<(String, Vec<String>)> = Vec::new();
         for entry in &entries {
-            if entry.manager == manager {
+            if entry.is(manager, "Apply", subresource) {
                 continue;
             }
             for path in entry.fields.intersection(&changed) {
                 if applied_set.contains(path) || owns_within(&applied_set, path) {
-                    conflicts.push((entry.manager.clone(), path.clone()));
+                    conflicts.push((entry.printed(), path.clone()));
                 }
             }
         }
@@ -178,7 +180,10 @@ pub(crate) fn apply(
             return Err(PatchError::Conflicts(shown));
         }
         if force {
-            for entry in entries.iter_mut().filter(|e| e.manager != manager) {
+            for entry in entries
+                .iter_mut()
+                .filter(|e| !e.is(manager, "Apply", subresource))
+            {
                 entry
                     .fields
                     .retain(|path| !(changed.contains(path) && applied_set.contains(path)));

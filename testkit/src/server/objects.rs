@@ -806,18 +806,9 @@ fn patch_locked(st: &mut State, t: &Target, body: &[u8], content_type: &str, q: 
         PatchError::Conflicts(c) => {
             let causes: Vec<Value> = c
                 .iter()
-                .map(|(manager, field)| json!({"reason": "FieldManagerConflict", "message": format!("conflict with \"{manager}\""), "field": field}))
+                .map(|(manager, field)| json!({"reason": "FieldManagerConflict", "message": format!("conflict with {manager}"), "field": field}))
                 .collect();
-            let mut err = ApiError::new(
-                409,
-                "Conflict",
-                format!(
-                    "Apply failed with {} conflict{}: {}",
-                    c.len(),
-                    if c.len() == 1 { "" } else { "s" },
-                    c.iter().map(|(m, f)| format!("conflict with \"{m}\": {f}")).collect::<Vec<_>>().join(", ")
-                ),
-            );
+            let mut err = ApiError::new(409, "Conflict", patch::conflict_message(&c));
             // `errors.NewApplyConflict`: the details carry the causes only, no name or kind.
             err.details = Some(json!({"causes": causes}));
             err

@@ -116,7 +116,7 @@ fn changing_a_field_another_manager_owns_conflicts_unless_forced() {
     .expect_err("conflict");
     assert_eq!(
         err,
-        PatchError::Conflicts(vec![("alice".into(), ".spec.replicas".into())])
+        PatchError::Conflicts(vec![("\"alice\"".into(), ".spec.replicas".into())])
     );
     assert_eq!(
         err.to_string(),
@@ -235,7 +235,23 @@ fn a_non_apply_write_takes_ownership_so_a_later_apply_conflicts() {
     .expect_err("conflict");
     assert_eq!(
         err,
-        PatchError::Conflicts(vec![("kubectl-edit".into(), ".spec.replicas".into())])
+        PatchError::Conflicts(vec![(
+            "\"kubectl-edit\" using apps/v1".into(),
+            ".spec.replicas".into()
+        )])
+    );
+}
+
+#[test]
+fn several_conflicts_are_listed_by_manager() {
+    let conflicts = vec![
+        ("\"m3\" using v1".to_string(), ".data.b".to_string()),
+        ("\"m1\"".to_string(), ".data.a".to_string()),
+        ("\"m1\"".to_string(), ".data.c".to_string()),
+    ];
+    assert_eq!(
+        PatchError::Conflicts(conflicts).to_string(),
+        "Apply failed with 3 conflicts: conflicts with \"m1\":\n- .data.a\n- .data.c\nconflicts with \"m3\" using v1:\n- .data.b"
     );
 }
 
