@@ -383,3 +383,29 @@ async fn a_terminating_namespace_answers_a_second_delete_with_a_conflict() {
         "Operation cannot be fulfilled on namespaces \"team\": The system is ensuring all content is removed from this namespace.  Upon completion, this namespace will automatically be purged by the system."
     );
 }
+
+#[tokio::test]
+async fn a_json_patch_that_cannot_apply_gets_the_generic_unprocessable_answer() {
+    let server = ApiServer::new();
+    let client = server.client();
+    config_map(&client, "p", &[]).await;
+    for patch in [
+        json!([{"op": "test", "path": "/metadata/name", "value": "other"}]),
+        json!([{"op": "bogus", "path": "/data"}]),
+    ] {
+        let req = Request::patch(format!("{CM}/p"))
+            .header("content-type", "application/json-patch+json")
+            .body(serde_json::to_vec(&patch).expect("json"))
+            .expect("request");
+        let status = match client.request::<Value>(req).await {
+            Err(kube::Error::Api(s)) => serde_json::to_value(&*s).expect("status"),
+            other => panic!("{patch}: {other:?}"),
+        };
+        assert_eq!(status["code"], 422, "{status}");
+        assert_eq!(status["reason"], "Invalid");
+        assert_eq!(
+            status["message"],
+            "the server rejected our request due to an error in our request"
+        );
+    }
+}

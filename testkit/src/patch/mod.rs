@@ -109,6 +109,10 @@ pub enum PatchError {
     /// does not exist (422 Invalid).
     #[error("{0}")]
     Invalid(String),
+    /// A JSON patch that decodes but cannot be applied: a failed `test`, a missing path, an
+    /// unknown `op` (422 Invalid, whose message the server replaces with a generic one).
+    #[error("{0}")]
+    Rejected(String),
     /// Server-side apply conflicts with fields owned by other managers (409 Conflict); one entry
     /// per conflicting field: (manager, field path).
     #[error("{}", conflict_message(.0))]
@@ -129,10 +133,16 @@ pub fn apply(
     match patch_type {
         PatchType::Json => {
             let live = live.ok_or_else(|| PatchError::Invalid("object does not exist".into()))?;
-            let patch: json_patch::Patch = serde_json::from_slice(body)
+            // Upstream decodes the operations as loose maps, so an unknown `op` fails only when
+            // applied, like a failed `test` or a missing path.
+            let operations: Vec<serde_json::Map<String, Value>> = serde_json::from_slice(body)
                 .map_err(|e| PatchError::Malformed(format!("invalid JSON patch: {e}")))?;
+            let patch: json_patch::Patch = serde_json::from_value(Value::Array(
+                operations.into_iter().map(Value::Object).collect(),
+            ))
+            .map_err(|e| PatchError::Rejected(e.to_string()))?;
             let mut doc = live.clone();
-            json_patch::patch(&mut doc, &patch).map_err(|e| PatchError::Invalid(e.to_string()))?;
+            json_patch::patch(&mut doc, &patch).map_err(|e| PatchError::Rejected(e.to_string()))?;
             Ok(doc)
         }
         PatchType::Merge => {

@@ -802,6 +802,16 @@ fn patch_locked(st: &mut State, t: &Target, body: &[u8], content_type: &str, q: 
     let patched = patch::apply(pt, live.as_ref(), body, &ctx).map_err(|e| match e {
         PatchError::Malformed(m) => ApiError::bad_request(m),
         PatchError::Invalid(m) => ApiError::new(422, "Invalid", m),
+        // `NewGenericServerResponse(422, ...)`: json-patch's own error is not passed on.
+        PatchError::Rejected(_) => {
+            let mut err = ApiError::new(
+                422,
+                "Invalid",
+                "the server rejected our request due to an error in our request",
+            );
+            err.details = Some(json!({}));
+            err
+        }
         PatchError::UnsupportedMediaType(m) => ApiError::new(415, "UnsupportedMediaType", m),
         PatchError::Conflicts(c) => {
             let causes: Vec<Value> = c
