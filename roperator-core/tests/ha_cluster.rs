@@ -568,10 +568,13 @@ fn install(from: &ha::TlsPaths, to: &ha::TlsPaths) {
 }
 
 /// A membership client that presents the certificate at `paths` and dials `addr`.
+/// A membership client; its timeout is generous because a loaded CI machine (the whole suite on
+/// two cores) has taken over 5 s to finish a debug-build TLS handshake, and a refusal does not
+/// wait for it anyway (it fails the handshake at once).
 fn client_of(cluster: &Cluster, paths: &ha::TlsPaths, addr: &str) -> MembershipClient {
     MembershipClient::new(&cluster.config(0).tls(paths.clone()), addr)
         .unwrap()
-        .with_timeout(Duration::from_secs(5))
+        .with_timeout(Duration::from_secs(30))
 }
 
 /// A copy of the files at `paths` that later renewals do not touch.

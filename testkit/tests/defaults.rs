@@ -561,3 +561,40 @@ async fn strategies_keep_what_only_the_server_may_change() {
         .expect("replace");
     assert_eq!(annotation(&replaced).as_deref(), Some("1"));
 }
+
+#[tokio::test]
+async fn unset_condition_times_read_back_as_null() {
+    let server = ApiServer::new();
+    let deployments: Api<Deployment> = Api::default_namespaced(server.client());
+    deployments
+        .create(
+            &PostParams::default(),
+            &typed(deployment("web", "nginx:1.27")),
+        )
+        .await
+        .expect("create");
+    let patched = deployments
+        .patch_status(
+            "web",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"status": {"conditions": [
+                {"type": "Available", "status": "True", "reason": "MinimumReplicasAvailable"}]}})),
+        )
+        .await
+        .expect("status patch");
+    let condition = serde_json::to_value(patched.status).expect("json")["conditions"][0].clone();
+    // Non-pointer metav1.Time fields: Go writes an unset one as null.
+    let raw = server
+        .object("apps/v1", "Deployment", Some("default"), "web")
+        .expect("stored");
+    let stored = &raw["status"]["conditions"][0];
+    assert_eq!(stored["lastUpdateTime"], Value::Null, "{stored}");
+    assert_eq!(stored["lastTransitionTime"], Value::Null, "{stored}");
+    assert!(
+        stored
+            .as_object()
+            .is_some_and(|c| c.contains_key("lastUpdateTime")),
+        "{stored}"
+    );
+    assert_eq!(condition["type"], "Available");
+}

@@ -177,6 +177,65 @@ struct Tables {
     fields: HashMap<&'static str, Vec<(&'static str, Value)>>,
 }
 
+/// The `metav1.Time` fields of built-in structs that are values, not pointers: `omitempty`
+/// never leaves a struct out, so Go writes an unset one as `null` (a Pod condition a client
+/// wrote without times reads back with `lastProbeTime: null`). From the v1.32 Go types.
+const GO_ZERO_TIMES: &[(&str, &[&str])] = &[
+    (
+        "io.k8s.api.core.v1.PodCondition",
+        &["lastProbeTime", "lastTransitionTime"],
+    ),
+    ("io.k8s.api.core.v1.ContainerStateRunning", &["startedAt"]),
+    (
+        "io.k8s.api.core.v1.ContainerStateTerminated",
+        &["startedAt", "finishedAt"],
+    ),
+    (
+        "io.k8s.api.core.v1.NodeCondition",
+        &["lastHeartbeatTime", "lastTransitionTime"],
+    ),
+    (
+        "io.k8s.api.core.v1.PersistentVolumeClaimCondition",
+        &["lastProbeTime", "lastTransitionTime"],
+    ),
+    (
+        "io.k8s.api.core.v1.NamespaceCondition",
+        &["lastTransitionTime"],
+    ),
+    (
+        "io.k8s.api.apps.v1.DeploymentCondition",
+        &["lastUpdateTime", "lastTransitionTime"],
+    ),
+    (
+        "io.k8s.api.apps.v1.ReplicaSetCondition",
+        &["lastTransitionTime"],
+    ),
+    (
+        "io.k8s.api.apps.v1.StatefulSetCondition",
+        &["lastTransitionTime"],
+    ),
+    (
+        "io.k8s.api.apps.v1.DaemonSetCondition",
+        &["lastTransitionTime"],
+    ),
+    (
+        "io.k8s.api.batch.v1.JobCondition",
+        &["lastProbeTime", "lastTransitionTime"],
+    ),
+    (
+        "io.k8s.api.autoscaling.v2.HorizontalPodAutoscalerCondition",
+        &["lastTransitionTime"],
+    ),
+    (
+        "io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1.CustomResourceDefinitionCondition",
+        &["lastTransitionTime"],
+    ),
+    (
+        "io.k8s.apimachinery.pkg.apis.meta.v1.Condition",
+        &["lastTransitionTime"],
+    ),
+];
+
 fn tables() -> &'static Tables {
     static TABLES: OnceLock<Tables> = OnceLock::new();
     TABLES.get_or_init(|| {
@@ -187,6 +246,10 @@ fn tables() -> &'static Tables {
             if let Ok(value) = serde_json::from_str(json) {
                 fields.entry(definition).or_default().push((field, value));
             }
+        }
+        for (definition, times) in GO_ZERO_TIMES {
+            let row = fields.entry(definition).or_default();
+            row.extend(times.iter().map(|field| (*field, Value::Null)));
         }
         Tables { fields }
     })
