@@ -354,3 +354,82 @@ async fn moving_the_storage_version_records_both_in_stored_versions() {
         Some(vec!["v1".to_string(), "v2".to_string()])
     );
 }
+
+#[tokio::test]
+async fn invalid_crds_are_refused_with_the_upstream_causes() {
+    let server = ApiServer::new();
+    let crds: Api<CustomResourceDefinition> = Api::all(server.client());
+    let refused = |edit: fn(&mut serde_json::Value)| {
+        let crds = crds.clone();
+        async move {
+            let mut body = crd();
+            edit(&mut body);
+            let status = crds
+                .create(
+                    &PostParams::default(),
+                    &serde_json::from_value(body).expect("crd"),
+                )
+                .await
+                .map_err(api_err)
+                .expect_err("refused");
+            assert_eq!(status.code, 422, "{status:?}");
+            status.message
+        }
+    };
+    let prefix =
+        "CustomResourceDefinition.apiextensions.k8s.io \"echoes.example.com\" is invalid: ";
+    assert_eq!(
+        refused(|b| b["spec"]["scope"] = json!("Foo")).await,
+        format!(
+            "{prefix}spec.scope: Unsupported value: \"Foo\": supported values: \"Cluster\", \"Namespaced\""
+        )
+    );
+    assert_eq!(
+        refused(|b| b["spec"]["versions"][0]["storage"] = json!(false)).await,
+        format!(
+            "{prefix}spec.versions: Invalid value: []apiextensions.CustomResourceDefinitionVersion{{...}}: must have exactly one version marked as storage version"
+        )
+    );
+    assert_eq!(
+        refused(|b| {
+            b["spec"]["versions"][0]
+                .as_object_mut()
+                .expect("version")
+                .remove("schema");
+        })
+        .await,
+        format!(
+            "{prefix}spec.versions[0].schema.openAPIV3Schema: Required value: schemas are required"
+        )
+    );
+    assert_eq!(
+        refused(
+            |b| b["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]
+                .as_object_mut()
+                .expect("spec")
+                .remove("type")
+                .map(drop)
+                .unwrap_or_default()
+        )
+        .await,
+        format!(
+            "{prefix}spec.versions[0].schema.openAPIV3Schema.properties[spec].type: Required value: must not be empty for specified object fields"
+        )
+    );
+    let message = refused(|b| b["metadata"]["name"] = json!("other.example.com")).await;
+    assert_eq!(
+        message,
+        "CustomResourceDefinition.apiextensions.k8s.io \"other.example.com\" is invalid: metadata.name: Invalid value: \"other.example.com\": must be spec.names.plural+\".\"+spec.group"
+    );
+    let message = refused(|b| {
+        b["metadata"]["name"] = json!("echoes.example");
+        b["spec"]["group"] = json!("example");
+    })
+    .await;
+    assert!(
+        message.ends_with(
+            "spec.group: Invalid value: \"example\": should be a domain with at least one dot"
+        ),
+        "{message}"
+    );
+}

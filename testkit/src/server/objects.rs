@@ -208,7 +208,9 @@ fn validate_object(t: &Target, v: &Value, old: Option<&Value>) -> Result<(), Api
         None => crate::validate::on_create(&t.ty, v),
         Some(old) => crate::validate::on_update(&t.ty, v, old),
     };
-    if is_crd(&t.ty)
+    // The CRD rules above catch what keeps a CRD from being served; this is the last guard.
+    if causes.is_empty()
+        && is_crd(&t.ty)
         && let Err(e) = crd_types(v)
     {
         causes.push(cause("FieldValueInvalid", "spec", e.to_string()));

@@ -9,6 +9,7 @@
 //! gets is the one a real server sends. Not every upstream rule is here: see the crate docs for
 //! what is checked.
 
+mod crd;
 mod data;
 mod metadata;
 pub(crate) mod names;
@@ -63,6 +64,7 @@ fn kind_rules(ty: &ResourceType, object: &Value) -> Vec<FieldCause> {
             workloads::workload(kind, object)
         }
         ("batch", "Job") => workloads::job(object.get("spec"), "spec"),
+        ("apiextensions.k8s.io", "CustomResourceDefinition") => crd::crd(object),
         ("batch", "CronJob") => workloads::job(
             object.pointer("/spec/jobTemplate/spec"),
             "spec.jobTemplate.spec",
