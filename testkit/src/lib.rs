@@ -288,6 +288,9 @@
 //!   `kube-root-ca.crt` ConfigMap per namespace (a Pod naming a missing service account is
 //!   accepted, where a real server refuses it), no `kubernetes` Service in `default`, no
 //!   Endpoints or EndpointSlices for Services, no pods for workloads.
+//! - Older API versions served next to the current ones (`autoscaling/v1` HPAs, which
+//!   `kubectl autoscale` writes, among them), and the kinds not listed above
+//!   (ReplicationControllers, CSIDrivers, RuntimeClasses, admission policies, ...).
 //! - Validation beyond the rules listed above: most of a pod spec's (ports, probes, volumes,
 //!   env, template labels), a CronJob's schedule, a Service's session affinity and IP family
 //!   details, quotas and limit ranges, Ingress rules. Dual-stack Services (the cluster is
