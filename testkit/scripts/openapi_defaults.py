@@ -57,11 +57,17 @@ def refs(schema):
             yield from refs(value)
 
 
-def main(directory):
+def load_schemas(directory):
+    """Every definition of the /openapi/v3 documents in `directory`, by name."""
     schemas = {}
     for path in sorted(glob.glob(os.path.join(directory, "*.json"))):
         with open(path) as f:
             schemas.update(json.load(f)["components"]["schemas"])
+    return schemas
+
+
+def reachable_from_roots(schemas):
+    """The definitions the served kinds (ROOTS) use, directly or nested."""
     reachable, todo = set(), list(ROOTS)
     while todo:
         name = todo.pop()
@@ -69,6 +75,12 @@ def main(directory):
             continue
         reachable.add(name)
         todo.extend(refs(schemas[name]))
+    return reachable
+
+
+def main(directory):
+    schemas = load_schemas(directory)
+    reachable = reachable_from_roots(schemas)
     rows = []
     for name in sorted(reachable):
         if name.endswith(".Event") or ".events." in name:

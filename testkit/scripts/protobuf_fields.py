@@ -22,12 +22,11 @@ Only definitions reachable from the kinds the testkit serves (ROOTS of openapi_d
 written.
 """
 import glob
-import json
 import os
 import re
 import sys
 
-from openapi_defaults import ROOTS, refs
+from openapi_defaults import load_schemas, reachable_from_roots
 
 # Pointer fields whose zero value is a choice, not an absence (`replicas: 0`, `runAsUser: 0`).
 KEEP_ZERO = {
@@ -81,10 +80,7 @@ def key(name):
 
 
 def main(src, openapi_dir):
-    schemas = {}
-    for path in sorted(glob.glob(os.path.join(openapi_dir, "*.json"))):
-        with open(path) as f:
-            schemas.update(json.load(f)["components"]["schemas"])
+    schemas = load_schemas(openapi_dir)
     by_key = {}
     for name in schemas:
         prefix, _, last = name.rpartition(".")
@@ -120,14 +116,7 @@ def main(src, openapi_dir):
         name = by_key.get((".".join(module), key(struct)), "io.k8s." + ".".join(module + [struct]))
         return prefix + name if name in structs else None
 
-    reachable, todo = set(), list(ROOTS)
-    while todo:
-        name = todo.pop()
-        if name in reachable or name not in schemas:
-            continue
-        reachable.add(name)
-        todo.extend(refs(schemas[name]))
-
+    reachable = reachable_from_roots(schemas)
     blocks = {}
 
     def block(definition, schema):
