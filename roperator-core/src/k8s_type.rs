@@ -91,6 +91,11 @@ impl K8sType {
         self.api_version == api_version && self.kind == kind
     }
 
+    /// `true` for the core Namespace type, whose deletion takes everything in it along.
+    pub(crate) fn is_namespace(&self) -> bool {
+        self.matches("v1", "Namespace")
+    }
+
     pub(crate) fn api_resource(&self) -> kube::core::ApiResource {
         kube::core::ApiResource {
             group: self.group().to_string(),

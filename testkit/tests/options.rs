@@ -12,10 +12,15 @@ async fn call(client: &kube::Client, method: &str, path: &str, body: Value) -> (
     } else {
         serde_json::to_vec(&body).expect("json")
     };
+    let content_type = if method == "PATCH" {
+        "application/merge-patch+json"
+    } else {
+        "application/json"
+    };
     let req = Request::builder()
         .method(method)
         .uri(path)
-        .header("content-type", "application/json")
+        .header("content-type", content_type)
         .body(body)
         .expect("request");
     match client.request::<Value>(req).await {
@@ -382,6 +387,72 @@ async fn a_terminating_namespace_answers_a_second_delete_with_a_conflict() {
         status["message"],
         "Operation cannot be fulfilled on namespaces \"team\": The system is ensuring all content is removed from this namespace.  Upon completion, this namespace will automatically be purged by the system."
     );
+}
+
+#[tokio::test]
+async fn a_namespace_deleted_in_foreground_or_orphan_mode_still_waits_for_its_content() {
+    let server = ApiServer::new();
+    let client = server.client();
+    for policy in ["Foreground", "Orphan"] {
+        let ns = policy.to_lowercase();
+        let (code, _) = call(
+            &client,
+            "POST",
+            "/api/v1/namespaces",
+            json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}),
+        )
+        .await;
+        assert_eq!(code, 200);
+        let held = format!("/api/v1/namespaces/{ns}/configmaps/held");
+        let (code, _) = call(
+            &client,
+            "POST",
+            &format!("/api/v1/namespaces/{ns}/configmaps"),
+            json!({"apiVersion": "v1", "kind": "ConfigMap",
+                "metadata": {"name": "held", "finalizers": ["example.com/hold"]}}),
+        )
+        .await;
+        assert_eq!(code, 200);
+        let (code, _) = call(
+            &client,
+            "DELETE",
+            &format!("/api/v1/namespaces/{ns}"),
+            json!({"propagationPolicy": policy}),
+        )
+        .await;
+        assert_eq!(code, 200);
+        let (code, namespace) = call(
+            &client,
+            "GET",
+            &format!("/api/v1/namespaces/{ns}"),
+            Value::Null,
+        )
+        .await;
+        assert_eq!(code, 200, "{policy}: the namespace went before its content");
+        assert_eq!(namespace["status"]["phase"], "Terminating", "{policy}");
+        // The collector's own finalizer is done (the namespace has no dependents); what holds
+        // the namespace is its content.
+        assert!(
+            namespace["metadata"].get("finalizers").is_none(),
+            "{policy}: {namespace}"
+        );
+        let (code, _) = call(
+            &client,
+            "PATCH",
+            &held,
+            json!({"metadata": {"finalizers": null}}),
+        )
+        .await;
+        assert_eq!(code, 200);
+        let (code, _) = call(
+            &client,
+            "GET",
+            &format!("/api/v1/namespaces/{ns}"),
+            Value::Null,
+        )
+        .await;
+        assert_eq!(code, 404, "{policy}: an empty terminating namespace goes");
+    }
 }
 
 #[tokio::test]

@@ -208,7 +208,7 @@ impl Action {
         match self {
             Action::Create {
                 child_type, object, ..
-            } if is_namespace(child_type) => {
+            } if child_type.is_namespace() => {
                 object.pointer("/metadata/name").and_then(Value::as_str)
             }
             _ => None,
@@ -350,7 +350,7 @@ fn prunes(
     let going: std::collections::HashSet<&str> = observed
         .iter()
         .filter(|((t, _, name), obj)| {
-            is_namespace(t) && (obj.deleting || !wanted.contains(&(*t, None, name.clone())))
+            t.is_namespace() && (obj.deleting || !wanted.contains(&(*t, None, name.clone())))
         })
         .map(|((_, _, name), _)| name.as_str())
         .collect();
@@ -383,10 +383,6 @@ fn prunes(
         });
     }
     actions
-}
-
-fn is_namespace(t: &K8sType) -> bool {
-    t.api_version == "v1" && t.kind == "Namespace"
 }
 
 /// The write (if any) that brings the child `d` from `live` to what the handler returned.

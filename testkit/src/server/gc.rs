@@ -107,8 +107,7 @@ pub(crate) fn delete_object(
 ) -> Option<Deleted> {
     let mut v = st.get_value(r)?;
     let uid = uid_of(&v).unwrap_or_default();
-    let is_namespace = st.buckets[r.bucket].primary().kind == "Namespace"
-        && st.buckets[r.bucket].primary().group.is_empty();
+    let is_namespace = is_namespace_bucket(st, r);
     if is_deleting(&v) {
         let json = st.get(r).map(|s| s.json.clone()).unwrap_or_default();
         return Some(Deleted::Pending(json));
@@ -327,11 +326,21 @@ fn release_finalizer(st: &mut State, work: &mut Queue, r: &ObjRef, finalizer: &s
     let mut new = v.clone();
     let gone = rest.is_empty();
     set_finalizers(&mut new, rest);
-    if gone {
+    // A Namespace also waits for its `kubernetes` finalizer, which the namespace controller
+    // lifts only once the namespace is empty.
+    if gone && !is_namespace_bucket(st, r) {
         remove_now(st, work, r, new);
     } else {
         st.put(r, Some(&v), &mut new);
+        if gone {
+            work.push_back(Work::Namespace(r.name.clone()));
+        }
     }
+}
+
+fn is_namespace_bucket(st: &State, r: &ObjRef) -> bool {
+    let t = st.buckets[r.bucket].primary();
+    t.kind == "Namespace" && t.group.is_empty()
 }
 
 fn check_namespace(st: &mut State, work: &mut Queue, ns: &str) {

@@ -56,6 +56,9 @@ pub(crate) struct Informer {
     pub store: Store,
     scope: Mutex<NamespaceScope>,
     subscribers: Mutex<Vec<Arc<dyn Subscriber>>>,
+    /// On a Namespace informer: the informers of namespaced types, whose objects in a namespace
+    /// are gone once the namespace itself is.
+    contents: Mutex<Vec<Arc<Informer>>>,
 }
 
 impl Informer {
@@ -71,6 +74,7 @@ impl Informer {
             store: Store::new(keep_labels),
             scope: Mutex::new(scope),
             subscribers: Mutex::default(),
+            contents: Mutex::default(),
         }
     }
 
@@ -124,10 +128,87 @@ impl Informer {
         }
     }
 
+    /// On a Namespace informer: the informers whose objects go with their namespace.
+    pub fn holds_contents_of(&self, informers: Vec<Arc<Informer>>) {
+        *self.contents.lock().unwrap_or_else(|p| p.into_inner()) = informers;
+    }
+
+    /// A Namespace that finished terminating is removed only after everything in it: the
+    /// watches of those objects may still be behind, and a sync in between would see children
+    /// that are gone (and try to delete them again). Only a namespace seen deleted with its
+    /// deletion timestamp counts: a namespace that merely stopped matching a label selector
+    /// still holds its objects.
+    pub fn namespace_deleted(&self, namespace: &Observed) {
+        if !namespace.deleting {
+            return;
+        }
+        let contents = self
+            .contents
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        for informer in contents {
+            for (key, uid) in informer.store.keys_in(Some(&namespace.name)) {
+                informer.remove(&key, &uid, Origin::Watch);
+            }
+        }
+    }
+
     /// Forgets an object that was deleted (if the store still has that incarnation).
     pub fn remove(&self, key: &ObjectKey, uid: &str, origin: Origin) {
         if self.store.remove(key, uid) {
             self.each_subscriber(|s| s.removed(key, uid, origin));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::k8s_type::k8s_types::core::v1::{ConfigMap, Namespace};
+    use serde_json::json;
+
+    fn observed(v: serde_json::Value) -> Observed {
+        Observed::from_json(v).unwrap()
+    }
+
+    #[test]
+    fn a_namespace_deleted_for_good_takes_the_cached_objects_in_it_along() {
+        let informer = |t| {
+            Arc::new(Informer::new(
+                t,
+                WatchSelector::default(),
+                NamespaceScope::All,
+                false,
+            ))
+        };
+        let namespaces = informer(Namespace);
+        let config_maps = informer(ConfigMap);
+        namespaces.holds_contents_of(vec![Arc::clone(&config_maps)]);
+        for (ns, name) in [("red", "a"), ("red", "b"), ("blue", "a")] {
+            config_maps.apply(
+                &observed(json!({"apiVersion": "v1", "kind": "ConfigMap",
+                    "metadata": {"name": name, "namespace": ns, "uid": format!("{ns}-{name}"), "resourceVersion": "1"}})),
+                Origin::Watch,
+            );
+        }
+        let namespace = |deleting: bool| {
+            let mut meta = json!({"name": "red", "uid": "R", "resourceVersion": "2"});
+            if deleting {
+                meta["deletionTimestamp"] = json!("2026-12-04T00:00:00Z");
+            }
+            observed(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": meta}))
+        };
+        // Leaving a label-selected watch is no deletion: the objects are still there.
+        namespaces.namespace_deleted(&namespace(false));
+        assert_eq!(config_maps.store.len(), 3);
+        namespaces.namespace_deleted(&namespace(true));
+        let left: Vec<String> = config_maps
+            .store
+            .keys_in(None)
+            .into_iter()
+            .map(|(k, _)| k.to_string())
+            .collect();
+        assert_eq!(left, ["blue/a"]);
     }
 }

@@ -61,6 +61,15 @@ impl Watches {
         metrics: &Metrics,
         stop: &CancellationToken,
     ) -> watch::Receiver<bool> {
+        let namespaced: Vec<Arc<Informer>> = self
+            .informers
+            .iter()
+            .filter(|i| i.t.namespaced)
+            .cloned()
+            .collect();
+        for namespaces in self.informers.iter().filter(|i| i.t.is_namespace()) {
+            namespaces.holds_contents_of(namespaced.clone());
+        }
         let targets: Vec<(Arc<Informer>, Option<String>)> = self
             .informers
             .iter()

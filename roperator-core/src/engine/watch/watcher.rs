@@ -121,6 +121,9 @@ impl<F: FnOnce()> Feed<F> {
                 if let Some(o) = Observed::from_dynamic(&obj, &t) {
                     self.informer
                         .remove(&ObjectKey::of(&o), &o.uid, Origin::Watch);
+                    if t.is_namespace() {
+                        self.informer.namespace_deleted(&o);
+                    }
                 }
             }
         }
