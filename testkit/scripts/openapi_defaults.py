@@ -66,9 +66,9 @@ def load_schemas(directory):
     return schemas
 
 
-def reachable_from_roots(schemas):
-    """The definitions the served kinds (ROOTS) use, directly or nested."""
-    reachable, todo = set(), list(ROOTS)
+def reachable_from_roots(schemas, extra=()):
+    """The definitions the served kinds (ROOTS, and `extra`) use, directly or nested."""
+    reachable, todo = set(), list(ROOTS) + list(extra)
     while todo:
         name = todo.pop()
         if name in reachable or name not in schemas:

@@ -28,9 +28,11 @@ import sys
 
 from openapi_defaults import load_schemas, reachable_from_roots
 
-# Pointer fields whose zero value is a choice, not an absence (`replicas: 0`, `runAsUser: 0`).
+# Pointer fields whose zero value is a choice, not an absence (`replicas: 0`, `runAsUser: 0`,
+# `storageClassName: ""`): by JSON name, or as `<definition>.<name>` where the same name is a
+# plain omitempty field elsewhere (EnvVar's `value`, a Probe's `timeoutSeconds`).
 KEEP_ZERO = {
-    "replicas", "value", "backoffLimit", "backoffLimitPerIndex", "maxFailedIndexes", "parallelism",
+    "replicas", "backoffLimit", "backoffLimitPerIndex", "maxFailedIndexes", "parallelism",
     "completions", "activeDeadlineSeconds", "ttlSecondsAfterFinished", "startingDeadlineSeconds",
     "successfulJobsHistoryLimit", "failedJobsHistoryLimit", "suspend", "revisionHistoryLimit",
     "progressDeadlineSeconds", "terminationGracePeriodSeconds", "automountServiceAccountToken",
@@ -38,7 +40,28 @@ KEEP_ZERO = {
     "allowPrivilegeEscalation", "immutable", "defaultMode", "mode", "optional", "minReplicas",
     "expirationSeconds", "seconds", "leaseDurationSeconds", "leaseTransitions",
     "deletionGracePeriodSeconds", "enableServiceLinks", "hostUsers", "shareProcessNamespace",
+    "tolerationSeconds", "allocateLoadBalancerNodePorts", "setHostnameAsFQDN", "minDomains",
+    "manualSelector", "endPort", "allowVolumeExpansion", "gracePeriodSeconds", "orphanDependents",
+    "io.k8s.api.core.v1.PodDNSConfigOption.value",
+    "io.k8s.api.core.v1.PodSpec.priority",
+    "io.k8s.api.core.v1.PersistentVolumeClaimSpec.storageClassName",
+    "io.k8s.api.core.v1.ClientIPConfig.timeoutSeconds",
+    "io.k8s.api.admissionregistration.v1.MutatingWebhook.timeoutSeconds",
+    "io.k8s.api.admissionregistration.v1.ValidatingWebhook.timeoutSeconds",
+    "io.k8s.api.discovery.v1.EndpointConditions.ready",
+    "io.k8s.api.discovery.v1.EndpointConditions.serving",
+    "io.k8s.api.discovery.v1.EndpointConditions.terminating",
+    "io.k8s.api.discovery.v1.EndpointPort.port",
+    "io.k8s.apimachinery.pkg.apis.meta.v1.Preconditions.uid",
+    "io.k8s.apimachinery.pkg.apis.meta.v1.Preconditions.resourceVersion",
 }
+
+# Messages a request body may hold besides the served kinds: the options of a delete and the
+# scale subresource's object.
+EXTRA_ROOTS = [
+    "io.k8s.apimachinery.pkg.apis.meta.v1.DeleteOptions",
+    "io.k8s.api.autoscaling.v1.Scale",
+]
 
 SCALARS = {"string": "string", "bytes": "bytes", "int32": "int32", "int64": "int64",
            "bool": "bool", "double": "double"}
@@ -116,7 +139,7 @@ def main(src, openapi_dir):
         name = by_key.get((".".join(module), key(struct)), "io.k8s." + ".".join(module + [struct]))
         return prefix + name if name in structs else None
 
-    reachable = reachable_from_roots(schemas)
+    reachable = reachable_from_roots(schemas, EXTRA_ROOTS)
     blocks = {}
 
     def block(definition, schema):
@@ -146,7 +169,8 @@ def main(src, openapi_dir):
                     if not names or not names <= set(schema.get("properties", {})):
                         continue
                 json_name = "~"
-            pointer = json_name in KEEP_ZERO and not definition.endswith("Status")
+            pointer = (json_name in KEEP_ZERO or f"{definition}.{json_name}" in KEEP_ZERO) \
+                and not definition.endswith("Status")
             keep = "!" if json_name in required or pointer else ""
             lines.append((int(tag.group(1)), f"{tag.group(1)} {json_name} {field_shape}{keep}"))
         return [line for _, line in sorted(lines)]

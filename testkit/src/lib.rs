@@ -74,9 +74,11 @@
 //! - Protobuf request bodies (`application/vnd.kubernetes.protobuf`), as kubectl's typed
 //!   generators (`kubectl create configmap|secret|deployment|service|job|namespace ...`,
 //!   `kubectl run`, `kubectl expose`) and client-go's typed clients send them, for every built-in
-//!   type served: read through the upstream field numbers (from `generated.proto`, via the k8s-pb
-//!   crate; `scripts/protobuf_fields.py`) into the object the same request in JSON would have
-//!   created. Answers are JSON, which those clients accept.
+//!   type served, for their delete options and for `autoscaling/v1` Scales: read through the
+//!   upstream field numbers (from `generated.proto`, via the k8s-pb crate;
+//!   `scripts/protobuf_fields.py`) into the object the same request in JSON would have created.
+//!   Answers are JSON, which those clients accept. Custom resources get the real server's
+//!   `415 Unsupported Media Type` (they are served in JSON and YAML only).
 //! - Clients checked end to end: kube-rs, kubectl 1.32, and the official Python `kubernetes`
 //!   client (list, create, watch over HTTP and TLS; `tests/python_client.rs`, run with
 //!   `ROPERATOR_PYTHON_CLIENT_TESTS=1` and `ROPERATOR_PYTHON` set to what `.ci/python-client`
@@ -249,7 +251,8 @@
 //!   minute on a real server).
 //! - Protobuf bodies: Go writes every non-pointer field, zero or not; a zero scalar is read as
 //!   absent, except on required fields and a list of pointer fields where zero is a choice
-//!   (`replicas: 0`, `runAsUser: 0`...), which covers what kubectl's generators send.
+//!   (`replicas: 0`, `runAsUser: 0`, a PVC's `storageClassName: ""`, `gracePeriodSeconds: 0`...),
+//!   which covers what kubectl's generators and client-go's typed clients send.
 //! - CRD validation covers the rules listed above, not the full structural-schema, CEL,
 //!   conversion and printer-column checks; the `spec.versions` value in its messages is
 //!   abbreviated.
@@ -299,7 +302,7 @@
 //!   `/openapi/v2` and `/openapi/v3/...` asked for with a protobuf-only `Accept` get
 //!   `406 Not Acceptable` (empty body, as kube-openapi answers when it cannot produce an
 //!   accepted type); kubectl 1.32 works on the JSON documents. Protobuf request bodies of
-//!   custom resources (no client sends them) and of CRDs are refused with `400`.
+//!   CRDs (no client sends them) are refused with `400`.
 //! - `pods/log`, `exec`, `proxy`, `eviction`, `token` and other
 //!   connect-style subresources.
 //! - Graceful deletion periods (deletion is immediate unless finalizers hold it).

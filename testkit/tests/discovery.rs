@@ -335,24 +335,33 @@ async fn unknown_paths_methods_and_media_types() {
     assert_eq!(code, 404, "configmaps have no status subresource");
 }
 
+/// A length-delimited protobuf field (tag `tag`, wire type 2).
+fn field(tag: u8, bytes: &[u8]) -> Vec<u8> {
+    let mut out = vec![
+        (tag << 3) | 2,
+        u8::try_from(bytes.len()).expect("short field"),
+    ];
+    out.extend(bytes);
+    out
+}
+
+/// `k8s\0`, then the runtime.Unknown envelope naming the type and holding `raw`.
+fn protobuf_body(api_version: &str, kind: &str, raw: &[u8]) -> Vec<u8> {
+    let type_meta = [field(1, api_version.as_bytes()), field(2, kind.as_bytes())].concat();
+    [b"k8s\0".to_vec(), field(1, &type_meta), field(2, raw)].concat()
+}
+
 #[tokio::test]
 async fn protobuf_bodies_are_read_and_unreadable_ones_refused_with_400() {
     let server = ApiServer::new();
     let client = server.client();
-    // `k8s\0`, then a runtime.Unknown naming v1 ConfigMap, holding a ConfigMap named `pb`
-    // with data {a: b}.
-    let mut body = b"k8s\0".to_vec();
-    let config_map: &[u8] = &[
-        0x0a, 0x04, 0x0a, 0x02, b'p', b'b', // metadata { name: "pb" }
-        0x12, 0x06, 0x0a, 0x01, b'a', 0x12, 0x01, b'b', // data { a: "b" }
-    ];
-    let type_meta: &[u8] = &[
-        0x0a, 0x02, b'v', b'1', 0x12, 0x09, b'C', b'o', b'n', b'f', b'i', b'g', b'M', b'a', b'p',
-    ];
-    body.extend([0x0a, type_meta.len() as u8]);
-    body.extend(type_meta);
-    body.extend([0x12, config_map.len() as u8]);
-    body.extend(config_map);
+    // A ConfigMap named `pb` with data {a: b}.
+    let config_map = [
+        field(1, &field(1, b"pb")),
+        field(2, &[field(1, b"a"), field(2, b"b")].concat()),
+    ]
+    .concat();
+    let body = protobuf_body("v1", "ConfigMap", &config_map);
     let (code, created) = raw(
         &client,
         "POST",
@@ -379,6 +388,135 @@ async fn protobuf_bodies_are_read_and_unreadable_ones_refused_with_400() {
             .as_str()
             .is_some_and(|m| m.contains("k8s\\x00")),
         "{body}"
+    );
+}
+
+#[tokio::test]
+async fn protobuf_delete_options_and_scales_are_read_like_their_json() {
+    let server = ApiServer::new();
+    let client = server.client();
+    server
+        .load_yaml("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: kept\n")
+        .expect("load");
+    let path = "/api/v1/namespaces/default/configmaps/kept";
+    // client-go sends the options under the client's group version; `gracePeriodSeconds: 0`
+    // is written (a pointer) and must not read as unset.
+    let options = |extra: &[u8]| {
+        let mut raw = vec![0x08, 0x00]; // gracePeriodSeconds: 0
+        raw.extend(extra);
+        protobuf_body("v1", "DeleteOptions", &raw)
+    };
+    let stale = field(2, &field(2, b"1")); // preconditions { resourceVersion: "1" }
+    let (code, body) = raw(
+        &client,
+        "DELETE",
+        path,
+        "application/vnd.kubernetes.protobuf",
+        options(&stale),
+    )
+    .await;
+    assert_eq!(code, 409, "{body}");
+    assert!(
+        body["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("the ResourceVersion in the precondition (1)")),
+        "{body}"
+    );
+    let dry_run = field(5, b"All");
+    let (code, body) = raw(
+        &client,
+        "DELETE",
+        path,
+        "application/vnd.kubernetes.protobuf",
+        options(&dry_run),
+    )
+    .await;
+    assert_eq!(code, 200, "{body}");
+    assert!(
+        server
+            .object("v1", "ConfigMap", Some("default"), "kept")
+            .is_some()
+    );
+    let foreground = field(4, b"Foreground");
+    let (code, body) = raw(
+        &client,
+        "DELETE",
+        path,
+        "application/vnd.kubernetes.protobuf",
+        options(&foreground),
+    )
+    .await;
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(
+        body["metadata"]["finalizers"],
+        serde_json::json!(["foregroundDeletion"])
+    );
+    assert!(
+        server
+            .object("v1", "ConfigMap", Some("default"), "kept")
+            .is_none()
+    );
+
+    // The scale subresource takes an autoscaling/v1 Scale; zero replicas is a choice.
+    server
+        .load_yaml(
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  replicas: 3\n  selector:\n    matchLabels: {app: web}\n  template:\n    metadata:\n      labels: {app: web}\n    spec:\n      containers: [{name: web, image: nginx}]\n",
+        )
+        .expect("load");
+    let scale = [
+        field(1, &[field(1, b"web"), field(3, b"default")].concat()),
+        field(2, &[0x08, 0x00]), // spec { replicas: 0 }
+    ]
+    .concat();
+    let (code, body) = raw(
+        &client,
+        "PUT",
+        "/apis/apps/v1/namespaces/default/deployments/web/scale",
+        "application/vnd.kubernetes.protobuf",
+        protobuf_body("autoscaling/v1", "Scale", &scale),
+    )
+    .await;
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(body["spec"]["replicas"], 0, "{body}");
+    let deployment = server
+        .object("apps/v1", "Deployment", Some("default"), "web")
+        .expect("deployment");
+    assert_eq!(deployment["spec"]["replicas"], 0);
+
+    // Custom resources have no protobuf form.
+    server
+        .register_crd(&serde_json::json!({
+            "apiVersion": "apiextensions.k8s.io/v1",
+            "kind": "CustomResourceDefinition",
+            "metadata": {"name": "echoes.example.com"},
+            "spec": {
+                "group": "example.com",
+                "scope": "Namespaced",
+                "names": {"plural": "echoes", "singular": "echo", "kind": "Echo"},
+                "versions": [{"name": "v1", "served": true, "storage": true,
+                    "schema": {"openAPIV3Schema": {"type": "object",
+                        "x-kubernetes-preserve-unknown-fields": true}}}]
+            }
+        }))
+        .expect("register");
+    let echo = field(1, &field(1, b"e"));
+    let (code, body) = raw(
+        &client,
+        "POST",
+        "/apis/example.com/v1/namespaces/default/echoes",
+        "application/vnd.kubernetes.protobuf",
+        protobuf_body("example.com/v1", "Echo", &echo),
+    )
+    .await;
+    assert_eq!(
+        (code, body["reason"].as_str(), body["message"].as_str()),
+        (
+            415,
+            Some("UnsupportedMediaType"),
+            Some(
+                "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml"
+            )
+        )
     );
 }
 

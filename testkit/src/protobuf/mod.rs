@@ -118,6 +118,11 @@ fn parse_table(table: &str) -> HashMap<&str, HashMap<u32, Field<'_>>> {
 /// The upstream definition name of a kind (`apps/v1`, `Deployment` ->
 /// `io.k8s.api.apps.v1.Deployment`).
 fn definition(api_version: &str, kind: &str) -> String {
+    // Every group version registers the delete options (`apps/v1`, `DeleteOptions`); there is
+    // one message for all.
+    if kind == "DeleteOptions" {
+        return "io.k8s.apimachinery.pkg.apis.meta.v1.DeleteOptions".to_string();
+    }
     let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
     match group.split('.').next().unwrap_or_default() {
         "" => format!("io.k8s.api.core.{version}.{kind}"),

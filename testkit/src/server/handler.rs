@@ -16,6 +16,7 @@ use crate::faults::FaultTarget;
 use crate::log::RequestRecord;
 use crate::patch::PatchType;
 use crate::protobuf;
+use crate::registry::TypeSchema;
 use crate::store::State;
 
 /// kube-apiserver's `--max-request-body-bytes` default: the handlers read at most this much of
@@ -396,6 +397,14 @@ async fn resource_request(
         && matches!(verb, "create" | "update" | "delete" | "deletecollection")
         && !body.is_empty()
     {
+        // Custom resources are served in JSON and YAML only.
+        if matches!(t.ty.schema, TypeSchema::Custom { .. }) {
+            return error_response(&ApiError::new(
+                415,
+                "UnsupportedMediaType",
+                "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml",
+            ));
+        }
         match protobuf::to_json(&body) {
             Ok(json) => Bytes::from(json.to_string()),
             Err(e) => return error_response(&e),
