@@ -130,6 +130,13 @@ fn kind_fields(group: &str, kind: &str) -> Option<&'static [&'static str]> {
         ],
         ("", "Node") => &["metadata.name", "spec.unschedulable"],
         ("", "Namespace") => &["metadata.name", "status.phase"],
+        // Since v1.31 (`ServiceSelectableFields`).
+        ("", "Service") => &[
+            "metadata.name",
+            "metadata.namespace",
+            "spec.clusterIP",
+            "spec.type",
+        ],
         ("", "Secret") => &["metadata.name", "metadata.namespace", "type"],
         ("", "Event") | ("events.k8s.io", "Event") => &[
             "metadata.name",

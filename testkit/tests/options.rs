@@ -176,6 +176,17 @@ async fn paged_lists_count_what_is_left_and_resource_version_zero_does_not_page(
             Some("specifying resource version is not allowed when using continue")
         )
     );
+    // `0` is no resource version to etcd: the list continues, one page at a time.
+    let (code, page) = call(
+        &client,
+        "GET",
+        &format!("{CM}?limit=1&continue={token}&resourceVersion=0"),
+        Value::Null,
+    )
+    .await;
+    assert_eq!(code, 200, "{page}");
+    assert_eq!(page["items"][0]["metadata"]["name"], "b", "{page}");
+    assert_eq!(page["metadata"]["remainingItemCount"], 1);
 }
 
 #[tokio::test]
@@ -348,6 +359,63 @@ async fn field_selectors_take_each_kind_s_labels_and_refuse_the_rest_as_upstream
         let (code, body) = call(&client, "GET", path, Value::Null).await;
         assert_eq!(code, 200, "{path}: {body}");
     }
+    // Services select by type and cluster IP (v1.31): headless ones by `None`.
+    for (name, spec) in [
+        ("web", json!({"ports": [{"port": 80}]})),
+        (
+            "db",
+            json!({"clusterIP": "None", "ports": [{"port": 5432}]}),
+        ),
+        (
+            "edge",
+            json!({"type": "NodePort", "ports": [{"port": 443}]}),
+        ),
+    ] {
+        let (code, body) = call(
+            &client,
+            "POST",
+            "/api/v1/namespaces/default/services",
+            json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": name}, "spec": spec}),
+        )
+        .await;
+        assert_eq!(code, 200, "{body}");
+    }
+    let names = |list: Value| -> Vec<String> {
+        list["items"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|i| i["metadata"]["name"].as_str().map(str::to_string))
+            .collect()
+    };
+    let services = "/api/v1/namespaces/default/services?fieldSelector=";
+    let (_, headless) = call(
+        &client,
+        "GET",
+        &format!("{services}spec.clusterIP%3DNone"),
+        Value::Null,
+    )
+    .await;
+    assert_eq!(names(headless), ["db"]);
+    let (_, cluster_ips) = call(
+        &client,
+        "GET",
+        &format!("{services}spec.type%3DClusterIP,spec.clusterIP!%3DNone"),
+        Value::Null,
+    )
+    .await;
+    assert_eq!(names(cluster_ips), ["web"]);
+    let (code, status) = call(
+        &client,
+        "GET",
+        &format!("{services}spec.ports%3Dx"),
+        Value::Null,
+    )
+    .await;
+    assert_eq!(
+        (code, status["message"].as_str()),
+        (400, Some("field label not supported: spec.ports"))
+    );
 }
 
 #[tokio::test]

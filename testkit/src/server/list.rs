@@ -114,16 +114,18 @@ pub(crate) fn list(inner: &Inner, t: &Target, q: &Query) -> Reply {
     validate_list_options(q, false)?;
     let filter = filter_for(t, q)?;
     let rv = q.get("resourceVersion").filter(|v| !v.is_empty());
-    // `resourceVersion=0` is served from the watch cache, which does not page.
+    let continues = q.get("continue").is_some_and(|c| !c.is_empty());
+    // `resourceVersion=0` is served from the watch cache, which does not page; a list that
+    // continues goes to etcd whatever its resource version.
     let limit: usize = match q.get("limit").filter(|l| !l.is_empty()) {
-        Some(_) if rv.is_some_and(|v| v == "0") => 0,
+        Some(_) if rv.is_some_and(|v| v == "0") && !continues => 0,
         Some(l) => l
             .parse()
             .map_err(|_| ApiError::bad_request(format!("invalid limit {l:?}")))?,
         None => 0,
     };
     let start: Option<(String, String)> = match q.get("continue").filter(|c| !c.is_empty()) {
-        Some(_) if rv.is_some() => {
+        Some(_) if rv.is_some_and(|v| v != "0") => {
             return Err(ApiError::bad_request(
                 "specifying resource version is not allowed when using continue",
             ));
