@@ -85,7 +85,8 @@
 //!   prints).
 //! - CRDs: creating one serves its kinds at once (scope, served versions, `status` subresource,
 //!   short names, `Established` condition), deleting one removes its objects and stops serving
-//!   them; custom objects are pruned, defaulted and validated against `openAPIV3Schema` (see
+//!   them; `status.storedVersions` gains each storage version, is set only by `/status` writes,
+//!   and keeps a version in `spec.versions` until it is retired there; custom objects are pruned, defaulted and validated against `openAPIV3Schema` (see
 //!   [`schema`] for the keywords modelled).
 //! - Defaulting of built-in objects as kube-apiserver v1.32 does it, on create, update, every
 //!   patch flavour, server-side apply and `/status` writes, before the field manager records

@@ -353,6 +353,61 @@ async fn moving_the_storage_version_records_both_in_stored_versions() {
         stored.status.and_then(|s| s.stored_versions),
         Some(vec!["v1".to_string(), "v2".to_string()])
     );
+
+    // v1 cannot leave spec.versions while objects may still be stored at it...
+    let only_v2 = json!({"spec": {"versions": [next["spec"]["versions"][1].clone()]}});
+    let refused = crds
+        .patch(
+            "echoes.example.com",
+            &PatchParams::default(),
+            &Patch::Merge(&only_v2),
+        )
+        .await
+        .expect_err("v1 still stored");
+    let status = api_err(refused);
+    assert_eq!(status.code, 422);
+    assert!(
+        status.message.contains(
+            "status.storedVersions[0]: Invalid value: \"v1\": must appear in spec.versions"
+        ),
+        "{}",
+        status.message
+    );
+    // ...nor can the status forget the storage version...
+    let refused = crds
+        .patch_status(
+            "echoes.example.com",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"status": {"storedVersions": ["v1"]}})),
+        )
+        .await
+        .expect_err("storage version dropped");
+    assert!(
+        api_err(refused)
+            .message
+            .contains("must have the storage version v2")
+    );
+    // ...but once a migration wrote every object at v2, the status retires v1, and then v1
+    // can go.
+    crds.patch_status(
+        "echoes.example.com",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"status": {"storedVersions": ["v2"]}})),
+    )
+    .await
+    .expect("retire v1");
+    crds.patch(
+        "echoes.example.com",
+        &PatchParams::default(),
+        &Patch::Merge(&only_v2),
+    )
+    .await
+    .expect("drop v1");
+    let stored = crds.get("echoes.example.com").await.expect("get");
+    assert_eq!(
+        stored.status.and_then(|s| s.stored_versions),
+        Some(vec!["v2".to_string()])
+    );
 }
 
 #[tokio::test]

@@ -553,6 +553,13 @@ pub(crate) fn write_over(
         super::workloads::simulate(&t.ty, &mut new);
     }
     if is_crd(&t.ty) {
+        // A status write sets the versions ever stored (how a migration retires one); any
+        // other write only adds the storage version to them.
+        let written = t.status_write().then(|| {
+            new.pointer("/status/storedVersions")
+                .cloned()
+                .unwrap_or(json!([]))
+        });
         let status = live.get("status").cloned();
         crd_status(&mut new, Some(&live));
         if let (Some(mut old), Some(meta_new)) = (status, new.get("status").cloned()) {
@@ -561,6 +568,18 @@ pub(crate) fn write_over(
                 old["storedVersions"] = meta_new["storedVersions"].clone();
                 new["status"] = old;
             }
+        }
+        if let Some(written) = written {
+            new["status"]["storedVersions"] = written;
+        }
+        let causes = crate::validate::crd_stored_versions(&new);
+        if !causes.is_empty() {
+            return Err(ApiError::invalid(
+                &t.ty.kind,
+                &t.ty.group,
+                r.name.as_str(),
+                &causes,
+            ));
         }
     }
     // Ownership first: a client that sends no managedFields keeps the stored ones, so an

@@ -211,3 +211,51 @@ fn names(object: &Value) -> Vec<FieldCause> {
     }
     causes
 }
+
+/// `ValidateCustomResourceDefinitionStoredVersions`, on every update of a CRD (after the
+/// storage version was added to the versions ever stored): a version may leave `spec.versions`
+/// only once no object is stored at it any more, and `status.storedVersions` says which are.
+pub(crate) fn stored_versions(object: &Value) -> Vec<FieldCause> {
+    let path = "status.storedVersions";
+    let stored = super::strings(object.pointer("/status/storedVersions"));
+    if stored.is_empty() {
+        return vec![invalid(
+            path,
+            "[]string{}",
+            "must have at least one stored version",
+        )];
+    }
+    let versions = object
+        .pointer("/spec/versions")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    let mut causes = Vec::new();
+    let mut named = HashSet::new();
+    for version in versions {
+        let name = version.get("name").and_then(Value::as_str).unwrap_or("");
+        named.insert(name);
+        if version.get("storage").and_then(Value::as_bool) == Some(true) && !stored.contains(&name)
+        {
+            // Upstream prints the whole version struct; its name is what tells it apart.
+            causes.push(invalid(
+                path,
+                &format!(
+                    "apiextensions.CustomResourceDefinitionVersion{{Name:{}, ...}}",
+                    quote(name)
+                ),
+                &format!("must have the storage version {name}"),
+            ));
+        }
+    }
+    for (i, version) in stored.iter().enumerate() {
+        if !named.contains(version) {
+            causes.push(invalid(
+                &format!("{path}[{i}]"),
+                &quote(version),
+                "must appear in spec.versions",
+            ));
+        }
+    }
+    causes
+}

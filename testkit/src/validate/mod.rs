@@ -10,6 +10,7 @@
 //! what is checked.
 
 mod crd;
+pub(crate) use crd::stored_versions as crd_stored_versions;
 mod data;
 mod metadata;
 pub(crate) mod names;
