@@ -116,7 +116,9 @@
 //!   not-ready/unreachable tolerations (`DefaultTolerationSeconds`), `priority` and
 //!   `preemptionPolicy` from the cluster's PriorityClasses (`Priority`: the named class or the
 //!   `globalDefault` one; an unknown class, or a value that disagrees, is a `403`; the two
-//!   `system-*` classes exist from the start), and a claim's
+//!   `system-*` classes exist from the start, cannot be deleted, and the `system-` prefix is
+//!   theirs; a second `globalDefault` class is a `403`; user values stop at a billion and never
+//!   change), and a claim's
 //!   `kubernetes.io/pvc-protection` finalizer. `tests/real_responses.rs` sends the 32 creates
 //!   recorded from a real server (`tests/data/`) and gets the recorded bodies back, allocated
 //!   values aside.

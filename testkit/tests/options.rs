@@ -327,6 +327,79 @@ async fn pods_take_their_priority_from_the_cluster_s_priority_classes() {
 }
 
 #[tokio::test]
+async fn priority_classes_are_guarded_as_the_scheduling_registry_and_admission_guard_them() {
+    let server = ApiServer::new();
+    let client = server.client();
+    let classes = "/apis/scheduling.k8s.io/v1/priorityclasses";
+    let class = |name: &str, value: i64, default: bool| {
+        json!({"apiVersion": "scheduling.k8s.io/v1", "kind": "PriorityClass",
+            "metadata": {"name": name}, "value": value, "globalDefault": default})
+    };
+    let message = |status: &Value| status["message"].as_str().unwrap_or("").to_string();
+
+    let (code, status) = call(
+        &client,
+        "DELETE",
+        &format!("{classes}/system-node-critical"),
+        Value::Null,
+    )
+    .await;
+    assert_eq!(
+        (code, message(&status)),
+        (403, "priorityclasses.scheduling.k8s.io \"system-node-critical\" is forbidden: this is a system priority class and cannot be deleted".to_string())
+    );
+    let (code, status) = call(&client, "POST", classes, class("system-mine", 10, false)).await;
+    assert_eq!(code, 422, "{status}");
+    assert!(
+        message(&status).contains("metadata.name: Forbidden: priority class names with 'system-' prefix are reserved for system use only. error: system-mine is not a known system priority class"),
+        "{status}"
+    );
+    let (code, status) = call(
+        &client,
+        "POST",
+        classes,
+        class("huge", 1_000_000_001, false),
+    )
+    .await;
+    assert_eq!(code, 422, "{status}");
+    assert!(
+        message(&status).contains(
+            "value: Forbidden: maximum allowed value of a user defined priority is 1000000000"
+        ),
+        "{status}"
+    );
+
+    let (code, _) = call(&client, "POST", classes, class("low", 10, true)).await;
+    assert_eq!(code, 200);
+    let (code, status) = call(&client, "POST", classes, class("other", 20, true)).await;
+    assert_eq!(
+        (code, message(&status)),
+        (403, "priorityclasses.scheduling.k8s.io \"other\" is forbidden: PriorityClass low is already marked as default. Only one default can exist".to_string())
+    );
+    // The default itself may be written again; its value may not change.
+    let (code, status) = call(
+        &client,
+        "PATCH",
+        &format!("{classes}/low"),
+        json!({"description": "d"}),
+    )
+    .await;
+    assert_eq!(code, 200, "{status}");
+    let (code, status) = call(
+        &client,
+        "PATCH",
+        &format!("{classes}/low"),
+        json!({"value": 11}),
+    )
+    .await;
+    assert_eq!(code, 422, "{status}");
+    assert!(
+        message(&status).contains("value: Forbidden: may not be changed in an update."),
+        "{status}"
+    );
+}
+
+#[tokio::test]
 async fn field_selectors_take_each_kind_s_labels_and_refuse_the_rest_as_upstream_words_it() {
     let server = ApiServer::new();
     let client = server.client();

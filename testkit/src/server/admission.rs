@@ -1,7 +1,7 @@
-//! The mutating admission plugins a default kube-apiserver runs on creates that the testkit
-//! models: `ServiceAccount` (a Pod's service account and its token volume),
+//! The admission plugins of a default kube-apiserver that the testkit models: mutating, on
+//! creates, `ServiceAccount` (a Pod's service account and its token volume),
 //! `DefaultTolerationSeconds`, `Priority`, and `StorageObjectInUseProtection` (the claim
-//! protection finalizer).
+//! protection finalizer); validating, `Priority`'s single default PriorityClass.
 //!
 //! They run after the field manager has recorded the write, so what they add belongs to no
 //! manager, as on a real server. (`LimitRanger` and `ResourceQuota` are not modelled: see the
@@ -176,30 +176,17 @@ fn default_tolerations(spec: &mut Map<String, Value>) {
     }
 }
 
-/// `Priority`: the priority comes from the class (none given: 0, as a cluster without a
-/// global default class has it), never from the pod itself.
 /// The `Priority` plugin: a pod's priority (and preemption policy) come from its class, or
 /// from the `globalDefault` class when it names none; a value the pod gives itself must agree.
 fn priority(st: &State, spec: &mut Map<String, Value>, name: &str) -> Result<(), ApiError> {
-    let classes: Vec<Value> = st
-        .lookup("scheduling.k8s.io", "v1", "priorityclasses")
-        .map(|bucket| {
-            st.buckets[bucket]
-                .objects
-                .values()
-                .filter_map(|s| serde_json::from_slice(&s.json).ok())
-                .collect()
-        })
-        .unwrap_or_default();
+    let classes = priority_classes(st);
     let wanted = spec
         .get("priorityClassName")
         .and_then(Value::as_str)
         .unwrap_or("")
         .to_string();
     let class = if wanted.is_empty() {
-        let default = classes
-            .iter()
-            .find(|c| c.get("globalDefault") == Some(&Value::Bool(true)));
+        let default = default_priority_class(&classes);
         if let Some(default) = default
             && let Some(class_name) = default.pointer("/metadata/name")
         {
@@ -252,6 +239,57 @@ fn priority(st: &State, spec: &mut Map<String, Value>, name: &str) -> Result<(),
     spec.insert("priority".into(), json!(value));
     spec.insert("preemptionPolicy".into(), json!(policy));
     Ok(())
+}
+
+fn priority_classes(st: &State) -> Vec<Value> {
+    st.lookup("scheduling.k8s.io", "v1", "priorityclasses")
+        .map(|bucket| {
+            st.buckets[bucket]
+                .objects
+                .values()
+                .filter_map(|s| serde_json::from_slice(&s.json).ok())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// `getDefaultPriorityClass`: of the classes marked `globalDefault` (one, unless they were
+/// created concurrently), the lowest.
+fn default_priority_class(classes: &[Value]) -> Option<&Value> {
+    classes
+        .iter()
+        .filter(|c| c.get("globalDefault") == Some(&Value::Bool(true)))
+        .min_by_key(|c| c.get("value").and_then(Value::as_i64).unwrap_or(0))
+}
+
+/// The validating half of admission, after the object itself was validated: the `Priority`
+/// plugin keeps a single `globalDefault` PriorityClass.
+pub(crate) fn validate(st: &State, t: &Target, object: &Value) -> Result<(), ApiError> {
+    if (t.ty.group.as_str(), t.ty.kind.as_str()) != ("scheduling.k8s.io", "PriorityClass")
+        || object.get("globalDefault") != Some(&Value::Bool(true))
+    {
+        return Ok(());
+    }
+    let name = object
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    let classes = priority_classes(st);
+    let Some(existing) = default_priority_class(&classes)
+        .and_then(|c| c.pointer("/metadata/name"))
+        .and_then(Value::as_str)
+    else {
+        return Ok(());
+    };
+    if existing == name {
+        return Ok(());
+    }
+    let mut err = ApiError::forbidden(format!(
+        "priorityclasses.scheduling.k8s.io \"{name}\" is forbidden: PriorityClass {existing} is already marked as default. Only one default can exist"
+    ));
+    err.details =
+        Some(json!({"name": name, "group": "scheduling.k8s.io", "kind": "priorityclasses"}));
+    Err(err)
 }
 
 fn forbidden_pod(name: &str, why: &str) -> ApiError {

@@ -191,9 +191,23 @@ fn delete_one(inner: &Inner, t: &Target, opts: &DeleteOptions) -> Reply {
         && t.ty.group.is_empty()
         && matches!(name.as_str(), "default" | "kube-system" | "kube-public")
     {
-        return Err(ApiError::forbidden(format!(
+        let mut err = ApiError::forbidden(format!(
             "namespaces \"{name}\" is forbidden: this namespace may not be deleted"
-        )));
+        ));
+        err.details = Some(json!({"name": name, "kind": "namespaces"}));
+        return Err(err);
+    }
+    if (t.ty.group.as_str(), t.ty.kind.as_str()) == ("scheduling.k8s.io", "PriorityClass")
+        && crate::validate::SYSTEM_PRIORITY_CLASSES
+            .iter()
+            .any(|(system, _)| *system == name)
+    {
+        let mut err = ApiError::forbidden(format!(
+            "priorityclasses.scheduling.k8s.io \"{name}\" is forbidden: this is a system priority class and cannot be deleted"
+        ));
+        err.details =
+            Some(json!({"name": name, "group": "scheduling.k8s.io", "kind": "priorityclasses"}));
+        return Err(err);
     }
     if t.ty.kind == "Namespace"
         && t.ty.group.is_empty()

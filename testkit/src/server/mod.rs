@@ -231,18 +231,14 @@ impl ApiServerBuilder {
             }
         }
         // The scheduling post-start hook's classes (`scheduling/bootstrap-system-priority-classes`).
-        for (name, value, description) in [
-            (
-                "system-node-critical",
-                2_000_001_000,
-                "Used for system critical pods that must not be moved from their current node.",
-            ),
-            (
-                "system-cluster-critical",
-                2_000_000_000,
-                "Used for system critical pods that must run in the cluster, but can be moved to another node if necessary.",
-            ),
-        ] {
+        let descriptions = [
+            "Used for system critical pods that must not be moved from their current node.",
+            "Used for system critical pods that must run in the cluster, but can be moved to another node if necessary.",
+        ];
+        for ((name, value), description) in crate::validate::SYSTEM_PRIORITY_CLASSES
+            .into_iter()
+            .zip(descriptions)
+        {
             let body = serde_json::json!({"apiVersion": "scheduling.k8s.io/v1",
                 "kind": "PriorityClass", "metadata": {"name": name}, "value": value,
                 "description": description});

@@ -404,6 +404,7 @@ fn new_object(
         allocator.on_create(rng, &r, &mut v)?;
     }
     validate_object(t, &v, None)?;
+    super::admission::validate(st, t, &v)?;
     if st.get(&r).is_some() {
         return Err(ApiError::already_exists(&t.ty.group, &t.ty.plural, &name));
     }
@@ -549,6 +550,7 @@ pub(crate) fn write_over(
         );
     }
     validate_object(t, &new, Some(&live))?;
+    super::admission::validate(st, t, &new)?;
     if st.simulate_workloads && !t.status_write() {
         super::workloads::simulate(&t.ty, &mut new);
     }

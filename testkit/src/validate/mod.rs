@@ -11,10 +11,12 @@
 
 mod crd;
 pub(crate) use crd::stored_versions as crd_stored_versions;
+pub(crate) use scheduling::SYSTEM_PRIORITY_CLASSES;
 mod data;
 mod metadata;
 pub(crate) mod names;
 mod pod;
+mod scheduling;
 mod service;
 mod update;
 mod workloads;
@@ -33,6 +35,10 @@ pub(crate) fn on_create(ty: &ResourceType, object: &Value) -> Vec<FieldCause> {
         causes.extend(metadata::cron_job_name(object));
     }
     causes.extend(kind_rules(ty, object));
+    // Checked on create only: an update checks that the value stays, not what it is.
+    if is_kind(ty, "scheduling.k8s.io", "PriorityClass") {
+        causes.extend(scheduling::priority_class(object));
+    }
     causes
 }
 

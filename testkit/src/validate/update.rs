@@ -39,6 +39,9 @@ pub(super) fn immutable_fields(ty: &ResourceType, new: &Value, old: &Value) -> V
         ("apps", "StatefulSet") => stateful_set_spec(new, old),
         ("batch", "Job") => job_spec(new, old),
         ("rbac.authorization.k8s.io", "RoleBinding" | "ClusterRoleBinding") => role_ref(new, old),
+        ("scheduling.k8s.io", "PriorityClass") => {
+            super::scheduling::priority_class_update(new, old)
+        }
         _ => Vec::new(),
     }
 }
