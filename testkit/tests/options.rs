@@ -64,6 +64,15 @@ async fn dry_run_deletes_delete_nothing_and_unknown_dry_runs_are_refused() {
     );
     let (code, _) = call(&client, "DELETE", &format!("{CM}?dryRun=All"), Value::Null).await;
     assert_eq!(code, 200);
+    // `All` said twice is still a dry run (the set of values is checked, not the list).
+    let (code, status) = call(
+        &client,
+        "DELETE",
+        &format!("{CM}/keep"),
+        json!({"dryRun": ["All", "All"]}),
+    )
+    .await;
+    assert_eq!(code, 200, "{status}");
     assert!(
         server
             .object("v1", "ConfigMap", Some("default"), "keep")

@@ -82,11 +82,12 @@ fn delete_options(t: &Target, body: &[u8], q: &Query) -> Result<DeleteOptions, A
     })
 }
 
-/// `ValidateDryRun`: only `All` (or nothing) is a dry run the server knows.
+/// `ValidateDryRun`: only `All` (as often as it is repeated, or nothing) is a dry run the
+/// server knows.
 pub(crate) fn validate_dry_run(options_kind: &str, values: &[String]) -> Result<bool, ApiError> {
     match values {
         [] => Ok(false),
-        [only] if only == "All" => Ok(true),
+        all if all.iter().all(|v| v == "All") => Ok(true),
         other => Err(ApiError::invalid(
             options_kind,
             "meta.k8s.io",

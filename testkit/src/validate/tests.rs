@@ -131,3 +131,32 @@ fn workload_selectors_must_select_the_template() {
         "spec.selector"
     );
 }
+
+#[test]
+fn a_deployment_s_progress_deadline_must_exceed_min_ready_even_when_negative() {
+    let deployment = |deadline: i64, ready: i64| {
+        json!({"metadata": {"name": "d"}, "spec": {"selector": {"matchLabels": {"app": "a"}},
+            "minReadySeconds": ready, "progressDeadlineSeconds": deadline,
+            "template": {"metadata": {"labels": {"app": "a"}},
+                "spec": {"containers": [{"name": "c", "image": "i"}], "restartPolicy": "Always"}}}})
+    };
+    assert!(on_create(&ty("Deployment"), &deployment(600, 10)).is_empty());
+    let causes = on_create(&ty("Deployment"), &deployment(10, 10));
+    assert_eq!(fields(&causes), ["spec.progressDeadlineSeconds"]);
+    assert_eq!(
+        causes[0].message,
+        "Invalid value: 10: must be greater than minReadySeconds"
+    );
+    let causes = on_create(&ty("Deployment"), &deployment(-1, 0));
+    assert_eq!(
+        fields(&causes),
+        [
+            "spec.progressDeadlineSeconds",
+            "spec.progressDeadlineSeconds"
+        ]
+    );
+    assert_eq!(
+        causes[1].message,
+        "Invalid value: -1: must be greater than minReadySeconds"
+    );
+}

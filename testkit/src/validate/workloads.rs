@@ -55,7 +55,8 @@ fn progress_deadline(spec: Option<&Value>) -> Option<FieldCause> {
         .and_then(|s| s.get("minReadySeconds"))
         .and_then(Value::as_i64)
         .unwrap_or(0);
-    (deadline >= 0 && deadline <= ready).then(|| {
+    // A negative deadline gets this cause too, after the non-negative one, as upstream.
+    (deadline <= ready).then(|| {
         invalid(
             "spec.progressDeadlineSeconds",
             &deadline.to_string(),
