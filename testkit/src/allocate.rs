@@ -223,9 +223,15 @@ impl Allocator {
         }
     }
 
+    /// The range's first address, which belongs to the `kubernetes` Service.
+    pub(crate) fn first_address(&self) -> Ipv4Addr {
+        self.range.address(0)
+    }
+
     fn ip_taken(&self, r: &ObjRef, ip: u32) -> bool {
-        // The range's first address belongs to the `kubernetes` Service of a real cluster.
-        ip == self.range.network + 1 || self.ips.get(&ip).is_some_and(|owner| owner != r)
+        let kubernetes = r.ns == "default" && r.name == "kubernetes";
+        (ip == self.range.network + 1 && !kubernetes)
+            || self.ips.get(&ip).is_some_and(|owner| owner != r)
     }
 
     fn port_taken(&self, r: &ObjRef, port: u16, chosen: &[u16]) -> bool {

@@ -108,11 +108,18 @@
 //!   out (nulls, empty maps and optional lists: `labels: {}` does not come back), and what it
 //!   always writes is written (a template's `creationTimestamp: null`, a role's `rules: null`,
 //!   a condition's unset `lastTransitionTime: null`, a resource field's `divisor: "0"`).
+//! - What the cluster's own controllers keep in place, written in the request that calls for
+//!   it: every namespace holds the `default` ServiceAccount and the `kube-root-ca.crt`
+//!   ConfigMap (holding the certificate a TLS listener serves; both come back when deleted),
+//!   and `default` holds the API server's `kubernetes` Service at the first address of the
+//!   service range (port 443 to 6443). Lists of a namespace's ConfigMaps include
+//!   `kube-root-ca.crt`, as on a real cluster.
 //! - The strategies' own additions: a Job's generated selector and `controller-uid`/`job-name`
 //!   labels (from its uid), a DaemonSet's `deprecated.daemonset.template.generation`, a Pod's
 //!   `status` (phase `Pending`, QoS class from its resources), a Namespace's `kubernetes`
 //!   finalizer and `kubernetes.io/metadata.name` label; and the default mutating admission
-//!   plugins: a Pod's service account and `kube-api-access-*` token volume (`ServiceAccount`),
+//!   plugins: a Pod's service account and `kube-api-access-*` token volume (`ServiceAccount`;
+//!   an account that does not exist is a `403`),
 //!   not-ready/unreachable tolerations (`DefaultTolerationSeconds`), `priority` and
 //!   `preemptionPolicy` from the cluster's PriorityClasses (`Priority`: the named class or the
 //!   `globalDefault` one; an unknown class, or a value that disagrees, is a `403`; the two
@@ -290,10 +297,9 @@
 //!   admission plugins not listed above (`LimitRanger` does not apply a namespace's LimitRange
 //!   to pods, `ResourceQuota` enforces nothing and fills no quota status, `DefaultStorageClass`
 //!   sets no class).
-//! - The controllers that populate a cluster: no `default` ServiceAccount or
-//!   `kube-root-ca.crt` ConfigMap per namespace (a Pod naming a missing service account is
-//!   accepted, where a real server refuses it), no `kubernetes` Service in `default`, no
-//!   Endpoints or EndpointSlices for Services, no pods for workloads.
+//! - The controllers that run workloads and route traffic: no Endpoints or EndpointSlices for
+//!   Services, no pods for workloads (see [`ApiServer::simulate_workloads`] for their
+//!   status).
 //! - Older API versions served next to the current ones (`autoscaling/v1` HPAs, which
 //!   `kubectl autoscale` writes, among them), and the kinds not listed above
 //!   (ReplicationControllers, CSIDrivers, RuntimeClasses, admission policies, ...).

@@ -122,7 +122,8 @@ async fn list_with_label_and_field_selectors() {
     assert_eq!(names(cms.list(&sel("app=web")).await.expect("list")), ["a"]);
     assert_eq!(
         names(cms.list(&sel("app!=web")).await.expect("list")),
-        ["b", "c"]
+        // The root CA publisher's ConfigMap has no `app` label either.
+        ["b", "c", "kube-root-ca.crt"]
     );
     assert_eq!(
         names(cms.list(&sel("app in (api,db)")).await.expect("list")),
@@ -130,12 +131,12 @@ async fn list_with_label_and_field_selectors() {
     );
     assert_eq!(
         names(cms.list(&sel("app notin (api,db)")).await.expect("list")),
-        ["a"]
+        ["a", "kube-root-ca.crt"]
     );
     assert_eq!(names(cms.list(&sel("tier")).await.expect("list")), ["a"]);
     assert_eq!(
         names(cms.list(&sel("!legacy")).await.expect("list")),
-        ["a", "b"]
+        ["a", "b", "kube-root-ca.crt"]
     );
     let by_name = ListParams::default().fields("metadata.name=b");
     assert_eq!(names(cms.list(&by_name).await.expect("list")), ["b"]);
@@ -170,7 +171,9 @@ async fn paging_with_limit_and_continue() {
         }
     }
     assert_eq!(pages, 3);
-    assert_eq!(seen, (0..7).map(|i| format!("cm-{i}")).collect::<Vec<_>>());
+    let mut expected: Vec<String> = (0..7).map(|i| format!("cm-{i}")).collect();
+    expected.push("kube-root-ca.crt".into());
+    assert_eq!(seen, expected);
 }
 
 #[tokio::test]

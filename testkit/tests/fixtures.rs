@@ -58,7 +58,8 @@ async fn load_file_reads_json_lists() {
     ]});
     std::fs::write(&path, serde_json::to_vec(&list).expect("json")).expect("write");
     assert_eq!(server.load_file(&path).expect("load"), 2);
-    assert_eq!(server.objects("v1", "ConfigMap", Some("default")).len(), 2);
+    // Next to the namespace's own `kube-root-ca.crt`.
+    assert_eq!(server.objects("v1", "ConfigMap", Some("default")).len(), 3);
 }
 
 #[tokio::test]

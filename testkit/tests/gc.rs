@@ -205,7 +205,7 @@ async fn delete_collection_with_label_selector() {
         .into_iter()
         .filter_map(|c| c.metadata.name)
         .collect();
-    assert_eq!(left, ["c"]);
+    assert_eq!(left, ["c", "kube-root-ca.crt"]);
     assert_eq!(server.requests().count(|r| r.verb == "deletecollection"), 1);
 }
 

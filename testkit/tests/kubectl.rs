@@ -223,7 +223,11 @@ async fn get_watch_prints_events() {
         .collect();
     assert_eq!(
         kinds,
-        [("ADDED", "w1"), ("MODIFIED", "w1")],
+        [
+            ("ADDED", "kube-root-ca.crt"),
+            ("ADDED", "w1"),
+            ("MODIFIED", "w1")
+        ],
         "stdout: {stdout}"
     );
 }

@@ -143,9 +143,10 @@ async fn paged_lists_count_what_is_left_and_resource_version_zero_does_not_page(
     for name in ["a", "b", "c"] {
         config_map(&client, name, &[]).await;
     }
+    // Three of ours and the namespace's `kube-root-ca.crt`.
     let (_, page) = call(&client, "GET", &format!("{CM}?limit=1"), Value::Null).await;
     assert_eq!(page["items"].as_array().map(Vec::len), Some(1));
-    assert_eq!(page["metadata"]["remainingItemCount"], 2);
+    assert_eq!(page["metadata"]["remainingItemCount"], 3);
     let token = page["metadata"]["continue"]
         .as_str()
         .expect("continue")
@@ -169,7 +170,7 @@ async fn paged_lists_count_what_is_left_and_resource_version_zero_does_not_page(
         Value::Null,
     )
     .await;
-    assert_eq!(all["items"].as_array().map(Vec::len), Some(3));
+    assert_eq!(all["items"].as_array().map(Vec::len), Some(4));
     assert!(all["metadata"].get("continue").is_none());
     let (code, status) = call(
         &client,
@@ -195,7 +196,7 @@ async fn paged_lists_count_what_is_left_and_resource_version_zero_does_not_page(
     .await;
     assert_eq!(code, 200, "{page}");
     assert_eq!(page["items"][0]["metadata"]["name"], "b", "{page}");
-    assert_eq!(page["metadata"]["remainingItemCount"], 1);
+    assert_eq!(page["metadata"]["remainingItemCount"], 2);
 }
 
 #[tokio::test]
@@ -252,11 +253,16 @@ async fn watches_start_at_the_watch_cache_and_end_the_initial_state_with_a_bookm
     let client = server.client();
     config_map(&client, "one", &[]).await;
     // v1.32's WatchList defaulting: a watch from nothing streams the state, then says so.
-    let events = watch_lines(&client, "allowWatchBookmarks=true", 2).await;
-    assert_eq!(events[0]["type"], "ADDED");
-    assert_eq!(events[1]["type"], "BOOKMARK");
+    let events = watch_lines(&client, "allowWatchBookmarks=true", 3).await;
+    let names: Vec<&str> = events[..2]
+        .iter()
+        .map(|e| e["object"]["metadata"]["name"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(names, ["kube-root-ca.crt", "one"]);
+    assert!(events[..2].iter().all(|e| e["type"] == "ADDED"));
+    assert_eq!(events[2]["type"], "BOOKMARK");
     assert_eq!(
-        events[1]["object"]["metadata"]["annotations"]["k8s.io/initial-events-end"],
+        events[2]["object"]["metadata"]["annotations"]["k8s.io/initial-events-end"],
         "true"
     );
     // Resuming from before the server's start is too old.
@@ -486,7 +492,8 @@ async fn field_selectors_take_each_kind_s_labels_and_refuse_the_rest_as_upstream
         Value::Null,
     )
     .await;
-    assert_eq!(names(cluster_ips), ["web"]);
+    // `default` also holds the API server's own `kubernetes` Service.
+    assert_eq!(names(cluster_ips), ["kubernetes", "web"]);
     let (code, status) = call(
         &client,
         "GET",

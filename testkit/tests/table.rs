@@ -286,7 +286,9 @@ async fn watch_events_carry_one_row_tables() {
     )
     .await;
     let req =
-        http::Request::get("/api/v1/namespaces/default/configmaps?watch=true&timeoutSeconds=1")
+        http::Request::get(
+            "/api/v1/namespaces/default/configmaps?watch=true&timeoutSeconds=1&fieldSelector=metadata.name%3Done",
+        )
             .header(http::header::ACCEPT, KUBECTL_ACCEPT)
             .body(Vec::new())
             .expect("request");

@@ -47,7 +47,7 @@ async fn runtime_watcher_sees_initial_state_then_changes() {
             other => panic!("unexpected {other:?}"),
         }
     }
-    assert_eq!(initial, ["before"]);
+    assert_eq!(initial, ["before", "kube-root-ca.crt"]);
     cms.create(&PostParams::default(), &cm("after", "web"))
         .await
         .expect("create");
@@ -82,7 +82,7 @@ async fn streaming_list_watcher_works() {
             other => panic!("unexpected {other:?}"),
         }
     }
-    assert_eq!(initial, ["a"]);
+    assert_eq!(initial, ["a", "kube-root-ca.crt"]);
 }
 
 #[tokio::test]

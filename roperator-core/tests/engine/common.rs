@@ -185,8 +185,18 @@ pub fn operator_writes(server: &ApiServer) -> Vec<roperator_testkit::RequestReco
         .collect()
 }
 
+/// The ConfigMaps in the test namespace, its root CA bundle (which the cluster puts in every
+/// namespace) aside.
 pub fn configmaps(server: &ApiServer) -> Vec<Value> {
-    server.objects("v1", "ConfigMap", Some(NS))
+    configmaps_in(server, NS)
+}
+
+pub fn configmaps_in(server: &ApiServer, ns: &str) -> Vec<Value> {
+    server
+        .objects("v1", "ConfigMap", Some(ns))
+        .into_iter()
+        .filter(|c| c["metadata"]["name"] != "kube-root-ca.crt")
+        .collect()
 }
 
 pub fn secrets(server: &ApiServer) -> Vec<Value> {

@@ -78,7 +78,7 @@ async fn a_namespace_and_children_in_it_are_created_in_one_pass_without_a_failed
     // 1 Namespace + 3 ConfigMaps + 1 status, in one pass.
     assert_eq!(writes.len(), 5, "{writes:#?}");
     assert_eq!(writes[0].resource, "namespaces", "{writes:#?}");
-    assert_eq!(server.objects("v1", "ConfigMap", Some("team-red")).len(), 3);
+    assert_eq!(configmaps_in(&server, "team-red").len(), 3);
     op.stop().await.unwrap();
 }
 
@@ -121,11 +121,9 @@ async fn removing_a_namespace_child_deletes_only_the_namespace() {
                "spec": {"namespaces": ["red-a", "red-b"]}}),
     )
     .await;
-    op.wait_until(LONG, || {
-        server.objects("v1", "ConfigMap", Some("red-b")).len() == 3
-    })
-    .await
-    .unwrap();
+    op.wait_until(LONG, || configmaps_in(&server, "red-b").len() == 3)
+        .await
+        .unwrap();
     op.converge(LONG).await.unwrap();
     server.clear_requests();
 
@@ -143,7 +141,7 @@ async fn removing_a_namespace_child_deletes_only_the_namespace() {
     .await
     .unwrap();
     op.converge(LONG).await.unwrap();
-    assert!(server.objects("v1", "ConfigMap", Some("red-b")).is_empty());
+    assert!(configmaps_in(&server, "red-b").is_empty());
     let deletes: Vec<_> = team_writes(&server)
         .into_iter()
         .filter(|w| w.verb == "delete")

@@ -48,7 +48,7 @@ fn pod(st: &mut State, t: &Target, pod: &mut Value) -> Result<(), ApiError> {
         .and_then(Value::as_str)
         .unwrap_or("")
         .to_string();
-    let automount_sa = service_account(st, t, pod);
+    let automount_sa = service_account(st, t, pod, &name)?;
     let Some(spec) = pod.get_mut("spec").and_then(Value::as_object_mut) else {
         return Ok(());
     };
@@ -60,13 +60,11 @@ fn pod(st: &mut State, t: &Target, pod: &mut Value) -> Result<(), ApiError> {
     priority(st, spec, &name)
 }
 
-/// Names the `default` service account when none is given, and tells whether the account lets
-/// its token be mounted. A real cluster's service account controller creates `default` in
-/// every namespace and the plugin refuses pods whose account is missing; the testkit has no
-/// such controller, so a missing account is taken to allow mounting.
-fn service_account(st: &State, t: &Target, pod: &mut Value) -> bool {
+/// Names the `default` service account when none is given, refuses a pod whose account does
+/// not exist, and tells whether the account lets its token be mounted.
+fn service_account(st: &State, t: &Target, pod: &mut Value, name: &str) -> Result<bool, ApiError> {
     let Some(spec) = pod.get_mut("spec").and_then(Value::as_object_mut) else {
-        return true;
+        return Ok(true);
     };
     let given = spec
         .get("serviceAccountName")
@@ -80,14 +78,23 @@ fn service_account(st: &State, t: &Target, pod: &mut Value) -> bool {
         .unwrap_or("default")
         .to_string();
     spec.insert("serviceAccountName".into(), json!(given));
+    let ns = t.ns.clone().unwrap_or_default();
     let account = st.lookup("", "v1", "serviceaccounts").and_then(|bucket| {
         st.get_value(&ObjRef {
             bucket,
-            ns: t.ns.clone().unwrap_or_default(),
-            name: given,
+            ns: ns.clone(),
+            name: given.clone(),
         })
     });
-    account.and_then(|a| a.get("automountServiceAccountToken").cloned()) != Some(Value::Bool(false))
+    let Some(account) = account else {
+        return Err(forbidden_pod(
+            name,
+            &format!(
+                "error looking up service account {ns}/{given}: serviceaccount \"{given}\" not found"
+            ),
+        ));
+    };
+    Ok(account.get("automountServiceAccountToken") != Some(&Value::Bool(false)))
 }
 
 /// Mounts the projected token volume in every container that has nothing at the token path.

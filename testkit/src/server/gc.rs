@@ -62,6 +62,8 @@ pub(crate) enum Work {
     Orphaned(String),
     /// Re-check a terminating namespace.
     Namespace(String),
+    /// A new namespace, which the cluster's controllers fill.
+    NamespaceCreated(String),
 }
 
 pub(crate) type Queue = VecDeque<Work>;
@@ -385,6 +387,7 @@ pub(crate) fn drain(st: &mut State, work: &mut Queue) {
                     work.push_back(Work::Namespace(r.ns.clone()));
                 }
                 super::crd::after_removal(st, work, &r, &last);
+                super::controllers::after_removal(st, work, &r);
             }
             Work::Evaluate(dep) => evaluate(st, work, &dep),
             Work::Foreground(uid) => check_foreground(st, work, &uid),
@@ -394,6 +397,7 @@ pub(crate) fn drain(st: &mut State, work: &mut Queue) {
                 }
             }
             Work::Namespace(ns) => check_namespace(st, work, &ns),
+            Work::NamespaceCreated(ns) => super::controllers::namespace_created(st, work, &ns),
         }
     }
 }

@@ -1,7 +1,7 @@
 //! The loopback TCP listener (plain HTTP or HTTPS with a generated certificate) and its kubeconfig.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::net::TcpListener;
@@ -78,11 +78,32 @@ impl Listening {
     }
 }
 
+/// The server certificate, made once per process: every TLS listener serves it, and every
+/// namespace's `kube-root-ca.crt` ConfigMap holds it, so that bundle verifies the server as it
+/// does on a real cluster.
+fn certificate() -> Result<&'static rcgen::CertifiedKey<rcgen::KeyPair>, String> {
+    static CERTIFICATE: OnceLock<Result<rcgen::CertifiedKey<rcgen::KeyPair>, String>> =
+        OnceLock::new();
+    CERTIFICATE
+        .get_or_init(|| {
+            rcgen::generate_simple_self_signed(vec![
+                "localhost".to_string(),
+                "127.0.0.1".to_string(),
+            ])
+            .map_err(|e| e.to_string())
+        })
+        .as_ref()
+        .map_err(Clone::clone)
+}
+
+/// The server certificate in PEM, for `kube-root-ca.crt`.
+pub(crate) fn certificate_pem() -> Option<String> {
+    certificate().ok().map(|c| c.cert.pem())
+}
+
 fn tls_config() -> Result<(rustls::ServerConfig, String), TestkitError> {
     let err = |e: &dyn std::fmt::Display| TestkitError::Listen(format!("cannot set up TLS: {e}"));
-    let certified =
-        rcgen::generate_simple_self_signed(vec!["localhost".to_string(), "127.0.0.1".to_string()])
-            .map_err(|e| err(&e))?;
+    let certified = certificate().map_err(|e| err(&e))?;
     let cert_der = certified.cert.der().clone();
     let key_der = rustls_pki_types::PrivateKeyDer::Pkcs8(
         rustls_pki_types::PrivatePkcs8KeyDer::from(certified.signing_key.serialize_der()),

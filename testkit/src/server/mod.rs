@@ -1,6 +1,7 @@
 //! The API server value users hold: construction, the in-process service, and test helpers.
 
 mod admission;
+mod controllers;
 pub(crate) mod convert;
 mod crd;
 mod delete;
@@ -229,6 +230,12 @@ impl ApiServerBuilder {
             if let Err(e) = server.apply_value(body) {
                 tracing::error!("cannot create namespace {ns}: {e}");
             }
+        }
+        {
+            let mut st = server.inner.lock();
+            let mut work = gc::Queue::new();
+            controllers::kubernetes_service(&mut st, &mut work);
+            gc::drain(&mut st, &mut work);
         }
         // The scheduling post-start hook's classes (`scheduling/bootstrap-system-priority-classes`).
         let descriptions = [

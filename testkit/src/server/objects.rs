@@ -430,7 +430,22 @@ fn new_object(
     if v.pointer("/metadata/ownerReferences").is_some() {
         work.push_back(Work::Evaluate(r));
     }
+    if is_core(&t.ty, "Namespace") {
+        work.push_back(Work::NamespaceCreated(name));
+    }
     Ok((201, at_version(st, t, &json)))
+}
+
+/// Creates `v` as a controller of the cluster would (`q` names its field manager), within the
+/// request that called for it.
+pub(crate) fn create_as(
+    st: &mut State,
+    work: &mut Queue,
+    t: &Target,
+    v: Value,
+    q: &Query,
+) -> Reply {
+    new_object(st, work, t, v, q, true)
 }
 
 /// The object's name: its own, or `generateName` plus five random characters not taken yet.
