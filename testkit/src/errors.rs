@@ -216,6 +216,12 @@ impl ApiError {
             "reason": self.reason,
             "code": self.code,
         });
+        // `StatusReasonUnknown` is the empty reason, left out (`omitempty`).
+        if self.reason.is_empty()
+            && let Some(o) = status.as_object_mut()
+        {
+            o.remove("reason");
+        }
         if let Some(details) = &self.details {
             status["details"] = omit_empty(details.clone());
         }

@@ -247,6 +247,75 @@ async fn generate_name_appends_a_suffix() {
     );
     assert!(a.starts_with("job-") && a.len() == 9, "{a}");
     assert_ne!(a, b);
+    // A prefix a DNS label allows, but too long to take five more characters, is cut so
+    // that the name stays a valid label.
+    let services: Api<k8s_openapi::api::core::v1::Service> =
+        Api::default_namespaced(server.client());
+    let long = "s".repeat(60);
+    let body = serde_json::from_value(
+        json!({"metadata": {"generateName": long}, "spec": {"ports": [{"port": 80}]}}),
+    )
+    .expect("service");
+    let created = services
+        .create(&PostParams::default(), &body)
+        .await
+        .expect("a long generateName still makes a valid name");
+    let name = created.metadata.name.unwrap_or_default();
+    assert_eq!(name.len(), 63, "{name}");
+    assert!(name.starts_with(&"s".repeat(58)), "{name}");
+}
+
+#[tokio::test]
+async fn the_storage_refuses_a_version_on_create_and_a_uid_that_is_not_the_object_s() {
+    let server = ApiServer::new();
+    let client = server.client();
+    let create = |rv: &str| {
+        let body = json!({"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": format!("v{rv}"), "resourceVersion": rv}});
+        let client = client.clone();
+        async move {
+            let req = http::Request::post("/api/v1/namespaces/default/configmaps")
+                .header("content-type", "application/json")
+                .body(serde_json::to_vec(&body).expect("json"))
+                .expect("request");
+            match client.request::<serde_json::Value>(req).await {
+                Ok(_) => None,
+                Err(kube::Error::Api(s)) => Some(serde_json::to_value(&*s).expect("status")),
+                Err(other) => panic!("{other:?}"),
+            }
+        }
+    };
+    let refused = create("123").await.expect("a version is refused");
+    assert_eq!(
+        refused,
+        // No reason: a plain storage error (`StatusReasonUnknown`).
+        json!({"metadata": {}, "status": "Failure",
+            "message": "resourceVersion should not be set on objects to be created", "code": 500})
+    );
+    // What does not read as a positive number is no version to etcd.
+    for rv in ["0", "-1", "abc"] {
+        assert_eq!(create(rv).await, None, "{rv}");
+    }
+
+    let cms: Api<ConfigMap> = Api::default_namespaced(server.client());
+    let mut live = cms.get("v0").await.expect("get");
+    let uid = live.metadata.uid.clone().unwrap_or_default();
+    live.metadata.uid = Some("abc".into());
+    let err = api_err(
+        cms.replace("v0", &PostParams::default(), &live)
+            .await
+            .expect_err("another uid"),
+    );
+    assert_eq!(
+        (err.code, err.reason.as_str(), err.message),
+        (
+            409,
+            "Conflict",
+            format!(
+                "Operation cannot be fulfilled on configmaps \"v0\": StorageError: invalid object, Code: 4, Key: /registry/configmaps/default/v0, ResourceVersion: 0, AdditionalErrorMsg: Precondition failed: UID in precondition: abc, UID in object meta: {uid}"
+            )
+        )
+    );
 }
 
 #[tokio::test]

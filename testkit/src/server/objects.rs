@@ -344,6 +344,11 @@ fn new_object(
     track: bool,
 ) -> Reply {
     check_kind(st, t, &mut v)?;
+    // The storage refuses a version it can read as a positive number, after validation and
+    // admission, before it looks for an existing object.
+    let sets_version = meta_str(&v, "resourceVersion")
+        .and_then(|rv| rv.parse::<u64>().ok())
+        .is_some_and(|rv| rv != 0);
     let path_ns = t.ns.clone().unwrap_or_default();
     let body_ns = meta_str(&v, "namespace").unwrap_or("").to_string();
     if t.ty.namespaced && !body_ns.is_empty() && body_ns != path_ns {
@@ -405,6 +410,14 @@ fn new_object(
     }
     validate_object(t, &v, None)?;
     super::admission::validate(st, t, &v)?;
+    if sets_version && !dry_run(q) {
+        // A plain error of the storage layer: a 500 with no reason (`StatusReasonUnknown`).
+        return Err(ApiError::new(
+            500,
+            "",
+            "resourceVersion should not be set on objects to be created",
+        ));
+    }
     if st.get(&r).is_some() {
         return Err(ApiError::already_exists(&t.ty.group, &t.ty.plural, &name));
     }
@@ -468,6 +481,8 @@ fn generate_name(st: &mut State, t: &Target, v: &Value) -> Result<String, ApiErr
             )],
         ));
     }
+    // `SimpleNameGenerator` keeps the name within 63 characters: 58 of prefix, 5 random.
+    let generate: String = generate.chars().take(58).collect();
     loop {
         let candidate = format!("{generate}{}", name_suffix(&mut st.rng));
         if st.get(&t.obj_ref(&candidate)).is_none() {
@@ -478,6 +493,29 @@ fn generate_name(st: &mut State, t: &Target, v: &Value) -> Result<String, ApiErr
 
 fn is_core(ty: &ResourceType, kind: &str) -> bool {
     ty.group.is_empty() && ty.kind == kind && matches!(ty.schema, TypeSchema::BuiltIn { .. })
+}
+
+/// Where etcd keeps the object, as storage errors name it: `/registry/<prefix>/<ns>/<name>`,
+/// the prefix being the resource (a few core ones have their historical prefixes) or, for
+/// custom resources, `<group>/<resource>`.
+fn etcd_key(st: &State, t: &Target, name: &str) -> String {
+    let ty = &t.ty;
+    let prefix = if st.buckets[t.bucket].custom {
+        format!("{}/{}", ty.group, ty.plural)
+    } else {
+        match (ty.group.as_str(), ty.plural.as_str()) {
+            ("", "replicationcontrollers") => "controllers".into(),
+            ("", "endpoints") => "services/endpoints".into(),
+            ("", "nodes") => "minions".into(),
+            ("", "services") => "services/specs".into(),
+            ("networking.k8s.io", "ingresses") => "ingress".into(),
+            (_, plural) => plural.to_string(),
+        }
+    };
+    match &t.ns {
+        Some(ns) => format!("/registry/{prefix}/{ns}/{name}"),
+        None => format!("/registry/{prefix}/{name}"),
+    }
 }
 
 /// Writes `new` over `live` with every rule of an update: identity fields kept, status rules,
@@ -746,14 +784,6 @@ pub(crate) fn patch(
 
 fn create_locked(st: &mut State, t: &Target, body: &[u8], q: &Query) -> Reply {
     let v = parse_object(body)?;
-    if meta_str(&v, "resourceVersion").is_some_and(|rv| !rv.is_empty()) {
-        // What the real storage layer answers (as a 500, not a validation error).
-        return Err(ApiError::new(
-            500,
-            "InternalError",
-            "Internal error occurred: resourceVersion should not be set on objects to be created",
-        ));
-    }
     let mut work = Queue::new();
     let reply = new_object(st, &mut work, t, v, q, true);
     finish(st, work, reply)
@@ -791,6 +821,21 @@ fn update_locked(st: &mut State, t: &Target, body: &[u8], q: &Query) -> Reply {
         let reply = new_object(st, &mut work, t, v, q, true);
         return finish(st, work, reply);
     };
+    // The storage checks a uid the body gives before anything else (`Preconditions.Check`).
+    if let Some(uid) = meta_str(&v, "uid").filter(|u| !u.is_empty())
+        && Some(uid) != meta_str(&live, "uid")
+    {
+        return Err(ApiError::conflict(
+            &t.ty.group,
+            &t.ty.plural,
+            &name,
+            &format!(
+                "StorageError: invalid object, Code: 4, Key: {}, ResourceVersion: 0, AdditionalErrorMsg: Precondition failed: UID in precondition: {uid}, UID in object meta: {}",
+                etcd_key(st, t, &name),
+                meta_str(&live, "uid").unwrap_or("")
+            ),
+        ));
+    }
     let body_rv = meta_str(&v, "resourceVersion").unwrap_or("").to_string();
     let live_rv = meta_str(&live, "resourceVersion").unwrap_or("").to_string();
     if body_rv.is_empty() {
