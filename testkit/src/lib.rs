@@ -194,7 +194,10 @@
 //!   `Warning` header; `Foreground` and `Orphan` put their finalizer on the object, answer with
 //!   it, and the collector then lets it go), deletecollection (every type but Namespace),
 //!   `dryRun=All` (in the query or, as kubectl sends it, the DeleteOptions body; other values
-//!   are a `422`). An update
+//!   are a `422`). Create, update and patch options are validated first, as their handlers do
+//!   (`dryRun`, `fieldValidation`, a `fieldManager` of at most 128 bytes, `force` on apply
+//!   only, a `fieldManager` for apply: a `422` naming `CreateOptions`, `UpdateOptions` or
+//!   `PatchOptions`). An update
 //!   that changes nothing does not bump `resourceVersion` and emits no event.
 //! - Quantity fields of built-in objects (container `resources` in Pods and every pod template,
 //!   pod `overhead`, `emptyDir.sizeLimit`, PVC and `volumeClaimTemplates` requests/limits,

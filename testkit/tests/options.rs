@@ -94,6 +94,73 @@ async fn dry_run_deletes_delete_nothing_and_unknown_dry_runs_are_refused() {
 }
 
 #[tokio::test]
+async fn write_options_are_validated_before_anything_is_written() {
+    let server = ApiServer::new();
+    let client = server.client();
+    let body = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "opt"}});
+    let (code, status) = call(&client, "POST", &format!("{CM}?dryRun=Foo"), body.clone()).await;
+    assert_eq!(
+        (code, status["message"].as_str()),
+        (
+            422,
+            Some(
+                "CreateOptions.meta.k8s.io \"\" is invalid: dryRun: Unsupported value: []string{\"Foo\"}: supported values: \"All\""
+            )
+        )
+    );
+    assert!(
+        server
+            .object("v1", "ConfigMap", Some("default"), "opt")
+            .is_none(),
+        "an unknown dry run wrote the object"
+    );
+    let long = "m".repeat(129);
+    let (code, status) = call(
+        &client,
+        "POST",
+        &format!("{CM}?fieldManager={long}"),
+        body.clone(),
+    )
+    .await;
+    assert_eq!(
+        (code, status["message"].as_str()),
+        (
+            422,
+            Some(
+                "CreateOptions.meta.k8s.io \"\" is invalid: fieldManager: Too long: must have at most 128 bytes"
+            )
+        )
+    );
+    let (code, _) = call(&client, "POST", CM, body).await;
+    assert_eq!(code, 200);
+    let (code, status) = call(
+        &client,
+        "PATCH",
+        &format!("{CM}/opt?force=true"),
+        json!({"data": {"a": "b"}}),
+    )
+    .await;
+    assert_eq!(
+        (code, status["message"].as_str()),
+        (
+            422,
+            Some(
+                "PatchOptions.meta.k8s.io \"\" is invalid: force: Forbidden: may not be specified for non-apply patch"
+            )
+        )
+    );
+    // Options are checked before the object is looked for.
+    let (code, status) = call(
+        &client,
+        "PATCH",
+        &format!("{CM}/missing?dryRun=Foo"),
+        json!({"data": {"a": "b"}}),
+    )
+    .await;
+    assert_eq!(code, 422, "{status}");
+}
+
+#[tokio::test]
 async fn foreground_and_orphan_deletes_answer_with_the_finalized_object() {
     let server = ApiServer::new();
     let client = server.client();

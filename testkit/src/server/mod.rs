@@ -17,6 +17,7 @@ mod strategy;
 mod table;
 mod watch;
 mod workloads;
+mod write_options;
 
 use std::convert::Infallible;
 use std::future::Future;

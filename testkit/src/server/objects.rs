@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 use super::Inner;
 use super::crd::{crd_initial_status, crd_serve, crd_status};
 use super::gc::{self, Queue, Work};
+use super::write_options::{self, Write};
 use crate::errors::{ApiError, cause};
 use crate::meta::{
     allows_create_on_update, allows_unconditional_update, finalizers, is_deleting, meta_mut,
@@ -230,15 +231,13 @@ enum FieldValidation {
     Strict,
 }
 
-fn field_validation(q: &Query) -> Result<FieldValidation, ApiError> {
-    // Warn is the real server's default when the parameter is absent.
+/// The request's choice, which [`write_options::validate`] checked: Warn is the real server's
+/// default when the parameter is absent.
+fn field_validation(q: &Query) -> FieldValidation {
     match q.get("fieldValidation").map(String::as_str) {
-        None | Some("") | Some("Warn") => Ok(FieldValidation::Warn),
-        Some("Ignore") => Ok(FieldValidation::Ignore),
-        Some("Strict") => Ok(FieldValidation::Strict),
-        Some(other) => Err(ApiError::bad_request(format!(
-            "fieldValidation must be one of \"Ignore\", \"Warn\" or \"Strict\", got \"{other}\""
-        ))),
+        Some("Ignore") => FieldValidation::Ignore,
+        Some("Strict") => FieldValidation::Strict,
+        _ => FieldValidation::Warn,
     }
 }
 
@@ -250,7 +249,7 @@ fn unknown_fields(
     v: &mut Value,
     q: &Query,
 ) -> Result<Vec<String>, ApiError> {
-    let mode = field_validation(q)?;
+    let mode = field_validation(q);
     // A custom resource is checked against the schema of the version it is written at.
     let ty = served_type(st, t);
     let unknown = match (mode, &ty.schema) {
@@ -783,6 +782,7 @@ pub(crate) fn patch(
 }
 
 fn create_locked(st: &mut State, t: &Target, body: &[u8], q: &Query) -> Reply {
+    write_options::validate(Write::Create, q)?;
     let v = parse_object(body)?;
     let mut work = Queue::new();
     let reply = new_object(st, &mut work, t, v, q, true);
@@ -790,6 +790,7 @@ fn create_locked(st: &mut State, t: &Target, body: &[u8], q: &Query) -> Reply {
 }
 
 fn update_locked(st: &mut State, t: &Target, body: &[u8], q: &Query) -> Reply {
+    write_options::validate(Write::Update, q)?;
     let mut v = parse_object(body)?;
     check_kind(st, t, &mut v)?;
     let name = t.name().to_string();
@@ -862,24 +863,12 @@ fn update_locked(st: &mut State, t: &Target, body: &[u8], q: &Query) -> Reply {
 fn patch_locked(st: &mut State, t: &Target, body: &[u8], content_type: &str, q: &Query) -> Reply {
     let pt = PatchType::from_content_type(content_type)
         .ok_or_else(|| ApiError::unsupported_media_type(content_type))?;
+    write_options::validate(Write::Patch(pt), q)?;
     let name = t.name().to_string();
     let r = t.obj_ref(&name);
     let live = live_as(st, t, &r);
     if live.is_none() && pt != PatchType::Apply {
         return Err(t.not_found(&name));
-    }
-    if pt == PatchType::Apply && q.get("fieldManager").is_none_or(|m| m.is_empty()) {
-        // Upstream validates PatchOptions and answers 422 Invalid, not 400.
-        return Err(ApiError::invalid(
-            "PatchOptions",
-            "meta.k8s.io",
-            "",
-            &[cause(
-                "FieldValueRequired",
-                "fieldManager",
-                "Required value: is required for apply patch",
-            )],
-        ));
     }
     let ctx = patch_ctx(t, q);
     let patched = patch::apply(pt, live.as_ref(), body, &ctx).map_err(|e| match e {
