@@ -67,14 +67,16 @@ async fn strategic_merge_patch_through_kube_merges_containers_env_and_ports() {
     assert_eq!(spec.containers.len(), 2, "sidecar kept");
     let app = &spec.containers[0];
     let env: Vec<&str> = app.env.iter().flatten().map(|e| e.name.as_str()).collect();
-    assert_eq!(env, ["A", "B"]);
+    // As upstream orders a merged list: an item the live list does not have goes before the
+    // live items that the patch does not name.
+    assert_eq!(env, ["B", "A"]);
     let ports: Vec<i32> = app
         .ports
         .iter()
         .flatten()
         .map(|p| p.container_port)
         .collect();
-    assert_eq!(ports, [80, 443]);
+    assert_eq!(ports, [443, 80]);
 }
 
 #[tokio::test]

@@ -11,6 +11,10 @@
 //! with `$patch: delete` removes it), `$retainKeys`, `$deleteFromPrimitiveList/<field>` and
 //! `$setElementOrder/<field>`.
 //!
+//! Merged lists are ordered as upstream orders them: the patch's items in the patch's order,
+//! the live list's other items in theirs, interleaved by their live positions, with a new item
+//! going before the live items that follow its predecessor in the patch.
+//!
 //! Approximations: items that are not in a `$setElementOrder` list keep their positions instead
 //! of being interleaved the way upstream does it, and a list of scalars marked as a set merges
 //! as a union even where upstream declares no patch strategy.
@@ -217,37 +221,41 @@ fn merge_list(
         return Ok(());
     }
 
-    let Some(merge_key) = schema.and_then(|s| s.patch_merge_key()) else {
-        // A list of scalars with the merge strategy: a union, in order of first appearance.
-        for item in patch {
-            if !original.contains(item) {
-                original.push(item.clone());
-            }
-        }
-        return Ok(());
-    };
-
+    let merge_key = schema.and_then(|s| s.patch_merge_key());
+    // Deletions first (upstream `mergeSliceWithSpecialElements`): what they remove takes no
+    // part in the ordering below.
+    let mut items = Vec::with_capacity(patch.len());
     for item in patch {
-        let Value::Object(item_map) = item else {
-            return Err(PatchError::Invalid(format!(
-                "{}: list items must be objects with the merge key {merge_key:?}, got {item}",
-                display_path(path)
-            )));
-        };
-        let Some(key_value) = item_map.get(merge_key) else {
-            return Err(PatchError::Invalid(format!(
-                "{}: map: {item} does not contain declared merge key: {merge_key}",
-                display_path(path)
-            )));
-        };
-        let position = original
-            .iter()
-            .position(|existing| existing.get(merge_key) == Some(key_value));
-        if is_directive_item(item, "delete") {
-            original.retain(|existing| existing.get(merge_key) != Some(key_value));
+        let Some(key) = merge_key else {
+            items.push(item);
             continue;
+        };
+        let key_value = keyed(item, key, path)?;
+        if is_directive_item(item, "delete") {
+            original.retain(|existing| existing.get(key) != Some(key_value));
+        } else {
+            items.push(item);
         }
-        let item_path = format!("{path}[{merge_key}={}]", scalar_text(key_value));
+    }
+    let server_order = original.clone();
+    let same = |a: &Value, b: &Value| match merge_key {
+        Some(key) => a.get(key).is_some() && a.get(key) == b.get(key),
+        None => a == b,
+    };
+    // Then every item merged into its counterpart, or added (`mergeSliceWithoutSpecialElements`,
+    // or a union of scalars).
+    for item in &items {
+        let position = original.iter().position(|existing| same(existing, item));
+        let Some(key) = merge_key else {
+            if position.is_none() {
+                original.push((*item).clone());
+            }
+            continue;
+        };
+        let Value::Object(item_map) = item else {
+            continue;
+        };
+        let item_path = format!("{path}[{key}={}]", scalar_text(&item_map[key]));
         match position {
             Some(index) => {
                 let outcome = match &mut original[index] {
@@ -272,7 +280,50 @@ fn merge_list(
             }
         }
     }
+    // Finally the order (`normalizeElementOrder`): the patch's items in the patch's order, the
+    // others in the live order, interleaved where the live list orders both, the patch's first
+    // otherwise; so a new item goes before the live items that follow the patch's previous one.
+    let rank = |list: &[Value], item: &Value| list.iter().position(|x| same(x, item));
+    let (mut from_patch, server_only): (Vec<Value>, Vec<Value>) = std::mem::take(original)
+        .into_iter()
+        .partition(|item| items.iter().any(|p| same(p, item)));
+    let patch_order: Vec<Value> = items.iter().map(|item| (*item).clone()).collect();
+    from_patch.sort_by_key(|item| rank(&patch_order, item));
+    let (mut left, mut right) = (
+        server_only.into_iter().peekable(),
+        from_patch.into_iter().peekable(),
+    );
+    while let (Some(l), Some(r)) = (left.peek(), right.peek()) {
+        let live_first = matches!(
+            (rank(&server_order, l), rank(&server_order, r)),
+            (Some(li), Some(ri)) if li < ri
+        );
+        let next = if live_first {
+            left.next()
+        } else {
+            right.next()
+        };
+        original.extend(next);
+    }
+    original.extend(left);
+    original.extend(right);
     Ok(())
+}
+
+/// The merge key's value of a patch item, which every item of a keyed list must carry.
+fn keyed<'a>(item: &'a Value, key: &str, path: &str) -> Result<&'a Value, PatchError> {
+    let Value::Object(map) = item else {
+        return Err(PatchError::Invalid(format!(
+            "{}: list items must be objects with the merge key {key:?}, got {item}",
+            display_path(path)
+        )));
+    };
+    map.get(key).ok_or_else(|| {
+        PatchError::Invalid(format!(
+            "{}: map: {item} does not contain declared merge key: {key}",
+            display_path(path)
+        ))
+    })
 }
 
 fn scalar_text(value: &Value) -> String {

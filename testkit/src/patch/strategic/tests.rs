@@ -190,9 +190,10 @@ fn finalizers_merge_as_a_set_and_delete_from_primitive_list_removes() {
         json!({"metadata": {"finalizers": ["b.example.com/y", "a.example.com/x"]}}),
     )
     .expect("patch applies");
+    // Every item the patch names comes in the patch's order.
     assert_eq!(
         added["metadata"]["finalizers"],
-        json!(["a.example.com/x", "b.example.com/y"])
+        json!(["b.example.com/y", "a.example.com/x"])
     );
     let removed = smp(
         &resource,
@@ -204,6 +205,57 @@ fn finalizers_merge_as_a_set_and_delete_from_primitive_list_removes() {
         removed["metadata"]["finalizers"],
         json!(["b.example.com/y"])
     );
+}
+
+#[test]
+fn new_items_go_before_the_live_items_after_their_predecessor_as_upstream_orders_them() {
+    // kubectl patch adding a sidecar next to `app`, and an env var to `app`.
+    let out = smp(
+        &test_types::deployment(),
+        &deployment(),
+        json!({"spec": {"template": {"spec": {"containers": [
+            {"name": "app", "env": [{"name": "NEW", "value": "n"}]},
+            {"name": "logger", "image": "busybox"}
+        ]}}}}),
+    )
+    .expect("patch applies");
+    let names: Vec<&str> = containers(&out)
+        .iter()
+        .filter_map(|c| c["name"].as_str())
+        .collect();
+    assert_eq!(names, ["app", "logger", "sidecar"]);
+    let env: Vec<&str> = containers(&out)[0]["env"]
+        .as_array()
+        .expect("env")
+        .iter()
+        .filter_map(|e| e["name"].as_str())
+        .collect();
+    assert_eq!(env, ["NEW", "A", "B"]);
+    // A finalizer patched onto others goes first.
+    let out = smp(
+        &test_types::deployment(),
+        &deployment(),
+        json!({"metadata": {"finalizers": ["c.example.com/z"]}}),
+    )
+    .expect("patch applies");
+    assert_eq!(
+        out["metadata"]["finalizers"],
+        json!(["c.example.com/z", "a.example.com/x"])
+    );
+    // Items the live list orders keep that order between the patch's and the others.
+    let out = smp(
+        &test_types::deployment(),
+        &deployment(),
+        json!({"spec": {"template": {"spec": {"containers": [
+            {"name": "sidecar", "image": "busybox:2"}
+        ]}}}}),
+    )
+    .expect("patch applies");
+    let names: Vec<&str> = containers(&out)
+        .iter()
+        .filter_map(|c| c["name"].as_str())
+        .collect();
+    assert_eq!(names, ["app", "sidecar"]);
 }
 
 #[test]
