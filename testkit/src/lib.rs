@@ -145,7 +145,9 @@
 //!   reason): `metadata.name` and `generateName` per kind (DNS-1123 subdomain; label for
 //!   Namespaces; DNS-1035 label for Services; path segments for RBAC; 52 characters for
 //!   CronJobs), label keys and values, annotation keys and their total size (256 KiB), owner
-//!   references (apiVersion, kind, name, uid; one controller), finalizer names, ConfigMap and
+//!   references (apiVersion, kind, name, uid; one controller), finalizer names (qualified; on
+//!   built-in kinds a name without `/` must be `kubernetes`, `orphan` or `foregroundDeletion`,
+//!   on custom resources it only earns a `Warning`), ConfigMap and
 //!   Secret data keys and total size (1 MiB; decoded bytes for Secrets), the keys of typed
 //!   Secrets (`kubernetes.io/tls`...), `immutable` ConfigMaps and Secrets, a Secret's `type`,
 //!   Service ports and cluster IP fields, apps/v1 selectors (required, matching the template)

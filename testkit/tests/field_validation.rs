@@ -226,3 +226,58 @@ async fn custom_resources_are_checked_against_their_schema() {
         json!({"message": "hi", "extra": {"anything": 1}})
     );
 }
+
+#[tokio::test]
+async fn finalizer_names_are_refused_on_built_in_kinds_and_warned_about_on_custom_ones() {
+    let server = ApiServer::new();
+    let config_map = |finalizers: Value| {
+        json!({"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "f", "finalizers": finalizers}})
+    };
+    let configmaps = "/api/v1/namespaces/default/configmaps";
+    let (status, _, body) =
+        send(&server, "POST", configmaps, &config_map(json!(["noslash"]))).await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(
+        body["details"]["causes"],
+        json!([{"reason": "FieldValueInvalid", "field": "metadata.finalizers[0]",
+            "message": "Invalid value: \"noslash\": name is neither a standard finalizer name nor is it fully qualified"}])
+    );
+    let (status, warnings, body) = send(
+        &server,
+        "POST",
+        configmaps,
+        &config_map(json!(["kubernetes", "example.com/cleanup"])),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    assert!(warnings.is_empty(), "{warnings:?}");
+
+    server
+        .register_crd(&json!({
+            "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+            "metadata": {"name": "widgets.example.com"},
+            "spec": {"group": "example.com", "scope": "Namespaced",
+                "names": {"plural": "widgets", "singular": "widget", "kind": "Widget"},
+                "versions": [{"name": "v1", "served": true, "storage": true,
+                    "schema": {"openAPIV3Schema": {"type": "object",
+                        "x-kubernetes-preserve-unknown-fields": true}}}]}
+        }))
+        .expect("crd");
+    let widget = json!({"apiVersion": "example.com/v1", "kind": "Widget",
+        "metadata": {"name": "w", "finalizers": ["noslash"]}});
+    let (status, warnings, body) = send(
+        &server,
+        "POST",
+        "/apis/example.com/v1/namespaces/default/widgets",
+        &widget,
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(
+        warnings,
+        [
+            "299 - \"metadata.finalizers: \\\"noslash\\\": prefer a domain-qualified finalizer name including a path (/) to avoid accidental conflicts with other finalizer writers\""
+        ]
+    );
+}

@@ -408,6 +408,8 @@ fn new_object(
         allocator.on_create(rng, &r, &mut v)?;
     }
     validate_object(t, &v, None)?;
+    st.warnings
+        .extend(crate::validate::finalizer_warnings(&t.ty, &v, None));
     super::admission::validate(st, t, &v)?;
     if sets_version && !dry_run(q) {
         // A plain error of the storage layer: a 500 with no reason (`StatusReasonUnknown`).
@@ -602,6 +604,11 @@ pub(crate) fn write_over(
         );
     }
     validate_object(t, &new, Some(&live))?;
+    st.warnings.extend(crate::validate::finalizer_warnings(
+        &t.ty,
+        &new,
+        Some(&live),
+    ));
     super::admission::validate(st, t, &new)?;
     if st.simulate_workloads && !t.status_write() {
         super::workloads::simulate(&t.ty, &mut new);

@@ -5,7 +5,7 @@ use serde_json::{Map, Value};
 
 use super::names::{self, NameRule};
 use super::{invalid, quote, required, too_long};
-use crate::registry::ResourceType;
+use crate::registry::{ResourceType, TypeSchema};
 use crate::schema::FieldCause;
 
 /// `TotalAnnotationSizeLimitB`: keys and values together.
@@ -42,6 +42,9 @@ pub(super) fn object_meta(ty: &ResourceType, object: &Value, create: bool) -> Ve
     causes.extend(annotations(meta.get("annotations")));
     causes.extend(owner_references(meta.get("ownerReferences")));
     causes.extend(finalizers(meta.get("finalizers")));
+    if matches!(ty.schema, TypeSchema::BuiltIn { .. }) && ty.group != "apiextensions.k8s.io" {
+        causes.extend(kube_finalizers(meta.get("finalizers")));
+    }
     causes
 }
 
@@ -164,6 +167,29 @@ fn finalizers(finalizers: Option<&Value>) -> Vec<FieldCause> {
             &super::go_strings(list.iter().copied()),
             "finalizer orphan and foregroundDeletion cannot be both set",
         ));
+    }
+    causes
+}
+
+/// The core group's `validateKubeFinalizerName`, which the built-in kinds' metadata validation
+/// adds (per item, after the generic checks, which it repeats): a name without a `/` must be
+/// one of the standard finalizers.
+fn kube_finalizers(finalizers: Option<&Value>) -> Vec<FieldCause> {
+    let mut causes = Vec::new();
+    for (i, finalizer) in super::strings(finalizers).into_iter().enumerate() {
+        let path = format!("metadata.finalizers[{i}]");
+        for msg in names::qualified_name(finalizer) {
+            causes.push(invalid(&path, &quote(finalizer), &msg));
+        }
+        if !finalizer.contains('/')
+            && !matches!(finalizer, "kubernetes" | "orphan" | "foregroundDeletion")
+        {
+            causes.push(invalid(
+                &path,
+                &quote(finalizer),
+                "name is neither a standard finalizer name nor is it fully qualified",
+            ));
+        }
     }
     causes
 }

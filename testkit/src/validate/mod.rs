@@ -42,6 +42,36 @@ pub(crate) fn on_create(ty: &ResourceType, object: &Value) -> Vec<FieldCause> {
     causes
 }
 
+/// The custom resource strategy's warnings (`generateWarningsFromObj`): each finalizer the write
+/// adds without a `/` in its name.
+pub(crate) fn finalizer_warnings(
+    ty: &ResourceType,
+    new: &Value,
+    old: Option<&Value>,
+) -> Vec<String> {
+    if !matches!(ty.schema, TypeSchema::Custom { .. }) {
+        return Vec::new();
+    }
+    let before = old
+        .map(|o| strings(o.pointer("/metadata/finalizers")))
+        .unwrap_or_default();
+    let mut added: Vec<&str> = strings(new.pointer("/metadata/finalizers"))
+        .into_iter()
+        .filter(|f| !before.contains(f) && !f.contains('/'))
+        .collect();
+    added.sort_unstable();
+    added.dedup();
+    added
+        .into_iter()
+        .map(|f| {
+            format!(
+                "metadata.finalizers: {}: prefer a domain-qualified finalizer name including a path (/) to avoid accidental conflicts with other finalizer writers",
+                quote(f)
+            )
+        })
+        .collect()
+}
+
 /// The problems with `new` replacing `old` (both of type `ty`).
 pub(crate) fn on_update(ty: &ResourceType, new: &Value, old: &Value) -> Vec<FieldCause> {
     let mut causes = metadata::object_meta(ty, new, false);
