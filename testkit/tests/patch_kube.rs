@@ -436,3 +436,94 @@ async fn a_second_manager_applying_the_same_value_is_recorded_but_a_reapply_is_a
         .collect();
     assert_eq!(managers, ["a", "b"]);
 }
+
+#[tokio::test]
+async fn patched_objects_must_keep_the_type_namespace_and_name_of_the_request() {
+    let server = ApiServer::new();
+    let cms: Api<ConfigMap> = Api::default_namespaced(server.client());
+    let apply = PatchParams::apply("tester");
+    let message = |e: kube::Error| {
+        let s = api_err(e);
+        (s.code, s.message)
+    };
+    let refused = cms
+        .patch(
+            "newcm",
+            &apply,
+            &Patch::Apply(json!({"apiVersion": "apps/v1", "kind": "ConfigMap", "metadata": {"name": "newcm"}})),
+        )
+        .await
+        .expect_err("wrong type");
+    assert_eq!(
+        message(refused),
+        (
+            400,
+            "invalid object type: apps/v1, Kind=ConfigMap".to_string()
+        )
+    );
+    let refused = cms
+        .patch(
+            "newcm",
+            &apply,
+            &Patch::Apply(
+                json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "other"}}),
+            ),
+        )
+        .await
+        .expect_err("another name");
+    assert_eq!(
+        message(refused),
+        (
+            400,
+            "the name of the object (other) does not match the name on the URL (newcm)".to_string()
+        )
+    );
+    let refused = cms
+        .patch(
+            "newcm",
+            &apply,
+            &Patch::Apply(json!({"apiVersion": "v1", "kind": "ConfigMap",
+                "metadata": {"name": "newcm", "namespace": "kube-system"}})),
+        )
+        .await
+        .expect_err("another namespace");
+    assert_eq!(
+        message(refused),
+        (
+            400,
+            "the namespace of the provided object does not match the namespace sent on the request"
+                .to_string()
+        )
+    );
+    assert!(cms.get_opt("newcm").await.expect("get").is_none());
+    assert!(cms.get_opt("other").await.expect("get").is_none());
+
+    cms.patch(
+        "newcm",
+        &apply,
+        &Patch::Apply(
+            json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "newcm"}}),
+        ),
+    )
+    .await
+    .expect("created by apply");
+    let refused = cms
+        .patch(
+            "newcm",
+            &PatchParams::default(),
+            &Patch::Json::<()>(
+                serde_json::from_value(json!([{"op": "remove", "path": "/metadata/name"}]))
+                    .expect("json patch"),
+            ),
+        )
+        .await
+        .expect_err("no name left");
+    assert_eq!(
+        message(refused),
+        (
+            400,
+            "the name of the object (newcm based on URL) was undeterminable: name must be provided"
+                .to_string()
+        )
+    );
+}

@@ -89,7 +89,7 @@ pub(crate) fn apply(
         }
     };
     let applied = parse(body)?;
-    check_identity(&applied, live, ctx)?;
+    check_identity(&applied, ctx)?;
     if applied
         .pointer("/metadata/managedFields")
         .is_some_and(|m| !m.is_null())
@@ -304,36 +304,19 @@ fn strip_nulls(value: &mut Value) {
     }
 }
 
-/// The applied configuration must name the type being patched, and the object if it exists.
-fn check_identity(
-    applied: &Value,
-    live: Option<&Value>,
-    ctx: &PatchContext<'_>,
-) -> Result<(), PatchError> {
+/// The applied configuration must name the type being patched.
+fn check_identity(applied: &Value, ctx: &PatchContext<'_>) -> Result<(), PatchError> {
     let api_version = applied
         .get("apiVersion")
         .and_then(Value::as_str)
         .unwrap_or("");
     let kind = applied.get("kind").and_then(Value::as_str).unwrap_or("");
-    if api_version.is_empty() || kind.is_empty() {
-        return Err(PatchError::Malformed(
-            "invalid object type: the apply configuration must set apiVersion and kind".into(),
-        ));
-    }
+    // The field manager's version check, which prints the group version kind as Go does
+    // (`apps/v1, Kind=StatefulSet`; the core group and a missing type leave their parts empty).
     if api_version != ctx.resource.api_version() || kind != ctx.resource.kind {
+        let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
         return Err(PatchError::Malformed(format!(
-            "the API version in the data ({api_version}) does not match the expected API version ({}) or the kind ({kind}) does not match {}",
-            ctx.resource.api_version(),
-            ctx.resource.kind
-        )));
-    }
-    if let (Some(live), Some(name)) = (
-        live,
-        applied.pointer("/metadata/name").and_then(Value::as_str),
-    ) && live.pointer("/metadata/name").and_then(Value::as_str) != Some(name)
-    {
-        return Err(PatchError::Malformed(format!(
-            "the name of the object ({name}) does not match the name on the URL"
+            "invalid object type: {group}/{version}, Kind={kind}"
         )));
     }
     Ok(())

@@ -903,37 +903,68 @@ fn patch_locked(st: &mut State, t: &Target, body: &[u8], content_type: &str, q: 
             err
         }
     })?;
+    let mut v = patched;
+    if !v.is_object() {
+        return Err(ApiError::bad_request("the patch did not produce an object"));
+    }
+    patched_identity(t, &name, live.is_some(), &mut v)?;
     let mut work = Queue::new();
     let track = pt != PatchType::Apply;
     let reply = match live {
-        None => {
-            let mut v = patched;
-            if let Some(meta) = meta_mut(&mut v) {
-                meta.insert("name".into(), json!(name));
-            }
-            new_object(st, &mut work, t, v, q, track)
-        }
+        None => new_object(st, &mut work, t, v, q, track),
         Some(live) => {
-            let mut v = patched;
-            if !v.is_object() {
-                return Err(ApiError::bad_request("the patch did not produce an object"));
-            }
             let live_rv = meta_str(&live, "resourceVersion").unwrap_or("").to_string();
             let new_rv = meta_str(&v, "resourceVersion").unwrap_or("").to_string();
             if !new_rv.is_empty() && new_rv != live_rv {
                 return Err(ApiError::stale(&t.ty.group, &t.ty.plural, &name));
-            }
-            if meta_str(&v, "name").is_some_and(|n| n != name) {
-                return Err(ApiError::bad_request(format!(
-                    "the name of the object ({}) does not match the name on the URL ({name})",
-                    meta_str(&v, "name").unwrap_or("")
-                )));
             }
             check_kind(st, t, &mut v)?;
             write_over(st, &mut work, t, &r, live, v, q, track)
         }
     };
     finish(st, work, reply)
+}
+
+/// What the patch handler checks on the patched object before it is written (`applyPatch`): a
+/// uid only an existing object can have, the request's namespace, and the URL's name.
+fn patched_identity(t: &Target, name: &str, exists: bool, v: &mut Value) -> Result<(), ApiError> {
+    if !exists && let Some(uid) = meta_str(v, "uid").filter(|u| !u.is_empty()) {
+        return Err(ApiError::conflict(
+            &t.ty.group,
+            &t.ty.plural,
+            name,
+            &format!(
+                "uid mismatch: the provided object specified uid {uid}, and no existing object was found"
+            ),
+        ));
+    }
+    let expected = if t.ty.namespaced {
+        t.ns.clone().unwrap_or_default()
+    } else {
+        String::new()
+    };
+    let given = meta_str(v, "namespace").unwrap_or("").to_string();
+    if !given.is_empty() && !expected.is_empty() && given != expected {
+        return Err(ApiError::bad_request(
+            "the namespace of the provided object does not match the namespace sent on the request",
+        ));
+    }
+    if let Some(meta) = meta_mut(v) {
+        if expected.is_empty() {
+            meta.remove("namespace");
+        } else {
+            meta.insert("namespace".into(), json!(expected));
+        }
+    }
+    match meta_str(v, "name").unwrap_or("") {
+        "" => Err(ApiError::bad_request(format!(
+            "the name of the object ({name} based on URL) was undeterminable: name must be provided"
+        ))),
+        given if given != name => Err(ApiError::bad_request(format!(
+            "the name of the object ({given}) does not match the name on the URL ({name})"
+        ))),
+        _ => Ok(()),
+    }
 }
 
 /// Creates or replaces an object given as JSON (fixtures, CRD registration, default namespaces).
