@@ -175,10 +175,12 @@ fn collect_field(
     }
 }
 
-/// The first list-map item in `value` that lacks one of its list's key fields, described as the
-/// API server describes it (`.spec.ports: element 0: associative list with keys has an element
-/// that omits key field "name" (and doesn't have default value)`).
-pub(crate) fn missing_key(value: &Value, schema: Option<Cursor<'_>>) -> Option<String> {
+/// The first place where `value` does not fit its schema as structured-merge-diff types it: a
+/// list-map item without one of its list's key fields, or a number field holding something
+/// else, described as the API server describes it (`.spec.ports: element 0: associative list
+/// with keys has an element that omits key field "name" (and doesn't have default value)`,
+/// `.spec.replicas: expected numeric (int or float), got string`).
+pub(crate) fn typing_error(value: &Value, schema: Option<Cursor<'_>>) -> Option<String> {
     fn walk(value: &Value, schema: Option<Cursor<'_>>, path: &str) -> Option<String> {
         match value {
             Value::Object(map) => map.iter().find_map(|(key, child)| {
@@ -191,7 +193,8 @@ pub(crate) fn missing_key(value: &Value, schema: Option<Cursor<'_>>) -> Option<S
             Value::Array(items) => {
                 let schema = schema?;
                 let ListType::Map(keys) = schema.list_type() else {
-                    return None;
+                    let item_schema = schema.items();
+                    return items.iter().find_map(|item| walk(item, item_schema, path));
                 };
                 let item_schema = schema.items();
                 items.iter().enumerate().find_map(|(index, item)| {
@@ -206,6 +209,16 @@ pub(crate) fn missing_key(value: &Value, schema: Option<Cursor<'_>>) -> Option<S
                         .collect();
                     walk(item, item_schema, &format!("{path}[{}]", selector.join(",")))
                 })
+            }
+            Value::String(_) | Value::Bool(_) => {
+                let numeric = schema
+                    .map(Cursor::resolved)
+                    .and_then(|s| s.schema.get("type"))
+                    .and_then(Value::as_str)
+                    .is_some_and(|t| t == "integer" || t == "number");
+                // `%T` of what was sent.
+                let sent = if value.is_string() { "string" } else { "bool" };
+                numeric.then(|| format!("{path}: expected numeric (int or float), got {sent}"))
             }
             _ => None,
         }

@@ -11,9 +11,10 @@
 //!   `strategic.rs` for the directives and the two small approximations.
 //! * Server-side apply (`application/apply-patch+yaml`), modelled:
 //!   - `fieldManager` is required; the body is YAML or JSON and must carry the type's
-//!     `apiVersion` and `kind` (and the object's name, when it exists), no `managedFields`, no
-//!     field the schema does not declare and no list-map item without its keys (`400`, with
-//!     the upstream `failed to create typed patch object` messages);
+//!     `apiVersion` and `kind` (`400 invalid object type: <group>/<version>, Kind=<kind>`),
+//!     no `managedFields`, no field the schema does not declare, no list-map item without its
+//!     keys and no text where the schema wants a number (v1.32's reasonless `500`, with the
+//!     upstream `failed to create typed patch object` messages);
 //!   - ownership per manager in `FieldsV1` form, one entry per (manager, operation,
 //!     subresource), with `apiVersion` and `time`; identity and server-set metadata
 //!     (`name`, `uid`, `resourceVersion`...) are owned by nobody, and for types with a status
@@ -117,6 +118,10 @@ pub enum PatchError {
     /// per conflicting field: (manager, field path).
     #[error("{}", conflict_message(.0))]
     Conflicts(Vec<(String, String)>),
+    /// What the server fails on with a plain error rather than a status (500, no reason): a
+    /// server-side apply configuration that does not fit the type's schema.
+    #[error("{0}")]
+    Internal(String),
     /// The patch flavour is not accepted for this type, e.g. a strategic merge patch on a custom
     /// resource (415 UnsupportedMediaType).
     #[error("{0}")]

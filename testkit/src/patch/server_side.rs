@@ -102,8 +102,7 @@ pub(crate) fn apply(
     let api_version = ctx.resource.api_version();
 
     // The API server types the configuration against the schema first; what does not fit is
-    // refused before anything merges. (Upstream answers these with 500 today; 400 is what the
-    // pending upstream fix returns, and what a client can act on.)
+    // refused before anything merges, with a plain error: a 500 without a reason (v1.32).
     let kind_name = format!(
         "{}{}; {}, Kind={}",
         applied
@@ -119,12 +118,12 @@ pub(crate) fn apply(
         ctx.resource.kind
     );
     if let Some(unknown) = crate::openapi::unknown_fields(ctx.resource, &applied).first() {
-        return Err(PatchError::Malformed(format!(
+        return Err(PatchError::Internal(format!(
             "failed to create typed patch object ({kind_name}): .{unknown}: field not declared in schema"
         )));
     }
-    if let Some(problem) = with_schema(ctx, |schema| fields::missing_key(&applied, schema)) {
-        return Err(PatchError::Malformed(format!(
+    if let Some(problem) = with_schema(ctx, |schema| fields::typing_error(&applied, schema)) {
+        return Err(PatchError::Internal(format!(
             "failed to create typed patch object ({kind_name}): {problem}"
         )));
     }

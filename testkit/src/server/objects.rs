@@ -892,6 +892,7 @@ fn patch_locked(st: &mut State, t: &Target, body: &[u8], content_type: &str, q: 
             err
         }
         PatchError::UnsupportedMediaType(m) => ApiError::new(415, "UnsupportedMediaType", m),
+        PatchError::Internal(m) => ApiError::new(500, "", m),
         PatchError::Conflicts(c) => {
             let causes: Vec<Value> = c
                 .iter()

@@ -437,8 +437,17 @@ fn configurations_that_do_not_fit_the_schema_are_refused() {
     let err = ssa(&resource, None, "mgr", false, &typo).expect_err("undeclared field");
     assert_eq!(
         err,
-        PatchError::Malformed(
+        PatchError::Internal(
             "failed to create typed patch object (default/web; apps/v1, Kind=Deployment): .spec.replica: field not declared in schema".into()
+        )
+    );
+    let mut mistyped = deployment(1, "nginx:1");
+    mistyped["spec"]["replicas"] = json!("three");
+    let err = ssa(&resource, None, "mgr", false, &mistyped).expect_err("a string for a number");
+    assert_eq!(
+        err,
+        PatchError::Internal(
+            "failed to create typed patch object (default/web; apps/v1, Kind=Deployment): .spec.replicas: expected numeric (int or float), got string".into()
         )
     );
 
@@ -447,7 +456,7 @@ fn configurations_that_do_not_fit_the_schema_are_refused() {
         "spec": {"size": 1, "ports": [{"name": "a"}, {"port": 80}]}});
     let err = ssa(&widget, None, "mgr", false, &keyless).expect_err("item without its key");
     assert!(
-        matches!(&err, PatchError::Malformed(m) if m.ends_with(
+        matches!(&err, PatchError::Internal(m) if m.ends_with(
             ".spec.ports: element 1: associative list with keys has an element that omits key field \"name\" (and doesn't have default value)"
         )),
         "{err:?}"
