@@ -254,6 +254,11 @@
 //! - `fieldValidation=Strict` refusals read `<Kind> in version "<v>" cannot be handled as a
 //!   <Kind>: strict decoding error: unknown field "..."` for every verb (the real server words
 //!   patch and server-side apply refusals differently); duplicate JSON fields are not detected.
+//! - A JSON, merge or strategic merge patch whose result holds a scalar of the wrong JSON type
+//!   is the upstream `422` on the field `patch` (` "" is invalid: patch: Invalid value: ...`);
+//!   for JSON and merge patches the value shown is the patched object with its keys sorted,
+//!   where Go keeps the stored order below the top level. Other decoding failures of a patched
+//!   object (an object where a list belongs...) are a `400`.
 //! - Quantities beyond 38 significant digits are refused rather than parsed with arbitrary
 //!   precision.
 //! - Garbage collection and namespace cleanup run synchronously inside the request that

@@ -527,3 +527,54 @@ async fn patched_objects_must_keep_the_type_namespace_and_name_of_the_request() 
         )
     );
 }
+
+#[tokio::test]
+async fn a_patch_whose_result_does_not_decode_is_invalid_on_the_patch_field() {
+    let server = ApiServer::new();
+    let deployments: Api<Deployment> = Api::default_namespaced(server.client());
+    deployments
+        .create(&PostParams::default(), &deployment())
+        .await
+        .expect("create");
+    let status = api_err(
+        deployments
+            .patch(
+                "web",
+                &PatchParams::default(),
+                &Patch::Strategic(json!({"spec": {"replicas": "abc"}})),
+            )
+            .await
+            .expect_err("replicas must be a number"),
+    );
+    assert_eq!(
+        (status.code, status.reason.as_str(), status.message.as_str()),
+        (
+            422,
+            "Invalid",
+            " \"\" is invalid: patch: Invalid value: \"map[spec:map[replicas:abc]]\": unrecognized type: int32"
+        )
+    );
+    let details = status.details.expect("details");
+    assert_eq!(
+        (details.kind.as_str(), details.causes[0].field.as_str()),
+        ("", "patch")
+    );
+    let status = api_err(
+        deployments
+            .patch(
+                "web",
+                &PatchParams::default(),
+                &Patch::Merge(json!({"spec": {"replicas": "abc"}})),
+            )
+            .await
+            .expect_err("replicas must be a number"),
+    );
+    assert_eq!(status.code, 422);
+    assert!(
+        status.message.ends_with(
+            "json: cannot unmarshal string into Go struct field DeploymentSpec.spec.replicas of type int32"
+        ),
+        "{}",
+        status.message
+    );
+}

@@ -49,6 +49,7 @@
 //! );
 //! ```
 
+mod decode_error;
 mod fields;
 mod managed;
 mod server_side;
@@ -174,6 +175,25 @@ pub fn apply(
         }
         PatchType::Apply => server_side::apply(live, body, ctx),
     }
+}
+
+/// Why a JSON, merge or strategic merge patch produced an object that does not decode into the
+/// built-in type (a value of the wrong JSON type), as the message of the `422`'s `patch` cause;
+/// `None` when it decodes, or for custom resources and server-side apply.
+pub fn decode_failure(
+    pt: PatchType,
+    body: &[u8],
+    patched: &Value,
+    ctx: &PatchContext<'_>,
+) -> Option<String> {
+    if pt == PatchType::Apply || !matches!(ctx.resource.schema, TypeSchema::BuiltIn { .. }) {
+        return None;
+    }
+    let mismatch = managed::with_schema(ctx, |schema| {
+        decode_error::first_mismatch(patched, schema?, &ctx.resource.kind)
+    })?;
+    let patch: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+    Some(decode_error::message(pt, &patch, patched, &mismatch))
 }
 
 /// Records, in `new.metadata.managedFields`, the fields a non-apply write (create, update, or a

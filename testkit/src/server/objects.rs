@@ -908,6 +908,15 @@ fn patch_locked(st: &mut State, t: &Target, body: &[u8], content_type: &str, q: 
     if !v.is_object() {
         return Err(ApiError::bad_request("the patch did not produce an object"));
     }
+    if let Some(why) = patch::decode_failure(pt, body, &v, &ctx) {
+        // `errors.NewInvalid` with no kind or name: the message starts ` "" is invalid`.
+        return Err(ApiError::invalid(
+            "",
+            "",
+            "",
+            &[cause("FieldValueInvalid", "patch", why)],
+        ));
+    }
     patched_identity(t, &name, live.is_some(), &mut v)?;
     let mut work = Queue::new();
     let track = pt != PatchType::Apply;
