@@ -219,7 +219,31 @@ async fn kinds_must_match_the_path() {
             .await
             .expect_err("wrong version"),
     );
-    assert_eq!(err.code, 400);
+    assert_eq!(
+        (err.code, err.message.as_str()),
+        (
+            400,
+            "Echo in version \"v2\" cannot be handled as a Echo: request to convert CR from an invalid group/version: example.com/v2"
+        )
+    );
+    // A served version with another kind decodes, and the validator refuses it.
+    wrong.types = Some(kube::api::TypeMeta {
+        api_version: "example.com/v1".into(),
+        kind: "Gadget".into(),
+    });
+    let err = api_err(
+        echoes
+            .create(&PostParams::default(), &wrong)
+            .await
+            .expect_err("wrong kind"),
+    );
+    assert_eq!(
+        (err.code, err.message.as_str()),
+        (
+            422,
+            "Gadget.example.com \"w\" is invalid: kind: Invalid value: \"Gadget\": must be Echo"
+        )
+    );
 }
 
 #[tokio::test]

@@ -717,3 +717,37 @@ async fn invalid_errors_bracket_several_causes_and_omit_the_core_group() {
         two.message
     );
 }
+
+#[tokio::test]
+async fn a_body_of_another_type_is_what_the_decoder_cannot_convert() {
+    let server = ApiServer::new();
+    let client = server.client();
+    let post = |body: serde_json::Value| {
+        let client = client.clone();
+        async move {
+            let req = http::Request::post("/api/v1/namespaces/default/configmaps")
+                .header("content-type", "application/json")
+                .body(serde_json::to_vec(&body).expect("json"))
+                .expect("request");
+            match client.request::<serde_json::Value>(req).await {
+                Ok(v) => panic!("accepted: {v}"),
+                Err(kube::Error::Api(s)) => (s.code, s.message),
+                Err(other) => panic!("{other:?}"),
+            }
+        }
+    };
+    assert_eq!(
+        post(json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"}})).await,
+        (
+            400,
+            "Secret in version \"v1\" cannot be handled as a ConfigMap: converting (v1.Secret) to (core.ConfigMap): unknown conversion".to_string()
+        )
+    );
+    assert_eq!(
+        post(json!({"apiVersion": "apps/v1", "kind": "ConfigMap", "metadata": {"name": "s"}})).await,
+        (
+            400,
+            "ConfigMap in version \"v1\" cannot be handled as a ConfigMap: no kind \"ConfigMap\" is registered for version \"apps/v1\" in scheme \"pkg/api/legacyscheme/scheme.go:30\"".to_string()
+        )
+    );
+}

@@ -18,6 +18,7 @@ use crate::meta::{
 use crate::patch::{self, PatchContext, PatchError, PatchType};
 use crate::registry::{ResourceType, TypeSchema, crd_types};
 use crate::store::{BucketId, ObjRef, State};
+use crate::validate::quote;
 
 /// A resolved resource path.
 #[derive(Debug, Clone)]
@@ -144,27 +145,74 @@ fn check_kind(st: &State, t: &Target, v: &mut Value) -> Result<(), ApiError> {
         )));
     }
     let want = t.ty.api_version();
-    if api_version != want {
-        // Another served version of the same custom resource is accepted (no conversion); a
-        // body of another group (a core v1 Event sent to events.k8s.io) is not.
-        let same_bucket = st.buckets[t.bucket]
+    // Another served version of the same custom resource is accepted (no conversion).
+    let served_version = api_version == want
+        || st.buckets[t.bucket]
             .types
             .iter()
             .any(|x| x.group == t.ty.group && x.api_version() == api_version);
-        if !same_bucket {
-            return Err(ApiError::bad_request(format!(
-                "the API version in the data ({api_version}) does not match the expected API version ({want})"
-            )));
+    if served_version && kind == t.ty.kind {
+        v["apiVersion"] = json!(want);
+        return Ok(());
+    }
+    Err(match &t.ty.schema {
+        TypeSchema::BuiltIn { .. } => wrong_built_in_type(st, t, api_version, kind),
+        TypeSchema::Custom { .. } if !served_version => {
+            // The custom resource converter knows only the CRD's versions.
+            let version = api_version.rsplit('/').next().unwrap_or(api_version);
+            ApiError::bad_request(format!(
+                "{kind} in version {} cannot be handled as a {}: request to convert CR from an invalid group/version: {api_version}",
+                quote(version),
+                t.ty.kind
+            ))
         }
-    }
-    if kind != t.ty.kind {
-        return Err(ApiError::bad_request(format!(
-            "the kind in the data ({kind}) does not match the expected kind ({}) for {}",
-            t.ty.kind, t.ty.plural
-        )));
-    }
-    v["apiVersion"] = json!(want);
-    Ok(())
+        TypeSchema::Custom { .. } => {
+            // Decoded as it is, then refused by the validator's `ValidateTypeMeta`.
+            let (group, _) = api_version.split_once('/').unwrap_or(("", api_version));
+            ApiError::invalid(
+                kind,
+                group,
+                meta_str(v, "name").unwrap_or(""),
+                &[cause(
+                    "FieldValueInvalid",
+                    "kind",
+                    format!("Invalid value: {}: must be {}", quote(kind), t.ty.kind),
+                )],
+            )
+        }
+    })
+}
+
+/// A built-in body of another type: the decoder makes that type and fails to convert it, or
+/// knows no such type (`transformDecodeError` wraps either).
+fn wrong_built_in_type(st: &State, t: &Target, api_version: &str, kind: &str) -> ApiError {
+    let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
+    let internal_package = match t.ty.group.split('.').next().unwrap_or("") {
+        "" | "events" => "core",
+        package => package,
+    };
+    let why = if st.bucket_by_kind(api_version, kind).is_some() {
+        format!(
+            "converting ({version}.{kind}) to ({internal_package}.{}): unknown conversion",
+            t.ty.kind
+        )
+    } else {
+        let group_version = if group.is_empty() {
+            version.to_string()
+        } else {
+            format!("{group}/{version}")
+        };
+        format!(
+            "no kind {} is registered for version {} in scheme \"pkg/api/legacyscheme/scheme.go:30\"",
+            quote(kind),
+            quote(&group_version)
+        )
+    };
+    ApiError::bad_request(format!(
+        "{kind} in version {} cannot be handled as a {}: {why}",
+        quote(version),
+        t.ty.kind
+    ))
 }
 
 /// What decoding a body does on a real server: fields the type does not declare are refused or
