@@ -44,7 +44,7 @@ fn main() {
         resource,
         field_manager: Some(manager),
         force: false,
-        status_subresource: false,
+        subresource: None,
     };
     let config_map: &'static ResourceType = Box::leak(Box::new(config_map));
     let deployment: &'static ResourceType = Box::leak(Box::new(deployment));

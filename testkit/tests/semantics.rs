@@ -402,6 +402,18 @@ async fn scale_subresource_reads_and_writes_replicas() {
     let d = deps.get("web").await.expect("get");
     assert_eq!(d.spec.replicas, Some(5));
     assert_eq!(d.metadata.generation, Some(2));
+    // The write is recorded against the subresource it came through.
+    let scale_entry = d
+        .metadata
+        .managed_fields
+        .unwrap_or_default()
+        .into_iter()
+        .find(|f| f.subresource.as_deref() == Some("scale"))
+        .expect("an entry for the scale write");
+    assert_eq!(
+        scale_entry.fields_v1.map(|f| f.0),
+        Some(json!({"f:spec": {"f:replicas": {}}}))
+    );
 }
 
 /// An update without a resourceVersion overwrites the live object for built-ins whose strategy

@@ -139,7 +139,7 @@ pub(crate) fn is_tracked(path: &FieldPath, ctx: &PatchContext<'_>) -> bool {
     }
     if ctx.resource.subresources.status {
         let is_status = first == "f:status";
-        return if ctx.status_subresource {
+        return if ctx.subresource == Some("status") {
             is_status
         } else {
             !is_status
@@ -149,7 +149,7 @@ pub(crate) fn is_tracked(path: &FieldPath, ctx: &PatchContext<'_>) -> bool {
 }
 
 pub(crate) fn subresource(ctx: &PatchContext<'_>) -> Option<&'static str> {
-    ctx.status_subresource.then_some("status")
+    ctx.subresource
 }
 
 /// Runs `f` with the schema cursor of the patched type: the catalog's for built-ins, the CRD's

@@ -97,8 +97,9 @@ pub struct PatchContext<'a> {
     pub field_manager: Option<&'a str>,
     /// `force` query parameter (apply only).
     pub force: bool,
-    /// `true` when the request targets the `/status` subresource.
-    pub status_subresource: bool,
+    /// The subresource the request targets (`status`, `scale`), which the managed fields
+    /// entry records; `status` also limits what the write may own.
+    pub subresource: Option<&'static str>,
 }
 
 /// Why a patch could not be applied; the HTTP layer maps each to a Kubernetes `Status`.

@@ -373,7 +373,11 @@ fn patch_ctx<'a>(t: &'a Target, q: &'a Query) -> PatchContext<'a> {
         resource: &t.ty,
         field_manager: q.get("fieldManager").map(String::as_str),
         force: q.get("force").is_some_and(|f| f == "true"),
-        status_subresource: t.status_write(),
+        subresource: match t.sub.as_deref() {
+            Some("status") => Some("status"),
+            Some("scale") => Some("scale"),
+            _ => None,
+        },
     }
 }
 

@@ -189,12 +189,9 @@ fn write_scale(st: &mut State, t: &Target, scale: &Value, q: &Query) -> Reply {
         }
         cur = obj.entry((*seg).to_string()).or_insert_with(|| json!({}));
     }
-    let main = Target {
-        sub: None,
-        ..t.clone()
-    };
+    // Written over the main resource, recorded as a write of the scale subresource.
     let mut work = Queue::new();
-    let reply = write_over(st, &mut work, &main, &r, live, new, q, true);
+    let reply = write_over(st, &mut work, t, &r, live, new, q, true);
     let reply = finish(st, work, reply)?;
     let stored: Value = serde_json::from_slice(&reply.1)
         .map_err(|e| ApiError::new(500, "InternalError", e.to_string()))?;
@@ -234,7 +231,7 @@ pub(crate) fn patch(
         resource: &t.ty,
         field_manager: q.get("fieldManager").map(String::as_str),
         force: q.get("force").is_some_and(|f| f == "true"),
-        status_subresource: false,
+        subresource: Some("scale"),
     };
     let patched = patch::apply(pt, Some(&current), body, &ctx).map_err(|e| match e {
         PatchError::Malformed(m) => ApiError::bad_request(m),

@@ -9,7 +9,7 @@ fn ctx<'a>(resource: &'a ResourceType, manager: &'a str, force: bool) -> PatchCo
         resource,
         field_manager: Some(manager),
         force,
-        status_subresource: false,
+        subresource: None,
     }
 }
 
@@ -305,7 +305,7 @@ fn status_subresource_applies_own_only_status() {
         resource: &resource,
         field_manager: Some("ctrl"),
         force: false,
-        status_subresource: true,
+        subresource: Some("status"),
     };
     let body = serde_json::to_vec(
         &json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
@@ -331,7 +331,7 @@ fn apply_needs_a_field_manager_and_a_matching_type() {
         resource: &resource,
         field_manager: None,
         force: false,
-        status_subresource: false,
+        subresource: None,
     };
     let err = apply(PatchType::Apply, None, &body, &no_manager).expect_err("manager required");
     assert!(

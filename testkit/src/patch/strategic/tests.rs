@@ -9,7 +9,7 @@ fn smp(resource: &ResourceType, live: &Value, patch: Value) -> Result<Value, Pat
         resource,
         field_manager: None,
         force: false,
-        status_subresource: false,
+        subresource: None,
     };
     let body = serde_json::to_vec(&patch).expect("patch serializes");
     apply(PatchType::StrategicMerge, Some(live), &body, &ctx)
@@ -385,7 +385,7 @@ fn malformed_body_is_a_bad_request() {
         resource: &resource,
         field_manager: None,
         force: false,
-        status_subresource: false,
+        subresource: None,
     };
     let err = apply(
         PatchType::StrategicMerge,
