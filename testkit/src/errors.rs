@@ -106,14 +106,20 @@ impl ApiError {
         .with_details(json!({"group": group, "kind": plural}))
     }
 
-    pub fn unsupported_media_type(content_type: &str) -> Self {
-        Self::new(
-            415,
-            "UnsupportedMediaType",
-            format!(
-                "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, application/strategic-merge-patch+json (got {content_type:?})"
-            ),
-        )
+    /// A patch in a media type the resource does not take: go-restful's own refusal for
+    /// built-in kinds (before any handler runs), the custom resource handler's list of what it
+    /// takes (no strategic merge patch) for custom ones.
+    pub fn unsupported_patch_type(custom: bool) -> Self {
+        if custom {
+            Self::new(
+                415,
+                "UnsupportedMediaType",
+                "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml",
+            )
+        } else {
+            Self::new(415, "UnsupportedMediaType", "415: Unsupported Media Type")
+                .with_details(json!({}))
+        }
     }
 
     /// `errors.NewRequestEntityTooLargeError`, as `limitedReadBody` answers a body over the

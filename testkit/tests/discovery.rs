@@ -320,10 +320,16 @@ async fn unknown_paths_methods_and_media_types() {
         "{}",
     )
     .await;
+    // go-restful refuses it before any handler runs.
     assert_eq!(
-        (code, body["reason"].as_str()),
-        (415, Some("UnsupportedMediaType"))
+        (code, body["reason"].as_str(), body["message"].as_str()),
+        (
+            415,
+            Some("UnsupportedMediaType"),
+            Some("415: Unsupported Media Type")
+        )
     );
+    assert_eq!(body["details"], serde_json::json!({}));
     let (code, _) = raw(
         &client,
         "GET",

@@ -345,6 +345,23 @@ async fn server_side_apply_on_custom_objects_merges_sets_between_managers() {
         .expect_err("415"),
     );
     assert_eq!(err.code, 415);
+    // The media type is checked before the object is looked for.
+    let err = api_err(
+        api.patch(
+            "missing",
+            &PatchParams::default(),
+            &Patch::Strategic(json!({"spec": {"size": 2}})),
+        )
+        .await
+        .expect_err("415"),
+    );
+    assert_eq!(
+        (err.code, err.message.as_str()),
+        (
+            415,
+            "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml"
+        )
+    );
 }
 
 async fn get_json(server: &ApiServer, path: &str) -> Value {

@@ -920,8 +920,10 @@ fn update_locked(st: &mut State, t: &Target, body: &[u8], q: &Query) -> Reply {
 }
 
 fn patch_locked(st: &mut State, t: &Target, body: &[u8], content_type: &str, q: &Query) -> Reply {
+    let custom = matches!(t.ty.schema, TypeSchema::Custom { .. });
     let pt = PatchType::from_content_type(content_type)
-        .ok_or_else(|| ApiError::unsupported_media_type(content_type))?;
+        .filter(|pt| !(custom && *pt == PatchType::StrategicMerge))
+        .ok_or_else(|| ApiError::unsupported_patch_type(custom))?;
     write_options::validate(Write::Patch(pt), q)?;
     let name = t.name().to_string();
     let r = t.obj_ref(&name);

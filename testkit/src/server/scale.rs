@@ -213,8 +213,10 @@ pub(crate) fn patch(
     content_type: &str,
     q: &Query,
 ) -> Reply {
+    let custom = matches!(t.ty.schema, crate::registry::TypeSchema::Custom { .. });
     let pt = PatchType::from_content_type(content_type)
-        .ok_or_else(|| ApiError::unsupported_media_type(content_type))?;
+        .filter(|pt| !(custom && *pt == PatchType::StrategicMerge))
+        .ok_or_else(|| ApiError::unsupported_patch_type(custom))?;
     let mut st = inner.lock();
     let name = t.name().to_string();
     let live = st
