@@ -28,9 +28,10 @@
 //!   - fields a manager applied before and no longer applies are removed from the object unless
 //!     another manager owns them; list items go with all their fields;
 //!   - applying to an object that does not exist creates it (`live = None`);
-//!   - moving from client-side to server-side apply: conflicts on fields whose live value is
-//!     still what `kubectl.kubernetes.io/last-applied-configuration` says are taken over without
-//!     `force`, and a `kubectl*` manager's apply keeps that annotation up to date;
+//!   - moving from client-side to server-side apply: for the `kubectl` manager only, conflicts
+//!     on fields whose live value is still what `kubectl.kubernetes.io/last-applied-configuration`
+//!     says are taken over without `force` (the others are still reported), and its apply keeps
+//!     that annotation up to date;
 //!   - `Update` ownership for non-apply writes ([`track_update`]): the writer owns what it
 //!     changed, and other managers lose those fields without a conflict; a client that sends
 //!     `managedFields` different from the stored ones replaces them.

@@ -166,10 +166,12 @@ pub(crate) fn apply(
                 }
             }
         }
-        let force = ctx.force
-            || (!conflicts.is_empty()
-                && conflicts_are_last_applied(live, conflicts.iter().map(|(_, p)| p), schema));
-        if !conflicts.is_empty() && !force {
+        // Only `kubectl` itself (not any manager) may take over what its client-side apply
+        // last set and nobody changed since; the other conflicts are still reported.
+        if manager == KUBECTL && !ctx.force {
+            conflicts.retain(|(_, path)| !last_applied_unchanged(live, path, schema));
+        }
+        if !conflicts.is_empty() && !ctx.force {
             let mut shown: Vec<(String, String)> = conflicts
                 .iter()
                 .map(|(m, p)| (m.clone(), fields::display(p)))
@@ -178,17 +180,17 @@ pub(crate) fn apply(
             shown.dedup();
             return Err(PatchError::Conflicts(shown));
         }
-        if force {
-            for entry in entries
-                .iter_mut()
-                .filter(|e| !e.is(manager, "Apply", subresource))
-            {
-                entry
-                    .fields
-                    .retain(|path| !(changed.contains(path) && applied_set.contains(path)));
-            }
+        // Forced, or nothing left in the way (what kubectl took over included): the others
+        // lose what this apply changed.
+        for entry in entries
+            .iter_mut()
+            .filter(|e| !e.is(manager, "Apply", subresource))
+        {
+            entry
+                .fields
+                .retain(|path| !(changed.contains(path) && applied_set.contains(path)));
         }
-        if manager.starts_with("kubectl") && last_applied(live).is_some() {
+        if manager == KUBECTL && last_applied(live).is_some() {
             set_last_applied(&mut merged, &applied);
         }
 
@@ -251,24 +253,20 @@ fn last_applied(object: &Value) -> Option<Value> {
     serde_json::from_str(text).ok()
 }
 
-/// `true` when every conflicting field was last set by kubectl's client-side apply and still has
-/// that value: the API server then lets a server-side apply take those fields over without
-/// `force`, which is how moving from `kubectl apply` to `kubectl apply --server-side` works
-/// (kubectl migrates the remaining ownership afterwards).
-fn conflicts_are_last_applied<'p>(
-    live: &Value,
-    mut paths: impl Iterator<Item = &'p Vec<String>>,
-    schema: Option<Cursor<'_>>,
-) -> bool {
+/// The field manager kubectl's server-side apply uses, the only one the API server lets take
+/// over what kubectl's client-side apply set (`lastAppliedManager`).
+const KUBECTL: &str = "kubectl";
+
+/// `true` when `path` was last set by kubectl's client-side apply and still has that value:
+/// the API server then lets kubectl's server-side apply take it over without `force`, which is
+/// how moving from `kubectl apply` to `kubectl apply --server-side` works.
+fn last_applied_unchanged(live: &Value, path: &[String], schema: Option<Cursor<'_>>) -> bool {
     let Some(config) = last_applied(live) else {
         return false;
     };
-    let config_fields = fields_of(&config, schema);
-    paths.all(|path| {
-        config_fields.contains(path)
-            && fields::value_at(&config, path).is_some()
-            && fields::value_at(&config, path) == fields::value_at(live, path)
-    })
+    fields_of(&config, schema).contains(path)
+        && fields::value_at(&config, path).is_some()
+        && fields::value_at(&config, path) == fields::value_at(live, path)
 }
 
 /// Keeps kubectl's last-applied annotation in step with a server-side apply by kubectl, as the

@@ -427,6 +427,35 @@ fn fields_still_as_kubectl_last_applied_them_are_taken_over_without_force() {
     drifted["data"]["k"] = json!("changed-by-hand");
     let err = ssa(&resource, Some(&drifted), "kubectl", false, &config).expect_err("conflict");
     assert!(matches!(err, PatchError::Conflicts(_)), "{err:?}");
+
+    // Another manager gets no takeover: that is kubectl's own migration path.
+    let err = ssa(&resource, Some(&live), "my-operator", false, &config).expect_err("conflict");
+    assert_eq!(
+        err,
+        PatchError::Conflicts(vec![(
+            "\"kubectl-client-side-apply\" using v1".into(),
+            ".data.k".into()
+        )])
+    );
+
+    // Of several conflicts, only those kubectl may not take over are reported.
+    let mut two = live.clone();
+    two["data"]["other"] = json!("x");
+    track_update(
+        Some(&live),
+        &mut two,
+        &ctx(&resource, "kubectl-edit", false),
+    );
+    let mut both = config.clone();
+    both["data"]["other"] = json!("y");
+    let err = ssa(&resource, Some(&two), "kubectl", false, &both).expect_err("conflict");
+    assert_eq!(
+        err,
+        PatchError::Conflicts(vec![(
+            "\"kubectl-edit\" using v1".into(),
+            ".data.other".into()
+        )])
+    );
 }
 
 #[test]
