@@ -60,7 +60,12 @@
 //!   Lease, PriorityClass, StorageClass, Mutating- and ValidatingWebhookConfiguration,
 //!   CustomResourceDefinition); a
 //!   built-in body that does not decode into its k8s-openapi type is
-//!   a `400 BadRequest`. A built-in body without `apiVersion`/`kind` takes them from the path
+//!   a `400 BadRequest` in the decoder's words: Go `encoding/json`'s syntax errors (`invalid
+//!   character '}' looking for beginning of object key string`, `unexpected end of JSON
+//!   input`) inside `the object provided is unrecognized (must be of type <Kind>): couldn't get
+//!   version/kind; json parse error: ... (<the body's first 30 bytes>)`, and a value of the
+//!   wrong JSON type as `json: cannot unmarshal <kind> into Go struct field <Struct>.<path> of
+//!   type <Go type>`. A body sent as other than JSON, YAML or protobuf is a `415`. A built-in body without `apiVersion`/`kind` takes them from the path
 //!   (the Python client sends none); a custom object without them is refused
 //!   (`Object 'Kind' is missing in ...`), as the real decoders do.
 //! - Core `v1` and `events.k8s.io/v1` Events are one resource served at two versions, as
@@ -258,7 +263,13 @@
 //!   is the upstream `422` on the field `patch` (` "" is invalid: patch: Invalid value: ...`);
 //!   for JSON and merge patches the value shown is the patched object with its keys sorted,
 //!   where Go keeps the stored order below the top level. Other decoding failures of a patched
-//!   object (an object where a list belongs...) are a `400`.
+//!   object (an object where a list belongs...) are a `400`. A patch body that is not JSON, or
+//!   not the JSON its type needs, is refused with Go's words (`error decoding patch: ...` for
+//!   JSON and merge patches, bare for strategic merge patches); strategic merge directive errors
+//!   are upstream's (a list item without its merge key or an unknown `$patch` a `500` with
+//!   `mergepatch`'s message, a `$retainKeys` that is not a list or misses a field the patch sets
+//!   a `400`). A `$patch: replace` map still has its nested directives applied, which upstream
+//!   leaves in place.
 //! - Quantities beyond 38 significant digits are refused rather than parsed with arbitrary
 //!   precision.
 //! - Garbage collection and namespace cleanup run synchronously inside the request that
@@ -332,6 +343,7 @@ mod defaults;
 mod errors;
 pub mod faults;
 pub mod fixtures;
+mod go_json;
 pub mod log;
 mod meta;
 pub mod openapi;

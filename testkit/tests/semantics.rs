@@ -149,53 +149,184 @@ async fn finalizers_hold_deletion_until_removed() {
     assert_eq!(err.code, 404);
 }
 
+/// Sends `body` as it is and returns the refusal's code and message.
+async fn refusal(
+    client: &kube::Client,
+    method: http::Method,
+    path: &str,
+    content_type: &str,
+    body: &[u8],
+) -> (u16, String) {
+    let req = http::Request::builder()
+        .method(method)
+        .uri(path)
+        .header("content-type", content_type)
+        .body(body.to_vec())
+        .expect("request");
+    match client.request::<serde_json::Value>(req).await {
+        Ok(v) => panic!("accepted: {v}"),
+        Err(kube::Error::Api(s)) => (s.code, s.message),
+        Err(other) => panic!("{other:?}"),
+    }
+}
+
 #[tokio::test]
-async fn bodies_that_do_not_decode_are_bad_requests() {
+async fn bodies_that_do_not_decode_are_refused_in_the_decoders_words() {
     let server = ApiServer::new();
     let client = server.client();
-    let req = http::Request::post("/api/v1/namespaces/default/configmaps")
-        .header("content-type", "application/json")
-        .body(serde_json::to_vec(&json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}, "data": "not-a-map"})).expect("json"))
-        .expect("request");
-    let err = client.request::<ConfigMap>(req).await.expect_err("refused");
-    let err = api_err(err);
-    assert_eq!((err.code, err.reason.as_str()), (400, "BadRequest"));
-
-    let req = http::Request::post("/api/v1/namespaces/default/configmaps")
-        .header("content-type", "application/json")
-        .body(b"{not json".to_vec())
-        .expect("request");
-    let err = api_err(client.request::<ConfigMap>(req).await.expect_err("refused"));
-    assert_eq!(err.code, 400);
-
-    let req = http::Request::post("/api/v1/namespaces/default/configmaps")
-        .header("content-type", "application/json")
-        .body(
-            serde_json::to_vec(
-                &json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "x"}}),
+    let post = |content_type: &'static str, body: &'static [u8]| {
+        let client = client.clone();
+        async move {
+            refusal(
+                &client,
+                http::Method::POST,
+                "/api/v1/namespaces/default/configmaps",
+                content_type,
+                body,
             )
-            .expect("json"),
-        )
-        .expect("request");
-    let err = api_err(client.request::<ConfigMap>(req).await.expect_err("refused"));
-    assert_eq!(err.code, 400);
-
-    let req = http::Request::put("/api/v1/namespaces/default/configmaps/other")
-        .header("content-type", "application/json")
-        .body(
-            serde_json::to_vec(
-                &json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}}),
-            )
-            .expect("json"),
-        )
-        .expect("request");
-    let err = api_err(client.request::<ConfigMap>(req).await.expect_err("refused"));
-    assert_eq!(err.code, 400);
-    assert!(
-        err.message.contains("does not match the name on the URL"),
-        "{}",
-        err.message
+            .await
+        }
+    };
+    let json = "application/json";
+    assert_eq!(
+        post(json, br#"{"metadata":{"name":"x"},"data":"not-a-map"}"#).await,
+        (400, "ConfigMap in version \"v1\" cannot be handled as a ConfigMap: json: cannot unmarshal string into Go struct field ConfigMap.data of type map[string]string".into())
     );
+    assert_eq!(
+        post(json, br#"{"metadata":{"name":"x","labels":[]}}"#).await,
+        (400, "ConfigMap in version \"v1\" cannot be handled as a ConfigMap: json: cannot unmarshal array into Go struct field ObjectMeta.metadata.labels of type map[string]string".into())
+    );
+    assert_eq!(
+        post(json, br#"{"metadata":{"name":"x"},"data":{"a":"1",}}"#).await,
+        (400, "the object provided is unrecognized (must be of type ConfigMap): couldn't get version/kind; json parse error: invalid character '}' looking for beginning of object key string ({\"metadata\":{\"name\":\"x\"},\"data ...)".into())
+    );
+    assert_eq!(
+        post(json, b"").await,
+        (400, "the object provided is unrecognized (must be of type ConfigMap): couldn't get version/kind; json parse error: unexpected end of JSON input (<empty>)".into())
+    );
+    assert_eq!(
+        post(json, b"[]").await,
+        (400, "the object provided is unrecognized (must be of type ConfigMap): couldn't get version/kind; json parse error: json: cannot unmarshal array into Go value of type struct { APIVersion string \"json:\\\"apiVersion,omitempty\\\"\"; Kind string \"json:\\\"kind,omitempty\\\"\" } (5b5d)".into())
+    );
+    assert_eq!(
+        post("text/plain", b"{}").await,
+        (415, "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/vnd.kubernetes.protobuf".into())
+    );
+    // YAML is read when the request says so, and only then.
+    let deployments = "/apis/apps/v1/namespaces/default/deployments";
+    let apps = |replicas: &'static [u8]| {
+        let client = client.clone();
+        async move { refusal(&client, http::Method::POST, deployments, json, replicas).await }
+    };
+    assert_eq!(
+        apps(br#"{"metadata":{"name":"d"},"spec":{"replicas":1.5}}"#).await,
+        (400, "Deployment in version \"v1\" cannot be handled as a Deployment: json: cannot unmarshal number 1.5 into Go struct field DeploymentSpec.spec.replicas of type int32".into())
+    );
+    let yaml =
+        b"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: from-yaml\ndata:\n  a: \"1\"\n";
+    let created: serde_json::Value = client
+        .request(
+            http::Request::post("/api/v1/namespaces/default/configmaps")
+                .header("content-type", "application/yaml")
+                .body(yaml.to_vec())
+                .expect("request"),
+        )
+        .await
+        .expect("YAML creates");
+    assert_eq!(created["data"], json!({"a": "1"}));
+    let (code, message) = post(json, yaml).await;
+    assert_eq!(code, 400);
+    assert!(
+        message.ends_with("json parse error: invalid character 'a' looking for beginning of value (61706956657273696f6e3a2076310a6b696e643a20436f6e6669674d6170 ...)"),
+        "{message}"
+    );
+
+    let (code, message) = refusal(
+        &client,
+        http::Method::PUT,
+        "/api/v1/namespaces/default/configmaps/other",
+        json,
+        br#"{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}}"#,
+    )
+    .await;
+    assert_eq!(code, 400);
+    assert!(
+        message.contains("does not match the name on the URL"),
+        "{message}"
+    );
+}
+
+#[tokio::test]
+async fn patch_bodies_that_do_not_decode_are_refused_in_the_patch_handlers_words() {
+    let server = ApiServer::new();
+    let client = server.client();
+    let cms: Api<ConfigMap> = Api::default_namespaced(client.clone());
+    cms.create(
+        &PostParams::default(),
+        &roperator_testkit::fixtures::configmap("p", []),
+    )
+    .await
+    .expect("created");
+    let patch = |content_type: &'static str, body: &'static [u8]| {
+        let client = client.clone();
+        async move {
+            refusal(
+                &client,
+                http::Method::PATCH,
+                "/api/v1/namespaces/default/configmaps/p",
+                content_type,
+                body,
+            )
+            .await
+        }
+    };
+    let merge = "application/merge-patch+json";
+    let json_patch = "application/json-patch+json";
+    let strategic = "application/strategic-merge-patch+json";
+    for (content_type, body, message) in [
+        (
+            merge,
+            &b"{\"data\":"[..],
+            "error decoding patch: unexpected end of JSON input",
+        ),
+        (
+            merge,
+            b"[]",
+            "error decoding patch: json: cannot unmarshal array into Go value of type map[string]interface {}",
+        ),
+        (
+            json_patch,
+            b"{}",
+            "error decoding patch: json: cannot unmarshal object into Go value of type []handlers.jsonPatchOp",
+        ),
+        (
+            json_patch,
+            b"[1]",
+            "error decoding patch: json: cannot unmarshal number into Go value of type handlers.jsonPatchOp",
+        ),
+        (
+            json_patch,
+            b"[{\"op\":\"add\" \"path\":\"/data\"}]",
+            "error decoding patch: invalid character '\"' after object key:value pair",
+        ),
+        (
+            strategic,
+            b"{\"data\":{\"a\":tru}}",
+            "invalid character '}' in literal true (expecting 'e')",
+        ),
+        (
+            strategic,
+            b"\"x\"",
+            "json: cannot unmarshal string into Go value of type map[string]interface {}",
+        ),
+    ] {
+        assert_eq!(
+            patch(content_type, body).await,
+            (400, message.to_string()),
+            "{content_type} {}",
+            String::from_utf8_lossy(body)
+        );
+    }
 }
 
 #[tokio::test]

@@ -8,7 +8,7 @@ use serde_json::Value;
 use super::PatchType;
 use crate::openapi::{Cursor, reference_name};
 
-/// A scalar of the wrong JSON type where the schema wants another scalar.
+/// A value of the wrong JSON type for its field.
 #[derive(Debug, PartialEq)]
 pub(crate) struct Mismatch {
     /// The JSON field names from the root (no list indices or map keys, as Go's decoder names
@@ -16,77 +16,154 @@ pub(crate) struct Mismatch {
     pub fields: Vec<String>,
     /// The Go struct holding the field.
     pub struct_name: String,
-    /// The Go type of the field (`int32`, `string`, `bool`...).
-    pub go_type: &'static str,
-    /// What the JSON held (`string`, `number`, `bool`).
-    pub sent: &'static str,
+    /// The Go type of the field (`int32`, `string`, `map[string]string`, `v1.PodSpec`...).
+    pub go_type: String,
+    /// What the JSON held as Go names it (`string`, `bool`, `object`, `array`, `number`, or
+    /// `number 1.5` for a number an integer field cannot hold).
+    pub sent: String,
 }
 
-fn go_scalar(schema: Cursor<'_>) -> Option<&'static str> {
+impl Mismatch {
+    /// Go's `UnmarshalTypeError` for it.
+    pub(crate) fn unmarshal_error(&self) -> String {
+        format!(
+            "json: cannot unmarshal {} into Go struct field {}.{} of type {}",
+            self.sent,
+            self.struct_name,
+            self.fields.join("."),
+            self.go_type
+        )
+    }
+}
+
+/// How far [`first_mismatch`] looks.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Depth {
+    /// Scalars only: what the unstructured converter of the patch handler notices.
+    Scalars,
+    /// Objects and lists too: what the JSON decoder of a create or update notices.
+    Containers,
+}
+
+/// The Go type values of this schema decode into, as `reflect` prints it; `None` where the
+/// type decodes itself (quantities, int-or-strings, times, byte strings) and so says other words.
+fn go_type(schema: Cursor<'_>, depth: Depth) -> Option<String> {
     let resolved = schema.resolved().schema;
     let format = resolved.get("format").and_then(Value::as_str).unwrap_or("");
-    match resolved.get("type").and_then(Value::as_str)? {
-        "integer" if format == "int32" => Some("int32"),
-        "integer" => Some("int64"),
-        "number" => Some("float64"),
-        "boolean" => Some("bool"),
-        // Quantities, int-or-strings and byte strings decode from more than a string.
-        "string" if format.is_empty() || format == "date-time" => Some("string"),
+    let scalar = match resolved.get("type").and_then(Value::as_str) {
+        Some("integer") if format == "int32" => Some("int32"),
+        Some("integer") => Some("int64"),
+        Some("number") => Some("float64"),
+        Some("boolean") => Some("bool"),
+        Some("string") if format.is_empty() || format == "date-time" => Some("string"),
+        Some("string") => return None,
         _ => None,
+    };
+    if let Some(scalar) = scalar {
+        // A `date-time` is a `metav1.Time`, which reads its own text.
+        return (format != "date-time" || depth == Depth::Scalars).then(|| scalar.to_string());
     }
-}
-
-fn sent(value: &Value) -> Option<&'static str> {
-    match value {
-        Value::String(_) => Some("string"),
-        Value::Number(_) => Some("number"),
-        Value::Bool(_) => Some("bool"),
-        _ => None,
+    if depth == Depth::Scalars {
+        return None;
     }
+    if resolved.get("properties").is_some() {
+        // `io.k8s.api.apps.v1.DeploymentSpec` is `v1.DeploymentSpec` to Go.
+        let name = reference_name(schema.schema)?;
+        let mut parts = name.rsplit('.');
+        let (kind, package) = (parts.next()?, parts.next()?);
+        return Some(format!("{package}.{kind}"));
+    }
+    if let Some(values) = schema.additional() {
+        if reference_name(values.schema).is_some_and(|r| r.ends_with(".Quantity")) {
+            return Some("v1.ResourceList".into());
+        }
+        let values = match values
+            .resolved()
+            .schema
+            .get("format")
+            .and_then(Value::as_str)
+        {
+            Some("byte") => "[]uint8".to_string(),
+            _ => go_type(values, depth)?,
+        };
+        return Some(format!("map[string]{values}"));
+    }
+    let items = schema.items()?;
+    Some(format!("[]{}", go_type(items, depth)?))
 }
 
 fn fits(go_type: &str, value: &Value) -> bool {
     match go_type {
-        "int32" | "int64" => value.is_i64() || value.is_u64(),
+        _ if value.is_null() => true,
+        "int32" => value.as_i64().is_some_and(|n| i32::try_from(n).is_ok()),
+        "int64" => value.is_i64(),
         "float64" => value.is_number(),
         "bool" => value.is_boolean(),
-        _ => value.is_string(),
+        "string" => value.is_string(),
+        t if t.starts_with("[]") => value.is_array(),
+        _ => value.is_object(),
     }
 }
 
-/// The first scalar field of `object` whose value the type cannot hold.
-pub(crate) fn first_mismatch(object: &Value, root: Cursor<'_>, kind: &str) -> Option<Mismatch> {
+/// The first field of `object` whose value the type cannot hold, in document order as Go's
+/// decoder reads it.
+pub(crate) fn first_mismatch(
+    object: &Value,
+    root: Cursor<'_>,
+    kind: &str,
+    depth: Depth,
+) -> Option<Mismatch> {
+    fn check(
+        value: &Value,
+        schema: Cursor<'_>,
+        holder: &str,
+        fields: &mut Vec<String>,
+        depth: Depth,
+    ) -> Option<Mismatch> {
+        if depth == Depth::Scalars && (value.is_object() || value.is_array()) {
+            return walk(value, schema, holder, fields, depth);
+        }
+        match go_type(schema, depth) {
+            Some(go_type) if !fits(&go_type, value) => {
+                let sent = match value {
+                    // Go quotes a number only when it is the number that does not fit.
+                    Value::Number(n) if go_type.starts_with("int") => format!("number {n}"),
+                    _ => crate::go_json::kind_name(value).to_string(),
+                };
+                Some(Mismatch {
+                    fields: fields.clone(),
+                    struct_name: holder.to_string(),
+                    go_type,
+                    sent,
+                })
+            }
+            _ => walk(value, schema, holder, fields, depth),
+        }
+    }
     fn walk(
         value: &Value,
         schema: Cursor<'_>,
         struct_name: &str,
         fields: &mut Vec<String>,
+        depth: Depth,
     ) -> Option<Mismatch> {
         match value {
             Value::Object(map) => {
                 let own = reference_name(schema.schema).map(|r| r.rsplit('.').next().unwrap_or(r));
                 let is_struct = schema.resolved().schema.get("properties").is_some();
+                let holder = if is_struct {
+                    own.unwrap_or(struct_name)
+                } else {
+                    struct_name
+                };
                 for (key, child) in map {
                     let Some(child_schema) = schema.child(key) else {
                         continue;
                     };
-                    let holder = if is_struct {
-                        own.unwrap_or(struct_name)
-                    } else {
-                        struct_name
-                    };
                     if is_struct {
                         fields.push(key.clone());
                     }
-                    let found = match (go_scalar(child_schema), sent(child)) {
-                        (Some(go_type), Some(sent)) if !fits(go_type, child) => Some(Mismatch {
-                            fields: fields.clone(),
-                            struct_name: holder.to_string(),
-                            go_type,
-                            sent,
-                        }),
-                        _ => walk(child, child_schema, holder, fields),
-                    };
+                    let found = check(child, child_schema, holder, fields, depth);
                     if is_struct {
                         fields.pop();
                     }
@@ -100,20 +177,12 @@ pub(crate) fn first_mismatch(object: &Value, root: Cursor<'_>, kind: &str) -> Op
                 let item_schema = schema.items()?;
                 items
                     .iter()
-                    .find_map(|item| match (go_scalar(item_schema), sent(item)) {
-                        (Some(go_type), Some(sent)) if !fits(go_type, item) => Some(Mismatch {
-                            fields: fields.clone(),
-                            struct_name: struct_name.to_string(),
-                            go_type,
-                            sent,
-                        }),
-                        _ => walk(item, item_schema, struct_name, fields),
-                    })
+                    .find_map(|item| check(item, item_schema, struct_name, fields, depth))
             }
             _ => None,
         }
     }
-    walk(object, root, kind, &mut Vec::new())
+    walk(object, root, kind, &mut Vec::new(), depth)
 }
 
 /// The message of the `422`: the patch (strategic) or the patched object (JSON and merge) as
@@ -130,16 +199,7 @@ pub(crate) fn message(
             format!("unrecognized type: {}", mismatch.go_type),
         )
     } else {
-        (
-            patched.to_string(),
-            format!(
-                "json: cannot unmarshal {} into Go struct field {}.{} of type {}",
-                mismatch.sent,
-                mismatch.struct_name,
-                mismatch.fields.join("."),
-                mismatch.go_type
-            ),
-        )
+        (patched.to_string(), mismatch.unmarshal_error())
     };
     format!("Invalid value: {}: {why}", crate::validate::quote(&value))
 }
@@ -177,7 +237,12 @@ mod tests {
 
     fn mismatch(resource: &crate::registry::ResourceType, object: &Value) -> Option<Mismatch> {
         let catalog = Catalog::for_types([resource]);
-        first_mismatch(object, catalog.root(resource)?, &resource.kind)
+        first_mismatch(
+            object,
+            catalog.root(resource)?,
+            &resource.kind,
+            Depth::Scalars,
+        )
     }
 
     #[test]
@@ -200,8 +265,8 @@ mod tests {
             Some(Mismatch {
                 fields: vec!["spec".into(), "replicas".into()],
                 struct_name: "DeploymentSpec".into(),
-                go_type: "int32",
-                sent: "string",
+                go_type: "int32".into(),
+                sent: "string".into(),
             })
         );
         let mut bad = deployment;
@@ -211,8 +276,8 @@ mod tests {
             (
                 found.fields.join("."),
                 found.struct_name.as_str(),
-                found.go_type,
-                found.sent
+                found.go_type.as_str(),
+                found.sent.as_str()
             ),
             (
                 "spec.template.spec.containers.image".to_string(),
@@ -228,8 +293,8 @@ mod tests {
         let found = Mismatch {
             fields: vec!["spec".into(), "replicas".into()],
             struct_name: "DeploymentSpec".into(),
-            go_type: "int32",
-            sent: "string",
+            go_type: "int32".into(),
+            sent: "string".into(),
         };
         let patch = json!({"spec": {"replicas": "abc"}});
         assert_eq!(

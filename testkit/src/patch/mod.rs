@@ -131,6 +131,57 @@ pub enum PatchError {
     UnsupportedMediaType(String),
 }
 
+/// How Go prints the type strategic merge and merge patches are decoded into.
+const GO_MAP: &str = "map[string]interface {}";
+
+/// A patch body decoded as the patch handler's strict JSON decoder reads it, failing with Go's
+/// words: `whole` is the Go type of the document, `item` that of an array's items (the JSON
+/// patch operations, which must be objects).
+fn decode_patch<T: serde::de::DeserializeOwned>(
+    body: &[u8],
+    whole: &str,
+    item: &str,
+) -> Result<T, String> {
+    if let Some(why) = crate::go_json::syntax_error(body) {
+        return Err(why);
+    }
+    let value: Value = serde_json::from_slice(body).map_err(|e| e.to_string())?;
+    let wants_array = whole.starts_with("[]");
+    let wrong = match &value {
+        Value::Null => None,
+        Value::Array(items) if wants_array => items
+            .iter()
+            .find(|i| !i.is_object() && !i.is_null())
+            .map(|i| (i, item)),
+        Value::Object(_) if !wants_array => None,
+        other => Some((other, whole)),
+    };
+    if let Some((value, go_type)) = wrong {
+        return Err(format!(
+            "json: cannot unmarshal {} into Go value of type {go_type}",
+            crate::go_json::kind_name(value)
+        ));
+    }
+    let value = match value {
+        Value::Null if wants_array => Value::Array(Vec::new()),
+        Value::Null => Value::Object(serde_json::Map::new()),
+        Value::Array(items) => Value::Array(
+            items
+                .into_iter()
+                .map(|i| {
+                    if i.is_null() {
+                        Value::Object(serde_json::Map::new())
+                    } else {
+                        i
+                    }
+                })
+                .collect(),
+        ),
+        other => other,
+    };
+    serde_json::from_value(value).map_err(|e| e.to_string())
+}
+
 /// Applies `body` to `live` (None when the object does not exist yet, which only apply allows).
 pub fn apply(
     patch_type: PatchType,
@@ -143,8 +194,9 @@ pub fn apply(
             let live = live.ok_or_else(|| PatchError::Invalid("object does not exist".into()))?;
             // Upstream decodes the operations as loose maps, so an unknown `op` fails only when
             // applied, like a failed `test` or a missing path.
-            let operations: Vec<serde_json::Map<String, Value>> = serde_json::from_slice(body)
-                .map_err(|e| PatchError::Malformed(format!("invalid JSON patch: {e}")))?;
+            let operations: Vec<serde_json::Map<String, Value>> =
+                decode_patch(body, "[]handlers.jsonPatchOp", "handlers.jsonPatchOp")
+                    .map_err(|e| PatchError::Malformed(format!("error decoding patch: {e}")))?;
             let patch: json_patch::Patch = serde_json::from_value(Value::Array(
                 operations.into_iter().map(Value::Object).collect(),
             ))
@@ -155,8 +207,9 @@ pub fn apply(
         }
         PatchType::Merge => {
             let live = live.ok_or_else(|| PatchError::Invalid("object does not exist".into()))?;
-            let patch: Value = serde_json::from_slice(body)
-                .map_err(|e| PatchError::Malformed(format!("invalid JSON: {e}")))?;
+            let patch: serde_json::Map<String, Value> = decode_patch(body, GO_MAP, "")
+                .map_err(|e| PatchError::Malformed(format!("error decoding patch: {e}")))?;
+            let patch = Value::Object(patch);
             let mut doc = live.clone();
             json_patch::merge(&mut doc, &patch);
             Ok(doc)
@@ -170,13 +223,31 @@ pub fn apply(
                         .into(),
                 ));
             }
-            let patch: Value = serde_json::from_slice(body)
-                .map_err(|e| PatchError::Malformed(format!("invalid JSON: {e}")))?;
+            let patch: serde_json::Map<String, Value> =
+                decode_patch(body, GO_MAP, "").map_err(PatchError::Malformed)?;
+            let patch = Value::Object(patch);
             let catalog = Catalog::for_types([ctx.resource]);
             strategic::merge(live, &patch, catalog.root(ctx.resource))
         }
         PatchType::Apply => server_side::apply(live, body, ctx),
     }
+}
+
+/// Go's `UnmarshalTypeError` for a create or update body of a built-in type that holds a value
+/// of the wrong JSON type (`json: cannot unmarshal string into Go struct field ConfigMap.data of
+/// type map[string]string`), or `None` when every value fits its field.
+pub(crate) fn body_type_error(resource: &ResourceType, body: &Value) -> Option<String> {
+    if !matches!(resource.schema, TypeSchema::BuiltIn { .. }) {
+        return None;
+    }
+    let catalog = Catalog::for_types([resource]);
+    decode_error::first_mismatch(
+        body,
+        catalog.root(resource)?,
+        &resource.kind,
+        decode_error::Depth::Containers,
+    )
+    .map(|m| m.unmarshal_error())
 }
 
 /// Why a JSON, merge or strategic merge patch produced an object that does not decode into the
@@ -192,7 +263,12 @@ pub fn decode_failure(
         return None;
     }
     let mismatch = managed::with_schema(ctx, |schema| {
-        decode_error::first_mismatch(patched, schema?, &ctx.resource.kind)
+        decode_error::first_mismatch(
+            patched,
+            schema?,
+            &ctx.resource.kind,
+            decode_error::Depth::Scalars,
+        )
     })?;
     let patch: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
     Some(decode_error::message(pt, &patch, patched, &mismatch))

@@ -22,6 +22,7 @@
 use serde_json::{Map, Value};
 
 use super::PatchError;
+use super::decode_error::go_text;
 use crate::openapi::Cursor;
 
 const DIRECTIVE: &str = "$patch";
@@ -75,7 +76,6 @@ fn merge_map(
 ) -> Result<Outcome, PatchError> {
     match patch.get(DIRECTIVE) {
         None => {}
-        Some(Value::String(directive)) if directive == "merge" => {}
         Some(Value::String(directive)) if directive == "delete" => return Ok(Outcome::Deleted),
         Some(Value::String(directive)) if directive == "replace" => {
             original.clear();
@@ -88,21 +88,28 @@ fn merge_map(
             return merge_map(original, &without, schema, path);
         }
         Some(other) => {
-            return Err(PatchError::Invalid(format!(
-                "{}: unknown patch directive {other} (expected replace, merge or delete)",
-                display_path(path)
-            )));
+            return Err(unknown_directive(other, &Value::Object(patch.clone())));
         }
     }
 
     if let Some(retain) = patch.get(RETAIN_KEYS) {
+        // `mergepatch.ErrBadPatchFormatForRetainKeys`, a 400: not a list, or the patch sets a
+        // field the list does not keep.
+        let bad_format = || PatchError::Malformed("invalid patch format of retainKeys".into());
         let Value::Array(retain) = retain else {
-            return Err(PatchError::Invalid(format!(
-                "{}: $retainKeys must be a list of field names",
-                display_path(path)
-            )));
+            return Err(bad_format());
         };
         let keep: Vec<&str> = retain.iter().filter_map(Value::as_str).collect();
+        let outside = patch.iter().any(|(k, v)| {
+            !v.is_null()
+                && k != RETAIN_KEYS
+                && !k.starts_with(DELETE_FROM_PRIMITIVE_LIST)
+                && !k.starts_with(SET_ELEMENT_ORDER)
+                && !keep.contains(&k.as_str())
+        });
+        if outside {
+            return Err(bad_format());
+        }
         original.retain(|k, _| keep.contains(&k.as_str()));
     }
 
@@ -202,17 +209,15 @@ fn merge_list(
 ) -> Result<(), PatchError> {
     let strategies = schema.map(|s| s.patch_strategies()).unwrap_or_default();
     let items_schema = schema.and_then(|s| s.items());
-    let replace_whole = !strategies.contains(&"merge")
-        || patch.iter().any(|item| {
-            is_directive_item(item, "replace") && item.as_object().is_some_and(|m| m.len() == 1)
-        });
+    let merge_key = schema.and_then(|s| s.patch_merge_key());
+    let replace_only = |item: &Value| {
+        is_directive_item(item, "replace") && item.as_object().is_some_and(|m| m.len() == 1)
+    };
+    let replace_whole =
+        !strategies.contains(&"merge") || (merge_key.is_none() && patch.iter().any(replace_only));
     if replace_whole {
         let mut fresh = Vec::with_capacity(patch.len());
-        for item in patch {
-            if is_directive_item(item, "replace") && item.as_object().is_some_and(|m| m.len() == 1)
-            {
-                continue;
-            }
+        for item in patch.iter().filter(|item| !replace_only(item)) {
             if let Some(value) = fresh_value(item, items_schema, path)? {
                 fresh.push(value);
             }
@@ -221,20 +226,36 @@ fn merge_list(
         return Ok(());
     }
 
-    let merge_key = schema.and_then(|s| s.patch_merge_key());
-    // Deletions first (upstream `mergeSliceWithSpecialElements`): what they remove takes no
-    // part in the ordering below.
+    // Items with a directive first (upstream `mergeSliceWithSpecialElements`): what deletions
+    // remove takes no part in the ordering below, and a replacement keeps only the plain items.
     let mut items = Vec::with_capacity(patch.len());
+    let mut replace = false;
     for item in patch {
         let Some(key) = merge_key else {
             items.push(item);
             continue;
         };
-        let key_value = keyed(item, key, path)?;
-        if is_directive_item(item, "delete") {
-            original.retain(|existing| existing.get(key) != Some(key_value));
-        } else {
-            items.push(item);
+        match item.as_object().and_then(|m| m.get(DIRECTIVE)) {
+            None => items.push(item),
+            Some(Value::String(d)) if d == "delete" => {
+                let key_value = keyed(item, key, path)?;
+                original.retain(|existing| existing.get(key) != Some(key_value));
+            }
+            Some(Value::String(d)) if d == "replace" => replace = true,
+            Some(Value::String(d)) if d == "merge" => {
+                return Err(PatchError::Internal(
+                    "merging lists cannot yet be specified in the patch".into(),
+                ));
+            }
+            Some(other) => return Err(unknown_directive(other, item)),
+        }
+    }
+    if replace {
+        original.clear();
+    }
+    if let Some(key) = merge_key {
+        for item in &items {
+            keyed(item, key, path)?;
         }
     }
     let server_order = original.clone();
@@ -310,7 +331,17 @@ fn merge_list(
     Ok(())
 }
 
-/// The merge key's value of a patch item, which every item of a keyed list must carry.
+/// `mergepatch.ErrBadPatchType`, which the patch handler passes on as a plain error (500).
+fn unknown_directive(directive: &Value, map: &Value) -> PatchError {
+    PatchError::Internal(format!(
+        "unknown patch type: {} in map: {}",
+        go_text(directive),
+        go_text(map)
+    ))
+}
+
+/// The merge key's value of a patch item, which every item of a keyed list must carry; without
+/// it the real server fails with `mergepatch.ErrNoMergeKey` as a plain error (500).
 fn keyed<'a>(item: &'a Value, key: &str, path: &str) -> Result<&'a Value, PatchError> {
     let Value::Object(map) = item else {
         return Err(PatchError::Invalid(format!(
@@ -319,9 +350,9 @@ fn keyed<'a>(item: &'a Value, key: &str, path: &str) -> Result<&'a Value, PatchE
         )));
     };
     map.get(key).ok_or_else(|| {
-        PatchError::Invalid(format!(
-            "{}: map: {item} does not contain declared merge key: {key}",
-            display_path(path)
+        PatchError::Internal(format!(
+            "map: {} does not contain declared merge key: {key}",
+            go_text(item)
         ))
     })
 }

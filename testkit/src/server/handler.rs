@@ -409,6 +409,11 @@ async fn resource_request(
             Ok(json) => Bytes::from(json.to_string()),
             Err(e) => return error_response(&e),
         }
+    } else if matches!(verb, "create" | "update") {
+        match objects::json_body(&t, content_type, body) {
+            Ok(body) => body,
+            Err(e) => return error_response(&e),
+        }
     } else {
         body
     };

@@ -11,6 +11,7 @@ use super::crd::{crd_initial_status, crd_serve, crd_status};
 use super::gc::{self, Queue, Work};
 use super::write_options::{self, Write};
 use crate::errors::{ApiError, cause};
+use crate::go_json;
 use crate::meta::{
     allows_create_on_update, allows_unconditional_update, finalizers, is_deleting, meta_mut,
     meta_str, name_suffix, now, spec_changed, tracks_generation,
@@ -93,18 +94,71 @@ fn served_type<'a>(st: &'a State, t: &'a Target) -> &'a ResourceType {
         .unwrap_or(&t.ty)
 }
 
-fn parse_object(body: &[u8]) -> Result<Value, ApiError> {
-    let v: Value = serde_json::from_slice(body)
-        .or_else(|_| serde_saphyr::from_slice::<Value>(body))
-        .map_err(|e| {
-            ApiError::bad_request(format!("couldn't get version/kind; json parse error: {e}"))
-        })?;
-    if !v.is_object() {
-        return Err(ApiError::bad_request(
-            "couldn't get version/kind; json parse error: expected a JSON object",
-        ));
+/// A create or update body as JSON: YAML is converted, and what is neither is refused as the
+/// real server's serializer negotiation refuses it (protobuf was read before).
+pub(crate) fn json_body(t: &Target, content_type: &str, body: Bytes) -> Result<Bytes, ApiError> {
+    let media_type = content_type.split(';').next().unwrap_or("").trim();
+    match media_type {
+        "" | "application/json" => Ok(body),
+        "application/yaml" => {
+            let value = serde_saphyr::from_slice::<Value>(&body).map_err(|e| {
+                let why = e.to_string();
+                let why = why
+                    .lines()
+                    .next()
+                    .unwrap_or_default()
+                    .trim_start_matches("error: ");
+                unrecognized(
+                    t,
+                    &format!("error converting YAML to JSON: yaml: {why}"),
+                    &body,
+                )
+            })?;
+            Ok(Bytes::from(value.to_string()))
+        }
+        _ => Err(ApiError::new(
+            415,
+            "UnsupportedMediaType",
+            if matches!(t.ty.schema, TypeSchema::Custom { .. }) {
+                "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml"
+            } else {
+                "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/vnd.kubernetes.protobuf"
+            },
+        )),
     }
-    Ok(v)
+}
+
+/// `transformDecodeError` for a body whose kind could not even be read.
+fn unrecognized(t: &Target, why: &str, body: &[u8]) -> ApiError {
+    ApiError::bad_request(format!(
+        "the object provided is unrecognized (must be of type {}): {why} ({})",
+        t.ty.kind,
+        go_json::summarize(body)
+    ))
+}
+
+/// The body as a JSON object; what is not one fails where the real decoder reads its kind.
+fn parse_object(t: &Target, body: &[u8]) -> Result<Value, ApiError> {
+    let parse_error = |why: String| {
+        unrecognized(
+            t,
+            &format!("couldn't get version/kind; json parse error: {why}"),
+            body,
+        )
+    };
+    if let Some(why) = go_json::syntax_error(body) {
+        return Err(parse_error(why));
+    }
+    let v: Value = serde_json::from_slice(body).map_err(|e| parse_error(e.to_string()))?;
+    match &v {
+        Value::Object(_) => Ok(v),
+        // Decoding `null` into the kind-finding struct succeeds; the object is then empty.
+        Value::Null => Ok(json!({})),
+        other => Err(parse_error(format!(
+            "json: cannot unmarshal {} into Go value of type struct {{ APIVersion string \"json:\\\"apiVersion,omitempty\\\"\"; Kind string \"json:\\\"kind,omitempty\\\"\" }}",
+            go_json::kind_name(other)
+        ))),
+    }
 }
 
 /// The body's apiVersion and kind must be the ones the path names.
@@ -225,7 +279,8 @@ fn decode_body(st: &State, t: &Target, v: &mut Value, q: &Query) -> Result<Vec<S
     let warnings = unknown_fields(st, t, v, q)?;
     match &t.ty.schema {
         TypeSchema::BuiltIn { decode, .. } => {
-            decode(v).map_err(|e| {
+            let type_error = patch::body_type_error(&t.ty, v);
+            type_error.map_or_else(|| decode(v), Err).map_err(|e| {
                 ApiError::bad_request(format!(
                     "{kind} in version \"{ver}\" cannot be handled as a {kind}: {e}",
                     kind = t.ty.kind,
@@ -842,7 +897,7 @@ pub(crate) fn patch(
 
 fn create_locked(st: &mut State, t: &Target, body: &[u8], q: &Query) -> Reply {
     write_options::validate(Write::Create, q)?;
-    let v = parse_object(body)?;
+    let v = parse_object(t, body)?;
     let mut work = Queue::new();
     let reply = new_object(st, &mut work, t, v, q, true);
     finish(st, work, reply)
@@ -850,7 +905,7 @@ fn create_locked(st: &mut State, t: &Target, body: &[u8], q: &Query) -> Reply {
 
 fn update_locked(st: &mut State, t: &Target, body: &[u8], q: &Query) -> Reply {
     write_options::validate(Write::Update, q)?;
-    let mut v = parse_object(body)?;
+    let mut v = parse_object(t, body)?;
     check_kind(st, t, &mut v)?;
     let name = t.name().to_string();
     let body_name = meta_str(&v, "name").unwrap_or("");

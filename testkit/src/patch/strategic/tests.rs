@@ -327,40 +327,79 @@ fn data_maps_merge_key_by_key() {
 }
 
 #[test]
-fn an_item_without_its_merge_key_is_invalid() {
+fn an_item_without_its_merge_key_fails_as_upstream_err_no_merge_key() {
     let err = smp(
         &test_types::deployment(),
         &deployment(),
-        json!({"spec": {"template": {"spec": {"containers": [{"image": "nginx:2"}]}}}}),
+        json!({"spec": {"template": {"spec": {"containers": [{"image": "nginx:2", "ports": [{"containerPort": 80}]}]}}}}),
     )
     .expect_err("missing merge key");
-    match err {
-        PatchError::Invalid(message) => {
-            assert!(
-                message.contains("does not contain declared merge key: name"),
-                "{message}"
-            );
-            assert!(
-                message.contains("spec.template.spec.containers"),
-                "{message}"
-            );
-        }
-        other => panic!("expected Invalid, got {other:?}"),
-    }
+    assert_eq!(
+        err,
+        PatchError::Internal(
+            "map: map[image:nginx:2 ports:[map[containerPort:80]]] does not contain declared merge key: name"
+                .into()
+        )
+    );
 }
 
 #[test]
-fn unknown_directive_is_invalid() {
-    let err = smp(
+fn directives_upstream_does_not_know_fail_with_its_messages() {
+    let unknown = smp(
         &test_types::deployment(),
         &deployment(),
-        json!({"spec": {"$patch": "explode"}}),
-    )
-    .expect_err("bad directive");
-    assert!(
-        matches!(err, PatchError::Invalid(ref m) if m.contains("spec")),
-        "{err:?}"
+        json!({"spec": {"$patch": "explode", "replicas": 2}}),
     );
+    assert_eq!(
+        unknown,
+        Err(PatchError::Internal(
+            "unknown patch type: explode in map: map[$patch:explode replicas:2]".into()
+        ))
+    );
+    // `merge` is the default for maps and cannot be asked for on list items.
+    let merge_map = smp(
+        &test_types::deployment(),
+        &deployment(),
+        json!({"spec": {"$patch": "merge"}}),
+    );
+    assert!(
+        matches!(&merge_map, Err(PatchError::Internal(m)) if m == "unknown patch type: merge in map: map[$patch:merge]"),
+        "{merge_map:?}"
+    );
+    let merge_item = smp(
+        &test_types::deployment(),
+        &deployment(),
+        json!({"spec": {"template": {"spec": {"containers": [{"name": "web", "$patch": "merge"}]}}}}),
+    );
+    assert_eq!(
+        merge_item,
+        Err(PatchError::Internal(
+            "merging lists cannot yet be specified in the patch".into()
+        ))
+    );
+}
+
+#[test]
+fn retain_keys_must_be_a_list_holding_every_field_the_patch_sets() {
+    let bad = PatchError::Malformed("invalid patch format of retainKeys".into());
+    for patch in [
+        json!({"spec": {"strategy": {"$retainKeys": "type", "type": "Recreate"}}}),
+        json!({"spec": {"strategy": {"$retainKeys": ["type"], "type": "RollingUpdate",
+            "rollingUpdate": {"maxSurge": 1}}}}),
+    ] {
+        assert_eq!(
+            smp(&test_types::deployment(), &deployment(), patch.clone()),
+            Err(bad.clone()),
+            "{patch}"
+        );
+    }
+    let out = smp(
+        &test_types::deployment(),
+        &deployment(),
+        json!({"spec": {"strategy": {"$retainKeys": ["type"], "type": "Recreate", "rollingUpdate": null}}}),
+    )
+    .expect("a field removed with null need not be kept");
+    assert_eq!(out["spec"]["strategy"], json!({"type": "Recreate"}));
 }
 
 #[test]
