@@ -184,7 +184,9 @@
 //!   `"m" using v1` for an `Update` owner; several conflicts listed by manager); a JSON patch
 //!   that cannot apply gets the generic `422` (`the server rejected our request due to an error
 //!   in our request`); a terminating namespace answers a second delete with `409`.
-//! - Verbs: create, get, list (label selectors `=`, `==`, `!=`, `in`, `notin`, `key`, `!key`;
+//! - Verbs: create, get, list (label selectors read by a port of upstream's lexer and parser:
+//!   `=`, `==`, `!=`, `in`, `notin`, `key`, `!key`, `>` and `<` on integer values, and its
+//!   refusals word for word, e.g. `found '=', expected: ',' or 'end of string'`;
 //!   field selectors per kind as upstream registers them, with its two wordings of a refusal;
 //!   `limit` and `continue` with `remainingItemCount` when nothing is filtered, no paging at
 //!   `resourceVersion=0`; `resourceVersionMatch` and `sendInitialEvents` validated as

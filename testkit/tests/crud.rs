@@ -140,6 +140,29 @@ async fn list_with_label_and_field_selectors() {
     );
     let by_name = ListParams::default().fields("metadata.name=b");
     assert_eq!(names(cms.list(&by_name).await.expect("list")), ["b"]);
+    cms.create(&PostParams::default(), &cm("d", json!({"shard": "3"})))
+        .await
+        .expect("create");
+    assert_eq!(names(cms.list(&sel("shard>2")).await.expect("list")), ["d"]);
+    assert!(names(cms.list(&sel("shard<3")).await.expect("list")).is_empty());
+    let err = api_err(
+        cms.list(&sel("app==web=front"))
+            .await
+            .expect_err("bad selector"),
+    );
+    assert_eq!(
+        (err.code, err.reason.as_str(), err.message.as_str()),
+        (
+            400,
+            "BadRequest",
+            "found '=', expected: ',' or 'end of string'"
+        )
+    );
+    let err = api_err(cms.list(&sel("shard>x")).await.expect_err("bad value"));
+    assert_eq!(
+        err.message,
+        "unable to parse requirement: values[0]: Invalid value: \"x\": for 'Gt', 'Lt' operators, the value must be an integer"
+    );
 
     let err = api_err(
         cms.list(&ListParams::default().fields("data.k=v"))

@@ -2,108 +2,9 @@
 
 use serde_json::Value;
 
-/// One requirement of a label selector.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Requirement {
-    Exists(String),
-    NotExists(String),
-    Equals(String, String),
-    NotEquals(String, String),
-    In(String, Vec<String>),
-    NotIn(String, Vec<String>),
-}
+mod labels;
 
-/// A parsed `labelSelector`; an empty selector matches everything.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub(crate) struct LabelSelector(Vec<Requirement>);
-
-/// Splits on commas that are not inside parentheses.
-fn split_top(input: &str) -> Vec<&str> {
-    let mut parts = Vec::new();
-    let mut depth = 0i32;
-    let mut start = 0;
-    for (i, c) in input.char_indices() {
-        match c {
-            '(' => depth += 1,
-            ')' => depth -= 1,
-            ',' if depth == 0 => {
-                parts.push(&input[start..i]);
-                start = i + 1;
-            }
-            _ => {}
-        }
-    }
-    parts.push(&input[start..]);
-    parts
-}
-
-fn set_values(rest: &str, raw: &str) -> Result<Vec<String>, String> {
-    let rest = rest.trim();
-    let inner = rest
-        .strip_prefix('(')
-        .and_then(|r| r.strip_suffix(')'))
-        .ok_or_else(|| {
-            format!("unable to parse requirement {raw:?}: expected a parenthesised set of values")
-        })?;
-    Ok(inner
-        .split(',')
-        .map(|s| s.trim().to_string())
-        .filter(|s| !s.is_empty())
-        .collect())
-}
-
-impl LabelSelector {
-    pub fn parse(input: &str) -> Result<Self, String> {
-        let mut reqs = Vec::new();
-        if input.trim().is_empty() {
-            return Ok(Self(reqs));
-        }
-        for raw in split_top(input) {
-            let part = raw.trim();
-            if part.is_empty() {
-                return Err(format!(
-                    "unable to parse requirement: empty requirement in {input:?}"
-                ));
-            }
-            let req = if let Some(key) = part.strip_prefix('!') {
-                Requirement::NotExists(key.trim().to_string())
-            } else if let Some((k, v)) = part.split_once("!=") {
-                Requirement::NotEquals(k.trim().to_string(), v.trim().to_string())
-            } else if let Some((k, v)) = part.split_once("==") {
-                Requirement::Equals(k.trim().to_string(), v.trim().to_string())
-            } else if let Some((k, v)) = part.split_once('=') {
-                Requirement::Equals(k.trim().to_string(), v.trim().to_string())
-            } else if let Some((k, rest)) = part.split_once(" notin ") {
-                Requirement::NotIn(k.trim().to_string(), set_values(rest, part)?)
-            } else if let Some((k, rest)) = part.split_once(" in ") {
-                Requirement::In(k.trim().to_string(), set_values(rest, part)?)
-            } else if part.contains(['(', ')', ' ', '<', '>']) {
-                return Err(format!("unable to parse requirement: {part:?}"));
-            } else {
-                Requirement::Exists(part.to_string())
-            };
-            reqs.push(req);
-        }
-        Ok(Self(reqs))
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
-    /// Whether an object with these labels (`metadata.labels`, may be absent) matches.
-    pub fn matches(&self, labels: Option<&serde_json::Map<String, Value>>) -> bool {
-        let get = |k: &str| labels.and_then(|l| l.get(k)).and_then(Value::as_str);
-        self.0.iter().all(|r| match r {
-            Requirement::Exists(k) => get(k).is_some(),
-            Requirement::NotExists(k) => get(k).is_none(),
-            Requirement::Equals(k, v) => get(k) == Some(v.as_str()),
-            Requirement::NotEquals(k, v) => get(k) != Some(v.as_str()),
-            Requirement::In(k, vs) => get(k).is_some_and(|x| vs.iter().any(|v| v == x)),
-            Requirement::NotIn(k, vs) => get(k).is_none_or(|x| vs.iter().all(|v| v != x)),
-        })
-    }
-}
+pub(crate) use labels::LabelSelector;
 
 /// A parsed `fieldSelector` (equality and inequality on supported fields).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -248,34 +149,6 @@ impl FieldSelector {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
-
-    fn labels(v: Value) -> serde_json::Map<String, Value> {
-        v.as_object().cloned().unwrap_or_default()
-    }
-
-    #[test]
-    fn set_based_requirements_with_commas_inside_parentheses() {
-        let sel =
-            LabelSelector::parse("app in (web, api),tier notin (db),!legacy,env").expect("parses");
-        assert!(sel.matches(Some(&labels(
-            json!({"app": "api", "tier": "front", "env": "x"})
-        ))));
-        assert!(!sel.matches(Some(&labels(
-            json!({"app": "api", "tier": "db", "env": "x"})
-        ))));
-        assert!(!sel.matches(Some(&labels(
-            json!({"app": "api", "env": "x", "legacy": "1"})
-        ))));
-        assert!(!sel.matches(Some(&labels(json!({"app": "api"})))));
-    }
-
-    #[test]
-    fn inequality_matches_missing_label() {
-        let sel = LabelSelector::parse("app!=web").expect("parses");
-        assert!(sel.matches(None));
-        assert!(!sel.matches(Some(&labels(json!({"app": "web"})))));
-    }
 
     #[test]
     fn unsupported_field_is_refused() {
