@@ -80,34 +80,94 @@ fn supported_field(group: &str, kind: &str, field: &str) -> Result<String, Strin
     }
 }
 
+/// The terms of a field selector: split on commas that no backslash escapes.
+fn split_terms(input: &str) -> Vec<&str> {
+    if input.is_empty() {
+        return Vec::new();
+    }
+    let mut terms = Vec::new();
+    let (mut start, mut escaped) = (0, false);
+    for (i, c) in input.char_indices() {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' => escaped = true,
+            ',' => {
+                terms.push(&input[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    terms.push(&input[start..]);
+    terms
+}
+
+/// A term's field, whether it asks for equality, and its still escaped value: the first
+/// operator found, `!=` before `==` before `=` at each position.
+fn split_term(term: &str) -> Option<(&str, bool, &str)> {
+    (0..term.len())
+        .filter(|i| term.is_char_boundary(*i))
+        .find_map(|i| {
+            let rest = &term[i..];
+            [("!=", false), ("==", true), ("=", true)]
+                .into_iter()
+                .find(|(op, _)| rest.starts_with(op))
+                .map(|(op, equal)| (&term[..i], equal, &rest[op.len()..]))
+        })
+}
+
+/// `fields.UnescapeValue`: `\\`, `\,` and `\=` stand for themselves; other escapes and bare
+/// commas or equals signs are refused (the rune printed as its number, as Go's `%v` does).
+fn unescape(value: &str) -> Result<String, String> {
+    let mut out = String::with_capacity(value.len());
+    let mut escaped = false;
+    for c in value.chars() {
+        if escaped {
+            if !matches!(c, '\\' | ',' | '=') {
+                return Err(format!(
+                    "invalid field selector: invalid escape sequence: \\{c}"
+                ));
+            }
+            out.push(c);
+            escaped = false;
+            continue;
+        }
+        match c {
+            '\\' => escaped = true,
+            ',' | '=' => {
+                return Err(format!(
+                    "invalid field selector: unescaped character in value: {}",
+                    u32::from(c)
+                ));
+            }
+            c => out.push(c),
+        }
+    }
+    if escaped {
+        return Err("invalid field selector: invalid escape sequence: \\".into());
+    }
+    Ok(out)
+}
+
 impl FieldSelector {
     /// Parses a selector for a type of `group` and `kind`. Labels are stored under the name the
     /// stored object answers to (an events.k8s.io `regarding.name` selects `involvedObject.name`
     /// of the stored core Event, as upstream's field label conversion does).
     pub fn parse(input: &str, group: &str, kind: &str) -> Result<Self, String> {
-        let mut reqs = Vec::new();
-        if input.trim().is_empty() {
-            return Ok(Self(reqs));
+        // `fields.ParseSelector`: terms split on unescaped commas and sorted, each read whole
+        // (no trimming), then every field translated (`ConvertFieldLabel`).
+        let mut terms = split_terms(input);
+        terms.sort_unstable();
+        let mut parsed = Vec::new();
+        for term in terms.into_iter().filter(|t| !t.is_empty()) {
+            let (field, equal, value) = split_term(term)
+                .ok_or_else(|| format!("invalid selector: '{input}'; can't understand '{term}'"))?;
+            parsed.push((field, equal, unescape(value)?));
         }
-        for raw in input.split(',') {
-            let part = raw.trim();
-            if part.is_empty() {
-                continue;
-            }
-            let (field, equal, value) = if let Some((k, v)) = part.split_once("!=") {
-                (k, false, v)
-            } else if let Some((k, v)) = part.split_once("==") {
-                (k, true, v)
-            } else if let Some((k, v)) = part.split_once('=') {
-                (k, true, v)
-            } else {
-                return Err(format!(
-                    "invalid selector: '{input}'; can't understand '{part}'"
-                ));
-            };
-            let stored = supported_field(group, kind, field.trim())?;
-            reqs.push((stored, equal, value.trim().to_string()));
-        }
+        let reqs = parsed
+            .into_iter()
+            .map(|(field, equal, value)| Ok((supported_field(group, kind, field)?, equal, value)))
+            .collect::<Result<_, String>>()?;
         Ok(Self(reqs))
     }
 
@@ -148,7 +208,44 @@ impl FieldSelector {
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
+
+    #[test]
+    fn field_selectors_are_split_sorted_and_unescaped_as_upstream() {
+        let sel = FieldSelector::parse(r"metadata.name=a\,b", "", "ConfigMap").expect("parses");
+        assert!(sel.matches(&json!({"metadata": {"name": "a,b"}})));
+        for (input, message) in [
+            (
+                "metadata.name",
+                "invalid selector: 'metadata.name'; can't understand 'metadata.name'",
+            ),
+            (
+                "metadata.name==x=y",
+                "invalid field selector: unescaped character in value: 61",
+            ),
+            (
+                r"metadata.name=a\b",
+                r"invalid field selector: invalid escape sequence: \b",
+            ),
+            // Sorted first, so the unknown field is reported after every term parsed.
+            (
+                "spec.x=1,metadata.name=a=b",
+                "invalid field selector: unescaped character in value: 61",
+            ),
+            (
+                "metadata.name =x",
+                "\"metadata.name \" is not a known field selector: only \"metadata.name\", \"metadata.namespace\"",
+            ),
+        ] {
+            assert_eq!(
+                FieldSelector::parse(input, "", "ConfigMap"),
+                Err(message.to_string()),
+                "{input}"
+            );
+        }
+    }
 
     #[test]
     fn unsupported_field_is_refused() {
