@@ -46,6 +46,8 @@
 //!   cluster-wide path serves only list and watch, `status` and `scale` only get, update and
 //!   patch (a custom resource's subresource answers `<verb> is not supported on resources of
 //!   kind ...`, and its unknown subresources a NotFound naming the object).
+//! - Lists: `apiVersion` and `kind` on the list, not on the items of a built-in list (the real
+//!   server leaves them out, kubernetes/kubernetes#3030); custom objects keep theirs.
 //! - Discovery (`/version`, `/api`, `/api/v1`, `/apis`, `/apis/{g}`, `/apis/{g}/{v}` with kinds,
 //!   verbs, short names, categories, singular names, `storageVersionHash` and subresources, in
 //!   the real server's order; `tests/discovery.rs` compares every served entry with the
@@ -310,7 +312,6 @@
 //! - Converting Events between their two versions renames fields only; the real server's
 //!   output also carries the Go zero values the other version lacks (`"eventTime": null`,
 //!   `"source": {}`, null timestamps), which are left out here.
-//! - Items of a list response always carry `apiVersion` and `kind`, for built-in types too.
 //! - [`ApiServer::simulate_workloads`] stands in for controllers and kubelets: Deployments and
 //!   StatefulSets are reported available in the same write; nothing else runs (no Pods are
 //!   created, Jobs never complete).

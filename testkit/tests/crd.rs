@@ -512,3 +512,52 @@ async fn invalid_crds_are_refused_with_the_upstream_causes() {
         "{message}"
     );
 }
+
+#[tokio::test]
+async fn list_items_carry_their_type_only_for_custom_resources() {
+    let server = ApiServer::new();
+    server.register_crd(&crd()).expect("register");
+    let client = server.client();
+    let echoes: Api<DynamicObject> = Api::default_namespaced_with(client.clone(), &echo_resource());
+    echoes
+        .create(&PostParams::default(), &echo("a", "one"))
+        .await
+        .expect("create");
+    let raw = |path: &'static str| {
+        let client = client.clone();
+        async move {
+            let req = http::Request::get(path).body(Vec::new()).expect("request");
+            client
+                .request::<serde_json::Value>(req)
+                .await
+                .expect("list")
+        }
+    };
+    // A real server sets apiVersion and kind on a built-in list, not on its items
+    // (kubernetes/kubernetes#3030); custom objects are served as they are stored.
+    let configmaps = raw("/api/v1/namespaces/default/configmaps").await;
+    assert_eq!(
+        (&configmaps["kind"], &configmaps["apiVersion"]),
+        (&json!("ConfigMapList"), &json!("v1"))
+    );
+    let item = &configmaps["items"][0];
+    assert_eq!(item["metadata"]["name"], "kube-root-ca.crt");
+    assert!(
+        item.get("kind").is_none() && item.get("apiVersion").is_none(),
+        "{item}"
+    );
+    let custom = raw("/apis/example.com/v1/namespaces/default/echoes").await;
+    assert_eq!(custom["items"][0]["kind"], "Echo");
+    assert_eq!(custom["items"][0]["apiVersion"], "example.com/v1");
+    // Typed clients read such lists as they read a real server's.
+    let typed: Api<k8s_openapi::api::core::v1::ConfigMap> = Api::default_namespaced(client);
+    let names: Vec<String> = typed
+        .list(&Default::default())
+        .await
+        .expect("typed list")
+        .items
+        .into_iter()
+        .filter_map(|c| c.metadata.name)
+        .collect();
+    assert_eq!(names, ["kube-root-ca.crt"]);
+}

@@ -479,7 +479,13 @@ async fn resource_request(
     }
     let (result, warnings) = match verb {
         "get" => (objects::get(inner, &t), Vec::new()),
-        "list" => (list::list(inner, &t, query), Vec::new()),
+        "list" => {
+            let items = match table_version {
+                Some(_) => list::Items::Whole,
+                None => list::Items::OnTheWire,
+            };
+            (list::list(inner, &t, query, items), Vec::new())
+        }
         "create" => objects::create(inner, &t, &body, query),
         "update" => objects::update(inner, &t, &body, query),
         "patch" => objects::patch(inner, &t, &body, content_type, query),

@@ -7,6 +7,7 @@ use super::Inner;
 use super::objects::{Query, Reply, Target, at_version};
 use super::query::{hex_decode, hex_encode};
 use crate::errors::ApiError;
+use crate::registry::TypeSchema;
 use crate::selectors::{FieldSelector, LabelSelector};
 use crate::store::Filter;
 
@@ -110,8 +111,20 @@ pub(crate) fn validate_list_options(q: &Query, watch: bool) -> Result<(), ApiErr
     }
 }
 
-pub(crate) fn list(inner: &Inner, t: &Target, q: &Query) -> Reply {
+/// How list items are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Items {
+    /// As the JSON list a client gets: a built-in item without `apiVersion` and `kind`, which
+    /// the real server only sets on the list itself (kubernetes/kubernetes#3030); custom
+    /// objects, served as unstructured, keep theirs.
+    OnTheWire,
+    /// Whole, for the Table printer, whose rows may carry the objects.
+    Whole,
+}
+
+pub(crate) fn list(inner: &Inner, t: &Target, q: &Query, items: Items) -> Reply {
     validate_list_options(q, false)?;
+    let strip = items == Items::OnTheWire && matches!(t.ty.schema, TypeSchema::BuiltIn { .. });
     let filter = filter_for(t, q)?;
     let rv = q.get("resourceVersion").filter(|v| !v.is_empty());
     let continues = q.get("continue").is_some_and(|c| !c.is_empty());
@@ -167,7 +180,12 @@ pub(crate) fn list(inner: &Inner, t: &Target, q: &Query) -> Reply {
         if count > 0 {
             out.push(b',');
         }
-        out.extend_from_slice(&at_version(&st, t, &s.json));
+        let item = at_version(&st, t, &s.json);
+        if strip {
+            without_type_meta(&item, &mut out);
+        } else {
+            out.extend_from_slice(&item);
+        }
         count += 1;
         if limit > 0 && count == limit {
             // The token names the last item returned, so the next page starts after it.
@@ -222,4 +240,104 @@ pub(crate) fn list(inner: &Inner, t: &Target, q: &Query) -> Reply {
     body.extend_from_slice(&out);
     body.extend_from_slice(b"]}");
     Ok((200, Bytes::from(body)))
+}
+
+/// Copies a compact JSON object (as the store writes them) without its top-level `apiVersion`
+/// and `kind`, scanning instead of parsing: lists copy every item.
+fn without_type_meta(json: &[u8], out: &mut Vec<u8>) {
+    if json.first() != Some(&b'{') {
+        out.extend_from_slice(json);
+        return;
+    }
+    out.push(b'{');
+    let mut first = true;
+    let mut i = 1;
+    while i < json.len() && json[i] == b'"' {
+        let key_end = string_end(json, i);
+        let value_end = value_end(json, key_end + 1);
+        let key = &json[i..key_end];
+        if key != b"\"apiVersion\"" && key != b"\"kind\"" {
+            if !first {
+                out.push(b',');
+            }
+            out.extend_from_slice(&json[i..value_end]);
+            first = false;
+        }
+        i = value_end;
+        if json.get(i) == Some(&b',') {
+            i += 1;
+        }
+    }
+    out.push(b'}');
+}
+
+/// The index just past the string that starts at `start`.
+fn string_end(json: &[u8], start: usize) -> usize {
+    let mut i = start + 1;
+    while i < json.len() {
+        match json[i] {
+            b'\\' => i += 2,
+            b'"' => return i + 1,
+            _ => i += 1,
+        }
+    }
+    json.len()
+}
+
+/// The index just past the value that starts at `start`.
+fn value_end(json: &[u8], start: usize) -> usize {
+    match json.get(start) {
+        Some(b'"') => string_end(json, start),
+        Some(b'{' | b'[') => {
+            let mut depth = 0usize;
+            let mut i = start;
+            while i < json.len() {
+                match json[i] {
+                    b'"' => {
+                        i = string_end(json, i);
+                        continue;
+                    }
+                    b'{' | b'[' => depth += 1,
+                    b'}' | b']' => {
+                        depth -= 1;
+                        if depth == 0 {
+                            return i + 1;
+                        }
+                    }
+                    _ => {}
+                }
+                i += 1;
+            }
+            json.len()
+        }
+        _ => {
+            let mut i = start;
+            while i < json.len() && !matches!(json[i], b',' | b'}' | b']') {
+                i += 1;
+            }
+            i
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn type_meta_is_cut_from_the_top_level_only() {
+        let object = serde_json::json!({"action": "x", "apiVersion": "v1", "data": {"kind": "k",
+            "apiVersion": "\"}{,"}, "kind": "ConfigMap", "list": [1, {"a": [true, null]}],
+            "metadata": {"name": "n"}, "z": -1.5});
+        let mut out = Vec::new();
+        without_type_meta(&serde_json::to_vec(&object).expect("json"), &mut out);
+        let mut expected = object.clone();
+        let map = expected.as_object_mut().expect("object");
+        map.remove("apiVersion");
+        map.remove("kind");
+        assert_eq!(
+            serde_json::from_slice::<serde_json::Value>(&out).expect("still JSON"),
+            expected
+        );
+    }
 }
