@@ -546,7 +546,13 @@ async fn list_items_carry_their_type_only_for_custom_resources() {
         item.get("kind").is_none() && item.get("apiVersion").is_none(),
         "{item}"
     );
+    assert!(
+        configmaps["metadata"].get("continue").is_none(),
+        "{configmaps}"
+    );
     let custom = raw("/apis/example.com/v1/namespaces/default/echoes").await;
+    // An unstructured list writes its continue token even when there is none.
+    assert_eq!(custom["metadata"]["continue"], "");
     assert_eq!(custom["items"][0]["kind"], "Echo");
     assert_eq!(custom["items"][0]["apiVersion"], "example.com/v1");
     // Typed clients read such lists as they read a real server's.

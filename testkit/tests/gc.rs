@@ -191,12 +191,46 @@ async fn delete_collection_with_label_selector() {
             .await
             .expect("create");
     }
-    cms.delete_collection(
-        &DeleteParams::default(),
-        &ListParams::default().labels("app=web"),
+    let mut held: ConfigMap = serde_json::from_value(
+        json!({"metadata": {"name": "d", "labels": {"app": "web"}, "finalizers": ["example.com/hold"]}}),
+    )
+    .expect("cm");
+    cms.create(&PostParams::default(), &held)
+        .await
+        .expect("create");
+    // The answer is the list as it was read before anything was deleted: the object a
+    // finalizer keeps shows no deletionTimestamp, and items carry no apiVersion or kind.
+    let req =
+        http::Request::delete("/api/v1/namespaces/default/configmaps?labelSelector=app%3Dweb")
+            .body(Vec::new())
+            .expect("request");
+    let answer: serde_json::Value = server
+        .client()
+        .request(req)
+        .await
+        .expect("deletecollection");
+    assert_eq!(answer["kind"], "ConfigMapList");
+    let items = answer["items"].as_array().expect("items");
+    let names: Vec<&str> = items
+        .iter()
+        .filter_map(|i| i["metadata"]["name"].as_str())
+        .collect();
+    assert_eq!(names, ["a", "b", "d"]);
+    assert!(
+        items
+            .iter()
+            .all(|i| i.get("kind").is_none() && i["metadata"].get("deletionTimestamp").is_none()),
+        "{answer}"
+    );
+    held = cms.get("d").await.expect("held by its finalizer");
+    assert!(held.metadata.deletion_timestamp.is_some());
+    cms.patch(
+        "d",
+        &kube::api::PatchParams::default(),
+        &kube::api::Patch::Merge(json!({"metadata": {"finalizers": null}})),
     )
     .await
-    .expect("deletecollection");
+    .expect("finalizer removed");
     let left: Vec<String> = cms
         .list(&ListParams::default())
         .await
@@ -207,6 +241,13 @@ async fn delete_collection_with_label_selector() {
         .collect();
     assert_eq!(left, ["c", "kube-root-ca.crt"]);
     assert_eq!(server.requests().count(|r| r.verb == "deletecollection"), 1);
+
+    // With a limit, only the first page is deleted, as upstream's store stops after it.
+    cms.delete_collection(&DeleteParams::default(), &ListParams::default().limit(1))
+        .await
+        .expect("deletecollection");
+    let left = cms.list(&ListParams::default()).await.expect("list").items;
+    assert_eq!(left.len(), 1);
 }
 
 #[tokio::test]

@@ -5,10 +5,11 @@ use serde_json::{Value, json};
 
 use super::Inner;
 use super::gc::{self, Deleted, Propagation, Queue};
-use super::list::{filter_for, validate_list_options};
+use super::list::{self, filter_for, validate_list_options};
 use super::objects::{Query, Reply, Target, at_version, finish};
 use crate::errors::ApiError;
 use crate::meta::meta_str;
+use crate::registry::TypeSchema;
 use crate::store::ObjRef;
 
 /// DeleteOptions from the body and the query.
@@ -256,11 +257,11 @@ fn delete_one(inner: &Inner, t: &Target, opts: &DeleteOptions) -> Reply {
         None => Err(t.not_found(&name)),
         // Stores built with `ReturnDeletedObject` (see `returns_deleted_object`) answer an immediate
         // deletion with the object as it was last stored; every other store with a Status.
-        Some(Deleted::Gone(_)) if returns_deleted_object(t) => {
+        Some(Deleted::Gone) if returns_deleted_object(t) => {
             let json = Bytes::from(serde_json::to_vec(&live).unwrap_or_default());
             Ok((200, at_version(&st, t, &json)))
         }
-        Some(Deleted::Gone(_)) => Ok((200, success_status(t, &name, &live_uid))),
+        Some(Deleted::Gone) => Ok((200, success_status(t, &name, &live_uid))),
         Some(Deleted::Pending(json)) => Ok((200, at_version(&st, t, &json))),
     };
     finish(&mut st, work, reply)
@@ -296,49 +297,43 @@ pub(crate) fn delete_collection(
     with_options(t, body, q, |opts| delete_many(inner, t, opts, q))
 }
 
+/// `Store.DeleteCollection`: lists (every page, or only the first when `limit` is given),
+/// deletes what it listed, and answers with the list as it was read.
 fn delete_many(inner: &Inner, t: &Target, opts: &DeleteOptions, q: &Query) -> Reply {
     validate_list_options(q, false)?;
     let filter = filter_for(t, q)?;
+    let limit = q
+        .get("limit")
+        .and_then(|l| l.parse::<usize>().ok())
+        .filter(|l| *l > 0)
+        .unwrap_or(usize::MAX);
     let mut st = inner.lock();
-    let keys: Vec<(String, String)> = st.buckets[t.bucket]
+    let listed: Vec<((String, String), Bytes)> = st.buckets[t.bucket]
         .objects
         .iter()
         .filter(|((ns, _), _)| t.ns.as_ref().is_none_or(|n| n == ns))
         .filter(|(_, s)| filter.matches_bytes(&s.json))
-        .map(|(k, _)| k.clone())
+        .take(limit)
+        .map(|(k, s)| (k.clone(), s.json.clone()))
         .collect();
+    let mut meta = json!({"resourceVersion": st.rv.to_string()});
+    if matches!(t.ty.schema, TypeSchema::Custom { .. }) {
+        meta["continue"] = json!("");
+    }
     let mut work = Queue::new();
     let mut items: Vec<u8> = Vec::new();
-    for (ns, name) in keys {
+    for ((ns, name), json) in listed {
+        list::push_item(&st, t, &json, list::Items::OnTheWire, &mut items);
+        if opts.dry_run {
+            continue;
+        }
         let r = ObjRef {
             bucket: t.bucket,
             ns,
             name,
         };
-        let deleted = if opts.dry_run {
-            st.get(&r).map(|s| Deleted::Pending(s.json.clone()))
-        } else {
-            gc::delete_object(&mut st, &mut work, &r, opts.policy)
-        };
-        let json = match deleted {
-            Some(Deleted::Gone(v)) => Bytes::from(serde_json::to_vec(&v).unwrap_or_default()),
-            Some(Deleted::Pending(json)) => json,
-            None => continue,
-        };
-        if !items.is_empty() {
-            items.push(b',');
-        }
-        items.extend_from_slice(&at_version(&st, t, &json));
+        gc::delete_object(&mut st, &mut work, &r, opts.policy);
         gc::drain(&mut st, &mut work);
     }
-    let mut body = format!(
-        "{{\"kind\":\"{}List\",\"apiVersion\":\"{}\",\"metadata\":{{\"resourceVersion\":\"{}\"}},\"items\":[",
-        t.ty.kind,
-        t.ty.api_version(),
-        st.rv
-    )
-    .into_bytes();
-    body.extend_from_slice(&items);
-    body.extend_from_slice(b"]}");
-    Ok((200, Bytes::from(body)))
+    Ok((200, list::list_body(t, &meta, &items)))
 }

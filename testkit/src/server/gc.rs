@@ -70,8 +70,8 @@ pub(crate) type Queue = VecDeque<Work>;
 
 /// What a delete did.
 pub(crate) enum Deleted {
-    /// Removed; the final state of the object.
-    Gone(Value),
+    /// Removed.
+    Gone,
     /// Still there with a deletionTimestamp (finalizers pending).
     Pending(Bytes),
 }
@@ -134,7 +134,8 @@ pub(crate) fn delete_object(
         Propagation::Background => {}
     }
     if fins.is_empty() && !is_namespace {
-        return Some(Deleted::Gone(remove_now(st, work, r, v)));
+        remove_now(st, work, r, v);
+        return Some(Deleted::Gone);
     }
     set_finalizers(&mut v, fins);
     if let Some(meta) = meta_mut(&mut v) {

@@ -9,7 +9,7 @@ use super::query::{hex_decode, hex_encode};
 use crate::errors::ApiError;
 use crate::registry::TypeSchema;
 use crate::selectors::{FieldSelector, LabelSelector};
-use crate::store::Filter;
+use crate::store::{Filter, State};
 
 /// The list's filter from the query.
 pub(crate) fn filter_for(t: &Target, q: &Query) -> Result<Filter, ApiError> {
@@ -124,7 +124,6 @@ pub(crate) enum Items {
 
 pub(crate) fn list(inner: &Inner, t: &Target, q: &Query, items: Items) -> Reply {
     validate_list_options(q, false)?;
-    let strip = items == Items::OnTheWire && matches!(t.ty.schema, TypeSchema::BuiltIn { .. });
     let filter = filter_for(t, q)?;
     let rv = q.get("resourceVersion").filter(|v| !v.is_empty());
     let continues = q.get("continue").is_some_and(|c| !c.is_empty());
@@ -177,15 +176,7 @@ pub(crate) fn list(inner: &Inner, t: &Target, q: &Query, items: Items) -> Reply 
         if !filter.matches_bytes(&s.json) {
             continue;
         }
-        if count > 0 {
-            out.push(b',');
-        }
-        let item = at_version(&st, t, &s.json);
-        if strip {
-            without_type_meta(&item, &mut out);
-        } else {
-            out.extend_from_slice(&item);
-        }
+        push_item(&st, t, &s.json, items, &mut out);
         count += 1;
         if limit > 0 && count == limit {
             // The token names the last item returned, so the next page starts after it.
@@ -215,9 +206,11 @@ pub(crate) fn list(inner: &Inner, t: &Target, q: &Query, items: Items) -> Reply 
         }
         remaining = rest;
     }
-    let mut body = Vec::with_capacity(out.len() + 200);
-    let head = json!({"resourceVersion": st.rv.to_string()});
-    let mut meta = head;
+    let mut meta = json!({"resourceVersion": st.rv.to_string()});
+    if matches!(t.ty.schema, TypeSchema::Custom { .. }) {
+        // An unstructured list's `SetContinue` writes the field even when it is empty.
+        meta["continue"] = json!("");
+    }
     if let Some(n) = next {
         meta["continue"] = json!(n);
         // etcd counts what is left only when nothing is filtered out.
@@ -228,6 +221,25 @@ pub(crate) fn list(inner: &Inner, t: &Target, q: &Query, items: Items) -> Reply 
             meta["remainingItemCount"] = json!(remaining);
         }
     }
+    Ok((200, list_body(t, &meta, &out)))
+}
+
+/// Appends one stored object to the comma-separated `items` of a list.
+pub(crate) fn push_item(st: &State, t: &Target, json: &Bytes, items: Items, out: &mut Vec<u8>) {
+    if !out.is_empty() {
+        out.push(b',');
+    }
+    let item = at_version(st, t, json);
+    if items == Items::OnTheWire && matches!(t.ty.schema, TypeSchema::BuiltIn { .. }) {
+        without_type_meta(&item, out);
+    } else {
+        out.extend_from_slice(&item);
+    }
+}
+
+/// A `<Kind>List` around items written by [`push_item`].
+pub(crate) fn list_body(t: &Target, meta: &serde_json::Value, items: &[u8]) -> Bytes {
+    let mut body = Vec::with_capacity(items.len() + 200);
     body.extend_from_slice(
         format!(
             "{{\"kind\":\"{}List\",\"apiVersion\":\"{}\",\"metadata\":{},\"items\":[",
@@ -237,9 +249,9 @@ pub(crate) fn list(inner: &Inner, t: &Target, q: &Query, items: Items) -> Reply 
         )
         .as_bytes(),
     );
-    body.extend_from_slice(&out);
+    body.extend_from_slice(items);
     body.extend_from_slice(b"]}");
-    Ok((200, Bytes::from(body)))
+    Bytes::from(body)
 }
 
 /// Copies a compact JSON object (as the store writes them) without its top-level `apiVersion`
