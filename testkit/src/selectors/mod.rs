@@ -60,8 +60,30 @@ fn kind_fields(group: &str, kind: &str) -> Option<&'static [&'static str]> {
     })
 }
 
+/// Which of the server's field label converters reads a type's field selectors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum FieldLabels {
+    /// A built-in type: its own conversion function, or the default metav1 one.
+    BuiltIn,
+    /// A custom resource (`crConverter`): `metadata.name`, and `metadata.namespace` where the
+    /// type is namespaced.
+    Custom { namespaced: bool },
+}
+
 /// The stored field a label selects, or the refusal the real server gives for it.
-fn supported_field(group: &str, kind: &str, field: &str) -> Result<String, String> {
+fn supported_field(
+    group: &str,
+    kind: &str,
+    labels: FieldLabels,
+    field: &str,
+) -> Result<String, String> {
+    if let FieldLabels::Custom { namespaced } = labels {
+        return match field {
+            "metadata.name" => Ok(field.to_string()),
+            "metadata.namespace" if namespaced => Ok(field.to_string()),
+            _ => Err(format!("field label not supported: {field}")),
+        };
+    }
     let stored = crate::server::convert::field_label(group, kind, field)
         .ok_or_else(|| format!("field label not supported: {field}"))?;
     // Pods still answer to the field's pre-v1 name.
@@ -153,7 +175,12 @@ impl FieldSelector {
     /// Parses a selector for a type of `group` and `kind`. Labels are stored under the name the
     /// stored object answers to (an events.k8s.io `regarding.name` selects `involvedObject.name`
     /// of the stored core Event, as upstream's field label conversion does).
-    pub fn parse(input: &str, group: &str, kind: &str) -> Result<Self, String> {
+    pub fn parse(
+        input: &str,
+        group: &str,
+        kind: &str,
+        labels: FieldLabels,
+    ) -> Result<Self, String> {
         // `fields.ParseSelector`: terms split on unescaped commas and sorted, each read whole
         // (no trimming), then every field translated (`ConvertFieldLabel`).
         let mut terms = split_terms(input);
@@ -166,7 +193,9 @@ impl FieldSelector {
         }
         let reqs = parsed
             .into_iter()
-            .map(|(field, equal, value)| Ok((supported_field(group, kind, field)?, equal, value)))
+            .map(|(field, equal, value)| {
+                Ok((supported_field(group, kind, labels, field)?, equal, value))
+            })
             .collect::<Result<_, String>>()?;
         Ok(Self(reqs))
     }
@@ -214,7 +243,9 @@ mod tests {
 
     #[test]
     fn field_selectors_are_split_sorted_and_unescaped_as_upstream() {
-        let sel = FieldSelector::parse(r"metadata.name=a\,b", "", "ConfigMap").expect("parses");
+        let sel =
+            FieldSelector::parse(r"metadata.name=a\,b", "", "ConfigMap", FieldLabels::BuiltIn)
+                .expect("parses");
         assert!(sel.matches(&json!({"metadata": {"name": "a,b"}})));
         for (input, message) in [
             (
@@ -240,7 +271,7 @@ mod tests {
             ),
         ] {
             assert_eq!(
-                FieldSelector::parse(input, "", "ConfigMap"),
+                FieldSelector::parse(input, "", "ConfigMap", FieldLabels::BuiltIn),
                 Err(message.to_string()),
                 "{input}"
             );
@@ -249,7 +280,25 @@ mod tests {
 
     #[test]
     fn unsupported_field_is_refused() {
-        let err = FieldSelector::parse("spec.foo=bar", "", "ConfigMap").expect_err("refused");
+        let err = FieldSelector::parse("spec.foo=bar", "", "ConfigMap", FieldLabels::BuiltIn)
+            .expect_err("refused");
         assert!(err.contains("spec.foo"));
+        let custom = |namespaced, input| {
+            FieldSelector::parse(
+                input,
+                "example.com",
+                "Widget",
+                FieldLabels::Custom { namespaced },
+            )
+        };
+        assert_eq!(
+            custom(true, "spec.size=3"),
+            Err("field label not supported: spec.size".into())
+        );
+        assert!(custom(true, "metadata.namespace=a").is_ok());
+        assert_eq!(
+            custom(false, "metadata.namespace=a"),
+            Err("field label not supported: metadata.namespace".into())
+        );
     }
 }

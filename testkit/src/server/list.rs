@@ -8,7 +8,7 @@ use super::objects::{Query, Reply, Target, at_version};
 use super::query::{hex_decode, hex_encode};
 use crate::errors::ApiError;
 use crate::registry::TypeSchema;
-use crate::selectors::{FieldSelector, LabelSelector};
+use crate::selectors::{FieldLabels, FieldSelector, LabelSelector};
 use crate::store::{Filter, State};
 
 /// The list's filter from the query.
@@ -19,6 +19,12 @@ pub(crate) fn filter_for(t: &Target, q: &Query) -> Result<Filter, ApiError> {
         q.get("fieldSelector").map(String::as_str).unwrap_or(""),
         &t.ty.group,
         &t.ty.kind,
+        match t.ty.schema {
+            TypeSchema::BuiltIn { .. } => FieldLabels::BuiltIn,
+            TypeSchema::Custom { .. } => FieldLabels::Custom {
+                namespaced: t.ty.namespaced,
+            },
+        },
     )
     .map_err(ApiError::bad_request)?;
     Ok(Filter {

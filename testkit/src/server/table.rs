@@ -58,8 +58,10 @@ fn include(q: &Query) -> Result<Include, ApiError> {
         None | Some("") | Some("Metadata") => Ok(Include::Metadata),
         Some("None") => Ok(Include::None),
         Some("Object") => Ok(Include::Object),
+        // `ValidateTableOptions`, wrapped by the handler's `optionsForTransform`.
         Some(other) => Err(ApiError::bad_request(format!(
-            "includeObject: Unsupported value: {other:?}: supported values: \"Metadata\", \"None\", \"Object\""
+            "Unable to convert to Table as requested: includeObject: Invalid value: {}: must be 'Metadata', 'Object', 'None', or empty",
+            crate::validate::quote(other)
         ))),
     }
 }
