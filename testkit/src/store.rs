@@ -81,6 +81,27 @@ pub(crate) struct Event {
     pub prev: Option<Bytes>,
 }
 
+impl Event {
+    /// The object a watcher that sees this event as `seen` is sent: an object that stopped
+    /// matching the watcher's selectors goes out as it was before, with the new
+    /// resourceVersion (upstream's `convertToWatchEvent`).
+    fn object_seen_as(&self, seen: EventType) -> Bytes {
+        match (&self.prev, self.etype, seen) {
+            (Some(prev), EventType::Modified, EventType::Deleted) => {
+                let mut before: Value = match serde_json::from_slice(prev) {
+                    Ok(v) => v,
+                    Err(_) => return self.json.clone(),
+                };
+                if let Some(meta) = before.get_mut("metadata").and_then(Value::as_object_mut) {
+                    meta.insert("resourceVersion".into(), Value::String(self.rv.to_string()));
+                }
+                Bytes::from(serde_json::to_vec(&before).unwrap_or_default())
+            }
+            _ => self.json.clone(),
+        }
+    }
+}
+
 /// One line of a watch stream: `{"type":..,"object":..}\n`.
 pub(crate) fn watch_line(etype: &str, object: &[u8]) -> Bytes {
     let mut line = Vec::with_capacity(object.len() + 32);
@@ -445,7 +466,8 @@ impl State {
             let line = match lines.iter().find(|(e, v, _)| *e == etype && *v == view) {
                 Some((_, _, line)) => line.clone(),
                 None => {
-                    let line = watch_line(etype.wire(), &w.filter.shown(&event.json));
+                    let object = event.object_seen_as(etype);
+                    let line = watch_line(etype.wire(), &w.filter.shown(&object));
                     lines.push((etype, view, line.clone()));
                     line
                 }
@@ -481,7 +503,7 @@ impl State {
                 .filter_map(|e| {
                     filter.classify(e).map(|t| WatchItem {
                         rv: e.rv,
-                        line: watch_line(t.wire(), &filter.shown(&e.json)),
+                        line: watch_line(t.wire(), &filter.shown(&e.object_seen_as(t))),
                     })
                 })
                 .collect(),

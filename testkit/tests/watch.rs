@@ -135,7 +135,34 @@ async fn expired_resource_version_gets_410() {
         .expect("watch")
         .boxed();
     match next(&mut events).await.expect("event") {
-        WatchEvent::Error(e) => assert_eq!((e.code, e.reason.as_str()), (410, "Expired")),
+        WatchEvent::Error(e) => {
+            assert_eq!((e.code, e.reason.as_str()), (410, "Expired"));
+            // The second number is the oldest version a watch could still start from.
+            let oldest: u64 = e
+                .message
+                .rsplit_once('(')
+                .and_then(|(_, n)| n.trim_end_matches(')').parse().ok())
+                .expect("oldest resumable version");
+            assert_eq!(
+                e.message,
+                format!("too old resource version: {rv} ({oldest})")
+            );
+            assert!(oldest > rv.parse::<u64>().expect("numeric rv"));
+            let resumed = cms
+                .watch(
+                    &WatchParams::default().disable_bookmarks().timeout(1),
+                    &oldest.to_string(),
+                )
+                .await
+                .expect("watch from the oldest version");
+            let events: Vec<_> = resumed.collect().await;
+            assert!(
+                events
+                    .iter()
+                    .all(|e| !matches!(e, Ok(WatchEvent::Error(_)))),
+                "{events:?}"
+            );
+        }
         other => panic!("unexpected {other:?}"),
     }
 
@@ -250,11 +277,27 @@ async fn label_selector_turns_transitions_into_added_and_deleted() {
     }
     let mut c = c;
     c.metadata.labels = Some([("app".to_string(), "db".to_string())].into());
-    cms.replace("x", &PostParams::default(), &c)
+    let relabelled = cms
+        .replace("x", &PostParams::default(), &c)
         .await
         .expect("relabel back");
+    // The object that left the selection is sent as it was, at the new resourceVersion.
     match next(&mut events).await.expect("event") {
-        WatchEvent::Deleted(o) => assert_eq!(o.metadata.name.as_deref(), Some("x")),
+        WatchEvent::Deleted(o) => {
+            assert_eq!(o.metadata.name.as_deref(), Some("x"));
+            assert_eq!(
+                o.metadata
+                    .labels
+                    .as_ref()
+                    .and_then(|l| l.get("app"))
+                    .map(String::as_str),
+                Some("web")
+            );
+            assert_eq!(
+                o.metadata.resource_version,
+                relabelled.metadata.resource_version
+            );
+        }
         other => panic!("unexpected {other:?}"),
     }
 }

@@ -142,7 +142,9 @@ pub(crate) fn watch(
                     pending.extend(items.into_iter().map(|i| i.line));
                 }
                 None => {
-                    let oldest = st.compacted + 1;
+                    // Upstream prints the oldest resourceVersion it could still resume from
+                    // (`oldest-1`), which is the last one compacted away here.
+                    let oldest = st.compacted;
                     drop(st);
                     let (_tx, rx) = mpsc::channel(1);
                     return Ok(stream_response(WatchState {
