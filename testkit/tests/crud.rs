@@ -197,6 +197,36 @@ async fn paging_with_limit_and_continue() {
     let mut expected: Vec<String> = (0..7).map(|i| format!("cm-{i}")).collect();
     expected.push("kube-root-ca.crt".into());
     assert_eq!(seen, expected);
+
+    // Query parameters are read as the parameter codec reads them: a limit below one is no
+    // limit, a number that does not parse is strconv's complaint, and a flag is on unless it
+    // is 0 or false.
+    let get = |query: &'static str| {
+        let client = server.client();
+        async move {
+            let req = http::Request::get(format!("/api/v1/namespaces/default/configmaps?{query}"))
+                .body(Vec::new())
+                .expect("request");
+            client.request_text(req).await
+        }
+    };
+    let all: serde_json::Value =
+        serde_json::from_str(&get("limit=-1").await.expect("no limit")).expect("json");
+    assert_eq!(all["items"].as_array().map(Vec::len), Some(8));
+    match get("limit=ten").await {
+        Err(kube::Error::Api(s)) => assert_eq!(
+            (s.code, s.message.as_str()),
+            (400, "strconv.ParseInt: parsing \"ten\": invalid syntax")
+        ),
+        other => panic!("expected a 400, got {other:?}"),
+    }
+    let watched = get("watch=True&timeoutSeconds=1").await.expect("a watch");
+    assert_eq!(watched.lines().count(), 8, "{watched}");
+    assert!(
+        watched
+            .lines()
+            .all(|l| l.starts_with("{\"type\":\"ADDED\""))
+    );
 }
 
 #[tokio::test]

@@ -302,9 +302,8 @@ pub(crate) fn delete_collection(
 fn delete_many(inner: &Inner, t: &Target, opts: &DeleteOptions, q: &Query) -> Reply {
     validate_list_options(q, false)?;
     let filter = filter_for(t, q)?;
-    let limit = q
-        .get("limit")
-        .and_then(|l| l.parse::<usize>().ok())
+    let limit = super::query::integer(q, "limit")?
+        .and_then(|l| usize::try_from(l).ok())
         .filter(|l| *l > 0)
         .unwrap_or(usize::MAX);
     let mut st = inner.lock();

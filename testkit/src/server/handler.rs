@@ -371,7 +371,7 @@ async fn resource_request(
         Ok(t) => t,
         Err(resp) => return *resp,
     };
-    let watch = query.get("watch").is_some_and(|w| w == "true" || w == "1");
+    let watch = super::query::flag(query, "watch").unwrap_or(false);
     record.resource = t.ty.plural.clone();
     record.namespace = t.ns.clone();
     record.name = t.name.clone();

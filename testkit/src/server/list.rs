@@ -5,7 +5,7 @@ use serde_json::json;
 
 use super::Inner;
 use super::objects::{Query, Reply, Target, at_version};
-use super::query::{hex_decode, hex_encode};
+use super::query::{hex_decode, hex_encode, integer};
 use crate::errors::ApiError;
 use crate::registry::TypeSchema;
 use crate::selectors::{FieldLabels, FieldSelector, LabelSelector};
@@ -43,7 +43,8 @@ pub(crate) fn filter_for(t: &Target, q: &Query) -> Result<Filter, ApiError> {
 pub(crate) fn validate_list_options(q: &Query, watch: bool) -> Result<(), ApiError> {
     let given = |k: &str| q.get(k).filter(|v| !v.is_empty());
     let rv_match = given("resourceVersionMatch").map(String::as_str);
-    let send_initial = given("sendInitialEvents").is_some();
+    // A pointer in ListOptions: set by any value, even an empty one.
+    let send_initial = q.contains_key("sendInitialEvents");
     let mut causes = Vec::new();
     let forbidden = |message: &str| {
         crate::errors::cause(
@@ -135,12 +136,12 @@ pub(crate) fn list(inner: &Inner, t: &Target, q: &Query, items: Items) -> Reply 
     let continues = q.get("continue").is_some_and(|c| !c.is_empty());
     // `resourceVersion=0` is served from the watch cache, which does not page; a list that
     // continues goes to etcd whatever its resource version.
-    let limit: usize = match q.get("limit").filter(|l| !l.is_empty()) {
-        Some(_) if rv.is_some_and(|v| v == "0") && !continues => 0,
-        Some(l) => l
-            .parse()
-            .map_err(|_| ApiError::bad_request(format!("invalid limit {l:?}")))?,
-        None => 0,
+    // A limit of zero or less is no limit.
+    let limit = usize::try_from(integer(q, "limit")?.unwrap_or(0)).unwrap_or(0);
+    let limit = if rv.is_some_and(|v| v == "0") && !continues {
+        0
+    } else {
+        limit
     };
     let start: Option<(String, String)> = match q.get("continue").filter(|c| !c.is_empty()) {
         Some(_) if rv.is_some_and(|v| v != "0") => {

@@ -27,16 +27,51 @@ pub(crate) fn decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// The query string as a map (last value wins).
+/// The query string as a map: the first value of a repeated parameter wins, as the parameter
+/// codec reads a single value (`(*in)[0]`).
 pub(crate) fn parse_query(q: Option<&str>) -> HashMap<String, String> {
-    q.unwrap_or("")
-        .split('&')
-        .filter(|p| !p.is_empty())
-        .map(|p| match p.split_once('=') {
+    let mut map = HashMap::new();
+    for pair in q.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = match pair.split_once('=') {
             Some((k, v)) => (decode(k), decode(v)),
-            None => (decode(p), String::new()),
-        })
-        .collect()
+            None => (decode(pair), String::new()),
+        };
+        map.entry(k).or_insert(v);
+    }
+    map
+}
+
+/// A boolean parameter as the codec reads one (`Convert_Slice_string_To_bool`): `None` when
+/// absent, otherwise true unless it is `0` or `false` in any case (so `watch=` and `watch=yes`
+/// ask for a watch).
+pub(crate) fn flag(q: &HashMap<String, String>, key: &str) -> Option<bool> {
+    q.get(key)
+        .map(|v| !(v == "0" || v.eq_ignore_ascii_case("false")))
+}
+
+/// An integer parameter as the codec reads one (`strconv.ParseInt`); an empty value is unset.
+pub(crate) fn integer(
+    q: &HashMap<String, String>,
+    key: &str,
+) -> Result<Option<i64>, crate::errors::ApiError> {
+    match q.get(key).filter(|v| !v.is_empty()) {
+        None => Ok(None),
+        Some(v) => v.parse::<i64>().map(Some).map_err(|_| {
+            crate::errors::ApiError::bad_request(format!(
+                "strconv.ParseInt: parsing {}: {}",
+                crate::validate::quote(v),
+                if v.trim_start_matches(['-', '+'])
+                    .bytes()
+                    .all(|b| b.is_ascii_digit())
+                    && v.len() > 1
+                {
+                    "value out of range"
+                } else {
+                    "invalid syntax"
+                }
+            ))
+        }),
+    }
 }
 
 /// What a path names.

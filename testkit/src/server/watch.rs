@@ -16,6 +16,7 @@ use tokio::time::{Instant, Interval, MissedTickBehavior};
 
 use super::list::{filter_for, validate_list_options};
 use super::objects::Target;
+use super::query::{flag, integer};
 use super::{Inner, ResponseBody};
 use crate::errors::ApiError;
 use crate::store::{WatchItem, Watcher, watch_line};
@@ -94,17 +95,12 @@ pub(crate) fn watch(
 ) -> Result<Response<ResponseBody>, ApiError> {
     validate_list_options(q, true)?;
     let mut filter = filter_for(t, q)?;
-    let timeout = match q.get("timeoutSeconds").filter(|s| !s.is_empty()) {
-        Some(s) => Some(
-            s.parse::<u64>()
-                .map_err(|_| ApiError::bad_request(format!("invalid timeoutSeconds {s:?}")))?,
-        ),
-        None => None,
-    };
     // Zero is the Go zero value of `TimeoutSeconds`: the real server reads it as "not set" and
     // applies its own timeout, so it must not close the stream at once.
-    let timeout = timeout.filter(|s| *s > 0);
-    let bookmarks = q.get("allowWatchBookmarks").is_some_and(|b| b == "true");
+    let timeout = integer(q, "timeoutSeconds")?
+        .and_then(|s| u64::try_from(s).ok())
+        .filter(|s| *s > 0);
+    let bookmarks = flag(q, "allowWatchBookmarks").unwrap_or(false);
     // The WatchList defaulting (`SetListOptionsDefaults`, on in v1.32): a watch from no
     // resourceVersion or "0" that chose nothing else sends the initial events, and so ends them
     // with a bookmark when bookmarks are allowed.
@@ -112,8 +108,8 @@ pub(crate) fn watch(
         .get("resourceVersion")
         .is_none_or(|rv| rv.is_empty() || rv == "0");
     let chose = |k: &str| q.get(k).is_some_and(|v| !v.is_empty());
-    let send_initial = match q.get("sendInitialEvents").filter(|v| !v.is_empty()) {
-        Some(v) => v == "true",
+    let send_initial = match flag(q, "sendInitialEvents") {
+        Some(send) => send,
         None => from_now && !chose("resourceVersionMatch"),
     };
     let rv = match q
