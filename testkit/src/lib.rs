@@ -248,9 +248,14 @@
 //!   `additionalPrinterColumns` for the served version (JSONPath `.a.b`, `.a[0].b`,
 //!   `.a['b.c']`; `date` cells as ages, `priority` for `-o wide`; Name and Age when none are
 //!   declared), and the upstream printers' columns for Namespace, Pod, Service, ConfigMap,
-//!   Secret, Deployment, ReplicaSet, StatefulSet, DaemonSet, Job, CustomResourceDefinition,
-//!   Lease and Event. Rows carry `PartialObjectMetadata`, the full object or nothing per `includeObject`;
-//!   a watch asked for as Table sends each object event as a one-row Table (`kubectl get -w`).
+//!   Secret, ServiceAccount, Endpoints, Node, PersistentVolume(Claim), PodTemplate, Deployment,
+//!   ReplicaSet, StatefulSet, DaemonSet, Job, CronJob, Ingress, IngressClass, NetworkPolicy,
+//!   PodDisruptionBudget, RoleBinding, ClusterRoleBinding, PriorityClass, StorageClass, the
+//!   webhook configurations, Lease and Event; the default table (Name, Created At) for the
+//!   kinds upstream has no printer for (Role, ClusterRole, LimitRange, CRDs). Rows carry
+//!   `PartialObjectMetadata`, the full object or nothing per `includeObject`; a watch asked for
+//!   as Table sends each object event as a one-row Table (`kubectl get -w`), the first with the
+//!   column definitions.
 //!
 //! ## Approximated
 //! - Where upstream prints a Go struct or a `cmp.Diff` in a validation message (a Job's
@@ -291,9 +296,9 @@
 //! - CRD validation covers the rules listed above, not the full structural-schema, CEL,
 //!   conversion and printer-column checks; the `spec.versions` value in its messages is
 //!   abbreviated.
-//! - Table output: other built-in kinds print Name and Age only; the built-in printers'
-//!   `-o wide` columns are modelled for Pods, Services and the workload kinds only, and every
-//!   watch event carries the column definitions (kubectl prints the header once either way).
+//! - Table output: the remaining built-in kinds (HorizontalPodAutoscaler, ResourceQuota,
+//!   ControllerRevision, EndpointSlice) print Name and Age only; column descriptions are
+//!   shortened from upstream's field documentation.
 //! - A watcher with more than [`ApiServerBuilder::watch_buffer`] undelivered events is cut (its
 //!   stream ends; clients re-watch), like the real server's "forcing watcher close". Writers
 //!   never wait for watchers.

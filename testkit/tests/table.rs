@@ -305,6 +305,20 @@ async fn watch_events_carry_one_row_tables() {
     assert_eq!(table["rows"][0]["cells"][0], "one");
     assert_eq!(table["rows"][0]["cells"][1], 1);
     assert_eq!(table["rows"][0]["object"]["metadata"]["name"], "one");
+
+    // Only the stream's first Table carries the column definitions.
+    let req =
+        http::Request::get("/api/v1/namespaces/default/configmaps?watch=true&timeoutSeconds=1")
+            .header(http::header::ACCEPT, KUBECTL_ACCEPT)
+            .body(Vec::new())
+            .expect("request");
+    let text = client.request_text(req).await.expect("watch succeeds");
+    let definitions: Vec<bool> = text
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).expect("event"))
+        .map(|e| e["object"]["columnDefinitions"].is_array())
+        .collect();
+    assert_eq!(definitions, [true, false], "{text}");
 }
 
 #[tokio::test]
@@ -519,4 +533,117 @@ async fn kubectl_get_watch_still_prints_changes() {
         1,
         "{stdout}"
     );
+}
+
+/// The cells of the only row of a table, by column name.
+fn row_cells(table: &Value) -> Vec<(String, Value)> {
+    column_names(table)
+        .into_iter()
+        .map(String::from)
+        .zip(
+            table["rows"][0]["cells"]
+                .as_array()
+                .expect("cells")
+                .iter()
+                .cloned(),
+        )
+        .collect()
+}
+
+#[tokio::test]
+async fn kinds_beyond_workloads_print_their_upstream_columns() {
+    let server = ApiServer::new();
+    let client = server.client();
+    let cases: Vec<(&str, Value, Vec<(&str, Value)>)> = vec![
+        (
+            "/apis/storage.k8s.io/v1/storageclasses",
+            json!({"metadata": {"name": "fast", "annotations":
+                {"storageclass.kubernetes.io/is-default-class": "true"}}, "provisioner": "x.io/disk"}),
+            vec![
+                ("Name", json!("fast (default)")),
+                ("Provisioner", json!("x.io/disk")),
+                ("ReclaimPolicy", json!("Delete")),
+                ("VolumeBindingMode", json!("Immediate")),
+                ("AllowVolumeExpansion", json!(false)),
+            ],
+        ),
+        (
+            "/apis/policy/v1/namespaces/default/poddisruptionbudgets",
+            json!({"metadata": {"name": "pdb"}, "spec": {"minAvailable": "50%",
+                "selector": {"matchLabels": {"app": "web"}}}}),
+            vec![
+                ("Min Available", json!("50%")),
+                ("Max Unavailable", json!("N/A")),
+                ("Allowed Disruptions", json!(0)),
+            ],
+        ),
+        (
+            "/apis/networking.k8s.io/v1/namespaces/default/ingresses",
+            json!({"metadata": {"name": "web"}, "spec": {"rules": [{"host": "a.example.com"},
+                {"host": "b.example.com"}], "tls": [{"hosts": ["a.example.com"]}]}}),
+            vec![
+                ("Class", json!("<none>")),
+                ("Hosts", json!("a.example.com,b.example.com")),
+                ("Address", json!("")),
+                ("Ports", json!("80, 443")),
+            ],
+        ),
+        (
+            "/apis/batch/v1/namespaces/default/cronjobs",
+            json!({"metadata": {"name": "nightly"}, "spec": {"schedule": "0 3 * * *",
+                "jobTemplate": {"spec": {"template": {"spec": {"restartPolicy": "Never",
+                    "containers": [{"name": "c", "image": "busybox"}]}}}}}}),
+            vec![
+                ("Schedule", json!("0 3 * * *")),
+                ("Timezone", json!("<none>")),
+                ("Suspend", json!("False")),
+                ("Active", json!(0)),
+                ("Last Schedule", json!("<none>")),
+            ],
+        ),
+        (
+            "/apis/rbac.authorization.k8s.io/v1/namespaces/default/rolebindings",
+            json!({"metadata": {"name": "read"}, "roleRef": {"apiGroup": "rbac.authorization.k8s.io",
+                "kind": "ClusterRole", "name": "view"}, "subjects": [{"kind": "ServiceAccount",
+                "name": "default", "namespace": "default"}]}),
+            vec![
+                ("Role", json!("ClusterRole/view")),
+                ("ServiceAccounts", json!("default/default")),
+            ],
+        ),
+    ];
+    for (path, body, expected) in cases {
+        post(&client, path, body).await;
+        let table = get(&client, path, KUBECTL_ACCEPT).await;
+        let cells = row_cells(&table);
+        for (column, value) in expected {
+            assert!(
+                cells.iter().any(|(c, v)| c == column && *v == value),
+                "{path}: {column} = {value} in {cells:?}"
+            );
+        }
+    }
+    // A kind upstream has no printer for gets the default table: Name and Created At.
+    post(
+        &client,
+        "/apis/rbac.authorization.k8s.io/v1/namespaces/default/roles",
+        json!({"metadata": {"name": "reader"}, "rules": []}),
+    )
+    .await;
+    let roles = get(
+        &client,
+        "/apis/rbac.authorization.k8s.io/v1/namespaces/default/roles",
+        KUBECTL_ACCEPT,
+    )
+    .await;
+    assert_eq!(column_names(&roles), ["Name", "Created At"]);
+    // Every namespace's `default` ServiceAccount is listed with its (no) secrets.
+    let accounts = get(
+        &client,
+        "/api/v1/namespaces/default/serviceaccounts",
+        KUBECTL_ACCEPT,
+    )
+    .await;
+    assert_eq!(column_names(&accounts), ["Name", "Secrets", "Age"]);
+    assert_eq!(row_cells(&accounts)[1], ("Secrets".to_string(), json!(0)));
 }

@@ -235,7 +235,10 @@ impl Printer {
 
     /// One watch event line with its object turned into a one-row Table. Bookmarks and errors
     /// pass through as they are, as the real server sends them.
-    fn watch_line(&self, line: Bytes) -> Bytes {
+    /// One watch event with its object as a one-row Table; `headers` is whether this is the
+    /// first object of the stream, the only one whose Table carries the column definitions
+    /// (upstream sets `NoHeaders` after it, which leaves them `null`).
+    fn watch_line(&self, line: Bytes, headers: &mut bool) -> Bytes {
         let Ok(mut event) = serde_json::from_slice::<Value>(&line) else {
             return line;
         };
@@ -253,6 +256,9 @@ impl Printer {
             .cloned()
             .unwrap_or(Value::Null);
         event["object"] = self.table(json!({ "resourceVersion": rv }), vec![obj]);
+        if !std::mem::replace(headers, false) {
+            event["object"]["columnDefinitions"] = Value::Null;
+        }
         let mut out = serde_json::to_vec(&event).unwrap_or_default();
         out.push(b'\n');
         Bytes::from(out)
@@ -260,7 +266,8 @@ impl Printer {
 }
 
 /// A watch asked for as Table: every object event carries a one-row Table, as with the real
-/// server (kubectl reuses the columns it printed the list with).
+/// server, the first with the column definitions (kubectl reuses the columns it printed the
+/// list with).
 pub(crate) fn watch(
     st: &State,
     t: &Target,
@@ -273,9 +280,10 @@ pub(crate) fn watch(
         include: include(q)?,
         version: version.to_string(),
     };
+    let mut headers = true;
     Ok(resp.map(move |body| {
         body.map_frame(move |frame| match frame.into_data() {
-            Ok(line) => Frame::data(printer.watch_line(line)),
+            Ok(line) => Frame::data(printer.watch_line(line, &mut headers)),
             Err(frame) => frame,
         })
         .boxed_unsync()

@@ -9,10 +9,16 @@ use super::{
 use crate::errors::ApiError;
 use crate::registry::ResourceType;
 
-/// The columns of a built-in type's printer; Name and Age for kinds without one.
+mod other_kinds;
+
+/// The columns of a built-in type's printer: upstream's default table (Name, Created At) for
+/// the kinds without one, Name and Age for those whose printer is not modelled.
 pub(super) fn columns(ty: &ResourceType) -> Result<Vec<Column>, ApiError> {
     if ty.kind == "Event" && matches!(ty.group.as_str(), "" | "events.k8s.io") {
         return Ok(event_columns());
+    }
+    if let Some(cols) = other_kinds::columns(&ty.group, &ty.kind) {
+        return Ok(cols);
     }
     let mut cols = vec![name_column()];
     match (ty.group.as_str(), ty.kind.as_str()) {
@@ -205,7 +211,10 @@ pub(super) fn columns(ty: &ResourceType) -> Result<Vec<Column>, ApiError> {
                 job_duration,
             ));
         }
-        ("apiextensions.k8s.io", "CustomResourceDefinition") => {
+        // No printer upstream: `rest.NewDefaultTableConvertor`.
+        ("apiextensions.k8s.io", "CustomResourceDefinition")
+        | ("rbac.authorization.k8s.io", "Role" | "ClusterRole")
+        | ("", "LimitRange") => {
             cols.push(Column {
                 name: "Created At".into(),
                 ty: "date",
