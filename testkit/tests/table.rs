@@ -550,11 +550,14 @@ fn row_cells(table: &Value) -> Vec<(String, Value)> {
         .collect()
 }
 
+/// Expected cells, by column name.
+type Cells = Vec<(&'static str, Value)>;
+
 #[tokio::test]
 async fn kinds_beyond_workloads_print_their_upstream_columns() {
     let server = ApiServer::new();
     let client = server.client();
-    let cases: Vec<(&str, Value, Vec<(&str, Value)>)> = vec![
+    let cases: Vec<(&str, Value, Cells)> = vec![
         (
             "/apis/storage.k8s.io/v1/storageclasses",
             json!({"metadata": {"name": "fast", "annotations":

@@ -34,7 +34,7 @@ pub(super) fn columns(group: &str, kind: &str) -> Option<Vec<Column>> {
             string(
                 "Status",
                 "Phase represents the current phase of PersistentVolumeClaim.",
-                |o| phase_or_terminating(o),
+                phase_or_terminating,
             ),
             string(
                 "Volume",
@@ -100,7 +100,7 @@ pub(super) fn columns(group: &str, kind: &str) -> Option<Vec<Column>> {
             string(
                 "Status",
                 "phase indicates if a volume is available, bound to a claim, or released by a claim.",
-                |o| phase_or_terminating(o),
+                phase_or_terminating,
             ),
             string(
                 "Claim",
