@@ -191,7 +191,9 @@ pub(crate) fn list(inner: &Inner, t: &Target, q: &Query, items: Items) -> Reply 
             break;
         }
     }
-    // Only hand out a continue token when something is actually left.
+    // etcd hands out a continue token when keys are left after the last one it read, whether
+    // or not they match the selectors (the next page may be empty), and counts them only
+    // for an unfiltered list.
     if let Some(tok) = &next {
         let rest = hex_decode(tok)
             .and_then(|b| String::from_utf8(b).ok())
@@ -204,7 +206,6 @@ pub(crate) fn list(inner: &Inner, t: &Target, q: &Query, items: Items) -> Reply 
                     .objects
                     .range((std::ops::Bound::Excluded(k), std::ops::Bound::Unbounded))
                     .take_while(|((n, _), _)| ns.as_ref().is_none_or(|ns| ns == n))
-                    .filter(|(_, s)| filter.matches_bytes(&s.json))
                     .count()
             })
             .unwrap_or(0);
