@@ -200,7 +200,9 @@
 //!   `preconditions` and `propagationPolicy` (an object removed at once is answered with a
 //!   `Success` Status, except Pods, ServiceAccounts, Services and PersistentVolumeClaims,
 //!   whose upstream stores set `ReturnDeletedObject` and answer with the object as last
-//!   stored; an object kept by finalizers is answered with itself; a batch/v1 Job deleted
+//!   stored; a Pod is deleted gracefully with a zero period, as for a pod no node runs: its
+//!   `deletionTimestamp` and `deletionGracePeriodSeconds: 0` are stored (a MODIFIED event)
+//!   before it goes; an object kept by finalizers is answered with itself; a batch/v1 Job deleted
 //!   without a policy orphans its Pods, the upstream default for that version, with the same
 //!   `Warning` header; `Foreground` and `Orphan` put their finalizer on the object, answer with
 //!   it, and the collector then lets it go), deletecollection (every type but Namespace),
@@ -343,7 +345,8 @@
 //!   CRDs (no client sends them) are refused with `400`.
 //! - `pods/log`, `exec`, `proxy`, `eviction`, `token` and other
 //!   connect-style subresources.
-//! - Graceful deletion periods (deletion is immediate unless finalizers hold it).
+//! - Graceful deletion periods: a Pod goes at once, as an unscheduled one does (no kubelet runs
+//!   pods here), and other objects are deleted immediately unless finalizers hold them.
 #![warn(missing_docs)]
 
 mod allocate;

@@ -1,5 +1,6 @@
 //! Object semantics: generation, status subresource, finalizers, errors for bad bodies.
 
+use futures::StreamExt;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
@@ -699,12 +700,40 @@ async fn immediate_delete_returns_what_each_store_returns() {
         .create(&PostParams::default(), &pod)
         .await
         .expect("create pod");
+    let mut events = pods
+        .watch(
+            &kube::api::WatchParams::default().disable_bookmarks(),
+            created.metadata.resource_version.as_deref().expect("rv"),
+        )
+        .await
+        .expect("watch")
+        .boxed();
     let deleted = pods
         .delete("p", &DeleteParams::default())
         .await
         .expect("delete pod");
+    // A pod is deleted gracefully, with a zero period while no node runs it: the store stamps
+    // the deletion (MODIFIED), then removes it (DELETED), and answers with its last state.
     let last = deleted.left().expect("a Pod delete answers with the Pod");
     assert_eq!(last.metadata.uid, created.metadata.uid);
+    assert!(last.metadata.deletion_timestamp.is_some());
+    assert_eq!(last.metadata.deletion_grace_period_seconds, Some(0));
+    let mut seen = Vec::new();
+    while let Some(Ok(event)) = events.next().await {
+        match event {
+            kube::api::WatchEvent::Modified(p) => {
+                assert_eq!(p.metadata.deletion_grace_period_seconds, Some(0));
+                seen.push("MODIFIED");
+            }
+            kube::api::WatchEvent::Deleted(p) => {
+                assert!(p.metadata.deletion_timestamp.is_some());
+                seen.push("DELETED");
+                break;
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(seen, ["MODIFIED", "DELETED"]);
 
     let sas: Api<ServiceAccount> = Api::default_namespaced(server.client());
     let sa: ServiceAccount =

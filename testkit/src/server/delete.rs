@@ -257,11 +257,10 @@ fn delete_one(inner: &Inner, t: &Target, opts: &DeleteOptions) -> Reply {
         None => Err(t.not_found(&name)),
         // Stores built with `ReturnDeletedObject` (see `returns_deleted_object`) answer an immediate
         // deletion with the object as it was last stored; every other store with a Status.
-        Some(Deleted::Gone) if returns_deleted_object(t) => {
-            let json = Bytes::from(serde_json::to_vec(&live).unwrap_or_default());
-            Ok((200, at_version(&st, t, &json)))
+        Some(Deleted::Gone(last)) if returns_deleted_object(t) => {
+            Ok((200, at_version(&st, t, &last)))
         }
-        Some(Deleted::Gone) => Ok((200, success_status(t, &name, &live_uid))),
+        Some(Deleted::Gone(_)) => Ok((200, success_status(t, &name, &live_uid))),
         Some(Deleted::Pending(json)) => Ok((200, at_version(&st, t, &json))),
     };
     finish(&mut st, work, reply)

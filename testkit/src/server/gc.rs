@@ -70,8 +70,8 @@ pub(crate) type Queue = VecDeque<Work>;
 
 /// What a delete did.
 pub(crate) enum Deleted {
-    /// Removed.
-    Gone,
+    /// Removed; the object as it was last stored.
+    Gone(Bytes),
     /// Still there with a deletionTimestamp (finalizers pending).
     Pending(Bytes),
 }
@@ -134,8 +134,18 @@ pub(crate) fn delete_object(
         Propagation::Background => {}
     }
     if fins.is_empty() && !is_namespace {
+        if is_pod_bucket(st, r) {
+            // Pods are deleted gracefully: with no node to wait for, the period is zero, so
+            // the store stamps the deletion (a MODIFIED event) and removes the pod at once.
+            if let Some(meta) = meta_mut(&mut v) {
+                meta.insert("deletionTimestamp".into(), json!(now()));
+                meta.insert("deletionGracePeriodSeconds".into(), json!(0));
+            }
+            st.put(r, None, &mut v);
+        }
+        let last = st.get(r).map(|s| s.json.clone()).unwrap_or_default();
         remove_now(st, work, r, v);
-        return Some(Deleted::Gone);
+        return Some(Deleted::Gone(last));
     }
     set_finalizers(&mut v, fins);
     if let Some(meta) = meta_mut(&mut v) {
@@ -339,6 +349,11 @@ fn release_finalizer(st: &mut State, work: &mut Queue, r: &ObjRef, finalizer: &s
             work.push_back(Work::Namespace(r.name.clone()));
         }
     }
+}
+
+fn is_pod_bucket(st: &State, r: &ObjRef) -> bool {
+    let t = st.buckets[r.bucket].primary();
+    t.kind == "Pod" && t.group.is_empty()
 }
 
 fn is_namespace_bucket(st: &State, r: &ObjRef) -> bool {
