@@ -46,6 +46,10 @@
 //!   cluster-wide path serves only list and watch, `status` and `scale` only get, update and
 //!   patch (a custom resource's subresource answers `<verb> is not supported on resources of
 //!   kind ...`, and its unknown subresources a NotFound naming the object).
+//! - Metadata-only reads (`Accept: application/json;as=PartialObjectMetadata[List];g=meta.k8s.io;v=v1`,
+//!   kube's `get_metadata`, `list_metadata` and `metadata_watcher`): gets, lists and watch events
+//!   answer `meta.k8s.io/v1` `PartialObjectMetadata(List)`; the wrong form for the path is a
+//!   `406 NotAcceptable` in upstream's words.
 //! - Lists: `apiVersion` and `kind` on the list, not on the items of a built-in list (the real
 //!   server leaves them out, kubernetes/kubernetes#3030); custom objects keep theirs.
 //! - Discovery (`/version`, `/api`, `/api/v1`, `/apis`, `/apis/{g}`, `/apis/{g}/{v}` with kinds,

@@ -334,3 +334,89 @@ async fn builtin_bodies_without_kind_take_it_from_the_path_custom_ones_do_not() 
         status.message
     );
 }
+
+#[tokio::test]
+async fn metadata_only_reads_answer_partial_object_metadata() {
+    use futures::TryStreamExt;
+    use kube::api::WatchParams;
+
+    let server = ApiServer::new();
+    let cms: Api<ConfigMap> = Api::default_namespaced(server.client());
+    let mut big = cm("big", json!({"app": "web"}));
+    big.data = Some([("payload".to_string(), "x".repeat(1000))].into());
+    cms.create(&PostParams::default(), &big)
+        .await
+        .expect("create");
+
+    let one = cms.get_metadata("big").await.expect("metadata");
+    assert_eq!(
+        one.metadata
+            .labels
+            .as_ref()
+            .and_then(|l| l.get("app"))
+            .map(String::as_str),
+        Some("web")
+    );
+    let list = cms
+        .list_metadata(&ListParams::default().labels("app=web"))
+        .await
+        .expect("metadata list");
+    assert_eq!(list.items.len(), 1);
+
+    // On the wire: no data, and every item typed as PartialObjectMetadata.
+    let raw = |accept: &'static str, path: &'static str| {
+        let client = server.client();
+        async move {
+            let req = http::Request::get(path)
+                .header(http::header::ACCEPT, accept)
+                .body(Vec::new())
+                .expect("request");
+            client.request_text(req).await
+        }
+    };
+    let list_accept = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1";
+    let text = raw(
+        list_accept,
+        "/api/v1/namespaces/default/configmaps?labelSelector=app%3Dweb",
+    )
+    .await
+    .expect("list");
+    let body: serde_json::Value = serde_json::from_str(&text).expect("json");
+    assert_eq!(body["kind"], "PartialObjectMetadataList");
+    assert_eq!(body["apiVersion"], "meta.k8s.io/v1");
+    assert_eq!(body["items"][0]["kind"], "PartialObjectMetadata");
+    assert_eq!(body["items"][0]["metadata"]["name"], "big");
+    assert!(body["items"][0].get("data").is_none(), "{text}");
+    // Asking for the object form of a list is refused.
+    match raw(
+        "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1",
+        "/api/v1/namespaces/default/configmaps",
+    )
+    .await
+    {
+        Err(kube::Error::Api(s)) => assert_eq!(
+            (s.code, s.message.as_str()),
+            (
+                406,
+                "you requested PartialObjectMetadata, but the requested object is a list (*core.ConfigMapList)"
+            )
+        ),
+        other => panic!("expected a 406, got {other:?}"),
+    }
+
+    let events: Vec<_> = cms
+        .watch_metadata(&WatchParams::default().labels("app=web").timeout(1), "0")
+        .await
+        .expect("metadata watch")
+        .try_collect()
+        .await
+        .expect("events");
+    let names: Vec<Option<String>> = events
+        .iter()
+        .filter_map(|e| match e {
+            kube::api::WatchEvent::Added(o) => Some(o.metadata.name.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(names, [Some("big".to_string())]);
+}

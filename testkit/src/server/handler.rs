@@ -10,7 +10,9 @@ use serde_json::Value;
 
 use super::objects::{self, Target};
 use super::query::{Route, parse_query, route};
-use super::{Inner, ResponseBody, delete, discovery, list, scale, served_types, table, watch};
+use super::{
+    Inner, ResponseBody, delete, discovery, list, partial, scale, served_types, table, watch,
+};
 use crate::errors::ApiError;
 use crate::faults::FaultTarget;
 use crate::log::RequestRecord;
@@ -236,7 +238,11 @@ pub(crate) async fn handle(
     };
     let user_agent = header(http::header::USER_AGENT);
     let content_type = header(http::header::CONTENT_TYPE);
-    let table_version = table::requested_version(&header(http::header::ACCEPT));
+    let accept = header(http::header::ACCEPT);
+    let view = match table::requested_version(&accept) {
+        Some(version) => View::Table(version),
+        None => partial::requested(&accept).map_or(View::Json, View::Metadata),
+    };
     let mut record = RequestRecord {
         verb: parts.method.as_str().to_ascii_lowercase(),
         path: path.clone(),
@@ -263,7 +269,7 @@ pub(crate) async fn handle(
                 &rest,
                 &query,
                 &content_type,
-                table_version,
+                view,
                 body,
                 &mut record,
             )
@@ -346,6 +352,16 @@ fn non_resource(inner: &Inner, method: &Method, r: Route) -> Response<ResponseBo
     }
 }
 
+/// The form of the answer the `Accept` header asks for.
+#[derive(Debug, Clone, Copy)]
+enum View {
+    Json,
+    /// A `meta.k8s.io` Table of that version.
+    Table(&'static str),
+    /// `PartialObjectMetadata` or its list.
+    Metadata(partial::Partial),
+}
+
 #[allow(clippy::too_many_arguments)]
 async fn resource_request(
     inner: &Arc<Inner>,
@@ -355,10 +371,18 @@ async fn resource_request(
     rest: &[String],
     query: &std::collections::HashMap<String, String>,
     content_type: &str,
-    table_version: Option<&str>,
+    view: View,
     body: Bytes,
     record: &mut RequestRecord,
 ) -> Response<ResponseBody> {
+    let table_version = match view {
+        View::Table(version) => Some(version),
+        _ => None,
+    };
+    let metadata_only = match view {
+        View::Metadata(shape) => Some(shape),
+        _ => None,
+    };
     if rest.is_empty() {
         return non_resource(
             inner,
@@ -460,9 +484,10 @@ async fn resource_request(
             q.insert("fieldSelector".into(), format!("metadata.name={name}"));
         }
         let stream = watch::watch(inner.clone(), &t, &q);
-        let stream = match table_version {
-            Some(v) => stream.and_then(|r| table::watch(&inner.lock(), &t, &q, v, r)),
-            None => stream,
+        let stream = match view {
+            View::Table(v) => stream.and_then(|r| table::watch(&inner.lock(), &t, &q, v, r)),
+            View::Metadata(_) => stream.map(partial::watch),
+            View::Json => stream,
         };
         return stream.unwrap_or_else(|e| error_response(&e));
     }
@@ -492,10 +517,13 @@ async fn resource_request(
         "delete" => delete::delete(inner, &t, &body, query),
         _ => delete::delete_collection(inner, &t, &body, query),
     };
-    let result = match table_version {
-        Some(v) if matches!(verb, "get" | "list") => result.and_then(|(code, bytes)| {
+    let result = match (table_version, metadata_only) {
+        (Some(v), _) if matches!(verb, "get" | "list") => result.and_then(|(code, bytes)| {
             Ok((code, table::render(&inner.lock(), &t, query, v, &bytes)?))
         }),
+        (None, Some(shape)) if matches!(verb, "get" | "list") => {
+            result.and_then(|(code, bytes)| Ok((code, partial::render(&t, shape, &bytes)?)))
+        }
         _ => result,
     };
     let mut response = match result {

@@ -11,6 +11,7 @@ mod handler;
 mod list;
 mod listen;
 mod objects;
+mod partial;
 mod query;
 mod scale;
 mod strategy;

@@ -237,14 +237,20 @@ fn check_kind(st: &State, t: &Target, v: &mut Value) -> Result<(), ApiError> {
     })
 }
 
+/// The Go package of a built-in group's internal types (`core` for the legacy group), as Go
+/// names their types in messages (`core.ConfigMap`).
+pub(crate) fn internal_package(group: &str) -> &str {
+    match group.split('.').next().unwrap_or("") {
+        "" | "events" => "core",
+        package => package,
+    }
+}
+
 /// A built-in body of another type: the decoder makes that type and fails to convert it, or
 /// knows no such type (`transformDecodeError` wraps either).
 fn wrong_built_in_type(st: &State, t: &Target, api_version: &str, kind: &str) -> ApiError {
     let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
-    let internal_package = match t.ty.group.split('.').next().unwrap_or("") {
-        "" | "events" => "core",
-        package => package,
-    };
+    let internal_package = internal_package(&t.ty.group);
     let why = if st.bucket_by_kind(api_version, kind).is_some() {
         format!(
             "converting ({version}.{kind}) to ({internal_package}.{}): unknown conversion",
