@@ -81,20 +81,24 @@ pub(super) fn columns(ty: &ResourceType) -> Result<Vec<Column>, ApiError> {
                 service_ports,
             ));
         }
+        // Upstream declares the counts below as strings; the cells are numbers all the same.
         ("", "ConfigMap") => cols.push(builtin(
             "Data",
-            "integer",
-            "Data contains the configuration data.",
+            "string",
+            "Data contains the configuration data. Each key must consist of alphanumeric characters, '-', '_' or '.'. Values with non-UTF-8 byte sequences must use the BinaryData field. The keys stored in Data must not overlap with the keys in the BinaryData field, this is enforced during validation process.",
             |o| json!(len_at(o, "/data") + len_at(o, "/binaryData")),
         )),
         ("", "Secret") => {
-            cols.push(builtin("Type", "string", "The type of the secret.", |o| {
-                str_at(o, "/type")
-            }));
+            cols.push(builtin(
+                "Type",
+                "string",
+                "Used to facilitate programmatic handling of secret data. More info: https://kubernetes.io/docs/concepts/configuration/secret/#secret-types",
+                |o| str_at(o, "/type"),
+            ));
             cols.push(builtin(
                 "Data",
-                "integer",
-                "The number of entries in the secret's data.",
+                "string",
+                "Data contains the secret data. Each key must consist of alphanumeric characters, '-', '_' or '.'. The serialized form of the secret data is a base64 encoded string, representing the arbitrary (possibly non-string) data value here. Described in https://tools.ietf.org/html/rfc4648#section-4",
                 |o| json!(len_at(o, "/data")),
             ));
         }
@@ -113,13 +117,13 @@ pub(super) fn columns(ty: &ResourceType) -> Result<Vec<Column>, ApiError> {
             ));
             cols.push(builtin(
                 "Up-to-date",
-                "integer",
+                "string",
                 "Total number of non-terminated pods targeted by this deployment that have the desired template spec.",
                 |o| json!(int_at(o, "/status/updatedReplicas")),
             ));
             cols.push(builtin(
                 "Available",
-                "integer",
+                "string",
                 "Total number of available pods (ready for at least minReadySeconds) targeted by this deployment.",
                 |o| json!(int_at(o, "/status/availableReplicas")),
             ));
