@@ -555,6 +555,28 @@ async fn list_items_carry_their_type_only_for_custom_resources() {
     assert_eq!(custom["metadata"]["continue"], "");
     assert_eq!(custom["items"][0]["kind"], "Echo");
     assert_eq!(custom["items"][0]["apiVersion"], "example.com/v1");
+    // A bookmark of a custom resource is an unstructured object: no null creationTimestamp.
+    let req = http::Request::get(
+        "/apis/example.com/v1/namespaces/default/echoes?watch=true&allowWatchBookmarks=true&timeoutSeconds=1",
+    )
+    .body(Vec::new())
+    .expect("request");
+    let stream = client.request_text(req).await.expect("watch");
+    let bookmark: serde_json::Value = stream
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("event"))
+        .find(|e| e["type"] == "BOOKMARK")
+        .expect("the initial events end with a bookmark");
+    assert_eq!(
+        bookmark["object"]["metadata"]["annotations"]["k8s.io/initial-events-end"],
+        "true"
+    );
+    assert!(
+        bookmark["object"]["metadata"]
+            .get("creationTimestamp")
+            .is_none(),
+        "{bookmark}"
+    );
     // Typed clients read such lists as they read a real server's.
     let typed: Api<k8s_openapi::api::core::v1::ConfigMap> = Api::default_namespaced(client);
     let names: Vec<String> = typed

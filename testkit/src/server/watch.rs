@@ -10,7 +10,7 @@ use bytes::Bytes;
 use http::Response;
 use http_body::Frame;
 use http_body_util::{BodyExt, StreamBody};
-use serde_json::json;
+use serde_json::{Value, json};
 use tokio::sync::mpsc;
 use tokio::time::{Instant, Interval, MissedTickBehavior};
 
@@ -19,6 +19,7 @@ use super::objects::Target;
 use super::query::{flag, integer};
 use super::{Inner, ResponseBody};
 use crate::errors::ApiError;
+use crate::registry::TypeSchema;
 use crate::store::{WatchItem, Watcher, watch_line};
 
 struct WatchState {
@@ -28,17 +29,37 @@ struct WatchState {
     bookmarks: Option<Interval>,
     last_rv: u64,
     inner: Arc<Inner>,
-    kind: String,
-    api_version: String,
+    bookmark: Bookmark,
 }
 
-fn bookmark_line(kind: &str, api_version: &str, rv: u64, initial_end: bool) -> Bytes {
-    let mut meta = json!({"resourceVersion": rv.to_string(), "creationTimestamp": null});
-    if initial_end {
-        meta["annotations"] = json!({"k8s.io/initial-events-end": "true"});
+/// The empty object a bookmark carries: a built-in type's Go struct (whose zero
+/// `creationTimestamp` is written as null), or an unstructured object for custom resources.
+struct Bookmark {
+    kind: String,
+    api_version: String,
+    built_in: bool,
+}
+
+impl Bookmark {
+    fn of(t: &Target) -> Self {
+        Bookmark {
+            kind: t.ty.kind.clone(),
+            api_version: t.ty.api_version(),
+            built_in: matches!(t.ty.schema, TypeSchema::BuiltIn { .. }),
+        }
     }
-    let object = json!({"kind": kind, "apiVersion": api_version, "metadata": meta});
-    watch_line("BOOKMARK", &serde_json::to_vec(&object).unwrap_or_default())
+
+    fn line(&self, rv: u64, initial_end: bool) -> Bytes {
+        let mut meta = json!({"resourceVersion": rv.to_string()});
+        if self.built_in {
+            meta["creationTimestamp"] = Value::Null;
+        }
+        if initial_end {
+            meta["annotations"] = json!({"k8s.io/initial-events-end": "true"});
+        }
+        let object = json!({"kind": self.kind, "apiVersion": self.api_version, "metadata": meta});
+        watch_line("BOOKMARK", &serde_json::to_vec(&object).unwrap_or_default())
+    }
 }
 
 fn stream_response(state: WatchState) -> Response<ResponseBody> {
@@ -69,7 +90,7 @@ fn stream_response(state: WatchState) -> Response<ResponseBody> {
                         s.pending.push_back(item.line);
                     }
                     let rv = rv.max(s.last_rv);
-                    s.pending.push_back(bookmark_line(&s.kind, &s.api_version, rv, false));
+                    s.pending.push_back(s.bookmark.line(rv, false));
                 }
             }
         }
@@ -150,8 +171,7 @@ pub(crate) fn watch(
                         bookmarks: None,
                         last_rv: rv,
                         inner: inner.clone(),
-                        kind: t.ty.kind.clone(),
-                        api_version: t.ty.api_version(),
+                        bookmark: Bookmark::of(t),
                     }));
                 }
             },
@@ -167,7 +187,7 @@ pub(crate) fn watch(
                 }
                 last_rv = st.rv;
                 if send_initial && bookmarks {
-                    pending.push_back(bookmark_line(&t.ty.kind, &t.ty.api_version(), st.rv, true));
+                    pending.push_back(Bookmark::of(t).line(st.rv, true));
                 }
             }
         }
@@ -185,8 +205,7 @@ pub(crate) fn watch(
         deadline: timeout.map(|s| Instant::now() + Duration::from_secs(s)),
         bookmarks,
         last_rv,
-        kind: t.ty.kind.clone(),
-        api_version: t.ty.api_version(),
+        bookmark: Bookmark::of(t),
         inner,
     }))
 }
