@@ -13,6 +13,26 @@ pub(crate) fn syntax_error(data: &[u8]) -> Option<String> {
     scanner.document().err()
 }
 
+/// Why the serializer could not even read a body's `apiVersion` and `kind` (`Interpret`
+/// decodes them into a small struct first): not JSON, or JSON that is not an object (`null`
+/// reads as an empty one).
+pub(crate) fn kind_finding_error(data: &[u8]) -> Option<String> {
+    let why = match syntax_error(data) {
+        Some(why) => why,
+        None => match serde_json::from_slice::<serde_json::Value>(data) {
+            Ok(serde_json::Value::Object(_) | serde_json::Value::Null) => return None,
+            Ok(other) => format!(
+                "json: cannot unmarshal {} into Go value of type struct {{ APIVersion string \"json:\\\"apiVersion,omitempty\\\"\"; Kind string \"json:\\\"kind,omitempty\\\"\" }}",
+                kind_name(&other)
+            ),
+            Err(e) => e.to_string(),
+        },
+    };
+    Some(format!(
+        "couldn't get version/kind; json parse error: {why}"
+    ))
+}
+
 /// What the API server shows of a body it could not decode (`summarizeData`): objects as text,
 /// anything else in hex, both cut at 30 bytes.
 pub(crate) fn summarize(data: &[u8]) -> String {

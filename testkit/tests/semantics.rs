@@ -242,6 +242,22 @@ async fn bodies_that_do_not_decode_are_refused_in_the_decoders_words() {
         "{message}"
     );
 
+    // A DeleteOptions body that does not decode is passed on as a plain error.
+    assert_eq!(
+        refusal(
+            &client,
+            http::Method::DELETE,
+            "/api/v1/namespaces/default/configmaps/from-yaml",
+            json,
+            b"notjson",
+        )
+        .await,
+        (
+            500,
+            "couldn't get version/kind; json parse error: invalid character 'o' in literal null (expecting 'u')".into()
+        )
+    );
+
     let (code, message) = refusal(
         &client,
         http::Method::PUT,

@@ -27,8 +27,14 @@ fn delete_options(t: &Target, body: &[u8], q: &Query) -> Result<DeleteOptions, A
     let v: Value = if body.iter().all(u8::is_ascii_whitespace) {
         json!({})
     } else {
-        serde_json::from_slice(body)
-            .map_err(|e| ApiError::bad_request(format!("invalid DeleteOptions: {e}")))?
+        // The delete handler passes the decoder's error on as it is: a 500 without a reason.
+        if let Some(why) = crate::go_json::kind_finding_error(body) {
+            return Err(ApiError::new(500, "", why));
+        }
+        serde_json::from_slice::<Value>(body)
+            .ok()
+            .filter(Value::is_object)
+            .unwrap_or_else(|| json!({}))
     };
     let policy_text = v
         .get("propagationPolicy")

@@ -139,25 +139,12 @@ fn unrecognized(t: &Target, why: &str, body: &[u8]) -> ApiError {
 
 /// The body as a JSON object; what is not one fails where the real decoder reads its kind.
 fn parse_object(t: &Target, body: &[u8]) -> Result<Value, ApiError> {
-    let parse_error = |why: String| {
-        unrecognized(
-            t,
-            &format!("couldn't get version/kind; json parse error: {why}"),
-            body,
-        )
-    };
-    if let Some(why) = go_json::syntax_error(body) {
-        return Err(parse_error(why));
+    if let Some(why) = go_json::kind_finding_error(body) {
+        return Err(unrecognized(t, &why, body));
     }
-    let v: Value = serde_json::from_slice(body).map_err(|e| parse_error(e.to_string()))?;
-    match &v {
-        Value::Object(_) => Ok(v),
-        // Decoding `null` into the kind-finding struct succeeds; the object is then empty.
-        Value::Null => Ok(json!({})),
-        other => Err(parse_error(format!(
-            "json: cannot unmarshal {} into Go value of type struct {{ APIVersion string \"json:\\\"apiVersion,omitempty\\\"\"; Kind string \"json:\\\"kind,omitempty\\\"\" }}",
-            go_json::kind_name(other)
-        ))),
+    match serde_json::from_slice(body) {
+        Ok(v @ Value::Object(_)) => Ok(v),
+        _ => Ok(json!({})),
     }
 }
 
