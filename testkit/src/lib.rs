@@ -241,7 +241,8 @@
 //!   removed), chains, and dependents whose owners are absent (deleted) or partly absent (the
 //!   dangling references removed). Deleting a namespace deletes its content and the namespace
 //!   goes when it is empty.
-//! - Watch: on any list path with selectors, resume from any `resourceVersion` inside the
+//! - Watch: on any list path with selectors (and on the deprecated `/watch/` paths, which
+//!   watch one object when they name it; a named GET ignores `watch=true`), resume from any `resourceVersion` inside the
 //!   history window ([`ApiServerBuilder::history_window`]), `410 Gone` (`Expired`) below it as an
 //!   `ERROR` event, `allowWatchBookmarks`, `sendInitialEvents` with the `initial-events-end`
 //!   bookmark (so kube-rs streaming lists work; a watch from no `resourceVersion` gets it too,

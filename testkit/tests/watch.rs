@@ -451,3 +451,38 @@ async fn timeout_seconds_zero_is_no_timeout() {
         .expect("decodes");
     assert!(matches!(event, WatchEvent::Added(cm) if cm.metadata.name.as_deref() == Some("later")));
 }
+
+#[tokio::test]
+async fn the_deprecated_watch_paths_watch_and_a_named_get_stays_a_get() {
+    let server = ApiServer::new();
+    let client = server.client();
+    let cms: Api<ConfigMap> = Api::default_namespaced(client.clone());
+    for name in ["one", "two"] {
+        cms.create(&PostParams::default(), &cm(name, "web"))
+            .await
+            .expect("create");
+    }
+    let get = |path: &'static str| {
+        let client = client.clone();
+        async move {
+            let req = http::Request::get(path).body(Vec::new()).expect("request");
+            client.request_text(req).await.expect("answered")
+        }
+    };
+    let named = get("/api/v1/watch/namespaces/default/configmaps/one?timeoutSeconds=1").await;
+    let events: Vec<serde_json::Value> = named
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("event"))
+        .collect();
+    assert_eq!(events.len(), 1, "{named}");
+    assert_eq!(events[0]["type"], "ADDED");
+    assert_eq!(events[0]["object"]["metadata"]["name"], "one");
+    let all = get("/api/v1/watch/namespaces/default/configmaps?timeoutSeconds=1").await;
+    // kube-root-ca.crt, one and two.
+    assert_eq!(all.lines().count(), 3, "{all}");
+    // `watch=true` on a named path is ignored by the get handler.
+    let object: serde_json::Value =
+        serde_json::from_str(&get("/api/v1/namespaces/default/configmaps/one?watch=true").await)
+            .expect("the object itself");
+    assert_eq!(object["kind"], "ConfigMap");
+}

@@ -390,12 +390,23 @@ async fn resource_request(
             Route::GroupVersion(group.to_string(), version.to_string()),
         );
     }
+    // The deprecated `/watch/` paths upstream still serves (`/api/v1/watch/namespaces/{ns}/
+    // configmaps[/{name}]`): a watch whatever the query says, of one object when named.
+    let (rest, watch_path) = match rest.split_first() {
+        Some((first, tail)) if first == "watch" && !tail.is_empty() => (tail, true),
+        _ => (rest, false),
+    };
     let resolved = resolve(&inner.lock(), group, version, rest);
     let t = match resolved {
         Ok(t) => t,
         Err(resp) => return *resp,
     };
-    let watch = super::query::flag(query, "watch").unwrap_or(false);
+    if watch_path && (method != Method::GET || t.sub.is_some()) {
+        return error_response(&ApiError::no_route(405));
+    }
+    // A named GET is a get whatever its `watch` parameter: only collections are watched.
+    let watch =
+        watch_path || (t.name.is_none() && super::query::flag(query, "watch").unwrap_or(false));
     record.resource = t.ty.plural.clone();
     record.namespace = t.ns.clone();
     record.name = t.name.clone();
@@ -480,7 +491,7 @@ async fn resource_request(
         let mut t = t;
         let mut q = query.clone();
         if let Some(name) = t.name.take() {
-            // `GET .../configmaps/x?watch=true` is a watch of that one object.
+            // A watch path that names an object watches that one object.
             q.insert("fieldSelector".into(), format!("metadata.name={name}"));
         }
         let stream = watch::watch(inner.clone(), &t, &q);
