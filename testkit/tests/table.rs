@@ -650,3 +650,30 @@ async fn kinds_beyond_workloads_print_their_upstream_columns() {
     assert_eq!(column_names(&accounts), ["Name", "Secrets", "Age"]);
     assert_eq!(row_cells(&accounts)[1], ("Secrets".to_string(), json!(0)));
 }
+
+#[tokio::test]
+async fn a_table_page_keeps_the_list_paging_metadata() {
+    let server = ApiServer::new();
+    let client = server.client();
+    for name in ["a", "b"] {
+        post(
+            &client,
+            "/api/v1/namespaces/default/configmaps",
+            json!({"metadata": {"name": name}}),
+        )
+        .await;
+    }
+    let page = get(
+        &client,
+        "/api/v1/namespaces/default/configmaps?limit=1",
+        KUBECTL_ACCEPT,
+    )
+    .await;
+    assert_eq!(page["rows"].as_array().map(Vec::len), Some(1));
+    assert_eq!(page["metadata"]["remainingItemCount"], 2, "{page}");
+    assert!(
+        page["metadata"]["continue"]
+            .as_str()
+            .is_some_and(|c| !c.is_empty())
+    );
+}

@@ -173,7 +173,12 @@ pub(crate) fn render(
         };
         (items, meta)
     };
-    meta.retain(|k, _| matches!(k.as_str(), "resourceVersion" | "continue"));
+    // A Table's ListMeta: an empty continue token (unstructured lists write one) is left out.
+    meta.retain(|k, v| match k.as_str() {
+        "continue" => v.as_str().is_some_and(|c| !c.is_empty()),
+        "resourceVersion" | "remainingItemCount" => true,
+        _ => false,
+    });
     let table = Printer {
         columns,
         include,
