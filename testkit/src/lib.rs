@@ -255,8 +255,9 @@
 //!   `additionalPrinterColumns` for the served version (JSONPath `.a.b`, `.a[0].b`,
 //!   `.a['b.c']`; `date` cells as ages, `priority` for `-o wide`; Name and Age when none are
 //!   declared), and the upstream printers' columns for Namespace, Pod, Service, ConfigMap,
-//!   Secret, ServiceAccount, Endpoints, Node, PersistentVolume(Claim), PodTemplate, Deployment,
-//!   ReplicaSet, StatefulSet, DaemonSet, Job, CronJob, Ingress, IngressClass, NetworkPolicy,
+//!   Secret, ServiceAccount, Endpoints, Node, PersistentVolume(Claim), PodTemplate,
+//!   ResourceQuota, Deployment, ReplicaSet, StatefulSet, DaemonSet, ControllerRevision, Job,
+//!   CronJob, HorizontalPodAutoscaler, EndpointSlice, Ingress, IngressClass, NetworkPolicy,
 //!   PodDisruptionBudget, RoleBinding, ClusterRoleBinding, PriorityClass, StorageClass, the
 //!   webhook configurations, Lease and Event; the default table (Name, Created At) for the
 //!   kinds upstream has no printer for (Role, ClusterRole, LimitRange, CRDs). Rows carry
@@ -303,9 +304,9 @@
 //! - CRD validation covers the rules listed above, not the full structural-schema, CEL,
 //!   conversion and printer-column checks; the `spec.versions` value in its messages is
 //!   abbreviated.
-//! - Table output: the remaining built-in kinds (HorizontalPodAutoscaler, ResourceQuota,
-//!   ControllerRevision, EndpointSlice) print Name and Age only; column descriptions are
-//!   shortened from upstream's field documentation.
+//! - Table output: column descriptions are shortened from upstream's field documentation, and
+//!   cells that controllers fill (a ResourceQuota's usage, an HPA's current metrics) stay empty
+//!   or `<unknown>` since no controller runs.
 //! - A watcher with more than [`ApiServerBuilder::watch_buffer`] undelivered events is cut (its
 //!   stream ends; clients re-watch), like the real server's "forcing watcher close". Writers
 //!   never wait for watchers.

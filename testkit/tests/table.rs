@@ -615,6 +615,36 @@ async fn kinds_beyond_workloads_print_their_upstream_columns() {
             ],
         ),
     ];
+    let cases = cases.into_iter().chain([
+        (
+            "/apis/autoscaling/v2/namespaces/default/horizontalpodautoscalers",
+            json!({"metadata": {"name": "web"}, "spec": {"maxReplicas": 5,
+                "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"}}}),
+            vec![
+                ("Reference", json!("Deployment/web")),
+                ("Targets", json!("cpu: <unknown>/80%")),
+                ("MinPods", json!("1")),
+                ("MaxPods", json!(5)),
+                ("Replicas", json!(0)),
+            ],
+        ),
+        (
+            "/apis/discovery.k8s.io/v1/namespaces/default/endpointslices",
+            json!({"metadata": {"name": "web-1"}, "addressType": "IPv4",
+                "endpoints": [{"addresses": ["10.0.0.1"]}, {"addresses": ["10.0.0.2"]}],
+                "ports": [{"name": "http", "port": 80}]}),
+            vec![
+                ("AddressType", json!("IPv4")),
+                ("Ports", json!("80")),
+                ("Endpoints", json!("10.0.0.1,10.0.0.2")),
+            ],
+        ),
+        (
+            "/apis/apps/v1/namespaces/default/controllerrevisions",
+            json!({"metadata": {"name": "web-1"}, "revision": 3}),
+            vec![("Controller", json!("<none>")), ("Revision", json!(3))],
+        ),
+    ]);
     for (path, body, expected) in cases {
         post(&client, path, body).await;
         let table = get(&client, path, KUBECTL_ACCEPT).await;

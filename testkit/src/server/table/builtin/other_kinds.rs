@@ -482,7 +482,295 @@ pub(super) fn columns(group: &str, kind: &str) -> Option<Vec<Column>> {
             ),
             age_column(),
         ],
+        ("", "ResourceQuota") => vec![
+            name_column(),
+            age_column(),
+            string(
+                "Request",
+                "Request represents a minimum amount of cpu/memory that a container may consume.",
+                |o| json!(quota_usage(o, false)),
+            ),
+            string(
+                "Limit",
+                "Limits control the maximum amount of cpu/memory that a container may use independent of contention on the node.",
+                |o| json!(quota_usage(o, true)),
+            ),
+        ],
+        ("apps", "ControllerRevision") => vec![
+            name_column(),
+            string("Controller", "Controller of the object", controller_of),
+            integer(
+                "Revision",
+                "Revision indicates the revision of the state represented by Data.",
+                |o| json!(o.get("revision").and_then(Value::as_i64).unwrap_or(0)),
+            ),
+            age_column(),
+        ],
+        ("autoscaling", "HorizontalPodAutoscaler") => vec![
+            name_column(),
+            string(
+                "Reference",
+                "reference to scaled resource; horizontal pod autoscaler will learn the current resource consumption and will set the desired number of pods by using its Scale subresource.",
+                |o| {
+                    json!(format!(
+                        "{}/{}",
+                        text(o, "/spec/scaleTargetRef/kind"),
+                        text(o, "/spec/scaleTargetRef/name")
+                    ))
+                },
+            ),
+            string(
+                "Targets",
+                "metrics contains the specifications for which to use to calculate the desired replica count (the maximum replica count across all metrics will be used).",
+                hpa_targets,
+            ),
+            string(
+                "MinPods",
+                "minReplicas is the lower limit for the number of replicas to which the autoscaler can scale down.",
+                |o| {
+                    json!(
+                        o.pointer("/spec/minReplicas")
+                            .and_then(Value::as_i64)
+                            .map_or("<unset>".to_string(), |n| n.to_string())
+                    )
+                },
+            ),
+            integer(
+                "MaxPods",
+                "maxReplicas is the upper limit for the number of replicas to which the autoscaler can scale up.",
+                |o| {
+                    json!(
+                        o.pointer("/spec/maxReplicas")
+                            .and_then(Value::as_i64)
+                            .unwrap_or(0)
+                    )
+                },
+            ),
+            integer(
+                "Replicas",
+                "currentReplicas is current number of replicas of pods managed by this autoscaler, as last seen by the autoscaler.",
+                |o| {
+                    json!(
+                        o.pointer("/status/currentReplicas")
+                            .and_then(Value::as_i64)
+                            .unwrap_or(0)
+                    )
+                },
+            ),
+            age_column(),
+        ],
+        ("discovery.k8s.io", "EndpointSlice") => vec![
+            name_column(),
+            string(
+                "AddressType",
+                "addressType specifies the type of address carried by this EndpointSlice.",
+                |o| str_at(o, "/addressType"),
+            ),
+            string(
+                "Ports",
+                "ports specifies the list of network ports exposed by each endpoint in this slice.",
+                |o| {
+                    let ports: Vec<String> = arr(o, "/ports")
+                        .iter()
+                        .map(|p| {
+                            match (
+                                p.get("port").and_then(Value::as_i64),
+                                p.get("name").and_then(Value::as_str),
+                            ) {
+                                (Some(n), _) => n.to_string(),
+                                (None, Some(name)) => name.to_string(),
+                                (None, None) => "*".to_string(),
+                            }
+                        })
+                        .collect();
+                    json!(first_three(ports))
+                },
+            ),
+            string(
+                "Endpoints",
+                "endpoints is a list of unique endpoints in this slice.",
+                |o| {
+                    let addresses: Vec<String> = arr(o, "/endpoints")
+                        .iter()
+                        .flat_map(|e| arr(e, "/addresses").iter().filter_map(Value::as_str))
+                        .map(str::to_string)
+                        .collect();
+                    json!(first_three(addresses))
+                },
+            ),
+            age_column(),
+        ],
         _ => return None,
+    })
+}
+
+/// `listWithMoreString`: the first three, then how many more; `<unset>` for none.
+fn first_three(mut items: Vec<String>) -> String {
+    let count = items.len();
+    items.truncate(3);
+    match count {
+        0 => "<unset>".into(),
+        1..=3 => items.join(","),
+        _ => format!("{} + {} more...", items.join(","), count - 3),
+    }
+}
+
+/// `printResourceQuota`: `used/hard` for each resource of `status.hard` in name order, the
+/// `limits.*` ones in the Limit column.
+fn quota_usage(o: &Value, limits: bool) -> String {
+    let Some(hard) = o.pointer("/status/hard").and_then(Value::as_object) else {
+        return String::new();
+    };
+    let mut names: Vec<&String> = hard.keys().collect();
+    names.sort();
+    names
+        .into_iter()
+        .filter(|name| name.starts_with("limits.") == limits)
+        .map(|name| {
+            let used = o
+                .pointer("/status/used")
+                .and_then(|u| u.get(name.as_str()))
+                .and_then(Value::as_str)
+                .unwrap_or("0");
+            format!(
+                "{name}: {used}/{}",
+                hard[name.as_str()].as_str().unwrap_or("0")
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The controlling owner as `kind.group/name` (lowercase kind), or `<none>`.
+fn controller_of(o: &Value) -> Value {
+    let owner = arr(o, "/metadata/ownerReferences")
+        .iter()
+        .find(|r| r.get("controller").and_then(Value::as_bool) == Some(true));
+    json!(match owner {
+        None => "<none>".to_string(),
+        Some(r) => {
+            let group = text(r, "/apiVersion")
+                .rsplit_once('/')
+                .map_or("", |(g, _)| g);
+            let kind = text(r, "/kind").to_lowercase();
+            let kind = if group.is_empty() {
+                kind
+            } else {
+                format!("{kind}.{group}")
+            };
+            format!("{kind}/{}", text(r, "/name"))
+        }
+    })
+}
+
+/// `formatHPAMetrics`: up to two metrics as `current/target`, resources named.
+fn hpa_targets(o: &Value) -> Value {
+    let specs = arr(o, "/spec/metrics");
+    if specs.is_empty() {
+        return json!("<none>");
+    }
+    let statuses = arr(o, "/status/currentMetrics");
+    let quantity = |v: Option<&Value>| match v {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Number(n)) => n.to_string(),
+        _ => "0".into(),
+    };
+    let shown: Vec<String> = specs
+        .iter()
+        .enumerate()
+        .map(|(i, spec)| {
+            let status = statuses.get(i);
+            let current = |kind: &str, field: &str| {
+                status
+                    .and_then(|s| s.pointer(&format!("/{kind}/current/{field}")))
+                    .map(|v| quantity(Some(v)))
+                    .unwrap_or_else(|| "<unknown>".into())
+            };
+            match text(spec, "/type") {
+                "Resource" | "ContainerResource" => {
+                    let kind = if text(spec, "/type") == "Resource" {
+                        "resource"
+                    } else {
+                        "containerResource"
+                    };
+                    let name = spec
+                        .pointer(&format!("/{kind}/name"))
+                        .and_then(Value::as_str)
+                        .unwrap_or("");
+                    let target = spec
+                        .pointer(&format!("/{kind}/target"))
+                        .cloned()
+                        .unwrap_or(Value::Null);
+                    match target.get("averageValue") {
+                        Some(value) => format!(
+                            "{name}: {}/{}",
+                            current(kind, "averageValue"),
+                            quantity(Some(value))
+                        ),
+                        None => {
+                            let now = status
+                                .and_then(|s| {
+                                    s.pointer(&format!("/{kind}/current/averageUtilization"))
+                                })
+                                .and_then(Value::as_i64)
+                                .map_or("<unknown>".to_string(), |n| format!("{n}%"));
+                            let want = target
+                                .get("averageUtilization")
+                                .and_then(Value::as_i64)
+                                .map_or("<auto>".to_string(), |n| format!("{n}%"));
+                            format!("{name}: {now}/{want}")
+                        }
+                    }
+                }
+                "Pods" => format!(
+                    "{}/{}",
+                    current("pods", "averageValue"),
+                    quantity(spec.pointer("/pods/target/averageValue"))
+                ),
+                "Object" => {
+                    let target = spec
+                        .pointer("/object/target")
+                        .cloned()
+                        .unwrap_or(Value::Null);
+                    match target.get("averageValue") {
+                        Some(v) => format!(
+                            "{}/{} (avg)",
+                            current("object", "averageValue"),
+                            quantity(Some(v))
+                        ),
+                        None => format!(
+                            "{}/{}",
+                            current("object", "value"),
+                            quantity(target.get("value"))
+                        ),
+                    }
+                }
+                "External" => {
+                    let target = spec
+                        .pointer("/external/target")
+                        .cloned()
+                        .unwrap_or(Value::Null);
+                    match target.get("averageValue") {
+                        Some(v) => format!(
+                            "{}/{} (avg)",
+                            current("external", "averageValue"),
+                            quantity(Some(v))
+                        ),
+                        None => format!(
+                            "{}/{}",
+                            current("external", "value"),
+                            quantity(target.get("value"))
+                        ),
+                    }
+                }
+                _ => "<unknown type>".into(),
+            }
+        })
+        .collect();
+    json!(if shown.len() > 2 {
+        format!("{} + {} more...", shown[..2].join(", "), shown.len() - 2)
+    } else {
+        shown.join(", ")
     })
 }
 
