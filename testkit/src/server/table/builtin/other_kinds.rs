@@ -727,38 +727,26 @@ fn hpa_targets(o: &Value) -> Value {
                     current("pods", "averageValue"),
                     quantity(spec.pointer("/pods/target/averageValue"))
                 ),
-                "Object" => {
+                // An object's or an external metric: a value, or an average per pod.
+                kind @ ("Object" | "External") => {
+                    let field = if kind == "Object" {
+                        "object"
+                    } else {
+                        "external"
+                    };
                     let target = spec
-                        .pointer("/object/target")
+                        .pointer(&format!("/{field}/target"))
                         .cloned()
                         .unwrap_or(Value::Null);
                     match target.get("averageValue") {
                         Some(v) => format!(
                             "{}/{} (avg)",
-                            current("object", "averageValue"),
+                            current(field, "averageValue"),
                             quantity(Some(v))
                         ),
                         None => format!(
                             "{}/{}",
-                            current("object", "value"),
-                            quantity(target.get("value"))
-                        ),
-                    }
-                }
-                "External" => {
-                    let target = spec
-                        .pointer("/external/target")
-                        .cloned()
-                        .unwrap_or(Value::Null);
-                    match target.get("averageValue") {
-                        Some(v) => format!(
-                            "{}/{} (avg)",
-                            current("external", "averageValue"),
-                            quantity(Some(v))
-                        ),
-                        None => format!(
-                            "{}/{}",
-                            current("external", "value"),
+                            current(field, "value"),
                             quantity(target.get("value"))
                         ),
                     }
