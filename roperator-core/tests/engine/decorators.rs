@@ -235,3 +235,101 @@ async fn objects_selected_by_annotation_are_decorated_until_the_annotation_goes(
         .unwrap();
     op.stop().await.unwrap();
 }
+
+/// A decorator that attaches a report ConfigMap and says so in the decorated object's status.
+fn reporting(req: &SyncRequest) -> Result<SyncResponse, Error> {
+    Ok(SyncResponse::new()
+        .with_child(&json!({
+            "apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": format!("{}-report", req.parent().name())},
+            "data": {"reported": "yes"},
+        }))
+        .with_status(&json!({"reports": 1})))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_decorator_writes_a_status_only_when_asked_and_only_through_the_status_subresource() {
+    let server = server();
+    let labelled = |name: &str| {
+        json!({"apiVersion": ECHO.api_version, "kind": "Echo",
+               "metadata": {"name": name, "namespace": NS, "labels": {"example.com/report": "true"}},
+               "spec": {"message": "hi"}})
+    };
+
+    // Asked to: the decorated Echo (a custom type with a status subresource) gets the
+    // handler's status plus the engine's fields, and its spec is left alone.
+    let config = ControllerConfig::decorator("reporter", ECHO)
+        .with_parent_selector("example.com/report=true")
+        .with_child(k8s_types::core::v1::ConfigMap, ChildConfig::replace())
+        .with_status_writes();
+    let op = TestOperator::start(&server, config, reporting);
+    create(&server, ECHO, labelled("reported")).await;
+    let echo = |name: &str| server.object(ECHO.api_version, "Echo", Some(NS), name);
+    op.wait_until(LONG, || {
+        echo("reported").is_some_and(|e| e["status"]["reports"] == 1)
+    })
+    .await
+    .unwrap();
+    let decorated = echo("reported").unwrap();
+    assert_eq!(decorated["status"]["observedGeneration"], 1, "{decorated}");
+    assert_eq!(decorated["spec"], json!({"message": "hi"}));
+    let writes: Vec<_> = server
+        .requests()
+        .writes()
+        .into_iter()
+        .filter(|w| w.user_agent.starts_with("reporter/") && w.resource == "echoes")
+        .collect();
+    assert!(!writes.is_empty());
+    assert!(
+        writes
+            .iter()
+            .all(|w| w.subresource.as_deref() == Some("status") || w.patch_type.is_some()),
+        "only status writes and label patches reach the decorated object: {writes:#?}"
+    );
+    op.stop().await.unwrap();
+
+    // Not asked to: returning a status is an error that names the fix, and nothing is written
+    // to the decorated object's status.
+    let config = ControllerConfig::decorator("silent", ECHO)
+        .with_parent_selector("example.com/report=true")
+        .with_child(k8s_types::core::v1::ConfigMap, ChildConfig::replace());
+    let op = TestOperator::start(&server, config, reporting);
+    create(&server, ECHO, labelled("unreported")).await;
+    // The failure is counted, and reported in an Event on the decorated object.
+    op.wait_until(LONG, || {
+        metric(
+            &op,
+            "roperator_syncs_total{controller=\"silent\",result=\"invalid\"}",
+        ) >= 1.0
+            && events_for(&server, "unreported")
+                .iter()
+                .any(|(_, _, message)| message.contains("with_status_writes"))
+    })
+    .await
+    .unwrap_or_else(|e| panic!("{e}: {:?}", events_for(&server, "unreported")));
+    assert!(echo("unreported").unwrap().get("status").is_none());
+    assert!(
+        server
+            .requests()
+            .writes()
+            .iter()
+            .all(|w| !(w.user_agent.starts_with("silent/") && w.subresource.is_some())),
+        "no status write without with_status_writes"
+    );
+    op.stop().await.unwrap();
+
+    // A type without a status subresource cannot show one: refused at start, naming the fix.
+    let config = ControllerConfig::decorator("impossible", k8s_types::core::v1::ConfigMap)
+        .with_parent_selector("example.com/report=true")
+        .with_child(k8s_types::core::v1::Secret, ChildConfig::replace())
+        .with_status_writes();
+    let op = TestOperator::start(&server, config, reporting);
+    op.wait_until(LONG, || op.is_finished())
+        .await
+        .expect("the operator stops by itself");
+    let refused = op.stop().await.expect_err("refused at start");
+    assert!(
+        refused.to_string().contains("remove `with_status_writes`"),
+        "{refused}"
+    );
+}
