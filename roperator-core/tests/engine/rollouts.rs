@@ -90,12 +90,16 @@ fn updated_condition(server: &ApiServer) -> Value {
         .unwrap_or(Value::Null)
 }
 
-/// An operator with rolling shards, and a parent `db` whose five shards exist at version 1 and
-/// are ready.
+/// An operator with rolling shards (updated in place unless `policy` says otherwise), and a
+/// parent `db` whose five shards exist at version 1 and are ready.
 async fn five_ready_shards() -> (ApiServer, TestOperator) {
+    five_ready_shards_with(ChildConfig::rolling_replace()).await
+}
+
+async fn five_ready_shards_with(policy: ChildConfig) -> (ApiServer, TestOperator) {
     let server = shard_server();
     let config = ControllerConfig::new(OPERATOR, ECHO)
-        .with_child(SHARD, ChildConfig::rolling_replace())
+        .with_child(SHARD, policy)
         .with_error_backoff(
             std::time::Duration::from_millis(20),
             std::time::Duration::from_millis(500),
@@ -236,5 +240,89 @@ async fn a_new_answer_goes_at_once_to_a_shard_that_is_not_ready() {
     op.wait_until(LONG, || versions(&server)[1] == 3)
         .await
         .unwrap();
+    op.stop().await.unwrap();
+}
+
+/// A shard's version and uid, if it exists (a recreated shard is briefly gone).
+fn shard_state(server: &ApiServer, i: usize) -> Option<(i64, String)> {
+    let s = server.object(
+        "test.roperator.io/v1",
+        "Shard",
+        Some(NS),
+        &format!("shard-{i}"),
+    )?;
+    Some((
+        s["spec"]["version"].as_i64().unwrap_or(-1),
+        s["metadata"]["uid"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string(),
+    ))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rolling_recreate_replaces_one_ready_shard_at_a_time() {
+    // A recreated Shard has no status: by the readiness view (no Ready condition) it would be
+    // ready at once, so the rollout asks for the condition, as Metacontroller's statusChecks.
+    let policy = ChildConfig::recreate()
+        .with_rollout(Rollout::one_at_a_time().ready_when_condition("Ready", "True"));
+    let (server, op) = five_ready_shards_with(policy).await;
+    let first_uids: Vec<String> = (0..SHARDS)
+        .map(|i| shard_state(&server, i).expect("exists").1)
+        .collect();
+    set_version(&server, 2).await;
+    // shard-0 is deleted and created again at version 2; the others wait until it is ready.
+    op.wait_until(LONG, || {
+        shard_state(&server, 0).is_some_and(|(v, _)| v == 2)
+            && updated_condition(&server)["reason"] == "RolloutBlocked"
+    })
+    .await
+    .unwrap_or_else(|e| {
+        panic!(
+            "{e}: shards {:?}, condition {}",
+            (0..SHARDS)
+                .map(|i| shard_state(&server, i))
+                .collect::<Vec<_>>(),
+            updated_condition(&server)
+        )
+    });
+    assert_ne!(
+        shard_state(&server, 0).unwrap().1,
+        first_uids[0],
+        "recreated, not updated"
+    );
+    assert_eq!(versions(&server), vec![2, 1, 1, 1, 1]);
+
+    for i in 0..SHARDS {
+        report(&server, i, true).await;
+        if i + 1 < SHARDS {
+            op.wait_until(LONG, || {
+                shard_state(&server, i + 1).is_some_and(|(v, _)| v == 2)
+            })
+            .await
+            .unwrap();
+            let now: Vec<i64> = (0..SHARDS)
+                .map(|j| shard_state(&server, j).map_or(-1, |(v, _)| v))
+                .collect();
+            assert_eq!(
+                now.iter().filter(|v| **v == 2).count(),
+                i + 2,
+                "one more shard at a time: {now:?}"
+            );
+        }
+    }
+    op.wait_until(LONG, || updated_condition(&server)["status"] == "True")
+        .await
+        .unwrap();
+    let last: Vec<(i64, String)> = (0..SHARDS)
+        .map(|i| shard_state(&server, i).expect("exists"))
+        .collect();
+    assert!(last.iter().all(|(v, _)| *v == 2), "{last:?}");
+    assert!(
+        last.iter()
+            .zip(&first_uids)
+            .all(|((_, now), before)| now != before),
+        "every shard was recreated"
+    );
     op.stop().await.unwrap();
 }
