@@ -312,7 +312,12 @@
 //!   never wait for watchers.
 //! - Lists always read the latest state: `resourceVersion` / `resourceVersionMatch` on lists are
 //!   ignored and `continue` tokens never expire (they resume after the last key, without a
-//!   snapshot).
+//!   snapshot). A list or watch from a `resourceVersion` ahead of the server is answered at
+//!   once, where a real server waits up to 3 s and then answers `504` (`Too large resource
+//!   version`).
+//! - `managedFields` entries of Update operations leave out the `".": {}` members upstream
+//!   records for maps and optional structs a write added; a strategic merge patch's
+//!   `$setElementOrder` interleaves items the patch does not list by approximation.
 //! - Deleting a CRD removes its instances at once, ignoring their finalizers (the real
 //!   server's `customresourcecleanup` finalizer deletes them and waits for their finalizers
 //!   before the CRD goes). A CRD's `selectableFields` are not supported: custom resources can
@@ -330,6 +335,10 @@
 //!   created, Jobs never complete).
 //!
 //! ## Absent
+//! - The objects a real cluster makes for itself beyond namespaces, their `default`
+//!   ServiceAccount and `kube-root-ca.crt`, the `kubernetes` Service and the system
+//!   PriorityClasses: no bootstrap RBAC roles and bindings (`cluster-admin`, `view`...), no
+//!   controller ServiceAccounts in `kube-system`.
 //! - Authentication and authorization (every request is allowed); admission webhooks and the
 //!   admission plugins not listed above (`LimitRanger` does not apply a namespace's LimitRange
 //!   to pods, `ResourceQuota` enforces nothing and fills no quota status, `DefaultStorageClass`
