@@ -144,6 +144,8 @@ async fn delete_wait_blocks_until_finalizers_are_gone() {
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    // A check that kubectl does *not* return: no event marks "still waiting", so give a wrong
+    // answer (an early exit) a window to show.
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert!(
         child.try_wait().expect("poll").is_none(),

@@ -437,6 +437,7 @@ async fn timeout_seconds_zero_is_no_timeout() {
         .await
         .expect("watch")
         .boxed();
+    // A check that the watch is *not* closed early: give a short timeout a window to fire.
     tokio::time::sleep(Duration::from_millis(200)).await;
     cms.create(
         &PostParams::default(),

@@ -124,6 +124,29 @@ async fn five_ready_shards_with(policy: ChildConfig) -> (ApiServer, TestOperator
     (server, op)
 }
 
+/// Reports each shard Ready in turn and checks that the rollout then moves exactly one more shard
+/// to version 2 (`versions` reads each shard's version, -1 while it does not exist).
+async fn ready_one_after_the_other(
+    server: &ApiServer,
+    op: &TestOperator,
+    versions: impl Fn(&ApiServer) -> Vec<i64>,
+) {
+    for i in 0..SHARDS {
+        report(server, i, true).await;
+        if i + 1 < SHARDS {
+            op.wait_until(LONG, || versions(server)[i + 1] == 2)
+                .await
+                .unwrap();
+            let now = versions(server);
+            assert_eq!(
+                now.iter().filter(|v| **v == 2).count(),
+                i + 2,
+                "one more shard at a time: {now:?}"
+            );
+        }
+    }
+}
+
 async fn set_version(server: &ApiServer, version: i64) {
     echoes(server)
         .patch(
@@ -171,20 +194,7 @@ async fn a_change_rolls_out_one_ready_shard_at_a_time_and_stops_at_one_that_is_n
     assert_eq!(versions(&server), vec![2, 1, 1, 1, 1], "held at shard-0");
 
     // Ready again: one shard after the other.
-    for i in 0..SHARDS {
-        report(&server, i, true).await;
-        if i + 1 < SHARDS {
-            op.wait_until(LONG, || versions(&server)[i + 1] == 2)
-                .await
-                .unwrap();
-            let now = versions(&server);
-            assert_eq!(
-                now.iter().filter(|v| **v == 2).count(),
-                i + 2,
-                "one more shard at a time: {now:?}"
-            );
-        }
-    }
+    ready_one_after_the_other(&server, &op, versions).await;
     op.wait_until(LONG, || updated_condition(&server)["status"] == "True")
         .await
         .unwrap();
@@ -293,24 +303,12 @@ async fn a_rolling_recreate_replaces_one_ready_shard_at_a_time() {
     );
     assert_eq!(versions(&server), vec![2, 1, 1, 1, 1]);
 
-    for i in 0..SHARDS {
-        report(&server, i, true).await;
-        if i + 1 < SHARDS {
-            op.wait_until(LONG, || {
-                shard_state(&server, i + 1).is_some_and(|(v, _)| v == 2)
-            })
-            .await
-            .unwrap();
-            let now: Vec<i64> = (0..SHARDS)
-                .map(|j| shard_state(&server, j).map_or(-1, |(v, _)| v))
-                .collect();
-            assert_eq!(
-                now.iter().filter(|v| **v == 2).count(),
-                i + 2,
-                "one more shard at a time: {now:?}"
-            );
-        }
-    }
+    ready_one_after_the_other(&server, &op, |server| {
+        (0..SHARDS)
+            .map(|j| shard_state(server, j).map_or(-1, |(v, _)| v))
+            .collect()
+    })
+    .await;
     op.wait_until(LONG, || updated_condition(&server)["status"] == "True")
         .await
         .unwrap();
