@@ -125,7 +125,8 @@ async fn five_ready_shards_with(policy: ChildConfig) -> (ApiServer, TestOperator
 }
 
 /// Reports each shard Ready in turn and checks that the rollout then moves exactly one more shard
-/// to version 2 (`versions` reads each shard's version, -1 while it does not exist).
+/// to version 2 and leaves the rest at 1 (`versions` reads each shard's version, -1 while it
+/// does not exist).
 async fn ready_one_after_the_other(
     server: &ApiServer,
     op: &TestOperator,
@@ -142,6 +143,10 @@ async fn ready_one_after_the_other(
                 now.iter().filter(|v| **v == 2).count(),
                 i + 2,
                 "one more shard at a time: {now:?}"
+            );
+            assert!(
+                now[i + 2..].iter().all(|v| *v == 1),
+                "the shards after it are untouched (not gone, not recreated): {now:?}"
             );
         }
     }

@@ -133,22 +133,30 @@ impl Informer {
         *self.contents.lock().unwrap_or_else(|p| p.into_inner()) = informers;
     }
 
-    /// A Namespace that finished terminating is removed only after everything in it: the
-    /// watches of those objects may still be behind, and a sync in between would see children
-    /// that are gone (and try to delete them again). Only a namespace seen deleted with its
+    /// A Namespace that finished terminating takes its objects along: the watches of those
+    /// objects may still be behind, and a sync in between would see children that are gone (and
+    /// try to delete them again). Call it before removing the namespace itself, so no sync sees
+    /// the namespace gone and its objects still there. Only a namespace seen deleted with its
     /// deletion timestamp counts: a namespace that merely stopped matching a label selector
     /// still holds its objects.
     pub fn namespace_deleted(&self, namespace: &Observed) {
-        if !namespace.deleting {
-            return;
+        if namespace.deleting {
+            self.evict_contents(&namespace.name, namespace.resource_version.parse().ok());
         }
+    }
+
+    /// Forgets the objects of namespace `name` written at or before resourceVersion `up_to`
+    /// (every one with `None`). A later object is in a namespace of the same name created
+    /// since: another watch of Namespaces (another controller's selector) may report the old
+    /// deletion late.
+    pub fn evict_contents(&self, name: &str, up_to: Option<u64>) {
         let contents = self
             .contents
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clone();
         for informer in contents {
-            for (key, uid) in informer.store.keys_in(Some(&namespace.name)) {
+            for (key, uid) in informer.store.keys_in_up_to(name, up_to) {
                 informer.remove(&key, &uid, Origin::Watch);
             }
         }
@@ -159,56 +167,5 @@ impl Informer {
         if self.store.remove(key, uid) {
             self.each_subscriber(|s| s.removed(key, uid, origin));
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::k8s_type::k8s_types::core::v1::{ConfigMap, Namespace};
-    use serde_json::json;
-
-    fn observed(v: serde_json::Value) -> Observed {
-        Observed::from_json(v).unwrap()
-    }
-
-    #[test]
-    fn a_namespace_deleted_for_good_takes_the_cached_objects_in_it_along() {
-        let informer = |t| {
-            Arc::new(Informer::new(
-                t,
-                WatchSelector::default(),
-                NamespaceScope::All,
-                false,
-            ))
-        };
-        let namespaces = informer(Namespace);
-        let config_maps = informer(ConfigMap);
-        namespaces.holds_contents_of(vec![Arc::clone(&config_maps)]);
-        for (ns, name) in [("red", "a"), ("red", "b"), ("blue", "a")] {
-            config_maps.apply(
-                &observed(json!({"apiVersion": "v1", "kind": "ConfigMap",
-                    "metadata": {"name": name, "namespace": ns, "uid": format!("{ns}-{name}"), "resourceVersion": "1"}})),
-                Origin::Watch,
-            );
-        }
-        let namespace = |deleting: bool| {
-            let mut meta = json!({"name": "red", "uid": "R", "resourceVersion": "2"});
-            if deleting {
-                meta["deletionTimestamp"] = json!("2026-12-04T00:00:00Z");
-            }
-            observed(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": meta}))
-        };
-        // Leaving a label-selected watch is no deletion: the objects are still there.
-        namespaces.namespace_deleted(&namespace(false));
-        assert_eq!(config_maps.store.len(), 3);
-        namespaces.namespace_deleted(&namespace(true));
-        let left: Vec<String> = config_maps
-            .store
-            .keys_in(None)
-            .into_iter()
-            .map(|(k, _)| k.to_string())
-            .collect();
-        assert_eq!(left, ["blue/a"]);
     }
 }

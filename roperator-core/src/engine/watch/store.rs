@@ -181,6 +181,22 @@ impl Store {
             .collect()
     }
 
+    /// Keys and UIDs of the objects in `namespace` last written at or before resourceVersion
+    /// `up_to` (all of them with `None`, or where a version is not a number): what a namespace
+    /// deleted at `up_to` took with it. Newer objects belong to a namespace of the same name
+    /// created since.
+    pub fn keys_in_up_to(&self, namespace: &str, up_to: Option<u64>) -> Vec<(ObjectKey, String)> {
+        self.lock()
+            .iter()
+            .filter(|(k, _)| k.namespace.as_deref() == Some(namespace))
+            .filter(|(_, o)| match (up_to, o.resource_version.parse::<u64>()) {
+                (Some(up_to), Ok(rv)) => rv <= up_to,
+                _ => true,
+            })
+            .map(|(k, o)| (k.clone(), o.uid.clone()))
+            .collect()
+    }
+
     /// The objects in `namespace` (all with `None`) whose labels match `selector`. Only for
     /// stores that keep labels; the others select nothing.
     pub fn select(&self, namespace: Option<&str>, selector: &LabelSelector) -> Vec<Arc<Observed>> {

@@ -9,7 +9,7 @@ use kube::runtime::WatchStreamExt;
 use kube::runtime::watcher::{self, Event};
 use tokio_util::sync::CancellationToken;
 
-use super::informer::{Informer, Origin};
+use super::informer::{Informer, Origin, WatchSelector};
 use super::store::ObjectKey;
 use crate::engine::metrics::Metrics;
 use crate::object::Observed;
@@ -77,12 +77,29 @@ pub(crate) async fn run(
     }
 }
 
+/// The objects a relist has shown so far.
+#[derive(Default)]
+struct Relist {
+    seen: HashSet<ObjectKey>,
+    /// The newest resourceVersion listed: what was written before the list.
+    newest: Option<u64>,
+}
+
+impl Relist {
+    fn add(&mut self, o: &Observed) {
+        self.seen.insert(ObjectKey::of(o));
+        if let Ok(rv) = o.resource_version.parse::<u64>() {
+            self.newest = self.newest.max(Some(rv));
+        }
+    }
+}
+
 /// What one watch does with the events it receives.
 struct Feed<F> {
     informer: Arc<Informer>,
     namespace: Option<String>,
-    /// The keys a relist in progress has listed so far.
-    relist: Option<HashSet<ObjectKey>>,
+    /// What a relist in progress has listed so far.
+    relist: Option<Relist>,
     /// Called once, when the first list is complete.
     synced: Option<F>,
 }
@@ -91,20 +108,24 @@ impl<F: FnOnce()> Feed<F> {
     fn event(&mut self, event: Event<DynamicObject>) {
         let t = self.informer.t;
         match event {
-            Event::Init => self.relist = Some(HashSet::new()),
+            Event::Init => self.relist = Some(Relist::default()),
             Event::InitApply(obj) => {
                 if let Some(o) = Observed::from_dynamic(&obj, &t) {
-                    self.relist
-                        .get_or_insert_with(HashSet::new)
-                        .insert(ObjectKey::of(&o));
+                    self.relist.get_or_insert_with(Relist::default).add(&o);
                     self.informer.apply(&o, Origin::Watch);
                 }
             }
             Event::InitDone => {
-                // What the relist did not show is gone.
-                let seen = self.relist.take().unwrap_or_default();
+                // What the relist did not show is gone. A namespace missing from a list of all
+                // of them was deleted while the watch was down, with what it held up to then.
+                let relist = self.relist.take().unwrap_or_default();
+                let namespaces_gone =
+                    t.is_namespace() && self.informer.selector == WatchSelector::default();
                 for (key, uid) in self.informer.store.keys_in(self.namespace.as_deref()) {
-                    if !seen.contains(&key) {
+                    if !relist.seen.contains(&key) {
+                        if namespaces_gone {
+                            self.informer.evict_contents(&key.name, relist.newest);
+                        }
                         self.informer.remove(&key, &uid, Origin::Watch);
                     }
                 }
@@ -119,13 +140,162 @@ impl<F: FnOnce()> Feed<F> {
             }
             Event::Delete(obj) => {
                 if let Some(o) = Observed::from_dynamic(&obj, &t) {
-                    self.informer
-                        .remove(&ObjectKey::of(&o), &o.uid, Origin::Watch);
                     if t.is_namespace() {
                         self.informer.namespace_deleted(&o);
                     }
+                    self.informer
+                        .remove(&ObjectKey::of(&o), &o.uid, Origin::Watch);
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use super::*;
+    use crate::config::NamespaceScope;
+    use crate::engine::watch::informer::{Applied, Subscriber};
+    use crate::k8s_type::K8sType;
+    use crate::k8s_type::k8s_types::core::v1::{ConfigMap, Namespace};
+    use serde_json::{Value, json};
+
+    /// Records what its informers forgot, in order.
+    #[derive(Default)]
+    struct Removals(Mutex<Vec<String>>);
+
+    impl Subscriber for Removals {
+        fn applied(&self, _: &Applied<'_>) {}
+        fn removed(&self, key: &ObjectKey, _: &str, _: Origin) {
+            self.0.lock().unwrap().push(key.to_string());
+        }
+    }
+
+    fn object(kind: &str, namespace: Option<&str>, name: &str, rv: u64) -> Value {
+        // One UID per namespace and name: every version here is of one incarnation.
+        let uid = format!("{}/{name}", namespace.unwrap_or_default());
+        let mut meta = json!({"name": name, "uid": uid, "resourceVersion": rv.to_string()});
+        if let Some(ns) = namespace {
+            meta["namespace"] = json!(ns);
+        }
+        json!({"apiVersion": "v1", "kind": kind, "metadata": meta})
+    }
+
+    fn dynamic(v: Value) -> DynamicObject {
+        serde_json::from_value(v).unwrap()
+    }
+
+    /// A Namespace watch over all namespaces whose deletions take along the ConfigMaps cached
+    /// in them (red/a and red/b written at 1, blue/a at 1, red/new at 9).
+    struct Fixture {
+        feed: Feed<fn()>,
+        config_maps: Arc<Informer>,
+        removals: Arc<Removals>,
+    }
+
+    fn namespaces_and_config_maps() -> Fixture {
+        let informer = |t: K8sType| {
+            Arc::new(Informer::new(
+                t,
+                WatchSelector::default(),
+                NamespaceScope::All,
+                false,
+            ))
+        };
+        let namespaces = informer(Namespace);
+        let config_maps = informer(ConfigMap);
+        namespaces.holds_contents_of(vec![Arc::clone(&config_maps)]);
+        let removals = Arc::new(Removals::default());
+        namespaces.subscribe(removals.clone());
+        config_maps.subscribe(removals.clone());
+        for (ns, name, rv) in [
+            ("red", "a", 1),
+            ("red", "b", 1),
+            ("blue", "a", 1),
+            ("red", "new", 9),
+        ] {
+            let o = Observed::from_json(object("ConfigMap", Some(ns), name, rv)).unwrap();
+            config_maps.apply(&o, Origin::Watch);
+        }
+        let mut feed = Feed {
+            informer: namespaces,
+            namespace: None,
+            relist: None,
+            synced: None,
+        };
+        for (name, rv) in [("red", 2), ("blue", 2)] {
+            feed.event(Event::Apply(dynamic(object("Namespace", None, name, rv))));
+        }
+        Fixture {
+            feed,
+            config_maps,
+            removals,
+        }
+    }
+
+    fn cached(informer: &Informer) -> Vec<String> {
+        let mut keys: Vec<String> = informer
+            .store
+            .keys_in(None)
+            .into_iter()
+            .map(|(k, _)| k.to_string())
+            .collect();
+        keys.sort();
+        keys
+    }
+
+    #[test]
+    fn a_deleted_namespace_takes_its_older_objects_along_before_it_goes_itself() {
+        let Fixture {
+            mut feed,
+            config_maps,
+            removals,
+        } = namespaces_and_config_maps();
+        // Leaving a label-selected watch is no deletion: the objects are still there.
+        feed.event(Event::Delete(dynamic(object("Namespace", None, "blue", 3))));
+        assert_eq!(
+            cached(&config_maps),
+            ["blue/a", "red/a", "red/b", "red/new"]
+        );
+
+        let mut red = object("Namespace", None, "red", 5);
+        red["metadata"]["deletionTimestamp"] = json!("2026-12-04T00:00:00Z");
+        feed.event(Event::Delete(dynamic(red)));
+        // red/new was written after the deletion: it is in a namespace "red" created since,
+        // whose deletion this watch reports late.
+        assert_eq!(cached(&config_maps), ["blue/a", "red/new"]);
+        let removed = removals.0.lock().unwrap().clone();
+        assert_eq!(
+            removed.last().map(String::as_str),
+            Some("red"),
+            "{removed:?}"
+        );
+        assert_eq!(removed.len(), 4, "blue, red/a, red/b, red: {removed:?}");
+    }
+
+    #[test]
+    fn a_namespace_missing_from_a_relist_takes_along_what_it_held_before_the_list() {
+        let Fixture {
+            mut feed,
+            config_maps,
+            removals,
+        } = namespaces_and_config_maps();
+        feed.event(Event::Init);
+        feed.event(Event::InitApply(dynamic(object(
+            "Namespace",
+            None,
+            "blue",
+            7,
+        ))));
+        feed.event(Event::InitDone);
+        assert_eq!(cached(&config_maps), ["blue/a", "red/new"]);
+        let removed = removals.0.lock().unwrap().clone();
+        assert_eq!(
+            removed.last().map(String::as_str),
+            Some("red"),
+            "{removed:?}"
+        );
     }
 }
