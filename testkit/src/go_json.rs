@@ -20,7 +20,20 @@ pub(crate) fn kind_finding_error(data: &[u8]) -> Option<String> {
     let why = match syntax_error(data) {
         Some(why) => why,
         None => match serde_json::from_slice::<serde_json::Value>(data) {
-            Ok(serde_json::Value::Object(_) | serde_json::Value::Null) => return None,
+            Ok(serde_json::Value::Object(object)) => {
+                // The anonymous struct's fields are strings; null leaves one empty.
+                let wrong = ["apiVersion", "kind"].into_iter().find_map(|field| {
+                    object
+                        .get(field)
+                        .filter(|v| !v.is_string() && !v.is_null())
+                        .map(|v| (field, kind_name(v)))
+                });
+                let (field, kind) = wrong?;
+                format!(
+                    "json: cannot unmarshal {kind} into Go struct field .{field} of type string"
+                )
+            }
+            Ok(serde_json::Value::Null) => return None,
             Ok(other) => format!(
                 "json: cannot unmarshal {} into Go value of type struct {{ APIVersion string \"json:\\\"apiVersion,omitempty\\\"\"; Kind string \"json:\\\"kind,omitempty\\\"\" }}",
                 kind_name(&other)
@@ -81,6 +94,9 @@ type Scan = Result<(), String>;
 
 const END: &str = "unexpected end of JSON input";
 
+/// Go's `maxNestingDepth`: deeper documents are refused rather than scanned.
+const MAX_DEPTH: usize = 10_000;
+
 /// Go's `quoteChar`: the byte as a one-character Go string literal in single quotes.
 fn quote_char(c: u8) -> String {
     match c {
@@ -95,9 +111,9 @@ fn quote_char(c: u8) -> String {
         b'\x0b' => r"'\v'".into(),
         b'\\' => r"'\\'".into(),
         c if c < 0x20 || c == 0x7f => format!(r"'\x{c:02x}'"),
-        // `string(c)` of a byte is the code point of the same number (Latin-1); those below
-        // U+00A0 and the soft hyphen are not printable.
-        c if (0x80..0xa0).contains(&c) || c == 0xad => format!(r"'\u{c:04x}'"),
+        // `string(c)` of a byte is the code point of the same number (Latin-1); those up to
+        // U+00A0 (a space, but not the ASCII one) and the soft hyphen are not printable.
+        c if (0x80..=0xa0).contains(&c) || c == 0xad => format!(r"'\u{c:04x}'"),
         c => format!("'{}'", char::from(c)),
     }
 }
@@ -125,6 +141,22 @@ impl Scanner<'_> {
         let c = self.peek().ok_or(END)?;
         self.pos += 1;
         Ok(c)
+    }
+
+    /// The next byte inside a literal, number or escape. At the end of the input Go's scanner
+    /// steps once more with a space (`eof`), so a token cut short is an invalid `' '`.
+    fn in_token(&mut self) -> u8 {
+        let c = self.peek().unwrap_or(b' ');
+        self.pos += 1;
+        c
+    }
+
+    fn open(&mut self, c: u8, container: Container) -> Scan {
+        self.nesting.push(container);
+        if self.nesting.len() > MAX_DEPTH {
+            return Err(invalid(c, "exceeded max depth"));
+        }
+        Ok(())
     }
 
     fn document(&mut self) -> Scan {
@@ -179,53 +211,58 @@ impl Scanner<'_> {
         }
     }
 
-    /// The start of a value: scalars are read whole, containers are opened.
+    /// The start of a value: scalars are read whole, containers are opened (and the first
+    /// value inside read in the same loop, so deep nesting cannot overflow the stack).
     fn begin_value(&mut self, context: &str) -> Scan {
-        self.skip_space();
-        match self.next_byte()? {
-            b'{' => {
-                self.skip_space();
-                if self.peek() == Some(b'}') {
-                    self.pos += 1;
-                    return Ok(());
+        loop {
+            self.skip_space();
+            match self.next_byte()? {
+                b'{' => {
+                    self.open(b'{', Container::Object)?;
+                    self.skip_space();
+                    if self.peek() == Some(b'}') {
+                        self.pos += 1;
+                        self.nesting.pop();
+                        return Ok(());
+                    }
+                    match self.next_byte()? {
+                        b'"' => self.string()?,
+                        c => return Err(invalid(c, "looking for beginning of object key string")),
+                    }
+                    self.skip_space();
+                    match self.next_byte()? {
+                        b':' => {}
+                        c => return Err(invalid(c, "after object key")),
+                    }
                 }
-                match self.next_byte()? {
-                    b'"' => self.string()?,
-                    c => return Err(invalid(c, "looking for beginning of object key string")),
+                b'[' => {
+                    self.open(b'[', Container::Array)?;
+                    self.skip_space();
+                    if self.peek() == Some(b']') {
+                        self.pos += 1;
+                        self.nesting.pop();
+                        return Ok(());
+                    }
                 }
-                self.skip_space();
-                match self.next_byte()? {
-                    b':' => {}
-                    c => return Err(invalid(c, "after object key")),
+                b'"' => return self.string(),
+                b'-' => {
+                    return match self.in_token() {
+                        c @ b'0'..=b'9' => self.number(c),
+                        c => Err(invalid(c, "in numeric literal")),
+                    };
                 }
-                self.nesting.push(Container::Object);
-                self.begin_value("looking for beginning of value")
+                c @ b'0'..=b'9' => return self.number(c),
+                b't' => return self.literal(b"rue", "true"),
+                b'f' => return self.literal(b"alse", "false"),
+                b'n' => return self.literal(b"ull", "null"),
+                c => return Err(invalid(c, context)),
             }
-            b'[' => {
-                self.skip_space();
-                if self.peek() == Some(b']') {
-                    self.pos += 1;
-                    return Ok(());
-                }
-                self.nesting.push(Container::Array);
-                self.begin_value("looking for beginning of value")
-            }
-            b'"' => self.string(),
-            b'-' => match self.next_byte()? {
-                c @ b'0'..=b'9' => self.number(c),
-                c => Err(invalid(c, "in numeric literal")),
-            },
-            c @ b'0'..=b'9' => self.number(c),
-            b't' => self.literal(b"rue", "true"),
-            b'f' => self.literal(b"alse", "false"),
-            b'n' => self.literal(b"ull", "null"),
-            c => Err(invalid(c, context)),
         }
     }
 
     fn literal(&mut self, rest: &[u8], word: &str) -> Scan {
         for &expected in rest {
-            let c = self.next_byte()?;
+            let c = self.in_token();
             if c != expected {
                 return Err(invalid(
                     c,
@@ -240,11 +277,11 @@ impl Scanner<'_> {
         loop {
             match self.next_byte()? {
                 b'"' => return Ok(()),
-                b'\\' => match self.next_byte()? {
+                b'\\' => match self.in_token() {
                     b'b' | b'f' | b'n' | b'r' | b't' | b'\\' | b'/' | b'"' => {}
                     b'u' => {
                         for _ in 0..4 {
-                            let c = self.next_byte()?;
+                            let c = self.in_token();
                             if !c.is_ascii_hexdigit() {
                                 return Err(invalid(c, "in \\u hexadecimal character escape"));
                             }
@@ -265,16 +302,16 @@ impl Scanner<'_> {
         }
         if self.peek() == Some(b'.') {
             self.pos += 1;
-            match self.next_byte()? {
+            match self.in_token() {
                 b'0'..=b'9' => self.digits(),
                 c => return Err(invalid(c, "after decimal point in numeric literal")),
             }
         }
         if matches!(self.peek(), Some(b'e' | b'E')) {
             self.pos += 1;
-            let mut c = self.next_byte()?;
+            let mut c = self.in_token();
             if c == b'+' || c == b'-' {
-                c = self.next_byte()?;
+                c = self.in_token();
             }
             if !c.is_ascii_digit() {
                 return Err(invalid(c, "in exponent of numeric literal"));
@@ -341,7 +378,26 @@ mod tests {
                 "{\"a\":tru}",
                 "invalid character '}' in literal true (expecting 'e')",
             ),
-            ("{\"a\":nul", "unexpected end of JSON input"),
+            (
+                "{\"a\":nul",
+                "invalid character ' ' in literal null (expecting 'l')",
+            ),
+            ("-", "invalid character ' ' in numeric literal"),
+            (
+                "1.",
+                "invalid character ' ' after decimal point in numeric literal",
+            ),
+            (
+                "[1e+",
+                "invalid character ' ' in exponent of numeric literal",
+            ),
+            ("\"\\", "invalid character ' ' in string escape code"),
+            (
+                "\"\\u12",
+                "invalid character ' ' in \\u hexadecimal character escape",
+            ),
+            ("\"abc", "unexpected end of JSON input"),
+            ("[12", "unexpected end of JSON input"),
             (
                 "{\"a\":\"x\ny\"}",
                 "invalid character '\\n' in string literal",
@@ -366,6 +422,36 @@ mod tests {
         ] {
             assert_eq!(error(text).as_deref(), Some(want), "{text:?}");
         }
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_at_go_s_depth_without_exhausting_the_stack() {
+        let deep = |n: usize| format!("{}{}", "[".repeat(n), "]".repeat(n));
+        assert_eq!(error(&deep(10_000)), None);
+        assert_eq!(
+            error(&deep(10_001)).as_deref(),
+            Some("invalid character '[' exceeded max depth")
+        );
+        assert_eq!(
+            error(&"{\"a\":".repeat(100_000)).as_deref(),
+            Some("invalid character '{' exceeded max depth")
+        );
+    }
+
+    #[test]
+    fn a_kind_that_is_not_a_string_is_named_as_go_s_decoder_names_it() {
+        assert_eq!(
+            kind_finding_error(br#"{"kind":1,"apiVersion":"v1"}"#).as_deref(),
+            Some(
+                "couldn't get version/kind; json parse error: json: cannot unmarshal number into Go struct field .kind of type string"
+            )
+        );
+        assert_eq!(kind_finding_error(br#"{"kind":null}"#), None);
+        // Go quotes the byte as the code point of the same number: U+00A0 is not printable.
+        assert_eq!(
+            syntax_error(&[0xa0]).as_deref(),
+            Some("invalid character '\\u00a0' looking for beginning of value")
+        );
     }
 
     #[test]

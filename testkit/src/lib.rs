@@ -287,6 +287,9 @@
 //!   `mergepatch`'s message, a `$retainKeys` that is not a list or misses a field the patch sets
 //!   a `400`). A `$patch: replace` map still has its nested directives applied, which upstream
 //!   leaves in place.
+//! - A body with several values of the wrong JSON type is refused naming the first in key
+//!   order (Go names the first in document order), and the type is printed as its base type
+//!   (`string` where Go prints a named type such as `v1.RestartPolicy`).
 //! - Quantities beyond 38 significant digits are refused rather than parsed with arbitrary
 //!   precision.
 //! - Garbage collection and namespace cleanup run synchronously inside the request that

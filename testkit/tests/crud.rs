@@ -224,13 +224,30 @@ async fn paging_with_limit_and_continue() {
     let all: serde_json::Value =
         serde_json::from_str(&get("limit=-1").await.expect("no limit")).expect("json");
     assert_eq!(all["items"].as_array().map(Vec::len), Some(8));
-    match get("limit=ten").await {
-        Err(kube::Error::Api(s)) => assert_eq!(
-            (s.code, s.message.as_str()),
-            (400, "strconv.ParseInt: parsing \"ten\": invalid syntax")
+    for (query, value, why) in [
+        ("limit=ten", "ten", "invalid syntax"),
+        // An empty value is parsed too, not taken as unset.
+        ("limit=", "", "invalid syntax"),
+        ("limit=--5", "--5", "invalid syntax"),
+        (
+            "limit=99999999999999999999",
+            "99999999999999999999",
+            "value out of range",
         ),
-        other => panic!("expected a 400, got {other:?}"),
+        ("watch=1&timeoutSeconds=", "", "invalid syntax"),
+    ] {
+        match get(query).await {
+            Err(kube::Error::Api(s)) => assert_eq!(
+                (s.code, s.message),
+                (400, format!("strconv.ParseInt: parsing \"{value}\": {why}")),
+                "{query}"
+            ),
+            other => panic!("{query}: expected a 400, got {other:?}"),
+        }
     }
+    let one: serde_json::Value =
+        serde_json::from_str(&get("limit=%2B1").await.expect("one sign is allowed")).expect("json");
+    assert_eq!(one["items"].as_array().map(Vec::len), Some(1));
     let watched = get("watch=True&timeoutSeconds=1").await.expect("a watch");
     assert_eq!(watched.lines().count(), 8, "{watched}");
     assert!(

@@ -339,6 +339,20 @@ async fn unknown_paths_methods_and_media_types() {
     )
     .await;
     assert_eq!(code, 404, "configmaps have no status subresource");
+    // Media types are read case-insensitively, parameters aside (`mime.ParseMediaType`).
+    let (code, body) = raw(
+        &client,
+        "POST",
+        "/api/v1/namespaces/default/configmaps",
+        "Application/JSON; charset=UTF-8",
+        r#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"cased"}}"#,
+    )
+    .await;
+    assert_eq!(
+        (code, &body["metadata"]["name"]),
+        (200, &serde_json::json!("cased")),
+        "{body}"
+    );
 }
 
 /// A length-delimited protobuf field (tag `tag`, wire type 2).

@@ -242,12 +242,38 @@ async fn delete_collection_with_label_selector() {
     assert_eq!(left, ["c", "kube-root-ca.crt"]);
     assert_eq!(server.requests().count(|r| r.verb == "deletecollection"), 1);
 
-    // With a limit, only the first page is deleted, as upstream's store stops after it.
-    cms.delete_collection(&DeleteParams::default(), &ListParams::default().limit(1))
+    // With a limit, only the first page is deleted, as upstream's store stops after it, and
+    // the answer is that page as listed, with its continue token and what was left after it.
+    // (kube's `delete_collection` sends no limit: the request is written by hand.)
+    let req = http::Request::delete("/api/v1/namespaces/default/configmaps?limit=1")
+        .body(Vec::new())
+        .expect("request");
+    let page: serde_json::Value = serde_json::from_str(
+        &server
+            .client()
+            .request_text(req)
+            .await
+            .expect("deletecollection"),
+    )
+    .expect("a list");
+    assert_eq!(page["items"][0]["metadata"]["name"], "c", "{page}");
+    assert_eq!(page["items"].as_array().map(Vec::len), Some(1));
+    assert!(
+        page["metadata"]["continue"]
+            .as_str()
+            .is_some_and(|c| !c.is_empty()),
+        "{page}"
+    );
+    assert_eq!(page["metadata"]["remainingItemCount"], 1, "{page}");
+    let left: Vec<String> = cms
+        .list(&ListParams::default())
         .await
-        .expect("deletecollection");
-    let left = cms.list(&ListParams::default()).await.expect("list").items;
-    assert_eq!(left.len(), 1);
+        .expect("list")
+        .items
+        .into_iter()
+        .filter_map(|c| c.metadata.name)
+        .collect();
+    assert_eq!(left, ["kube-root-ca.crt"]);
 }
 
 #[tokio::test]

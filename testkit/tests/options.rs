@@ -93,6 +93,50 @@ async fn dry_run_deletes_delete_nothing_and_unknown_dry_runs_are_refused() {
     );
 }
 
+/// A dry run answers with the object as the delete would leave it: held by the policy's
+/// finalizer and stamped, or (a pod) stamped with a zero grace period.
+#[tokio::test]
+async fn dry_run_deletes_answer_with_the_marks_the_delete_would_make() {
+    let server = ApiServer::new();
+    let client = server.client();
+    config_map(&client, "held", &[]).await;
+    let (code, held) = call(
+        &client,
+        "DELETE",
+        &format!("{CM}/held"),
+        json!({"dryRun": ["All"], "propagationPolicy": "Foreground"}),
+    )
+    .await;
+    assert_eq!(code, 200, "{held}");
+    assert_eq!(
+        held["metadata"]["finalizers"],
+        json!(["foregroundDeletion"])
+    );
+    assert!(held["metadata"]["deletionTimestamp"].is_string(), "{held}");
+    let stored = server
+        .object("v1", "ConfigMap", Some("default"), "held")
+        .expect("still there");
+    assert!(stored["metadata"].get("deletionTimestamp").is_none());
+
+    server
+        .load_yaml(
+            "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n  namespace: default\nspec:\n  containers:\n  - name: c\n    image: nginx\n",
+        )
+        .expect("pod");
+    let (code, pod) = call(
+        &client,
+        "DELETE",
+        "/api/v1/namespaces/default/pods/p?dryRun=All",
+        Value::Null,
+    )
+    .await;
+    assert_eq!(code, 200, "{pod}");
+    assert_eq!(pod["kind"], "Pod");
+    assert!(pod["metadata"]["deletionTimestamp"].is_string(), "{pod}");
+    assert_eq!(pod["metadata"]["deletionGracePeriodSeconds"], 0);
+    assert!(server.object("v1", "Pod", Some("default"), "p").is_some());
+}
+
 #[tokio::test]
 async fn write_options_are_validated_before_anything_is_written() {
     let server = ApiServer::new();

@@ -645,6 +645,13 @@ async fn kinds_beyond_workloads_print_their_upstream_columns() {
             vec![("Controller", json!("<none>")), ("Revision", json!(3))],
         ),
     ]);
+    // Declared types as upstream declares them, whatever the cells hold.
+    let declared = [
+        ("Suspend", "boolean"),
+        ("MaxPods", "string"),
+        ("Replicas", "string"),
+        ("Revision", "string"),
+    ];
     for (path, body, expected) in cases {
         post(&client, path, body).await;
         let table = get(&client, path, KUBECTL_ACCEPT).await;
@@ -655,7 +662,47 @@ async fn kinds_beyond_workloads_print_their_upstream_columns() {
                 "{path}: {column} = {value} in {cells:?}"
             );
         }
+        for definition in table["columnDefinitions"].as_array().expect("columns") {
+            if let Some((_, ty)) = declared.iter().find(|(n, _)| definition["name"] == *n) {
+                assert_eq!(definition["type"], *ty, "{path}: {definition}");
+            }
+        }
     }
+
+    // `formatHosts`: once three hosts are listed every further rule counts, with a host or
+    // not; rules without one before that are skipped. The address is never cut short.
+    let ingresses = "/apis/networking.k8s.io/v1/namespaces/default/ingresses";
+    post(
+        &client,
+        ingresses,
+        json!({"metadata": {"name": "sparse"}, "spec": {"rules": [{"host": "h1"}, {}, {}, {},
+            {"host": "h2"}]}}),
+    )
+    .await;
+    let req = http::Request::patch(format!("{ingresses}/sparse/status"))
+        .header(http::header::CONTENT_TYPE, "application/merge-patch+json")
+        .body(
+            serde_json::to_vec(&json!({"status": {"loadBalancer": {"ingress":
+                [{"hostname": "ingress.example.com"}]}}}))
+            .expect("json"),
+        )
+        .expect("request");
+    client.request_text(req).await.expect("status patch");
+    let table = get(
+        &client,
+        &format!("{ingresses}?fieldSelector=metadata.name%3Dsparse"),
+        KUBECTL_ACCEPT,
+    )
+    .await;
+    let cells = row_cells(&table);
+    assert!(
+        cells.contains(&("Hosts".to_string(), json!("h1,h2"))),
+        "{cells:?}"
+    );
+    assert!(
+        cells.contains(&("Address".to_string(), json!("ingress.example.com"))),
+        "{cells:?}"
+    );
     // A kind upstream has no printer for gets the default table: Name and Created At.
     post(
         &client,
@@ -679,6 +726,7 @@ async fn kinds_beyond_workloads_print_their_upstream_columns() {
     .await;
     assert_eq!(column_names(&accounts), ["Name", "Secrets", "Age"]);
     assert_eq!(row_cells(&accounts)[1], ("Secrets".to_string(), json!(0)));
+    assert_eq!(accounts["columnDefinitions"][1]["type"], "string");
 }
 
 #[tokio::test]

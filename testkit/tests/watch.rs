@@ -486,4 +486,33 @@ async fn the_deprecated_watch_paths_watch_and_a_named_get_stays_a_get() {
         serde_json::from_str(&get("/api/v1/namespaces/default/configmaps/one?watch=true").await)
             .expect("the object itself");
     assert_eq!(object["kind"], "ConfigMap");
+
+    // A named watch may carry a field selector only if it names the same object.
+    let answer = |path: &'static str| {
+        let client = client.clone();
+        async move {
+            let req = http::Request::get(path).body(Vec::new()).expect("request");
+            match client.request_text(req).await {
+                Ok(text) => (200, text),
+                Err(kube::Error::Api(s)) => (s.code, s.message),
+                Err(e) => panic!("{path}: {e}"),
+            }
+        }
+    };
+    let (code, same) = answer(
+        "/api/v1/watch/namespaces/default/configmaps/one?fieldSelector=metadata.name%3Done&timeoutSeconds=1",
+    )
+    .await;
+    assert_eq!((code, same.lines().count()), (200, 1), "{same}");
+    assert_eq!(
+        answer("/api/v1/watch/namespaces/default/configmaps/one?fieldSelector=metadata.name%3Dtwo")
+            .await,
+        (
+            400,
+            "fieldSelector metadata.name doesn't match requested name".to_string()
+        )
+    );
+    // Subresources have no watch route at all.
+    let (code, _) = answer("/api/v1/watch/namespaces/default/configmaps/one/status").await;
+    assert_eq!(code, 404);
 }

@@ -39,7 +39,8 @@ impl Mismatch {
 /// How far [`first_mismatch`] looks.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) enum Depth {
-    /// Scalars only: what the unstructured converter of the patch handler notices.
+    /// Scalars only: the mismatches of a patched object that upstream reports as the `422` on
+    /// `patch` (a container of the wrong kind there is a `400`, answered elsewhere).
     Scalars,
     /// Objects and lists too: what the JSON decoder of a create or update notices.
     Containers,
@@ -105,8 +106,9 @@ fn fits(go_type: &str, value: &Value) -> bool {
     }
 }
 
-/// The first field of `object` whose value the type cannot hold, in document order as Go's
-/// decoder reads it.
+/// The first field of `object` whose value the type cannot hold, in key order (objects keep
+/// their keys sorted here; Go reads them in document order, so with two bad fields it may name
+/// the other one).
 pub(crate) fn first_mismatch(
     object: &Value,
     root: Cursor<'_>,

@@ -204,6 +204,14 @@ impl FieldSelector {
         self.0.is_empty()
     }
 
+    /// `RequiresExactMatch`: the value an equality term requires of `field`, if one does.
+    pub fn requires_exact_match(&self, field: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(f, equal, _)| *equal && f == field)
+            .map(|(_, _, value)| value.as_str())
+    }
+
     pub fn matches(&self, object: &Value) -> bool {
         let text = |path: &str| {
             let mut cur = Some(object);

@@ -9,7 +9,6 @@ use super::list::{self, filter_for, validate_list_options};
 use super::objects::{Query, Reply, Target, at_version, finish};
 use crate::errors::ApiError;
 use crate::meta::meta_str;
-use crate::registry::TypeSchema;
 use crate::store::ObjRef;
 
 /// DeleteOptions from the body and the query.
@@ -272,24 +271,30 @@ fn delete_one(inner: &Inner, t: &Target, opts: &DeleteOptions) -> Reply {
     finish(&mut st, work, reply)
 }
 
-/// What a dry-run delete answers without touching the store: the object as the delete would
-/// leave it when finalizers hold it, else what an immediate delete answers.
+/// What a dry-run delete answers without touching the store: the object marked as the delete
+/// would mark it (finalizers, deletion timestamp, a pod's zero grace period), else what an
+/// immediate delete answers.
 fn dry_run_answer(
     st: &crate::store::State,
     t: &Target,
     live: &Value,
     opts: &DeleteOptions,
 ) -> Bytes {
-    let held = opts.policy != Propagation::Background
-        || live
-            .pointer("/metadata/finalizers")
-            .and_then(Value::as_array)
-            .is_some_and(|f| !f.is_empty());
-    if !held && !returns_deleted_object(t) {
+    let mut v = live.clone();
+    let core = t.ty.group.is_empty();
+    let kind = gc::DeletedKind {
+        namespace: core && t.ty.kind == "Namespace",
+        pod: core && t.ty.kind == "Pod",
+    };
+    // An object already being deleted answers as it is.
+    if !crate::meta::is_deleting(live)
+        && gc::mark_deleted(&mut v, opts.policy, kind) == gc::Marked::Gone
+        && !returns_deleted_object(t)
+    {
         let uid = meta_str(live, "uid").unwrap_or("");
         return success_status(t, t.name(), uid);
     }
-    let json = Bytes::from(serde_json::to_vec(live).unwrap_or_default());
+    let json = Bytes::from(serde_json::to_vec(&v).unwrap_or_default());
     at_version(st, t, &json)
 }
 
@@ -320,10 +325,11 @@ fn delete_many(inner: &Inner, t: &Target, opts: &DeleteOptions, q: &Query) -> Re
         .take(limit)
         .map(|(k, s)| (k.clone(), s.json.clone()))
         .collect();
-    let mut meta = json!({"resourceVersion": st.rv.to_string()});
-    if matches!(t.ty.schema, TypeSchema::Custom { .. }) {
-        meta["continue"] = json!("");
-    }
+    // The answer is the first page as listed, before anything is deleted.
+    let last = (listed.len() == limit)
+        .then(|| listed.last().map(|(key, _)| key.clone()))
+        .flatten();
+    let meta = list::page_meta(&st, t, q, last);
     let mut work = Queue::new();
     let mut items: Vec<u8> = Vec::new();
     for ((ns, name), json) in listed {

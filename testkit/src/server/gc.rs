@@ -121,46 +121,20 @@ pub(crate) fn delete_object(
             });
         }
     }
-    // `deletionFinalizersForGarbageCollection`: the policy's finalizer goes on whether or not
-    // there are dependents, so the object answers the delete still present, and goes once the
-    // collector has done its part (here, in the same request).
-    let mut fins: Vec<String> = finalizers(&v)
-        .into_iter()
-        .filter(|f| f != FOREGROUND && f != ORPHAN)
-        .collect();
-    match policy {
-        Propagation::Foreground => fins.push(FOREGROUND.to_string()),
-        Propagation::Orphan => fins.push(ORPHAN.to_string()),
-        Propagation::Background => {}
-    }
-    if fins.is_empty() && !is_namespace {
-        if is_pod_bucket(st, r) {
+    let kind = DeletedKind {
+        namespace: is_namespace,
+        pod: is_pod_bucket(st, r),
+    };
+    let marked = mark_deleted(&mut v, policy, kind);
+    if marked != Marked::Held {
+        if marked == Marked::Stamped {
             // Pods are deleted gracefully: with no node to wait for, the period is zero, so
             // the store stamps the deletion (a MODIFIED event) and removes the pod at once.
-            if let Some(meta) = meta_mut(&mut v) {
-                meta.insert("deletionTimestamp".into(), json!(now()));
-                meta.insert("deletionGracePeriodSeconds".into(), json!(0));
-            }
             st.put(r, None, &mut v);
         }
         let last = st.get(r).map(|s| s.json.clone()).unwrap_or_default();
         remove_now(st, work, r, v);
         return Some(Deleted::Gone(last));
-    }
-    set_finalizers(&mut v, fins);
-    if let Some(meta) = meta_mut(&mut v) {
-        meta.insert("deletionTimestamp".into(), json!(now()));
-        // The namespace REST sets the timestamp only; the generic store also a zero grace.
-        if !is_namespace {
-            meta.insert("deletionGracePeriodSeconds".into(), json!(0));
-        }
-        // Setting deletionTimestamp counts as a change for types that track generation.
-        if let Some(generation) = meta.get("generation").and_then(Value::as_i64) {
-            meta.insert("generation".into(), json!(generation + 1));
-        }
-    }
-    if is_namespace {
-        v["status"]["phase"] = json!("Terminating");
     }
     let json = st.put(r, None, &mut v);
     match policy {
@@ -178,6 +152,67 @@ pub(crate) fn delete_object(
         work.push_back(Work::Namespace(r.name.clone()));
     }
     Some(Deleted::Pending(json))
+}
+
+/// What kind of object a delete marks: namespaces and pods are marked their own way.
+#[derive(Clone, Copy)]
+pub(crate) struct DeletedKind {
+    pub namespace: bool,
+    pub pod: bool,
+}
+
+/// How a delete leaves an object, once [`mark_deleted`] has written on it.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Marked {
+    /// Nothing holds it: it goes at once, unmarked.
+    Gone,
+    /// A pod: stamped as deleted with a zero grace period, then gone at once.
+    Stamped,
+    /// Finalizers hold it: stamped and kept until they are removed.
+    Held,
+}
+
+/// Writes on `v` what a delete with `policy` writes before the object goes (shared by the delete
+/// and its dry run, which answers with the same object).
+pub(crate) fn mark_deleted(v: &mut Value, policy: Propagation, kind: DeletedKind) -> Marked {
+    // `deletionFinalizersForGarbageCollection`: the policy's finalizer goes on whether or not
+    // there are dependents, so the object answers the delete still present, and goes once the
+    // collector has done its part (here, in the same request).
+    let mut fins: Vec<String> = finalizers(v)
+        .into_iter()
+        .filter(|f| f != FOREGROUND && f != ORPHAN)
+        .collect();
+    match policy {
+        Propagation::Foreground => fins.push(FOREGROUND.to_string()),
+        Propagation::Orphan => fins.push(ORPHAN.to_string()),
+        Propagation::Background => {}
+    }
+    if fins.is_empty() && !kind.namespace {
+        if !kind.pod {
+            return Marked::Gone;
+        }
+        if let Some(meta) = meta_mut(v) {
+            meta.insert("deletionTimestamp".into(), json!(now()));
+            meta.insert("deletionGracePeriodSeconds".into(), json!(0));
+        }
+        return Marked::Stamped;
+    }
+    set_finalizers(v, fins);
+    if let Some(meta) = meta_mut(v) {
+        meta.insert("deletionTimestamp".into(), json!(now()));
+        // The namespace REST sets the timestamp only; the generic store also a zero grace.
+        if !kind.namespace {
+            meta.insert("deletionGracePeriodSeconds".into(), json!(0));
+        }
+        // Setting deletionTimestamp counts as a change for types that track generation.
+        if let Some(generation) = meta.get("generation").and_then(Value::as_i64) {
+            meta.insert("generation".into(), json!(generation + 1));
+        }
+    }
+    if kind.namespace {
+        v["status"]["phase"] = json!("Terminating");
+    }
+    Marked::Held
 }
 
 /// Deletes everything in a terminating namespace (their finalizers still hold them).

@@ -401,7 +401,11 @@ async fn resource_request(
         Ok(t) => t,
         Err(resp) => return *resp,
     };
-    if watch_path && (method != Method::GET || t.sub.is_some()) {
+    // The deprecated watch routes exist for collections and objects only, and only for GET.
+    if watch_path && t.sub.is_some() {
+        return error_response(&ApiError::no_route(404));
+    }
+    if watch_path && method != Method::GET {
         return error_response(&ApiError::no_route(405));
     }
     // A named GET is a get whatever its `watch` parameter: only collections are watched.
@@ -491,8 +495,19 @@ async fn resource_request(
         let mut t = t;
         let mut q = query.clone();
         if let Some(name) = t.name.take() {
-            // A watch path that names an object watches that one object.
-            q.insert("fieldSelector".into(), format!("metadata.name={name}"));
+            // A watch path that names an object watches that one object; a field selector of
+            // its own may only name the same one.
+            let fields = match super::list::filter_for(&t, &q) {
+                Ok(filter) => filter.fields,
+                Err(e) => return error_response(&e),
+            };
+            if fields.is_empty() {
+                q.insert("fieldSelector".into(), format!("metadata.name={name}"));
+            } else if fields.requires_exact_match("metadata.name") != Some(name.as_str()) {
+                return error_response(&ApiError::bad_request(
+                    "fieldSelector metadata.name doesn't match requested name",
+                ));
+            }
         }
         let stream = watch::watch(inner.clone(), &t, &q);
         let stream = match view {

@@ -172,8 +172,7 @@ pub(crate) fn list(inner: &Inner, t: &Target, q: &Query, items: Items) -> Reply 
     };
     let mut out = Vec::with_capacity(1024);
     let mut count = 0usize;
-    let mut next = None;
-    let mut remaining = 0usize;
+    let mut last = None;
     for ((o_ns, o_name), s) in bucket.objects.range((lower, std::ops::Bound::Unbounded)) {
         if let Some(ns) = &ns
             && o_ns != ns
@@ -186,42 +185,40 @@ pub(crate) fn list(inner: &Inner, t: &Target, q: &Query, items: Items) -> Reply 
         push_item(&st, t, &s.json, items, &mut out);
         count += 1;
         if limit > 0 && count == limit {
-            // The token names the last item returned, so the next page starts after it.
-            next = Some(hex_encode(format!("{o_ns}\0{o_name}").as_bytes()));
+            last = Some((o_ns.clone(), o_name.clone()));
             break;
         }
     }
-    // etcd hands out a continue token when keys are left after the last one it read, whether
-    // or not they match the selectors (the next page may be empty), and counts them only
-    // for an unfiltered list.
-    if let Some(tok) = &next {
-        let rest = hex_decode(tok)
-            .and_then(|b| String::from_utf8(b).ok())
-            .and_then(|raw| {
-                raw.split_once('\0')
-                    .map(|(a, b)| (a.to_string(), b.to_string()))
-            })
-            .map(|k| {
-                bucket
-                    .objects
-                    .range((std::ops::Bound::Excluded(k), std::ops::Bound::Unbounded))
-                    .take_while(|((n, _), _)| ns.as_ref().is_none_or(|ns| ns == n))
-                    .count()
-            })
-            .unwrap_or(0);
-        if rest == 0 {
-            next = None;
-        }
-        remaining = rest;
-    }
+    let meta = page_meta(&st, t, q, last);
+    Ok((200, list_body(t, &meta, &out)))
+}
+
+/// A list's metadata. `last` is the key of the last item of a page that stopped at its limit:
+/// etcd hands out a continue token (naming that key, so the next page starts after it) when
+/// keys are left after it, whether or not they match the selectors (the next page may be
+/// empty), and counts them only for an unfiltered list.
+pub(crate) fn page_meta(
+    st: &State,
+    t: &Target,
+    q: &Query,
+    last: Option<(String, String)>,
+) -> serde_json::Value {
     let mut meta = json!({"resourceVersion": st.rv.to_string()});
     if matches!(t.ty.schema, TypeSchema::Custom { .. }) {
         // An unstructured list's `SetContinue` writes the field even when it is empty.
         meta["continue"] = json!("");
     }
-    if let Some(n) = next {
-        meta["continue"] = json!(n);
-        // etcd counts what is left only when nothing is filtered out.
+    let Some(last) = last else {
+        return meta;
+    };
+    let token = hex_encode(format!("{}\0{}", last.0, last.1).as_bytes());
+    let remaining = st.buckets[t.bucket]
+        .objects
+        .range((std::ops::Bound::Excluded(last), std::ops::Bound::Unbounded))
+        .take_while(|((n, _), _)| t.ns.as_ref().is_none_or(|ns| ns == n))
+        .count();
+    if remaining > 0 {
+        meta["continue"] = json!(token);
         let unfiltered = ["labelSelector", "fieldSelector"]
             .iter()
             .all(|k| q.get(*k).is_none_or(String::is_empty));
@@ -229,7 +226,7 @@ pub(crate) fn list(inner: &Inner, t: &Target, q: &Query, items: Items) -> Reply 
             meta["remainingItemCount"] = json!(remaining);
         }
     }
-    Ok((200, list_body(t, &meta, &out)))
+    meta
 }
 
 /// Appends one stored object to the comma-separated `items` of a list.

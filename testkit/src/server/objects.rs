@@ -97,8 +97,14 @@ fn served_type<'a>(st: &'a State, t: &'a Target) -> &'a ResourceType {
 /// A create or update body as JSON: YAML is converted, and what is neither is refused as the
 /// real server's serializer negotiation refuses it (protobuf was read before).
 pub(crate) fn json_body(t: &Target, content_type: &str, body: Bytes) -> Result<Bytes, ApiError> {
-    let media_type = content_type.split(';').next().unwrap_or("").trim();
-    match media_type {
+    // `mime.ParseMediaType` lowercases the type.
+    let media_type = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    match media_type.as_str() {
         "" | "application/json" => Ok(body),
         "application/yaml" => {
             let value = serde_saphyr::from_slice::<Value>(&body).map_err(|e| {

@@ -49,29 +49,28 @@ pub(crate) fn flag(q: &HashMap<String, String>, key: &str) -> Option<bool> {
         .map(|v| !(v == "0" || v.eq_ignore_ascii_case("false")))
 }
 
-/// An integer parameter as the codec reads one (`strconv.ParseInt`); an empty value is unset.
+/// An integer parameter as the codec reads one (`strconv.ParseInt` of the first value, so an
+/// empty value is an error, not "unset").
 pub(crate) fn integer(
     q: &HashMap<String, String>,
     key: &str,
 ) -> Result<Option<i64>, crate::errors::ApiError> {
-    match q.get(key).filter(|v| !v.is_empty()) {
-        None => Ok(None),
-        Some(v) => v.parse::<i64>().map(Some).map_err(|_| {
-            crate::errors::ApiError::bad_request(format!(
-                "strconv.ParseInt: parsing {}: {}",
-                crate::validate::quote(v),
-                if v.trim_start_matches(['-', '+'])
-                    .bytes()
-                    .all(|b| b.is_ascii_digit())
-                    && v.len() > 1
-                {
-                    "value out of range"
-                } else {
-                    "invalid syntax"
-                }
-            ))
-        }),
-    }
+    let Some(v) = q.get(key) else {
+        return Ok(None);
+    };
+    v.parse::<i64>().map(Some).map_err(|_| {
+        // Go takes one sign off, then wants digits only.
+        let digits = v.strip_prefix(['-', '+']).unwrap_or(v);
+        let why = if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+            "value out of range"
+        } else {
+            "invalid syntax"
+        };
+        crate::errors::ApiError::bad_request(format!(
+            "strconv.ParseInt: parsing {}: {why}",
+            crate::validate::quote(v)
+        ))
+    })
 }
 
 /// What a path names.

@@ -240,9 +240,8 @@ impl Printer {
         row
     }
 
-    /// One watch event line with its object turned into a one-row Table. Bookmarks and errors
-    /// pass through as they are, as the real server sends them.
-    /// One watch event with its object as a one-row Table; `headers` is whether this is the
+    /// One watch event with its object as a one-row Table (bookmarks and errors pass through
+    /// as they are, as the real server sends them); `headers` is whether this is the
     /// first object of the stream, the only one whose Table carries the column definitions
     /// (upstream sets `NoHeaders` after it, which leaves them `null`).
     fn watch_line(&self, line: Bytes, headers: &mut bool) -> Bytes {

@@ -22,7 +22,7 @@ pub(super) fn columns(group: &str, kind: &str) -> Option<Vec<Column>> {
     Some(match (group, kind) {
         ("", "ServiceAccount") => vec![
             name_column(),
-            integer(
+            string(
                 "Secrets",
                 "Secrets is a list of the secrets in the same namespace that pods running using this ServiceAccount are allowed to use.",
                 |o| json!(arr(o, "/secrets").len()),
@@ -207,8 +207,10 @@ pub(super) fn columns(group: &str, kind: &str) -> Option<Vec<Column>> {
                 "The time zone name for the given schedule, see https://en.wikipedia.org/wiki/List_of_tz_database_time_zones.",
                 |o| json!(none_if_empty(text(o, "/spec/timeZone"))),
             ),
-            string(
+            // A boolean column whose cells are printBoolPtr's words.
+            builtin(
                 "Suspend",
+                "boolean",
                 "This flag tells the controller to suspend subsequent executions, it does not apply to already started executions.",
                 |o| {
                     json!(match o.pointer("/spec/suspend").and_then(Value::as_bool) {
@@ -287,13 +289,8 @@ pub(super) fn columns(group: &str, kind: &str) -> Option<Vec<Column>> {
                         .collect();
                     points.sort_unstable();
                     points.dedup();
-                    let joined = points.join(",");
-                    // Cut at 16 characters outside `-o wide`, as upstream's stringer does.
-                    json!(if joined.len() > 16 {
-                        format!("{}...", &joined[..13])
-                    } else {
-                        joined
-                    })
+                    // Never cut: the server's table convertor prints as `-o wide` does.
+                    json!(points.join(","))
                 },
             ),
             string("Ports", "Ports of TLS configurations that open", |o| {
@@ -499,7 +496,7 @@ pub(super) fn columns(group: &str, kind: &str) -> Option<Vec<Column>> {
         ("apps", "ControllerRevision") => vec![
             name_column(),
             string("Controller", "Controller of the object", controller_of),
-            integer(
+            string(
                 "Revision",
                 "Revision indicates the revision of the state represented by Data.",
                 |o| json!(o.get("revision").and_then(Value::as_i64).unwrap_or(0)),
@@ -535,7 +532,7 @@ pub(super) fn columns(group: &str, kind: &str) -> Option<Vec<Column>> {
                     )
                 },
             ),
-            integer(
+            string(
                 "MaxPods",
                 "maxReplicas is the upper limit for the number of replicas to which the autoscaler can scale up.",
                 |o| {
@@ -546,7 +543,7 @@ pub(super) fn columns(group: &str, kind: &str) -> Option<Vec<Column>> {
                     )
                 },
             ),
-            integer(
+            string(
                 "Replicas",
                 "currentReplicas is current number of replicas of pods managed by this autoscaler, as last seen by the autoscaler.",
                 |o| {
@@ -830,18 +827,23 @@ fn int_or_string(o: &Value, pointer: &str) -> String {
     }
 }
 
-/// `formatHosts`: up to three hosts, `*` when no rule names one.
+/// `formatHosts`: up to three hosts, `*` when no rule names one; once three are listed, every
+/// further rule (with a host or not) counts as one more.
 fn ingress_hosts(o: &Value) -> Value {
+    const MAX: usize = 3;
     let rules = arr(o, "/spec/rules");
-    let hosts: Vec<&str> = rules
-        .iter()
-        .map(|r| text(r, "/host"))
-        .filter(|h| !h.is_empty())
-        .take(3)
-        .collect();
-    json!(match (hosts.is_empty(), rules.len() > 3) {
+    let mut hosts: Vec<&str> = Vec::new();
+    let mut more = false;
+    for rule in rules {
+        more |= hosts.len() == MAX;
+        let host = text(rule, "/host");
+        if !more && !host.is_empty() {
+            hosts.push(host);
+        }
+    }
+    json!(match (hosts.is_empty(), more) {
         (true, _) => "*".to_string(),
-        (false, true) => format!("{} + {} more...", hosts.join(","), rules.len() - 3),
+        (false, true) => format!("{} + {} more...", hosts.join(","), rules.len() - MAX),
         (false, false) => hosts.join(","),
     })
 }
