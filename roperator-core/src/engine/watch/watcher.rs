@@ -235,67 +235,59 @@ mod tests {
         }
     }
 
-    fn cached(informer: &Informer) -> Vec<String> {
-        let mut keys: Vec<String> = informer
-            .store
-            .keys_in(None)
-            .into_iter()
-            .map(|(k, _)| k.to_string())
-            .collect();
-        keys.sort();
-        keys
+    impl Fixture {
+        /// The ConfigMaps still cached, sorted.
+        fn cached(&self) -> Vec<String> {
+            let mut keys: Vec<String> = self
+                .config_maps
+                .store
+                .keys_in(None)
+                .into_iter()
+                .map(|(k, _)| k.to_string())
+                .collect();
+            keys.sort();
+            keys
+        }
+
+        fn removed(&self) -> Vec<String> {
+            self.removals.0.lock().unwrap().clone()
+        }
     }
 
     #[test]
     fn a_deleted_namespace_takes_its_older_objects_along_before_it_goes_itself() {
-        let Fixture {
-            mut feed,
-            config_maps,
-            removals,
-        } = namespaces_and_config_maps();
+        let mut f = namespaces_and_config_maps();
         // Leaving a label-selected watch is no deletion: the objects are still there.
-        feed.event(Event::Delete(dynamic(object("Namespace", None, "blue", 3))));
-        assert_eq!(
-            cached(&config_maps),
-            ["blue/a", "red/a", "red/b", "red/new"]
-        );
+        f.feed
+            .event(Event::Delete(dynamic(object("Namespace", None, "blue", 3))));
+        assert_eq!(f.cached(), ["blue/a", "red/a", "red/b", "red/new"]);
 
         let mut red = object("Namespace", None, "red", 5);
         red["metadata"]["deletionTimestamp"] = json!("2026-12-04T00:00:00Z");
-        feed.event(Event::Delete(dynamic(red)));
+        f.feed.event(Event::Delete(dynamic(red)));
         // red/new was written after the deletion: it is in a namespace "red" created since,
         // whose deletion this watch reports late.
-        assert_eq!(cached(&config_maps), ["blue/a", "red/new"]);
-        let removed = removals.0.lock().unwrap().clone();
-        assert_eq!(
-            removed.last().map(String::as_str),
-            Some("red"),
-            "{removed:?}"
-        );
+        assert_eq!(f.cached(), ["blue/a", "red/new"]);
+        let removed = f.removed();
         assert_eq!(removed.len(), 4, "blue, red/a, red/b, red: {removed:?}");
+        assert_eq!(removed[3], "red", "the namespace goes last: {removed:?}");
     }
 
     #[test]
     fn a_namespace_missing_from_a_relist_takes_along_what_it_held_before_the_list() {
-        let Fixture {
-            mut feed,
-            config_maps,
-            removals,
-        } = namespaces_and_config_maps();
-        feed.event(Event::Init);
-        feed.event(Event::InitApply(dynamic(object(
-            "Namespace",
-            None,
-            "blue",
-            7,
-        ))));
-        feed.event(Event::InitDone);
-        assert_eq!(cached(&config_maps), ["blue/a", "red/new"]);
-        let removed = removals.0.lock().unwrap().clone();
+        let mut f = namespaces_and_config_maps();
+        f.feed.event(Event::Init);
+        let blue = object("Namespace", None, "blue", 7);
+        f.feed.event(Event::InitApply(dynamic(blue)));
+        f.feed.event(Event::InitDone);
+        assert_eq!(f.cached(), ["blue/a", "red/new"]);
+        let mut removed = f.removed();
         assert_eq!(
-            removed.last().map(String::as_str),
+            removed.pop().as_deref(),
             Some("red"),
-            "{removed:?}"
+            "the namespace goes last"
         );
+        removed.sort();
+        assert_eq!(removed, ["red/a", "red/b"]);
     }
 }
