@@ -174,3 +174,68 @@ async fn two_controllers_with_one_name_or_a_closure_with_a_finalizer_are_refused
     assert!(err.contains("closure, which cannot finalize"), "{err}");
     assert!(err.contains("implement `Handler`"), "{err}");
 }
+
+/// A Secret `<name>-<suffix>` for each parent.
+fn secret_named(suffix: &'static str) -> impl Handler {
+    move |req: &SyncRequest| {
+        Ok::<_, Error>(SyncResponse::new().with_child(&json!({
+            "apiVersion": "v1", "kind": "Secret",
+            "metadata": {"name": format!("{}-{suffix}", req.parent().name())},
+            "stringData": {"from": suffix},
+        })))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_controller_keeps_to_its_namespaces_when_another_watches_the_same_type_everywhere() {
+    let server = server();
+    server
+        .load_yaml("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: elsewhere\n")
+        .expect("namespace");
+    let local = ControllerConfig::new("local", ECHO)
+        .with_namespaces([NS])
+        .with_child(k8s_types::core::v1::Secret, ChildConfig::replace());
+    let global = ControllerConfig::new("global", ECHO)
+        .with_child(k8s_types::core::v1::Secret, ChildConfig::replace());
+    let op = TestOperator::spawn(
+        Operator::new("scoped", server.client())
+            .with_controller(local, secret_named("local"))
+            .with_controller(global, secret_named("global")),
+    );
+    op.wait_ready(LONG).await.unwrap();
+    create_echo(&server, "here", json!({"message": "hi"})).await;
+    create(
+        &server,
+        ECHO,
+        json!({"apiVersion": ECHO.api_version, "kind": "Echo",
+               "metadata": {"name": "there", "namespace": "elsewhere"}, "spec": {"message": "hi"}}),
+    )
+    .await;
+    let secret = |ns: &str, name: &str| server.object("v1", "Secret", Some(ns), name).is_some();
+    op.wait_until(LONG, || {
+        secret(NS, "here-local") && secret(NS, "here-global") && secret("elsewhere", "there-global")
+    })
+    .await
+    .unwrap();
+    // The local controller never syncs the parent outside its namespace (its one sync is of
+    // `here`), so writes nothing and reports nothing there.
+    op.wait_until(LONG, || {
+        metric(
+            &op,
+            "roperator_syncs_total{controller=\"local\",result=\"success\"}",
+        ) >= 1.0
+    })
+    .await
+    .unwrap();
+    assert!(!secret("elsewhere", "there-local"));
+    let local_writes_elsewhere = server
+        .requests()
+        .writes()
+        .into_iter()
+        .filter(|w| {
+            w.user_agent.starts_with("local/") && w.namespace.as_deref() == Some("elsewhere")
+        })
+        .count();
+    assert_eq!(local_writes_elsewhere, 0);
+    op.stop().await.unwrap();
+}

@@ -284,3 +284,111 @@ async fn a_type_narrowed_to_one_name_caches_that_object_alone_and_refuses_other_
     .unwrap();
     op.stop().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panicking_selection_function_fails_its_parent_and_the_watch_goes_on() {
+    let server = server();
+    let (_, handler) = copy_config(Arc::new(AtomicUsize::new(0)));
+    let config = ControllerConfig::new(OPERATOR, ECHO)
+        .with_child(SECRET, ChildConfig::replace())
+        .with_related(
+            CONFIGMAP,
+            // A careless selection: panics on an Echo without `spec.from`.
+            RelatedConfig::new(|parent: &Observed| {
+                vec![Select::name(
+                    parent.json()["spec"]["from"].as_str().unwrap(),
+                )]
+            }),
+        );
+    let op = TestOperator::start(&server, config, handler);
+    create(&server, CONFIGMAP, settings("hello")).await;
+    create_echo(&server, "careless", json!({})).await;
+    op.wait_until(LONG, || {
+        events_for(&server, "careless").iter().any(|(t, r, n)| {
+            t == "Warning" && r == "InvalidRelatedSelection" && n.contains("panicked")
+        })
+    })
+    .await
+    .unwrap();
+    // The parents' watch, which ran the panicking call, still delivers.
+    create_echo(&server, "careful", json!({"from": "settings"})).await;
+    op.wait_until(LONG, || {
+        copied(&server, "careful").as_deref() == Some("hello")
+    })
+    .await
+    .unwrap();
+    assert!(copied(&server, "careless").is_none());
+    op.stop().await.unwrap();
+}
+
+/// Syncs nothing and counts its finalize calls.
+struct CountsFinalizes(Arc<AtomicUsize>);
+
+impl Handler for CountsFinalizes {
+    type Error = Error;
+
+    fn sync(&self, _: &SyncRequest) -> Result<SyncResponse, Error> {
+        Ok(SyncResponse::new())
+    }
+
+    fn finalize(&self, _: &SyncRequest) -> Result<FinalizeResponse, Error> {
+        self.0.fetch_add(1, Ordering::SeqCst);
+        Ok(FinalizeResponse::done())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_parent_whose_selection_turned_invalid_is_still_finalized_when_deleted() {
+    let server = server();
+    let finalized = Arc::new(AtomicUsize::new(0));
+    let config = ControllerConfig::new(OPERATOR, ECHO)
+        .with_finalizer("test.roperator.io/cleanup")
+        .with_child(SECRET, ChildConfig::replace())
+        .with_related(
+            CONFIGMAP,
+            RelatedConfig::new(|parent: &Observed| {
+                vec![Select::labels(
+                    parent.json()["spec"]["selector"]
+                        .as_str()
+                        .unwrap_or("app=x"),
+                )]
+            }),
+        );
+    let op = TestOperator::start(&server, config, CountsFinalizes(Arc::clone(&finalized)));
+    create_echo(&server, "picky", json!({"selector": "app=x"})).await;
+    op.wait_until(LONG, || {
+        server
+            .object(ECHO.api_version, "Echo", Some(NS), "picky")
+            .is_some_and(|e| e["metadata"]["finalizers"] == json!(["test.roperator.io/cleanup"]))
+    })
+    .await
+    .unwrap();
+    echoes(&server)
+        .patch(
+            "picky",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"selector": "app in ("}})),
+        )
+        .await
+        .unwrap();
+    op.wait_until(LONG, || {
+        events_for(&server, "picky")
+            .iter()
+            .any(|(_, r, _)| r == "InvalidRelatedSelection")
+    })
+    .await
+    .unwrap();
+    echoes(&server)
+        .delete("picky", &DeleteParams::default())
+        .await
+        .unwrap();
+    op.wait_until(LONG, || {
+        server
+            .object(ECHO.api_version, "Echo", Some(NS), "picky")
+            .is_none()
+    })
+    .await
+    .unwrap();
+    assert_eq!(finalized.load(Ordering::SeqCst), 1);
+    op.stop().await.unwrap();
+}

@@ -104,11 +104,26 @@ impl Subscriber for Related {
         sets.extend(change.previous_labels);
         let key = ObjectKey::of(change.object);
         let readers = self.feed.index.readers(self.type_index, &key, Some(&sets));
-        self.feed.queue_all(readers, change.origin);
+        self.queue_readers(readers, &key, change.origin);
     }
 
     fn removed(&self, key: &ObjectKey, _uid: &str, origin: Origin) {
         let readers = self.feed.index.readers(self.type_index, key, None);
-        self.feed.queue_all(readers, origin);
+        self.queue_readers(readers, key, origin);
+    }
+}
+
+impl Related {
+    /// A related object is an input its readers never wrote as such: even the controller's own
+    /// write of it (a parent that reads its siblings of its own type) is news to the others;
+    /// only the written object itself needs no sync for it. Served like a change of the parent
+    /// (a failure backoff is cut short: the change may be the fix).
+    fn queue_readers(&self, readers: Vec<ObjectKey>, key: &ObjectKey, origin: Origin) {
+        let own = self.feed.own(origin);
+        for reader in readers {
+            if !(own && reader == *key) {
+                self.feed.queue.add_changed(reader);
+            }
+        }
     }
 }

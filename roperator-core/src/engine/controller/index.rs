@@ -6,7 +6,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::{Mutex, MutexGuard};
 
 use super::related::{Interests, Query, RelatedWatch, resolve};
-use crate::config::{ControllerConfig, ParentRole, RelatedConfig};
+use crate::config::{ControllerConfig, NamespaceScope, ParentRole, RelatedConfig};
 use crate::engine::watch::ObjectKey;
 use crate::object::Observed;
 use crate::selector::LabelSelector;
@@ -99,6 +99,9 @@ pub(crate) struct Index {
     /// longer matches before the watch does (and the watch then never tells).
     label_selector: Option<LabelSelector>,
     annotation_selector: Option<LabelSelector>,
+    /// Also checked here: an informer shared with another controller may watch more
+    /// namespaces than this one.
+    namespaces: NamespaceScope,
     related: Vec<(RelatedWatch, RelatedConfig)>,
     state: Mutex<State>,
 }
@@ -125,6 +128,7 @@ impl Index {
                 .parent_annotation_selector
                 .as_deref()
                 .and_then(|s| LabelSelector::parse(s).ok()),
+            namespaces: config.namespaces.clone(),
             related,
             state: Mutex::default(),
         }
@@ -135,9 +139,13 @@ impl Index {
     }
 
     fn matches(&self, obj: &Observed) -> bool {
-        self.label_selector
-            .as_ref()
-            .is_none_or(|s| s.matches_json(obj.json.pointer("/metadata/labels")))
+        obj.namespace
+            .as_deref()
+            .is_none_or(|ns| self.namespaces.contains(ns))
+            && self
+                .label_selector
+                .as_ref()
+                .is_none_or(|s| s.matches_json(obj.json.pointer("/metadata/labels")))
             && self
                 .annotation_selector
                 .as_ref()
@@ -203,11 +211,32 @@ impl Index {
     fn queries_for(&self, parent: &Observed) -> Vec<Query> {
         let mut out = Vec::new();
         for (type_index, (watch, rc)) in self.related.iter().enumerate() {
-            for select in (rc.select)(parent) {
-                out.push(resolve(parent, type_index, watch, select));
+            // The user's code runs on a watch task that other controllers share: a panic
+            // becomes this parent's failed sync, not a dead watch.
+            let selected =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (rc.select)(parent)));
+            match selected {
+                Ok(selects) => out.extend(
+                    selects
+                        .into_iter()
+                        .map(|select| resolve(parent, type_index, watch, select)),
+                ),
+                Err(panic) => out.push(Query::Invalid {
+                    message: format!(
+                        "the selection function of related {} objects panicked: {}",
+                        watch.t.kind,
+                        crate::handler::panic_message(panic.as_ref())
+                    ),
+                }),
             }
         }
         out
+    }
+
+    /// The namespaces the watch of related type `type_index` is meant to cover (its informer
+    /// may cover more when shared).
+    pub fn related_scope(&self, type_index: usize) -> Option<&NamespaceScope> {
+        self.related.get(type_index).map(|(watch, _)| &watch.scope)
     }
 
     /// A child changed; returns the keys of the parents concerned (old and new owner).

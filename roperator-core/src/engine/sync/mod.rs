@@ -82,10 +82,14 @@ async fn pipeline(
     };
     let mut parent = Arc::clone(&present.parent);
     let outcome = async {
-        if let Some(invalid) = &present.invalid_selection {
+        let finalizing = parent.deleting;
+        // A parent being deleted is finalized with the related objects that could be read: a
+        // bad selection in its spec must not hold its deletion forever.
+        if let Some(invalid) = &present.invalid_selection
+            && !finalizing
+        {
             return Err(invalid.clone().into());
         }
-        let finalizing = parent.deleting;
         if finalizing && !ctl.finalizer_on(&parent) {
             return Ok(SyncOutcome::Idle);
         }

@@ -108,8 +108,15 @@ fn related_of(ctl: &Controller, key: &ObjectKey) -> (Vec<Arc<Observed>>, Option<
                 let Some(informer) = ctl.related.get(type_index) else {
                     continue;
                 };
+                let scope = ctl.index.related_scope(type_index);
                 for o in informer.store.select(namespace.as_deref(), &selector) {
-                    found.insert((type_index, ObjectKey::of(&o)), o);
+                    let in_scope = match (&o.namespace, scope) {
+                        (Some(ns), Some(scope)) => scope.contains(ns),
+                        _ => true,
+                    };
+                    if in_scope {
+                        found.insert((type_index, ObjectKey::of(&o)), o);
+                    }
                 }
             }
             Query::Invalid { message } => {
