@@ -127,6 +127,15 @@ impl ControllerConfig {
                     ));
                 }
             }
+            // The name goes into the watch's field selector: one that is no object name would
+            // make a watch that fails for good.
+            if let Some(name) = &config.name
+                && !is_dns_subdomain(name)
+            {
+                return Err(format!(
+                    "related type {related}: name {name:?} is not a valid object name (RelatedConfig::with_name)"
+                ));
+            }
             if let Some(s) = &config.label_selector
                 && let Err(e) = LabelSelector::parse(s)
             {
@@ -332,6 +341,8 @@ mod tests {
             any().with_label_selector("a in ("),
         );
         assert!(err(bad_selector).contains("label selector"));
+        let bad_name = base().with_related(k8s_types::core::v1::ConfigMap, any().with_name("a,b"));
+        assert!(err(bad_name).contains("not a valid object name"));
     }
 
     #[test]

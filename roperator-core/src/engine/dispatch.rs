@@ -14,16 +14,13 @@ use crate::engine::sync;
 use crate::leader::LeaderState;
 
 /// The dispatcher of one controller; returns when `stop` fires.
-pub(crate) async fn run(
-    ctl: Arc<Controller>,
-    mut ready: watch::Receiver<bool>,
-    stop: CancellationToken,
-) {
-    // A sync before every watcher has listed could see a parent without its children (an
-    // operator restarting next to existing children) and try to create them again.
+pub(crate) async fn run(ctl: Arc<Controller>, stop: CancellationToken) {
+    // A sync before every watch of this controller has listed could see a parent without its
+    // children (an operator restarting next to existing children) and try to create them
+    // again. Other controllers' watches are not waited for.
     tokio::select! {
         _ = stop.cancelled() => return,
-        _ = ready.wait_for(|r| *r) => {}
+        _ = ctl.caches_listed() => {}
     }
     let mut leadership = ctl.gate.subscribe();
     loop {

@@ -122,7 +122,7 @@ fn start(
     });
     let dispatchers = controllers
         .iter()
-        .map(|c| tokio::spawn(dispatch::run(Arc::clone(c), ready.clone(), stop.clone())))
+        .map(|c| tokio::spawn(dispatch::run(Arc::clone(c), stop.clone())))
         .collect();
     tokio::spawn(dispatch::follow_leadership(
         controllers.clone(),

@@ -239,3 +239,48 @@ async fn a_controller_keeps_to_its_namespaces_when_another_watches_the_same_type
     assert_eq!(local_writes_elsewhere, 0);
     op.stop().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_controller_whose_type_is_not_served_does_not_hold_up_another() {
+    static MISSING: K8sType = K8sType {
+        api_version: "missing.roperator.io/v1",
+        kind: "Missing",
+        plural: "missings",
+        namespaced: true,
+    };
+    let server = server();
+    server
+        .register_crd(&crd("Other", "others", true))
+        .expect("the Other CRD registers");
+    // Its child type's CRD is not installed: its watch never lists.
+    let waiting =
+        ControllerConfig::new("waiting", ECHO).with_child(MISSING, ChildConfig::replace());
+    let working = ControllerConfig::new("working", OTHER)
+        .with_child(k8s_types::core::v1::Secret, ChildConfig::replace());
+    let op = TestOperator::spawn(
+        Operator::new("half-served", server.client())
+            .with_controller(waiting, echo_handler)
+            .with_controller(working, secret_named("working")),
+    );
+    create(
+        &server,
+        OTHER,
+        json!({"apiVersion": "test.roperator.io/v1", "kind": "Other",
+               "metadata": {"name": "busy", "namespace": NS}, "spec": {}}),
+    )
+    .await;
+    op.wait_until(LONG, || {
+        server
+            .object("v1", "Secret", Some(NS), "busy-working")
+            .is_some()
+    })
+    .await
+    .unwrap();
+    assert!(
+        op.wait_ready(std::time::Duration::from_millis(50))
+            .await
+            .is_err(),
+        "the process as a whole is not ready while one controller cannot watch"
+    );
+    op.stop().await.unwrap();
+}

@@ -59,6 +59,16 @@ pub(crate) struct Controller {
 }
 
 impl Controller {
+    /// Returns once every watch this controller follows has listed its objects.
+    pub async fn caches_listed(&self) {
+        let informers = std::iter::once(&self.parents)
+            .chain(&self.children)
+            .chain(&self.related);
+        for informer in informers {
+            informer.wait_listed().await;
+        }
+    }
+
     /// Sets up the controller: asks `watches` for the informers it needs and subscribes to them.
     pub fn build(
         id: usize,

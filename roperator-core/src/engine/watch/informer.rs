@@ -59,6 +59,11 @@ pub(crate) struct Informer {
     /// On a Namespace informer: the informers of namespaced types, whose objects in a namespace
     /// are gone once the namespace itself is.
     contents: Mutex<Vec<Arc<Informer>>>,
+    /// The watches (one per namespace) that have not listed yet, and whether all have: each
+    /// controller waits for its own informers only, so a type nobody can watch (a missing
+    /// CRD, a forbidden namespace) holds up only the controllers that use it.
+    unlisted: std::sync::atomic::AtomicUsize,
+    listed: tokio::sync::watch::Sender<bool>,
 }
 
 impl Informer {
@@ -75,7 +80,36 @@ impl Informer {
             scope: Mutex::new(scope),
             subscribers: Mutex::default(),
             contents: Mutex::default(),
+            unlisted: std::sync::atomic::AtomicUsize::new(0),
+            listed: tokio::sync::watch::channel(false).0,
         }
+    }
+
+    /// Before the watches start: how many of them must list before the cache is complete.
+    pub fn expect_lists(&self, watches: usize) {
+        self.unlisted
+            .store(watches, std::sync::atomic::Ordering::SeqCst);
+        if watches == 0 {
+            self.listed.send_replace(true);
+        }
+    }
+
+    /// One of the watches listed every object it covers.
+    pub fn watch_listed(&self) {
+        if self
+            .unlisted
+            .fetch_sub(1, std::sync::atomic::Ordering::SeqCst)
+            == 1
+        {
+            self.listed.send_replace(true);
+        }
+    }
+
+    /// Returns once every watch of this informer has listed.
+    pub async fn wait_listed(&self) {
+        let mut listed = self.listed.subscribe();
+        // The sender lives as long as `self`: an error cannot happen while we borrow it.
+        let _ = listed.wait_for(|l| *l).await;
     }
 
     /// Widens the namespaces watched to cover `scope` too (before the watch starts).

@@ -54,7 +54,8 @@ impl Watches {
         &self.informers
     }
 
-    /// Starts every watch; `ready` turns true once each has listed its objects.
+    /// Starts every watch; `ready` turns true once each has listed its objects (each informer
+    /// also tells its own controllers, see [`Informer::wait_listed`]).
     pub fn start(
         &self,
         client: &kube::Client,
@@ -79,13 +80,18 @@ impl Watches {
                     .map(move |ns| (Arc::clone(i), ns))
             })
             .collect();
+        for informer in &self.informers {
+            informer.expect_lists(informer.watch_namespaces().len());
+        }
         let (ready, ready_rx) = watch::channel(targets.is_empty());
         let remaining = Arc::new(std::sync::atomic::AtomicUsize::new(targets.len()));
         let ready = Arc::new(ready);
         for (informer, namespace) in targets {
             let remaining = Arc::clone(&remaining);
             let ready = Arc::clone(&ready);
+            let listed = Arc::clone(&informer);
             let synced = move || {
+                listed.watch_listed();
                 if remaining.fetch_sub(1, std::sync::atomic::Ordering::SeqCst) == 1 {
                     ready.send_replace(true);
                 }
