@@ -291,8 +291,9 @@ impl ControllerConfig {
     }
 
     /// A handler call that takes longer fails the sync (default 30 s). A blocking handler that
-    /// never returns keeps its parent out of the queue until it does, so it is never called
-    /// twice at once for one parent.
+    /// never returns keeps its parent out of the queue, and its sync slot taken, until it does:
+    /// it is never called twice at once for one parent, and hung calls tie up at most
+    /// [`with_max_concurrent_syncs`](Self::with_max_concurrent_syncs) threads.
     pub fn with_sync_timeout(mut self, timeout: Duration) -> Self {
         self.sync_timeout = timeout;
         self

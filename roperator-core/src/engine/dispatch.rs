@@ -57,6 +57,7 @@ pub(crate) async fn run(ctl: Arc<Controller>, stop: CancellationToken) {
                 tracing::error!("the sync of {key} panicked inside the engine: {message}");
                 sync::finish(&ctl, &key, None, sync::engine_panicked(message));
             }
+            ctl.overrun_returned(&key).await;
             drop(slot);
         });
     }

@@ -284,3 +284,45 @@ async fn a_controller_whose_type_is_not_served_does_not_hold_up_another() {
     );
     op.stop().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_handler_that_hangs_on_every_parent_holds_a_bounded_number_of_threads() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let server = server();
+    let (running, most, calls) = (
+        Arc::new(AtomicUsize::new(0)),
+        Arc::new(AtomicUsize::new(0)),
+        Arc::new(AtomicUsize::new(0)),
+    );
+    let handler = {
+        let (running, most, calls) = (running.clone(), most.clone(), calls.clone());
+        move |_: &SyncRequest| {
+            let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+            most.fetch_max(now, Ordering::SeqCst);
+            calls.fetch_add(1, Ordering::SeqCst);
+            std::thread::sleep(Duration::from_millis(1500));
+            running.fetch_sub(1, Ordering::SeqCst);
+            Ok::<_, Error>(SyncResponse::new())
+        }
+    };
+    let config = ControllerConfig::new(OPERATOR, ECHO)
+        .with_child(k8s_types::core::v1::Secret, ChildConfig::replace())
+        .with_max_concurrent_syncs(1)
+        .with_sync_timeout(Duration::from_millis(100));
+    let op = TestOperator::start(&server, config, handler);
+    for i in 0..6 {
+        create_echo(&server, &format!("hangs-{i}"), json!({"message": "hi"})).await;
+    }
+    op.wait_until(LONG, || calls.load(Ordering::SeqCst) >= 6)
+        .await
+        .unwrap();
+    // One slot, held by an overrunning call until it returns (without that, a new thread
+    // would hang every 100 ms, one per parent).
+    assert!(
+        most.load(Ordering::SeqCst) == 1,
+        "{} handler calls at once",
+        most.load(Ordering::SeqCst)
+    );
+    op.stop().await.unwrap();
+}

@@ -7,7 +7,7 @@ mod index;
 mod related;
 mod retries;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::Semaphore;
@@ -56,9 +56,33 @@ pub(crate) struct Controller {
     pub slots: Arc<Semaphore>,
     /// Cancelled when this replica stops leading; replaced when it leads again.
     epoch: Mutex<CancellationToken>,
+    /// Blocking handler calls that outlived their sync, by parent: each resolves when its call
+    /// returns, and its sync slot is held until then.
+    overruns: Mutex<HashMap<ObjectKey, tokio::sync::oneshot::Receiver<()>>>,
 }
 
 impl Controller {
+    /// A blocking handler call for `key` outlived its sync; `returned` resolves when it returns.
+    pub fn overrun_started(&self, key: &ObjectKey, returned: tokio::sync::oneshot::Receiver<()>) {
+        self.overruns
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(key.clone(), returned);
+    }
+
+    /// Returns once the handler call for `key` that outlived its sync (if any) has returned.
+    pub async fn overrun_returned(&self, key: &ObjectKey) {
+        let returned = self
+            .overruns
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(key);
+        if let Some(returned) = returned {
+            // An error means the task ended without sending: the call is over either way.
+            let _ = returned.await;
+        }
+    }
+
     /// Returns once every watch this controller follows has listed its objects.
     pub async fn caches_listed(&self) {
         let informers = std::iter::once(&self.parents)
@@ -122,6 +146,7 @@ impl Controller {
             retries: Retries::default(),
             rollouts_waiting: Mutex::default(),
             epoch: Mutex::new(CancellationToken::new()),
+            overruns: Mutex::default(),
             config,
         })
     }

@@ -42,8 +42,14 @@ pub(super) async fn handler(
         let key = key.clone();
         let overrunning = ctl.metrics.handlers_overrunning();
         overrunning.inc();
+        // The call keeps its thread, so this sync's slot stays taken until it returns (the
+        // dispatcher waits for `returned`): a handler that hangs on every parent holds at most
+        // the controller's slots in threads, not the runtime's whole blocking pool.
+        let (returned, wait) = tokio::sync::oneshot::channel();
+        ctl.overrun_started(&key, wait);
         tokio::spawn(async move {
             let _ = call.await;
+            let _ = returned.send(());
             overrunning.dec();
             tracing::info!("the {what} handler of {key} returned after its timeout");
             schedule::finish(&ctl, &key, None, SyncOutcome::HandlerReturnedLate);
