@@ -138,7 +138,9 @@ impl Index {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn matches(&self, obj: &Observed) -> bool {
+    /// Whether `obj` is selected by this controller (namespaces, label and annotation
+    /// selectors).
+    pub fn matches(&self, obj: &Observed) -> bool {
         obj.namespace
             .as_deref()
             .is_none_or(|ns| self.namespaces.contains(ns))
@@ -169,7 +171,12 @@ impl Index {
             fingerprint: fingerprint(obj),
         };
         let mut s = self.lock();
-        s.departed.remove(&key);
+        // Matching again: no release. A departed incarnation of another UID is gone for good.
+        if let Some(old) = s.departed.remove(&key)
+            && old != obj.uid
+        {
+            s.key_of_uid.remove(&old);
+        }
         let changed = match s.parents.get(&key) {
             Some(old) if old.uid == entry.uid => old.fingerprint != entry.fingerprint,
             Some(old) => {

@@ -29,6 +29,11 @@ pub(super) async fn run(
         ctl.index.forget_departed(key);
         return (None, SyncOutcome::Gone);
     };
+    // Selected again since it departed (a label removed and put back): nothing to release; the
+    // watch's news of it brings the usual sync.
+    if ctl.index.matches(&parent) {
+        return (Some(parent), SyncOutcome::Idle);
+    }
     let outcome = release(ctl, key, &mut parent, departed.children).await;
     let outcome = outcome.unwrap_or_else(|o| o);
     if matches!(outcome, SyncOutcome::Idle) {
