@@ -22,6 +22,7 @@ pub(crate) async fn run(ctl: Arc<Controller>, stop: CancellationToken) {
         _ = stop.cancelled() => return,
         _ = ctl.caches_listed() => {}
     }
+    ctl.queue_departures_missed();
     let mut leadership = ctl.gate.subscribe();
     loop {
         if !leadership.borrow_and_update().is_leader {

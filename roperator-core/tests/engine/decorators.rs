@@ -140,6 +140,36 @@ async fn a_labelled_namespace_gets_a_policy_and_losing_the_label_removes_it() {
     op.stop().await.unwrap();
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_label_removed_while_the_decorator_was_down_is_released_after_its_restart() {
+    let server = server();
+    let op = TestOperator::start(&server, isolation(), deny_ingress);
+    namespace(&server, "team-a", true).await;
+    namespace(&server, "team-b", true).await;
+    op.wait_until(LONG, || {
+        policy(&server, "team-a").is_some()
+            && label(&server, "team-a", "example.com/isolated").as_deref() == Some("yes")
+            && policy(&server, "team-b").is_some()
+    })
+    .await
+    .unwrap();
+    op.stop().await.unwrap();
+
+    set_isolate(&server, "team-a", Value::Null).await;
+    let op = TestOperator::start(&server, isolation(), deny_ingress);
+    op.wait_until(LONG, || {
+        policy(&server, "team-a").is_none()
+            && label(&server, "team-a", "example.com/isolated").is_none()
+    })
+    .await
+    .unwrap();
+    assert!(
+        policy(&server, "team-b").is_some(),
+        "the one still selected keeps its policy"
+    );
+    op.stop().await.unwrap();
+}
+
 /// A decorator with a finalizer: finalize runs when the object stops matching, before the
 /// attachments go.
 struct Counting(Arc<AtomicUsize>);

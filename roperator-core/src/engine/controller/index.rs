@@ -331,6 +331,29 @@ impl Index {
         }
     }
 
+    /// Owners (by UID) of indexed children that are neither parents nor departed, each with
+    /// one of its children: after a restart, the objects a decorator left while it was down.
+    pub fn unknown_owners(&self) -> Vec<(String, ChildKey)> {
+        let s = self.lock();
+        s.children
+            .iter()
+            .filter(|(uid, _)| !s.key_of_uid.contains_key(*uid))
+            .filter_map(|(uid, children)| children.iter().next().map(|c| (uid.clone(), c.clone())))
+            .collect()
+    }
+
+    /// Marks `key` (incarnation `uid`) departed, for a release sync; `false` when it is a
+    /// parent after all.
+    pub fn mark_departed(&self, key: ObjectKey, uid: String) -> bool {
+        let mut s = self.lock();
+        if s.parents.contains_key(&key) {
+            return false;
+        }
+        s.key_of_uid.insert(uid.clone(), key.clone());
+        s.departed.insert(key, uid);
+        true
+    }
+
     /// Every parent (and departed parent) key, to sync them all when this replica becomes
     /// leader.
     pub fn parent_keys(&self) -> Vec<ObjectKey> {

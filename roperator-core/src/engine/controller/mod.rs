@@ -83,6 +83,45 @@ impl Controller {
         }
     }
 
+    /// For a decorator, once its caches are listed: objects that stopped matching while no
+    /// replica ran still carry its attachments, found by their owner references; they are
+    /// released as any departure (a release sync reads the object first).
+    pub fn queue_departures_missed(&self) {
+        if !self.config.is_decorator() {
+            return;
+        }
+        for (uid, child) in self.index.unknown_owners() {
+            let Some(obj) = self
+                .children
+                .get(child.type_index)
+                .and_then(|i| i.store.get(&child.key))
+            else {
+                continue;
+            };
+            let owner = obj
+                .json
+                .pointer("/metadata/ownerReferences")
+                .and_then(serde_json::Value::as_array)
+                .and_then(|refs| {
+                    refs.iter().find(|r| {
+                        r["uid"] == uid.as_str() && r["controller"] == serde_json::Value::Bool(true)
+                    })
+                })
+                .and_then(|r| r["name"].as_str());
+            let Some(name) = owner else { continue };
+            let key = ObjectKey {
+                namespace: obj
+                    .namespace
+                    .clone()
+                    .filter(|_| self.config.parent.namespaced),
+                name: name.to_string(),
+            };
+            if self.index.mark_departed(key.clone(), uid) {
+                self.queue.add(key);
+            }
+        }
+    }
+
     /// Returns once every watch this controller follows has listed its objects.
     pub async fn caches_listed(&self) {
         let informers = std::iter::once(&self.parents)
