@@ -16,6 +16,12 @@ impl LabelSelector {
     /// Parses and checks `text`; the error says which requirement is wrong.
     pub fn parse(text: &str) -> Result<Self, String> {
         let mut expressions = Vec::new();
+        // As on the API server, an empty selector selects everything.
+        if text.trim().is_empty() {
+            return Ok(Self {
+                selector: expressions.into_iter().collect(),
+            });
+        }
         for part in split_requirements(text)? {
             expressions.push(parse_requirement(part.trim())?);
         }
@@ -154,6 +160,17 @@ pub(crate) fn is_label_name(s: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_empty_selector_selects_everything() {
+        let s = LabelSelector::parse("").unwrap();
+        assert!(s.matches(Vec::<(&str, &str)>::new()));
+        assert!(s.matches(vec![("a", "b")]));
+        assert!(
+            LabelSelector::parse("a=b,").is_err(),
+            "an empty requirement after a comma"
+        );
+    }
 
     #[test]
     fn parses_every_requirement_form_and_matches_like_the_api_server() {

@@ -161,6 +161,7 @@ impl Index {
             return if self.parent_removed(&key, &obj.uid) {
                 ParentEvent::Left(key)
             } else {
+                self.forget_replaced(&key, &obj.uid);
                 ParentEvent::Ignored
             };
         }
@@ -193,6 +194,21 @@ impl Index {
             ParentEvent::Changed(key)
         } else {
             ParentEvent::StatusOnly(key)
+        }
+    }
+
+    /// A parent known under another UID was replaced (deleted and created again, unseen while
+    /// the watch was down) by an object that does not match: that incarnation is gone, with its
+    /// attachments (garbage collected), so nothing is left to release.
+    fn forget_replaced(&self, key: &ObjectKey, uid: &str) {
+        let mut s = self.lock();
+        let Some(old) = s.parents.get(key).map(|e| e.uid.clone()) else {
+            return;
+        };
+        if old != uid {
+            s.parents.remove(key);
+            s.interests.remove(key);
+            s.key_of_uid.remove(&old);
         }
     }
 
@@ -417,6 +433,28 @@ mod tests {
         assert!(!index.parent_removed(&p, "OTHER"));
         assert!(index.parent_removed(&p, "P"));
         assert_eq!(index.parent(&p), ParentState::Unknown);
+    }
+
+    #[test]
+    fn a_parent_replaced_unseen_by_one_that_does_not_match_is_forgotten() {
+        let config = ControllerConfig::new("c", k8s_types::core::v1::Secret)
+            .with_parent_annotation_selector("example.com/on=yes")
+            .with_child(k8s_types::core::v1::ConfigMap, ChildConfig::replace());
+        let index = Index::new(&config);
+        let on = json!({"example.com/on": "yes"});
+        let ParentEvent::Changed(p) = index.parent_applied(&parent("p", "OLD", on)) else {
+            panic!("a new parent is a change")
+        };
+        // A relist shows the same name under a new UID, without the annotation.
+        assert_eq!(
+            index.parent_applied(&parent("p", "NEW", json!({}))),
+            ParentEvent::Ignored
+        );
+        assert_eq!(index.parent(&p), ParentState::Unknown);
+        assert!(
+            index.parent_keys().is_empty(),
+            "no sync is queued for it again"
+        );
     }
 
     #[test]
