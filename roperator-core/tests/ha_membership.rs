@@ -6,7 +6,7 @@ mod ha_support;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use ha_support::Cluster;
+use ha_support::{Cluster, wait_until};
 use roperator_core::ha::{
     AdminError, DataDirError, MembershipClient, MembershipErrorKind, StartError,
 };
@@ -112,6 +112,12 @@ async fn scale_through_the_admin_api_of_a_follower() {
     let mut cluster = Cluster::start_members(5, 3, true).await;
     let leader = cluster.wait_for_leader(None, ELECTION).await;
     let follower = (leader + 1) % 3;
+    // A follower that has not heard from the new leader yet answers with its own view: wait
+    // until it knows whom to forward to.
+    wait_until("the follower knows the leader", ELECTION, || {
+        cluster.gate(follower).membership().leader == Some(leader)
+    })
+    .await;
     let client = MembershipClient::for_local_replica(&cluster.config(follower)).unwrap();
     let peers = cluster.peers();
 
