@@ -49,6 +49,15 @@ fn copy_config(calls: Arc<AtomicUsize>) -> (ControllerConfig, impl Handler) {
     (config, handler)
 }
 
+/// The copying handler of [`copy_config`], with another declaration of the related ConfigMaps.
+fn copy_with(related: RelatedConfig) -> (ControllerConfig, impl Handler) {
+    let (_, handler) = copy_config(Arc::new(AtomicUsize::new(0)));
+    let config = ControllerConfig::new(OPERATOR, ECHO)
+        .with_child(SECRET, ChildConfig::replace())
+        .with_related(CONFIGMAP, related);
+    (config, handler)
+}
+
 /// The message copied into `<name>-copy`, from `data` (where a real API server moves
 /// `stringData`) or `stringData`.
 fn copied(server: &roperator_core::testkit::ApiServer, name: &str) -> Option<String> {
@@ -207,15 +216,11 @@ async fn related_objects_selected_by_labels_follow_their_labels() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_selection_outside_the_watched_namespaces_fails_the_sync_and_names_it() {
     let server = server();
-    let (_, handler) = copy_config(Arc::new(AtomicUsize::new(0)));
     // The related type is watched in `kube-system` only; the parents select in their own.
-    let config = ControllerConfig::new(OPERATOR, ECHO)
-        .with_child(SECRET, ChildConfig::replace())
-        .with_related(
-            CONFIGMAP,
-            RelatedConfig::new(|_: &Observed| vec![Select::name("settings")])
-                .with_namespace("kube-system"),
-        );
+    let (config, handler) = copy_with(
+        RelatedConfig::new(|_: &Observed| vec![Select::name("settings")])
+            .with_namespace("kube-system"),
+    );
     let op = TestOperator::start(&server, config, handler);
     create_echo(&server, "lost", json!({"from": "settings"})).await;
     op.wait_until(LONG, || {
@@ -288,18 +293,12 @@ async fn a_type_narrowed_to_one_name_caches_that_object_alone_and_refuses_other_
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_panicking_selection_function_fails_its_parent_and_the_watch_goes_on() {
     let server = server();
-    let (_, handler) = copy_config(Arc::new(AtomicUsize::new(0)));
-    let config = ControllerConfig::new(OPERATOR, ECHO)
-        .with_child(SECRET, ChildConfig::replace())
-        .with_related(
-            CONFIGMAP,
-            // A careless selection: panics on an Echo without `spec.from`.
-            RelatedConfig::new(|parent: &Observed| {
-                vec![Select::name(
-                    parent.json()["spec"]["from"].as_str().unwrap(),
-                )]
-            }),
-        );
+    // A careless selection: panics on an Echo without `spec.from`.
+    let (config, handler) = copy_with(RelatedConfig::new(|parent: &Observed| {
+        vec![Select::name(
+            parent.json()["spec"]["from"].as_str().unwrap(),
+        )]
+    }));
     let op = TestOperator::start(&server, config, handler);
     create(&server, CONFIGMAP, settings("hello")).await;
     create_echo(&server, "careless", json!({})).await;
